@@ -1,0 +1,171 @@
+// Map operations on file descriptors. Bulk reads fill caller-provided buffers in one call so that
+// a whole map crosses the native boundary at once. Fallback policy (batch -> iteration) is decided
+// by the TypeScript MapReader; these are the primitives.
+#include "common.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace flowscope {
+
+namespace {
+
+int Fd(const Napi::CallbackInfo& info) { return static_cast<int>(ArgInt(info, 0, "fd")); }
+
+Napi::Value Lookup(const Napi::CallbackInfo& info) {
+  auto key = ArgBuffer(info, 1, "key");
+  auto value = ArgBuffer(info, 2, "value");
+  if (bpf_map_lookup_elem(Fd(info), key.Data(), value.Data()) == 0) return Napi::Boolean::New(info.Env(), true);
+  if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+  ThrowBpf(info.Env(), "map lookup", errno);
+}
+
+Napi::Value LookupAndDelete(const Napi::CallbackInfo& info) {
+  auto key = ArgBuffer(info, 1, "key");
+  auto value = ArgBuffer(info, 2, "value");
+  if (bpf_map_lookup_and_delete_elem(Fd(info), key.Data(), value.Data()) == 0)
+    return Napi::Boolean::New(info.Env(), true);
+  if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+  ThrowBpf(info.Env(), "map lookup-and-delete", errno);
+}
+
+Napi::Value Update(const Napi::CallbackInfo& info) {
+  auto key = ArgBuffer(info, 1, "key");
+  auto value = ArgBuffer(info, 2, "value");
+  uint64_t flags = HasArg(info, 3) ? static_cast<uint64_t>(ArgInt(info, 3, "flags")) : uint64_t{BPF_ANY};
+  if (bpf_map_update_elem(Fd(info), key.Data(), value.Data(), flags) != 0) {
+    int err = errno;
+    ThrowBpf(info.Env(), "map update", err, err == E2BIG ? "the map is full (max_entries reached)" : "");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Delete(const Napi::CallbackInfo& info) {
+  auto key = ArgBuffer(info, 1, "key");
+  if (bpf_map_delete_elem(Fd(info), key.Data()) == 0) return Napi::Boolean::New(info.Env(), true);
+  if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+  ThrowBpf(info.Env(), "map delete", errno);
+}
+
+// nextKey(fd, key|null, out): false at the end of the map.
+Napi::Value NextKey(const Napi::CallbackInfo& info) {
+  auto out = ArgBuffer(info, 2, "nextKey");
+  const void* key = HasArg(info, 1) ? ArgBuffer(info, 1, "key").Data() : nullptr;
+  if (bpf_map_get_next_key(Fd(info), key, out.Data()) == 0) return Napi::Boolean::New(info.Env(), true);
+  if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+  ThrowBpf(info.Env(), "map get_next_key", errno);
+}
+
+// iterate(fd, keys, values, keySize, valueStride, deleteAfter) -> count
+// Collects keys first: deleting while walking with get_next_key restarts a hash map walk.
+Napi::Value Iterate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Fd(info);
+  auto keys = ArgBuffer(info, 1, "keys");
+  auto values = ArgBuffer(info, 2, "values");
+  size_t keySize = static_cast<size_t>(ArgInt(info, 3, "keySize"));
+  size_t stride = static_cast<size_t>(ArgInt(info, 4, "valueStride"));
+  bool drain = info[5].ToBoolean().Value();
+  if (keySize == 0 || stride == 0) throw Napi::RangeError::New(env, "keySize and valueStride must be positive");
+  size_t capacity = std::min(keys.Length() / keySize, values.Length() / stride);
+  uint8_t* k = keys.Data();
+  size_t n = 0;
+  const void* prev = nullptr;
+  while (n < capacity) {
+    if (bpf_map_get_next_key(fd, prev, k + n * keySize) != 0) {
+      if (errno == ENOENT) break;
+      ThrowBpf(env, "map get_next_key", errno);
+    }
+    prev = k + n * keySize;
+    n++;
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t* key = k + i * keySize;
+    uint8_t* value = values.Data() + out * stride;
+    int rc = drain ? bpf_map_lookup_and_delete_elem(fd, key, value) : bpf_map_lookup_elem(fd, key, value);
+    if (rc != 0 && drain && (errno == EINVAL || errno == ENOTSUP || errno == 524 /* ENOTSUPP */)) {
+      // Older kernels lack lookup-and-delete for this map type.
+      rc = bpf_map_lookup_elem(fd, key, value);
+      if (rc == 0) bpf_map_delete_elem(fd, key);
+    }
+    if (rc != 0) {
+      if (errno == ENOENT) continue;  // deleted meanwhile
+      ThrowBpf(env, drain ? "map lookup-and-delete" : "map lookup", errno);
+    }
+    if (out != i) memmove(k + out * keySize, key, keySize);
+    out++;
+  }
+  return Napi::Number::New(env, static_cast<double>(out));
+}
+
+// lookupBatch(fd, keys, values, keySize, valueStride, deleteAfter) -> count
+// Throws BpfError with errno EINVAL/ENOTSUPP when the map type has no batch operations.
+Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Fd(info);
+  auto keys = ArgBuffer(info, 1, "keys");
+  auto values = ArgBuffer(info, 2, "values");
+  size_t keySize = static_cast<size_t>(ArgInt(info, 3, "keySize"));
+  size_t stride = static_cast<size_t>(ArgInt(info, 4, "valueStride"));
+  bool drain = info[5].ToBoolean().Value();
+  if (keySize == 0 || stride == 0) throw Napi::RangeError::New(env, "keySize and valueStride must be positive");
+  size_t capacity = std::min(keys.Length() / keySize, values.Length() / stride);
+  // The batch token is a bucket index for hash maps and a key for arrays.
+  std::vector<uint8_t> tokenIn(std::max<size_t>(keySize, 8)), tokenOut(std::max<size_t>(keySize, 8));
+  bool first = true;
+  size_t total = 0;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  while (total < capacity) {
+    __u32 count = static_cast<__u32>(capacity - total);
+    int err = drain ? bpf_map_lookup_and_delete_batch(fd, first ? nullptr : tokenIn.data(), tokenOut.data(),
+                                                      keys.Data() + total * keySize, values.Data() + total * stride,
+                                                      &count, &opts)
+                    : bpf_map_lookup_batch(fd, first ? nullptr : tokenIn.data(), tokenOut.data(),
+                                           keys.Data() + total * keySize, values.Data() + total * stride, &count,
+                                           &opts);
+    int code = err < 0 ? errno : 0;
+    if (code == 0 || code == ENOENT) total += count;
+    if (code == ENOENT) break;
+    if (code == ENOSPC) break;  // a bucket larger than the space left: caller sees count == capacity
+    if (code != 0) ThrowBpf(env, drain ? "map lookup-and-delete batch" : "map lookup batch", code);
+    std::swap(tokenIn, tokenOut);
+    first = false;
+  }
+  return Napi::Number::New(env, static_cast<double>(total));
+}
+
+// info(fd): what the kernel says about a map (also works for maps we did not create).
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct bpf_map_info mi;
+  memset(&mi, 0, sizeof mi);
+  __u32 len = sizeof mi;
+  if (bpf_obj_get_info_by_fd(Fd(info), &mi, &len) != 0) ThrowBpf(env, "map info", errno);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", Napi::Number::New(env, mi.id));
+  o.Set("name", Napi::String::New(env, mi.name));
+  o.Set("type", Napi::Number::New(env, mi.type));
+  o.Set("keySize", Napi::Number::New(env, mi.key_size));
+  o.Set("valueSize", Napi::Number::New(env, mi.value_size));
+  o.Set("maxEntries", Napi::Number::New(env, mi.max_entries));
+  o.Set("flags", Napi::Number::New(env, mi.map_flags));
+  return o;
+}
+
+}  // namespace
+
+void InitMap(Napi::Env env, Napi::Object exports) {
+  Napi::Object m = Napi::Object::New(env);
+  m.Set("lookup", Napi::Function::New(env, Lookup));
+  m.Set("lookupAndDelete", Napi::Function::New(env, LookupAndDelete));
+  m.Set("update", Napi::Function::New(env, Update));
+  m.Set("delete", Napi::Function::New(env, Delete));
+  m.Set("nextKey", Napi::Function::New(env, NextKey));
+  m.Set("iterate", Napi::Function::New(env, Iterate));
+  m.Set("lookupBatch", Napi::Function::New(env, LookupBatch));
+  m.Set("info", Napi::Function::New(env, Info));
+  exports.Set("map", m);
+}
+
+}  // namespace flowscope

@@ -1,0 +1,10 @@
+export { BpfObject, Program, Link, interfaceIndex } from './object.js';
+export type { OpenOptions, ObjectLayout, MapLayout, TcAttachOptions, UprobeOptions, GlobalValue } from './object.js';
+export { MapReader, MapBatch, MapType, numPossibleCpus } from './map.js';
+export { RingBufReader, RecordBatch } from './ringbuf.js';
+export type { RingBufOptions, RingBufStats } from './ringbuf.js';
+export { BpfError, VerifierError, NotSupportedError, LayoutMismatchError, errnoName } from './errors.js';
+export * as codec from './codec.js';
+export { closeAll } from './lifecycle.js';
+export { enableBpfStats } from './stats.js';
+export * as features from './features.js';
