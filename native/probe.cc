@@ -1,6 +1,7 @@
 // Feature probes, program statistics and small syscall wrappers the facade needs.
 #include "common.h"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace flowscope {
@@ -113,6 +114,17 @@ Napi::Value TestRun(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// bpfSyscallErrno(): 0 when the bpf(2) syscall answers; ENOSYS when the kernel lacks it, EPERM when
+// this process may not use it (capabilities, seccomp, kernel.unprivileged_bpf_disabled).
+Napi::Value BpfSyscallErrno(const Napi::CallbackInfo& info) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.start_id = 0;
+  long rc = syscall(__NR_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof attr);
+  int err = rc == 0 || errno == ENOENT ? 0 : errno;
+  return Napi::Number::New(info.Env(), err);
+}
+
 }  // namespace
 
 void InitProbe(Napi::Env env, Napi::Object exports) {
@@ -127,6 +139,7 @@ void InitProbe(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("testRun", Napi::Function::New(env, TestRun));
+  exports.Set("bpfSyscallErrno", Napi::Function::New(env, BpfSyscallErrno));
 }
 
 }  // namespace flowscope

@@ -405,7 +405,8 @@ function generate(src: Source): { path: string; text: string } {
   const body: string[] = [];
   for (const e of names.enums) {
     const t = btf.named('ENUM', e);
-    if (t) body.push(genEnum(t), '');
+    if (!t) throw new Error(`${src.c}: enum ${e} not in the object's BTF: use FLOWSCOPE_EXPORT_TYPE(enum ${e}, ${e})`);
+    body.push(genEnum(t), '');
   }
   // Nested structs first so that classes are declared before use.
   const ordered: BtfType[] = [];

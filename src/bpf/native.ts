@@ -131,6 +131,7 @@ export interface NativeAddon {
   enableStats(): number;
   closeFd(fd: number): void;
   numPossibleCpus(): number;
+  bpfSyscallErrno(): number;
   testRun(progFd: number, options?: { ctx?: Buffer; data?: Buffer; repeat?: number }): { retval: number; durationNs: number };
 }
 

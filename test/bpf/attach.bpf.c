@@ -1,6 +1,7 @@
 // Small programs, one per attach type, each counting events a test triggers.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "btf_export.bpf.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
@@ -10,6 +11,8 @@
 const volatile __u32 targ_tgid = 0;
 const volatile __u32 targ_syscall_nr = 0;
 const volatile __u16 targ_port = 0;
+
+FLOWSCOPE_EXPORT_TYPE(enum attach_counter, attach_counter);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -2,7 +2,10 @@
 // TypeScript decoder against bytes laid out by the BPF compiler itself.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "btf_export.bpf.h"
 #include "golden.h"
+
+FLOWSCOPE_EXPORT_TYPE(enum golden_kind, golden_kind);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -4,6 +4,12 @@ import type { ObjectLayout } from '../../src/bpf/object.js';
 
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 
+/** enum golden_kind */
+export const GoldenKind = {
+  GOLDEN_FIRST: 1,
+  GOLDEN_LARGE: 2147483647,
+} as const;
+
 /** struct golden_inner (8 bytes) */
 export const GoldenInnerLayout = {
   size: 8,

@@ -1,0 +1,33 @@
+// The `flowscope` command line.
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../util/version.js';
+import { UsageError, EXIT_RUNTIME, EXIT_USAGE } from './errors.js';
+import { registerDoctor } from './doctor.js';
+
+function buildProgram(): Command {
+  const program = new Command('flowscope')
+    .description('connection-level network observability for hosts, containers and Kubernetes, built on eBPF')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(`flowscope: ${str.replace(/^error: /, '')}`) })
+    .exitOverride();
+  registerDoctor(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`flowscope: ${message}\n`);
+    process.exitCode = err instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
+  }
+}
+
+await main(process.argv);
