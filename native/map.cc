@@ -56,8 +56,16 @@ Napi::Value NextKey(const Napi::CallbackInfo& info) {
   ThrowBpf(info.Env(), "map get_next_key", errno);
 }
 
-// iterate(fd, keys, values, keySize, valueStride, deleteAfter) -> count
+Napi::Value Result(Napi::Env env, size_t count, bool done) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("count", Napi::Number::New(env, static_cast<double>(count)));
+  r.Set("done", Napi::Boolean::New(env, done));
+  return r;
+}
+
+// iterate(fd, keys, values, keySize, valueStride, deleteAfter) -> {count, done}
 // Collects keys first: deleting while walking with get_next_key restarts a hash map walk.
+// done is false when the buffers filled up before the walk reached the end.
 Napi::Value Iterate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = Fd(info);
@@ -70,13 +78,20 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
   size_t capacity = std::min(keys.Length() / keySize, values.Length() / stride);
   uint8_t* k = keys.Data();
   size_t n = 0;
+  bool done = false;
   const void* prev = nullptr;
-  while (n < capacity) {
-    if (bpf_map_get_next_key(fd, prev, k + n * keySize) != 0) {
-      if (errno == ENOENT) break;
+  std::vector<uint8_t> probe(keySize);
+  for (;;) {
+    uint8_t* slot = n < capacity ? k + n * keySize : probe.data();
+    if (bpf_map_get_next_key(fd, prev, slot) != 0) {
+      if (errno == ENOENT) {
+        done = true;
+        break;
+      }
       ThrowBpf(env, "map get_next_key", errno);
     }
-    prev = k + n * keySize;
+    if (n == capacity) break;  // one more key exists beyond the room we have
+    prev = slot;
     n++;
   }
   size_t out = 0;
@@ -96,11 +111,12 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
     if (out != i) memmove(k + out * keySize, key, keySize);
     out++;
   }
-  return Napi::Number::New(env, static_cast<double>(out));
+  return Result(env, out, done);
 }
 
-// lookupBatch(fd, keys, values, keySize, valueStride, deleteAfter) -> count
+// lookupBatch(fd, keys, values, keySize, valueStride, deleteAfter) -> {count, done}
 // Throws BpfError with errno EINVAL/ENOTSUPP when the map type has no batch operations.
+// done is false when the buffers filled up (or a hash bucket did not fit) before the end.
 Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = Fd(info);
@@ -114,6 +130,7 @@ Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
   // The batch token is a bucket index for hash maps and a key for arrays.
   std::vector<uint8_t> tokenIn(std::max<size_t>(keySize, 8)), tokenOut(std::max<size_t>(keySize, 8));
   bool first = true;
+  bool done = false;
   size_t total = 0;
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   while (total < capacity) {
@@ -126,13 +143,16 @@ Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
                                            &opts);
     int code = err < 0 ? errno : 0;
     if (code == 0 || code == ENOENT) total += count;
-    if (code == ENOENT) break;
-    if (code == ENOSPC) break;  // a bucket larger than the space left: caller sees count == capacity
+    if (code == ENOENT) {
+      done = true;
+      break;
+    }
+    if (code == ENOSPC) break;  // a hash bucket larger than the room left
     if (code != 0) ThrowBpf(env, drain ? "map lookup-and-delete batch" : "map lookup batch", code);
     std::swap(tokenIn, tokenOut);
     first = false;
   }
-  return Napi::Number::New(env, static_cast<double>(total));
+  return Result(env, total, done);
 }
 
 // info(fd): what the kernel says about a map (also works for maps we did not create).

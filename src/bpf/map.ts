@@ -1,5 +1,5 @@
 // MapReader: typed access to one BPF map, with whole-map reads that cross the native boundary once.
-import { native, type NativeMapInfo } from './native.js';
+import { native, type BulkResult, type NativeMapInfo } from './native.js';
 import { BpfError, errnoName } from './errors.js';
 import { type Codec, viewOf } from './codec.js';
 
@@ -175,7 +175,7 @@ export class MapReader<K, V> {
     return Math.min(this.keyBuf.length / this.keySize, this.valueBuf.length / this.valueStride);
   }
 
-  private readInto(start: number, drain: boolean): number {
+  private readInto(start: number, drain: boolean): BulkResult {
     const ops = native().map;
     const keys = this.keyBuf.subarray(start * this.keySize);
     const values = this.valueBuf.subarray(start * this.valueStride);
@@ -201,11 +201,16 @@ export class MapReader<K, V> {
     const drain = options.drain ?? false;
     if (drain && ARRAY_TYPES.has(this.type)) throw new TypeError(`map ${this.name}: array entries cannot be deleted`);
     if (this.capacity() === 0) this.ensureCapacity(Math.min(this.maxEntries, 4096), 0);
-    let count = this.readInto(0, drain);
-    while (count >= this.capacity() && this.capacity() < this.maxEntries) {
-      // Possibly more entries than room: grow. A drain continues where it stopped; a plain read starts over.
-      this.ensureCapacity(Math.min(this.maxEntries, this.capacity() * 4), drain ? count : 0);
-      count = drain ? count + this.readInto(count, true) : this.readInto(0, false);
+    let r = this.readInto(0, drain);
+    let count = r.count;
+    // Bounded: under a sustained stream of inserts a drain could otherwise chase the producer forever.
+    for (let rounds = 0; !r.done && rounds < 8; rounds++) {
+      // More entries than room: grow. A drain continues where it stopped; a plain read starts over.
+      // (A hash bucket that did not fit may stop a batch just short of a full buffer.)
+      const grown = Math.max(this.capacity() * 4, count + 1024);
+      this.ensureCapacity(Math.min(grown, this.maxEntries + 1024), drain ? count : 0);
+      r = this.readInto(drain ? count : 0, drain);
+      count = drain ? count + r.count : r.count;
     }
     return new MapBatch(count, viewOf(this.keyBuf), viewOf(this.valueBuf), this.keySize, this.valueStride, this.cpuStride, this.cpus);
   }

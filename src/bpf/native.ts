@@ -89,14 +89,20 @@ export interface NativeRingBuf {
   close(): void;
 }
 
+/** Entries written into the caller's buffers; done = false when there was no room for the rest. */
+export interface BulkResult {
+  count: number;
+  done: boolean;
+}
+
 export interface NativeMapOps {
   lookup(fd: number, key: Buffer, value: Buffer): boolean;
   lookupAndDelete(fd: number, key: Buffer, value: Buffer): boolean;
   update(fd: number, key: Buffer, value: Buffer, flags?: number): void;
   delete(fd: number, key: Buffer): boolean;
   nextKey(fd: number, key: Buffer | null, next: Buffer): boolean;
-  iterate(fd: number, keys: Buffer, values: Buffer, keySize: number, valueStride: number, drain: boolean): number;
-  lookupBatch(fd: number, keys: Buffer, values: Buffer, keySize: number, valueStride: number, drain: boolean): number;
+  iterate(fd: number, keys: Buffer, values: Buffer, keySize: number, valueStride: number, drain: boolean): BulkResult;
+  lookupBatch(fd: number, keys: Buffer, values: Buffer, keySize: number, valueStride: number, drain: boolean): BulkResult;
   info(fd: number): { id: number; name: string; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number };
 }
 

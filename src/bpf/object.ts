@@ -184,6 +184,12 @@ export class Program {
     }
   }
 
+  /** Runs the program once in the kernel without attaching it (BPF_PROG_TEST_RUN; syscall, raw_tp, tc... types). */
+  testRun(options: { ctx?: Buffer; data?: Buffer; repeat?: number } = {}): { retval: number; durationNs: number } {
+    this.obj.ensureLoaded(`test run ${this.name}`);
+    return native().testRun(this.fd, options);
+  }
+
   /** Run-time statistics (run time and count advance while kernel BPF stats are enabled). */
   stats(): NativeProgStats {
     return native().progInfo(this.fd);
