@@ -8,7 +8,8 @@
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u32 per_call = 1000;
-const volatile bool wakeup_each = false;
+/* 0: adaptive (wake the reader only when the ring fills up), 1: wake on every record */
+const volatile __u32 wakeup_mode = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -32,7 +33,7 @@ static long emit(__u32 i, void *ctx)
 	r->seq = seq;
 	r->cpu = bpf_get_smp_processor_id();
 	r->tag = 0xf10f5c09;
-	bpf_ringbuf_submit(r, wakeup_each ? 0 : flowscope_rb_flags(&events));
+	bpf_ringbuf_submit(r, wakeup_mode == 1 ? BPF_RB_FORCE_WAKEUP : flowscope_rb_flags(&events));
 	return 0;
 }
 
