@@ -40,6 +40,11 @@ export interface RingBufOptions {
   overflow?: 'block' | 'drop';
   /** Reads the producers' count of records they could not reserve (see FLOWSCOPE_RB_LOST_MAP). */
   kernelLost?: () => number;
+  /**
+   * Push mode: each batch is handed to this function as soon as it arrives, then released. Use it
+   * when records must be handled continuously; the async iterator is then unused.
+   */
+  handler?: (batch: RecordBatch) => void;
 }
 
 export interface RingBufStats extends NativeRingBufStats {
@@ -55,6 +60,7 @@ export class RingBufReader implements AsyncIterable<RecordBatch>, Closable {
   private handedOut = 0;
   private closed = false;
   private finalStats: NativeRingBufStats | undefined;
+  private received = 0;
 
   constructor(
     readonly name: string,
@@ -77,7 +83,16 @@ export class RingBufReader implements AsyncIterable<RecordBatch>, Closable {
       this.wakeAll();
       return;
     }
+    this.received++;
     const batch = new RecordBatch(buffer, recordsOrErrno);
+    if (this.options.handler) {
+      try {
+        this.options.handler(batch);
+      } finally {
+        this.handle.ack();
+      }
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       this.handedOut++;
@@ -136,8 +151,11 @@ export class RingBufReader implements AsyncIterable<RecordBatch>, Closable {
   async flush(): Promise<void> {
     if (this.closed) return;
     this.handle.flush();
-    // Deliveries are queued on the event loop: let them run.
-    await new Promise((r) => setImmediate(r));
+    // The thread has queued its deliveries on the event loop: wait until they have run.
+    const target = this.handle.stats().batches;
+    for (let spins = 0; this.received < target && !this.closed && spins < 1000; spins++) {
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   stats(): RingBufStats {

@@ -3,6 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../util/version.js';
 import { UsageError, EXIT_RUNTIME, EXIT_USAGE } from './errors.js';
 import { registerDoctor } from './doctor.js';
+import { registerAgent } from './agent.js';
+import { registerUp } from './up.js';
+import { registerConnlat } from './connlat.js';
+import { registerTcplife } from './tcplife.js';
+import { registerTop } from './top.js';
 
 function buildProgram(): Command {
   const program = new Command('flowscope')
@@ -11,6 +16,11 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`flowscope: ${str.replace(/^error: /, '')}`) })
     .exitOverride();
+  registerUp(program);
+  registerAgent(program);
+  registerConnlat(program);
+  registerTcplife(program);
+  registerTop(program);
   registerDoctor(program);
   return program;
 }

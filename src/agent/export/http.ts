@@ -1,0 +1,67 @@
+// The agent's HTTP endpoint: /metrics (Prometheus), /healthz, /capabilities.
+import http from 'node:http';
+import type { Logger } from 'pino';
+
+export interface HttpSources {
+  metrics(): Promise<string>;
+  health(): { ok: boolean; detail: Record<string, unknown> };
+  capabilities(): unknown;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export function formatListen(a: ListenAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+export async function startHttpServer(listen: ListenAddress, sources: HttpSources, log: Logger): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed: use GET\n');
+      return;
+    }
+    const send = (status: number, type: string, body: string): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    switch (path) {
+      case '/metrics':
+        sources
+          .metrics()
+          .then((text) => send(200, 'text/plain; version=0.0.4; charset=utf-8', text))
+          .catch((err: unknown) => {
+            log.error({ err }, 'rendering metrics failed');
+            send(500, 'text/plain', 'rendering metrics failed\n');
+          });
+        return;
+      case '/healthz': {
+        const h = sources.health();
+        send(h.ok ? 200 : 503, 'application/json', `${JSON.stringify({ status: h.ok ? 'ok' : 'unhealthy', ...h.detail })}\n`);
+        return;
+      }
+      case '/capabilities':
+        send(200, 'application/json', `${JSON.stringify(sources.capabilities(), null, 2)}\n`);
+        return;
+      case '/':
+        send(200, 'text/plain', 'flowscope agent: /metrics /healthz /capabilities\n');
+        return;
+      default:
+        send(404, 'text/plain', `not found: ${path} (try /metrics, /healthz, /capabilities)\n`);
+    }
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}

@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Histogram, histogramQuantile, leLabels } from './histogram.js';
+
+test('observations land in the first bucket whose bound they do not exceed', () => {
+  const h = new Histogram([0.01, 0.1, 1]);
+  for (const v of [0.005, 0.01, 0.05, 0.5, 5]) h.observe(v);
+  assert.deepEqual([...h.counts], [2, 1, 1]);
+  assert.equal(h.count, 5);
+  const out: string[] = [];
+  h.render(out, 'x_seconds', 'a="b"', leLabels(h.bounds));
+  assert.deepEqual(out, [
+    'x_seconds_bucket{a="b",le="0.01"} 2',
+    'x_seconds_bucket{a="b",le="0.1"} 3',
+    'x_seconds_bucket{a="b",le="1"} 4',
+    'x_seconds_bucket{a="b",le="+Inf"} 5',
+    'x_seconds_sum{a="b"} 5.565',
+    'x_seconds_count{a="b"} 5',
+  ]);
+});
+
+test('quantile estimate interpolates inside the bucket like histogram_quantile', () => {
+  const bounds = [0.01, 0.025, 0.05];
+  assert.equal(histogramQuantile(0.5, bounds, [0, 10, 0], 10), 0.0175);
+  assert.ok(Number.isNaN(histogramQuantile(0.5, bounds, [0, 0, 0], 0)));
+});

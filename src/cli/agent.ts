@@ -1,0 +1,75 @@
+// `flowscope agent`: every TCP connection on this node as Prometheus metrics (and optionally NDJSON).
+import type { Command } from 'commander';
+import { Agent, type AgentOptions } from '../agent/agent.js';
+import { parseHookOverrides } from '../agent/tcp/hooks.js';
+import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './options.js';
+import { createLogger } from './logger.js';
+import { UsageError } from './errors.js';
+
+interface AgentFlags {
+  listen: string;
+  interval: string;
+  output?: string;
+  maxSeries: string;
+  maxConnections: string;
+  hooks?: string;
+  bpfStats?: boolean;
+  logLevel: string;
+}
+
+export function addAgentOptions(cmd: Command): Command {
+  return cmd
+    .option('--listen <addr>', 'address of the Prometheus endpoint (/metrics, /healthz, /capabilities)', '127.0.0.1:9387')
+    .option('--interval <duration>', 'how often the kernel maps are read (e.g. 1s, 500ms)', '1s')
+    .option('--output <format>', "also write each connection's lifecycle events to stdout: ndjson")
+    .option('--max-series <n>', 'edges (series per metric) before new ones roll into peer_addr="other"', '10000')
+    .option('--max-connections <n>', 'connections tracked at once in the kernel (beyond it, totals still arrive at close)', '65536')
+    .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
+    .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_agent_bpf_run_seconds_total)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
+}
+
+export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
+  if (flags.output !== undefined && flags.output !== 'ndjson') {
+    throw new UsageError(`--output '${flags.output}' is not a format: use ndjson`);
+  }
+  let hooks;
+  try {
+    hooks = parseHookOverrides(flags.hooks);
+  } catch (err) {
+    throw new UsageError(`--hooks: ${(err as Error).message}`);
+  }
+  return {
+    listen: parseListen(flags.listen),
+    intervalMs: parseDuration(flags.interval, '--interval'),
+    maxSeries: parseCount(flags.maxSeries, '--max-series'),
+    maxConnections: parseCount(flags.maxConnections, '--max-connections', 1024, 4_194_304),
+    hooks,
+    ndjson: flags.output === 'ndjson' ? process.stdout : undefined,
+    bpfStats: flags.bpfStats ?? false,
+    edgeIdleMs: 10 * 60_000,
+    log: createLogger(flags.logLevel, 'flowscope-agent'),
+  };
+}
+
+/** Runs the agent until SIGINT or SIGTERM, then reads the maps a last time and detaches. */
+export async function runAgent(options: AgentOptions): Promise<void> {
+  const agent = await Agent.start(options);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      options.log.info({ signal }, 'stopping');
+      agent.stop().finally(() => resolve());
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+export function registerAgent(program: Command): void {
+  addAgentOptions(program.command('agent').description('follow every TCP connection on this node and export per-edge metrics (Prometheus on :9387)')).action(
+    async (flags: AgentFlags) => {
+      requireBpfPrivileges('agent');
+      await runAgent(agentOptionsFrom(flags));
+    },
+  );
+}

@@ -1,0 +1,47 @@
+// Shared plumbing of the live tools (connlat, tcplife, top): open the TCP tracer, decode lifecycle
+// events, run until interrupted or a count is reached.
+import { TcpTracer } from '../agent/tcp/tracer.js';
+import { ConnEventView } from '../bpf/gen/tcp.gen.js';
+import { CgroupPaths } from '../agent/identity/cgroups.js';
+import { Owners } from '../agent/identity/owners.js';
+import { features } from '../bpf/index.js';
+
+export interface LiveSession {
+  tracer: TcpTracer;
+  owners: Owners;
+  /** Resolves when the tool should stop (SIGINT, SIGTERM, or `stop()`). */
+  done: Promise<void>;
+  stop(): void;
+}
+
+/** Opens the tracer; `onEvent` sees each lifecycle event (the view is reused: copy what you keep). */
+export function openLive(onEvent: (ev: ConnEventView) => void): LiveSession {
+  const owners = new Owners(new CgroupPaths(features.cgroup2Root()));
+  const view = new ConnEventView();
+  const tracer = TcpTracer.open({
+    onEvents: (batch) =>
+      batch.forEach((v, off, len) => {
+        if (len >= ConnEventView.size) onEvent(view.at(v, off));
+      }),
+  });
+  let stop!: () => void;
+  const done = new Promise<void>((resolve) => (stop = resolve));
+  const onSignal = (): void => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  void done.then(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    tracer.close();
+  });
+  return { tracer, owners, done, stop };
+}
+
+/** Left-aligned columns of fixed widths, the last one free. */
+export function columns(widths: number[], cells: Array<string | number>): string {
+  return cells.map((c, i) => (i < widths.length ? String(c).padEnd(widths[i]!) : String(c))).join(' ').trimEnd();
+}
+
+export function rightAlign(width: number, v: string | number): string {
+  return String(v).padStart(width);
+}

@@ -1,0 +1,11 @@
+// Kernel timestamps (bpf_ktime_get_ns: CLOCK_MONOTONIC) to wall-clock time.
+// process.hrtime reads CLOCK_MONOTONIC too (libuv's uv_hrtime).
+const offsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+
+export function monotonicToEpochMs(ns: number): number {
+  return offsetMs + ns / 1e6;
+}
+
+export function monotonicNowNs(): number {
+  return Number(process.hrtime.bigint());
+}

@@ -1,0 +1,90 @@
+// Runs the real agent (bin/flowscope agent) as a separate process for tests, on a free port.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { flowscopeBin } from './paths.js';
+import { Metrics, parseExposition } from './prom.js';
+import { sleep } from './run.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export interface RunningAgent {
+  url: string;
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  scrape(): Promise<Metrics>;
+  text(): Promise<string>;
+  json<T>(path: string): Promise<T>;
+  /** Waits until `pred` holds on a scrape (or fails after `timeoutMs`). */
+  waitFor(pred: (m: Metrics) => boolean, timeoutMs: number, what: string): Promise<Metrics>;
+  stop(): Promise<number | null>;
+}
+
+export async function startAgent(args: string[] = [], command = 'agent'): Promise<RunningAgent> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(flowscopeBin, [command, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('close', (code) => r(code)));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const text = async (): Promise<string> => {
+    const res = await fetch(`${url}/metrics`);
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    return res.text();
+  };
+  const agent: RunningAgent = {
+    url,
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    text,
+    scrape: async () => new Metrics(parseExposition(await text())),
+    json: async <T>(path: string) => (await (await fetch(`${url}${path}`)).json()) as T,
+    waitFor: async (pred, timeoutMs, what) => {
+      const deadline = Date.now() + timeoutMs;
+      let last: Metrics | undefined;
+      while (Date.now() < deadline) {
+        last = await agent.scrape();
+        if (pred(last)) return last;
+        await sleep(100);
+      }
+      throw new Error(`agent: timed out after ${timeoutMs} ms waiting for ${what}`);
+    },
+    stop: async () => {
+      if (!dead) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (dead) throw new Error(`agent exited during start-up: ${err}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await agent.stop();
+      throw new Error(`agent did not become healthy: ${err}`);
+    }
+    await sleep(100);
+  }
+  return agent;
+}
