@@ -57,3 +57,56 @@ export function createVethNamespace(subnet = 100 + Math.floor(Math.random() * 10
     destroy,
   };
 }
+
+export interface NamespacePair {
+  /** Client side namespace and its address. */
+  a: { ns: string; dev: string; addr: string };
+  /** Server side namespace and its address. */
+  b: { ns: string; dev: string; addr: string };
+  exec(ns: string, cmd: string, args: string[]): string;
+  destroy(): void;
+}
+
+/** Two network namespaces joined by a veth pair: two hosts on one wire. */
+export function createNamespacePair(subnet = 100 + Math.floor(Math.random() * 100)): NamespacePair {
+  const nsA = uniqueName('fsa');
+  const nsB = uniqueName('fsb');
+  const devA = uniqueName('fva');
+  const devB = uniqueName('fvb');
+  const addrA = `10.88.${subnet}.1`;
+  const addrB = `10.88.${subnet}.2`;
+  const destroy = (): void => {
+    sh('ip', ['netns', 'del', nsA], { allowFail: true });
+    sh('ip', ['netns', 'del', nsB], { allowFail: true });
+  };
+  try {
+    sh('ip', ['netns', 'add', nsA]);
+    sh('ip', ['netns', 'add', nsB]);
+    sh('ip', ['link', 'add', devA, 'netns', nsA, 'type', 'veth', 'peer', 'name', devB, 'netns', nsB]);
+    for (const [ns, dev, addr] of [
+      [nsA, devA, addrA],
+      [nsB, devB, addrB],
+    ] as const) {
+      sh('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
+      sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+  } catch (err) {
+    destroy();
+    throw err;
+  }
+  return {
+    a: { ns: nsA, dev: devA, addr: addrA },
+    b: { ns: nsB, dev: devB, addr: addrB },
+    exec: (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]),
+    destroy,
+  };
+}
+
+/** TcpRetransSegs of a network namespace (the kernel's own counter, from /proc/net/snmp). */
+export function retransSegs(ns: string): number {
+  const lines = sh('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:'));
+  const names = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/);
+  return Number(values[names.indexOf('RetransSegs')]);
+}
