@@ -57,11 +57,25 @@ export async function startHttpServer(listen: ListenAddress, sources: HttpSource
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(listen, err)));
     server.listen(listen.port, listen.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   return server;
+}
+
+function listenError(listen: ListenAddress, err: NodeJS.ErrnoException): Error {
+  const where = formatListen(listen);
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new Error(`cannot listen on ${where}: the port is in use by another process (find it with: ss -ltnp 'sport = :${listen.port}'); stop it or choose another address with --listen`);
+    case 'EADDRNOTAVAIL':
+      return new Error(`cannot listen on ${where}: no interface of this host has that address; use one it has (ip -br addr) or 0.0.0.0 with --listen`);
+    case 'EACCES':
+      return new Error(`cannot listen on ${where}: permission denied; choose a port above 1023 with --listen`);
+    default:
+      return new Error(`cannot listen on ${where}: ${err.message}`);
+  }
 }
