@@ -27,7 +27,7 @@ export function registerConnlat(program: Command): void {
       const max = flags.count !== undefined ? parseCount(flags.count, '--count') : Infinity;
       let n = 0;
       if (!flags.json) console.log(columns(WIDTHS, ['PID', 'COMM', 'IP', 'SADDR', 'DADDR', 'DPORT', 'LAT(ms)']));
-      const live = openLive((ev) => {
+      const live = openLive('TCP connects', (ev) => {
         if (ev.type !== ConnEventType.EV_OPEN || ev.id.role !== ConnRole.ROLE_CLIENT) return;
         const ms = ev.stats.connect_ns / 1e6;
         if (ms < minMs || n >= max) return;

@@ -24,7 +24,7 @@ export function registerTcplife(program: Command): void {
       const max = flags.count !== undefined ? parseCount(flags.count, '--count') : Infinity;
       let n = 0;
       if (!flags.json) console.log(`${columns(WIDTHS, ['PID', 'COMM', 'LADDR', 'LPORT', 'RADDR', 'RPORT'])} ${rightAlign(6, 'TX_KB')} ${rightAlign(6, 'RX_KB')} MS`);
-      const live = openLive((ev) => {
+      const live = openLive('TCP connection lifetimes', (ev) => {
         if (ev.type !== ConnEventType.EV_CLOSE || n >= max) return;
         n++;
         const id = ev.id;

@@ -77,7 +77,7 @@ export function registerTop(program: Command): void {
         current.set(rowKey, row);
       };
 
-      const live = openLive((ev) => {
+      const live = openLive('TCP send/receive', (ev) => {
         // Connections that closed during the interval count with their final totals.
         if (ev.type !== ConnEventType.EV_CLOSE) return;
         const key = skKeyAt(ev.view, ev.offset + EVENT_SK_OFFSET);

@@ -14,8 +14,12 @@ export interface LiveSession {
   stop(): void;
 }
 
-/** Opens the tracer; `onEvent` sees each lifecycle event (the view is reused: copy what you keep). */
-export function openLive(onEvent: (ev: ConnEventView) => void): LiveSession {
+/**
+ * Opens the tracer; `onEvent` sees each lifecycle event (the view is reused: copy what you keep).
+ * Once the hooks are attached it says so on stderr, as the libbpf-tools do, so that scripts know
+ * from when on nothing is missed.
+ */
+export function openLive(what: string, onEvent: (ev: ConnEventView) => void): LiveSession {
   const owners = new Owners(new CgroupPaths(features.cgroup2Root()));
   const view = new ConnEventView();
   const tracer = TcpTracer.open({
@@ -24,6 +28,7 @@ export function openLive(onEvent: (ev: ConnEventView) => void): LiveSession {
         if (len >= ConnEventView.size) onEvent(view.at(v, off));
       }),
   });
+  process.stderr.write(`Tracing ${what}... Hit Ctrl-C to end.\n`);
   let stop!: () => void;
   const done = new Promise<void>((resolve) => (stop = resolve));
   const onSignal = (): void => stop();
