@@ -48,7 +48,7 @@ const failed: Outcome[] = [];
 const skipped: Outcome[] = [];
 const started = Date.now();
 
-const stream = run({ files, concurrency: 1, timeout: 15 * 60_000 });
+const stream = run({ files, concurrency: 1, timeout: 5 * 60_000 });
 type TestEvent = { name: string; file?: string; skip?: string | boolean; details?: { type?: string; error?: unknown } };
 const rel = (f?: string): string => (f ? relative(repoPath('dist'), f) : '?');
 stream.on('test:pass', (d: TestEvent) => {
