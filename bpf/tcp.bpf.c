@@ -243,6 +243,25 @@ static __always_inline void on_connected(struct sock *sk, __u64 key, __u64 now)
 	struct conn_value *v = bpf_map_lookup_elem(&conns, &key);
 	if (!v)
 		return; /* not seen connecting: the first snapshot picks it up as pre-existing */
+	if (v->id.role != ROLE_CLIENT || v->id.state != TCP_SYN_SENT) {
+		/* Stale (an earlier connection on this socket address whose close was missed): this one's
+		 * SYN was missed too, so its connect latency is unknown, but it opened now. */
+		__builtin_memset(&v->stats, 0, sizeof(v->stats));
+		v->id.start_ns = now;
+		v->id.role = ROLE_CLIENT;
+		v->id.flags = 0;
+		owner_from_current(&v->id);
+		v->id.cgroup_id = sock_cgroup_id(sk) ?: bpf_get_current_cgroup_id();
+		v->id.sock_ino = sock_inode(sk);
+		v->id.state = TCP_SYN_SENT;
+		v->stats.connect_ns = 0;
+		read_addrs(sk, &v->id);
+		v->id.state = TCP_ESTABLISHED;
+		snapshot_probe(sk, &v->stats, now);
+		v->id.flags |= CONN_F_OPEN_EMITTED;
+		emit(v, EV_OPEN, 0, 0, now);
+		return;
+	}
 	read_addrs(sk, &v->id); /* the local port is chosen after SYN_SENT */
 	v->id.state = TCP_ESTABLISHED;
 	v->stats.connect_ns = now - v->id.start_ns;
@@ -272,7 +291,10 @@ static __always_inline void on_connect_failed(struct sock *sk, __u64 key, __u64 
 static __always_inline void on_accepted_established(struct sock *sk, __u64 key, __u64 now)
 {
 	struct conn_value *existing = bpf_map_lookup_elem(&conns, &key);
-	if (existing) { /* accept() ran first and already named the owner */
+	/* accept() may have run first and already named the owner. An entry of another role is stale: a
+	 * connection whose close this program missed (the kernel skips a tracing program re-entered on
+	 * the same CPU, counted in its recursion_misses) left it behind; the new connection replaces it. */
+	if (existing && existing->id.role == ROLE_SERVER && !(existing->id.flags & CONN_F_PREEXISTING)) {
 		existing->id.state = TCP_ESTABLISHED;
 		snapshot_probe(sk, &existing->stats, now);
 		return;
@@ -520,6 +542,8 @@ static __always_inline int on_accept(__s64 fd)
 		return 0;
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
 	struct conn_value *v = bpf_map_lookup_elem(&conns, &key);
+	if (v && v->id.role != ROLE_SERVER)
+		v = NULL; /* stale: an accepted socket is a server socket (see on_accepted_established) */
 	if (!v) {
 		/* accept() returned before the establishment was traced: start tracking here */
 		struct conn_value nv = {};
@@ -530,7 +554,7 @@ static __always_inline int on_accept(__s64 fd)
 		read_addrs(sk, &nv.id);
 		nv.id.sock_ino = sock_inode(sk);
 		snapshot_probe(sk, &nv.stats, now);
-		if (bpf_map_update_elem(&conns, &key, &nv, BPF_NOEXIST)) {
+		if (bpf_map_update_elem(&conns, &key, &nv, BPF_ANY)) {
 			count_drop(DROP_CONN_MAP_FULL);
 			return 0;
 		}

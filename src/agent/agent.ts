@@ -151,9 +151,12 @@ export class Agent {
     s.mapEntries.set({ map: 'conns' }, conns);
     if (this.ticks % 10 === 1) s.mapEntries.set({ map: 'listeners' }, tracer.listeners.readAll().count);
     s.mirror(s.eventsLost, { source: 'ringbuf' }, lost);
+    s.mirror(s.eventsLost, { source: 'recursion' }, tracer.recursionMisses());
     for (const [source, n] of Object.entries(tracer.dropCounts())) s.mirror(s.eventsLost, { source }, n);
     if (this.ndjson) s.mirror(s.eventsLost, { source: 'ndjson' }, this.ndjson.dropped);
     s.mirror(s.rolledUp, {}, this.edges.rolledUp);
+    s.mirror(s.inferred, { event: 'open' }, this.tracker.stats.opensInferred);
+    s.mirror(s.inferred, { event: 'close' }, this.tracker.stats.closesInferred);
     s.edges.set(this.edges.size);
     s.tracked.set(this.tracker.size);
     if (this.stats) {

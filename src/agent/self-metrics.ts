@@ -6,7 +6,7 @@ export class SelfMetrics {
   readonly registry = new client.Registry();
   readonly eventsLost = new client.Counter({
     name: 'flowscope_agent_events_lost_total',
-    help: 'Records the agent could not take in, by source (ringbuf: lifecycle events dropped because the ring buffer was full; conn_map_full: connections the kernel map had no room for, counted at close instead).',
+    help: 'Records the agent could not take in, by source (ringbuf: lifecycle events dropped because the ring buffer was full; recursion: hook runs the kernel skipped because the program was already running on that CPU; conn_map_full: connections the kernel map had no room for, counted at close instead).',
     labelNames: ['source'],
     registers: [this.registry],
   });
@@ -37,6 +37,12 @@ export class SelfMetrics {
   readonly rolledUp = new client.Counter({
     name: 'flowscope_agent_series_rolled_up_total',
     help: 'Connections counted under peer_addr="other" because their own series would exceed the series cap.',
+    registers: [this.registry],
+  });
+  readonly inferred = new client.Counter({
+    name: 'flowscope_agent_events_inferred_total',
+    help: 'Lifecycle events the agent inferred because the event itself was lost (event: open, close).',
+    labelNames: ['event'],
     registers: [this.registry],
   });
   readonly edges = new client.Gauge({ name: 'flowscope_agent_edges', help: 'Edges (series per TCP metric) the agent holds.', registers: [this.registry] });

@@ -6,7 +6,7 @@ import type { ListenAddress } from '../agent/export/http.js';
 
 /** "host:port", "[v6]:port", ":port" or "port". */
 export function parseListen(value: string, flag = '--listen'): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))?:?(\d+)$/.exec(value.trim());
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(value.trim());
   const host = m ? (m[1] ?? m[2] ?? '') : '';
   const port = m ? Number(m[3]) : NaN;
   if (!m || !Number.isInteger(port) || port < 1 || port > 65535 || (host !== '' && host !== 'localhost' && isIP(host) === 0)) {

@@ -32,13 +32,15 @@ export interface TrackerStats {
   eventsHandled: number;
   /** Open events inferred because the event itself was lost (ring buffer overflow). */
   opensInferred: number;
+  /** Close events inferred because the socket was reused or vanished while events were lost. */
+  closesInferred: number;
 }
 
 export class ConnTracker {
   private readonly conns = new Map<number, Tracked>();
   private readonly event = new ConnEventView();
   private readonly value = new ConnValueView();
-  readonly stats: TrackerStats = { tracked: 0, eventsHandled: 0, opensInferred: 0 };
+  readonly stats: TrackerStats = { tracked: 0, eventsHandled: 0, opensInferred: 0, closesInferred: 0 };
 
   constructor(
     private readonly edges: EdgeTable,
@@ -86,6 +88,13 @@ export class ConnTracker {
     t.edge.active--;
   }
 
+  /** A connection whose socket now carries another one: it closed, though its close event was lost. */
+  private retire(key: number, t: Tracked): void {
+    t.edge.closed++;
+    this.stats.closesInferred++;
+    this.untrack(key, t);
+  }
+
   /** Adds what the connection did since last seen to its edge. */
   private apply(t: Tracked, s: ConnStatsView): void {
     const e = t.edge;
@@ -124,7 +133,7 @@ export class ConnTracker {
       case ConnEventType.EV_OPEN: {
         const existing = this.conns.get(key);
         if (existing && existing.startNs === id.start_ns) break; // already picked up
-        if (existing) this.untrack(key, existing);
+        if (existing) this.retire(key, existing);
         const t = this.track(key, id, undefined);
         t.edge.opened++;
         if (id.role === ConnRole.ROLE_CLIENT && ev.stats.connect_ns > 0) t.edge.observeConnect(ev.stats.connect_ns / 1e9);
@@ -135,7 +144,7 @@ export class ConnTracker {
       case ConnEventType.EV_CLOSE: {
         let t = this.conns.get(key);
         if (t && t.startNs !== id.start_ns) {
-          this.untrack(key, t);
+          this.retire(key, t);
           t = undefined;
         }
         if (!t) {
@@ -172,8 +181,10 @@ export class ConnTracker {
 
   /**
    * Applies a snapshot of the kernel's connection map. Call after handling the events before it.
-   * With `sweepMissing` (after lifecycle events were lost), tracked connections no longer in the map
-   * are closed: their close event will not come.
+   * Events emitted between that flush and the map read are still on their way, so a socket the
+   * snapshot shows with a connection we do not track yet (or with a newer one than we track) is left
+   * to those events. Only with `sweepMissing` (lifecycle events were lost) does the snapshot infer
+   * what the lost events would have said: opens of unknown connections, closes of vanished ones.
    */
   handleSnapshot(batch: MapBatch, sweepMissing = false): void {
     const v = this.value;
@@ -186,14 +197,15 @@ export class ConnTracker {
       seen?.add(key);
       let t = this.conns.get(key);
       if (t && t.startNs !== id.start_ns) {
-        this.untrack(key, t);
+        if (!sweepMissing) continue; // the old connection's close event is on its way
+        this.retire(key, t);
         t = undefined;
       }
       if (!t) {
         const flags = id.flags;
         if (flags & ConnFlags.CONN_F_PREEXISTING) {
           t = this.track(key, id, v.stats); // counting starts now
-        } else if (flags & ConnFlags.CONN_F_OPEN_EMITTED) {
+        } else if (sweepMissing && flags & ConnFlags.CONN_F_OPEN_EMITTED) {
           // Its open event was lost (ring buffer full): count the opening now.
           t = this.track(key, id, undefined);
           t.edge.opened++;
@@ -217,8 +229,7 @@ export class ConnTracker {
     if (seen) {
       for (const [key, t] of this.conns) {
         if (seen.has(key)) continue;
-        t.edge.closed++;
-        this.untrack(key, t);
+        this.retire(key, t);
       }
     }
     this.stats.tracked = this.conns.size;

@@ -137,15 +137,25 @@ export class TcpTracer {
   }
 
   /** Attached programs with their kernel statistics. */
-  programStats(): Array<{ program: string; runTimeNs: number; runCount: number }> {
-    const out: Array<{ program: string; runTimeNs: number; runCount: number }> = [];
+  programStats(): Array<{ program: string; runTimeNs: number; runCount: number; recursionMisses: number }> {
+    const out: Array<{ program: string; runTimeNs: number; runCount: number; recursionMisses: number }> = [];
     for (const r of this.report) {
       for (const p of r.programs) {
         const s = this.obj.program(p).stats();
-        out.push({ program: p, runTimeNs: s.runTimeNs, runCount: s.runCount });
+        out.push({ program: p, runTimeNs: s.runTimeNs, runCount: s.runCount, recursionMisses: s.recursionMisses });
       }
     }
     return out;
+  }
+
+  /**
+   * Hook invocations the kernel skipped because the program was already running on that CPU (a
+   * softirq state change interrupting one in process context). Each may be a lost lifecycle event.
+   */
+  recursionMisses(): number {
+    let n = 0;
+    for (const p of this.programStats()) n += p.recursionMisses;
+    return n;
   }
 
   /** Records the owner of a listening socket that existed before the tracer (bootstrap from /proc). */
