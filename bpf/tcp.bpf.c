@@ -389,15 +389,51 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	return 0;
 }
 
+/* Set while a lifecycle program runs on this CPU. The kernel does not re-enter a tracing program
+ * on the CPU it is running on: a state change in a softirq that interrupts it (a packet arriving on
+ * loopback, say) is skipped and counted in the program's recursion_misses. The companion program
+ * below, attached to the same tracepoint, handles exactly those. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} state_busy SEC(".maps");
+
+static __always_inline int handle_state_marked(struct sock *sk, int oldstate, int newstate)
+{
+	__u32 zero = 0;
+	__u32 *busy = bpf_map_lookup_elem(&state_busy, &zero);
+	if (busy)
+		*busy = 1;
+	handle_state(sk, oldstate, newstate);
+	if (busy)
+		*busy = 0;
+	return 0;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state(sk, oldstate, newstate);
+	return handle_state_marked(sk, oldstate, newstate);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_state_raw, struct sock *sk, int oldstate, int newstate)
 {
+	return handle_state_marked(sk, oldstate, newstate);
+}
+
+/* The companion: runs for every state change, acts only when the lifecycle program is mid-run on
+ * this CPU, i.e. when the kernel is skipping it for this nested change. */
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tcp_state_nested, struct sock *sk, int oldstate, int newstate)
+{
+	__u32 zero = 0;
+	__u32 *busy = bpf_map_lookup_elem(&state_busy, &zero);
+	if (!busy || !*busy)
+		return 0;
+	count_drop(COUNT_NESTED_HANDLED);
 	return handle_state(sk, oldstate, newstate);
 }
 
@@ -406,7 +442,7 @@ int tcp_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	return handle_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return handle_state_marked((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
 }
 
 /* ---- snapshots ---- */

@@ -39,6 +39,9 @@ enum drop_reason {
 	DROP_CONN_MAP_FULL = 0,	    /* a connection could not be tracked: its totals still arrive at close */
 	DROP_LISTENER_MAP_FULL = 1, /* a listener's owner could not be recorded */
 	DROP_RESET_MAP_FULL = 2,    /* a reset without socket could not be counted */
+	/* not a drop: state changes the nested-run companion handled because the kernel skipped the
+	 * lifecycle program, already running on that CPU (subtract from its recursion_misses) */
+	COUNT_NESTED_HANDLED = 3,
 	DROP_MAX = 4,
 };
 

@@ -27,8 +27,17 @@ export const TCP_HOOKS: GroupSpec[] = [
     required: true,
     what: 'sock:inet_sock_set_state (connect, accept, close, failures)',
     candidates: [
-      { kind: 'tp_btf', programs: ['tcp_state_btf'], attach: [(p) => p('tcp_state_btf').attachTrace()] },
-      { kind: 'raw_tp', programs: ['tcp_state_raw'], attach: [(p) => p('tcp_state_raw').attachRawTracepoint('inet_sock_set_state')] },
+      // Each with the companion that handles the state changes the kernel skips while it runs.
+      {
+        kind: 'tp_btf',
+        programs: ['tcp_state_btf', 'tcp_state_nested'],
+        attach: [(p) => p('tcp_state_btf').attachTrace(), (p) => p('tcp_state_nested').attachRawTracepoint('inet_sock_set_state')],
+      },
+      {
+        kind: 'raw_tp',
+        programs: ['tcp_state_raw', 'tcp_state_nested'],
+        attach: [(p) => p('tcp_state_raw').attachRawTracepoint('inet_sock_set_state'), (p) => p('tcp_state_nested').attachRawTracepoint('inet_sock_set_state')],
+      },
       { kind: 'tracepoint', programs: ['tcp_state_tp'], attach: [(p) => p('tcp_state_tp').attachTracepoint('sock', 'inet_sock_set_state')] },
     ],
   },

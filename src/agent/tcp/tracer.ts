@@ -155,7 +155,12 @@ export class TcpTracer {
   recursionMisses(): number {
     let n = 0;
     for (const p of this.programStats()) n += p.recursionMisses;
-    return n;
+    return Math.max(0, n - this.nestedHandled());
+  }
+
+  /** State changes the companion program handled for the lifecycle program the kernel skipped. */
+  nestedHandled(): number {
+    return this.drops.sumPerCpuU64(DropReason.COUNT_NESTED_HANDLED);
   }
 
   /** Records the owner of a listening socket that existed before the tracer (bootstrap from /proc). */

@@ -41,6 +41,7 @@ export const DropReason = {
   DROP_CONN_MAP_FULL: 0,
   DROP_LISTENER_MAP_FULL: 1,
   DROP_RESET_MAP_FULL: 2,
+  COUNT_NESTED_HANDLED: 3,
   DROP_MAX: 4,
 } as const;
 
@@ -694,4 +695,5 @@ export const layout = {
   events_lost: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   drops: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   last_untracked: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
+  state_busy: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
 } as const satisfies ObjectLayout;
