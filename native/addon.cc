@@ -1,4 +1,5 @@
 // Module entry: error plumbing, libbpf print capture, registration of the other parts.
+#include <malloc.h>
 #include "common.h"
 
 #include <cstdarg>
@@ -108,10 +109,17 @@ Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Returns freed C heap to the system: loading objects parses the kernel's BTF (megabytes, freed by
+// libbpf afterwards), which glibc otherwise keeps as resident memory.
+static Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfPrint();
   env.SetInstanceData(new AddonData());
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
+  exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
   InitObject(env, exports);
   InitMap(env, exports);
   InitRingBuf(env, exports);

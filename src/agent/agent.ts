@@ -2,7 +2,7 @@
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { hostname, release } from 'node:os';
-import { enableBpfStats, features, codec } from '../bpf/index.js';
+import { enableBpfStats, features, codec, trimNativeHeap } from '../bpf/index.js';
 import { ConnTracker } from './tcp/conn-tracker.js';
 import { EdgeTable } from './tcp/edges.js';
 import { TcpTracer } from './tcp/tracer.js';
@@ -86,6 +86,7 @@ export class Agent {
       log.info({ group: r.group, hook: r.kind ?? 'none', fallbacks: r.fallbacks }, `tcp ${r.group}: ${r.kind ?? 'unavailable'}`);
     }
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
+    trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     if (this.options.bpfStats) this.stats = enableBpfStats();
     this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);
     this.self.mapCapacity.set({ map: 'listeners' }, this.tracer.listeners.maxEntries);

@@ -6,5 +6,6 @@ export type { RingBufOptions, RingBufStats } from './ringbuf.js';
 export { BpfError, VerifierError, NotSupportedError, LayoutMismatchError, errnoName } from './errors.js';
 export * as codec from './codec.js';
 export { closeAll } from './lifecycle.js';
+export { trimNativeHeap } from './native.js';
 export { enableBpfStats } from './stats.js';
 export * as features from './features.js';

@@ -120,6 +120,8 @@ export interface NativeProgStats {
 
 export interface NativeAddon {
   setErrorClasses(classes: { BpfError: unknown; VerifierError: unknown }): void;
+  /** Returns freed C heap to the system (malloc_trim); true when memory was released. */
+  trimMemory(): boolean;
   NativeObject: new (source: string | Buffer, name?: string) => NativeObject;
   NativeRingBuf: new (
     mapFd: number,
@@ -154,4 +156,9 @@ export function native(): NativeAddon {
   addon = require(path) as NativeAddon;
   addon.setErrorClasses({ BpfError, VerifierError });
   return addon;
+}
+
+/** Returns C heap freed by libbpf (kernel BTF parsed while loading) to the system. */
+export function trimNativeHeap(): boolean {
+  return native().trimMemory();
 }
