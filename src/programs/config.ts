@@ -51,12 +51,12 @@ export function fieldName(path: Array<string | number>): string {
   return out || '(top level)';
 }
 
-function describe(e: ErrorObject): { path: Array<string | number>; text: string } {
+function describe(e: ErrorObject): { path: Array<string | number>; text: string; atKey?: boolean } {
   const path = pathOf(e.instancePath);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties':
-      return { path: [...path, String(p.additionalProperty)], text: `unknown field '${String(p.additionalProperty)}'` };
+      return { path: [...path, String(p.additionalProperty)], text: `unknown field '${String(p.additionalProperty)}'`, atKey: true };
     case 'required':
       return { path, text: `missing required field '${String(p.missingProperty)}'` };
     case 'enum':
@@ -71,8 +71,8 @@ function describe(e: ErrorObject): { path: Array<string | number>; text: string 
 }
 
 /** Line:column of the node at `path` (or of its nearest existing parent). */
-function position(doc: Document, lines: LineCounter, path: Array<string | number>): string {
-  for (let n = path.length; n >= 0; n--) {
+function position(doc: Document, lines: LineCounter, path: Array<string | number>, atKey = false): string {
+  for (let n = atKey ? path.length - 1 : path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
     let offset = node && typeof node === 'object' && 'range' in node && node.range ? node.range[0] : undefined;
     // For a missing child, point at the key of the field itself when the parent is a map.
@@ -134,8 +134,8 @@ interface Located extends LoadOptions {
 
 /** Validates an already-parsed value (a YAML document, or a BpfProgram resource's spec). */
 export function configFromValue(value: unknown, source: string, options: Located = {}): ProgramConfig {
-  const at = (path: Array<string | number>): string =>
-    options.doc && options.lines ? `${options.file ?? source}:${position(options.doc, options.lines, path)}: ` : '';
+  const at = (path: Array<string | number>, atKey = false): string =>
+    options.doc && options.lines ? `${options.file ?? source}:${position(options.doc, options.lines, path, atKey)}: ` : '';
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(source, [`${at([])}a program configuration is a mapping with at least 'metrics' (and 'object' or a sibling .bpf.o)`]);
   }
@@ -152,7 +152,7 @@ export function configFromValue(value: unknown, source: string, options: Located
     const problems: string[] = [];
     for (const e of validateSpec.errors ?? []) {
       const d = describe(e);
-      const line = `${at(d.path)}${fieldName(d.path)}: ${d.text}`;
+      const line = `${at(d.path, d.atKey)}${fieldName(d.path)}: ${d.text}`;
       if (!seen.has(line)) problems.push(line);
       seen.add(line);
     }

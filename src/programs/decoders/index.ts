@@ -76,7 +76,9 @@ const IP_PROTOCOLS: Record<number, string> = {
   103: 'pim', 108: 'comp', 112: 'vrrp', 115: 'l2tp', 132: 'sctp', 136: 'udplite', 137: 'mpls-in-ip', 143: 'ethernet', 255: 'raw', 262: 'mptcp',
 };
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+// The first name of each number (EAGAIN before EWOULDBLOCK, EDEADLK before EDEADLOCK).
+const ERRNO_NAMES = new Map<number, string>();
+for (const [k, v] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(v)) ERRNO_NAMES.set(v, k);
 ERRNO_NAMES.set(512, 'ERESTARTSYS').set(513, 'ERESTARTNOINTR').set(514, 'ERESTARTNOHAND').set(515, 'ENOIOCTLCMD');
 ERRNO_NAMES.set(516, 'ERESTART_RESTARTBLOCK').set(524, 'ENOTSUPP');
 
