@@ -31,7 +31,7 @@ export function formatStatus(s: ProgramStatus): string {
   } else {
     lines.push(`ok    ${s.name} (${s.source}): loaded; metrics: ${s.metrics.join(', ')}`);
   }
-  for (const a of s.attached) lines.push(`      ${a.ok ? 'attached' : 'FAILED  '} ${a.program} (SEC "${a.section}")${a.ok ? ` → ${a.target}` : `: ${a.error}`}`);
+  for (const a of s.attached) lines.push(`      ${a.ok ? 'attached' : 'FAILED  '} ${a.program} (SEC "${a.section}")${a.ok ? ` → ${a.target}` : `: ${(a.error ?? '').split('\n')[0]}`}`);
   for (const w of s.warnings) lines.push(`      warning: ${w}`);
   return lines.join('\n');
 }
