@@ -68,6 +68,24 @@ export function checkPrograms(paths: string[], write: (line: string) => void): b
   return ok;
 }
 
+/** Loads program sets from files into a registry, logging each result (the agent's --programs). */
+export function startPrograms(paths: string[], log: Logger, bpfStats: () => boolean): ProgramRegistry & { configErrors: ConfigError[] } {
+  const registry = Object.assign(new ProgramRegistry(systemDecoderEnv(), bpfStats), { configErrors: [] as ConfigError[] });
+  const { configs, errors } = loadConfigPaths(paths);
+  registry.configErrors = errors;
+  for (const e of errors) log.error({ source: e.source, problems: e.problems }, `configuration ${e.source} is invalid; its programs are not loaded`);
+  for (const c of configs) logStatus(log, registry.apply(c));
+  return registry;
+}
+
+function logStatus(log: Logger, status: ProgramStatus): void {
+  for (const w of status.warnings) log.warn({ program: status.name }, w);
+  if (status.error) log.error({ program: status.name, stage: status.error.stage, reason: status.error.reason }, `program set ${status.name}: ${status.error.message}`);
+  else log.info({ program: status.name, attached: status.attached.map((a) => a.target) }, `program set ${status.name} loaded`);
+}
+
+export type { ProgramRegistry };
+
 export interface ExporterOptions {
   configPaths: string[];
   listen: ListenAddress;
@@ -76,15 +94,13 @@ export interface ExporterOptions {
 }
 
 export class Exporter {
-  readonly registry: ProgramRegistry;
+  registry: ProgramRegistry = new ProgramRegistry(systemDecoderEnv());
   private server: http.Server | undefined;
   private stats: { close(): void } | undefined;
   private configErrors: ConfigError[] = [];
   private readonly startedAt = new Date();
 
-  private constructor(private readonly options: ExporterOptions) {
-    this.registry = new ProgramRegistry(systemDecoderEnv(), () => this.stats !== undefined);
-  }
+  private constructor(private readonly options: ExporterOptions) {}
 
   static async start(options: ExporterOptions): Promise<Exporter> {
     const e = new Exporter(options);
@@ -100,10 +116,9 @@ export class Exporter {
   private async init(): Promise<void> {
     const { log } = this.options;
     if (this.options.bpfStats) this.stats = enableBpfStats();
-    const { configs, errors } = loadConfigPaths(this.options.configPaths);
-    this.configErrors = errors;
-    for (const e of errors) log.error({ source: e.source, problems: e.problems }, `configuration ${e.source} is invalid; its programs are not loaded`);
-    for (const c of configs) this.apply(c);
+    const registry = startPrograms(this.options.configPaths, log, () => this.stats !== undefined);
+    this.registry = registry;
+    this.configErrors = registry.configErrors;
     this.server = await startHttpServer(this.options.listen, {
       metrics: async () => this.registry.render(),
       health: () => ({ ok: true, detail: { programs: this.registry.statuses().length, failed: this.registry.statuses().filter((s) => s.error).length } }),
@@ -113,11 +128,8 @@ export class Exporter {
   }
 
   apply(c: ProgramConfig): ProgramStatus {
-    const s = this.options.log;
     const status = this.registry.apply(c);
-    for (const w of status.warnings) s.warn({ program: c.name }, w);
-    if (status.error) s.error({ program: c.name, stage: status.error.stage, reason: status.error.reason }, `program set ${c.name}: ${status.error.message}`);
-    else s.info({ program: c.name, attached: status.attached.map((a) => a.target) }, `program set ${c.name} loaded`);
+    logStatus(this.options.log, status);
     return status;
   }
 
