@@ -258,6 +258,11 @@ export class LoadedProgram {
     this.lastRenderSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   }
 
+  /** The reader of an exported map (after a successful start), for tools and benchmarks. */
+  mapReader(name: string): MapReader<Uint8Array, Uint8Array> | undefined {
+    return this.readers.get(name);
+  }
+
   /** Kernel run-time statistics of each attached program (they advance while BPF stats are on). */
   programStats(): Array<{ program: string; runTimeNs: number; runCount: number }> {
     if (!this.obj || !this.ok) return [];

@@ -63,9 +63,23 @@ function readValue(v: DataView, o: number, size: number): number {
   }
 }
 
+/** One output series: keys that decode to the same labels add into it. Reused across scrapes. */
+export interface Series {
+  /** Rendered `a="x",b="y"` (for histograms: without the bucket). */
+  labels: string;
+  /** `name{labels} ` for counters and gauges, ready for the value. */
+  prefix: string;
+  /** Scrape generation that last touched it (values are reset on the first touch of a scrape). */
+  gen: number;
+  value: number;
+  counts: Float64Array | undefined;
+  sum: number;
+  hasSum: boolean;
+}
+
 interface CacheEntry {
-  /** Rendered `a="x",b="y"` (for histograms: without the bucket), or null when a decoder dropped the key. */
-  labels: string | null;
+  /** null when a decoder dropped the key. */
+  series: Series | null;
   /** Histograms: the bucket index. */
   bucket: number;
 }
@@ -74,7 +88,9 @@ export abstract class MapMetric {
   readonly map: string;
   readonly fullName: string;
   protected readonly labels: LabelDecoder[];
-  private cache = new Map<string, CacheEntry>();
+  private cache = new Map<number | string, CacheEntry>();
+  private seriesByLabels = new Map<string, Series>();
+  private gen = 0;
   private cacheBornMs = Date.now();
   private readonly dynamic: boolean;
   protected keySize = 0;
@@ -123,37 +139,73 @@ export abstract class MapMetric {
 
   protected abstract bindValue(shape: MapShape): void;
 
-  protected decodeKey(keys: DataView, offset: number, histogram: boolean): CacheEntry {
-    if (this.dynamic && Date.now() - this.cacheBornMs > this.refreshMs) {
+  /** Starts a scrape: a new generation; labels of changing lookups are decoded afresh now and then. */
+  protected beginScrape(): Series[] {
+    this.gen++;
+    if ((this.dynamic && Date.now() - this.cacheBornMs > this.refreshMs) || this.cache.size > 2_000_000) {
       this.cache = new Map();
+      this.seriesByLabels = new Map();
       this.cacheBornMs = Date.now();
     }
-    const buf = Buffer.from(keys.buffer, keys.byteOffset + offset, this.keySize);
-    const id = buf.toString('latin1');
+    return [];
+  }
+
+  /** The key's identity in the cache: a number for 4- and 8-byte keys (no allocation), else its bytes as text. */
+  private keyId(keys: DataView, offset: number): number | string {
+    if (this.keySize === 4) return keys.getUint32(offset, true);
+    if (this.keySize === 8) {
+      const hi = keys.getUint32(offset + 4, true);
+      if (hi < 0x200000) return hi * 4294967296 + keys.getUint32(offset, true);
+    }
+    return Buffer.from(keys.buffer, keys.byteOffset + offset, this.keySize).toString('latin1');
+  }
+
+  /** The series a key belongs to (reset for this scrape and listed in `touched` on first use), or null. */
+  protected seriesOf(keys: DataView, offset: number, histogram: boolean, touched: Series[]): CacheEntry {
+    const id = this.keyId(keys, offset);
     let e = this.cache.get(id);
-    if (e) return e;
+    if (!e) {
+      e = this.decodeKey(Buffer.from(keys.buffer, keys.byteOffset + offset, this.keySize), histogram);
+      this.cache.set(id, e);
+    }
+    const s = e.series;
+    if (s && s.gen !== this.gen) {
+      s.gen = this.gen;
+      s.value = 0;
+      s.sum = 0;
+      s.hasSum = false;
+      s.counts?.fill(0);
+      touched.push(s);
+    }
+    return e;
+  }
+
+  private decodeKey(buf: Buffer, histogram: boolean): CacheEntry {
     const n = histogram ? this.labels.length - 1 : this.labels.length;
     let text = '';
-    let dropped = false;
     for (let i = 0; i < n; i++) {
       const l = this.labels[i]!;
       const v = l.decode(buf);
-      if (v === null) {
-        dropped = true;
-        break;
-      }
+      if (v === null) return { series: null, bucket: 0 };
       text += `${i ? ',' : ''}${l.name}="${escapeLabelValue(v)}"`;
     }
     let bucket = 0;
-    if (histogram && !dropped) {
+    if (histogram) {
       const b = this.labels[n]!;
       const raw = buf.subarray(b.offset, b.offset + b.size);
       bucket = raw.length >= 4 ? raw.readUInt32LE(0) : raw.length === 2 ? raw.readUInt16LE(0) : raw[0]!;
     }
-    e = { labels: dropped ? null : text, bucket };
-    if (this.cache.size > 1_000_000) this.cache.clear();
-    this.cache.set(id, e);
-    return e;
+    let series = this.seriesByLabels.get(text);
+    if (!series) {
+      series = { labels: text, prefix: text ? `${this.fullName}{${text}} ` : `${this.fullName} `, gen: -1, value: 0, counts: histogram ? new Float64Array(this.bucketSlots()) : undefined, sum: 0, hasSum: false };
+      this.seriesByLabels.set(text, series);
+    }
+    return { series, bucket };
+  }
+
+  /** Histograms: buckets + overflow. */
+  protected bucketSlots(): number {
+    return 0;
   }
 
   abstract render(batch: MapBatch, out: string[], stats: ScrapeStats): void;
@@ -188,23 +240,23 @@ export class ValueMetric extends MapMetric {
   }
 
   render(batch: MapBatch, out: string[], stats: ScrapeStats): void {
-    const series = new Map<string, number>();
+    const touched = this.beginScrape();
     const values = batch.values;
+    const perCpu = this.perCpuSum;
+    const vo = this.valueOffset;
+    const vsize = this.valueSize;
     for (let i = 0; i < batch.count; i++) {
       let v = 0;
-      if (this.perCpuSum) for (let c = 0; c < batch.cpus; c++) v += readValue(values, batch.valueOffset(i, c) + this.valueOffset, this.valueSize);
-      else v = readValue(values, batch.valueOffset(i) + this.valueOffset, this.valueSize);
+      if (perCpu) for (let c = 0; c < batch.cpus; c++) v += readValue(values, batch.valueOffset(i, c) + vo, vsize);
+      else v = readValue(values, batch.valueOffset(i) + vo, vsize);
       if (v === 0 && this.skipZero) continue;
-      const e = this.decodeKey(batch.keys, batch.keyOffset(i), false);
       stats.keys++;
-      if (e.labels === null) {
-        stats.skipped++;
-        continue;
-      }
-      series.set(e.labels, (series.get(e.labels) ?? 0) + v);
+      const s = this.seriesOf(batch.keys, batch.keyOffset(i), false, touched).series;
+      if (s === null) stats.skipped++;
+      else s.value += v;
     }
     this.header(out);
-    for (const [labels, v] of series) out.push(labels ? `${this.fullName}{${labels}} ${formatValue(v)}` : `${this.fullName} ${formatValue(v)}`);
+    for (const s of touched) out.push(s.prefix + formatValue(s.value));
   }
 }
 
@@ -251,40 +303,42 @@ export class HistogramMetric extends MapMetric {
     this.valueSize = shape.valueSize;
   }
 
+  protected override bucketSlots(): number {
+    return this.bounds.length + 1;
+  }
+
   render(batch: MapBatch, out: string[], stats: ScrapeStats): void {
     const nb = this.bounds.length;
-    const groups = new Map<string, { counts: Float64Array; sum: number; hasSum: boolean }>();
+    const touched = this.beginScrape();
     const vsize = this.valueSize;
     for (let i = 0; i < batch.count; i++) {
       let v = 0;
       if (this.perCpuSum) for (let c = 0; c < batch.cpus; c++) v += readValue(batch.values, batch.valueOffset(i, c), vsize);
       else v = readValue(batch.values, batch.valueOffset(i), vsize);
-      const e = this.decodeKey(batch.keys, batch.keyOffset(i), true);
       stats.keys++;
-      if (e.labels === null) {
+      const e = this.seriesOf(batch.keys, batch.keyOffset(i), true, touched);
+      const g = e.series;
+      if (g === null) {
         stats.skipped++;
         continue;
-      }
-      let g = groups.get(e.labels);
-      if (!g) {
-        g = { counts: new Float64Array(nb + 1), sum: 0, hasSum: false };
-        groups.set(e.labels, g);
       }
       if (e.bucket === this.sumBucket) {
         g.sum += v;
         g.hasSum = true;
-      } else g.counts[this.indexOf(e.bucket)]! += v;
+      } else g.counts![this.indexOf(e.bucket)]! += v;
     }
     this.header(out);
     const name = this.fullName;
-    for (const [labels, g] of groups) {
+    for (const g of touched) {
+      const labels = g.labels;
+      const counts = g.counts!;
       const sep = labels ? ',' : '';
       let cum = 0;
       for (let i = 0; i < nb; i++) {
-        cum += g.counts[i]!;
+        cum += counts[i]!;
         out.push(`${name}_bucket{${labels}${sep}le="${formatValue(this.bounds[i]!)}"} ${cum}`);
       }
-      cum += g.counts[nb]!;
+      cum += counts[nb]!;
       out.push(`${name}_bucket{${labels}${sep}le="+Inf"} ${cum}`);
       if (g.hasSum) out.push(labels ? `${name}_sum{${labels}} ${formatValue(g.sum)}` : `${name}_sum ${formatValue(g.sum)}`);
       out.push(labels ? `${name}_count{${labels}} ${cum}` : `${name}_count ${cum}`);
