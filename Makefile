@@ -15,9 +15,11 @@ NAPI_INC    := node_modules/node-addon-api
 BPF_SRCS      := $(wildcard bpf/*.bpf.c)
 TEST_BPF_SRCS := $(wildcard test/bpf/*.bpf.c)
 BENCH_BPF_SRCS:= $(wildcard bench/bpf/*.bpf.c)
+EXAMPLE_BPF_SRCS := $(wildcard examples/programs/*.bpf.c)
 BPF_OBJS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 TEST_BPF_OBJS := $(patsubst test/bpf/%.bpf.c,$(OUTPUT)/test/%.bpf.o,$(TEST_BPF_SRCS))
 BENCH_BPF_OBJS:= $(patsubst bench/bpf/%.bpf.c,$(OUTPUT)/bench/%.bpf.o,$(BENCH_BPF_SRCS))
+EXAMPLE_BPF_OBJS := $(patsubst examples/programs/%.bpf.c,$(OUTPUT)/examples/%.bpf.o,$(EXAMPLE_BPF_SRCS))
 BPF_HDRS      := $(wildcard bpf/include/*.h) $(OUTPUT)/vmlinux.h
 
 NATIVE_SRCS := $(wildcard native/*.cc)
@@ -36,11 +38,11 @@ CXXFLAGS   := -std=c++17 -O2 -g -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-m
 .PHONY: all bpf addon ts gen clean
 all: bpf addon ts
 
-bpf: $(BPF_OBJS) $(TEST_BPF_OBJS) $(BENCH_BPF_OBJS)
+bpf: $(BPF_OBJS) $(TEST_BPF_OBJS) $(BENCH_BPF_OBJS) $(EXAMPLE_BPF_OBJS)
 addon: $(ADDON)
 ts: $(TS_STAMP)
 
-$(OUTPUT) $(OUTPUT)/test $(OUTPUT)/bench build:
+$(OUTPUT) $(OUTPUT)/test $(OUTPUT)/bench $(OUTPUT)/examples build:
 	@mkdir -p $@
 
 # vmlinux.h describes the running kernel; CO-RE relocations make the objects portable anyway.
@@ -60,6 +62,12 @@ $(OUTPUT)/test/%.bpf.o: test/bpf/%.bpf.c $(BPF_HDRS) $(wildcard test/bpf/include
 $(OUTPUT)/bench/%.bpf.o: bench/bpf/%.bpf.c $(BPF_HDRS) | $(OUTPUT)/bench
 	@echo "  BPF     $@"
 	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@ && $(LLVM_STRIP) -g $@
+
+# Example programs for `flowscope exporter` (examples/programs/*.bpf.c + *.yaml). Not stripped: users
+# read them with bpftool.
+$(OUTPUT)/examples/%.bpf.o: examples/programs/%.bpf.c $(BPF_HDRS) | $(OUTPUT)/examples
+	@echo "  BPF     $@"
+	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(ADDON): $(NATIVE_SRCS) $(NATIVE_HDRS) | build
 	@test -f $(NODE_INC)/node_api.h || { echo "error: Node.js headers not found (looked in $(NODE_INC)); set NODE_INC" >&2; exit 1; }

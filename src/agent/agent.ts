@@ -16,6 +16,7 @@ import { lifecycleRecord, NdjsonWriter } from './export/ndjson.js';
 import { OrphanResetKeyView } from '../bpf/gen/tcp.gen.js';
 import { formatAddr } from './net/addr.js';
 import { VERSION } from '../util/version.js';
+import { startPrograms, type ProgramRegistry } from '../programs/exporter.js';
 
 export interface AgentOptions {
   intervalMs: number;
@@ -26,6 +27,8 @@ export interface AgentOptions {
   /** Lifecycle events as JSON lines on this stream. */
   ndjson?: NodeJS.WritableStream;
   bpfStats: boolean;
+  /** Custom eBPF programs (YAML files or directories) whose maps are exported with the agent's metrics. */
+  programs?: string[];
   /** Edges with no open connection and no activity for this long are forgotten. */
   edgeIdleMs: number;
   log: Logger;
@@ -48,6 +51,7 @@ export class Agent {
   private readonly ndjson: NdjsonWriter | undefined;
   private readonly startedAt = new Date();
   private stopping = false;
+  private programs: ProgramRegistry | undefined;
 
   private constructor(private readonly options: AgentOptions) {
     this.cgroups = new CgroupPaths(features.cgroup2Root());
@@ -88,6 +92,7 @@ export class Agent {
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     if (this.options.bpfStats) this.stats = enableBpfStats();
+    if (this.options.programs?.length) this.programs = startPrograms(this.options.programs, log, () => this.stats !== undefined);
     this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);
     this.self.mapCapacity.set({ map: 'listeners' }, this.tracer.listeners.maxEntries);
     this.server = await startHttpServer(this.options.listen, {
@@ -172,7 +177,7 @@ export class Agent {
     const out: string[] = [];
     this.edges.render(out);
     out.push('');
-    return (await this.self.registry.metrics()) + out.join('\n');
+    return (await this.self.registry.metrics()) + out.join('\n') + (this.programs?.render() ?? '');
   }
 
   private health(): { ok: boolean; detail: Record<string, unknown> } {
@@ -198,6 +203,7 @@ export class Agent {
         listenersBootstrapped: this.listenersBootstrapped,
       },
       bpfStats: this.stats !== undefined,
+      ...(this.programs ? { programs: this.programs.statuses() } : {}),
       limits: { maxSeries: this.options.maxSeries, maxConnections: this.options.maxConnections },
     };
   }
@@ -214,6 +220,7 @@ export class Agent {
       }
     }
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.programs?.close();
     this.stats?.close();
     this.tracer?.close();
     this.tracer = undefined;

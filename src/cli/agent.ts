@@ -14,6 +14,7 @@ interface AgentFlags {
   maxConnections: string;
   hooks?: string;
   bpfStats?: boolean;
+  programs?: string[];
   logLevel: string;
 }
 
@@ -25,6 +26,7 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--max-series <n>', 'edges (series per metric) before new ones roll into peer_addr="other"', '10000')
     .option('--max-connections <n>', 'connections tracked at once in the kernel (beyond it, totals still arrive at close)', '65536')
     .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
+    .option('--programs <dir...>', 'also load custom eBPF programs from these YAML files or directories (see `flowscope exporter`)')
     .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_agent_bpf_run_seconds_total)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
 }
@@ -47,6 +49,7 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
     hooks,
     ndjson: flags.output === 'ndjson' ? process.stdout : undefined,
     bpfStats: flags.bpfStats ?? false,
+    programs: flags.programs,
     edgeIdleMs: 10 * 60_000,
     log: createLogger(flags.logLevel, 'flowscope-agent'),
   };

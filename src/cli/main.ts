@@ -8,6 +8,7 @@ import { registerUp } from './up.js';
 import { registerConnlat } from './connlat.js';
 import { registerTcplife } from './tcplife.js';
 import { registerTop } from './top.js';
+import { registerExporter } from './exporter.js';
 
 function buildProgram(): Command {
   const program = new Command('flowscope')
@@ -21,6 +22,7 @@ function buildProgram(): Command {
   registerConnlat(program);
   registerTcplife(program);
   registerTop(program);
+  registerExporter(program);
   registerDoctor(program);
   return program;
 }
