@@ -20,6 +20,12 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** Resident memory of its own: private pages plus its share of shared ones (Node's code pages). */
+function pssMb(pid: number): number {
+  const m = /Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 /** Runs `fn` with the agent off, then on, `rounds` times; returns both series and what the agent used. */
 async function alternate(name: string, fn: () => Promise<number>): Promise<{ off: number[]; on: number[]; agentCpu: number[]; agentRss: number[] }> {
   const r = { off: [] as number[], on: [] as number[], agentCpu: [] as number[], agentRss: [] as number[] };
@@ -64,6 +70,7 @@ async function main(): Promise<void> {
   const idle = await startAgent(['--log-level', 'error']);
   await sleep(5000);
   const idleRss = rssMb(idle.proc.pid!);
+  const idlePss = pssMb(idle.proc.pid!);
   const idleCpu0 = processCpuSeconds(idle.proc.pid!);
   await sleep(5000);
   const idleCpu = (processCpuSeconds(idle.proc.pid!) - idleCpu0) / 5;
@@ -151,6 +158,7 @@ async function main(): Promise<void> {
       { measure: `agent CPU under churn (cores, at ${fmt(connPerSec)} conn/s)`, value: cpuPerSec.toFixed(3) },
       { measure: 'agent CPU per 1,000 conn/s (% of a core)', value: ((100 * cpuPerSec) / (connPerSec / 1000)).toFixed(2) },
       { measure: 'agent RSS idle (MB, target <= 75)', value: idleRss.toFixed(1) },
+      { measure: 'agent PSS idle (MB: private + share of shared pages)', value: idlePss.toFixed(1) },
       { measure: 'agent RSS peak under churn (MB)', value: median(c.agentRss).toFixed(1) },
     ]),
   );

@@ -16,7 +16,8 @@ import { lifecycleRecord, NdjsonWriter } from './export/ndjson.js';
 import { OrphanResetKeyView } from '../bpf/gen/tcp.gen.js';
 import { formatAddr } from './net/addr.js';
 import { VERSION } from '../util/version.js';
-import { startPrograms, type ProgramRegistry } from '../programs/exporter.js';
+import type { ProgramRegistry } from '../programs/exporter.js';
+import type { BpfProgramWatcher } from '../programs/watch.js';
 
 export interface AgentOptions {
   intervalMs: number;
@@ -52,6 +53,7 @@ export class Agent {
   private readonly startedAt = new Date();
   private stopping = false;
   private programs: ProgramRegistry | undefined;
+  private programWatcher: BpfProgramWatcher | undefined;
 
   private constructor(private readonly options: AgentOptions) {
     this.cgroups = new CgroupPaths(features.cgroup2Root());
@@ -92,7 +94,7 @@ export class Agent {
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     if (this.options.bpfStats) this.stats = enableBpfStats();
-    if (this.options.programs?.length) this.programs = startPrograms(this.options.programs, log, () => this.stats !== undefined);
+    await this.startPrograms();
     this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);
     this.self.mapCapacity.set({ map: 'listeners' }, this.tracer.listeners.maxEntries);
     this.server = await startHttpServer(this.options.listen, {
@@ -103,6 +105,30 @@ export class Agent {
     log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on http://${formatListen(this.options.listen)}/metrics`);
     this.lastTickMs = Date.now();
     this.schedule();
+  }
+
+  /**
+   * Custom programs: from --programs, and in a Kubernetes cluster from BpfProgram resources. Loaded
+   * lazily, so that an agent without them does not carry their code.
+   */
+  private async startPrograms(): Promise<void> {
+    const { log } = this.options;
+    const { inClusterConnection } = await import('../programs/watch.js');
+    let connection;
+    try {
+      connection = await inClusterConnection();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'in a Kubernetes pod, but its service account cannot be read: BpfProgram resources are not watched');
+    }
+    if (!this.options.programs?.length && !connection) return;
+    const { startPrograms } = await import('../programs/exporter.js');
+    this.programs = startPrograms(this.options.programs ?? [], log, () => this.stats !== undefined);
+    if (connection) {
+      const { BpfProgramWatcher } = await import('../programs/watch.js');
+      this.programWatcher = new BpfProgramWatcher({ connection, node: process.env.NODE_NAME ?? hostname(), registry: this.programs, log });
+      this.programWatcher.start();
+      log.info({ server: connection.server }, 'watching BpfProgram resources');
+    }
   }
 
   private schedule(): void {
@@ -220,6 +246,7 @@ export class Agent {
       }
     }
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.programWatcher?.stop();
     this.programs?.close();
     this.stats?.close();
     this.tracer?.close();

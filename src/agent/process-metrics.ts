@@ -1,7 +1,7 @@
 // CPU, memory and file descriptors of this process, in the standard process_* names.
 // (prom-client's default collectors also emit nodejs_*_total gauges, which promtool rejects.)
 import { readdirSync, readFileSync } from 'node:fs';
-import client from 'prom-client';
+import * as client from './metrics/prom.js';
 
 const startTime = Date.now() / 1000 - process.uptime();
 

@@ -1,5 +1,5 @@
-// The agent's metrics about itself (prom-client): losses, map fill, BPF run time, process usage.
-import client from 'prom-client';
+// The agent's metrics about itself (prom-client's classes, see metrics/prom.ts): losses, map fill, BPF run time, process usage.
+import * as client from './metrics/prom.js';
 import { registerProcessMetrics } from './process-metrics.js';
 
 export class SelfMetrics {

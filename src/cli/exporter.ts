@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { parseListen, requireBpfPrivileges } from './options.js';
 import { createLogger } from './logger.js';
 import { UsageError } from './errors.js';
-import { Exporter, checkPrograms } from '../programs/exporter.js';
 
 interface ExporterFlags {
   config?: string[];
@@ -23,6 +22,7 @@ export function registerExporter(program: Command): void {
     .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_program_bpf_run_seconds_total)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(async (flags: ExporterFlags) => {
+      const { Exporter, checkPrograms } = await import('../programs/exporter.js');
       if (!flags.config?.length) throw new UsageError('exporter needs --config FILE (a program configuration, see examples/programs/)');
       const listen = parseListen(flags.listen);
       const log = createLogger(flags.logLevel, 'flowscope-exporter');
