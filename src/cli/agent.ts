@@ -57,15 +57,30 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
 
 /** Runs the agent until SIGINT or SIGTERM, then reads the maps a last time and detaches. */
 export async function runAgent(options: AgentOptions): Promise<void> {
-  const agent = await Agent.start(options);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      options.log.info({ signal }, 'stopping');
-      agent.stop().finally(() => resolve());
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  // Signals are taken from the start: one that arrives while programs load stops the agent as soon
+  // as it stands, cleanly, instead of killing it halfway.
+  let agent: Agent | undefined;
+  let requested: string | undefined;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const stop = (signal: string): void => {
+    if (requested) return;
+    requested = signal;
+    options.log.info({ signal }, 'stopping');
+    if (agent) void agent.stop().finally(done);
+  };
+  const onInt = (): void => stop('SIGINT');
+  const onTerm = (): void => stop('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    agent = await Agent.start(options);
+    if (requested) await agent.stop();
+    else await finished;
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
 }
 
 export function registerAgent(program: Command): void {
