@@ -2,7 +2,7 @@
 // the kernel's connection tracking table (conntrack(8) over netlink). Lookups are batched: once per
 // interval, one dump of destination-NATed TCP entries per network namespace that has pending lookups.
 import { execFile } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 
 export interface NatTuple {
   src: string;
@@ -47,6 +47,8 @@ export interface NatStatus {
   lookups: number;
   translated: number;
   dropped: number;
+  /** Lookups skipped: the connection's network namespace was gone (no process, not named). */
+  unreachableNetns?: number;
 }
 
 function ownNetns(): number {
@@ -55,6 +57,30 @@ function ownNetns(): number {
   } catch {
     return 0;
   }
+}
+
+/** A path that enters network namespace `netns`: a live process's, else a named one in /run/netns. */
+export function netnsPath(netns: number, pids: number[]): string | undefined {
+  for (const pid of pids) {
+    if (pid <= 0) continue;
+    try {
+      if (statSync(`/proc/${pid}/ns/net`).ino === netns) return `/proc/${pid}/ns/net`;
+    } catch {
+      // exited
+    }
+  }
+  try {
+    for (const name of readdirSync('/run/netns')) {
+      try {
+        if (statSync(`/run/netns/${name}`).ino === netns) return `/run/netns/${name}`;
+      } catch {
+        // removed meanwhile
+      }
+    }
+  } catch {
+    // no named namespaces
+  }
+  return undefined;
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
@@ -108,9 +134,12 @@ export class NatResolver<T> {
         try {
           if (ns === this.self) text = await run(this.conntrackBin, args);
           else {
-            const pid = list.find((p) => p.pid > 0)?.pid;
-            if (!pid) continue;
-            text = await run('nsenter', [`--net=/proc/${pid}/ns/net`, this.conntrackBin, ...args]);
+            const path = netnsPath(ns, [...new Set(list.map((p) => p.pid))].slice(0, 8));
+            if (!path) {
+              this.status.unreachableNetns = (this.status.unreachableNetns ?? 0) + list.length;
+              continue;
+            }
+            text = await run('nsenter', [`--net=${path}`, this.conntrackBin, ...args]);
           }
         } catch (err) {
           const msg = (err as Error).message;
