@@ -179,7 +179,7 @@ export class RuntimeClient {
   /** Re-lists running containers (at most every refreshMs unless forced). */
   async refresh(force = false): Promise<void> {
     const now = Date.now();
-    if (this.refreshing || (!force && now - this.lastRefreshMs < (this.options.refreshMs ?? 5000))) return;
+    if (this.refreshing || (!force && now - this.lastRefreshMs < (this.options.refreshMs ?? 2000))) return;
     this.refreshing = true;
     this.lastRefreshMs = now;
     try {
