@@ -233,13 +233,12 @@ export class Enricher implements OwnerResolver {
       const w = ix.workloadOf(pod);
       const s = ix.serviceOf(ip);
       const node = ix.nodesByName.get(pod.node);
-      const single = pod.containers?.length === 1 ? pod.containers[0] : undefined;
-      return end(single?.name ?? '', pod.name, pod.namespace, w.name, s?.name ?? '', {
+      return end(pod.mainContainer, pod.name, pod.namespace, w.name, s?.name ?? '', {
         kind: 'pod',
         workload_kind: w.kind,
         node: pod.node,
         ...(node?.zone ? { zone: node.zone } : {}),
-        ...(single ? { image: single.image, version: imageVersion(single.image) } : {}),
+        ...(pod.image ? { image: pod.image, version: imageVersion(pod.image) } : {}),
       });
     }
     const node = ix.nodesByIp.get(ip);

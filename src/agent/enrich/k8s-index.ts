@@ -39,7 +39,10 @@ export interface PodRec {
   ownerKind: string;
   ownerName: string;
   templateHash: string;
-  /** Only for pods on this node. */
+  /** The first container's name and image (for the remote side: what the pod runs). */
+  mainContainer: string;
+  image: string;
+  /** Every container, only for pods on this node. */
   containers?: PodContainer[];
   terminated: boolean;
 }
@@ -96,7 +99,10 @@ export function trimPod(v: unknown, nodeName: string | undefined): Trimmed<PodRe
   const labels = isObj((o.metadata as Obj | undefined)?.labels) ? ((o.metadata as Obj).labels as Obj) : {};
   const node = str(spec.nodeName);
   const phase = str(status.phase);
+  const first = arr(spec.containers).find(isObj);
   const rec: PodRec = {
+    mainContainer: first ? str(first.name) : '',
+    image: first ? str(first.image) : '',
     name: md.name,
     namespace: md.namespace,
     uid: md.uid,
