@@ -62,6 +62,7 @@ export class Enricher implements OwnerResolver {
   private seenGeneration = -1;
   private ticks = 0;
   private readonly errorsCounter: client.Counter<'source'> | undefined;
+  private readonly runtimeErrorsSeen = new Map<RuntimeClient, number>();
 
   constructor(
     private readonly owners: Owners,
@@ -116,10 +117,11 @@ export class Enricher implements OwnerResolver {
   async tick(): Promise<void> {
     this.ticks++;
     for (const r of this.runtimes) {
-      const before = r.errors;
-      void r.refresh().then(() => {
-        if (r.errors > before) this.errorsCounter?.inc({ source: r.runtime }, r.errors - before);
-      });
+      // Errors so far (refreshes and inspects run in the background) become the counter's increase.
+      const seen = this.runtimeErrorsSeen.get(r) ?? 0;
+      if (r.errors > seen) this.errorsCounter?.inc({ source: r.runtime }, r.errors - seen);
+      this.runtimeErrorsSeen.set(r, r.errors);
+      void r.refresh();
     }
     if (this.ticks % 10 === 0) this.processes.sweep();
     if (this.nat) {
