@@ -31,6 +31,7 @@ export class FakeApiServer {
   private compactedBelow: number;
   private readonly store = new Map<Resource, Map<string, Obj>>();
   private readonly history: Event[] = [];
+  private readonly sorted = new Map<Resource, Obj[]>();
   private readonly watchers = new Set<{ resource: Resource; res: http.ServerResponse }>();
   private readonly sockets = new Set<Socket>();
   private server: http.Server | undefined;
@@ -93,6 +94,7 @@ users:
     const o = structuredClone(object);
     o.metadata.resourceVersion = String(rv);
     const store = this.store.get(resource)!;
+    this.sorted.delete(resource);
     if (type === 'DELETED') store.delete(keyOf(o));
     else store.set(keyOf(o), o);
     const ev: Event = { resource, type, object: o, rv };
@@ -140,7 +142,12 @@ users:
       return;
     }
     if (url.searchParams.get('watch') === 'true') return this.watch(resource, url, res);
-    const items = [...this.store.get(resource)!.values()].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+    // Sorted once per change (lists come in pages: re-sorting 100,000 objects per page is too slow).
+    let items = this.sorted.get(resource);
+    if (!items) {
+      items = [...this.store.get(resource)!.values()].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+      this.sorted.set(resource, items);
+    }
     const limit = Number(url.searchParams.get('limit') ?? 0) || items.length;
     const cont = url.searchParams.get('continue');
     const from = cont ? Number(cont) : 0;

@@ -38,13 +38,24 @@ export interface End extends EndLabels {
 
 interface EdgeExtra {
   processes: Map<string, Pick<ProcessIdentity, 'pid' | 'nsPid' | 'exe' | 'cmdline' | 'startedAt'>>;
+  /** The last process seen: most connections of an edge come from the same one. */
+  lastProcess?: ProcessIdentity;
   actualPeers: Map<string, { addr: string; port: number; connections: number; end?: End }>;
   lastActual?: string;
 }
 
 const EMPTY_INFO = {};
+/** Label sets → short interned keys, so edge keys stay short (and stable across cache rebuilds). */
+const internedKeys = new Map<string, string>();
 function end(container: string, pod: string, namespace: string, workload: string, service: string, info: Record<string, unknown>): End {
-  return { key: `${container}\u0001${pod}\u0001${namespace}\u0001${workload}\u0001${service}`, container, pod, namespace, workload, service, info };
+  const full = `${container}\u0001${pod}\u0001${namespace}\u0001${workload}\u0001${service}`;
+  let key = internedKeys.get(full);
+  if (key === undefined) {
+    // Bounded: past a million label sets keys are the full text (still correct, only longer).
+    key = internedKeys.size < 1_000_000 ? (internedKeys.size + 1).toString(36) : full;
+    internedKeys.set(full, key);
+  }
+  return { key, container, pod, namespace, workload, service, info };
 }
 const NONE = end('', '', '', '', '', EMPTY_INFO);
 
@@ -261,10 +272,12 @@ export class Enricher implements OwnerResolver {
       const p = this.processes.get(pid);
       if (p) {
         const x = this.extra(edge);
-        const k = `${p.exe}\u0000${p.cmdline}`;
-        if (!x.processes.has(k)) {
-          if (x.processes.size >= 4) x.processes.delete(x.processes.keys().next().value!);
-          x.processes.set(k, { pid: p.pid, nsPid: p.nsPid, exe: p.exe, cmdline: p.cmdline, startedAt: p.startedAt });
+        if (x.lastProcess !== p) {
+          x.lastProcess = p;
+          if (!x.processes.has(p.key)) {
+            if (x.processes.size >= 4) x.processes.delete(x.processes.keys().next().value!);
+            x.processes.set(p.key, { pid: p.pid, nsPid: p.nsPid, exe: p.exe, cmdline: p.cmdline, startedAt: p.startedAt });
+          }
         }
       }
     }

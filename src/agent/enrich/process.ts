@@ -17,6 +17,8 @@ export interface ProcessIdentity {
   startedAt: string;
   /** Start time in clock ticks since boot: with the pid, the process's unique key. */
   startTicks: number;
+  /** exe and command line: what tells processes apart on an edge. */
+  key: string;
 }
 
 const CLK_TCK = 100; // USER_HZ: 100 on every Linux architecture the agent runs on
@@ -89,6 +91,7 @@ export function readProcess(pid: number, procRoot = '/proc'): ProcessIdentity | 
     nsPid,
     exe,
     cmdline,
+    key: `${exe}\u0000${cmdline}`,
     comm: stat.comm,
     startTicks: stat.startTicks,
     startedAt: new Date(bootTime(procRoot) + (stat.startTicks * 1000) / CLK_TCK).toISOString(),
