@@ -90,6 +90,7 @@ test('an API server nobody answers at: a warning, resources in error with the re
   const caps = await agent.json<Caps>('/capabilities');
   assert.match(caps.identity.kubernetes.resources[0]!.lastError ?? '', /ECONNREFUSED/);
   await stillExporting(agent);
+  assert.ok((await agent.scrape()).sum('flowscope_agent_enrich_errors_total', { source: 'kubernetes' }) >= 6, 'list/watch failures are counted');
   assert.match(agent.stderr(), /Kubernetes API http:\/\/127\.0\.0\.1:\d+: pods list\/watch failed .*ECONNREFUSED.*retrying with backoff/);
   assert.equal((await fetch(`${agent.url}/healthz`)).status, 200);
 });

@@ -73,7 +73,6 @@ export class Enricher implements OwnerResolver {
   private seenGeneration = -1;
   private ticks = 0;
   private readonly errorsCounter: client.Counter<'source'> | undefined;
-  private readonly runtimeErrorsSeen = new Map<RuntimeClient, number>();
 
   constructor(
     private readonly owners: Owners,
@@ -93,7 +92,7 @@ export class Enricher implements OwnerResolver {
     for (const s of sockets) {
       if (seen.has(s.runtime)) continue; // docker.sock is often reachable by two paths
       seen.add(s.runtime);
-      this.runtimes.push(new RuntimeClient(s.runtime, s.socket, log, { onChange: () => this.generation++ }));
+      this.runtimes.push(new RuntimeClient(s.runtime, s.socket, log, { onChange: () => this.generation++, onError: () => this.errorsCounter?.inc({ source: s.runtime }) }));
     }
     for (const s of CRI_SOCKETS) {
       if (existsSync(s.socket)) this.cri.push({ ...s, state: 'socket present; CRI gRPC is not implemented: container ids from cgroup paths, names from Kubernetes' });
@@ -102,7 +101,7 @@ export class Enricher implements OwnerResolver {
     if (k8sWanted) {
       try {
         const kc = loadKubeConfig(options.kubeconfig);
-        this.k8s = new K8sWatcher(kc, { kubeconfig: options.kubeconfig, nodeName: options.nodeName, log });
+        this.k8s = new K8sWatcher(kc, { kubeconfig: options.kubeconfig, nodeName: options.nodeName, log, onError: () => this.errorsCounter?.inc({ source: 'kubernetes' }) });
         this.kubernetesState = { enabled: true, server: this.k8s.server };
       } catch (err) {
         this.kubernetesState = { enabled: false, reason: (err as Error).message };
@@ -127,13 +126,7 @@ export class Enricher implements OwnerResolver {
   /** Once per interval, off the hot path: runtime re-lists, NAT lookups, exited processes. */
   async tick(): Promise<void> {
     this.ticks++;
-    for (const r of this.runtimes) {
-      // Errors so far (refreshes and inspects run in the background) become the counter's increase.
-      const seen = this.runtimeErrorsSeen.get(r) ?? 0;
-      if (r.errors > seen) this.errorsCounter?.inc({ source: r.runtime }, r.errors - seen);
-      this.runtimeErrorsSeen.set(r, r.errors);
-      void r.refresh();
-    }
+    for (const r of this.runtimes) void r.refresh();
     if (this.ticks % 10 === 0) this.processes.sweep();
     if (this.nat) {
       const before = this.nat.status.state;

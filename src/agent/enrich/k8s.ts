@@ -18,6 +18,8 @@ export interface K8sOptions {
   /** Backoff bounds for reconnecting, in ms. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** Called on each failed list or watch (for the self-metric). */
+  onError?: () => void;
 }
 
 export interface ResourceStatus {
@@ -237,6 +239,7 @@ export class K8sWatcher {
       });
       informer.on('error', (err: unknown) => {
         if (this.stopped) return;
+        this.options.onError?.();
         const msg = (err as Error)?.message ?? String(err);
         const firstError = st.state !== 'error';
         st.state = 'error';

@@ -128,7 +128,7 @@ export class RuntimeClient {
     runtime: string,
     readonly socket: string,
     private readonly log: Logger,
-    private readonly options: { timeoutMs?: number; refreshMs?: number; maxContainers?: number; onChange?: () => void } = {},
+    private readonly options: { timeoutMs?: number; refreshMs?: number; maxContainers?: number; onChange?: () => void; onError?: () => void } = {},
   ) {
     this.status = { runtime, socket, state: 'unavailable', reason: 'not contacted yet', containers: 0 };
   }
@@ -147,6 +147,7 @@ export class RuntimeClient {
 
   private fail(err: unknown, what: string): void {
     this.errors++;
+    this.options.onError?.();
     const reason = `${what}: ${(err as Error).message}`;
     const firstTime = this.status.state !== 'error' || this.status.reason !== reason;
     this.status.state = existsSync(this.socket) ? 'error' : 'unavailable';
