@@ -46,13 +46,14 @@ test('a kubeconfig that does not parse and a runtime socket answering garbage: w
     c.end('\x00\x01\x02garbage, not HTTP\r\n\r\n');
   });
   await new Promise<void>((r) => garbage.listen(sock, () => r()));
-  cleanups.push(() => new Promise((r) => garbage.close(r)));
+  cleanups.push(() => void garbage.close());
   const id = randomHex(32);
   const cg = createCgroup(`fsid-${tag}/libpod_parent/libpod-${id}`);
   cleanups.push(() => cg.destroy());
 
   const agent = await startAgent(['--kubeconfig', kubeconfig, '--runtime-socket', `podman=${sock}`]);
   cleanups.push(() => agent.stop());
+  rmSync(kubeconfig, { force: true }); // read once, at start-up
   await stillExporting(agent);
   const port = await freePort();
   const server = await nodeServer(undefined, undefined, '127.0.0.1', port);
@@ -86,6 +87,7 @@ test('an API server nobody answers at: a warning, resources in error with the re
   cleanups.push(() => rmSync(kubeconfig, { force: true }));
   const agent = await startAgent(['--kubeconfig', kubeconfig]);
   cleanups.push(() => agent.stop());
+  rmSync(kubeconfig, { force: true }); // read once, at start-up
   await waitFor(async () => (await agent.json<Caps>('/capabilities')).identity.kubernetes.resources.every((r) => r.state === 'error'), 5000, 'every resource in error');
   const caps = await agent.json<Caps>('/capabilities');
   assert.match(caps.identity.kubernetes.resources[0]!.lastError ?? '', /ECONNREFUSED/);
