@@ -10,6 +10,7 @@ import { bootstrapListeners } from './tcp/bootstrap.js';
 import type { HookGroup, HookKind } from './tcp/hooks.js';
 import { CgroupPaths } from './identity/cgroups.js';
 import { Owners } from './identity/owners.js';
+import { Enricher, type EnrichOptions } from './enrich/enricher.js';
 import { SelfMetrics } from './self-metrics.js';
 import { startHttpServer, formatListen, type ListenAddress } from './export/http.js';
 import { lifecycleRecord, NdjsonWriter } from './export/ndjson.js';
@@ -33,6 +34,8 @@ export interface AgentOptions {
   /** Edges with no open connection and no activity for this long are forgotten. */
   edgeIdleMs: number;
   log: Logger;
+  /** Workload identity: containers, Kubernetes, NAT (defaults: auto-detected, NAT on). */
+  enrich?: Omit<EnrichOptions, 'log' | 'registry'>;
 }
 
 export class Agent {
@@ -41,6 +44,7 @@ export class Agent {
   private readonly tracker: ConnTracker;
   private readonly owners: Owners;
   private readonly cgroups: CgroupPaths;
+  private readonly enricher: Enricher;
   private tracer: TcpTracer | undefined;
   private server: http.Server | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -58,9 +62,10 @@ export class Agent {
   private constructor(private readonly options: AgentOptions) {
     this.cgroups = new CgroupPaths(features.cgroup2Root());
     this.owners = new Owners(this.cgroups);
+    this.enricher = new Enricher(this.owners, { kubernetes: 'auto', nat: true, ...options.enrich, log: options.log, registry: this.self.registry });
     this.edges = new EdgeTable({ maxSeries: options.maxSeries });
     this.ndjson = options.ndjson ? new NdjsonWriter(options.ndjson) : undefined;
-    this.tracker = new ConnTracker(this.edges, this.owners, this.ndjson ? (ev) => this.ndjson!.write(lifecycleRecord(ev, this.owners)) : undefined);
+    this.tracker = new ConnTracker(this.edges, this.enricher, this.ndjson ? (ev) => this.ndjson!.write(lifecycleRecord(ev, this.owners)) : undefined);
   }
 
   static async start(options: AgentOptions): Promise<Agent> {
@@ -93,6 +98,7 @@ export class Agent {
     }
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
+    this.enricher.start();
     if (this.options.bpfStats) this.stats = enableBpfStats();
     await this.startPrograms();
     this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);
@@ -101,6 +107,7 @@ export class Agent {
       metrics: () => this.renderMetrics(),
       health: () => this.health(),
       capabilities: () => this.capabilities(),
+      connections: () => this.enricher.connections(this.edges.values()),
     }, log);
     log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on http://${formatListen(this.options.listen)}/metrics`);
     this.lastTickMs = Date.now();
@@ -159,6 +166,10 @@ export class Agent {
     this.readOrphanResets(tracer);
     this.ticks++;
     if (this.ticks % 60 === 0) this.edges.evictIdle(this.options.edgeIdleMs);
+    this.enricher.tick().catch((err: unknown) => {
+      this.self.errors.inc({ stage: 'enrich' });
+      this.options.log.error({ err }, 'enrichment failed');
+    });
     this.updateSelfMetrics(tracer, batch.count, lost);
     this.lastTickMs = Date.now();
     end();
@@ -230,6 +241,7 @@ export class Agent {
       },
       bpfStats: this.stats !== undefined,
       ...(this.programs ? { programs: this.programs.statuses() } : {}),
+      identity: this.enricher.capabilities(),
       limits: { maxSeries: this.options.maxSeries, maxConnections: this.options.maxConnections },
     };
   }
@@ -248,6 +260,7 @@ export class Agent {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.programWatcher?.stop();
     this.programs?.close();
+    this.enricher.stop();
     this.stats?.close();
     this.tracer?.close();
     this.tracer = undefined;

@@ -1,5 +1,6 @@
 // `flowscope agent`: every TCP connection on this node as Prometheus metrics (and optionally NDJSON).
 import type { Command } from 'commander';
+import { hostname } from 'node:os';
 import { Agent, type AgentOptions } from '../agent/agent.js';
 import { parseHookOverrides } from '../agent/tcp/hooks.js';
 import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './options.js';
@@ -16,6 +17,11 @@ interface AgentFlags {
   bpfStats?: boolean;
   programs?: string[];
   logLevel: string;
+  kubernetes: string;
+  kubeconfig?: string;
+  nodeName?: string;
+  runtimeSocket: string[];
+  nat: boolean;
 }
 
 export function addAgentOptions(cmd: Command): Command {
@@ -28,7 +34,12 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
     .option('--programs <dir...>', 'also load custom eBPF programs from these YAML files or directories (see `flowscope exporter`)')
     .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_agent_bpf_run_seconds_total)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--kubernetes <mode>', 'pod/workload/service labels from the Kubernetes API: auto (in a pod or with --kubeconfig), on, off', 'auto')
+    .option('--kubeconfig <file>', 'kubeconfig to reach the API server (default: the in-cluster service account)')
+    .option('--node-name <name>', "this node's name in Kubernetes (default: $NODE_NAME, else the host name)")
+    .option('--runtime-socket <runtime=path>', 'a Docker Engine API socket to name containers, e.g. podman=/run/podman/podman.sock (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--no-nat', 'do not look up where NATed connections landed (conntrack)');
 }
 
 export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
@@ -41,7 +52,20 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
   } catch (err) {
     throw new UsageError(`--hooks: ${(err as Error).message}`);
   }
+  if (!['auto', 'on', 'off'].includes(flags.kubernetes)) throw new UsageError(`--kubernetes '${flags.kubernetes}' is not a mode: use auto, on or off`);
+  const runtimeSockets = flags.runtimeSocket.map((spec) => {
+    const m = /^(docker|podman)=(\/.+)$/.exec(spec);
+    if (!m) throw new UsageError(`--runtime-socket '${spec}' is not runtime=path: use e.g. podman=/run/podman/podman.sock or docker=/run/docker.sock`);
+    return { runtime: m[1]!, socket: m[2]! };
+  });
   return {
+    enrich: {
+      kubernetes: flags.kubernetes as 'auto' | 'on' | 'off',
+      kubeconfig: flags.kubeconfig,
+      nodeName: flags.nodeName ?? process.env.NODE_NAME ?? hostname(),
+      runtimeSockets,
+      nat: flags.nat,
+    },
     listen: parseListen(flags.listen),
     intervalMs: parseDuration(flags.interval, '--interval'),
     maxSeries: parseCount(flags.maxSeries, '--max-series'),

@@ -1,4 +1,4 @@
-// The agent's HTTP endpoint: /metrics (Prometheus), /healthz, /capabilities.
+// The agent's HTTP endpoint: /metrics (Prometheus), /healthz, /capabilities, /connections (JSON).
 import http from 'node:http';
 import type { Logger } from 'pino';
 
@@ -6,6 +6,8 @@ export interface HttpSources {
   metrics(): Promise<string>;
   health(): { ok: boolean; detail: Record<string, unknown> };
   capabilities(): unknown;
+  /** The joined view per edge: both ends' identities, NAT translations. */
+  connections?(): unknown;
 }
 
 export interface ListenAddress {
@@ -46,11 +48,18 @@ export async function startHttpServer(listen: ListenAddress, sources: HttpSource
       case '/capabilities':
         send(200, 'application/json', `${JSON.stringify(sources.capabilities(), null, 2)}\n`);
         return;
+      case '/connections':
+        if (sources.connections) {
+          send(200, 'application/json', `${JSON.stringify({ edges: sources.connections() })}\n`);
+          return;
+        }
+        send(404, 'text/plain', 'not found: /connections is not served by this process\n');
+        return;
       case '/':
-        send(200, 'text/plain', 'flowscope agent: /metrics /healthz /capabilities\n');
+        send(200, 'text/plain', 'flowscope agent: /metrics /healthz /capabilities /connections\n');
         return;
       default:
-        send(404, 'text/plain', `not found: ${path} (try /metrics, /healthz, /capabilities)\n`);
+        send(404, 'text/plain', `not found: ${path} (try /metrics, /healthz, /capabilities, /connections)\n`);
     }
   });
   server.headersTimeout = 10_000;

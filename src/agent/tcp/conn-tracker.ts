@@ -6,13 +6,19 @@ import { skKeyAt, EVENT_SK_OFFSET, VALUE_SK_OFFSET } from './keys.js';
 import type { MapBatch, RecordBatch } from '../../bpf/index.js';
 import { formatAddr } from '../net/addr.js';
 import { FAIL_REASONS } from './metrics.js';
-import type { Edge, EdgeIdentity, EdgeTable } from './edges.js';
+import type { Edge, EdgeIdentity, EdgeTable, EndLabels } from './edges.js';
 
 /** Names the owner of a connection: process name and cgroup label. */
 export interface OwnerResolver {
   /** Process name; `comm` is what the kernel saw, empty when it could not tell. */
   process(pid: number, comm: string, sockIno: number): string;
   cgroup(id: number): string;
+  /** Workload labels of the local end (container, pod, ...), from caches. */
+  local?(id: ConnIdView): EndLabels | undefined;
+  /** Workload labels of the remote end, by its address. */
+  remote?(id: ConnIdView, peer: string): EndLabels | undefined;
+  /** A connection was attributed to `edge` (process details, NAT lookups). */
+  opened?(edge: Edge, id: ConnIdView): void;
 }
 
 interface Tracked {
@@ -55,12 +61,15 @@ export class ConnTracker {
 
   private identity(id: ConnIdView): EdgeIdentity {
     const role = id.role === ConnRole.ROLE_SERVER ? 'server' : 'client';
+    const peer = formatAddr(id.family, id.daddr);
     return {
       role,
       process: this.owners.process(id.pid, id.comm, id.sock_ino),
       cgroup: this.owners.cgroup(id.cgroup_id),
-      peer: formatAddr(id.family, id.daddr),
+      peer,
       port: role === 'server' ? id.sport : id.dport,
+      local: this.owners.local?.(id),
+      remote: this.owners.remote?.(id, peer),
     };
   }
 
@@ -78,6 +87,7 @@ export class ConnTracker {
       rttSamples: 0,
     };
     this.conns.set(key, t);
+    this.owners.opened?.(edge, id);
     edge.active++;
     edge.touch();
     return t;

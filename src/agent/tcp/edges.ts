@@ -6,6 +6,16 @@ import { CONNECT_BUCKETS, DURATION_BUCKETS, FAIL_REASONS, RTT_BUCKETS, TCP_METRI
 
 export type Role = 'client' | 'server';
 
+/** Workload labels of one end of an edge, interned by the enricher (`key` identifies the set). */
+export interface EndLabels {
+  readonly key: string;
+  readonly container: string;
+  readonly pod: string;
+  readonly namespace: string;
+  readonly workload: string;
+  readonly service: string;
+}
+
 export interface EdgeIdentity {
   role: Role;
   process: string;
@@ -13,6 +23,10 @@ export interface EdgeIdentity {
   peer: string;
   /** Service port: the remote port for clients, the local (listening) port for servers. */
   port: number;
+  /** Local end: container, pod, namespace, workload (empty labels when unknown). */
+  local?: EndLabels;
+  /** Remote end: peer_container, peer_pod, peer_namespace, peer_workload, peer_service. */
+  remote?: EndLabels;
 }
 
 const CONNECT_LE = leLabels(CONNECT_BUCKETS);
@@ -43,6 +57,15 @@ export class Edge {
       ['cgroup', identity.cgroup],
       ['peer_addr', identity.peer],
       ['port', String(identity.port)],
+      ['container', identity.local?.container ?? ''],
+      ['pod', identity.local?.pod ?? ''],
+      ['namespace', identity.local?.namespace ?? ''],
+      ['workload', identity.local?.workload ?? ''],
+      ['peer_container', identity.remote?.container ?? ''],
+      ['peer_pod', identity.remote?.pod ?? ''],
+      ['peer_namespace', identity.remote?.namespace ?? ''],
+      ['peer_workload', identity.remote?.workload ?? ''],
+      ['peer_service', identity.remote?.service ?? ''],
     ]);
   }
 
@@ -69,7 +92,7 @@ export interface EdgeTableOptions {
 }
 
 function keyOf(i: EdgeIdentity): string {
-  return `${i.role}\u0000${i.process}\u0000${i.cgroup}\u0000${i.peer}\u0000${i.port}`;
+  return `${i.role}\u0000${i.process}\u0000${i.cgroup}\u0000${i.peer}\u0000${i.port}\u0000${i.local?.key ?? ''}\u0000${i.remote?.key ?? ''}`;
 }
 
 export class EdgeTable {
@@ -96,9 +119,10 @@ export class EdgeTable {
       return edge;
     }
     this.rolledUp++;
-    // Roll-ups are bounded by (role, process, cgroup, port); if even those explode, fold the port too.
+    // Roll-ups are bounded by (role, process, cgroup, local end, port); if even those explode, fold
+    // the port too. The peer's workload labels go with its address.
     const rollup: EdgeIdentity =
-      this.edges.size < this.options.maxSeries * 2 ? { ...identity, peer: 'other' } : { ...identity, peer: 'other', port: 0 };
+      this.edges.size < this.options.maxSeries * 2 ? { ...identity, peer: 'other', remote: undefined } : { ...identity, peer: 'other', remote: undefined, port: 0 };
     const rkey = keyOf(rollup);
     let edge = this.edges.get(rkey);
     if (!edge) {

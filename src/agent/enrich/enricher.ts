@@ -1,0 +1,337 @@
+// Joins each connection with who is at both ends: process (from /proc), container (cgroup path →
+// runtime API), pod and workload (Kubernetes), service and node (Kubernetes, by address), and where a
+// translated connection landed (conntrack). Labels come from caches: a new connection costs a few
+// map lookups; anything slow (runtime API, API server, conntrack) happens off the hot path and
+// lands in the caches for the connections after it.
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import client from 'prom-client';
+import type { ConnIdView } from '../../bpf/gen/tcp.gen.js';
+import { ConnRole } from '../../bpf/gen/tcp.gen.js';
+import { formatAddr } from '../net/addr.js';
+import type { Edge, EndLabels } from '../tcp/edges.js';
+import type { OwnerResolver } from '../tcp/conn-tracker.js';
+import type { Owners } from '../identity/owners.js';
+import { containerFromCgroup, type CgroupContainer } from './container-id.js';
+import { ProcessCache, type ProcessIdentity } from './process.js';
+import { CRI_SOCKETS, DEFAULT_SOCKETS, imageVersion, RuntimeClient, type ContainerMeta } from './runtime.js';
+import { K8sWatcher, loadKubeConfig } from './k8s.js';
+import { NatResolver, type NatTuple } from './nat.js';
+
+export interface EnrichOptions {
+  /** auto: on when --kubeconfig is given or the agent runs in a pod. */
+  kubernetes: 'auto' | 'on' | 'off';
+  kubeconfig?: string;
+  nodeName?: string;
+  /** runtime=socket pairs; the default sockets when empty. */
+  runtimeSockets?: Array<{ runtime: string; socket: string }>;
+  nat: boolean;
+  log: Logger;
+  /** Where self-metrics go. */
+  registry?: client.Registry;
+}
+
+/** One end of an edge: labels plus what /connections shows about it. */
+export interface End extends EndLabels {
+  info: Record<string, unknown>;
+}
+
+interface EdgeExtra {
+  processes: Map<string, Pick<ProcessIdentity, 'pid' | 'nsPid' | 'exe' | 'cmdline' | 'startedAt'>>;
+  /** The last process seen: most connections of an edge come from the same one. */
+  lastProcess?: ProcessIdentity;
+  actualPeers: Map<string, { addr: string; port: number; connections: number; end?: End }>;
+  lastActual?: string;
+}
+
+const EMPTY_INFO = {};
+/** Label sets → short interned keys, so edge keys stay short (and stable across cache rebuilds). */
+const internedKeys = new Map<string, string>();
+function end(container: string, pod: string, namespace: string, workload: string, service: string, info: Record<string, unknown>): End {
+  const full = `${container}\u0001${pod}\u0001${namespace}\u0001${workload}\u0001${service}`;
+  let key = internedKeys.get(full);
+  if (key === undefined) {
+    // Bounded: past a million label sets keys are the full text (still correct, only longer).
+    key = internedKeys.size < 1_000_000 ? (internedKeys.size + 1).toString(36) : full;
+    internedKeys.set(full, key);
+  }
+  return { key, container, pod, namespace, workload, service, info };
+}
+const NONE = end('', '', '', '', '', EMPTY_INFO);
+
+export class Enricher implements OwnerResolver {
+  readonly processes = new ProcessCache();
+  readonly runtimes: RuntimeClient[] = [];
+  readonly cri: Array<{ runtime: string; socket: string; state: string }> = [];
+  k8s: K8sWatcher | undefined;
+  kubernetesState: { enabled: boolean; reason?: string; server?: string } = { enabled: false, reason: 'off' };
+  readonly nat: NatResolver<Edge> | undefined;
+  private readonly locals = new Map<number, End>();
+  private readonly remotes = new Map<string, End>();
+  private readonly extras = new WeakMap<Edge, EdgeExtra>();
+  private generation = 0;
+  private seenGeneration = -1;
+  private ticks = 0;
+  private readonly errorsCounter: client.Counter<'source'> | undefined;
+
+  constructor(
+    private readonly owners: Owners,
+    private readonly options: EnrichOptions,
+  ) {
+    const log = options.log;
+    if (options.registry) {
+      this.errorsCounter = new client.Counter({
+        name: 'flowscope_agent_enrich_errors_total',
+        help: 'Errors talking to identity sources (container runtimes, the Kubernetes API server, conntrack), by source; labels from that source are missing or stale meanwhile.',
+        labelNames: ['source'],
+        registers: [options.registry],
+      });
+    }
+    const sockets = options.runtimeSockets?.length ? options.runtimeSockets : DEFAULT_SOCKETS.filter((s) => existsSync(s.socket));
+    const seen = new Set<string>();
+    for (const s of sockets) {
+      if (seen.has(s.runtime)) continue; // docker.sock is often reachable by two paths
+      seen.add(s.runtime);
+      this.runtimes.push(new RuntimeClient(s.runtime, s.socket, log, { onChange: () => this.generation++, onError: () => this.errorsCounter?.inc({ source: s.runtime }) }));
+    }
+    for (const s of CRI_SOCKETS) {
+      if (existsSync(s.socket)) this.cri.push({ ...s, state: 'socket present; CRI gRPC is not implemented: container ids from cgroup paths, names from Kubernetes' });
+    }
+    const k8sWanted = options.kubernetes === 'on' || (options.kubernetes === 'auto' && (options.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
+    if (k8sWanted) {
+      try {
+        const kc = loadKubeConfig(options.kubeconfig);
+        this.k8s = new K8sWatcher(kc, { kubeconfig: options.kubeconfig, nodeName: options.nodeName, log, onError: () => this.errorsCounter?.inc({ source: 'kubernetes' }) });
+        this.kubernetesState = { enabled: true, server: this.k8s.server };
+      } catch (err) {
+        this.kubernetesState = { enabled: false, reason: (err as Error).message };
+        this.errorsCounter?.inc({ source: 'kubernetes' });
+        log.warn({ err: (err as Error).message }, `Kubernetes labels are off: ${(err as Error).message}`);
+      }
+    } else if (options.kubernetes === 'auto') {
+      this.kubernetesState = { enabled: false, reason: 'not in a pod and no --kubeconfig' };
+    }
+    this.nat = options.nat ? new NatResolver<Edge>((edge, actual) => this.translated(edge, actual)) : undefined;
+  }
+
+  start(): void {
+    this.k8s?.start();
+    for (const r of this.runtimes) void r.refresh(true);
+  }
+
+  stop(): void {
+    this.k8s?.stop();
+  }
+
+  /** Once per interval, off the hot path: runtime re-lists, NAT lookups, exited processes. */
+  async tick(): Promise<void> {
+    this.ticks++;
+    for (const r of this.runtimes) void r.refresh();
+    if (this.ticks % 10 === 0) this.processes.sweep();
+    if (this.nat) {
+      const before = this.nat.status.state;
+      await this.nat.flush();
+      if (this.nat.status.state !== 'ok' && before === 'ok') this.errorsCounter?.inc({ source: 'conntrack' });
+    }
+  }
+
+  // OwnerResolver: process and cgroup labels stay as they were.
+  process(pid: number, comm: string, sockIno: number): string {
+    return this.owners.process(pid, comm, sockIno);
+  }
+
+  cgroup(id: number): string {
+    return this.owners.cgroup(id);
+  }
+
+  private checkGeneration(): void {
+    const g = this.generation + (this.k8s?.index.generation ?? 0);
+    if (g !== this.seenGeneration) {
+      this.seenGeneration = g;
+      this.locals.clear();
+      this.remotes.clear();
+    }
+  }
+
+  local(id: ConnIdView): End | undefined {
+    this.checkGeneration();
+    const cg = id.cgroup_id;
+    let e = this.locals.get(cg);
+    if (e === undefined) {
+      e = this.resolveLocal(cg);
+      if (this.locals.size >= 65536) this.locals.clear();
+      this.locals.set(cg, e);
+    }
+    return e;
+  }
+
+  private runtimeFor(c: CgroupContainer): RuntimeClient | undefined {
+    return this.runtimes.find((r) => r.runtime === c.runtime) ?? (c.runtime === 'cgroup' ? undefined : this.runtimes.find((r) => r.runtime === 'docker' && c.runtime === 'podman'));
+  }
+
+  private resolveLocal(cgroupId: number): End {
+    if (cgroupId === 0) return NONE;
+    const path = this.owners.cgroup(cgroupId);
+    const c = containerFromCgroup(path);
+    if (!c) return NONE;
+    const info: Record<string, unknown> = { runtime: c.runtime, container_id: c.id };
+    let name = '';
+    let pod = '';
+    let namespace = '';
+    let workload = '';
+    const rt = this.runtimeFor(c);
+    const meta: ContainerMeta | undefined = rt?.container(c.id);
+    if (rt && !meta) rt.lookup(c.id);
+    if (meta) {
+      name = meta.name;
+      info.image = meta.image;
+      info.version = meta.version;
+    }
+    if (c.podUid && this.k8s) {
+      const v = this.k8s.index.local(c.podUid, c.id);
+      if (v) {
+        pod = v.pod.name;
+        namespace = v.pod.namespace;
+        workload = v.workload.name;
+        info.workload_kind = v.workload.kind;
+        info.node = v.pod.node;
+        if (v.node?.zone) info.zone = v.node.zone;
+        if (v.container) {
+          name = v.container.name;
+          info.image = v.container.image;
+          info.version = v.version;
+        }
+      }
+      info.pod_uid = c.podUid;
+    }
+    if (!name) info.reason = this.unnamedReason(c, rt);
+    return end(name || c.id.slice(0, 12), pod, namespace, workload, '', info);
+  }
+
+  private unnamedReason(c: CgroupContainer, rt: RuntimeClient | undefined): string {
+    if (rt) return rt.status.state === 'connected' ? `${rt.runtime} has not answered about this container yet` : `${rt.runtime} API: ${rt.status.reason ?? rt.status.state}`;
+    if (c.runtime === 'containerd' || c.runtime === 'cri-o') return c.podUid && !this.k8s ? 'CRI gRPC is not implemented and Kubernetes is off: id only' : 'CRI gRPC is not implemented: id only';
+    return c.runtime === 'cgroup' ? 'no runtime owns this cgroup: id from the cgroup path' : `no ${c.runtime} socket found`;
+  }
+
+  remote(_id: ConnIdView, peer: string): End | undefined {
+    this.checkGeneration();
+    let e = this.remotes.get(peer);
+    if (e === undefined) {
+      e = this.resolveRemote(peer);
+      if (this.remotes.size >= 65536) this.remotes.clear();
+      this.remotes.set(peer, e);
+    }
+    return e;
+  }
+
+  private resolveRemote(ip: string): End {
+    for (const r of this.runtimes) {
+      const m = r.byAddress(ip);
+      if (m) return end(m.name, '', '', '', '', { kind: 'container', runtime: m.runtime, container_id: m.id, image: m.image, version: m.version });
+    }
+    const ix = this.k8s?.index;
+    if (!ix) return NONE;
+    const svc = ix.servicesByIp.get(ip);
+    if (svc) return end('', '', svc.namespace, '', svc.name, { kind: 'service' });
+    const pod = ix.podsByIp.get(ip);
+    if (pod) {
+      const w = ix.workloadOf(pod);
+      const s = ix.serviceOf(ip);
+      const node = ix.nodesByName.get(pod.node);
+      return end(pod.mainContainer, pod.name, pod.namespace, w.name, s?.name ?? '', {
+        kind: 'pod',
+        workload_kind: w.kind,
+        node: pod.node,
+        ...(node?.zone ? { zone: node.zone } : {}),
+        ...(pod.image ? { image: pod.image, version: imageVersion(pod.image) } : {}),
+      });
+    }
+    const node = ix.nodesByIp.get(ip);
+    if (node) return end('', '', '', `node/${node.name}`, '', { kind: 'node', node: node.name, ...(node.zone ? { zone: node.zone } : {}) });
+    return end('', '', '', 'world', '', { kind: 'world' });
+  }
+
+  private extra(edge: Edge): EdgeExtra {
+    let x = this.extras.get(edge);
+    if (!x) this.extras.set(edge, (x = { processes: new Map(), actualPeers: new Map() }));
+    return x;
+  }
+
+  /** A connection was attributed to `edge`: note its process, and look up NAT for clients. */
+  opened(edge: Edge, id: ConnIdView): void {
+    const pid = id.pid;
+    if (pid) {
+      const p = this.processes.get(pid);
+      if (p) {
+        const x = this.extra(edge);
+        if (x.lastProcess !== p) {
+          x.lastProcess = p;
+          if (!x.processes.has(p.key)) {
+            if (x.processes.size >= 4) x.processes.delete(x.processes.keys().next().value!);
+            x.processes.set(p.key, { pid: p.pid, nsPid: p.nsPid, exe: p.exe, cmdline: p.cmdline, startedAt: p.startedAt });
+          }
+        }
+      }
+    }
+    if (this.nat && id.role === ConnRole.ROLE_CLIENT) {
+      this.nat.queue({ tuple: { src: formatAddr(id.family, id.saddr), sport: id.sport, dst: edge.identity.peer, dport: id.dport }, pid, netns: id.netns, ctx: edge });
+    }
+  }
+
+  private translated(edge: Edge, actual: NatTuple): void {
+    const x = this.extra(edge);
+    const k = `${actual.dst}:${actual.dport}`;
+    let a = x.actualPeers.get(k);
+    if (!a) {
+      if (x.actualPeers.size >= 16) x.actualPeers.delete(x.actualPeers.keys().next().value!);
+      a = { addr: actual.dst, port: actual.dport, connections: 0 };
+      x.actualPeers.set(k, a);
+    }
+    a.connections++;
+    a.end = this.remote(undefined as unknown as ConnIdView, actual.dst);
+    x.lastActual = k;
+  }
+
+  private endJson(e: EndLabels | undefined): Record<string, unknown> {
+    if (!e) return {};
+    const out: Record<string, unknown> = {};
+    for (const k of ['container', 'pod', 'namespace', 'workload', 'service'] as const) if (e[k]) out[k] = e[k];
+    return { ...out, ...((e as End).info ?? {}) };
+  }
+
+  /** The joined view per edge, for /connections. */
+  connections(edges: Iterable<Edge>): unknown[] {
+    const out: unknown[] = [];
+    for (const edge of edges) {
+      const id = edge.identity;
+      const x = this.extras.get(edge);
+      const actual = x?.lastActual ? x.actualPeers.get(x.lastActual) : undefined;
+      out.push({
+        role: id.role,
+        port: id.port,
+        local: { process: id.process, cgroup: id.cgroup, ...this.endJson(id.local), processes: x ? [...x.processes.values()] : [] },
+        peer: { addr: id.peer, port: id.port, ...this.endJson(id.remote) },
+        actual_peer: actual ? { addr: actual.addr, port: actual.port, ...this.endJson(actual.end) } : null,
+        actual_peers: x ? [...x.actualPeers.values()].map((a) => ({ addr: a.addr, port: a.port, connections: a.connections, ...this.endJson(a.end) })) : [],
+        connections: { opened: edge.opened, closed: edge.closed, active: edge.active },
+        bytes: { sent: edge.sentBytes, received: edge.receivedBytes },
+      });
+    }
+    return out;
+  }
+
+  capabilities(): unknown {
+    return {
+      process: { source: '/proc', cache: { ...this.processes.stats, entries: this.processes.size } },
+      containers: {
+        cgroupLayouts: ['docker', 'containerd (kubepods systemd/cgroupfs)', 'cri-o', 'podman', 'bare cgroup v2 directory'],
+        runtimes: this.runtimes.map((r) => ({ ...r.status })),
+        cri: this.cri,
+        ...(this.runtimes.length === 0 ? { reason: `no Docker or Podman API socket found (${DEFAULT_SOCKETS.map((s) => s.socket).join(', ')}): containers are named by id` } : {}),
+      },
+      kubernetes: { ...this.kubernetesState, resources: this.k8s?.status ?? [], ...(this.k8s ? { indexed: { pods: this.k8s.index.podsByUid.size, podIPs: this.k8s.index.podsByIp.size, services: this.k8s.index.servicesByIp.size, nodes: this.k8s.index.nodesByName.size } } : {}) },
+      nat: this.nat ? { source: 'conntrack', ...this.nat.status } : { state: 'off' },
+    };
+  }
+}
