@@ -98,7 +98,7 @@ export class Agent {
     }
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
-    this.enricher.start();
+    await this.enricher.start();
     if (this.options.bpfStats) this.stats = enableBpfStats();
     await this.startPrograms();
     this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);

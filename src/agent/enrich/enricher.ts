@@ -5,7 +5,7 @@
 // lands in the caches for the connections after it.
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import client from 'prom-client';
+import * as client from '../metrics/prom.js';
 import type { ConnIdView } from '../../bpf/gen/tcp.gen.js';
 import { ConnRole } from '../../bpf/gen/tcp.gen.js';
 import { formatAddr } from '../net/addr.js';
@@ -15,7 +15,8 @@ import type { Owners } from '../identity/owners.js';
 import { containerFromCgroup, type CgroupContainer } from './container-id.js';
 import { ProcessCache, type ProcessIdentity } from './process.js';
 import { CRI_SOCKETS, DEFAULT_SOCKETS, imageVersion, RuntimeClient, type ContainerMeta } from './runtime.js';
-import { K8sWatcher, loadKubeConfig } from './k8s.js';
+// Loaded only when Kubernetes is wanted: @kubernetes/client-node is tens of MB resident.
+import type { K8sWatcher } from './k8s.js';
 import { NatResolver, type NatTuple } from './nat.js';
 
 export interface EnrichOptions {
@@ -65,6 +66,7 @@ export class Enricher implements OwnerResolver {
   readonly cri: Array<{ runtime: string; socket: string; state: string }> = [];
   k8s: K8sWatcher | undefined;
   kubernetesState: { enabled: boolean; reason?: string; server?: string } = { enabled: false, reason: 'off' };
+  private readonly k8sWanted: boolean;
   readonly nat: NatResolver<Edge> | undefined;
   private readonly locals = new Map<number, End>();
   private readonly remotes = new Map<string, End>();
@@ -97,26 +99,31 @@ export class Enricher implements OwnerResolver {
     for (const s of CRI_SOCKETS) {
       if (existsSync(s.socket)) this.cri.push({ ...s, state: 'socket present; CRI gRPC is not implemented: container ids from cgroup paths, names from Kubernetes' });
     }
-    const k8sWanted = options.kubernetes === 'on' || (options.kubernetes === 'auto' && (options.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
-    if (k8sWanted) {
-      try {
-        const kc = loadKubeConfig(options.kubeconfig);
-        this.k8s = new K8sWatcher(kc, { kubeconfig: options.kubeconfig, nodeName: options.nodeName, log, onError: () => this.errorsCounter?.inc({ source: 'kubernetes' }) });
-        this.kubernetesState = { enabled: true, server: this.k8s.server };
-      } catch (err) {
-        this.kubernetesState = { enabled: false, reason: (err as Error).message };
-        this.errorsCounter?.inc({ source: 'kubernetes' });
-        log.warn({ err: (err as Error).message }, `Kubernetes labels are off: ${(err as Error).message}`);
-      }
-    } else if (options.kubernetes === 'auto') {
+    this.k8sWanted = options.kubernetes === 'on' || (options.kubernetes === 'auto' && (options.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
+    if (!this.k8sWanted && options.kubernetes === 'auto') {
       this.kubernetesState = { enabled: false, reason: 'not in a pod and no --kubeconfig' };
     }
     this.nat = options.nat ? new NatResolver<Edge>((edge, actual) => this.translated(edge, actual)) : undefined;
   }
 
-  start(): void {
+  async start(): Promise<void> {
+    if (this.k8sWanted) await this.startKubernetes();
     this.k8s?.start();
     for (const r of this.runtimes) void r.refresh(true);
+  }
+
+  private async startKubernetes(): Promise<void> {
+    const { log } = this.options;
+    try {
+      const { K8sWatcher, loadKubeConfig } = await import('./k8s.js');
+      const kc = loadKubeConfig(this.options.kubeconfig);
+      this.k8s = new K8sWatcher(kc, { kubeconfig: this.options.kubeconfig, nodeName: this.options.nodeName, log, onError: () => this.errorsCounter?.inc({ source: 'kubernetes' }) });
+      this.kubernetesState = { enabled: true, server: this.k8s.server };
+    } catch (err) {
+      this.kubernetesState = { enabled: false, reason: (err as Error).message };
+      this.errorsCounter?.inc({ source: 'kubernetes' });
+      log.warn({ err: (err as Error).message }, `Kubernetes labels are off: ${(err as Error).message}`);
+    }
   }
 
   stop(): void {
