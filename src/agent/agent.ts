@@ -129,7 +129,9 @@ export class Agent {
     }
     if (!this.options.programs?.length && !connection) return;
     const { startPrograms } = await import('../programs/exporter.js');
-    this.programs = startPrograms(this.options.programs ?? [], log, () => this.stats !== undefined);
+    const { EnricherPodIndex } = await import('./enrich/program-pods.js');
+    const pods = new EnricherPodIndex(() => this.enricher.k8s?.index);
+    this.programs = startPrograms(this.options.programs ?? [], log, () => this.stats !== undefined, pods);
     if (connection) {
       const { BpfProgramWatcher } = await import('../programs/watch.js');
       this.programWatcher = new BpfProgramWatcher({ connection, node: process.env.NODE_NAME ?? hostname(), registry: this.programs, log });

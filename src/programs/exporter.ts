@@ -69,8 +69,8 @@ export function checkPrograms(paths: string[], write: (line: string) => void): b
 }
 
 /** Loads program sets from files into a registry, logging each result (the agent's --programs). */
-export function startPrograms(paths: string[], log: Logger, bpfStats: () => boolean): ProgramRegistry & { configErrors: ConfigError[] } {
-  const registry = Object.assign(new ProgramRegistry(systemDecoderEnv(), bpfStats), { configErrors: [] as ConfigError[] });
+export function startPrograms(paths: string[], log: Logger, bpfStats: () => boolean, pods?: PodIndex): ProgramRegistry & { configErrors: ConfigError[] } {
+  const registry = Object.assign(new ProgramRegistry(systemDecoderEnv(pods), bpfStats), { configErrors: [] as ConfigError[] });
   const { configs, errors } = loadConfigPaths(paths);
   registry.configErrors = errors;
   for (const e of errors) log.error({ source: e.source, problems: e.problems }, `configuration ${e.source} is invalid; its programs are not loaded`);
