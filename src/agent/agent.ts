@@ -16,6 +16,7 @@ import { lifecycleRecord, NdjsonWriter } from './export/ndjson.js';
 import { OrphanResetKeyView } from '../bpf/gen/tcp.gen.js';
 import { formatAddr } from './net/addr.js';
 import { VERSION } from '../util/version.js';
+import { FlowAgent, type FlowAgentOptions } from './flows/flow-agent.js';
 
 export interface AgentOptions {
   intervalMs: number;
@@ -28,6 +29,8 @@ export interface AgentOptions {
   bpfStats: boolean;
   /** Edges with no open connection and no activity for this long are forgotten. */
   edgeIdleMs: number;
+  /** Packet-level flows, drops and DNS (undefined: off). */
+  flows?: FlowAgentOptions;
   log: Logger;
 }
 
@@ -38,6 +41,7 @@ export class Agent {
   private readonly owners: Owners;
   private readonly cgroups: CgroupPaths;
   private tracer: TcpTracer | undefined;
+  private flows: FlowAgent | undefined;
   private server: http.Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stats: { close(): void } | undefined;
@@ -86,6 +90,7 @@ export class Agent {
       log.info({ group: r.group, hook: r.kind ?? 'none', fallbacks: r.fallbacks }, `tcp ${r.group}: ${r.kind ?? 'unavailable'}`);
     }
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
+    if (this.options.flows) this.flows = await FlowAgent.start(this.options.flows, this.options.maxSeries, log);
     if (this.options.bpfStats) this.stats = enableBpfStats();
     this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);
     this.self.mapCapacity.set({ map: 'listeners' }, this.tracer.listeners.maxEntries);
@@ -128,6 +133,14 @@ export class Agent {
     this.ticks++;
     if (this.ticks % 60 === 0) this.edges.evictIdle(this.options.edgeIdleMs);
     this.updateSelfMetrics(tracer, batch.count, lost);
+    if (this.flows) {
+      try {
+        await this.flows.tick(this.stats !== undefined);
+      } catch (err) {
+        this.self.errors.inc({ stage: 'flows' });
+        this.options.log.error({ err }, 'flows interval failed');
+      }
+    }
     this.lastTickMs = Date.now();
     end();
   }
@@ -167,6 +180,7 @@ export class Agent {
   private async renderMetrics(): Promise<string> {
     const out: string[] = [];
     this.edges.render(out);
+    this.flows?.render(out);
     out.push('');
     return (await this.self.registry.metrics()) + out.join('\n');
   }
@@ -193,6 +207,7 @@ export class Agent {
         mapReads: tracer ? { conns: tracer.conns.mode } : {},
         listenersBootstrapped: this.listenersBootstrapped,
       },
+      flows: this.flows?.capabilities() ?? null,
       bpfStats: this.stats !== undefined,
       limits: { maxSeries: this.options.maxSeries, maxConnections: this.options.maxConnections },
     };
@@ -211,6 +226,8 @@ export class Agent {
     }
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.stats?.close();
+    await this.flows?.stop();
+    this.flows = undefined;
     this.tracer?.close();
     this.tracer = undefined;
   }

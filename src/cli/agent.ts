@@ -1,5 +1,5 @@
 // `flowscope agent`: every TCP connection on this node as Prometheus metrics (and optionally NDJSON).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { Agent, type AgentOptions } from '../agent/agent.js';
 import { parseHookOverrides } from '../agent/tcp/hooks.js';
 import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './options.js';
@@ -15,6 +15,12 @@ interface AgentFlags {
   hooks?: string;
   bpfStats?: boolean;
   logLevel: string;
+  flows: boolean | string;
+  flowInterfaces?: string;
+  flowTcMode: string;
+  flowIdleTimeout: string;
+  maxFlows: string;
+  drops: boolean;
 }
 
 export function addAgentOptions(cmd: Command): Command {
@@ -26,7 +32,14 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--max-connections <n>', 'connections tracked at once in the kernel (beyond it, totals still arrive at close)', '65536')
     .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
     .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_agent_bpf_run_seconds_total)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--flows [format]', 'packet-level flows on every interface (on by default); with "ndjson", also each finished flow as a JSON line on stdout')
+    .option('--no-flows', 'no packet-level flows, drops or DNS (no TC programs attached)')
+    .addOption(new Option('--flow-interfaces <regex>', 'attach the flow classifier only to interfaces whose name matches').env('FLOWSCOPE_FLOW_INTERFACES'))
+    .option('--flow-tc-mode <mode>', 'auto (tcx where the kernel has it), tcx or legacy (clsact)', 'auto')
+    .option('--flow-idle-timeout <duration>', 'flows without packets for this long leave the kernel map and are exported', '15s')
+    .option('--max-flows <n>', 'flows in the kernel map (beyond it, packets reach the agent through a ring buffer)', '65536')
+    .option('--no-drops', 'do not count packet drops (skb:kfree_skb)');
 }
 
 export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
@@ -39,7 +52,30 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
   } catch (err) {
     throw new UsageError(`--hooks: ${(err as Error).message}`);
   }
+  if (typeof flags.flows === 'string' && flags.flows !== 'ndjson') throw new UsageError(`--flows '${flags.flows}' is not a format: use ndjson (or --no-flows)`);
+  if (flags.flows === 'ndjson' && flags.output === 'ndjson') throw new UsageError('--flows ndjson and --output ndjson both write to stdout: choose one');
+  if (!['auto', 'tcx', 'legacy'].includes(flags.flowTcMode)) throw new UsageError(`--flow-tc-mode '${flags.flowTcMode}': use auto, tcx or legacy`);
+  let include: RegExp | undefined;
+  if (flags.flowInterfaces) {
+    try {
+      include = new RegExp(flags.flowInterfaces);
+    } catch (err) {
+      throw new UsageError(`--flow-interfaces: ${(err as Error).message}`);
+    }
+  }
   return {
+    flows:
+      flags.flows === false
+        ? undefined
+        : {
+            interfaces: include,
+            tcMode: flags.flowTcMode as 'auto' | 'tcx' | 'legacy',
+            maxFlows: parseCount(flags.maxFlows, '--max-flows', 1, 16_777_216),
+            idleTimeoutMs: parseDuration(flags.flowIdleTimeout, '--flow-idle-timeout'),
+            drops: flags.drops,
+            dns: false,
+            ndjson: flags.flows === 'ndjson' ? process.stdout : undefined,
+          },
     listen: parseListen(flags.listen),
     intervalMs: parseDuration(flags.interval, '--interval'),
     maxSeries: parseCount(flags.maxSeries, '--max-series'),

@@ -1,0 +1,82 @@
+// The flow part of the agent, started and stopped by it as one object: the flow tracer, its
+// exporters (NDJSON flow records, IPFIX) and, when on, DNS. Renders into the agent's /metrics and
+// reports into /capabilities.
+import type { Logger } from 'pino';
+import { FlowTracer, type FlowRecord } from './tracer.js';
+import { NdjsonWriter } from '../export/ndjson.js';
+import { header, sample } from '../metrics/exposition.js';
+
+export interface FlowAgentOptions {
+  /** Interfaces to watch (default: all of this network namespace). */
+  interfaces?: RegExp;
+  tcMode: 'auto' | 'tcx' | 'legacy';
+  maxFlows: number;
+  idleTimeoutMs: number;
+  drops: boolean;
+  dns: boolean;
+  /** Flow records (one JSON line per finished flow) on this stream. */
+  ndjson?: NodeJS.WritableStream;
+  /** IPFIX collector (UDP). */
+  ipfix?: { host: string; port: number };
+}
+
+export class FlowAgent {
+  private readonly ndjson: NdjsonWriter | undefined;
+  private readonly sinks: Array<(r: FlowRecord) => void> = [];
+  private runStats: Array<{ program: string; runTimeNs: number; runCount: number }> = [];
+  private constructor(
+    readonly tracer: FlowTracer,
+    ndjson: NdjsonWriter | undefined,
+  ) {
+    this.ndjson = ndjson;
+  }
+
+  static async start(options: FlowAgentOptions, maxSeries: number, log: Logger): Promise<FlowAgent> {
+    const ndjson = options.ndjson ? new NdjsonWriter(options.ndjson) : undefined;
+    const sinks: Array<(r: FlowRecord) => void> = [];
+    if (ndjson) sinks.push((r) => ndjson.write({ type: 'flow', ...r }));
+    const tracer = FlowTracer.open({
+      interfaces: options.interfaces,
+      tcMode: options.tcMode,
+      maxFlows: options.maxFlows,
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxSeries,
+      drops: options.drops,
+      dns: false,
+      onFlowEnd: sinks.length ? (r) => { for (const s of sinks) s(r); } : undefined,
+      log,
+    });
+    const agent = new FlowAgent(tracer, ndjson);
+    agent.sinks.push(...sinks);
+    log.info({ interfaces: tracer.interfaces.count, drops: tracer.dropHook.program ?? 'off' }, 'flows: started');
+    return agent;
+  }
+
+  async tick(bpfStats: boolean): Promise<void> {
+    await this.tracer.tick();
+    if (bpfStats) this.runStats = this.tracer.programStats();
+  }
+
+  render(out: string[]): void {
+    this.tracer.render(out);
+    if (this.ndjson) {
+      header(out, { name: 'flowscope_agent_flow_records_dropped_total', type: 'counter', help: 'Flow records not written because the NDJSON reader could not keep up.' });
+      sample(out, 'flowscope_agent_flow_records_dropped_total', 'sink="ndjson"', this.ndjson.dropped);
+    }
+    if (this.runStats.length) {
+      header(out, { name: 'flowscope_agent_flow_bpf_run_seconds_total', type: 'counter', help: 'Time the kernel spent in each flow program (while kernel BPF statistics are on).' });
+      for (const p of this.runStats) sample(out, 'flowscope_agent_flow_bpf_run_seconds_total', `program="${p.program}"`, p.runTimeNs / 1e9);
+      header(out, { name: 'flowscope_agent_flow_bpf_runs_total', type: 'counter', help: 'Runs of each flow program (while kernel BPF statistics are on).' });
+      for (const p of this.runStats) sample(out, 'flowscope_agent_flow_bpf_runs_total', `program="${p.program}"`, p.runCount);
+    }
+  }
+
+  capabilities(): unknown {
+    return { ...this.tracer.capabilities(), records: { ndjson: this.ndjson !== undefined } };
+  }
+
+  async stop(): Promise<void> {
+    this.tracer.flushRecords();
+    this.tracer.close();
+  }
+}
