@@ -17,7 +17,7 @@ die() { echo "setup: $*" >&2; exit 1; }
 # Debian packages. Build and run: compiler, BPF toolchain, libbpf, iproute2 (tc, ip).
 build_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ pkg-config iproute2 util-linux)
 # Tests and benchmarks: real traffic, kernel counters, peers and ground truth.
-test_pkgs=(prometheus iptables conntrack ethtool tcpdump netsniff-ng iperf3 libbpf-tools iputils-ping procps psmisc)
+test_pkgs=(prometheus iptables conntrack ethtool tcpdump netsniff-ng iperf3 libbpf-tools iputils-ping procps psmisc dnsmasq-base nfdump)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")

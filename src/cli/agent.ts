@@ -21,6 +21,7 @@ interface AgentFlags {
   flowIdleTimeout: string;
   maxFlows: string;
   drops: boolean;
+  dns: boolean;
 }
 
 export function addAgentOptions(cmd: Command): Command {
@@ -39,7 +40,8 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--flow-tc-mode <mode>', 'auto (tcx where the kernel has it), tcx or legacy (clsact)', 'auto')
     .option('--flow-idle-timeout <duration>', 'flows without packets for this long leave the kernel map and are exported', '15s')
     .option('--max-flows <n>', 'flows in the kernel map (beyond it, packets reach the agent through a ring buffer)', '65536')
-    .option('--no-drops', 'do not count packet drops (skb:kfree_skb)');
+    .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
+    .option('--no-dns', 'do not parse DNS (port 53) from packets');
 }
 
 export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
@@ -73,7 +75,7 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
             maxFlows: parseCount(flags.maxFlows, '--max-flows', 1, 16_777_216),
             idleTimeoutMs: parseDuration(flags.flowIdleTimeout, '--flow-idle-timeout'),
             drops: flags.drops,
-            dns: false,
+            dns: flags.dns,
             ndjson: flags.flows === 'ndjson' ? process.stdout : undefined,
           },
     listen: parseListen(flags.listen),

@@ -151,3 +151,63 @@ export function flowRecords(stdout: string): Array<Record<string, unknown> & { p
     .filter((l) => l.startsWith('{"type":"flow"'))
     .map((l) => JSON.parse(l));
 }
+
+/**
+ * Runs the agent inside a network namespace (as in a pod's: only its network namespace differs), serving HTTP on `listenAddr` there
+ * (reachable from the root namespace through the veth pair).
+ */
+export async function startAgentIn(ns: string, listenAddr: string, args: string[]): Promise<import('../support/agent.js').RunningAgent> {
+  const { spawn } = await import('node:child_process');
+  const { Metrics, parseExposition } = await import('../support/prom.js');
+  const { flowscopeBin } = await import('../support/paths.js');
+  const port = 9387;
+  const url = `http://${listenAddr}:${port}`;
+  // nsenter, not `ip netns exec`: that remounts /sys, hiding the cgroup v2 mount under /sys/fs/cgroup.
+  const proc = spawn('nsenter', [`--net=/run/netns/${ns}`, flowscopeBin, 'agent', '--listen', `${listenAddr}:${port}`, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('close', (code) => r(code)));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const text = async (): Promise<string> => (await fetch(`${url}/metrics`)).text();
+  const agent: import('../support/agent.js').RunningAgent = {
+    url,
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    text,
+    scrape: async () => new Metrics(parseExposition(await text())),
+    json: async <T>(path: string) => (await (await fetch(`${url}${path}`)).json()) as T,
+    waitFor: async (pred, timeoutMs, what) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (pred(await agent.scrape())) return agent.scrape();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`agent: timed out after ${timeoutMs} ms waiting for ${what}`);
+    },
+    stop: async () => {
+      if (!dead) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (dead) throw new Error(`agent exited during start-up: ${err}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).status === 200) return agent;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) {
+      await agent.stop();
+      throw new Error(`agent did not become healthy: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

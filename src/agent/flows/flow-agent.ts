@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { FlowTracer, type FlowRecord } from './tracer.js';
 import { NdjsonWriter } from '../export/ndjson.js';
 import { header, sample } from '../metrics/exposition.js';
+import { DnsTracker } from '../dns/tracker.js';
 
 export interface FlowAgentOptions {
   /** Interfaces to watch (default: all of this network namespace). */
@@ -27,6 +28,7 @@ export class FlowAgent {
   private constructor(
     readonly tracer: FlowTracer,
     ndjson: NdjsonWriter | undefined,
+    private readonly dns: DnsTracker | undefined,
   ) {
     this.ndjson = ndjson;
   }
@@ -35,6 +37,7 @@ export class FlowAgent {
     const ndjson = options.ndjson ? new NdjsonWriter(options.ndjson) : undefined;
     const sinks: Array<(r: FlowRecord) => void> = [];
     if (ndjson) sinks.push((r) => ndjson.write({ type: 'flow', ...r }));
+    const dns = options.dns ? new DnsTracker({ maxSeries }) : undefined;
     const tracer = FlowTracer.open({
       interfaces: options.interfaces,
       tcMode: options.tcMode,
@@ -42,23 +45,28 @@ export class FlowAgent {
       idleTimeoutMs: options.idleTimeoutMs,
       maxSeries,
       drops: options.drops,
-      dns: false,
+      dns: options.dns,
+      onDns: dns?.handle,
+      dnsName: dns?.nameOf,
       onFlowEnd: sinks.length ? (r) => { for (const s of sinks) s(r); } : undefined,
       log,
     });
-    const agent = new FlowAgent(tracer, ndjson);
+    const agent = new FlowAgent(tracer, ndjson, dns);
     agent.sinks.push(...sinks);
     log.info({ interfaces: tracer.interfaces.count, drops: tracer.dropHook.program ?? 'off' }, 'flows: started');
     return agent;
   }
 
   async tick(bpfStats: boolean): Promise<void> {
+    await this.tracer.dnsRing?.flush();
+    this.dns?.tick();
     await this.tracer.tick();
     if (bpfStats) this.runStats = this.tracer.programStats();
   }
 
   render(out: string[]): void {
     this.tracer.render(out);
+    this.dns?.render(out);
     if (this.ndjson) {
       header(out, { name: 'flowscope_agent_flow_records_dropped_total', type: 'counter', help: 'Flow records not written because the NDJSON reader could not keep up.' });
       sample(out, 'flowscope_agent_flow_records_dropped_total', 'sink="ndjson"', this.ndjson.dropped);
@@ -72,7 +80,7 @@ export class FlowAgent {
   }
 
   capabilities(): unknown {
-    return { ...this.tracer.capabilities(), records: { ndjson: this.ndjson !== undefined } };
+    return { ...this.tracer.capabilities(), dns: this.dns ? { source: 'TC classifier copies UDP/TCP port 53 payloads (512 bytes) to a 1 MiB ring buffer; what does not fit is counted in flowscope_agent_flow_lost_total{source="dns_ring"}' } : null, records: { ndjson: this.ndjson !== undefined } };
   }
 
   async stop(): Promise<void> {

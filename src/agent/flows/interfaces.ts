@@ -1,15 +1,45 @@
 // Which interfaces carry the flow classifier: every interface of this network namespace that
-// matches the filter, attached when it appears and released when it goes. Interfaces are listed
-// from /sys/class/net every interval (a pragmatic stand-in for netlink link events: at most one
-// interval late, and an interface that comes and goes within an interval is never attached).
-import { readdirSync, readFileSync } from 'node:fs';
+// matches the filter, attached when it appears and released when it goes. The names come from
+// /proc/self/net/dev every interval (the process's own network namespace, even where /sys belongs
+// to another, as under `nsenter --net`); when they change, and every few intervals anyway (a device
+// re-created under the same name), `ip -j link` gives indexes and types. A pragmatic stand-in for
+// netlink link events: at most one interval late.
+import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import type { BpfObject, Link } from '../../bpf/index.js';
 
-/** ARPHRD_* device types whose packets start at an Ethernet header (Ethernet, veth, bridge, bond, loopback). */
-const L2_TYPES = new Set([1, 772]);
-/** Raw IP devices: tun (ARPHRD_NONE), ipip, ip6tnl, sit, gre, wireguard. */
-const L3_TYPES = new Set([65534, 768, 769, 776, 778, 823]);
+/** Link types (iproute2 names) whose packets start at an Ethernet header (Ethernet, veth, bridge, bond, loopback). */
+const L2_TYPES = new Set(['ether', 'loopback']);
+/** Raw IP devices: tun and wireguard (none), ipip, ip6tnl (tunnel6), sit, gre. */
+const L3_TYPES = new Set(['none', 'ipip', 'tunnel6', 'sit', 'gre', 'ip6gre']);
+const FULL_SCAN_EVERY = 10;
+
+interface LinkInfo {
+  ifindex: number;
+  ifname: string;
+  link_type?: string;
+}
+
+/** Interface names of this process's network namespace. */
+function devNames(): string[] {
+  try {
+    return readFileSync('/proc/self/net/dev', 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0]!.trim())
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function listLinks(): LinkInfo[] | undefined {
+  try {
+    return JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })) as LinkInfo[];
+  } catch {
+    return undefined;
+  }
+}
 
 export interface OtherProgram {
   /** Where it runs: 'tc' (a legacy cls_bpf or other classifier), 'xdp'. */
@@ -52,15 +82,6 @@ export interface InterfaceWatcherOptions {
   onDetach?: (i: AttachedInterface) => void;
 }
 
-function readNum(path: string): number | undefined {
-  try {
-    const n = Number(readFileSync(path, 'utf8').trim());
-    return Number.isFinite(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export class InterfaceWatcher {
   /** By name. */
   private readonly attached = new Map<string, AttachedInterface>();
@@ -84,19 +105,19 @@ export class InterfaceWatcher {
     return this.names.get(ifindex) ?? `if${ifindex}`;
   }
 
+  private lastNames = '';
+  private scans = 0;
+
   /** Lists the interfaces, attaches to new ones, releases gone ones. */
   scan(): void {
-    let present: string[];
-    try {
-      present = readdirSync('/sys/class/net');
-    } catch {
-      return;
-    }
+    const names = devNames().join(' ');
+    if (names === this.lastNames && ++this.scans % FULL_SCAN_EVERY !== 0) return;
+    const links = listLinks();
+    if (!links) return; // no `ip`: try again next interval
+    this.lastNames = names;
     const seen = new Set<string>();
-    for (const name of present) {
+    for (const { ifname: name, ifindex, link_type: type } of links) {
       if (this.options.include && !this.options.include.test(name)) continue;
-      const ifindex = readNum(`/sys/class/net/${name}/ifindex`);
-      if (ifindex === undefined) continue;
       seen.add(name);
       this.names.set(ifindex, name);
       const cur = this.attached.get(name);
@@ -104,17 +125,16 @@ export class InterfaceWatcher {
       if (cur) this.release(cur); // same name, new device
       const f = this.failed.get(name);
       if (f && f.ifindex === ifindex) continue;
-      this.attach(name, ifindex);
+      this.attach(name, ifindex, type ?? 'unknown');
     }
     for (const [name, cur] of this.attached) if (!seen.has(name)) this.release(cur);
     for (const name of this.failed.keys()) if (!seen.has(name)) this.failed.delete(name);
   }
 
-  private attach(name: string, ifindex: number): void {
-    const type = readNum(`/sys/class/net/${name}/type`) ?? -1;
+  private attach(name: string, ifindex: number, type: string): void {
     const kind = L2_TYPES.has(type) ? 'l2' : L3_TYPES.has(type) ? 'l3' : undefined;
     if (!kind) {
-      this.skipped.set(name, `device type ${type} is neither Ethernet-like nor raw IP`);
+      this.skipped.set(name, `link type ${type} is neither Ethernet-like nor raw IP`);
       return;
     }
     const links: Link[] = [];

@@ -9,7 +9,7 @@ export const FLOW_METRICS = {
   dnsDuration: { name: 'flowscope_dns_request_duration_seconds', type: 'histogram', help: 'Time from a DNS query to its response, as seen on the wire.' },
   // Self-metrics of the flow tracer.
   spilled: { name: 'flowscope_agent_flow_spilled_packets_total', type: 'counter', help: 'Packets whose flow found the kernel flow map full: handed to the agent through the spill ring buffer instead (counted, not lost).' },
-  lost: { name: 'flowscope_agent_flow_lost_total', type: 'counter', help: 'Records the flow tracer could not take in, by source (spill_ring: packets lost because the map and the spill ring were full; drop_map: drops not counted because the drop map was full; dns_ring: DNS packets not parsed because the DNS ring was full).' },
+  lost: { name: 'flowscope_agent_flow_lost_total', type: 'counter', help: 'Records the flow tracer could not take in, by source (spill_ring: packets lost because the map and the spill ring were full; drop_map: drops not counted because the drop map was full; dns_ring: DNS packets not parsed because the DNS ring was full; *_reader: records the agent\'s reader thread discarded because JavaScript fell behind).' },
   nonIp: { name: 'flowscope_agent_flow_non_ip_packets_total', type: 'counter', help: 'Packets neither IPv4 nor IPv6 (ARP, LLDP...): seen but not counted as flows.' },
   flows: { name: 'flowscope_agent_flows', type: 'gauge', help: 'Flows the agent is following (kernel map plus spilled).' },
   evicted: { name: 'flowscope_agent_flows_evicted_total', type: 'counter', help: 'Flows removed from the kernel map after being idle for the idle timeout.' },

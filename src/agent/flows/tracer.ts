@@ -115,7 +115,7 @@ export class FlowTracer {
     this.counters = obj.map('flow_counters', codec.u32, codec.u64);
     this.dropsMap = dropHook.program ? obj.map('drops') : undefined;
     this.spills = obj.ringBuffer('flow_spills', { handler: (b) => this.onSpills(b), maxPendingBatches: 64 });
-    this.dnsRing = options.dns && options.onDns ? obj.ringBuffer('dns_packets', { handler: options.onDns, maxPendingBatches: 16, overflow: 'drop' }) : undefined;
+    this.dnsRing = options.dns && options.onDns ? obj.ringBuffer('dns_packets', { handler: options.onDns, maxPendingBatches: 256, overflow: 'drop' }) : undefined;
     this.edges = new FlowEdgeTable(options.maxSeries ?? 10000);
     this.reasons = new DropReasons();
     this.ports = ephemeralRange();
@@ -371,9 +371,11 @@ export class FlowTracer {
     header(out, M.spilled);
     sample(out, M.spilled.name, '', c[FlowCounter.FC_SPILLED]!);
     header(out, M.lost);
-    sample(out, M.lost.name, 'source="spill_ring"', c[FlowCounter.FC_SPILL_LOST]! + this.spills.stats().dropped);
+    sample(out, M.lost.name, 'source="spill_ring"', c[FlowCounter.FC_SPILL_LOST]!);
+    sample(out, M.lost.name, 'source="spill_reader"', this.spills.stats().dropped);
     sample(out, M.lost.name, 'source="drop_map"', c[FlowCounter.FC_DROP_MAP_FULL]!);
-    sample(out, M.lost.name, 'source="dns_ring"', c[FlowCounter.FC_DNS_LOST]! + (this.dnsRing?.stats().dropped ?? 0));
+    sample(out, M.lost.name, 'source="dns_ring"', c[FlowCounter.FC_DNS_LOST]!);
+    sample(out, M.lost.name, 'source="dns_reader"', this.dnsRing?.stats().dropped ?? 0);
     header(out, M.nonIp);
     sample(out, M.nonIp.name, '', c[FlowCounter.FC_NON_IP]!);
     header(out, M.flows);
