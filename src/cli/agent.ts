@@ -22,6 +22,7 @@ interface AgentFlags {
   maxFlows: string;
   drops: boolean;
   dns: boolean;
+  ipfix?: string;
 }
 
 export function addAgentOptions(cmd: Command): Command {
@@ -41,7 +42,8 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--flow-idle-timeout <duration>', 'flows without packets for this long leave the kernel map and are exported', '15s')
     .option('--max-flows <n>', 'flows in the kernel map (beyond it, packets reach the agent through a ring buffer)', '65536')
     .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
-    .option('--no-dns', 'do not parse DNS (port 53) from packets');
+    .option('--no-dns', 'do not parse DNS (port 53) from packets')
+    .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739');
 }
 
 export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
@@ -54,6 +56,7 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
   } catch (err) {
     throw new UsageError(`--hooks: ${(err as Error).message}`);
   }
+  if (flags.flows === false && flags.ipfix !== undefined) throw new UsageError('--ipfix needs flows: drop --no-flows');
   if (typeof flags.flows === 'string' && flags.flows !== 'ndjson') throw new UsageError(`--flows '${flags.flows}' is not a format: use ndjson (or --no-flows)`);
   if (flags.flows === 'ndjson' && flags.output === 'ndjson') throw new UsageError('--flows ndjson and --output ndjson both write to stdout: choose one');
   if (!['auto', 'tcx', 'legacy'].includes(flags.flowTcMode)) throw new UsageError(`--flow-tc-mode '${flags.flowTcMode}': use auto, tcx or legacy`);
@@ -77,6 +80,7 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
             drops: flags.drops,
             dns: flags.dns,
             ndjson: flags.flows === 'ndjson' ? process.stdout : undefined,
+            ipfix: flags.ipfix !== undefined ? parseCollector(flags.ipfix) : undefined,
           },
     listen: parseListen(flags.listen),
     intervalMs: parseDuration(flags.interval, '--interval'),
@@ -88,6 +92,14 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
     edgeIdleMs: 10 * 60_000,
     log: createLogger(flags.logLevel, 'flowscope-agent'),
   };
+}
+
+function parseCollector(value: string): { host: string; port: number } {
+  try {
+    return parseListen(value);
+  } catch {
+    throw new UsageError(`--ipfix '${value}' is not a collector address: use IP:PORT, e.g. 127.0.0.1:4739 or [::1]:4739`);
+  }
 }
 
 /** Runs the agent until SIGINT or SIGTERM, then reads the maps a last time and detaches. */

@@ -6,6 +6,7 @@ import { FlowTracer, type FlowRecord } from './tracer.js';
 import { NdjsonWriter } from '../export/ndjson.js';
 import { header, sample } from '../metrics/exposition.js';
 import { DnsTracker } from '../dns/tracker.js';
+import { IpfixExporter } from '../export/ipfix.js';
 
 export interface FlowAgentOptions {
   /** Interfaces to watch (default: all of this network namespace). */
@@ -29,6 +30,7 @@ export class FlowAgent {
     readonly tracer: FlowTracer,
     ndjson: NdjsonWriter | undefined,
     private readonly dns: DnsTracker | undefined,
+    private readonly ipfix: IpfixExporter | undefined,
   ) {
     this.ndjson = ndjson;
   }
@@ -37,6 +39,8 @@ export class FlowAgent {
     const ndjson = options.ndjson ? new NdjsonWriter(options.ndjson) : undefined;
     const sinks: Array<(r: FlowRecord) => void> = [];
     if (ndjson) sinks.push((r) => ndjson.write({ type: 'flow', ...r }));
+    const ipfix = options.ipfix ? new IpfixExporter(options.ipfix) : undefined;
+    if (ipfix) sinks.push((r) => ipfix.add(r));
     const dns = options.dns ? new DnsTracker({ maxSeries }) : undefined;
     const tracer = FlowTracer.open({
       interfaces: options.interfaces,
@@ -51,7 +55,7 @@ export class FlowAgent {
       onFlowEnd: sinks.length ? (r) => { for (const s of sinks) s(r); } : undefined,
       log,
     });
-    const agent = new FlowAgent(tracer, ndjson, dns);
+    const agent = new FlowAgent(tracer, ndjson, dns, ipfix);
     agent.sinks.push(...sinks);
     log.info({ interfaces: tracer.interfaces.count, drops: tracer.dropHook.program ?? 'off' }, 'flows: started');
     return agent;
@@ -61,6 +65,7 @@ export class FlowAgent {
     await this.tracer.dnsRing?.flush();
     this.dns?.tick();
     await this.tracer.tick();
+    this.ipfix?.flush();
     if (bpfStats) this.runStats = this.tracer.programStats();
   }
 
@@ -71,6 +76,14 @@ export class FlowAgent {
       header(out, { name: 'flowscope_agent_flow_records_dropped_total', type: 'counter', help: 'Flow records not written because the NDJSON reader could not keep up.' });
       sample(out, 'flowscope_agent_flow_records_dropped_total', 'sink="ndjson"', this.ndjson.dropped);
     }
+    if (this.ipfix) {
+      header(out, { name: 'flowscope_agent_ipfix_records_total', type: 'counter', help: 'Flow records sent to the IPFIX collector.' });
+      sample(out, 'flowscope_agent_ipfix_records_total', '', this.ipfix.sentRecords);
+      header(out, { name: 'flowscope_agent_ipfix_messages_total', type: 'counter', help: 'IPFIX messages sent.' });
+      sample(out, 'flowscope_agent_ipfix_messages_total', '', this.ipfix.sentMessages);
+      header(out, { name: 'flowscope_agent_ipfix_errors_total', type: 'counter', help: 'IPFIX messages the socket failed to send.' });
+      sample(out, 'flowscope_agent_ipfix_errors_total', '', this.ipfix.errors);
+    }
     if (this.runStats.length) {
       header(out, { name: 'flowscope_agent_flow_bpf_run_seconds_total', type: 'counter', help: 'Time the kernel spent in each flow program (while kernel BPF statistics are on).' });
       for (const p of this.runStats) sample(out, 'flowscope_agent_flow_bpf_run_seconds_total', `program="${p.program}"`, p.runTimeNs / 1e9);
@@ -80,11 +93,12 @@ export class FlowAgent {
   }
 
   capabilities(): unknown {
-    return { ...this.tracer.capabilities(), dns: this.dns ? { source: 'TC classifier copies UDP/TCP port 53 payloads (512 bytes) to a 1 MiB ring buffer; what does not fit is counted in flowscope_agent_flow_lost_total{source="dns_ring"}' } : null, records: { ndjson: this.ndjson !== undefined } };
+    return { ...this.tracer.capabilities(), dns: this.dns ? { source: 'TC classifier copies UDP/TCP port 53 payloads (512 bytes) to a 1 MiB ring buffer; what does not fit is counted in flowscope_agent_flow_lost_total{source="dns_ring"}' } : null, records: { ndjson: this.ndjson !== undefined, ipfix: this.ipfix ? this.ipfix.target : null } };
   }
 
   async stop(): Promise<void> {
     this.tracer.flushRecords();
     this.tracer.close();
+    await this.ipfix?.close();
   }
 }
