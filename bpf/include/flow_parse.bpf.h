@@ -8,6 +8,19 @@
 #define NEXTHDR_FRAGMENT 44
 #define NEXTHDR_DEST 60
 
+/* Copies `len` header bytes at `off`: in place when they are in the linear area (the common case:
+ * drivers pull headers into it), else with bpf_skb_load_bytes (packets built from page fragments). */
+static __always_inline int load_hdr(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	if (off < 512 && data + off + len <= end) {
+		__builtin_memcpy(to, data + off, len);
+		return 0;
+	}
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
 /* Parses the IP and transport headers at offset `l3`. Headers are copied with bpf_skb_load_bytes,
  * not read in place: packets built from page fragments (AF_PACKET TX rings, some drivers) carry
  * only the MAC header in the linear area, out of reach of direct packet access. Returns the L4
@@ -18,7 +31,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertyp
 
 	if (ethertype == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, l3, &ip, sizeof(ip)))
+		if (load_hdr(skb, l3, &ip, sizeof(ip)))
 			return -1;
 		key->family = AF_INET;
 		key->proto = ip.protocol;
@@ -29,7 +42,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertyp
 		l4 = l3 + ip.ihl * 4;
 	} else if (ethertype == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, l3, &ip6, sizeof(ip6)))
+		if (load_hdr(skb, l3, &ip6, sizeof(ip6)))
 			return -1;
 		key->family = AF_INET6;
 		key->proto = ip6.nexthdr;
@@ -43,7 +56,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertyp
 			if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING && nh != NEXTHDR_DEST && nh != NEXTHDR_FRAGMENT)
 				break;
 			__u8 opt[4];
-			if (bpf_skb_load_bytes(skb, l4, opt, sizeof(opt)))
+			if (load_hdr(skb, l4, opt, sizeof(opt)))
 				return 0;
 			key->proto = opt[0];
 			if (nh == NEXTHDR_FRAGMENT) {
@@ -61,7 +74,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertyp
 	switch (key->proto) {
 	case IPPROTO_TCP: {
 		__u8 th[14];
-		if (bpf_skb_load_bytes(skb, l4, th, sizeof(th)))
+		if (load_hdr(skb, l4, th, sizeof(th)))
 			return 0;
 		key->sport = th[0] << 8 | th[1];
 		key->dport = th[2] << 8 | th[3];
@@ -70,7 +83,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertyp
 	}
 	case IPPROTO_UDP: {
 		__u8 uh[4];
-		if (bpf_skb_load_bytes(skb, l4, uh, sizeof(uh)))
+		if (load_hdr(skb, l4, uh, sizeof(uh)))
 			return 0;
 		key->sport = uh[0] << 8 | uh[1];
 		key->dport = uh[2] << 8 | uh[3];
@@ -79,7 +92,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertyp
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
 		__u8 t[2];
-		if (bpf_skb_load_bytes(skb, l4, t, sizeof(t)))
+		if (load_hdr(skb, l4, t, sizeof(t)))
 			return 0;
 		key->dport = (__u16)t[0] << 8 | t[1];
 		return 0;

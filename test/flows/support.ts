@@ -134,7 +134,8 @@ export function trafgen(link: FlowLink, o: { count: number; flows: number; dport
   try {
     const args = ['--dev', link.peer, '--conf', conf, '-n', String(o.count), '--cpus', '1', '--no-sock-mem'];
     if (o.gapUs) args.push('-t', `${o.gapUs}us`);
-    const out = link.exec('trafgen', args, 120_000);
+    // nsenter execs trafgen in place, so that a timeout kills trafgen itself (`ip netns exec` forks).
+    const out = sh('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', ...args], { timeoutMs: 120_000 });
     const packets = Number(/(\d+) packets outgoing/.exec(out)?.[1]);
     const bytes = Number(/(\d+) bytes outgoing/.exec(out)?.[1]);
     if (!Number.isFinite(packets)) throw new Error(`trafgen printed no count: ${out}`);
