@@ -133,7 +133,10 @@ let runningTrafgen: ChildProcess | undefined;
 
 async function measure(link: FlowLink, conf: string, secs: number): Promise<number> {
   // nsenter execs trafgen in place (`ip netns exec` forks: killing it would orphan trafgen).
-  const tg = spawn('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', '--dev', link.peer, '--conf', conf, '--cpus', '1', '--no-sock-mem', '-n', '0'], { stdio: 'ignore' });
+  const tg = spawn('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', '--dev', link.peer, '--conf', conf, '--cpus', '1', '--no-sock-mem', '-n', '0'], {
+    stdio: 'ignore',
+    detached: true, // its own process group: trafgen forks a worker per CPU, and both must go
+  });
   runningTrafgen = tg;
   await new Promise((r) => setTimeout(r, 300));
   const a = ifCounters(link.host).rx_packets;
@@ -141,8 +144,9 @@ async function measure(link: FlowLink, conf: string, secs: number): Promise<numb
   await new Promise((r) => setTimeout(r, secs * 1000));
   const b = ifCounters(link.host).rx_packets;
   const t1 = process.hrtime.bigint();
-  tg.kill('SIGKILL');
+  process.kill(-tg.pid!, 'SIGKILL');
   await new Promise((r) => tg.once('close', r));
+  runningTrafgen = undefined;
   return (b - a) / (Number(t1 - t0) / 1e9);
 }
 
@@ -186,7 +190,7 @@ async function main(): Promise<void> {
   const stopping = false;
   // Interrupted: stop the generator and remove the namespace and veth pair before exiting.
   const cleanup = (): void => {
-    runningTrafgen?.kill('SIGKILL');
+    if (runningTrafgen?.pid) process.kill(-runningTrafgen.pid, 'SIGKILL');
     link.destroy();
     rmSync(dir, { recursive: true, force: true });
     process.exit(130);
