@@ -14,10 +14,10 @@ import { InterfaceWatcher, type InterfaceReport } from './interfaces.js';
 import { ephemeralRange, servicePort, type PortRange } from './ports.js';
 import { DropReasons } from './drop-reasons.js';
 import { FLOW_METRICS, protocolName } from './metrics.js';
+import { FlowIndex, KEY_SIZE, keyHash, keyWords, type Indexed } from './flow-index.js';
 
 export const FLOWS_OBJECT = repoPath('bpf/.output/flows.bpf.o');
 const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
-const KEY_SIZE = 44;
 
 export interface FlowRecord {
   start: string;
@@ -60,7 +60,7 @@ export interface FlowTracerOptions {
   log: Logger;
 }
 
-interface FlowState {
+interface FlowState extends Indexed {
   edge: FlowEdge;
   key: FlowKey;
   packets: number;
@@ -95,7 +95,7 @@ export class FlowTracer {
   readonly dnsRing: RingBufReader | undefined;
   readonly interfaces: InterfaceWatcher;
   readonly edges: FlowEdgeTable;
-  private readonly flowState = new Map<string, FlowState>();
+  private readonly flowState = new FlowIndex<FlowState>();
   private readonly dropEdges = new Map<string, DropEdge>();
   private readonly reasons: DropReasons;
   private readonly ports: PortRange;
@@ -177,12 +177,12 @@ export class FlowTracer {
     const nowMs = Date.now();
     batch.forEach((view, off) => {
       const s = this.spillView.at(view, off);
-      const id = Buffer.from(view.buffer, view.byteOffset + off, KEY_SIZE).toString('latin1');
-      let st = this.flowState.get(id);
+      const hash = keyHash(view, off);
+      let st = this.flowState.get(view, off, hash);
       if (!st) {
         const key = decodeFlowKey(view, off);
-        st = { edge: this.identity(key), key, packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, tick: this.ticks };
-        this.flowState.set(id, st);
+        st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.identity(key), key, packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, tick: this.ticks };
+        this.flowState.add(st);
       }
       const p = s.stats.packets;
       const b = s.stats.bytes;
@@ -220,10 +220,10 @@ export class FlowTracer {
     const nowMs = Date.now();
     const nowNs = monotonicNowNs();
     const tick = this.ticks;
-    let toEvict: Buffer[] | undefined;
+    let toEvict: Array<[Buffer, FlowState]> | undefined;
     for (let i = 0; i < batch.count; i++) {
       const ko = batch.keyOffset(i);
-      const id = keys.toString('latin1', ko, ko + KEY_SIZE);
+      const hash = keyHash(batch.keys, ko);
       let packets = 0;
       let bytes = 0;
       let first = 0;
@@ -239,12 +239,16 @@ export class FlowTracer {
         if (l > last) last = l;
         flags |= vals.getUint16(o + 32, true);
       }
-      let st = this.flowState.get(id);
+      let st = this.flowState.get(batch.keys, ko, hash);
       if (!st || !st.inKernel) {
         const key = decodeFlowKey(batch.keys, ko);
         // A spilled flow that later found room in the map: its spilled packets stay counted.
         const base = st;
+        if (base) this.flowState.remove(base);
         st = {
+          keyWords: base?.keyWords ?? keyWords(batch.keys, ko),
+          hash,
+          next: undefined,
           edge: base?.edge ?? this.identity(key),
           key,
           packets: base?.packets ?? 0,
@@ -257,7 +261,7 @@ export class FlowTracer {
           spilledBytes: base?.bytes ?? 0,
           tick,
         };
-        this.flowState.set(id, st);
+        this.flowState.add(st);
       }
       const kp = packets + st.spilledPackets;
       const kb = bytes + st.spilledBytes;
@@ -273,24 +277,26 @@ export class FlowTracer {
       st.lastNs = last;
       st.flags |= flags;
       st.tick = tick;
-      if (last && nowNs - last > this.idleNs) (toEvict ??= []).push(Buffer.from(keys.subarray(ko, ko + KEY_SIZE)));
+      if (last && nowNs - last > this.idleNs) (toEvict ??= []).push([Buffer.from(keys.subarray(ko, ko + KEY_SIZE)), st]);
     }
     // Evict idle flows: delete from the kernel, export the record. (A packet arriving between the read
     // above and the delete is not counted: the flow was idle for the whole timeout, so this is rare.)
     if (toEvict) {
-      for (const k of toEvict) {
-        const id = k.toString('latin1');
+      for (const [k, st] of toEvict) {
         this.flowsMap.delete(k);
-        const st = this.flowState.get(id);
-        this.flowState.delete(id);
+        this.flowState.remove(st);
         this.evicted++;
-        if (st) this.finish(st);
+        this.finish(st);
       }
     }
     // Flows gone from the map without us (or only ever spilled) and idle: finish them too.
-    for (const [id, st] of this.flowState) {
-      if (st.tick !== tick && (st.inKernel || nowNs - st.lastNs > this.idleNs)) {
-        this.flowState.delete(id);
+    let gone: FlowState[] | undefined;
+    for (const st of this.flowState.values()) {
+      if (st.tick !== tick && (st.inKernel || nowNs - st.lastNs > this.idleNs)) (gone ??= []).push(st);
+    }
+    if (gone) {
+      for (const st of gone) {
+        this.flowState.remove(st);
         this.finish(st);
       }
     }
