@@ -19,6 +19,7 @@ interface AgentFlags {
   flowInterfaces?: string;
   flowTcMode: string;
   flowIdleTimeout: string;
+  flowActiveTimeout: string;
   maxFlows: string;
   drops: boolean;
   dns: boolean;
@@ -40,6 +41,7 @@ export function addAgentOptions(cmd: Command): Command {
     .addOption(new Option('--flow-interfaces <regex>', 'attach the flow classifier only to interfaces whose name matches').env('FLOWSCOPE_FLOW_INTERFACES'))
     .option('--flow-tc-mode <mode>', 'auto (tcx where the kernel has it), tcx or legacy (clsact)', 'auto')
     .option('--flow-idle-timeout <duration>', 'flows without packets for this long leave the kernel map and are exported', '15s')
+    .option('--flow-active-timeout <duration>', 'flows still going are exported (NDJSON, IPFIX) with their counts since the last record this often', '60s')
     .option('--max-flows <n>', 'flows in the kernel map (beyond it, packets reach the agent through a ring buffer)', '65536')
     .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
     .option('--no-dns', 'do not parse DNS (port 53) from packets')
@@ -77,6 +79,7 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
             tcMode: flags.flowTcMode as 'auto' | 'tcx' | 'legacy',
             maxFlows: parseCount(flags.maxFlows, '--max-flows', 1, 16_777_216),
             idleTimeoutMs: parseDuration(flags.flowIdleTimeout, '--flow-idle-timeout'),
+            activeTimeoutMs: parseDuration(flags.flowActiveTimeout, '--flow-active-timeout', 1000, 86_400_000),
             drops: flags.drops,
             dns: flags.dns,
             ndjson: flags.flows === 'ndjson' ? process.stdout : undefined,

@@ -23,6 +23,7 @@ const rec: FlowRecord = {
   tcp_flags: 0x1b,
   first_ns: 0,
   last_ns: 0,
+  final: true,
 };
 
 test('record sizes: IPv4 56 bytes, IPv6 80 bytes', () => {

@@ -14,6 +14,7 @@ export interface FlowAgentOptions {
   tcMode: 'auto' | 'tcx' | 'legacy';
   maxFlows: number;
   idleTimeoutMs: number;
+  activeTimeoutMs: number;
   drops: boolean;
   dns: boolean;
   /** Flow records (one JSON line per finished flow) on this stream. */
@@ -47,6 +48,7 @@ export class FlowAgent {
       tcMode: options.tcMode,
       maxFlows: options.maxFlows,
       idleTimeoutMs: options.idleTimeoutMs,
+      activeTimeoutMs: options.activeTimeoutMs,
       maxSeries,
       drops: options.drops,
       dns: options.dns,

@@ -38,6 +38,11 @@ export interface FlowRecord {
   /** The flow's first and last packet, CLOCK_MONOTONIC ns (for exporters that want them exact). */
   first_ns: number;
   last_ns: number;
+  /**
+   * false: an active-timeout record of a flow still going; packets and bytes are those since the
+   * flow's previous record (IPFIX delta counts), and `start` is that record's end.
+   */
+  final: boolean;
 }
 
 export interface FlowTracerOptions {
@@ -48,6 +53,8 @@ export interface FlowTracerOptions {
   maxFlows?: number;
   /** A flow without packets for this long leaves the kernel map (and is exported as a record). */
   idleTimeoutMs?: number;
+  /** A flow still going is exported (counts since its last record) at least this often (0: only at its end). */
+  activeTimeoutMs?: number;
   maxSeries?: number;
   drops?: boolean;
   dns?: boolean;
@@ -73,6 +80,10 @@ interface FlowState extends Indexed {
   /** Packets and bytes that arrived spilled before the flow found room in the kernel map. */
   spilledPackets: number;
   spilledBytes: number;
+  /** Counts and time of the flow's last record. */
+  exportedPackets: number;
+  exportedBytes: number;
+  exportedNs: number;
   tick: number;
 }
 
@@ -100,6 +111,7 @@ export class FlowTracer {
   private readonly reasons: DropReasons;
   private readonly ports: PortRange;
   private readonly idleNs: number;
+  private readonly activeNs: number;
   private readonly keyView = new FlowKeyView();
   private readonly spillView = new FlowSpillView();
   private readonly dropView = new DropKeyView();
@@ -120,6 +132,7 @@ export class FlowTracer {
     this.reasons = new DropReasons();
     this.ports = ephemeralRange();
     this.idleNs = (options.idleTimeoutMs ?? 15_000) * 1e6;
+    this.activeNs = (options.activeTimeoutMs ?? 0) * 1e6;
     this.interfaces = new InterfaceWatcher(obj, {
       include: options.interfaces,
       tcMode: options.tcMode ?? 'auto',
@@ -181,7 +194,7 @@ export class FlowTracer {
       let st = this.flowState.get(view, off, hash);
       if (!st) {
         const key = decodeFlowKey(view, off);
-        st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.identity(key), key, packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, tick: this.ticks };
+        st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.identity(key), key, packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, exportedPackets: 0, exportedBytes: 0, exportedNs: 0, tick: this.ticks };
         this.flowState.add(st);
       }
       const p = s.stats.packets;
@@ -259,6 +272,9 @@ export class FlowTracer {
           inKernel: true,
           spilledPackets: base?.packets ?? 0,
           spilledBytes: base?.bytes ?? 0,
+          exportedPackets: base?.exportedPackets ?? 0,
+          exportedBytes: base?.exportedBytes ?? 0,
+          exportedNs: base?.exportedNs ?? 0,
           tick,
         };
         this.flowState.add(st);
@@ -277,6 +293,7 @@ export class FlowTracer {
       st.lastNs = last;
       st.flags |= flags;
       st.tick = tick;
+      if (this.activeNs && st.packets > st.exportedPackets && nowNs - (st.exportedNs || st.firstNs) > this.activeNs) this.finish(st, false);
       if (last && nowNs - last > this.idleNs) (toEvict ??= []).push([Buffer.from(keys.subarray(ko, ko + KEY_SIZE)), st]);
     }
     // Evict idle flows: delete from the kernel, export the record. (A packet arriving between the read
@@ -302,15 +319,19 @@ export class FlowTracer {
     }
   }
 
-  private finish(st: FlowState): void {
-    if (!this.options.onFlowEnd || st.packets === 0) return;
-    this.options.onFlowEnd(this.record(st));
+  private finish(st: FlowState, final = true): void {
+    if (!this.options.onFlowEnd || st.packets <= st.exportedPackets) return;
+    this.options.onFlowEnd(this.record(st, final));
+    st.exportedPackets = st.packets;
+    st.exportedBytes = st.bytes;
+    st.exportedNs = st.lastNs;
   }
 
-  record(st: FlowState): FlowRecord {
+  record(st: FlowState, final = true): FlowRecord {
     const k = st.key;
+    const startNs = st.exportedNs || st.firstNs;
     return {
-      start: new Date(monotonicToEpochMs(st.firstNs)).toISOString(),
+      start: new Date(monotonicToEpochMs(startNs)).toISOString(),
       end: new Date(monotonicToEpochMs(st.lastNs)).toISOString(),
       interface: this.interfaces.nameOf(k.ifindex),
       ifindex: k.ifindex,
@@ -322,11 +343,12 @@ export class FlowTracer {
       daddr: formatAddr(k.family, k.daddr),
       sport: k.sport,
       dport: k.dport,
-      packets: st.packets,
-      bytes: st.bytes,
+      packets: st.packets - st.exportedPackets,
+      bytes: st.bytes - st.exportedBytes,
       tcp_flags: st.flags,
-      first_ns: st.firstNs,
+      first_ns: startNs,
       last_ns: st.lastNs,
+      final,
     };
   }
 
@@ -400,7 +422,7 @@ export class FlowTracer {
       interfaces,
       hiddenTrafficPossible: interfaces.some((i) => i.others?.some((o) => o.canHide)),
       drops: { hook: this.dropHook.program ?? null, fallbacks: this.dropHook.fallbacks, reasons: this.reasons.source },
-      flowMap: { type: 'percpu_hash', maxEntries: this.flowsMap.maxEntries, reads: this.flowsMap.mode, idleTimeoutMs: this.idleNs / 1e6 },
+      flowMap: { type: 'percpu_hash', maxEntries: this.flowsMap.maxEntries, reads: this.flowsMap.mode, idleTimeoutMs: this.idleNs / 1e6, activeTimeoutMs: this.activeNs / 1e6 },
     };
   }
 
