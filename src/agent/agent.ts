@@ -19,6 +19,7 @@ import { formatAddr } from './net/addr.js';
 import { VERSION } from '../util/version.js';
 import type { ProgramRegistry } from '../programs/exporter.js';
 import type { BpfProgramWatcher } from '../programs/watch.js';
+import { FlowAgent, type FlowAgentOptions } from './flows/flow-agent.js';
 
 export interface AgentOptions {
   intervalMs: number;
@@ -33,6 +34,8 @@ export interface AgentOptions {
   programs?: string[];
   /** Edges with no open connection and no activity for this long are forgotten. */
   edgeIdleMs: number;
+  /** Packet-level flows, drops and DNS (undefined: off). */
+  flows?: FlowAgentOptions;
   log: Logger;
   /** Workload identity: containers, Kubernetes, NAT (defaults: auto-detected, NAT on). */
   enrich?: Omit<EnrichOptions, 'log' | 'registry'>;
@@ -46,6 +49,7 @@ export class Agent {
   private readonly cgroups: CgroupPaths;
   private readonly enricher: Enricher;
   private tracer: TcpTracer | undefined;
+  private flows: FlowAgent | undefined;
   private server: http.Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stats: { close(): void } | undefined;
@@ -99,6 +103,7 @@ export class Agent {
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
+    if (this.options.flows) this.flows = await FlowAgent.start(this.options.flows, this.options.maxSeries, log);
     if (this.options.bpfStats) this.stats = enableBpfStats();
     await this.startPrograms();
     this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);
@@ -173,6 +178,14 @@ export class Agent {
       this.options.log.error({ err }, 'enrichment failed');
     });
     this.updateSelfMetrics(tracer, batch.count, lost);
+    if (this.flows) {
+      try {
+        await this.flows.tick(this.stats !== undefined);
+      } catch (err) {
+        this.self.errors.inc({ stage: 'flows' });
+        this.options.log.error({ err }, 'flows interval failed');
+      }
+    }
     this.lastTickMs = Date.now();
     end();
   }
@@ -215,6 +228,7 @@ export class Agent {
   private async renderMetrics(): Promise<string> {
     const out: string[] = [];
     this.edges.render(out);
+    this.flows?.render(out);
     out.push('');
     return (await this.self.registry.metrics()) + out.join('\n') + (this.programs?.render() ?? '');
   }
@@ -241,6 +255,7 @@ export class Agent {
         mapReads: tracer ? { conns: tracer.conns.mode } : {},
         listenersBootstrapped: this.listenersBootstrapped,
       },
+      flows: this.flows?.capabilities() ?? null,
       bpfStats: this.stats !== undefined,
       ...(this.programs ? { programs: this.programs.statuses() } : {}),
       identity: this.enricher.capabilities(),
@@ -264,6 +279,8 @@ export class Agent {
     this.programs?.close();
     this.enricher.stop();
     this.stats?.close();
+    await this.flows?.stop();
+    this.flows = undefined;
     this.tracer?.close();
     this.tracer = undefined;
   }

@@ -1,5 +1,5 @@
 // `flowscope agent`: every TCP connection on this node as Prometheus metrics (and optionally NDJSON).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { hostname } from 'node:os';
 import { Agent, type AgentOptions } from '../agent/agent.js';
 import { parseHookOverrides } from '../agent/tcp/hooks.js';
@@ -22,6 +22,15 @@ interface AgentFlags {
   nodeName?: string;
   runtimeSocket: string[];
   nat: boolean;
+  flows: boolean | string;
+  flowInterfaces?: string;
+  flowTcMode: string;
+  flowIdleTimeout: string;
+  flowActiveTimeout: string;
+  maxFlows: string;
+  drops: boolean;
+  dns: boolean;
+  ipfix?: string;
 }
 
 export function addAgentOptions(cmd: Command): Command {
@@ -39,7 +48,17 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--kubeconfig <file>', 'kubeconfig to reach the API server (default: the in-cluster service account)')
     .option('--node-name <name>', "this node's name in Kubernetes (default: $NODE_NAME, else the host name)")
     .option('--runtime-socket <runtime=path>', 'a Docker Engine API socket to name containers, e.g. podman=/run/podman/podman.sock (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--no-nat', 'do not look up where NATed connections landed (conntrack)');
+    .option('--no-nat', 'do not look up where NATed connections landed (conntrack)')
+    .option('--flows [format]', 'packet-level flows on every interface (on by default); with "ndjson", also each finished flow as a JSON line on stdout')
+    .option('--no-flows', 'no packet-level flows, drops or DNS (no TC programs attached)')
+    .addOption(new Option('--flow-interfaces <regex>', 'attach the flow classifier only to interfaces whose name matches').env('FLOWSCOPE_FLOW_INTERFACES'))
+    .option('--flow-tc-mode <mode>', 'auto (tcx where the kernel has it), tcx or legacy (clsact)', 'auto')
+    .option('--flow-idle-timeout <duration>', 'flows without packets for this long leave the kernel map and are exported', '15s')
+    .option('--flow-active-timeout <duration>', 'flows still going are exported (NDJSON, IPFIX) with their counts since the last record this often', '60s')
+    .option('--max-flows <n>', 'flows in the kernel map (beyond it, packets reach the agent through a ring buffer)', '65536')
+    .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
+    .option('--no-dns', 'do not parse DNS (port 53) from packets')
+    .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739');
 }
 
 export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
@@ -58,6 +77,18 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
     if (!m) throw new UsageError(`--runtime-socket '${spec}' is not runtime=path: use e.g. podman=/run/podman/podman.sock or docker=/run/docker.sock`);
     return { runtime: m[1]!, socket: m[2]! };
   });
+  if (flags.flows === false && flags.ipfix !== undefined) throw new UsageError('--ipfix needs flows: drop --no-flows');
+  if (typeof flags.flows === 'string' && flags.flows !== 'ndjson') throw new UsageError(`--flows '${flags.flows}' is not a format: use ndjson (or --no-flows)`);
+  if (flags.flows === 'ndjson' && flags.output === 'ndjson') throw new UsageError('--flows ndjson and --output ndjson both write to stdout: choose one');
+  if (!['auto', 'tcx', 'legacy'].includes(flags.flowTcMode)) throw new UsageError(`--flow-tc-mode '${flags.flowTcMode}': use auto, tcx or legacy`);
+  let include: RegExp | undefined;
+  if (flags.flowInterfaces) {
+    try {
+      include = new RegExp(flags.flowInterfaces);
+    } catch (err) {
+      throw new UsageError(`--flow-interfaces: ${(err as Error).message}`);
+    }
+  }
   return {
     enrich: {
       kubernetes: flags.kubernetes as 'auto' | 'on' | 'off',
@@ -66,6 +97,20 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
       runtimeSockets,
       nat: flags.nat,
     },
+    flows:
+      flags.flows === false
+        ? undefined
+        : {
+            interfaces: include,
+            tcMode: flags.flowTcMode as 'auto' | 'tcx' | 'legacy',
+            maxFlows: parseCount(flags.maxFlows, '--max-flows', 1, 16_777_216),
+            idleTimeoutMs: parseDuration(flags.flowIdleTimeout, '--flow-idle-timeout'),
+            activeTimeoutMs: parseDuration(flags.flowActiveTimeout, '--flow-active-timeout', 1000, 86_400_000),
+            drops: flags.drops,
+            dns: flags.dns,
+            ndjson: flags.flows === 'ndjson' ? process.stdout : undefined,
+            ipfix: flags.ipfix !== undefined ? parseCollector(flags.ipfix) : undefined,
+          },
     listen: parseListen(flags.listen),
     intervalMs: parseDuration(flags.interval, '--interval'),
     maxSeries: parseCount(flags.maxSeries, '--max-series'),
@@ -77,6 +122,14 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
     edgeIdleMs: 10 * 60_000,
     log: createLogger(flags.logLevel, 'flowscope-agent'),
   };
+}
+
+function parseCollector(value: string): { host: string; port: number } {
+  try {
+    return parseListen(value);
+  } catch {
+    throw new UsageError(`--ipfix '${value}' is not a collector address: use IP:PORT, e.g. 127.0.0.1:4739 or [::1]:4739`);
+  }
 }
 
 /** Runs the agent until SIGINT or SIGTERM, then reads the maps a last time and detaches. */

@@ -32,7 +32,10 @@ export interface RunningAgent {
 export async function startAgent(args: string[] = [], command = 'agent'): Promise<RunningAgent> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(flowscopeBin, [command, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Flows attach a classifier to every interface by default: tests keep it to loopback unless they
+  // choose (--flow-interfaces, --no-flows), so that no test touches the host's own interfaces.
+  const env = { ...process.env, FLOWSCOPE_FLOW_INTERFACES: process.env.FLOWSCOPE_FLOW_INTERFACES ?? '^lo$' };
+  const proc = spawn(flowscopeBin, [command, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,0 +1,256 @@
+// Packet-level flows on TC/TCX, packet drops with the kernel's reason, and DNS packets.
+//
+//   flow_tc / flow_tc_l3   TC classifier (tcx where the kernel has it, else clsact), ingress and egress,
+//                          on Ethernet-like devices (flow_tc) or raw IP devices (flow_tc_l3, e.g. tun).
+//                          Counts per flow (5-tuple, interface, direction) in a per-CPU hash updated
+//                          in place; a flow that finds the map full goes to the spill ring, counted.
+//                          Always returns TC_ACT_UNSPEC (== TCX_NEXT): never decides a packet's fate.
+//   drop_btf / drop_raw    skb:kfree_skb (tp_btf, else raw_tp): drops by reason and addresses.
+//
+// The agent reads `flows` with batch lookups every interval (non-destructively) and deletes flows
+// idle for longer than its timeout.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "compat.bpf.h"
+#include "ringbuf.bpf.h"
+#include "btf_export.bpf.h"
+#include "flows.h"
+#include "flow_parse.bpf.h"
+
+#define EEXIST 17
+
+const volatile __u8 enable_dns = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_counts);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} flow_spills SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} dns_packets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct drop_key);
+	__type(value, struct drop_counts);
+} drops SEC(".maps");
+
+FLOWSCOPE_EXPORT_TYPE(struct flow_spill, flow_spill);
+FLOWSCOPE_EXPORT_TYPE(struct dns_packet, dns_packet);
+FLOWSCOPE_EXPORT_TYPE(enum flow_direction, flow_direction);
+FLOWSCOPE_EXPORT_TYPE(enum flow_counter, flow_counter);
+
+static __always_inline void bump(__u32 counter)
+{
+	__u64 *n = bpf_map_lookup_elem(&flow_counters, &counter);
+	if (n)
+		*n += 1;
+}
+
+/* DNS: a copy of the payload for the agent (bounded by the ring; what does not fit is counted). */
+static __always_inline void dns_copy(struct __sk_buff *skb, struct flow_key *key, __u32 payload)
+{
+	if (key->sport != 53 && key->dport != 53)
+		return;
+	if (key->proto != IPPROTO_UDP && key->proto != IPPROTO_TCP)
+		return;
+	if (payload >= skb->len)
+		return; /* no payload (TCP handshake, ACKs) */
+	__u32 len = skb->len - payload;
+	struct dns_packet *p = bpf_ringbuf_reserve(&dns_packets, sizeof(*p), 0);
+	if (!p) {
+		bump(FC_DNS_LOST);
+		return;
+	}
+	p->ts_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(&p->key, key, sizeof(*key));
+	p->orig_len = len > 0xffff ? 0xffff : len;
+	if (len > DNS_CAPTURE_BYTES)
+		len = DNS_CAPTURE_BYTES;
+	p->len = len;
+	if (len < 1 || bpf_skb_load_bytes(skb, payload, p->data, len)) {
+		bpf_ringbuf_discard(p, BPF_RB_NO_WAKEUP);
+		return;
+	}
+	bump(FC_DNS_SENT);
+	bpf_ringbuf_submit(p, 0);
+}
+
+static __always_inline int account(struct __sk_buff *skb, __u32 l3, __u16 ethertype, __u8 direction)
+{
+	struct flow_key key = {};
+	__u16 flags = 0;
+	int payload = parse(skb, l3, ethertype, &key, &flags);
+	if (payload < 0) {
+		bump(FC_NON_IP);
+		return FLOWSCOPE_TC_CONTINUE;
+	}
+	key.ifindex = skb->ifindex;
+	key.direction = direction;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	__u32 len = skb->len;
+
+	struct flow_counts *s = bpf_map_lookup_elem(&flows, &key);
+	if (!s) {
+		struct flow_counts init = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now, .tcp_flags = flags };
+		long err = bpf_map_update_elem(&flows, &key, &init, BPF_NOEXIST);
+		if (err == 0)
+			goto dns;
+		if (err == -EEXIST)
+			s = bpf_map_lookup_elem(&flows, &key); /* another CPU inserted it: our slot is zero */
+		if (!s) {
+			/* The map is full: hand the packet to the agent, never lose it silently. */
+			struct flow_spill *sp = bpf_ringbuf_reserve(&flow_spills, sizeof(*sp), 0);
+			if (!sp) {
+				bump(FC_SPILL_LOST);
+				goto dns;
+			}
+			__builtin_memcpy(&sp->key, &key, sizeof(key));
+			sp->pad = 0;
+			sp->stats = init;
+			bpf_ringbuf_submit(sp, flowscope_rb_flags(&flow_spills));
+			bump(FC_SPILLED);
+			goto dns;
+		}
+	}
+	/* In place: per-CPU values, no atomics needed. */
+	s->packets += 1;
+	s->bytes += len;
+	s->last_ns = now;
+	s->tcp_flags |= flags;
+	if (!s->first_ns)
+		s->first_ns = now;
+dns:
+	if (enable_dns && payload > 0)
+		dns_copy(skb, &key, payload);
+	return FLOWSCOPE_TC_CONTINUE;
+}
+
+/* Ethernet-like devices (Ethernet, veth, bridge, loopback): the packet starts at the MAC header. */
+SEC("tc")
+int flow_in(struct __sk_buff *skb)
+{
+	return account(skb, sizeof(struct ethhdr), (__u16)skb->protocol, DIR_INGRESS);
+}
+
+SEC("tc")
+int flow_out(struct __sk_buff *skb)
+{
+	return account(skb, sizeof(struct ethhdr), (__u16)skb->protocol, DIR_EGRESS);
+}
+
+/* Raw IP devices (tun, wireguard, ip tunnels): the packet starts at the network header. */
+SEC("tc")
+int flow_l3_in(struct __sk_buff *skb)
+{
+	return account(skb, 0, (__u16)skb->protocol, DIR_INGRESS);
+}
+
+SEC("tc")
+int flow_l3_out(struct __sk_buff *skb)
+{
+	return account(skb, 0, (__u16)skb->protocol, DIR_EGRESS);
+}
+
+/* ---- drops ---- */
+
+static __always_inline void record_drop(struct sk_buff *skb, __u32 reason)
+{
+	if (reason <= SKB_CONSUMED)
+		return; /* not a drop */
+	struct drop_key key = {};
+	key.reason = reason;
+	key.received = BPF_CORE_READ(skb, skb_iif) != 0;
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	if (dev)
+		key.ifindex = BPF_CORE_READ(dev, ifindex);
+	__u16 proto = BPF_CORE_READ(skb, protocol);
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u32 l4 = 0;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) == 0 && ip.version == 4) {
+			key.family = AF_INET;
+			key.proto = ip.protocol;
+			__builtin_memcpy(key.saddr, &ip.saddr, 4);
+			__builtin_memcpy(key.daddr, &ip.daddr, 4);
+			if (!(ip.frag_off & bpf_htons(IP_OFFSET_MASK)))
+				l4 = nh + ip.ihl * 4;
+		}
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) == 0 && ip6.version == 6) {
+			key.family = AF_INET6;
+			key.proto = ip6.nexthdr;
+			__builtin_memcpy(key.saddr, &ip6.saddr, 16);
+			__builtin_memcpy(key.daddr, &ip6.daddr, 16);
+			/* Past extension headers the transport header offset is the kernel's, when set. */
+			l4 = th != (__u16)~0U && th > nh ? th : nh + sizeof(ip6);
+		}
+	}
+	if (l4 && (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)) {
+		__be16 ports[2];
+		if (bpf_probe_read_kernel(ports, sizeof(ports), head + l4) == 0) {
+			key.sport = bpf_ntohs(ports[0]);
+			key.dport = bpf_ntohs(ports[1]);
+		}
+	} else if (l4 && (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6)) {
+		__u8 t[2];
+		if (bpf_probe_read_kernel(t, sizeof(t), head + l4) == 0)
+			key.dport = (__u16)t[0] << 8 | t[1];
+	}
+	__u32 len = BPF_CORE_READ(skb, len);
+	struct drop_counts *s = bpf_map_lookup_elem(&drops, &key);
+	if (!s) {
+		struct drop_counts init = { .packets = 1, .bytes = len };
+		long err = bpf_map_update_elem(&drops, &key, &init, BPF_NOEXIST);
+		if (err == 0)
+			return;
+		if (err == -EEXIST)
+			s = bpf_map_lookup_elem(&drops, &key);
+		if (!s) {
+			bump(FC_DROP_MAP_FULL);
+			return;
+		}
+	}
+	s->packets += 1;
+	s->bytes += len;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	record_drop(skb, reason);
+	return 0;
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	record_drop(skb, reason);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,104 @@
+/* Header parsing shared by the flow classifier and its benchmark variants (bench/bpf/). */
+#ifndef __FLOWSCOPE_FLOW_PARSE_BPF_H
+#define __FLOWSCOPE_FLOW_PARSE_BPF_H
+
+#define IP_OFFSET_MASK 0x1fff
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_DEST 60
+
+/* Copies `len` header bytes at `off`: in place when they are in the linear area (the common case:
+ * drivers pull headers into it), else with bpf_skb_load_bytes (packets built from page fragments). */
+static __always_inline int load_hdr(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	if (off < 512 && data + off + len <= end) {
+		__builtin_memcpy(to, data + off, len);
+		return 0;
+	}
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
+/* Parses the IP and transport headers at offset `l3`. Headers are copied with bpf_skb_load_bytes,
+ * not read in place: packets built from page fragments (AF_PACKET TX rings, some drivers) carry
+ * only the MAC header in the linear area, out of reach of direct packet access. Returns the L4
+ * payload offset, 0 when there is none, -1 for non-IP. */
+static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertype, struct flow_key *key, __u16 *flags)
+{
+	__u32 l4;
+
+	if (ethertype == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+		if (load_hdr(skb, l3, &ip, sizeof(ip)))
+			return -1;
+		key->family = AF_INET;
+		key->proto = ip.protocol;
+		__builtin_memcpy(key->saddr, &ip.saddr, 4);
+		__builtin_memcpy(key->daddr, &ip.daddr, 4);
+		if (ip.frag_off & bpf_htons(IP_OFFSET_MASK))
+			return 0; /* not the first fragment: no transport header */
+		l4 = l3 + ip.ihl * 4;
+	} else if (ethertype == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		if (load_hdr(skb, l3, &ip6, sizeof(ip6)))
+			return -1;
+		key->family = AF_INET6;
+		key->proto = ip6.nexthdr;
+		__builtin_memcpy(key->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(key->daddr, &ip6.daddr, 16);
+		l4 = l3 + sizeof(ip6);
+		/* Extension headers (hop-by-hop carries MLD; routing, destination options, fragment). */
+#pragma unroll
+		for (int i = 0; i < 3; i++) {
+			__u8 nh = key->proto;
+			if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING && nh != NEXTHDR_DEST && nh != NEXTHDR_FRAGMENT)
+				break;
+			__u8 opt[4];
+			if (load_hdr(skb, l4, opt, sizeof(opt)))
+				return 0;
+			key->proto = opt[0];
+			if (nh == NEXTHDR_FRAGMENT) {
+				if ((opt[2] << 8 | opt[3]) & 0xfff8)
+					return 0; /* not the first fragment */
+				l4 += 8;
+			} else {
+				l4 += (opt[1] + 1) * 8;
+			}
+		}
+	} else {
+		return -1;
+	}
+
+	switch (key->proto) {
+	case IPPROTO_TCP: {
+		__u8 th[14];
+		if (load_hdr(skb, l4, th, sizeof(th)))
+			return 0;
+		key->sport = th[0] << 8 | th[1];
+		key->dport = th[2] << 8 | th[3];
+		*flags = th[13];
+		return l4 + (th[12] >> 4) * 4;
+	}
+	case IPPROTO_UDP: {
+		__u8 uh[4];
+		if (load_hdr(skb, l4, uh, sizeof(uh)))
+			return 0;
+		key->sport = uh[0] << 8 | uh[1];
+		key->dport = uh[2] << 8 | uh[3];
+		return l4 + 8;
+	}
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: {
+		__u8 t[2];
+		if (load_hdr(skb, l4, t, sizeof(t)))
+			return 0;
+		key->dport = (__u16)t[0] << 8 | t[1];
+		return 0;
+	}
+	}
+	return 0;
+}
+
+#endif

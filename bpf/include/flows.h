@@ -1,0 +1,96 @@
+/* Structs shared by bpf/flows.bpf.c and the agent (decoders generated into src/bpf/gen/flows.gen.ts).
+ * Fixed-width types, explicit padding, sizes asserted. */
+#ifndef __FLOWSCOPE_FLOWS_H
+#define __FLOWSCOPE_FLOWS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+enum flow_direction {
+	DIR_INGRESS = 0,
+	DIR_EGRESS = 1,
+};
+
+/* Per-CPU counters of the flow programs (index into flow_counters). */
+enum flow_counter {
+	FC_SPILLED = 0,	     /* packets whose flow had no room in the map: sent to the spill ring */
+	FC_SPILL_LOST = 1,   /* ... and the spill ring was full too: lost */
+	FC_DNS_SENT = 2,     /* DNS packets copied to the DNS ring */
+	FC_DNS_LOST = 3,     /* DNS packets the DNS ring had no room for */
+	FC_DROP_MAP_FULL = 4, /* drops the drop map had no room for */
+	FC_NON_IP = 5,	     /* packets neither IPv4 nor IPv6 (not counted as flows) */
+	FC_MAX = 8,
+};
+
+/* One flow: 5-tuple, interface and direction. Addresses and ports as seen in the packet (source,
+ * destination), ports in host byte order. IPv4 addresses in the first 4 bytes. ICMP: sport 0,
+ * dport = type << 8 | code. */
+struct flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 ifindex;
+	__u8 family;	/* AF_INET or AF_INET6 */
+	__u8 proto;	/* IPPROTO_* */
+	__u8 direction; /* enum flow_direction */
+	__u8 pad;
+};
+
+/* Counters of a flow (per CPU in the map; the agent sums them). */
+struct flow_counts {
+	__u64 packets;
+	__u64 bytes;	/* skb->len at the hook: the frame without FCS (what the interface counters count) */
+	__u64 first_ns; /* CLOCK_MONOTONIC (coarse) of the first packet */
+	__u64 last_ns;	/* ... and of the last */
+	__u16 tcp_flags; /* OR of the flags seen (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80) */
+	__u16 pad1;
+	__u32 pad2;
+};
+
+/* A packet whose flow could not be inserted (map full), handed to the agent through a ring buffer. */
+struct flow_spill {
+	struct flow_key key;
+	__u32 pad;
+	struct flow_counts stats;
+};
+
+/* A packet the kernel freed as dropped, aggregated by reason and addresses. */
+struct drop_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 reason;  /* enum skb_drop_reason (names from the kernel's BTF) */
+	__u32 ifindex; /* skb->dev, 0 when none */
+	__u8 family;   /* AF_INET, AF_INET6, 0 for other protocols */
+	__u8 proto;
+	__u8 received; /* 1: the packet came in through an interface (skb_iif set); 0: locally generated */
+	__u8 pad;
+};
+
+struct drop_counts {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#define DNS_CAPTURE_BYTES 512
+
+/* A DNS packet (UDP or TCP, port 53) copied for the agent to parse. */
+struct dns_packet {
+	__u64 ts_ns;	 /* CLOCK_MONOTONIC */
+	struct flow_key key;
+	__u16 len;	 /* payload bytes captured in data (<= DNS_CAPTURE_BYTES) */
+	__u16 orig_len;	 /* payload bytes in the packet */
+	__u8 data[DNS_CAPTURE_BYTES]; /* the UDP payload, or the TCP payload (with its 2-byte length prefix) */
+};
+
+_Static_assert(sizeof(struct flow_key) == 44, "flow_key layout");
+_Static_assert(sizeof(struct flow_counts) == 40, "flow_stats layout");
+_Static_assert(sizeof(struct flow_spill) == 88, "flow_spill layout");
+_Static_assert(sizeof(struct drop_key) == 48, "drop_key layout");
+_Static_assert(sizeof(struct drop_counts) == 16, "drop_counts layout");
+_Static_assert(sizeof(struct dns_packet) == 568, "dns_packet layout");
+
+#endif

@@ -1,0 +1,80 @@
+// Flows by their 44-byte kernel key, looked up straight from a batch's DataView: a 32-bit FNV-1a
+// hash of the key's eleven words indexes a Map, collisions chain, and keys compare word by word.
+// No string or buffer is made per record per interval.
+export const KEY_SIZE = 44;
+const WORDS = KEY_SIZE / 4;
+
+export interface Indexed {
+  keyWords: Uint32Array;
+  hash: number;
+  next: this | undefined;
+}
+
+export function keyHash(view: DataView, off: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < WORDS; i++) {
+    h ^= view.getUint32(off + i * 4, true);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export function keyWords(view: DataView, off: number): Uint32Array {
+  const w = new Uint32Array(WORDS);
+  for (let i = 0; i < WORDS; i++) w[i] = view.getUint32(off + i * 4, true);
+  return w;
+}
+
+function sameKey(w: Uint32Array, view: DataView, off: number): boolean {
+  for (let i = 0; i < WORDS; i++) if (w[i] !== view.getUint32(off + i * 4, true)) return false;
+  return true;
+}
+
+export class FlowIndex<T extends Indexed> {
+  private readonly heads = new Map<number, T>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(view: DataView, off: number, hash = keyHash(view, off)): T | undefined {
+    for (let e = this.heads.get(hash); e; e = e.next) if (sameKey(e.keyWords, view, off)) return e;
+    return undefined;
+  }
+
+  /** Adds an entry whose key is not in the index yet. */
+  add(e: T): void {
+    e.next = this.heads.get(e.hash);
+    this.heads.set(e.hash, e);
+    this.count++;
+  }
+
+  remove(e: T): void {
+    let head = this.heads.get(e.hash);
+    if (head === e) {
+      if (e.next) this.heads.set(e.hash, e.next);
+      else this.heads.delete(e.hash);
+      this.count--;
+      e.next = undefined;
+      return;
+    }
+    for (; head; head = head.next) {
+      if (head.next === e) {
+        head.next = e.next;
+        this.count--;
+        e.next = undefined;
+        return;
+      }
+    }
+  }
+
+  *values(): IterableIterator<T> {
+    for (const head of this.heads.values()) for (let e: T | undefined = head; e; e = e.next) yield e;
+  }
+
+  clear(): void {
+    this.heads.clear();
+    this.count = 0;
+  }
+}

@@ -1,0 +1,27 @@
+// The packet-level flow, drop and DNS metrics, declared in one place.
+import type { MetricDef } from '../metrics/exposition.js';
+
+export const FLOW_METRICS = {
+  packets: { name: 'flowscope_flow_packets_total', type: 'counter', help: 'Packets seen by the TC classifier, per edge (direction, protocol, interface, peer address, service port).' },
+  bytes: { name: 'flowscope_flow_bytes_total', type: 'counter', help: 'Bytes seen by the TC classifier (frame length without FCS, as the interface counters count), per edge.' },
+  drops: { name: 'flowscope_packet_drops_total', type: 'counter', help: 'Packets the kernel dropped (skb:kfree_skb), by the kernel\'s drop reason and edge.' },
+  dnsRequests: { name: 'flowscope_dns_requests_total', type: 'counter', help: 'DNS requests answered, by response code, query type and server.' },
+  dnsDuration: { name: 'flowscope_dns_request_duration_seconds', type: 'histogram', help: 'Time from a DNS query to its response, as seen on the wire.' },
+  // Self-metrics of the flow tracer.
+  spilled: { name: 'flowscope_agent_flow_spilled_packets_total', type: 'counter', help: 'Packets whose flow found the kernel flow map full: handed to the agent through the spill ring buffer instead (counted, not lost).' },
+  lost: { name: 'flowscope_agent_flow_lost_total', type: 'counter', help: 'Records the flow tracer could not take in, by source (spill_ring: packets lost because the map and the spill ring were full; drop_map: drops not counted because the drop map was full; dns_ring: DNS packets not parsed because the DNS ring was full; *_reader: records the agent\'s reader thread discarded because JavaScript fell behind).' },
+  nonIp: { name: 'flowscope_agent_flow_non_ip_packets_total', type: 'counter', help: 'Packets neither IPv4 nor IPv6 (ARP, LLDP...): seen but not counted as flows.' },
+  flows: { name: 'flowscope_agent_flows', type: 'gauge', help: 'Flows the agent is following (kernel map plus spilled).' },
+  evicted: { name: 'flowscope_agent_flows_evicted_total', type: 'counter', help: 'Flows removed from the kernel map after being idle for the idle timeout.' },
+  interfaces: { name: 'flowscope_agent_flow_interfaces', type: 'gauge', help: 'Interfaces with the flow classifier attached (both directions).' },
+  rolledUp: { name: 'flowscope_agent_flow_series_rolled_up_total', type: 'counter', help: 'Flows counted under peer_addr="other" because their own series would exceed the series cap.' },
+} as const satisfies Record<string, MetricDef>;
+
+/** 100 µs to 5 s. */
+export const DNS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export const PROTOCOL_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp', 47: 'gre', 50: 'esp' };
+
+export function protocolName(proto: number): string {
+  return PROTOCOL_NAMES[proto] ?? String(proto);
+}

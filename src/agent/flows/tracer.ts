@@ -1,0 +1,451 @@
+// FlowTracer: the packet-level flow agent. Loads bpf/flows.bpf.o, attaches the TC classifier to the
+// interfaces as they come and go, reads the flow map every interval (batch lookups, no deletion),
+// turns per-flow counter growth into per-edge counters, evicts idle flows, and counts drops by the
+// kernel's reason. Started and stopped by the agent; renders into the agent's /metrics.
+import type { Logger } from 'pino';
+import { BpfObject, VerifierError, codec, type MapReader, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
+import { repoPath } from '../../util/paths.js';
+import { monotonicNowNs, monotonicToEpochMs } from '../../util/clock.js';
+import { layout, FlowCounter, FlowDirection, FlowKeyView, FlowSpillView, DropKeyView, type FlowKey, decodeFlowKey } from '../../bpf/gen/flows.gen.js';
+import { formatAddr } from '../net/addr.js';
+import { header, labelString, sample } from '../metrics/exposition.js';
+import { FlowEdgeTable, type FlowEdge } from './edges.js';
+import { InterfaceWatcher, type InterfaceReport } from './interfaces.js';
+import { ephemeralRange, servicePort, type PortRange } from './ports.js';
+import { DropReasons } from './drop-reasons.js';
+import { FLOW_METRICS, protocolName } from './metrics.js';
+import { FlowIndex, KEY_SIZE, keyHash, keyWords, type Indexed } from './flow-index.js';
+
+export const FLOWS_OBJECT = repoPath('bpf/.output/flows.bpf.o');
+const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
+
+export interface FlowRecord {
+  start: string;
+  end: string;
+  interface: string;
+  ifindex: number;
+  direction: 'ingress' | 'egress';
+  protocol: string;
+  proto: number;
+  family: 4 | 6;
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  packets: number;
+  bytes: number;
+  tcp_flags: number;
+  /** The flow's first and last packet, CLOCK_MONOTONIC ns (for exporters that want them exact). */
+  first_ns: number;
+  last_ns: number;
+  /**
+   * false: an active-timeout record of a flow still going; packets and bytes are those since the
+   * flow's previous record (IPFIX delta counts), and `start` is that record's end.
+   */
+  final: boolean;
+}
+
+export interface FlowTracerOptions {
+  /** Interfaces to watch (default: every interface of this network namespace). */
+  interfaces?: RegExp;
+  tcMode?: 'auto' | 'tcx' | 'legacy';
+  /** Flows in the kernel map (beyond: spilled to the agent through a ring buffer). */
+  maxFlows?: number;
+  /** A flow without packets for this long leaves the kernel map (and is exported as a record). */
+  idleTimeoutMs?: number;
+  /** A flow still going is exported (counts since its last record) at least this often (0: only at its end). */
+  activeTimeoutMs?: number;
+  maxSeries?: number;
+  drops?: boolean;
+  dns?: boolean;
+  /** Receives each finished flow (idle, or at stop). */
+  onFlowEnd?: (r: FlowRecord) => void;
+  /** Receives DNS packets as they arrive (decoder: dns/). */
+  onDns?: (batch: RecordBatch) => void;
+  /** The DNS name of an address, when known (peer_dns). */
+  dnsName?: (addr: string) => string;
+  log: Logger;
+}
+
+interface FlowState extends Indexed {
+  edge: FlowEdge;
+  key: FlowKey;
+  packets: number;
+  bytes: number;
+  firstNs: number;
+  lastNs: number;
+  flags: number;
+  /** Counted in the kernel map (else only from spilled packets). */
+  inKernel: boolean;
+  /** Packets and bytes that arrived spilled before the flow found room in the kernel map. */
+  spilledPackets: number;
+  spilledBytes: number;
+  /** Counts and time of the flow's last record. */
+  exportedPackets: number;
+  exportedBytes: number;
+  exportedNs: number;
+  tick: number;
+}
+
+interface DropEdge {
+  labels: string;
+  packets: number;
+  lastMs: number;
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof VerifierError) return `rejected by the verifier: ${err.reason}`;
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}
+
+export class FlowTracer {
+  private readonly flowsMap: MapReader<Uint8Array, Uint8Array>;
+  private readonly dropsMap: MapReader<Uint8Array, Uint8Array> | undefined;
+  private readonly counters: MapReader<number, number>;
+  private readonly spills: RingBufReader;
+  readonly dnsRing: RingBufReader | undefined;
+  readonly interfaces: InterfaceWatcher;
+  readonly edges: FlowEdgeTable;
+  private readonly flowState = new FlowIndex<FlowState>();
+  private readonly dropEdges = new Map<string, DropEdge>();
+  private readonly reasons: DropReasons;
+  private readonly ports: PortRange;
+  private readonly idleNs: number;
+  private readonly activeNs: number;
+  private readonly keyView = new FlowKeyView();
+  private readonly spillView = new FlowSpillView();
+  private readonly dropView = new DropKeyView();
+  private ticks = 0;
+  evicted = 0;
+  private readonly kernelCounters = new Float64Array(8);
+  private constructor(
+    private readonly obj: BpfObject,
+    readonly dropHook: { program: string | undefined; fallbacks: string[] },
+    private readonly options: FlowTracerOptions,
+  ) {
+    this.flowsMap = obj.map('flows');
+    this.counters = obj.map('flow_counters', codec.u32, codec.u64);
+    this.dropsMap = dropHook.program ? obj.map('drops') : undefined;
+    this.spills = obj.ringBuffer('flow_spills', { handler: (b) => this.onSpills(b), maxPendingBatches: 64 });
+    this.dnsRing = options.dns && options.onDns ? obj.ringBuffer('dns_packets', { handler: options.onDns, maxPendingBatches: 256, overflow: 'drop' }) : undefined;
+    this.edges = new FlowEdgeTable(options.maxSeries ?? 10000);
+    this.reasons = new DropReasons();
+    this.ports = ephemeralRange();
+    this.idleNs = (options.idleTimeoutMs ?? 15_000) * 1e6;
+    this.activeNs = (options.activeTimeoutMs ?? 0) * 1e6;
+    this.interfaces = new InterfaceWatcher(obj, {
+      include: options.interfaces,
+      tcMode: options.tcMode ?? 'auto',
+      onAttach: (i) => options.log.info({ interface: i.name, ifindex: i.ifindex, mode: i.mode }, `flows: attached to ${i.name} (${i.mode})`),
+      onDetach: (i) => options.log.info({ interface: i.name }, `flows: released ${i.name}`),
+    });
+  }
+
+  static open(options: FlowTracerOptions): FlowTracer {
+    const fallbacks: string[] = [];
+    const dropCandidates = options.drops === false ? [undefined] : ['drop_btf', 'drop_raw', undefined];
+    for (const drop of dropCandidates) {
+      const obj = BpfObject.open(FLOWS_OBJECT, {
+        name: 'flowscope_flows',
+        layout,
+        programs: drop ? [...TC_PROGRAMS, drop] : TC_PROGRAMS,
+        globals: { enable_dns: options.dns === false ? 0 : 1 },
+        maxEntries: { flows: options.maxFlows ?? 65536 },
+      });
+      try {
+        obj.load();
+        if (drop === 'drop_btf') obj.program(drop).attachTrace();
+        else if (drop === 'drop_raw') obj.program(drop).attachRawTracepoint('kfree_skb');
+        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options);
+        tracer.interfaces.scan();
+        return tracer;
+      } catch (err) {
+        obj.close();
+        if (drop === undefined) throw err;
+        fallbacks.push(`${drop}: ${reasonOf(err)}`);
+        options.log.warn({ program: drop, err: reasonOf(err) }, 'flows: drop hook unavailable, trying the next');
+      }
+    }
+    throw new Error('unreachable');
+  }
+
+  private identity(k: FlowKeyView | FlowKey): FlowEdge {
+    const ingress = k.direction === FlowDirection.DIR_INGRESS;
+    const peerBytes = ingress ? k.saddr : k.daddr;
+    const peer = formatAddr(k.family, peerBytes);
+    const icmp = k.proto === 1 || k.proto === 58;
+    const local = ingress ? k.dport : k.sport;
+    const remote = ingress ? k.sport : k.dport;
+    return this.edges.get({
+      direction: ingress ? 'ingress' : 'egress',
+      protocol: protocolName(k.proto),
+      interface: this.interfaces.nameOf(k.ifindex),
+      peer,
+      port: icmp || (k.proto !== 6 && k.proto !== 17 && k.proto !== 132) ? 0 : servicePort(local, remote, this.ports),
+      peerDns: this.options.dnsName?.(peer) ?? '',
+    });
+  }
+
+  private onSpills(batch: RecordBatch): void {
+    const nowMs = Date.now();
+    batch.forEach((view, off) => {
+      const s = this.spillView.at(view, off);
+      const hash = keyHash(view, off);
+      let st = this.flowState.get(view, off, hash);
+      if (!st) {
+        const key = decodeFlowKey(view, off);
+        st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.identity(key), key, packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, exportedPackets: 0, exportedBytes: 0, exportedNs: 0, tick: this.ticks };
+        this.flowState.add(st);
+      }
+      const p = s.stats.packets;
+      const b = s.stats.bytes;
+      st.packets += p;
+      st.bytes += b;
+      st.lastNs = Math.max(st.lastNs, s.stats.last_ns);
+      st.flags |= s.stats.tcp_flags;
+      if (!st.inKernel) st.tick = this.ticks;
+      st.edge.packets += p;
+      st.edge.bytes += b;
+      st.edge.lastActivityMs = nowMs;
+    });
+  }
+
+  /** One interval: interfaces, flows (deltas into edges), idle eviction, drops. */
+  async tick(): Promise<void> {
+    this.ticks++;
+    this.interfaces.scan();
+    await this.spills.flush();
+    this.readFlows();
+    if (this.dropsMap) this.readDrops(this.dropsMap);
+    for (let c = 0; c < 6; c++) this.kernelCounters[c] = this.counters.sumPerCpuU64(c);
+    if (this.ticks % 60 === 0) {
+      this.edges.evictIdle(10 * 60_000);
+      const now = Date.now();
+      for (const [k, d] of this.dropEdges) if (now - d.lastMs > 10 * 60_000) this.dropEdges.delete(k);
+    }
+  }
+
+  private readFlows(): void {
+    const batch = this.flowsMap.readAll();
+    const keys = Buffer.from(batch.keys.buffer, batch.keys.byteOffset, batch.keys.byteLength);
+    const vals = batch.values;
+    const cpus = batch.cpus;
+    const nowMs = Date.now();
+    const nowNs = monotonicNowNs();
+    const tick = this.ticks;
+    let toEvict: Array<[Buffer, FlowState]> | undefined;
+    for (let i = 0; i < batch.count; i++) {
+      const ko = batch.keyOffset(i);
+      const hash = keyHash(batch.keys, ko);
+      let packets = 0;
+      let bytes = 0;
+      let first = 0;
+      let last = 0;
+      let flags = 0;
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        const o = batch.valueOffset(i, cpu);
+        packets += codec.readU64(vals, o);
+        bytes += codec.readU64(vals, o + 8);
+        const f = codec.readU64(vals, o + 16);
+        if (f && (!first || f < first)) first = f;
+        const l = codec.readU64(vals, o + 24);
+        if (l > last) last = l;
+        flags |= vals.getUint16(o + 32, true);
+      }
+      let st = this.flowState.get(batch.keys, ko, hash);
+      if (!st || !st.inKernel) {
+        const key = decodeFlowKey(batch.keys, ko);
+        // A spilled flow that later found room in the map: its spilled packets stay counted.
+        const base = st;
+        if (base) this.flowState.remove(base);
+        st = {
+          keyWords: base?.keyWords ?? keyWords(batch.keys, ko),
+          hash,
+          next: undefined,
+          edge: base?.edge ?? this.identity(key),
+          key,
+          packets: base?.packets ?? 0,
+          bytes: base?.bytes ?? 0,
+          firstNs: base ? Math.min(base.firstNs || first, first || base.firstNs) : first,
+          lastNs: last,
+          flags: base?.flags ?? 0,
+          inKernel: true,
+          spilledPackets: base?.packets ?? 0,
+          spilledBytes: base?.bytes ?? 0,
+          exportedPackets: base?.exportedPackets ?? 0,
+          exportedBytes: base?.exportedBytes ?? 0,
+          exportedNs: base?.exportedNs ?? 0,
+          tick,
+        };
+        this.flowState.add(st);
+      }
+      const kp = packets + st.spilledPackets;
+      const kb = bytes + st.spilledBytes;
+      const dp = kp - st.packets;
+      const db = kb - st.bytes;
+      if (dp > 0 || db > 0) {
+        st.edge.packets += dp;
+        st.edge.bytes += db;
+        st.edge.lastActivityMs = nowMs;
+        st.packets = kp;
+        st.bytes = kb;
+      }
+      st.lastNs = last;
+      st.flags |= flags;
+      st.tick = tick;
+      if (this.activeNs && st.packets > st.exportedPackets && nowNs - (st.exportedNs || st.firstNs) > this.activeNs) this.finish(st, false);
+      if (last && nowNs - last > this.idleNs) (toEvict ??= []).push([Buffer.from(keys.subarray(ko, ko + KEY_SIZE)), st]);
+    }
+    // Evict idle flows: delete from the kernel, export the record. (A packet arriving between the read
+    // above and the delete is not counted: the flow was idle for the whole timeout, so this is rare.)
+    if (toEvict) {
+      for (const [k, st] of toEvict) {
+        this.flowsMap.delete(k);
+        this.flowState.remove(st);
+        this.evicted++;
+        this.finish(st);
+      }
+    }
+    // Flows gone from the map without us (or only ever spilled) and idle: finish them too.
+    let gone: FlowState[] | undefined;
+    for (const st of this.flowState.values()) {
+      if (st.tick !== tick && (st.inKernel || nowNs - st.lastNs > this.idleNs)) (gone ??= []).push(st);
+    }
+    if (gone) {
+      for (const st of gone) {
+        this.flowState.remove(st);
+        this.finish(st);
+      }
+    }
+  }
+
+  private finish(st: FlowState, final = true): void {
+    if (!this.options.onFlowEnd || st.packets <= st.exportedPackets) return;
+    this.options.onFlowEnd(this.record(st, final));
+    st.exportedPackets = st.packets;
+    st.exportedBytes = st.bytes;
+    st.exportedNs = st.lastNs;
+  }
+
+  record(st: FlowState, final = true): FlowRecord {
+    const k = st.key;
+    const startNs = st.exportedNs || st.firstNs;
+    return {
+      start: new Date(monotonicToEpochMs(startNs)).toISOString(),
+      end: new Date(monotonicToEpochMs(st.lastNs)).toISOString(),
+      interface: this.interfaces.nameOf(k.ifindex),
+      ifindex: k.ifindex,
+      direction: k.direction === FlowDirection.DIR_INGRESS ? 'ingress' : 'egress',
+      protocol: protocolName(k.proto),
+      proto: k.proto,
+      family: k.family === 2 ? 4 : 6,
+      saddr: formatAddr(k.family, k.saddr),
+      daddr: formatAddr(k.family, k.daddr),
+      sport: k.sport,
+      dport: k.dport,
+      packets: st.packets - st.exportedPackets,
+      bytes: st.bytes - st.exportedBytes,
+      tcp_flags: st.flags,
+      first_ns: startNs,
+      last_ns: st.lastNs,
+      final,
+    };
+  }
+
+  private readDrops(map: MapReader<Uint8Array, Uint8Array>): void {
+    // Drained every interval: drops are rare enough that each (reason, addresses) entry lives briefly.
+    const batch = map.readAll({ drain: true });
+    const nowMs = Date.now();
+    for (let i = 0; i < batch.count; i++) {
+      const k = this.dropView.at(batch.keys, batch.keyOffset(i));
+      let packets = 0;
+      for (let cpu = 0; cpu < batch.cpus; cpu++) packets += codec.readU64(batch.values, batch.valueOffset(i, cpu));
+      if (packets === 0) continue;
+      const received = k.received === 1;
+      const ip = k.family === 2 || k.family === 10;
+      const peer = ip ? formatAddr(k.family, received ? k.saddr : k.daddr) : '';
+      const tcpudp = k.proto === 6 || k.proto === 17;
+      const port = tcpudp ? servicePort(received ? k.dport : k.sport, received ? k.sport : k.dport, this.ports) : 0;
+      const labels = labelString([
+        ['reason', this.reasons.name(k.reason)],
+        ['direction', received ? 'received' : 'sent'],
+        ['protocol', ip ? protocolName(k.proto) : 'other'],
+        ['peer_addr', peer],
+        ['port', String(port)],
+      ]);
+      let d = this.dropEdges.get(labels);
+      if (!d) {
+        if (this.dropEdges.size >= (this.options.maxSeries ?? 10000)) {
+          const rolled = labels.replace(/peer_addr="[^"]*"/, 'peer_addr="other"').replace(/port="\d+"/, 'port="0"');
+          d = this.dropEdges.get(rolled) ?? { labels: rolled, packets: 0, lastMs: nowMs };
+          this.dropEdges.set(rolled, d);
+        } else {
+          d = { labels, packets: 0, lastMs: nowMs };
+          this.dropEdges.set(labels, d);
+        }
+      }
+      d.packets += packets;
+      d.lastMs = nowMs;
+    }
+  }
+
+  /** The flow, drop and self metrics, appended to the agent's exposition. */
+  render(out: string[]): void {
+    this.edges.render(out);
+    header(out, FLOW_METRICS.drops);
+    for (const d of this.dropEdges.values()) sample(out, FLOW_METRICS.drops.name, d.labels, d.packets);
+    const M = FLOW_METRICS;
+    const c = this.kernelCounters;
+    header(out, M.spilled);
+    sample(out, M.spilled.name, '', c[FlowCounter.FC_SPILLED]!);
+    header(out, M.lost);
+    sample(out, M.lost.name, 'source="spill_ring"', c[FlowCounter.FC_SPILL_LOST]!);
+    sample(out, M.lost.name, 'source="spill_reader"', this.spills.stats().dropped);
+    sample(out, M.lost.name, 'source="drop_map"', c[FlowCounter.FC_DROP_MAP_FULL]!);
+    sample(out, M.lost.name, 'source="dns_ring"', c[FlowCounter.FC_DNS_LOST]!);
+    sample(out, M.lost.name, 'source="dns_reader"', this.dnsRing?.stats().dropped ?? 0);
+    header(out, M.nonIp);
+    sample(out, M.nonIp.name, '', c[FlowCounter.FC_NON_IP]!);
+    header(out, M.flows);
+    sample(out, M.flows.name, '', this.flowState.size);
+    header(out, M.evicted);
+    sample(out, M.evicted.name, '', this.evicted);
+    header(out, M.interfaces);
+    sample(out, M.interfaces.name, '', this.interfaces.count);
+    header(out, M.rolledUp);
+    sample(out, M.rolledUp.name, '', this.edges.rolledUp);
+  }
+
+  capabilities(): { interfaces: InterfaceReport[]; hiddenTrafficPossible: boolean; drops: unknown; flowMap: unknown } {
+    const interfaces = this.interfaces.report();
+    return {
+      interfaces,
+      hiddenTrafficPossible: interfaces.some((i) => i.others?.some((o) => o.canHide)),
+      drops: { hook: this.dropHook.program ?? null, fallbacks: this.dropHook.fallbacks, reasons: this.reasons.source },
+      flowMap: { type: 'percpu_hash', maxEntries: this.flowsMap.maxEntries, reads: this.flowsMap.mode, idleTimeoutMs: this.idleNs / 1e6, activeTimeoutMs: this.activeNs / 1e6 },
+    };
+  }
+
+  /** Kernel run-time statistics of the attached programs. */
+  programStats(): Array<{ program: string; runTimeNs: number; runCount: number }> {
+    const names = [...TC_PROGRAMS, ...(this.dropHook.program ? [this.dropHook.program] : [])];
+    return names.map((p) => {
+      const s = this.obj.program(p).stats();
+      return { program: p, runTimeNs: s.runTimeNs, runCount: s.runCount };
+    });
+  }
+
+  /** Final state: every flow still open is exported as a record. */
+  flushRecords(): void {
+    for (const st of this.flowState.values()) this.finish(st);
+    this.flowState.clear();
+  }
+
+  close(): void {
+    this.interfaces.close();
+    this.spills.close();
+    this.dnsRing?.close();
+    this.obj.close();
+  }
+}
+

@@ -1,0 +1,103 @@
+// Drops the test causes on purpose are counted with the kernel's own reason, against the kernel's
+// own counters: UDP to a closed port (NO_SOCKET, /proc/net/snmp NoPorts), an iptables DROP rule in
+// a namespace (NETFILTER_DROP, the rule's packet counter), a full socket receive queue
+// (SOCKET_RCVBUFF, the socket's drops in /proc/net/udp).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { spawn } from 'node:child_process';
+import { startAgent, type RunningAgent } from '../support/agent.js';
+import { commandExists, sh } from '../support/run.js';
+import { compileC } from '../support/cbin.js';
+import { createFlowLink, trafgen, type FlowLink } from './support.js';
+
+const haveTrafgen = commandExists('trafgen');
+const haveIptables = commandExists('iptables');
+let link: FlowLink;
+let agent: RunningAgent;
+
+before(async () => {
+  link = createFlowLink();
+  agent = await startAgent(['--flow-interfaces', `^${link.host}$`]);
+});
+
+after(async () => {
+  try {
+    if (agent) assert.equal(await agent.stop(), 0);
+  } finally {
+    link?.destroy();
+  }
+});
+
+function snmp(proto: string, field: string, ns?: string): number {
+  const text = ns ? sh('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp']) : sh('cat', ['/proc/net/snmp']);
+  const lines = text.split('\n').filter((l) => l.startsWith(`${proto}:`));
+  return Number(lines[1]!.split(/\s+/)[lines[0]!.split(/\s+/).indexOf(field)]);
+}
+
+function drops(m: Awaited<ReturnType<RunningAgent['scrape']>>, reason: string, peer: string, port: number): number {
+  return m.sum('flowscope_packet_drops_total', { reason, protocol: 'udp', peer_addr: peer, port: String(port), direction: 'received' });
+}
+
+test('UDP to a closed port: NO_SOCKET, as many as the kernel counted in NoPorts', { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
+  const port = 20000 + Math.floor(Math.random() * 5000);
+  const before = snmp('Udp', 'NoPorts');
+  const sent = trafgen(link, { count: 50, flows: 1, dport: port });
+  const noPorts = snmp('Udp', 'NoPorts') - before;
+  assert.equal(sent.packets, 50);
+  assert.ok(noPorts >= 50, `the kernel counted ${noPorts} NoPorts`);
+  const m = await agent.waitFor((m) => drops(m, 'NO_SOCKET', link.peerAddr, port) >= 50, 5000, 'NO_SOCKET drops');
+  assert.equal(drops(m, 'NO_SOCKET', link.peerAddr, port), 50, 'each packet once, with its peer and port');
+});
+
+test('an iptables DROP rule in a namespace: NETFILTER_DROP, as many as the rule matched', { skip: !haveIptables && 'iptables is not installed' }, async () => {
+  const port = 25000 + Math.floor(Math.random() * 5000);
+  link.exec('iptables', ['-w', '-A', 'INPUT', '-p', 'udp', '--dport', String(port), '-j', 'DROP']);
+  // The rule lives in the test namespace and goes with it.
+  const sock = dgram.createSocket('udp4');
+  for (let i = 0; i < 20; i++) await new Promise<void>((r, j) => sock.send(Buffer.alloc(32), port, link.peerAddr, (e) => (e ? j(e) : r())));
+  sock.close();
+  const rule = link.exec('iptables', ['-w', '-L', 'INPUT', '-v', '-x', '-n']).split('\n').find((l) => l.includes(`dpt:${port}`))!;
+  const matched = Number(rule.trim().split(/\s+/)[0]);
+  assert.equal(matched, 20, 'the rule dropped all 20');
+  const m = await agent.waitFor((m) => drops(m, 'NETFILTER_DROP', link.hostAddr, port) >= 20, 5000, 'NETFILTER_DROP drops');
+  assert.equal(drops(m, 'NETFILTER_DROP', link.hostAddr, port), matched);
+});
+
+const RECEIVER = `
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0), sz = 1;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz)); /* the kernel's minimum */
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
+  inet_pton(AF_INET, argv[1], &a.sin_addr);
+  if (bind(s, (struct sockaddr *)&a, sizeof(a))) { perror("bind"); return 1; }
+  printf("ready\\n"); fflush(stdout);
+  pause(); /* never reads */
+  return 0;
+}`;
+
+test('a full socket receive queue: SOCKET_RCVBUFF, as many as the socket\'s own drop counter', { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
+  const port = 30000 + Math.floor(Math.random() * 2000);
+  const bin = compileC('fs-rcvbuf', RECEIVER);
+  const rx = spawn(bin, [link.hostAddr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      rx.stdout!.once('data', () => resolve());
+      rx.once('exit', (c) => reject(new Error(`receiver exited ${c}`)));
+    });
+    trafgen(link, { count: 300, flows: 1, dport: port, gapUs: 20 });
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    const line = sh('cat', ['/proc/net/udp']).split('\n').find((l) => l.includes(`:${hexPort} `))!;
+    const socketDrops = Number(line.trim().split(/\s+/).at(-1));
+    assert.ok(socketDrops > 0, 'the receive queue overflowed');
+    const m = await agent.waitFor((m) => drops(m, 'SOCKET_RCVBUFF', link.peerAddr, port) >= socketDrops, 5000, 'SOCKET_RCVBUFF drops');
+    assert.equal(drops(m, 'SOCKET_RCVBUFF', link.peerAddr, port), socketDrops);
+  } finally {
+    rx.kill('SIGKILL');
+  }
+});

@@ -1,0 +1,94 @@
+// Packet and byte counts of the flow classifier against trafgen's own count and the interface's
+// counters: exactly equal, in 1 flow and in 10,000 flows.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAgent, type RunningAgent } from '../support/agent.js';
+import { commandExists } from '../support/run.js';
+import { createFlowLink, diff, flowRecords, ifCounters, trafgen, type FlowLink } from './support.js';
+
+const haveTrafgen = commandExists('trafgen');
+let link: FlowLink;
+let agent: RunningAgent;
+
+before(async () => {
+  if (!haveTrafgen) return;
+  link = createFlowLink();
+  agent = await startAgent(['--flow-interfaces', `^${link.host}$`, '--flow-idle-timeout', '3s', '--flows', 'ndjson']);
+  await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 5000, 'the classifier on the test interface');
+});
+
+after(async () => {
+  try {
+    if (agent) assert.equal(await agent.stop(), 0, 'the agent exits cleanly');
+  } finally {
+    link?.destroy();
+  }
+});
+
+for (const [flows, count, port] of [
+  [1, 20_000, 9],
+  [10_000, 30_000, 7],
+] as const) {
+  test(`${count} UDP packets in ${flows} flow(s): agent = interface counters = trafgen`, { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
+    const sel = { interface: link.host, direction: 'ingress' };
+    const m0 = await agent.scrape();
+    const base = { packets: m0.sum('flowscope_flow_packets_total', sel), bytes: m0.sum('flowscope_flow_bytes_total', sel) };
+    const before = ifCounters(link.host);
+    const peerBefore = ifCounters(link.peer, link.ns);
+    const sent = trafgen(link, { count, flows, dport: port });
+    const got = diff(before, ifCounters(link.host));
+    const peerDropped = diff(peerBefore, ifCounters(link.peer, link.ns)).tx_dropped;
+    console.log(`# trafgen ${sent.packets} packets/${sent.bytes} bytes; ${link.host} rx ${got.rx_packets}/${got.rx_bytes}; veth drops ${peerDropped}`);
+    assert.equal(sent.packets, count);
+    const m = await agent.waitFor((m) => m.sum('flowscope_flow_packets_total', sel) - base.packets >= got.rx_packets, 5000, 'the agent to count what the interface received');
+    assert.equal(m.sum('flowscope_flow_packets_total', sel) - base.packets, got.rx_packets, 'packets = interface rx_packets');
+    assert.equal(m.sum('flowscope_flow_bytes_total', sel) - base.bytes, got.rx_bytes, 'bytes = interface rx_bytes');
+    const edge = { ...sel, protocol: 'udp', peer_addr: link.peerAddr, port: String(port) };
+    if (peerDropped === 0) {
+      assert.equal(m.sum('flowscope_flow_packets_total', edge), sent.packets, 'packets = trafgen');
+      assert.equal(m.sum('flowscope_flow_bytes_total', edge), sent.bytes, 'bytes = trafgen');
+    }
+    const ports = new Set(m.select('flowscope_flow_packets_total', { ...sel, protocol: 'udp' }).map((s) => s.labels.port));
+    assert.ok([...ports].every((p) => p === '9' || p === '7'), `the ephemeral source ports are no label (ports: ${[...ports].join(', ')})`);
+    assert.equal(m.sum('flowscope_agent_flow_lost_total'), 0);
+    // Each flow, after the idle timeout, as a record with its own exact count.
+    const deadline = Date.now() + 10_000;
+    let records: ReturnType<typeof flowRecords> = [];
+    while (Date.now() < deadline) {
+      records = flowRecords(agent.stdout()).filter((r) => r.dport === port && r.direction === 'ingress');
+      if (records.length >= flows) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(records.length, flows, 'one record per flow');
+    if (peerDropped === 0) {
+      const per = count / flows;
+      assert.ok(records.every((r) => r.packets === per && r.bytes === per * 60), `every flow has ${per} packets of 60 bytes`);
+      assert.equal(new Set(records.map((r) => r.sport)).size, flows);
+    }
+    const after = await agent.scrape();
+    assert.ok(after.sum('flowscope_agent_flows_evicted_total') >= flows, 'idle flows leave the kernel map');
+  });
+}
+
+test('a full flow map spills to the ring buffer: counts stay exact, and the spill is counted', { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
+  const small = await startAgent(['--flow-interfaces', `^${link.host}$`, '--max-flows', '1000', '--flow-idle-timeout', '60s']);
+  try {
+    await small.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 5000, 'attached');
+    const sel = { interface: link.host, direction: 'ingress' };
+    const m0 = await small.scrape();
+    const before = ifCounters(link.host);
+    trafgen(link, { count: 20_000, flows: 5000, dport: 11 });
+    const got = diff(before, ifCounters(link.host));
+    const m = await small.waitFor((m) => m.sum('flowscope_flow_packets_total', sel) - m0.sum('flowscope_flow_packets_total', sel) >= got.rx_packets - m.sum('flowscope_agent_flow_lost_total'), 5000, 'all packets');
+    const counted = m.sum('flowscope_flow_packets_total', sel) - m0.sum('flowscope_flow_packets_total', sel);
+    const lost = m.sum('flowscope_agent_flow_lost_total', { source: 'spill_ring' });
+    const spilled = m.sum('flowscope_agent_flow_spilled_packets_total');
+    console.log(`# rx ${got.rx_packets}, counted ${counted}, spilled ${spilled}, lost ${lost}, flows ${m.sum('flowscope_agent_flows')}`);
+    assert.ok(spilled > 10_000, 'most packets went through the spill ring');
+    assert.equal(counted + lost, got.rx_packets, 'counted + lost (counted as lost) = received: never silently lost');
+    assert.equal(lost, 0, 'the spill ring kept up at this rate');
+    assert.equal(m.sum('flowscope_flow_bytes_total', sel) - m0.sum('flowscope_flow_bytes_total', sel), got.rx_bytes);
+  } finally {
+    assert.equal(await small.stop(), 0);
+  }
+});

@@ -1,0 +1,44 @@
+// The classifier follows interfaces as they appear and go: attached within an interval or two of
+// creation, released at deletion, attached again when a device of the same name comes back.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAgent } from '../support/agent.js';
+import { sh } from '../support/run.js';
+import { uniqueName } from '../support/netns.js';
+import { createFlowLink } from './support.js';
+
+test('interfaces are attached when they appear and released when they go', async () => {
+  const prefix = uniqueName('fsfw').slice(0, 10);
+  const agent = await startAgent(['--flow-interfaces', `^${prefix}`, '--interval', '500ms']);
+  const made: Array<() => void> = [];
+  try {
+    const m0 = await agent.scrape();
+    assert.equal(m0.sum('flowscope_agent_flow_interfaces'), 0, 'nothing matches yet');
+    for (let round = 0; round < 2; round++) {
+      const name = `${prefix}a`;
+      sh('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${prefix}b`]);
+      made.push(() => sh('ip', ['link', 'del', name], { allowFail: true }));
+      const t0 = Date.now();
+      await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 2, 3000, 'both ends attached');
+      console.log(`# round ${round}: attached ${Date.now() - t0} ms after creation`);
+      const caps = await agent.json<{ flows: { interfaces: Array<{ name: string; attached: boolean }> } }>('/capabilities');
+      assert.deepEqual(caps.flows.interfaces.filter((i) => i.attached).map((i) => i.name).sort(), [`${prefix}a`, `${prefix}b`]);
+      sh('ip', ['link', 'del', name]);
+      await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 0, 3000, 'released after deletion');
+    }
+    // Traffic on an interface created after start is counted.
+    const link = createFlowLink();
+    made.push(() => link.destroy());
+    const agent2 = await startAgent(['--flow-interfaces', `^${link.host}$`, '--interval', '500ms']);
+    try {
+      sh('ping', ['-c', '3', '-i', '0.2', link.peerAddr]);
+      const m = await agent2.waitFor((m) => m.sum('flowscope_flow_packets_total', { interface: link.host, protocol: 'icmp', direction: 'ingress' }) === 3, 3000, 'pings counted');
+      assert.equal(m.sum('flowscope_flow_packets_total', { interface: link.host, protocol: 'icmp', direction: 'egress' }), 3);
+    } finally {
+      assert.equal(await agent2.stop(), 0);
+    }
+  } finally {
+    for (const f of made) f();
+    assert.equal(await agent.stop(), 0);
+  }
+});
