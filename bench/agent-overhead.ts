@@ -2,6 +2,8 @@
 // connection churn, iperf3 over a veth pair, keep-alive HTTP latency (wrk); the agent's CPU per
 // 1,000 connections/s and its memory; and coverage beside libbpf-tools' tcplife on the same churn.
 //   node dist/bench/agent-overhead.js [rounds=3] [seconds=5]
+// Two agent configurations, each in its own alternation: TCP only (--no-flows), and the default
+// (TCP plus the packet-flow classifier on every interface).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { startAgent, freePort, type RunningAgent } from '../test/support/agent.js';
@@ -27,11 +29,13 @@ function pssMb(pid: number): number {
 }
 
 /** Runs `fn` with the agent off, then on, `rounds` times; returns both series and what the agent used. */
+let agentArgs: string[] = [];
+
 async function alternate(name: string, fn: () => Promise<number>): Promise<{ off: number[]; on: number[]; agentCpu: number[]; agentRss: number[] }> {
   const r = { off: [] as number[], on: [] as number[], agentCpu: [] as number[], agentRss: [] as number[] };
   for (let i = 0; i < rounds; i++) {
     r.off.push(await fn());
-    const agent = await startAgent(['--log-level', 'error']);
+    const agent = await startAgent(['--log-level', 'error', ...agentArgs]);
     try {
       await sleep(1000);
       const cpu0 = processCpuSeconds(agent.proc.pid!);
@@ -66,8 +70,16 @@ function wrkP99Ms(output: string): number {
 async function main(): Promise<void> {
   const rows: Array<Record<string, string | number>> = [];
 
+  const extra: Array<Record<string, string | number>> = [];
+  const coverages: string[] = [];
+  for (const config of [
+    { label: 'TCP only', args: ['--no-flows'] },
+    { label: 'default: TCP + flows on every interface', args: ['--flow-interfaces', '.'] },
+  ]) {
+  agentArgs = config.args;
+  process.stderr.write(`agent configuration: ${config.label}\n`);
   // Idle memory.
-  const idle = await startAgent(['--log-level', 'error']);
+  const idle = await startAgent(['--log-level', 'error', ...agentArgs]);
   await sleep(5000);
   const idleRss = rssMb(idle.proc.pid!);
   const idlePss = pssMb(idle.proc.pid!);
@@ -88,7 +100,7 @@ async function main(): Promise<void> {
   const churnRatio = median(c.on) / median(c.off);
   const connPerSec = median(c.on);
   const cpuPerSec = median(c.agentCpu) / secs;
-  rows.push({ load: 'connection churn (conn/s, loopback, 2 threads)', without: fmt(median(c.off)), with: fmt(median(c.on)), ratio: churnRatio.toFixed(3), target: '>= 0.95' });
+  rows.push({ agent: config.label, load: 'connection churn (conn/s, loopback, 2 threads)', without: fmt(median(c.off)), with: fmt(median(c.on)), ratio: churnRatio.toFixed(3), target: '>= 0.95' });
 
   // iperf3 over a veth pair into a namespace.
   const veth = createVethNamespace();
@@ -105,7 +117,7 @@ async function main(): Promise<void> {
     iperfServer.kill();
     veth.destroy();
   }
-  rows.push({ load: 'iperf3 over veth (Gbit/s)', without: median(ip.off).toFixed(2), with: median(ip.on).toFixed(2), ratio: (median(ip.on) / median(ip.off)).toFixed(3), target: '>= 0.99' });
+  rows.push({ agent: config.label, load: 'iperf3 over veth (Gbit/s)', without: median(ip.off).toFixed(2), with: median(ip.on).toFixed(2), ratio: (median(ip.on) / median(ip.off)).toFixed(3), target: '>= 0.99' });
 
   // Keep-alive HTTP latency.
   const httpd = compileC('fs-httpd', readFileSync(repoPath('bench/fixtures/httpd.c'), 'utf8'));
@@ -121,14 +133,14 @@ async function main(): Promise<void> {
   } finally {
     server.kill();
   }
-  rows.push({ load: 'HTTP keep-alive p99 latency (ms, wrk -c16)', without: median(w.off).toFixed(3), with: median(w.on).toFixed(3), ratio: (median(w.on) / median(w.off)).toFixed(3), target: '<= 1.05' });
+  rows.push({ agent: config.label, load: 'HTTP keep-alive p99 latency (ms, wrk -c16)', without: median(w.off).toFixed(3), with: median(w.on).toFixed(3), ratio: (median(w.on) / median(w.off)).toFixed(3), target: '<= 1.05' });
 
   // Coverage beside libbpf-tools tcplife, on the same churn.
   let coverage = 'libbpf-tools tcplife not installed';
   if (existsSync('/usr/sbin/tcplife')) {
     const port = await freePort();
     const srv = await startServer(tcpload('fs-srv'), '127.0.0.1', port);
-    const agent: RunningAgent = await startAgent(['--log-level', 'error']);
+    const agent: RunningAgent = await startAgent(['--log-level', 'error', ...agentArgs]);
     const tl = spawn('stdbuf', ['-oL', '/usr/sbin/tcplife', '-D', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let tlOut = '';
     tl.stdout!.on('data', (d: Buffer) => (tlOut += d.toString()));
@@ -141,7 +153,7 @@ async function main(): Promise<void> {
       tl.kill('SIGINT');
       await new Promise((r) => tl.on('close', r));
       const theirs = tlOut.split('\n').filter((l) => new RegExp(`\\s${port}\\s`).test(l)).length;
-      coverage = `churn of ${fmt(run.connections)} connections (${fmt(run.perSecond)}/s): flowscope saw ${fmt(ours)} (${((100 * ours) / run.connections).toFixed(2)}%), libbpf-tools tcplife ${fmt(theirs)} (${((100 * theirs) / run.connections).toFixed(2)}%)`;
+      coverage = `${config.label}: churn of ${fmt(run.connections)} connections (${fmt(run.perSecond)}/s): flowscope saw ${fmt(ours)} (${((100 * ours) / run.connections).toFixed(2)}%), libbpf-tools tcplife ${fmt(theirs)} (${((100 * theirs) / run.connections).toFixed(2)}%)`;
     } finally {
       tl.kill('SIGKILL');
       await agent.stop();
@@ -149,21 +161,28 @@ async function main(): Promise<void> {
     }
   }
 
+  coverages.push(coverage);
+  extra.push(
+    { agent: config.label, measure: 'agent CPU at idle (cores)', value: idleCpu.toFixed(3) },
+    { agent: config.label, measure: 'agent RSS idle (MB, target <= 75)', value: idleRss.toFixed(1) },
+    { agent: config.label, measure: 'agent PSS idle (MB: private + share of shared pages)', value: idlePss.toFixed(1) },
+    { agent: config.label, measure: `agent CPU under churn (cores, at ${fmt(connPerSec)} conn/s)`, value: cpuPerSec.toFixed(3) },
+    { agent: config.label, measure: 'agent CPU per 1,000 conn/s (% of a core)', value: ((100 * cpuPerSec) / (connPerSec / 1000)).toFixed(2) },
+    { agent: config.label, measure: 'agent RSS peak under churn (MB)', value: median(c.agentRss).toFixed(1) },
+    { agent: config.label, measure: 'agent CPU during iperf3 (cores)', value: (median(ip.agentCpu) / secs).toFixed(3) },
+  );
+  }
+
   console.log(`agent overhead, ${rounds} alternating rounds of ${secs} s, medians`);
   console.log(table(rows));
   console.log('');
   console.log(
     table([
-      { measure: 'agent CPU at idle (cores)', value: idleCpu.toFixed(3) },
-      { measure: `agent CPU under churn (cores, at ${fmt(connPerSec)} conn/s)`, value: cpuPerSec.toFixed(3) },
-      { measure: 'agent CPU per 1,000 conn/s (% of a core)', value: ((100 * cpuPerSec) / (connPerSec / 1000)).toFixed(2) },
-      { measure: 'agent RSS idle (MB, target <= 75)', value: idleRss.toFixed(1) },
-      { measure: 'agent PSS idle (MB: private + share of shared pages)', value: idlePss.toFixed(1) },
-      { measure: 'agent RSS peak under churn (MB)', value: median(c.agentRss).toFixed(1) },
+      ...extra,
     ]),
   );
   console.log('');
-  console.log(`coverage: ${coverage}`);
+  for (const c of coverages) console.log(`coverage, ${c}`);
 }
 
 await main();
