@@ -2,7 +2,11 @@
 #include "common.h"
 
 #include <bpf/btf.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -126,6 +130,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
             InstanceMethod("attachUprobe", &NativeObject::AttachUprobe),
             InstanceMethod("attachCgroup", &NativeObject::AttachCgroup),
             InstanceMethod("attachTcx", &NativeObject::AttachTcx),
+            InstanceMethod("attachSocketFilter", &NativeObject::AttachSocketFilter),
             InstanceMethod("attachTcLegacy", &NativeObject::AttachTcLegacy),
             InstanceMethod("close", &NativeObject::Close),
         });
@@ -450,6 +455,43 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
     std::string what = std::string("tcx ") + (ingress ? "ingress" : "egress") + " ifindex " + std::to_string(ifindex);
     if (fd < 0) ThrowBpf(env, "attach " + what, errno);
+    auto state = std::make_shared<LinkState>();
+    state->kind = LinkKind::RawFd;
+    state->fd = fd;
+    state->description = what;
+    return AddLink(env, state);
+  }
+
+  // attachSocketFilter(prog, ifindex): the program on a packet socket of its own, bound to one
+  // interface (or all with 0), seeing packets in both directions. The socket never queues anything
+  // the program does not pass (return 0 to count only); closing it detaches the program.
+  Napi::Value AttachSocketFilter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    struct bpf_program* prog = Prog(info);
+    int ifindex = static_cast<int>(ArgInt(info, 1, "ifindex"));
+    int progFd = bpf_program__fd(prog);
+    if (progFd < 0) ThrowBpf(env, "attach socket filter", EBADF, "program is not loaded");
+    std::string what = "socket filter on " + (ifindex ? "ifindex " + std::to_string(ifindex) : std::string("all interfaces"));
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (fd < 0) ThrowBpf(env, "attach " + what, errno);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    // Attach before binding, so that the socket never sees a packet without the program.
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &progFd, sizeof progFd) < 0) {
+      int err = errno;
+      close(fd);
+      ThrowBpf(env, "attach " + what, err);
+    }
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex;
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll) < 0) {
+      int err = errno;
+      close(fd);
+      ThrowBpf(env, "attach " + what, err);
+    }
     auto state = std::make_shared<LinkState>();
     state->kind = LinkKind::RawFd;
     state->fd = fd;

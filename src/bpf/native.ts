@@ -60,6 +60,7 @@ export interface NativeObject {
   attachUprobe(program: string, binaryPath: string, fn: string | null, offset: number, pid: number, retprobe: boolean): NativeLink;
   attachCgroup(program: string, cgroupPath: string): NativeLink;
   attachTcx(program: string, ifindex: number, ingress: boolean, first: boolean): NativeLink;
+  attachSocketFilter(program: string, ifindex: number): NativeLink;
   attachTcLegacy(program: string, ifindex: number, ingress: boolean, priority: number, handle: number): NativeLink;
   close(): void;
 }

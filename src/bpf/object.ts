@@ -184,6 +184,15 @@ export class Program {
     }
   }
 
+  /**
+   * A socket filter on a packet socket of its own, bound to one interface (default: all), seeing
+   * packets in both directions; it counts what it sees and should return 0 (nothing is queued).
+   */
+  attachSocketFilter(iface?: string | number): Link {
+    const ifindex = iface === undefined ? 0 : typeof iface === 'number' ? iface : interfaceIndex(iface);
+    return this.link(() => this.raw.attachSocketFilter(this.name, ifindex));
+  }
+
   /** Runs the program once in the kernel without attaching it (BPF_PROG_TEST_RUN; syscall, raw_tp, tc... types). */
   testRun(options: { ctx?: Buffer; data?: Buffer; repeat?: number } = {}): { retval: number; durationNs: number } {
     this.obj.ensureLoaded(`test run ${this.name}`);

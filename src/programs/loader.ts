@@ -93,10 +93,8 @@ function attachProgram(prog: Program, spec: AttachSpec | undefined): { link: Lin
     return { link: prog.attachCgroup(path), target: `cgroup ${path}` };
   }
   if (type === 'socket_filter') {
-    throw new NotSupportedError(
-      `socket filter program ${prog.name} (SEC("${sec}"))`,
-      'a socket filter belongs to one socket, which only its owner can attach it to; count packets with a TC program (SEC("tc")) on the interface instead',
-    );
+    const iface = spec?.socket?.interface;
+    return { link: prog.attachSocketFilter(iface), target: `socket ${iface ?? 'all interfaces'}` };
   }
   if (type === 'xdp') throw new NotSupportedError(`XDP program ${prog.name}`, 'flowscope attaches TC classifiers for packet counting: use SEC("tc")');
   if ((type === 'kprobe' && /^u(ret)?probe\/?$/.test(sec)) || sec === 'uprobe' || sec === 'uretprobe') {

@@ -117,6 +117,7 @@ const attach = {
       },
     },
     cgroup: { type: 'object', additionalProperties: false, properties: { path: { type: 'string' } } },
+    socket: { type: 'object', additionalProperties: false, properties: { interface: { type: 'string', minLength: 1 } } },
     uprobe: {
       type: 'object',
       required: ['binary'],
@@ -237,6 +238,8 @@ export interface AttachSpec {
   raw_tp?: string;
   tc?: { interface: string; direction?: 'ingress' | 'egress'; mode?: 'auto' | 'tcx' | 'legacy' };
   cgroup?: { path?: string };
+  /** Socket filters: a packet socket on this interface (default: all interfaces). */
+  socket?: { interface?: string };
   uprobe?: { binary: string; function?: string; offset?: number; pid?: number; retprobe?: boolean };
 }
 

@@ -51,6 +51,33 @@ test('packets_by_protocol: ICMP and UDP packets sent into a veth are counted per
   }
 });
 
+test('packets_by_protocol_socket: a socket filter on a veth counts ICMP both ways (the namespace's own ICMP counters) and UDP per protocol', async () => {
+  const s = scratch();
+  const link = createVethNamespace();
+  const exporter = await startExporter([exampleConfig(s.dir, 'packets_by_protocol_socket', [['interface: eth0', `interface: ${link.host}`]])]);
+  try {
+    const caps = await exporter.json<{ programs: Array<{ attached: Array<{ target: string }> }> }>('/capabilities');
+    assert.equal(caps.programs[0]?.attached[0]?.target, `socket ${link.host}`);
+    link.exec('ping', ['-c', '5', '-i', '0.05', '-W', '1', link.hostAddr]);
+    link.exec('bash', ['-c', `for i in $(seq 7); do echo x > /dev/udp/${link.hostAddr}/9; done`]);
+    const m = await exporter.waitFor((m) => m.sum('socket_packets_total', { protocol: 'icmp' }) >= 10 && m.sum('socket_packets_total', { protocol: 'udp' }) >= 7, 10_000, '10 ICMP and 7 UDP packets');
+    // A packet socket sees both directions: echo requests in, replies out, and the (rate-limited)
+    // port-unreachables answering the UDP datagrams. The namespace's own ICMP counters say how many
+    // crossed the link: it is fresh, so they count exactly this traffic.
+    const snmp = link.exec('cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Icmp:'));
+    const icmp = Object.fromEntries(snmp[0]!.split(/\s+/).slice(1).map((k, i) => [k, Number(snmp[1]!.split(/\s+/)[i + 1])]));
+    const crossed = icmp.InMsgs! + icmp.OutMsgs!;
+    assert.ok(crossed >= 10, `ICMP messages over the link: ${crossed}`);
+    await exporter.waitFor((m) => m.sum('socket_packets_total', { protocol: 'icmp' }) === crossed, 3000, `${crossed} ICMP packets`);
+    assert.equal(m.sum('socket_packets_total', { protocol: 'udp' }), 7);
+    assert.equal(m.sum('socket_packets_total', { protocol: 'tcp' }), 0);
+  } finally {
+    await exporter.stop();
+    link.destroy();
+    s.cleanup();
+  }
+});
+
 test('block_io_latency: N direct 4 KiB writes to a loop device give N in its latency and size histograms', async () => {
   const s = scratch();
   const backing = join(s.dir, 'disk.img');
