@@ -51,7 +51,7 @@ test('packets_by_protocol: ICMP and UDP packets sent into a veth are counted per
   }
 });
 
-test('packets_by_protocol_socket: a socket filter on a veth counts ICMP both ways (the namespace's own ICMP counters) and UDP per protocol', async () => {
+test("packets_by_protocol_socket: a socket filter on a veth counts ICMP both ways (as the namespace's own counters say) and UDP per protocol", async () => {
   const s = scratch();
   const link = createVethNamespace();
   const exporter = await startExporter([exampleConfig(s.dir, 'packets_by_protocol_socket', [['interface: eth0', `interface: ${link.host}`]])]);
