@@ -148,16 +148,12 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   };
   const onInt = (): void => stop('SIGINT');
   const onTerm = (): void => stop('SIGTERM');
+  // Kept until the process ends: a second signal during shutdown must not cut the last map read short.
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
-  try {
-    agent = await Agent.start(options);
-    if (requested) await agent.stop();
-    else await finished;
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-  }
+  agent = await Agent.start(options);
+  if (requested) await agent.stop();
+  else await finished;
 }
 
 export function registerAgent(program: Command): void {
