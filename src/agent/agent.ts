@@ -127,10 +127,11 @@ export class Agent {
     const { log } = this.options;
     const { inClusterConnection } = await import('../programs/watch.js');
     let connection;
+    const kubeconfig = this.options.enrich?.kubeconfig;
     try {
-      connection = await inClusterConnection();
+      connection = kubeconfig && this.options.enrich?.kubernetes !== 'off' ? await kubeconfigConnection(kubeconfig) : await inClusterConnection();
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'in a Kubernetes pod, but its service account cannot be read: BpfProgram resources are not watched');
+      log.warn({ err: (err as Error).message }, `BpfProgram resources are not watched: ${(err as Error).message}`);
     }
     if (!this.options.programs?.length && !connection) return;
     const { startPrograms } = await import('../programs/exporter.js');
@@ -139,7 +140,7 @@ export class Agent {
     this.programs = startPrograms(this.options.programs ?? [], log, () => this.stats !== undefined, pods);
     if (connection) {
       const { BpfProgramWatcher } = await import('../programs/watch.js');
-      this.programWatcher = new BpfProgramWatcher({ connection, node: process.env.NODE_NAME ?? hostname(), registry: this.programs, log });
+      this.programWatcher = new BpfProgramWatcher({ connection, node: this.options.enrich?.nodeName ?? process.env.NODE_NAME ?? hostname(), registry: this.programs, log });
       this.programWatcher.start();
       log.info({ server: connection.server }, 'watching BpfProgram resources');
     }
@@ -284,4 +285,13 @@ export class Agent {
     this.tracer?.close();
     this.tracer = undefined;
   }
+}
+
+/** The API server and bearer token of a kubeconfig's current context, for the BpfProgram watcher. */
+async function kubeconfigConnection(path: string): Promise<{ server: string; token?: string }> {
+  const { loadKubeConfig } = await import('./enrich/k8s.js');
+  const kc = loadKubeConfig(path);
+  const server = kc.getCurrentCluster()!.server;
+  const token = kc.getCurrentUser()?.token;
+  return { server, ...(token ? { token } : {}) };
 }
