@@ -95,9 +95,10 @@ test('least privilege: not privileged, capabilities dropped then only the docume
   assert.equal(c.livenessProbe.httpGet.path, '/healthz');
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory && c.resources.limits.cpu);
   const role = objs.find((o) => o.kind === 'ClusterRole') as any;
-  for (const r of role.rules) assert.deepEqual(r.verbs, ['get', 'list', 'watch']);
+  // Read only, except the status of BpfProgram resources (the agent reports whether they loaded).
+  for (const r of role.rules) assert.deepEqual(r.verbs, r.resources.includes('bpfprograms/status') ? ['patch'] : ['get', 'list', 'watch']);
   const resources = role.rules.flatMap((r: any) => r.resources).sort();
-  assert.deepEqual(resources, ['endpointslices', 'jobs', 'nodes', 'pods', 'replicasets', 'services'], 'exactly what the agent watches');
+  assert.deepEqual(resources, ['bpfprograms', 'bpfprograms/status', 'endpointslices', 'jobs', 'nodes', 'pods', 'replicasets', 'services'], 'exactly what the agent watches');
 });
 
 test('the templater refuses what it does not understand', () => {
