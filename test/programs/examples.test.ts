@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, rmdirSync, writeFileSync, existsSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { features } from '../../src/bpf/index.js';
-import { createNamespacePair, createVethNamespace, retransSegs } from '../support/netns.js';
+import { createNamespacePair, createVethNamespace, retransSegs, retransFailed } from '../support/netns.js';
 import { sh, runCommand, sleep } from '../support/run.js';
 import { tcpload, startServer, runClient } from '../support/tcpload.js';
 import { exampleConfig, scratch, startExporter, startWriter } from './support.js';
@@ -117,14 +117,20 @@ test('tcp_retransmits: segments retransmitted to a lossy peer match the kernel R
   let serverStopped = false;
   try {
     const before = retransSegs(pair.a.ns);
+    const failedBefore = retransFailed(pair.a.ns);
     const r = await runClient(bin, ['client', pair.b.addr, String(port), '10', '100000'], pair.a.ns);
     assert.equal(r.code, 0, r.stderr);
     serverStopped = true;
     await server.stop();
     await sleep(500);
-    const kernel = retransSegs(pair.a.ns) - before;
+    // RetransSegs counts a retransmission before it is handed to the device; the tracepoint fires
+    // only once the device took it. Under load a veth can refuse some (TCPRetransFail).
+    const failed = retransFailed(pair.a.ns) - failedBefore;
+    const kernel = retransSegs(pair.a.ns) - before - failed;
+    console.log(`# RetransSegs delta ${kernel + failed}, of which the device refused ${failed}`);
     assert.ok(kernel > 0, 'the drops caused retransmissions');
-    const m = await exporter.waitFor((m) => m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr }) >= kernel, 10_000, `${kernel} retransmitted segments`);
+    // On a timeout the assertions below show both numbers.
+    const m = await exporter.waitFor((m) => m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr }) >= kernel, 10_000, `${kernel} retransmitted segments`).catch(() => exporter.scrape());
     assert.equal(m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr }), kernel);
     assert.equal(m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr, remote_port: String(port) }), kernel);
   } finally {

@@ -110,3 +110,11 @@ export function retransSegs(ns: string): number {
   const values = lines[1]!.split(/\s+/);
   return Number(values[names.indexOf('RetransSegs')]);
 }
+
+/** TcpExt TCPRetransFail of a network namespace: retransmitted segments the device did not take. */
+export function retransFailed(ns: string): number {
+  const lines = sh('ip', ['netns', 'exec', ns, 'cat', '/proc/net/netstat']).split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const names = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/);
+  return Number(values[names.indexOf('TCPRetransFail')]);
+}
