@@ -103,7 +103,7 @@ export class Agent {
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
-    if (this.options.flows) this.flows = await FlowAgent.start(this.options.flows, this.options.maxSeries, log);
+    if (this.options.flows) this.flows = await FlowAgent.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
     if (this.options.bpfStats) this.stats = enableBpfStats();
     await this.startPrograms();
     this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import dgram from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { rmSync } from 'node:fs';
 import { startAgent, freePort, type RunningAgent } from '../support/agent.js';
@@ -152,4 +153,29 @@ test('the API server goes away: a warning, metrics keep flowing; it comes back: 
   api = next;
   await synced(agent);
   await connectAndGetEdge((e) => e.peer.pod === 'payments-7f8d9c6b5-restarted', 'labels from the returned API server');
+});
+
+test('packet drops name both ends from the same index: an iptables DROP in the checkout pod, from the payments pod', async () => {
+  const dport = 30000 + Math.floor(Math.random() * 20000);
+  veth.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(dport), '-j', 'DROP']);
+  const sock = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((r) => sock.bind(0, veth.hostAddr, () => r()));
+    for (let i = 0; i < 9; i++) await new Promise<void>((r, j) => sock.send(Buffer.from('x'), dport, veth.peerAddr, (e) => (e ? j(e) : r())));
+    // Ground truth: the rule's own packet counter.
+    const rule = veth.exec('iptables', ['-L', 'INPUT', '-v', '-x', '-n']).split('\n').find((l) => l.includes(`dpt:${dport}`))!;
+    const dropped = Number(rule.trim().split(/\s+/)[0]);
+    assert.equal(dropped, 9);
+    const labels = { reason: 'NETFILTER_DROP', direction: 'received', protocol: 'udp', peer_addr: veth.hostAddr, namespace: 'shop', pod: 'checkout-5d9f8b7c6d-abcde', workload: 'checkout', peer_namespace: 'shop', peer_workload: 'payments' };
+    const m = await agent.waitFor((m) => m.sum('flowscope_packet_drops_total', labels) === dropped, 5000, `${dropped} drops named after both pods`).catch(async (err: Error) => {
+      const lines = (await agent.text()).split('\n').filter((l) => l.startsWith('flowscope_packet_drops_total') && l.includes('NETFILTER'));
+      throw new Error(`${err.message}: ${lines.join(' | ')}`);
+    });
+    assert.equal(m.sum('flowscope_packet_drops_total', labels), dropped);
+    // Whichever payments pod holds that IP now (an earlier test replaced the first one).
+    for (const sample of m.select('flowscope_packet_drops_total', labels)) assert.match(sample.labels.peer_pod!, /^payments-7f8d9c6b5-/);
+  } finally {
+    sock.close();
+    veth.exec('iptables', ['-D', 'INPUT', '-p', 'udp', '--dport', String(dport), '-j', 'DROP']);
+  }
 });

@@ -222,12 +222,17 @@ export class Enricher implements OwnerResolver {
   }
 
   remote(_id: ConnIdView, peer: string): End | undefined {
+    return this.byAddress(peer);
+  }
+
+  /** Whoever owns an address (a pod, service, node or container), from the same cache as edges' peers. */
+  byAddress(ip: string): End {
     this.checkGeneration();
-    let e = this.remotes.get(peer);
+    let e = this.remotes.get(ip);
     if (e === undefined) {
-      e = this.resolveRemote(peer);
+      e = this.resolveRemote(ip);
       if (this.remotes.size >= 65536) this.remotes.clear();
-      this.remotes.set(peer, e);
+      this.remotes.set(ip, e);
     }
     return e;
   }

@@ -21,6 +21,8 @@ export interface FlowAgentOptions {
   ndjson?: NodeJS.WritableStream;
   /** IPFIX collector (UDP). */
   ipfix?: { host: string; port: number };
+  /** The workload that owns an address, when known (from the agent's identity sources). */
+  workloadOf?: (addr: string) => { pod: string; namespace: string; workload: string } | undefined;
 }
 
 export class FlowAgent {
@@ -54,6 +56,7 @@ export class FlowAgent {
       dns: options.dns,
       onDns: dns?.handle,
       dnsName: dns?.nameOf,
+      workloadOf: options.workloadOf,
       onFlowEnd: sinks.length ? (r) => { for (const s of sinks) s(r); } : undefined,
       log,
     });

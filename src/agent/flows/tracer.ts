@@ -64,6 +64,8 @@ export interface FlowTracerOptions {
   onDns?: (batch: RecordBatch) => void;
   /** The DNS name of an address, when known (peer_dns). */
   dnsName?: (addr: string) => string;
+  /** The workload that owns an address (pod IP, service IP...), when known: names both ends of a drop. */
+  workloadOf?: (addr: string) => { pod: string; namespace: string; workload: string } | undefined;
   log: Logger;
 }
 
@@ -364,6 +366,10 @@ export class FlowTracer {
       const received = k.received === 1;
       const ip = k.family === 2 || k.family === 10;
       const peer = ip ? formatAddr(k.family, received ? k.saddr : k.daddr) : '';
+      // Both ends named where the addresses allow: the local one (the packet's destination when it
+      // came in, its source when it went out) and the peer.
+      const local = ip && this.options.workloadOf ? this.options.workloadOf(formatAddr(k.family, received ? k.daddr : k.saddr)) : undefined;
+      const remote = ip && this.options.workloadOf ? this.options.workloadOf(peer) : undefined;
       const tcpudp = k.proto === 6 || k.proto === 17;
       const port = tcpudp ? servicePort(received ? k.dport : k.sport, received ? k.sport : k.dport, this.ports) : 0;
       const labels = labelString([
@@ -372,6 +378,12 @@ export class FlowTracer {
         ['protocol', ip ? protocolName(k.proto) : 'other'],
         ['peer_addr', peer],
         ['port', String(port)],
+        ['namespace', local?.namespace ?? ''],
+        ['pod', local?.pod ?? ''],
+        ['workload', local?.workload ?? ''],
+        ['peer_namespace', remote?.namespace ?? ''],
+        ['peer_pod', remote?.pod ?? ''],
+        ['peer_workload', remote?.workload ?? ''],
       ]);
       let d = this.dropEdges.get(labels);
       if (!d) {
