@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { commandExists } from '../support/run.js';
-import type { RunningAgent } from '../support/agent.js';
-import { createFlowLink, startAgentIn, type FlowLink } from './support.js';
+import { startAgent, type RunningAgent } from '../support/agent.js';
+import { createFlowLink, type FlowLink } from './support.js';
 
 const haveDnsmasq = commandExists('dnsmasq');
 let link: FlowLink;
@@ -25,7 +25,7 @@ before(async () => {
   );
   dnsmasq.stdout!.on('data', (d: Buffer) => (dnsLog += d.toString()));
   dnsmasq.stderr!.on('data', (d: Buffer) => (dnsLog += d.toString()));
-  agent = await startAgentIn(link.ns, link.peerAddr, ['--flow-interfaces', `^(lo|${link.peer})$`]);
+  agent = await startAgent(['--flow-interfaces', `^(lo|${link.peer})$`], 'agent', { netns: link.ns, host: link.peerAddr });
   await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 2, 5000, 'lo and the veth attached');
 });
 

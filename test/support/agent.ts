@@ -29,13 +29,24 @@ export interface RunningAgent {
   stop(): Promise<number | null>;
 }
 
-export async function startAgent(args: string[] = [], command = 'agent'): Promise<RunningAgent> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+/** Where the agent runs: this network namespace (default), or another one, serving on `host` there. */
+export interface AgentPlace {
+  netns?: string;
+  host?: string;
+}
+
+export async function startAgent(args: string[] = [], command = 'agent', place: AgentPlace = {}): Promise<RunningAgent> {
+  const host = place.host ?? '127.0.0.1';
+  const port = place.netns ? 9387 : await freePort();
+  const url = `http://${host}:${port}`;
   // Flows attach a classifier to every interface by default: tests keep it to loopback unless they
   // choose (--flow-interfaces, --no-flows), so that no test touches the host's own interfaces.
   const env = { ...process.env, FLOWSCOPE_FLOW_INTERFACES: process.env.FLOWSCOPE_FLOW_INTERFACES ?? '^lo$' };
-  const proc = spawn(flowscopeBin, [command, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const argv = [command, '--listen', `${host}:${port}`, '--log-level', 'warn', ...args];
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  // In another namespace (as in a pod: only the network namespace differs) through nsenter, not
+  // `ip netns exec`, which remounts /sys and hides the cgroup v2 mount.
+  const proc = place.netns ? spawn('nsenter', [`--net=/run/netns/${place.netns}`, flowscopeBin, ...argv], { stdio, env }) : spawn(flowscopeBin, argv, { stdio, env });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,3 +1,4 @@
+import { formatIPv6 } from '../net/addr.js';
 // DNS messages (RFC 1035) as the kernel handed them up: header, the first question, and the A/AAAA
 // answers, read straight from the record's DataView. Bounded: a truncated or malformed message is
 // refused (null), never thrown.
@@ -54,27 +55,8 @@ function readName(v: DataView, start: number, off: number, end: number): [string
 }
 
 function addrText(v: DataView, off: number, len: number): string {
-  if (len === 4) return `${v.getUint8(off)}.${v.getUint8(off + 1)}.${v.getUint8(off + 2)}.${v.getUint8(off + 3)}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(v.getUint16(off + i).toString(16));
-  // RFC 5952 compression of the longest zero run.
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  const b = new Uint8Array(v.buffer, v.byteOffset + off, len);
+  return len === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : formatIPv6(b);
 }
 
 /** Parses the message in v[start, start+len). */

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import type { DecoderSpec } from '../schema.js';
 import { SYSCALLS_X86_64 } from './syscalls.gen.js';
 import { identityFromCgroupPath, type PodIndex } from './kube.js';
+import { AF_INET, AF_INET6, formatAddr } from '../../agent/net/addr.js';
 
 /** Where decoders look things up; tests point it at fixtures or at the real system. */
 export interface DecoderEnv {
@@ -88,31 +89,9 @@ function syscallName(n: bigint): string {
 }
 
 function inetIp(b: Buffer): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length === 16) {
-    // IPv4-mapped (::ffff:a.b.c.d) shows as the IPv4 address.
-    if (b.readBigUInt64BE(0) === 0n && b.readUInt16BE(8) === 0 && b.readUInt16BE(10) === 0xffff) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-    const groups: string[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-    // Compress the longest run of zero groups (RFC 5952).
-    let best = -1;
-    let bestLen = 0;
-    for (let i = 0; i < 8; ) {
-      if (groups[i] !== '0') {
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j < 8 && groups[j] === '0') j++;
-      if (j - i > bestLen && j - i > 1) {
-        best = i;
-        bestLen = j - i;
-      }
-      i = j;
-    }
-    if (best < 0) return groups.join(':');
-    return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-  }
+  if (b.length === 4) return formatAddr(AF_INET, b);
+  // IPv4-mapped (::ffff:a.b.c.d) shows as the IPv4 address.
+  if (b.length === 16) return formatAddr(AF_INET6, b);
   return b.toString('hex');
 }
 
