@@ -125,13 +125,16 @@ export class Agent {
    */
   private async startPrograms(): Promise<void> {
     const { log } = this.options;
-    const { inClusterConnection } = await import('../programs/watch.js');
+    // BpfProgram resources are watched where Kubernetes is (the same decision as for labels).
+    if (!this.options.programs?.length && !this.enricher.kubernetesWanted) return;
     let connection;
-    const kubeconfig = this.options.enrich?.kubeconfig;
-    try {
-      connection = kubeconfig && this.options.enrich?.kubernetes !== 'off' ? await kubeconfigConnection(kubeconfig) : await inClusterConnection();
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, `BpfProgram resources are not watched: ${(err as Error).message}`);
+    if (this.enricher.kubernetesWanted) {
+      const kubeconfig = this.options.enrich?.kubeconfig;
+      try {
+        connection = kubeconfig ? await kubeconfigConnection(kubeconfig) : await (await import('../programs/watch.js')).inClusterConnection();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, `BpfProgram resources are not watched: ${(err as Error).message}`);
+      }
     }
     if (!this.options.programs?.length && !connection) return;
     const { startPrograms } = await import('../programs/exporter.js');

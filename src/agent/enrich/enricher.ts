@@ -66,7 +66,8 @@ export class Enricher implements OwnerResolver {
   readonly cri: Array<{ runtime: string; socket: string; state: string }> = [];
   k8s: K8sWatcher | undefined;
   kubernetesState: { enabled: boolean; reason?: string; server?: string } = { enabled: false, reason: 'off' };
-  private readonly k8sWanted: boolean;
+  /** Kubernetes is asked for (on), or found (auto: in a pod, or --kubeconfig). */
+  readonly kubernetesWanted: boolean;
   readonly nat: NatResolver<Edge> | undefined;
   private readonly locals = new Map<number, End>();
   private readonly remotes = new Map<string, End>();
@@ -99,15 +100,15 @@ export class Enricher implements OwnerResolver {
     for (const s of CRI_SOCKETS) {
       if (existsSync(s.socket)) this.cri.push({ ...s, state: 'socket present; CRI gRPC is not implemented: container ids from cgroup paths, names from Kubernetes' });
     }
-    this.k8sWanted = options.kubernetes === 'on' || (options.kubernetes === 'auto' && (options.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
-    if (!this.k8sWanted && options.kubernetes === 'auto') {
+    this.kubernetesWanted = options.kubernetes === 'on' || (options.kubernetes === 'auto' && (options.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
+    if (!this.kubernetesWanted && options.kubernetes === 'auto') {
       this.kubernetesState = { enabled: false, reason: 'not in a pod and no --kubeconfig' };
     }
     this.nat = options.nat ? new NatResolver<Edge>((edge, actual) => this.translated(edge, actual)) : undefined;
   }
 
   async start(): Promise<void> {
-    if (this.k8sWanted) await this.startKubernetes();
+    if (this.kubernetesWanted) await this.startKubernetes();
     this.k8s?.start();
     for (const r of this.runtimes) void r.refresh(true);
   }

@@ -89,6 +89,12 @@ interface FlowState extends Indexed {
   tick: number;
 }
 
+const IPPROTO_TCP = 6;
+const TCP_FIN = 0x01;
+const TCP_RST = 0x04;
+/** How long a finished TCP flow stays in the kernel map without packets (its last ACKs). */
+const CLOSED_QUIET_NS = 2e9;
+
 interface DropEdge {
   labels: string;
   packets: number;
@@ -296,7 +302,11 @@ export class FlowTracer {
       st.flags |= flags;
       st.tick = tick;
       if (this.activeNs && st.packets > st.exportedPackets && nowNs - (st.exportedNs || st.firstNs) > this.activeNs) this.finish(st, false);
-      if (last && nowNs - last > this.idleNs) (toEvict ??= []).push([Buffer.from(keys.subarray(ko, ko + KEY_SIZE)), st]);
+      // A TCP flow that saw FIN or RST is over: it leaves the map after a short quiet spell instead
+      // of the idle timeout, so that connection churn (one flow per connection) cannot fill the map
+      // and push every packet through the spill ring. A late packet simply starts a new flow.
+      const quietNs = st.key.proto === IPPROTO_TCP && st.flags & (TCP_FIN | TCP_RST) ? Math.min(this.idleNs, CLOSED_QUIET_NS) : this.idleNs;
+      if (last && nowNs - last > quietNs) (toEvict ??= []).push([Buffer.from(keys.subarray(ko, ko + KEY_SIZE)), st]);
     }
     // Evict idle flows: delete from the kernel, export the record. (A packet arriving between the read
     // above and the delete is not counted: the flow was idle for the whole timeout, so this is rare.)
