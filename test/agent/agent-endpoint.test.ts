@@ -72,11 +72,7 @@ test('--output ndjson: one open and one close per connection with the generator\
   let records: LifecycleRecord[] = [];
   const deadline = Date.now() + 3000;
   for (;;) {
-    records = agent
-      .stdout()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as LifecycleRecord);
+    records = agent.records<LifecycleRecord>();
     const mine = records.filter((x) => x.process === 'fs-ndj' || x.lport === port);
     if (mine.filter((x) => x.event === 'close').length >= 14 && mine.filter((x) => x.event === 'connect_failure').length >= 3) break;
     if (Date.now() > deadline) break;

@@ -41,10 +41,7 @@ test('unreachable and timed-out connects are counted by reason, with their SYN r
     assert.ok(kernelRetrans >= 1);
     assert.equal(m.sum('flowscope_tcp_retransmits_total', { ...client }), kernelRetrans, "SYN retries equal the kernel's RetransSegs");
     const failures = agent
-      .stdout()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { event: string; rport: number; reason?: string; error?: string })
+      .records<{ event: string; rport: number; reason?: string; error?: string }>()
       .filter((r) => r.event === 'connect_failure');
     assert.deepEqual(failures.filter((f) => f.rport === unreachablePort).map((f) => f.error), ['EHOSTUNREACH', 'EHOSTUNREACH', 'EHOSTUNREACH']);
     assert.deepEqual(failures.filter((f) => f.rport === silentPort).map((f) => f.error), ['ETIMEDOUT']);

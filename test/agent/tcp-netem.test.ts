@@ -26,11 +26,7 @@ interface Rec {
   srtt_ms?: number;
 }
 const records = (): Rec[] =>
-  agent
-    .stdout()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Rec);
+  agent.records<Rec>();
 
 test('delay 20 ms: median connect duration and RTT within ±20% of 20 ms; each end named after its own process', async () => {
   const net = await createImpairedLink(20);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sh } from '../support/run.js';
 import { uniqueName } from '../support/netns.js';
+import { completeJsonLines } from '../support/agent.js';
 
 export interface FlowLink {
   ns: string;
@@ -147,9 +148,6 @@ export function trafgen(link: FlowLink, o: { count: number; flows: number; dport
 
 /** Parses the flow records (`--flows ndjson`) in an agent's stdout. */
 export function flowRecords(stdout: string): Array<Record<string, unknown> & { packets: number; bytes: number; sport: number; dport: number; tcp_flags: number; protocol: string; direction: string; saddr: string; daddr: string }> {
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{"type":"flow"'))
-    .map((l) => JSON.parse(l));
+  return completeJsonLines<Record<string, unknown>>(stdout).filter((r) => r.type === 'flow') as ReturnType<typeof flowRecords>;
 }
 

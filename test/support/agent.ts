@@ -20,6 +20,8 @@ export interface RunningAgent {
   url: string;
   proc: ChildProcess;
   stdout(): string;
+  /** The JSON lines the agent has written to stdout so far; a line still being written is left out. */
+  records<T = Record<string, unknown>>(): T[];
   stderr(): string;
   scrape(): Promise<Metrics>;
   text(): Promise<string>;
@@ -49,8 +51,10 @@ export async function startAgent(args: string[] = [], command = 'agent', place: 
   const proc = place.netns ? spawn('nsenter', [`--net=/run/netns/${place.netns}`, flowscopeBin, ...argv], { stdio, env }) : spawn(flowscopeBin, argv, { stdio, env });
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stdout!.setEncoding('utf8');
+  proc.stderr!.setEncoding('utf8');
+  proc.stdout!.on('data', (d: string) => (out += d));
+  proc.stderr!.on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((r) => proc.on('close', (code) => r(code)));
   let dead = false;
   void exited.then(() => (dead = true));
@@ -63,6 +67,7 @@ export async function startAgent(args: string[] = [], command = 'agent', place: 
     url,
     proc,
     stdout: () => out,
+    records: <T>() => completeJsonLines<T>(out),
     stderr: () => err,
     text,
     scrape: async () => new Metrics(parseExposition(await text())),
@@ -101,4 +106,15 @@ export async function startAgent(args: string[] = [], command = 'agent', place: 
     await sleep(100);
   }
   return agent;
+}
+
+/** Parses the complete lines of NDJSON output that start with `{`; the unterminated tail is not parsed. */
+export function completeJsonLines<T>(text: string): T[] {
+  const end = text.lastIndexOf('\n');
+  if (end < 0) return [];
+  return text
+    .slice(0, end)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as T);
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { flowscopeBin } from '../support/paths.js';
-import { freePort } from '../support/agent.js';
+import { completeJsonLines, freePort } from '../support/agent.js';
 import { tcpload, startServer, runClient } from '../support/tcpload.js';
 import { createImpairedLink } from '../support/impair.js';
 import { runCommand, sleep } from '../support/run.js';
@@ -61,11 +61,7 @@ async function startTool(cmd: string, args: string[], ready: RegExp): Promise<To
   };
 }
 
-const jsonLines = <T>(text: string): T[] =>
-  text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as T);
+const jsonLines = completeJsonLines;
 
 test('connlat: one line per connect with the tcpconnlat columns; --min-ms keeps only the slow ones', async () => {
   const link = await createImpairedLink(20);
