@@ -127,7 +127,14 @@ const VARIANTS: Variant[] = [
   inProcess('shared hash (spin lock)', VARIANTS_OBJ, 'v_hash_lock'),
   inProcess('per-CPU hash', VARIANTS_OBJ, 'v_percpu_hash'),
   inProcess('per-CPU array (round-robin records)', VARIANTS_OBJ, 'v_percpu_array'),
+  inProcess('floor: parse only, store nothing', VARIANTS_OBJ, 'v_parse'),
+  inProcess('floor: empty program', VARIANTS_OBJ, 'v_empty'),
 ];
+
+/** The range of the per-round ratios, in percent: how much one cell moved between rounds. */
+function spread(ratios: number[]): string {
+  return `${Math.round(100 * Math.min(...ratios))}-${Math.round(100 * Math.max(...ratios))}`;
+}
 
 let runningTrafgen: ChildProcess | undefined;
 
@@ -251,7 +258,7 @@ async function main(): Promise<void> {
       const e = results.get(`${v.name}\u0000${flows}`);
       const n = flows === '1' ? '1 flow' : '65,536 flows';
       row[`pps, ${n}`] = e ? fmt(median(e.pps)) : '-';
-      row[`vs none, ${n}`] = e?.ratio.length ? `${fmt(100 * median(e.ratio), 1)}%` : v === none ? '100%' : '-';
+      row[`vs none, ${n}`] = e?.ratio.length ? `${fmt(100 * median(e.ratio), 1)}% (${spread(e.ratio)})` : v === none ? '100%' : '-';
       row[`BPF ns/pkt, ${n}`] = e?.nsPerPkt.length ? fmt(median(e.nsPerPkt)) : '-';
     }
     rows.push(row);
