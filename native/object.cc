@@ -9,10 +9,30 @@
 #include <sys/socket.h>
 #include <linux/bpf.h>
 #include <sys/syscall.h>
+#include <csignal>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <memory>
 #include <vector>
+
+namespace {
+// Blocks every blockable signal in the calling thread for its lifetime (they stay pending).
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved_);
+  }
+  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+ private:
+  sigset_t saved_;
+};
+}  // namespace
 
 namespace flowscope {
 
@@ -329,7 +349,16 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     LogCapture capture;
-    int err = bpf_object__load(Obj(env));
+    int err;
+    {
+      // The verifier gives up with EAGAIN when a signal is pending, and libbpf retries only a few
+      // times: a process that gets signals often (a profiler's SIGPROF every millisecond) could
+      // never load a large program. Signals wait, blocked, until the load is over.
+      SignalsBlocked blocked;
+      err = bpf_object__load(Obj(env));
+    }
+    if (err == -EAGAIN || err == -EINTR)
+      ThrowBpf(env, "load " + source_ + " (the verifier was interrupted by signals again and again)", err, capture.Text());
     if (err == 0) {
       loaded_ = true;
       return env.Undefined();
