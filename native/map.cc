@@ -47,6 +47,48 @@ Napi::Value Delete(const Napi::CallbackInfo& info) {
   ThrowBpf(info.Env(), "map delete", errno);
 }
 
+// deleteMany(fd, keys, keySize, count): deletes `count` packed keys in one call (the kernel's batch
+// delete where the map type has it, else one delete per key here); keys already gone are skipped.
+// Returns how many were deleted.
+Napi::Value DeleteMany(const Napi::CallbackInfo& info) {
+  int fd = Fd(info);
+  auto keys = ArgBuffer(info, 1, "keys");
+  size_t keySize = static_cast<size_t>(ArgInt(info, 2, "keySize"));
+  size_t count = static_cast<size_t>(ArgInt(info, 3, "count"));
+  if (keySize == 0 || count * keySize > keys.Length()) {
+    Napi::RangeError::New(info.Env(), "deleteMany: keys buffer is smaller than count * keySize").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  auto* base = static_cast<uint8_t*>(keys.Data());
+  size_t deleted = 0;
+  size_t i = 0;
+  bool batch = true;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  while (i < count) {
+    if (batch) {
+      __u32 n = static_cast<__u32>(count - i);
+      int err = bpf_map_delete_batch(fd, base + i * keySize, &n, &opts);
+      int e = err ? errno : 0;
+      deleted += n;
+      i += n;
+      if (err == 0) continue;
+      if (e == ENOENT) {
+        i++;  // that key was gone already: go on after it
+        continue;
+      }
+      if (n == 0 && (e == EINVAL || e == ENOTSUP || e == EOPNOTSUPP || e == 524 /* ENOTSUPP, kernel-internal */)) {
+        batch = false;  // no batch operations for this map type
+        continue;
+      }
+      ThrowBpf(info.Env(), "map delete batch", e);
+    }
+    if (bpf_map_delete_elem(fd, base + i * keySize) == 0) deleted++;
+    else if (errno != ENOENT) ThrowBpf(info.Env(), "map delete", errno);
+    i++;
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(deleted));
+}
+
 // nextKey(fd, key|null, out): false at the end of the map.
 Napi::Value NextKey(const Napi::CallbackInfo& info) {
   auto out = ArgBuffer(info, 2, "nextKey");
@@ -181,6 +223,7 @@ void InitMap(Napi::Env env, Napi::Object exports) {
   m.Set("lookupAndDelete", Napi::Function::New(env, LookupAndDelete));
   m.Set("update", Napi::Function::New(env, Update));
   m.Set("delete", Napi::Function::New(env, Delete));
+  m.Set("deleteMany", Napi::Function::New(env, DeleteMany));
   m.Set("nextKey", Napi::Function::New(env, NextKey));
   m.Set("iterate", Napi::Function::New(env, Iterate));
   m.Set("lookupBatch", Napi::Function::New(env, LookupBatch));

@@ -146,6 +146,16 @@ export class MapReader<K, V> {
     return native().map.delete(this.fd, this.encodeKey(key));
   }
 
+  /**
+   * Deletes the first `count` keys packed in `keys` (keySize bytes each) in one call across the
+   * native boundary and, where the map type has it, one syscall. Returns how many were present.
+   */
+  deleteMany(keys: Buffer, count: number): number {
+    this.checkOpen();
+    if (count === 0) return 0;
+    return native().map.deleteMany(this.fd, keys, this.keySize, count);
+  }
+
   /** All keys, walking the map with get_next_key. */
   keys(): K[] {
     this.checkOpen();

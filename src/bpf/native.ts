@@ -101,6 +101,8 @@ export interface NativeMapOps {
   lookupAndDelete(fd: number, key: Buffer, value: Buffer): boolean;
   update(fd: number, key: Buffer, value: Buffer, flags?: number): void;
   delete(fd: number, key: Buffer): boolean;
+  /** Deletes `count` keys packed in `keys` in one call; returns how many were there to delete. */
+  deleteMany(fd: number, keys: Buffer, keySize: number, count: number): number;
   nextKey(fd: number, key: Buffer | null, next: Buffer): boolean;
   iterate(fd: number, keys: Buffer, values: Buffer, keySize: number, valueStride: number, drain: boolean): BulkResult;
   lookupBatch(fd: number, keys: Buffer, values: Buffer, keySize: number, valueStride: number, drain: boolean): BulkResult;

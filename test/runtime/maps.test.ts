@@ -48,6 +48,26 @@ test('draining reads each entry exactly once and leaves the map empty', () => {
   }
 });
 
+test('deleteMany removes the keys given in one call, skips keys already gone, and leaves the rest', () => {
+  const obj = open();
+  try {
+    const m = obj.map('big_hash', codec.u32, pairValueCodec);
+    for (let i = 0; i < 10_000; i++) m.set(i, { first: i, second: i });
+    // Every even key, with absent keys (>= 10,000) interleaved, packed as the kernel wants them.
+    const wanted = [];
+    for (let i = 0; i < 10_000; i += 2) wanted.push(i, 1_000_000 + i);
+    const keys = Buffer.alloc(wanted.length * 4);
+    wanted.forEach((k, i) => keys.writeUInt32LE(k, i * 4));
+    assert.equal(m.deleteMany(keys, wanted.length), 5_000, 'each present key deleted once');
+    const left = m.keys().sort((a, b) => a - b);
+    assert.equal(left.length, 5_000);
+    assert.ok(left.every((k) => k % 2 === 1), 'only the odd keys remain');
+    assert.equal(m.deleteMany(keys, wanted.length), 0, 'nothing left to delete');
+  } finally {
+    obj.close();
+  }
+});
+
 test('a per-CPU counter written by the kernel sums to the number of events', () => {
   const obj = open();
   try {

@@ -101,6 +101,13 @@ interface DropEdge {
   lastMs: number;
 }
 
+/** A buffer twice as large holding the first `used` keys of `keys`. */
+function growKeys(keys: Buffer, used: number): Buffer {
+  const bigger = Buffer.alloc(keys.length * 2);
+  keys.copy(bigger, 0, 0, used * KEY_SIZE);
+  return bigger;
+}
+
 function reasonOf(err: unknown): string {
   if (err instanceof VerifierError) return `rejected by the verifier: ${err.reason}`;
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
@@ -125,6 +132,9 @@ export class FlowTracer {
   private readonly dropView = new DropKeyView();
   private ticks = 0;
   evicted = 0;
+  /** Keys of the flows leaving the kernel map this interval, packed for one batch delete. */
+  private evictKeys: Buffer = Buffer.alloc(256 * KEY_SIZE);
+  private readonly evictStates: FlowState[] = [];
   private readonly kernelCounters = new Float64Array(8);
   private constructor(
     private readonly obj: BpfObject,
@@ -241,7 +251,7 @@ export class FlowTracer {
     const nowMs = Date.now();
     const nowNs = monotonicNowNs();
     const tick = this.ticks;
-    let toEvict: Array<[Buffer, FlowState]> | undefined;
+    let evicting = 0;
     for (let i = 0; i < batch.count; i++) {
       const ko = batch.keyOffset(i);
       const hash = keyHash(batch.keys, ko);
@@ -306,17 +316,24 @@ export class FlowTracer {
       // of the idle timeout, so that connection churn (one flow per connection) cannot fill the map
       // and push every packet through the spill ring. A late packet simply starts a new flow.
       const quietNs = st.key.proto === IPPROTO_TCP && st.flags & (TCP_FIN | TCP_RST) ? Math.min(this.idleNs, CLOSED_QUIET_NS) : this.idleNs;
-      if (last && nowNs - last > quietNs) (toEvict ??= []).push([Buffer.from(keys.subarray(ko, ko + KEY_SIZE)), st]);
+      if (last && nowNs - last > quietNs) {
+        if (this.evictKeys.length < (evicting + 1) * KEY_SIZE) this.evictKeys = growKeys(this.evictKeys, evicting);
+        keys.copy(this.evictKeys, evicting * KEY_SIZE, ko, ko + KEY_SIZE);
+        this.evictStates[evicting++] = st;
+      }
     }
-    // Evict idle flows: delete from the kernel, export the record. (A packet arriving between the read
-    // above and the delete is not counted: the flow was idle for the whole timeout, so this is rare.)
-    if (toEvict) {
-      for (const [k, st] of toEvict) {
-        this.flowsMap.delete(k);
+    // Evict idle flows: delete from the kernel in one call, export the records. (A packet arriving
+    // between the read above and the delete is not counted: the flow was idle for the whole timeout,
+    // so this is rare.)
+    if (evicting) {
+      this.flowsMap.deleteMany(this.evictKeys, evicting);
+      for (let i = 0; i < evicting; i++) {
+        const st = this.evictStates[i]!;
         this.flowState.remove(st);
         this.evicted++;
         this.finish(st);
       }
+      this.evictStates.length = 0;
     }
     // Flows gone from the map without us (or only ever spilled) and idle: finish them too.
     let gone: FlowState[] | undefined;
