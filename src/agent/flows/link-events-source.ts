@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { native, type NativeLinkWatcher, type NativeLinkWatcherOptions } from '../../bpf/native.js';
 import { errnoName } from '../../bpf/errors.js';
-import { AF_UNSPEC, ARPHRD_NAMES, ENOBUFS, LinkMessage, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, RTM_DELLINK, RTM_NEWLINK, forEachLinkMessage } from './link-events.js';
+import { AF_UNSPEC, ENOBUFS, arphrdOf, LinkMessage, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, RTM_DELLINK, RTM_NEWLINK, forEachLinkMessage } from './link-events.js';
 import type { LinkTable } from './link-events-table.js';
 
 export interface LinkSourceStatus {
@@ -159,17 +159,6 @@ interface IpLink {
   ifindex: number;
   ifname: string;
   link_type?: string;
-}
-
-const ARPHRD_BY_NAME = new Map(Object.entries(ARPHRD_NAMES).map(([n, name]) => [name, Number(n)]));
-
-/** iproute2's link_type as ARPHRD_* (-1: unknown). */
-export function arphrdOf(linkType: string | undefined): number {
-  if (linkType === undefined) return -1;
-  const known = ARPHRD_BY_NAME.get(linkType);
-  if (known !== undefined) return known;
-  const numeric = /^\[(\d+)\]$/.exec(linkType); // iproute2 prints unnamed types as [N]
-  return numeric ? Number(numeric[1]) : -1;
 }
 
 /**

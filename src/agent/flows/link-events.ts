@@ -15,6 +15,7 @@ export const IFF_UP = 0x1;
 export const ENOBUFS = 105;
 
 const IFLA_IFNAME = 3;
+const IFLA_MTU = 4;
 const IFLA_OPERSTATE = 16;
 const NLA_TYPE_MASK = 0x3fff;
 const NLMSGHDR_LEN = 16;
@@ -48,6 +49,17 @@ export function arphrdName(type: number): string {
   return type < 0 ? 'unknown' : (ARPHRD_NAMES[type] ?? `ARPHRD ${type}`);
 }
 
+const ARPHRD_BY_NAME = new Map(Object.entries(ARPHRD_NAMES).map(([n, name]) => [name, Number(n)]));
+
+/** iproute2's link_type as ARPHRD_* (-1: unknown). */
+export function arphrdOf(linkType: string | undefined): number {
+  if (linkType === undefined) return -1;
+  const known = ARPHRD_BY_NAME.get(linkType);
+  if (known !== undefined) return known;
+  const numeric = /^\[(\d+)\]$/.exec(linkType); // iproute2 prints unnamed types as [N]
+  return numeric ? Number(numeric[1]) : -1;
+}
+
 /** IF_OPER_* (RFC 2863), as `ip link` prints them. */
 export const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'] as const;
 
@@ -66,6 +78,8 @@ export class LinkMessage {
   name = '';
   /** IFLA_OPERSTATE (IF_OPER_*), -1 when absent */
   operstate = -1;
+  /** IFLA_MTU, 0 when absent */
+  mtu = 0;
   /** NLMSG_ERROR, NLMSG_DONE: the errno they carry (0: none). */
   error = 0;
 }
@@ -86,7 +100,7 @@ export function forEachLinkMessage(buf: Buffer, fn: (m: LinkMessage) => void, m 
     m.type = view.getUint16(off + 4, le);
     m.flags = view.getUint16(off + 6, le);
     m.seq = view.getUint32(off + 8, le);
-    m.family = m.ifindex = m.linkType = m.ifFlags = m.error = 0;
+    m.family = m.ifindex = m.linkType = m.ifFlags = m.error = m.mtu = 0;
     m.name = '';
     m.operstate = -1;
     const body = off + NLMSGHDR_LEN;
@@ -97,7 +111,8 @@ export function forEachLinkMessage(buf: Buffer, fn: (m: LinkMessage) => void, m 
       m.ifFlags = view.getUint32(body + 8, le);
       readAttributes(buf, view, body + IFINFOMSG_LEN, off + len, m);
     } else if ((m.type === NLMSG_ERROR || m.type === NLMSG_DONE) && len >= NLMSGHDR_LEN + 4) {
-      m.error = -view.getInt32(body, le);
+      const e = view.getInt32(body, le); // a negative errno
+      m.error = e === 0 ? 0 : -e;
     }
     fn(m);
     off += (len + 3) & ~3;
@@ -115,6 +130,8 @@ function readAttributes(buf: Buffer, view: DataView, start: number, end: number,
       m.name = buf.toString('utf8', a + 4, nul >= 0 && nul < a + alen ? nul : a + alen);
     } else if (type === IFLA_OPERSTATE && alen >= 5) {
       m.operstate = view.getUint8(a + 4);
+    } else if (type === IFLA_MTU && alen >= 8) {
+      m.mtu = view.getUint32(a + 4, le);
     }
     a += (alen + 3) & ~3;
   }
