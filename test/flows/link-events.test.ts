@@ -128,3 +128,20 @@ test('the polling fallback sees links appear and go', () => {
     sh('ip', ['link', 'del', `${prefix}a`], { allowFail: true });
   }
 });
+
+test('the periodic dump removes a link whose deletion no event told', async () => {
+  const { table, names } = prefixTable('fsghost');
+  const source = new NetlinkLinkSource(table, { resyncMs: 60_000, onFailure: () => undefined });
+  try {
+    table.upsert(0x7ffffff0, 'fsghost0', ARPHRD.ETHER); // known to us, not to the kernel
+    source.tick(Date.now());
+    assert.equal(source.status().resyncs, 0, 'not due yet');
+    assert.equal(names.size, 1);
+    source.tick(Date.now() + 60_000);
+    assert.equal(source.status().resyncs, 1);
+    await waitFor(() => names.size === 0, 2000, 'the phantom link swept by the dump', 5);
+    assert.ok(table.get(1), 'lo stays');
+  } finally {
+    source.close();
+  }
+});

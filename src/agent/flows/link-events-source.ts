@@ -42,6 +42,8 @@ export class NetlinkLinkSource implements LinkSource {
   private readonly msg = new LinkMessage();
   private readonly resyncMs: number;
   private dumping = true;
+  /** The running dump's sequence number (undefined: the start-up dump's, whichever). */
+  private dumpSeq: number | undefined;
   private dumpWanted = false;
   private interrupted = false;
   private lastDumpMs = Date.now();
@@ -84,7 +86,7 @@ export class NetlinkLinkSource implements LinkSource {
     this.resyncs++;
     this.table.beginListing();
     try {
-      this.handle.dump();
+      this.dumpSeq = this.handle.dump();
       this.dumping = true;
     } catch {
       this.dumpWanted = true; // next interval
@@ -127,7 +129,7 @@ export class NetlinkLinkSource implements LinkSource {
             break;
           case NLMSG_DONE:
           case NLMSG_ERROR:
-            this.endDump(m.type === NLMSG_DONE && m.error === 0);
+            if (this.dumpSeq === undefined || m.seq === this.dumpSeq) this.endDump(m.type === NLMSG_DONE && m.error === 0);
             break;
         }
       },
