@@ -13,6 +13,8 @@ import { ARPHRD, arphrdName } from './link-events.js';
 import { LinkTable, type LinkState } from './link-events-table.js';
 import { NetlinkLinkSource, PolledLinkSource, type LinkSource, type LinkSourceStatus } from './link-events-source.js';
 
+const POLLING = 'polling /proc/self/net/dev and `ip -j link` every interval instead';
+
 /** Link types whose packets start at an Ethernet header (Ethernet, veth, bridge, bond, loopback). */
 const L2_TYPES = new Set<number>([ARPHRD.ETHER, ARPHRD.LOOPBACK]);
 /** Raw IP devices: tun and wireguard (none), ipip (tunnel), ip6tnl (tunnel6), sit, gre, ip6gre. */
@@ -111,14 +113,14 @@ export class InterfaceWatcher {
     try {
       return new NetlinkLinkSource(this.table, { resyncMs: this.options.resyncMs, onFailure: (why) => this.fallBack(why) });
     } catch (err) {
-      return new PolledLinkSource(this.table, `netlink link events unavailable (${(err as Error).message.split('\n')[0]!}): polling /proc/self/net/dev and \`ip -j link\` every interval instead`);
+      return new PolledLinkSource(this.table, `netlink link events unavailable (${(err as Error).message.split('\n')[0]!}): ${POLLING}`);
     }
   }
 
   private fallBack(why: string): void {
     if (this.closed) return;
     this.pastOverruns += this.source?.status().overruns ?? 0;
-    const reason = `${why}: polling /proc/self/net/dev and \`ip -j link\` every interval instead`;
+    const reason = `${why}: ${POLLING}`;
     this.source = new PolledLinkSource(this.table, reason);
     this.onWarning?.(`flows: ${reason}`);
   }
