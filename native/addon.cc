@@ -124,6 +124,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMap(env, exports);
   InitRingBuf(env, exports);
   InitProbe(env, exports);
+  InitNetlink(env, exports);
   return exports;
 }
 

@@ -90,6 +90,23 @@ export interface NativeRingBuf {
   close(): void;
 }
 
+export interface NativeLinkWatcherOptions {
+  rcvbufBytes?: number;
+  maxBatchBytes?: number;
+  maxPendingBatches?: number;
+}
+
+/** Link events of this network namespace as raw netlink messages (native/netlink.cc). */
+export interface NativeLinkWatcher {
+  /** The messages of the dump read at start-up (once). */
+  takeInitial(): Buffer;
+  /** Requests another link dump (one at a time); its replies come through onBatch. Returns its sequence number. */
+  dump(): number;
+  ack(): void;
+  stats(): { batches: number; bytes: number; overruns: number };
+  close(): void;
+}
+
 /** Entries written into the caller's buffers; done = false when there was no room for the rest. */
 export interface BulkResult {
   count: number;
@@ -131,6 +148,8 @@ export interface NativeAddon {
     onBatch: (batch: Buffer | null, recordsOrErrno: number) => void,
     options: NativeRingBufOptions,
   ) => NativeRingBuf;
+  /** onBatch(messages, 0), or (null, ENOBUFS) after an overrun, or (null, errno) when the thread stopped. */
+  NativeLinkWatcher: new (onBatch: (batch: Buffer | null, errno: number) => void, options: NativeLinkWatcherOptions) => NativeLinkWatcher;
   map: NativeMapOps;
   probeProgType(type: number): number;
   probeMapType(type: number): number;

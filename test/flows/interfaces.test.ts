@@ -1,5 +1,6 @@
-// The classifier follows interfaces as they appear and go: attached within an interval or two of
-// creation, released at deletion, attached again when a device of the same name comes back.
+// The classifier follows interfaces as they appear and go: attached at creation, released at
+// deletion, attached again when a device of the same name comes back (link events; the timing,
+// renames and the kernel's own view are in link-events-attach.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAgent } from '../support/agent.js';

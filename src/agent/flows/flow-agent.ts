@@ -7,6 +7,7 @@ import { NdjsonWriter } from '../export/ndjson.js';
 import { header, sample } from '../metrics/exposition.js';
 import { DnsTracker } from '../dns/tracker.js';
 import { IpfixExporter } from '../export/ipfix.js';
+import { FLOW_METRICS } from './metrics.js';
 
 export interface FlowAgentOptions {
   /** Interfaces to watch (default: all of this network namespace). */
@@ -61,6 +62,9 @@ export class FlowAgent {
       log,
     });
     const agent = new FlowAgent(tracer, ndjson, dns, ipfix);
+    tracer.interfaces.onWarning = (message) => log.warn(message);
+    const linkEvents = tracer.interfaces.linkEvents();
+    if (linkEvents?.fallback) log.warn(`flows: ${linkEvents.fallback}`);
     agent.sinks.push(...sinks);
     log.info({ interfaces: tracer.interfaces.count, drops: tracer.dropHook.program ?? 'off' }, 'flows: started');
     return agent;
@@ -77,6 +81,8 @@ export class FlowAgent {
   render(out: string[]): void {
     this.tracer.render(out);
     this.dns?.render(out);
+    header(out, FLOW_METRICS.linkOverruns);
+    sample(out, FLOW_METRICS.linkOverruns.name, '', this.tracer.interfaces.linkEvents()?.overruns ?? 0);
     if (this.ndjson) {
       header(out, { name: 'flowscope_agent_flow_records_dropped_total', type: 'counter', help: 'Flow records not written because the NDJSON reader could not keep up.' });
       sample(out, 'flowscope_agent_flow_records_dropped_total', 'sink="ndjson"', this.ndjson.dropped);
@@ -98,7 +104,7 @@ export class FlowAgent {
   }
 
   capabilities(): unknown {
-    return { ...this.tracer.capabilities(), dns: this.dns ? { source: 'TC classifier copies UDP/TCP port 53 payloads (512 bytes) to a 1 MiB ring buffer; what does not fit is counted in flowscope_agent_flow_lost_total{source="dns_ring"}' } : null, records: { ndjson: this.ndjson !== undefined, ipfix: this.ipfix ? this.ipfix.target : null } };
+    return { ...this.tracer.capabilities(), linkEvents: this.tracer.interfaces.linkEvents() ?? null, dns: this.dns ? { source: 'TC classifier copies UDP/TCP port 53 payloads (512 bytes) to a 1 MiB ring buffer; what does not fit is counted in flowscope_agent_flow_lost_total{source="dns_ring"}' } : null, records: { ndjson: this.ndjson !== undefined, ipfix: this.ipfix ? this.ipfix.target : null } };
   }
 
   async stop(): Promise<void> {

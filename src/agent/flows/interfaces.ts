@@ -1,45 +1,24 @@
 // Which interfaces carry the flow classifier: every interface of this network namespace that
-// matches the filter, attached when it appears and released when it goes. The names come from
-// /proc/self/net/dev every interval (the process's own network namespace, even where /sys belongs
-// to another, as under `nsenter --net`); when they change, and every few intervals anyway (a device
-// re-created under the same name), `ip -j link` gives indexes and types. A pragmatic stand-in for
-// netlink link events: at most one interval late.
-import { readFileSync } from 'node:fs';
+// matches the filter, attached as soon as a netlink link event says it appeared, released when one
+// says it went, and re-evaluated against the filter when it is renamed; a device deleted and
+// created again under the same name has a new index and is attached anew. A link dump every minute
+// and after every overrun (the kernel dropped events because our socket's buffer was full) repairs
+// what events missed. The socket belongs to this process's network namespace, even where /sys
+// belongs to another (as under `nsenter --net`). Where no netlink socket can be had, the fallback
+// polls /proc/self/net/dev and `ip -j link` every interval (at most one interval late), and
+// /capabilities says so.
 import { execFileSync } from 'node:child_process';
 import type { BpfObject, Link } from '../../bpf/index.js';
+import { ARPHRD, arphrdName } from './link-events.js';
+import { LinkTable, type LinkState } from './link-events-table.js';
+import { NetlinkLinkSource, PolledLinkSource, type LinkSource, type LinkSourceStatus } from './link-events-source.js';
 
-/** Link types (iproute2 names) whose packets start at an Ethernet header (Ethernet, veth, bridge, bond, loopback). */
-const L2_TYPES = new Set(['ether', 'loopback']);
-/** Raw IP devices: tun and wireguard (none), ipip, ip6tnl (tunnel6), sit, gre. */
-const L3_TYPES = new Set(['none', 'ipip', 'tunnel6', 'sit', 'gre', 'ip6gre']);
-const FULL_SCAN_EVERY = 10;
+const POLLING = 'polling /proc/self/net/dev and `ip -j link` every interval instead';
 
-interface LinkInfo {
-  ifindex: number;
-  ifname: string;
-  link_type?: string;
-}
-
-/** Interface names of this process's network namespace. */
-function devNames(): string[] {
-  try {
-    return readFileSync('/proc/self/net/dev', 'utf8')
-      .split('\n')
-      .slice(2)
-      .map((l) => l.split(':')[0]!.trim())
-      .filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-function listLinks(): LinkInfo[] | undefined {
-  try {
-    return JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })) as LinkInfo[];
-  } catch {
-    return undefined;
-  }
-}
+/** Link types whose packets start at an Ethernet header (Ethernet, veth, bridge, bond, loopback). */
+const L2_TYPES = new Set<number>([ARPHRD.ETHER, ARPHRD.LOOPBACK]);
+/** Raw IP devices: tun and wireguard (none), ipip (tunnel), ip6tnl (tunnel6), sit, gre, ip6gre. */
+const L3_TYPES = new Set<number>([ARPHRD.NONE, ARPHRD.TUNNEL, ARPHRD.TUNNEL6, ARPHRD.SIT, ARPHRD.IPGRE, ARPHRD.IP6GRE]);
 
 export interface OtherProgram {
   /** Where it runs: 'tc' (a legacy cls_bpf or other classifier), 'xdp'. */
@@ -78,19 +57,28 @@ export interface InterfaceWatcherOptions {
   include?: RegExp;
   /** 'auto' (tcx where present), 'tcx' or 'legacy'. */
   tcMode: 'auto' | 'tcx' | 'legacy';
+  /** A link dump this often even when link events say nothing (default 60 s). */
+  resyncMs?: number;
   onAttach?: (i: AttachedInterface) => void;
   onDetach?: (i: AttachedInterface) => void;
 }
 
 export class InterfaceWatcher {
-  /** By name. */
-  private readonly attached = new Map<string, AttachedInterface>();
-  /** Interfaces we could not attach to, by name, with the ifindex that failed (retried when it changes). */
-  private readonly failed = new Map<string, { ifindex: number; error: string }>();
-  private readonly skipped = new Map<string, string>();
+  /** By ifindex. */
+  private readonly attached = new Map<number, AttachedInterface>();
+  /** Interfaces we could not attach to, by ifindex (retried when a device of that name comes back). */
+  private readonly failed = new Map<number, { name: string; error: string }>();
+  private readonly skipped = new Map<number, { name: string; why: string }>();
   /** Names of interfaces ever seen, by ifindex (flows outlive their interface). */
   readonly names = new Map<number, string>();
   private othersCache: { at: number; value: Map<string, OtherProgram[]> } | undefined;
+  private readonly table = new LinkTable({ up: (l) => this.linkUp(l), down: (l) => this.linkDown(l) });
+  private source: LinkSource | undefined;
+  private closed = false;
+  /** Overruns counted by a source given up since (the counter never goes back). */
+  private pastOverruns = 0;
+  /** Told when link events stop working and polling takes over (the agent logs it). */
+  onWarning: ((message: string) => void) | undefined;
 
   constructor(
     private readonly obj: BpfObject,
@@ -105,36 +93,70 @@ export class InterfaceWatcher {
     return this.names.get(ifindex) ?? `if${ifindex}`;
   }
 
-  private lastNames = '';
-  private scans = 0;
-
-  /** Lists the interfaces, attaches to new ones, releases gone ones. */
+  /**
+   * The first call lists the interfaces and attaches (link events keep it current from then on);
+   * every later call (each interval) lets the source resync or, when polling, poll.
+   */
   scan(): void {
-    const names = devNames().join(' ');
-    if (names === this.lastNames && ++this.scans % FULL_SCAN_EVERY !== 0) return;
-    const links = listLinks();
-    if (!links) return; // no `ip`: try again next interval
-    this.lastNames = names;
-    const seen = new Set<string>();
-    for (const { ifname: name, ifindex, link_type: type } of links) {
-      if (this.options.include && !this.options.include.test(name)) continue;
-      seen.add(name);
-      this.names.set(ifindex, name);
-      const cur = this.attached.get(name);
-      if (cur && cur.ifindex === ifindex) continue;
-      if (cur) this.release(cur); // same name, new device
-      const f = this.failed.get(name);
-      if (f && f.ifindex === ifindex) continue;
-      this.attach(name, ifindex, type ?? 'unknown');
-    }
-    for (const [name, cur] of this.attached) if (!seen.has(name)) this.release(cur);
-    for (const name of this.failed.keys()) if (!seen.has(name)) this.failed.delete(name);
+    if (this.closed) return;
+    if (this.source) this.source.tick(Date.now());
+    else this.source = this.startSource();
   }
 
-  private attach(name: string, ifindex: number, type: string): void {
+  /** Where the interfaces come from: netlink link events, or the polling fallback (and why). */
+  linkEvents(): LinkSourceStatus | undefined {
+    const s = this.source?.status();
+    return s && { ...s, overruns: s.overruns + this.pastOverruns };
+  }
+
+  private startSource(): LinkSource {
+    try {
+      return new NetlinkLinkSource(this.table, { resyncMs: this.options.resyncMs, onFailure: (why) => this.fallBack(why) });
+    } catch (err) {
+      return new PolledLinkSource(this.table, `netlink link events unavailable (${(err as Error).message.split('\n')[0]!}): ${POLLING}`);
+    }
+  }
+
+  private fallBack(why: string): void {
+    if (this.closed) return;
+    this.pastOverruns += this.source?.status().overruns ?? 0;
+    const reason = `${why}: ${POLLING}`;
+    this.source = new PolledLinkSource(this.table, reason);
+    this.onWarning?.(`flows: ${reason}`);
+  }
+
+  private linkUp(link: LinkState): void {
+    const { ifindex, name } = link;
+    this.names.set(ifindex, name);
+    const wanted = !this.options.include || this.options.include.test(name);
+    const cur = this.attached.get(ifindex);
+    if (cur) {
+      if (wanted) {
+        cur.name = name; // renamed within the filter: same device, same programs
+        this.othersCache = undefined;
+      } else {
+        this.release(cur);
+      }
+      return;
+    }
+    this.skipped.delete(ifindex);
+    const failed = this.failed.get(ifindex);
+    if (!wanted) this.failed.delete(ifindex);
+    else if (failed) failed.name = name;
+    else this.attach(link);
+  }
+
+  private linkDown({ ifindex }: LinkState): void {
+    const cur = this.attached.get(ifindex);
+    if (cur) this.release(cur);
+    this.failed.delete(ifindex);
+    this.skipped.delete(ifindex);
+  }
+
+  private attach({ ifindex, name, type }: LinkState): void {
     const kind = L2_TYPES.has(type) ? 'l2' : L3_TYPES.has(type) ? 'l3' : undefined;
     if (!kind) {
-      this.skipped.set(name, `link type ${type} is neither Ethernet-like nor raw IP`);
+      this.skipped.set(ifindex, { name, why: `link type ${arphrdName(type)} is neither Ethernet-like nor raw IP` });
       return;
     }
     const links: Link[] = [];
@@ -146,13 +168,12 @@ export class InterfaceWatcher {
       }
     } catch (err) {
       for (const l of links) l.destroy();
-      this.failed.set(name, { ifindex, error: (err as Error).message.split('\n')[0]! });
+      this.failed.set(ifindex, { name, error: (err as Error).message.split('\n')[0]! });
       return;
     }
     const mode = links[0]!.description.startsWith('tcx') ? 'tcx' : 'legacy';
     const a: AttachedInterface = { name, ifindex, kind, mode, links, priorities: mode === 'legacy' ? links.map((l) => l.tcPriority) : [] };
-    this.attached.set(name, a);
-    this.failed.delete(name);
+    this.attached.set(ifindex, a);
     this.othersCache = undefined;
     this.options.onAttach?.(a);
   }
@@ -165,7 +186,7 @@ export class InterfaceWatcher {
         // the device is gone, and our filter or link with it
       }
     }
-    this.attached.delete(a.name);
+    this.attached.delete(a.ifindex);
     this.othersCache = undefined;
     this.options.onDetach?.(a);
   }
@@ -185,12 +206,14 @@ export class InterfaceWatcher {
     for (const a of this.attached.values()) {
       out.push({ name: a.name, ifindex: a.ifindex, attached: true, mode: a.mode, program: a.kind === 'l3' ? 'flow_l3_in/out' : 'flow_in/out', others: others.get(a.name) ?? [] });
     }
-    for (const [name, f] of this.failed) out.push({ name, ifindex: f.ifindex, attached: false, error: f.error });
-    for (const [name, why] of this.skipped) if (!this.attached.has(name)) out.push({ name, ifindex: 0, attached: false, error: why });
+    for (const [ifindex, f] of this.failed) out.push({ name: f.name, ifindex, attached: false, error: f.error });
+    for (const [ifindex, s] of this.skipped) out.push({ name: s.name, ifindex, attached: false, error: s.why });
     return out;
   }
 
   close(): void {
+    this.closed = true;
+    this.source?.close();
     for (const a of [...this.attached.values()]) this.release(a);
   }
 }

@@ -14,6 +14,7 @@ export const FLOW_METRICS = {
   flows: { name: 'flowscope_agent_flows', type: 'gauge', help: 'Flows the agent is following (kernel map plus spilled).' },
   evicted: { name: 'flowscope_agent_flows_evicted_total', type: 'counter', help: 'Flows removed from the kernel map after being idle for the idle timeout.' },
   interfaces: { name: 'flowscope_agent_flow_interfaces', type: 'gauge', help: 'Interfaces with the flow classifier attached (both directions).' },
+  linkOverruns: { name: 'flowscope_agent_link_event_overruns_total', type: 'counter', help: 'Times the kernel dropped netlink link events because the agent\'s socket buffer was full; each is repaired by a full link dump.' },
   rolledUp: { name: 'flowscope_agent_flow_series_rolled_up_total', type: 'counter', help: 'Flows counted under peer_addr="other" because their own series would exceed the series cap.' },
 } as const satisfies Record<string, MetricDef>;
 
