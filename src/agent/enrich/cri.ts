@@ -106,10 +106,13 @@ export class CriRuntime extends ContainerSource {
     return metas;
   }
 
-  /** Some runtimes list only the image id; ContainerStatus may have the reference it was run by. */
+  /**
+   * Some runtimes list only the image id; ContainerStatus may have the reference it was run by.
+   * Asked once per container; failing, the id stays (the list itself answered).
+   */
   private async nameImage(m: ContainerMeta): Promise<void> {
     this.imageAsked.add(m.id);
-    const status = await this.client.containerStatus(m.id);
+    const status = await this.client.containerStatus(m.id).catch(() => undefined);
     if (status) Object.assign(m, imageOf({ image: status.image, image_ref: status.image_ref || m.image }));
   }
 
@@ -132,7 +135,8 @@ export class CriRuntime extends ContainerSource {
     return meta;
   }
 
-  /** Keeps the sandboxes that exist; asks new ready ones for their addresses. */
+  /** Keeps the sandboxes that exist; asks new ready ones for their addresses (again at the next
+   *  list where that fails: the containers are named meanwhile, only the addresses wait). */
   private async updateSandboxes(items: CriPodSandbox[]): Promise<void> {
     const seen = new Set<string>();
     const ask: string[] = [];
@@ -145,7 +149,7 @@ export class CriRuntime extends ContainerSource {
     for (const id of [...this.sandboxes.keys()]) if (!seen.has(id)) this.sandboxes.delete(id);
     await Promise.all(
       ask.map(async (id) => {
-        const status = await this.client.podSandboxStatus(id);
+        const status = await this.client.podSandboxStatus(id).catch(() => undefined);
         const s = this.sandboxes.get(id);
         if (s && status) {
           s.ips = sandboxIps(status);

@@ -1,6 +1,6 @@
 // Joins each connection with who is at both ends: process (from /proc), container (cgroup path →
-// runtime API: Docker Engine API or CRI), pod and workload (Kubernetes, or CRI's pod labels), service and node (Kubernetes, by address), and where a
-// translated connection landed (conntrack). Labels come from caches: a new connection costs a few
+// runtime: Docker Engine API or CRI), pod and workload (Kubernetes; the pod also from CRI), service
+// and node (Kubernetes, by address), and where a translated connection landed (conntrack). Labels come from caches: a new connection costs a few
 // map lookups; anything slow (runtime API, API server, conntrack) happens off the hot path and
 // lands in the caches for the connections after it.
 import { existsSync } from 'node:fs';
@@ -22,6 +22,11 @@ import type { CriRuntime } from './cri.js';
 import type { K8sWatcher } from './k8s.js';
 import { NatResolver, type NatTuple } from './nat.js';
 
+interface RuntimeSocket {
+  runtime: string;
+  socket: string;
+}
+
 export interface EnrichOptions {
   /** auto: on when --kubeconfig is given or the agent runs in a pod. */
   kubernetes: 'auto' | 'on' | 'off';
@@ -29,7 +34,7 @@ export interface EnrichOptions {
   nodeName?: string;
   /** runtime=socket pairs (docker, podman: Docker Engine API; containerd, cri-o: CRI); for each
    *  kind not given, its default sockets that exist. */
-  runtimeSockets?: Array<{ runtime: string; socket: string }>;
+  runtimeSockets?: RuntimeSocket[];
   nat: boolean;
   log: Logger;
   /** Where self-metrics go. */
@@ -64,6 +69,14 @@ function end(container: string, pod: string, namespace: string, workload: string
 }
 const NONE = end('', '', '', '', '', EMPTY_INFO);
 
+/** The sockets given, else the default ones that exist; one per runtime (docker.sock is often
+ *  reachable by two paths). */
+function socketsToUse(given: RuntimeSocket[], defaults: RuntimeSocket[]): RuntimeSocket[] {
+  const out: RuntimeSocket[] = [];
+  for (const s of given.length ? given : defaults.filter((d) => existsSync(d.socket))) if (!out.some((o) => o.runtime === s.runtime)) out.push(s);
+  return out;
+}
+
 /** A peer address that is a container the runtime knows. */
 function containerEnd(m: ContainerMeta): End {
   return end(m.name, m.pod?.name ?? '', m.pod?.namespace ?? '', '', '', { kind: 'container', runtime: m.runtime, container_id: m.id, image: m.image, version: m.version });
@@ -73,7 +86,7 @@ export class Enricher implements OwnerResolver {
   readonly processes = new ProcessCache();
   readonly runtimes: RuntimeClient[] = [];
   readonly cri: CriRuntime[] = [];
-  private readonly criSockets: Array<{ runtime: string; socket: string }>;
+  private readonly criSockets: RuntimeSocket[];
   private criError: string | undefined;
   k8s: K8sWatcher | undefined;
   kubernetesState: { enabled: boolean; reason?: string; server?: string } = { enabled: false, reason: 'off' };
@@ -102,14 +115,8 @@ export class Enricher implements OwnerResolver {
       });
     }
     const given = options.runtimeSockets ?? [];
-    const pick = (cri: boolean, defaults: Array<{ runtime: string; socket: string }>): Array<{ runtime: string; socket: string }> => {
-      const mine = given.filter((s) => isCriRuntime(s.runtime) === cri);
-      const seen = new Set<string>();
-      // One socket per runtime: docker.sock is often reachable by two paths.
-      return (mine.length ? mine : defaults.filter((s) => existsSync(s.socket))).filter((s) => !seen.has(s.runtime) && seen.add(s.runtime));
-    };
-    for (const s of pick(false, DEFAULT_SOCKETS)) this.runtimes.push(new RuntimeClient(s.runtime, s.socket, log, this.sourceOptions(s.runtime)));
-    this.criSockets = pick(true, CRI_SOCKETS);
+    for (const s of socketsToUse(given.filter((s) => !isCriRuntime(s.runtime)), DEFAULT_SOCKETS)) this.runtimes.push(new RuntimeClient(s.runtime, s.socket, log, this.sourceOptions(s.runtime)));
+    this.criSockets = socketsToUse(given.filter((s) => isCriRuntime(s.runtime)), CRI_SOCKETS);
     this.kubernetesWanted = options.kubernetes === 'on' || (options.kubernetes === 'auto' && (options.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
     if (!this.kubernetesWanted && options.kubernetes === 'auto') {
       this.kubernetesState = { enabled: false, reason: 'not in a pod and no --kubeconfig' };
