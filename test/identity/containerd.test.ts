@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startAgent, type RunningAgent } from '../support/agent.js';
+import { pino } from 'pino';
+import { CriRuntime } from '../../src/agent/enrich/cri.js';
 import { waitFor } from '../support/run.js';
 import { containerdPresent, PrivateContainerd, type PodSpec } from './containerd.js';
 import { randomHex, waitForEdge } from './support.js';
@@ -74,6 +76,21 @@ test('CRI containers: names, images and pods from containerd on both edges, the 
   const cliPid = await c.pid(cliId);
   assert.equal(cgroupV2(webPid), `${web.cgroupParent}/${webId}`, 'kubelet-style cgroup parent (cgroupfs driver)');
   assert.equal(cgroupV2(cliPid), `/k8s.io/${cliId}`, "containerd's layout without a cgroup parent");
+
+  // The agent's lookup on a cache miss (a filtered ListContainers, the sandbox's status), here on
+  // its own: a fresh client that never listed.
+  const fresh = new CriRuntime('containerd', c.socket, pino({ level: 'silent' }));
+  try {
+    fresh.lookup('0'.repeat(64));
+    await waitFor(() => fresh.status.state === 'connected', 3000, 'containerd answering that it has no such container');
+    assert.equal(fresh.container('0'.repeat(64)), undefined);
+    fresh.lookup(webId);
+    const looked = await waitFor(() => fresh.container(webId), 3000, 'the lookup of the web container');
+    assert.deepEqual({ ...looked, labels: undefined }, { id: webId, name: 'web', image: c.image, version: '1.35', labels: undefined, ips: [], runtime: 'containerd', pod: { name: web.name, namespace: ns, uid: web.uid } });
+    assert.equal(looked?.labels['io.kubernetes.container.name'], 'web');
+  } finally {
+    fresh.close();
+  }
 
   await waitFor(async () => (await criCaps())[0]?.containers === 2, 10_000, 'the agent listing both containers');
   writeFileSync(join(go, 'go'), '');
