@@ -28,6 +28,8 @@ ADDON       := build/flowscope.node
 
 TS_SRCS := $(shell find src test scripts bench -name '*.ts' -not -path 'src/web/*' 2>/dev/null)
 TS_STAMP := dist/.built
+# Files the compiled code reads beside itself (the CRI proto): copied into dist/ as they are.
+TS_ASSETS := $(patsubst %,dist/%,$(shell find src -name '*.proto' 2>/dev/null))
 
 BPF_CFLAGS := -g -O2 -Wall -Werror -Wno-unused-function -target bpf -D__TARGET_ARCH_$(ARCH) \
               -I$(OUTPUT) -Ibpf/include -mcpu=v3
@@ -40,7 +42,7 @@ all: bpf addon ts
 
 bpf: $(BPF_OBJS) $(TEST_BPF_OBJS) $(BENCH_BPF_OBJS) $(EXAMPLE_BPF_OBJS)
 addon: $(ADDON)
-ts: $(TS_STAMP)
+ts: $(TS_STAMP) $(TS_ASSETS)
 
 $(OUTPUT) $(OUTPUT)/test $(OUTPUT)/bench $(OUTPUT)/examples build:
 	@mkdir -p $@
@@ -78,6 +80,9 @@ $(TS_STAMP): $(TS_SRCS) tsconfig.json package.json
 	@echo "  TSC     dist/"
 	@node_modules/.bin/tsc -p tsconfig.json
 	@touch $@
+
+dist/%.proto: %.proto
+	@mkdir -p $(@D) && cp $< $@
 
 gen: bpf ts
 	@node dist/scripts/gen-decoders.js

@@ -47,7 +47,7 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--kubernetes <mode>', 'pod/workload/service labels from the Kubernetes API: auto (in a pod or with --kubeconfig), on, off', 'auto')
     .option('--kubeconfig <file>', 'kubeconfig to reach the API server (default: the in-cluster service account)')
     .option('--node-name <name>', "this node's name in Kubernetes (default: $NODE_NAME, else the host name)")
-    .option('--runtime-socket <runtime=path>', 'a Docker Engine API socket to name containers, e.g. podman=/run/podman/podman.sock (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--runtime-socket <runtime=path>', 'a container runtime socket to name containers: docker or podman (Docker Engine API), containerd or cri-o (CRI), e.g. podman=/run/podman/podman.sock, containerd=/run/containerd/containerd.sock (repeatable; default: the usual sockets that exist)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--no-nat', 'do not look up where NATed connections landed (conntrack)')
     .option('--flows [format]', 'packet-level flows on every interface (on by default); with "ndjson", also each finished flow as a JSON line on stdout')
     .option('--no-flows', 'no packet-level flows, drops or DNS (no TC programs attached)')
@@ -73,8 +73,8 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
   }
   if (!['auto', 'on', 'off'].includes(flags.kubernetes)) throw new UsageError(`--kubernetes '${flags.kubernetes}' is not a mode: use auto, on or off`);
   const runtimeSockets = flags.runtimeSocket.map((spec) => {
-    const m = /^(docker|podman)=(\/.+)$/.exec(spec);
-    if (!m) throw new UsageError(`--runtime-socket '${spec}' is not runtime=path: use e.g. podman=/run/podman/podman.sock or docker=/run/docker.sock`);
+    const m = /^(docker|podman|containerd|cri-o)=(\/.+)$/.exec(spec);
+    if (!m) throw new UsageError(`--runtime-socket '${spec}' is not runtime=path: use e.g. podman=/run/podman/podman.sock, docker=/run/docker.sock, containerd=/run/containerd/containerd.sock or cri-o=/run/crio/crio.sock`);
     return { runtime: m[1]!, socket: m[2]! };
   });
   if (flags.flows === false && flags.ipfix !== undefined) throw new UsageError('--ipfix needs flows: drop --no-flows');

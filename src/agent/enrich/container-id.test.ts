@@ -22,6 +22,7 @@ const cases: Array<[string, string, ReturnType<typeof containerFromCgroup>]> = [
   ['Podman with a nested container cgroup', `/machine.slice/libpod-${ID}.scope/container`, { runtime: 'podman', id: ID }],
   ['Podman rootless', `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope`, { runtime: 'podman', id: ID }],
   ['cgroup v1 line from /proc/<pid>/cgroup (path part)', `/kubepods/burstable/pod${UID}/${ID}`, { runtime: 'containerd', id: ID, podUid: UID, qos: 'burstable' }],
+  ['containerd CRI, sandbox without a cgroup parent (measured: containerd 1.6, cgroupfs)', `/k8s.io/${ID}`, { runtime: 'containerd', id: ID }],
   ['a bare cgroup v2 directory named by id (no runtime)', `/fs-test/${ID}`, { runtime: 'cgroup', id: ID }],
 ];
 

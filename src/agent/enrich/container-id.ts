@@ -56,6 +56,8 @@ export function containerFromCgroup(path: string): CgroupContainer | undefined {
       let runtime: Runtime = 'cgroup';
       if (parent === 'docker') runtime = 'docker';
       else if (parent === 'libpod_parent' || parent === 'machine') runtime = 'podman';
+      // containerd's CRI plugin with no cgroup parent in the sandbox config: /<namespace k8s.io>/<id>
+      else if (parent === 'k8s.io') runtime = 'containerd';
       else if (podUid) runtime = 'containerd'; // cgroupfs driver under kubepods: containerd's layout
       return withPod({ runtime, id: bare[1]! }, podUid, qos);
     }

@@ -1,6 +1,6 @@
 // Joins each connection with who is at both ends: process (from /proc), container (cgroup path →
-// runtime API), pod and workload (Kubernetes), service and node (Kubernetes, by address), and where a
-// translated connection landed (conntrack). Labels come from caches: a new connection costs a few
+// runtime: Docker Engine API or CRI), pod and workload (Kubernetes; the pod also from CRI), service
+// and node (Kubernetes, by address), and where a translated connection landed (conntrack). Labels come from caches: a new connection costs a few
 // map lookups; anything slow (runtime API, API server, conntrack) happens off the hot path and
 // lands in the caches for the connections after it.
 import { existsSync } from 'node:fs';
@@ -14,18 +14,27 @@ import type { OwnerResolver } from '../tcp/conn-tracker.js';
 import type { Owners } from '../identity/owners.js';
 import { containerFromCgroup, type CgroupContainer } from './container-id.js';
 import { ProcessCache, type ProcessIdentity } from './process.js';
-import { CRI_SOCKETS, DEFAULT_SOCKETS, imageVersion, RuntimeClient, type ContainerMeta } from './runtime.js';
+import { CRI_SOCKETS, DEFAULT_SOCKETS, imageVersion, isCriRuntime, RuntimeClient, type ContainerMeta } from './runtime.js';
+import type { ContainerSource } from './container-source.js';
+// Loaded only where a CRI socket is: @grpc/grpc-js and protobufjs cost memory.
+import type { CriRuntime } from './cri.js';
 // Loaded only when Kubernetes is wanted: @kubernetes/client-node is tens of MB resident.
 import type { K8sWatcher } from './k8s.js';
 import { NatResolver, type NatTuple } from './nat.js';
+
+interface RuntimeSocket {
+  runtime: string;
+  socket: string;
+}
 
 export interface EnrichOptions {
   /** auto: on when --kubeconfig is given or the agent runs in a pod. */
   kubernetes: 'auto' | 'on' | 'off';
   kubeconfig?: string;
   nodeName?: string;
-  /** runtime=socket pairs; the default sockets when empty. */
-  runtimeSockets?: Array<{ runtime: string; socket: string }>;
+  /** runtime=socket pairs (docker, podman: Docker Engine API; containerd, cri-o: CRI); for each
+   *  kind not given, its default sockets that exist. */
+  runtimeSockets?: RuntimeSocket[];
   nat: boolean;
   log: Logger;
   /** Where self-metrics go. */
@@ -60,10 +69,25 @@ function end(container: string, pod: string, namespace: string, workload: string
 }
 const NONE = end('', '', '', '', '', EMPTY_INFO);
 
+/** The sockets given, else the default ones that exist; one per runtime (docker.sock is often
+ *  reachable by two paths). */
+function socketsToUse(given: RuntimeSocket[], defaults: RuntimeSocket[]): RuntimeSocket[] {
+  const out: RuntimeSocket[] = [];
+  for (const s of given.length ? given : defaults.filter((d) => existsSync(d.socket))) if (!out.some((o) => o.runtime === s.runtime)) out.push(s);
+  return out;
+}
+
+/** A peer address that is a container the runtime knows. */
+function containerEnd(m: ContainerMeta): End {
+  return end(m.name, m.pod?.name ?? '', m.pod?.namespace ?? '', '', '', { kind: 'container', runtime: m.runtime, container_id: m.id, image: m.image, version: m.version });
+}
+
 export class Enricher implements OwnerResolver {
   readonly processes = new ProcessCache();
   readonly runtimes: RuntimeClient[] = [];
-  readonly cri: Array<{ runtime: string; socket: string; state: string }> = [];
+  readonly cri: CriRuntime[] = [];
+  private readonly criSockets: RuntimeSocket[];
+  private criError: string | undefined;
   k8s: K8sWatcher | undefined;
   kubernetesState: { enabled: boolean; reason?: string; server?: string } = { enabled: false, reason: 'off' };
   /** Kubernetes is asked for (on), or found (auto: in a pod, or --kubeconfig). */
@@ -90,16 +114,9 @@ export class Enricher implements OwnerResolver {
         registers: [options.registry],
       });
     }
-    const sockets = options.runtimeSockets?.length ? options.runtimeSockets : DEFAULT_SOCKETS.filter((s) => existsSync(s.socket));
-    const seen = new Set<string>();
-    for (const s of sockets) {
-      if (seen.has(s.runtime)) continue; // docker.sock is often reachable by two paths
-      seen.add(s.runtime);
-      this.runtimes.push(new RuntimeClient(s.runtime, s.socket, log, { onChange: () => this.generation++, onError: () => this.errorsCounter?.inc({ source: s.runtime }) }));
-    }
-    for (const s of CRI_SOCKETS) {
-      if (existsSync(s.socket)) this.cri.push({ ...s, state: 'socket present; CRI gRPC is not implemented: container ids from cgroup paths, names from Kubernetes' });
-    }
+    const given = options.runtimeSockets ?? [];
+    for (const s of socketsToUse(given.filter((s) => !isCriRuntime(s.runtime)), DEFAULT_SOCKETS)) this.runtimes.push(new RuntimeClient(s.runtime, s.socket, log, this.sourceOptions(s.runtime)));
+    this.criSockets = socketsToUse(given.filter((s) => isCriRuntime(s.runtime)), CRI_SOCKETS);
     this.kubernetesWanted = options.kubernetes === 'on' || (options.kubernetes === 'auto' && (options.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
     if (!this.kubernetesWanted && options.kubernetes === 'auto') {
       this.kubernetesState = { enabled: false, reason: 'not in a pod and no --kubeconfig' };
@@ -107,10 +124,30 @@ export class Enricher implements OwnerResolver {
     this.nat = options.nat ? new NatResolver<Edge>((edge, actual) => this.translated(edge, actual)) : undefined;
   }
 
+  private sourceOptions(runtime: string): { onChange: () => void; onError: () => void } {
+    return { onChange: () => this.generation++, onError: () => this.errorsCounter?.inc({ source: runtime }) };
+  }
+
+  /** Docker Engine API and CRI endpoints alike. */
+  private get sources(): ContainerSource[] {
+    return [...this.runtimes, ...this.cri];
+  }
+
   async start(): Promise<void> {
     if (this.kubernetesWanted) await this.startKubernetes();
     this.k8s?.start();
-    for (const r of this.runtimes) void r.refresh(true);
+    if (this.criSockets.length) await this.startCri();
+    for (const r of this.sources) void r.refresh(true);
+  }
+
+  private async startCri(): Promise<void> {
+    try {
+      const { CriRuntime } = await import('./cri.js');
+      for (const s of this.criSockets) this.cri.push(new CriRuntime(s.runtime, s.socket, this.options.log, this.sourceOptions(s.runtime)));
+    } catch (err) {
+      this.criError = `the CRI client did not load: ${(err as Error).message}`;
+      this.options.log.warn({ err: this.criError }, `containerd/CRI-O containers keep their ids without names: ${this.criError}`);
+    }
   }
 
   private async startKubernetes(): Promise<void> {
@@ -129,12 +166,13 @@ export class Enricher implements OwnerResolver {
 
   stop(): void {
     this.k8s?.stop();
+    for (const r of this.cri) r.close();
   }
 
   /** Once per interval, off the hot path: runtime re-lists, NAT lookups, exited processes. */
   async tick(): Promise<void> {
     this.ticks++;
-    for (const r of this.runtimes) void r.refresh();
+    for (const r of this.sources) void r.refresh();
     if (this.ticks % 10 === 0) this.processes.sweep();
     if (this.nat) {
       const before = this.nat.status.state;
@@ -173,8 +211,8 @@ export class Enricher implements OwnerResolver {
     return e;
   }
 
-  private runtimeFor(c: CgroupContainer): RuntimeClient | undefined {
-    return this.runtimes.find((r) => r.runtime === c.runtime) ?? (c.runtime === 'cgroup' ? undefined : this.runtimes.find((r) => r.runtime === 'docker' && c.runtime === 'podman'));
+  private runtimeFor(c: CgroupContainer): ContainerSource | undefined {
+    return this.sources.find((r) => r.runtime === c.runtime) ?? (c.runtime === 'podman' ? this.runtimes.find((r) => r.runtime === 'docker') : undefined);
   }
 
   private resolveLocal(cgroupId: number): End {
@@ -194,6 +232,12 @@ export class Enricher implements OwnerResolver {
       name = meta.name;
       info.image = meta.image;
       info.version = meta.version;
+      if (meta.pod) {
+        // CRI's pod labels; the Kubernetes API's, below, win where there are both.
+        pod = meta.pod.name;
+        namespace = meta.pod.namespace;
+        if (meta.pod.uid) info.pod_uid = meta.pod.uid;
+      }
     }
     if (c.podUid && this.k8s) {
       const v = this.k8s.index.local(c.podUid, c.id);
@@ -216,9 +260,9 @@ export class Enricher implements OwnerResolver {
     return end(name || c.id.slice(0, 12), pod, namespace, workload, '', info);
   }
 
-  private unnamedReason(c: CgroupContainer, rt: RuntimeClient | undefined): string {
-    if (rt) return rt.status.state === 'connected' ? `${rt.runtime} has not answered about this container yet` : `${rt.runtime} API: ${rt.status.reason ?? rt.status.state}`;
-    if (c.runtime === 'containerd' || c.runtime === 'cri-o') return c.podUid && !this.k8s ? 'CRI gRPC is not implemented and Kubernetes is off: id only' : 'CRI gRPC is not implemented: id only';
+  private unnamedReason(c: CgroupContainer, rt: ContainerSource | undefined): string {
+    if (rt) return rt.status.state === 'connected' ? `${rt.runtime} has not answered about this container yet` : `${rt.runtime} ${rt.api}: ${rt.status.reason ?? rt.status.state}`;
+    if (isCriRuntime(c.runtime)) return this.criError ?? `no ${c.runtime} CRI socket found (${CRI_SOCKETS.map((s) => s.socket).join(', ')}; or --runtime-socket ${c.runtime}=<path>): id only`;
     return c.runtime === 'cgroup' ? 'no runtime owns this cgroup: id from the cgroup path' : `no ${c.runtime} socket found`;
   }
 
@@ -241,10 +285,11 @@ export class Enricher implements OwnerResolver {
   private resolveRemote(ip: string): End {
     for (const r of this.runtimes) {
       const m = r.byAddress(ip);
-      if (m) return end(m.name, '', '', '', '', { kind: 'container', runtime: m.runtime, container_id: m.id, image: m.image, version: m.version });
+      if (m) return containerEnd(m);
     }
     const ix = this.k8s?.index;
-    if (!ix) return NONE;
+    // Pod addresses from CRI: where the Kubernetes API is not asked (it knows workloads, too).
+    if (!ix) return this.criByAddress(ip) ?? NONE;
     const svc = ix.servicesByIp.get(ip);
     if (svc) return end('', '', svc.namespace, '', svc.name, { kind: 'service' });
     const pod = ix.podsByIp.get(ip);
@@ -262,7 +307,15 @@ export class Enricher implements OwnerResolver {
     }
     const node = ix.nodesByIp.get(ip);
     if (node) return end('', '', '', `node/${node.name}`, '', { kind: 'node', node: node.name, ...(node.zone ? { zone: node.zone } : {}) });
-    return end('', '', '', 'world', '', { kind: 'world' });
+    return this.criByAddress(ip) ?? end('', '', '', 'world', '', { kind: 'world' });
+  }
+
+  private criByAddress(ip: string): End | undefined {
+    for (const r of this.cri) {
+      const m = r.byAddress(ip);
+      if (m) return containerEnd(m);
+    }
+    return undefined;
   }
 
   private extra(edge: Edge): EdgeExtra {
@@ -338,10 +391,11 @@ export class Enricher implements OwnerResolver {
     return {
       process: { source: '/proc', cache: { ...this.processes.stats, entries: this.processes.size } },
       containers: {
-        cgroupLayouts: ['docker', 'containerd (kubepods systemd/cgroupfs)', 'cri-o', 'podman', 'bare cgroup v2 directory'],
+        cgroupLayouts: ['docker', 'containerd (kubepods systemd/cgroupfs; /k8s.io/<id> without a cgroup parent)', 'cri-o', 'podman', 'bare cgroup v2 directory'],
         runtimes: this.runtimes.map((r) => ({ ...r.status })),
-        cri: this.cri,
+        cri: this.cri.map((r) => ({ ...r.status })),
         ...(this.runtimes.length === 0 ? { reason: `no Docker or Podman API socket found (${DEFAULT_SOCKETS.map((s) => s.socket).join(', ')}): containers are named by id` } : {}),
+        ...(this.cri.length === 0 ? { criReason: this.criError ?? `no CRI socket found (${CRI_SOCKETS.map((s) => s.socket).join(', ')}): containerd and CRI-O containers are named by id (or from Kubernetes)` } : {}),
       },
       kubernetes: { ...this.kubernetesState, resources: this.k8s?.status ?? [], ...(this.k8s ? { indexed: { pods: this.k8s.index.podsByUid.size, podIPs: this.k8s.index.podsByIp.size, services: this.k8s.index.servicesByIp.size, nodes: this.k8s.index.nodesByName.size } } : {}) },
       nat: this.nat ? { source: 'conntrack', ...this.nat.status } : { state: 'off' },

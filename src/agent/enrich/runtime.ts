@@ -1,29 +1,10 @@
 // Container names, images and labels from the runtime's own API over its unix socket. Docker and
-// Podman both answer the Docker Engine API (/containers/json, /containers/<id>/json); containerd
-// and CRI-O speak CRI over gRPC, which is not implemented: their containers keep the id from the
-// cgroup path (and, under Kubernetes, names from the API server), and /capabilities says so.
+// Podman both answer the Docker Engine API (/containers/json, /containers/<id>/json), spoken here;
+// containerd and CRI-O speak CRI over gRPC (cri.ts).
 import http from 'node:http';
-import { existsSync } from 'node:fs';
-import type { Logger } from 'pino';
+import { ContainerSource, type ContainerMeta } from './container-source.js';
 
-export interface ContainerMeta {
-  id: string;
-  name: string;
-  image: string;
-  /** The image's tag (or digest) as version; "" when untagged. */
-  version: string;
-  labels: Record<string, string>;
-  ips: string[];
-  runtime: string;
-}
-
-export interface RuntimeStatus {
-  runtime: string;
-  socket: string;
-  state: 'connected' | 'unavailable' | 'error';
-  reason?: string;
-  containers: number;
-}
+export type { ContainerMeta, RuntimeStatus } from './container-source.js';
 
 export const DEFAULT_SOCKETS: Array<{ runtime: string; socket: string }> = [
   { runtime: 'podman', socket: '/run/podman/podman.sock' },
@@ -34,6 +15,8 @@ export const CRI_SOCKETS: Array<{ runtime: string; socket: string }> = [
   { runtime: 'containerd', socket: '/run/containerd/containerd.sock' },
   { runtime: 'cri-o', socket: '/run/crio/crio.sock' },
 ];
+/** Runtimes spoken to with CRI (cri.ts), not the Docker Engine API. */
+export const isCriRuntime = (runtime: string): boolean => CRI_SOCKETS.some((s) => s.runtime === runtime);
 
 /** Image reference → tag (or digest) used as the version label. */
 export function imageVersion(image: string): string {
@@ -112,131 +95,33 @@ export function parseInspect(v: unknown, runtime: string): ContainerMeta | undef
   return { id: str(v.Id), name: str(v.Name).replace(/^\//, ''), image, version: imageVersion(image), labels: labelsOf(config.Labels), ips: ipsOf(v.NetworkSettings), runtime };
 }
 
-/** A Docker Engine API endpoint (Docker or Podman) with a cache of running containers. */
-export class RuntimeClient {
-  readonly status: RuntimeStatus;
-  private readonly byId = new Map<string, ContainerMeta>();
-  private readonly byIp = new Map<string, ContainerMeta>();
-  private readonly inflight = new Set<string>();
-  private readonly missing = new Map<string, number>();
-  private refreshing = false;
-  private lastRefreshMs = 0;
-  private warned = false;
-  errors = 0;
+/** A Docker Engine API endpoint (Docker or Podman). */
+export class RuntimeClient extends ContainerSource {
+  readonly api = 'API';
 
-  constructor(
-    runtime: string,
-    readonly socket: string,
-    private readonly log: Logger,
-    private readonly options: { timeoutMs?: number; refreshMs?: number; maxContainers?: number; onChange?: () => void; onError?: () => void } = {},
-  ) {
-    this.status = { runtime, socket, state: 'unavailable', reason: 'not contacted yet', containers: 0 };
+  protected hint(): string {
+    return `Check that the socket belongs to ${this.runtime} and is mounted read-only into the agent.`;
   }
 
-  get runtime(): string {
-    return this.status.runtime;
+  protected async list(): Promise<ContainerMeta[]> {
+    const list = await getJson(this.socket, '/containers/json', this.timeoutMs);
+    if (!Array.isArray(list)) throw new Error('answer to /containers/json is not a list');
+    return list.map((entry) => parseListEntry(entry, this.runtime)).filter((m): m is ContainerMeta => m !== undefined);
   }
 
-  container(id: string): ContainerMeta | undefined {
-    return this.byId.get(id);
+  protected override merge(old: ContainerMeta | undefined, listed: ContainerMeta): ContainerMeta {
+    // The list lacks some details (Podman's compat list has no Config.Image tag); keep inspect's.
+    return old ? { ...old, ...listed, image: old.image || listed.image, version: old.version || listed.version } : listed;
   }
 
-  byAddress(ip: string): ContainerMeta | undefined {
-    return this.byIp.get(ip);
-  }
-
-  private fail(err: unknown, what: string): void {
-    this.errors++;
-    this.options.onError?.();
-    const reason = `${what}: ${(err as Error).message}`;
-    const firstTime = this.status.state !== 'error' || this.status.reason !== reason;
-    this.status.state = existsSync(this.socket) ? 'error' : 'unavailable';
-    this.status.reason = existsSync(this.socket) ? reason : `socket ${this.socket} is absent`;
-    if (firstTime && !this.warned) {
-      this.warned = true;
-      this.log.warn({ runtime: this.runtime, socket: this.socket, reason }, `${this.runtime} API on ${this.socket} did not answer as expected (${reason}); containers keep their ids without names. Check that the socket belongs to ${this.runtime} and is mounted read-only into the agent.`);
-    }
-  }
-
-  private ok(): void {
-    if (this.status.state !== 'connected') {
-      this.status.state = 'connected';
-      delete this.status.reason;
-      if (this.warned) this.log.warn({ runtime: this.runtime }, `${this.runtime} API answers again`);
-      this.warned = false;
-    }
-  }
-
-  private add(meta: ContainerMeta): void {
-    const max = this.options.maxContainers ?? 20000;
-    if (!this.byId.has(meta.id) && this.byId.size >= max) return;
-    const old = this.byId.get(meta.id);
-    if (old) for (const ip of old.ips) if (this.byIp.get(ip) === old) this.byIp.delete(ip);
-    this.byId.set(meta.id, meta);
-    for (const ip of meta.ips) this.byIp.set(ip, meta);
-    this.status.containers = this.byId.size;
-  }
-
-  /** Re-lists running containers (at most every refreshMs unless forced). */
-  async refresh(force = false): Promise<void> {
-    const now = Date.now();
-    if (this.refreshing || (!force && now - this.lastRefreshMs < (this.options.refreshMs ?? 2000))) return;
-    this.refreshing = true;
-    this.lastRefreshMs = now;
+  protected async inspect(id: string): Promise<ContainerMeta | undefined> {
     try {
-      const list = await getJson(this.socket, '/containers/json', this.options.timeoutMs ?? 2000);
-      if (!Array.isArray(list)) throw new Error('answer to /containers/json is not a list');
-      const seen = new Set<string>();
-      let changed = false;
-      for (const entry of list) {
-        const meta = parseListEntry(entry, this.runtime);
-        if (!meta) continue;
-        seen.add(meta.id);
-        const old = this.byId.get(meta.id);
-        if (!old || old.name !== meta.name || old.ips.join() !== meta.ips.join()) {
-          // The list lacks some details (Podman's compat list has no Config.Image tag); keep inspect's.
-          this.add(old ? { ...old, ...meta, image: old.image || meta.image, version: old.version || meta.version } : meta);
-          changed = true;
-        }
-      }
-      for (const [id, meta] of this.byId) {
-        if (seen.has(id)) continue;
-        this.byId.delete(id);
-        for (const ip of meta.ips) if (this.byIp.get(ip) === meta) this.byIp.delete(ip);
-        changed = true;
-      }
-      this.status.containers = this.byId.size;
-      this.ok();
-      if (changed) this.options.onChange?.();
+      const meta = parseInspect(await getJson(this.socket, `/containers/${id}/json`, this.timeoutMs), this.runtime);
+      if (!meta) throw new Error('inspect answer has no container id');
+      return meta;
     } catch (err) {
-      this.fail(err, 'listing containers');
-    } finally {
-      this.refreshing = false;
+      if ((err as { notFound?: boolean }).notFound) return undefined;
+      throw err;
     }
-  }
-
-  /** Asks the runtime about a container id (once at a time; absent ids are not asked again for 10 s). */
-  lookup(id: string): void {
-    if (this.byId.has(id) || this.inflight.has(id)) return;
-    const miss = this.missing.get(id);
-    if (miss !== undefined && Date.now() - miss < 10_000) return;
-    if (this.status.state === 'unavailable' && !existsSync(this.socket)) return;
-    this.inflight.add(id);
-    getJson(this.socket, `/containers/${id}/json`, this.options.timeoutMs ?? 2000)
-      .then((v) => {
-        const meta = parseInspect(v, this.runtime);
-        if (!meta) throw new Error('inspect answer has no container id');
-        this.add(meta);
-        this.ok();
-        this.options.onChange?.();
-      })
-      .catch((err: unknown) => {
-        if ((err as { notFound?: boolean }).notFound) {
-          if (this.missing.size > 10000) this.missing.clear();
-          this.missing.set(id, Date.now());
-          this.ok();
-        } else this.fail(err, `inspecting container ${id.slice(0, 12)}`);
-      })
-      .finally(() => this.inflight.delete(id));
   }
 }
