@@ -135,21 +135,36 @@ class NativeRingBuf : public Napi::ObjectWrap<NativeRingBuf> {
   }
 
   static void CallJs(Napi::Env env, Napi::Function callback, Batch* b) {
-    if (env == nullptr) {  // environment shutting down
-      free(b->data);
-      delete b;
-      return;
-    }
-    if (b->error != 0) {
-      callback.Call({env.Null(), Napi::Number::New(env, b->error)});
-      delete b;
-      return;
-    }
-    auto buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, b->data, b->length,
-                                                   [](Napi::Env, uint8_t* data) { free(data); });
+    uint8_t* data = b->data;
+    size_t length = b->length;
     uint32_t records = b->records;
+    int err = b->error;
     delete b;
-    callback.Call({buffer, Napi::Number::New(env, records)});
+    if (env == nullptr) {  // environment shutting down
+      free(data);
+      return;
+    }
+    // No C++ exception may leave here (the caller is C: std::terminate). Making the Buffer fails
+    // while the environment shuts down (queued batches are still dispatched then); what the
+    // callback throws goes back to JavaScript as an uncaught exception, when it still can.
+    try {
+      Napi::Value batch = env.Null();
+      if (err == 0) {
+        try {
+          batch = Napi::Buffer<uint8_t>::NewOrCopy(env, data, length, [](Napi::Env, uint8_t* p) { free(p); });
+        } catch (...) {
+          free(data);
+          throw;
+        }
+      }
+      callback.Call({batch, Napi::Number::New(env, err == 0 ? records : err)});
+    } catch (const Napi::Error& e) {
+      try {
+        e.ThrowAsJavaScriptException();
+      } catch (...) {
+        // nothing can run JavaScript any more
+      }
+    }
   }
 
   void Run() {

@@ -45,6 +45,8 @@ export interface RingBufOptions {
    * when records must be handled continuously; the async iterator is then unused.
    */
   handler?: (batch: RecordBatch) => void;
+  /** Called when `handler` throws (default: one process warning); the reader goes on either way. */
+  onHandlerError?: (err: unknown) => void;
 }
 
 export interface RingBufStats extends NativeRingBufStats {
@@ -61,6 +63,8 @@ export class RingBufReader implements AsyncIterable<RecordBatch>, Closable {
   private closed = false;
   private finalStats: NativeRingBufStats | undefined;
   private received = 0;
+  /** Batches whose handler threw (the records were consumed, not lost in the ring). */
+  handlerErrors = 0;
 
   constructor(
     readonly name: string,
@@ -88,6 +92,11 @@ export class RingBufReader implements AsyncIterable<RecordBatch>, Closable {
     if (this.options.handler) {
       try {
         this.options.handler(batch);
+      } catch (err) {
+        // A handler that fails on one batch must not take the process down (nor stop the reader).
+        this.handlerErrors++;
+        if (this.options.onHandlerError) this.options.onHandlerError(err);
+        else if (this.handlerErrors === 1) process.emitWarning(`ring buffer ${this.name}: the batch handler threw (${err instanceof Error ? err.message : String(err)}); later failures are only counted`);
       } finally {
         this.handle.ack();
       }

@@ -167,6 +167,37 @@ for (const overflow of ['block', 'drop'] as const) {
   });
 }
 
+test('a handler that throws neither ends the process nor stops the reader: its failures are counted', async () => {
+  const perCall = 100;
+  const obj = BpfObject.load(testObject('ringbuf'), { layout, globals: { targ_tgid: process.pid, per_call: perCall } });
+  try {
+    obj.program('produce').attach();
+    let records = 0;
+    let batches = 0;
+    const errors: unknown[] = [];
+    const rb = obj.ringBuffer('events', {
+      handler: (batch) => {
+        records += batch.count;
+        if (batches++ % 2 === 0) throw new Error('handler failure on purpose');
+      },
+      onHandlerError: (err) => errors.push(err),
+      pollTimeoutMs: 1,
+    });
+    for (let i = 0; i < 10; i++) {
+      callGetppid(1);
+      await rb.flush();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(records, 10 * perCall, 'every record was handed to the handler, failures or not');
+    assert.ok(rb.handlerErrors >= 1, `failures counted (${rb.handlerErrors} of ${batches} batches)`);
+    assert.equal(errors.length, rb.handlerErrors);
+    assert.match(String(errors[0]), /on purpose/);
+    rb.close();
+  } finally {
+    obj.close();
+  }
+});
+
 test('close() ends a reader that is waiting, and iteration stops', async () => {
   const obj = BpfObject.load(testObject('ringbuf'), { layout, globals: { targ_tgid: process.pid, per_call: 1 } });
   try {

@@ -144,8 +144,13 @@ export class FlowTracer {
     this.flowsMap = obj.map('flows');
     this.counters = obj.map('flow_counters', codec.u32, codec.u64);
     this.dropsMap = dropHook.program ? obj.map('drops') : undefined;
-    this.spills = obj.ringBuffer('flow_spills', { handler: (b) => this.onSpills(b), maxPendingBatches: 64 });
-    this.dnsRing = options.dns && options.onDns ? obj.ringBuffer('dns_packets', { handler: options.onDns, maxPendingBatches: 256, overflow: 'drop' }) : undefined;
+    // A batch whose handling fails is logged (the first, then every 1000th) and counted as lost.
+    const failed = (ring: string) => (err: unknown) => {
+      const n = ring === 'flow_spills' ? this.spills.handlerErrors : (this.dnsRing?.handlerErrors ?? 0);
+      if (n === 1 || n % 1000 === 0) options.log.error({ err, ring, failures: n }, `flows: handling a ${ring} batch failed`);
+    };
+    this.spills = obj.ringBuffer('flow_spills', { handler: (b) => this.onSpills(b), onHandlerError: failed('flow_spills'), maxPendingBatches: 64 });
+    this.dnsRing = options.dns && options.onDns ? obj.ringBuffer('dns_packets', { handler: options.onDns, onHandlerError: failed('dns_packets'), maxPendingBatches: 256, overflow: 'drop' }) : undefined;
     this.edges = new FlowEdgeTable(options.maxSeries ?? 10000);
     this.reasons = new DropReasons();
     this.ports = ephemeralRange();
@@ -443,6 +448,8 @@ export class FlowTracer {
     sample(out, M.lost.name, 'source="drop_map"', c[FlowCounter.FC_DROP_MAP_FULL]!);
     sample(out, M.lost.name, 'source="dns_ring"', c[FlowCounter.FC_DNS_LOST]!);
     sample(out, M.lost.name, 'source="dns_reader"', this.dnsRing?.stats().dropped ?? 0);
+    sample(out, M.lost.name, 'source="spill_handler"', this.spills.handlerErrors);
+    sample(out, M.lost.name, 'source="dns_handler"', this.dnsRing?.handlerErrors ?? 0);
     header(out, M.nonIp);
     sample(out, M.nonIp.name, '', c[FlowCounter.FC_NON_IP]!);
     header(out, M.flows);
