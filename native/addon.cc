@@ -53,6 +53,33 @@ void InstallLibbpfPrint() {
 
 AddonData* GetData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 
+void DeliverBatch(Napi::Env env, Napi::Function callback, uint8_t* data, size_t length, double n, int err) {
+  if (env == nullptr) {  // environment shutting down
+    free(data);
+    return;
+  }
+  try {
+    Napi::Value batch = env.Null();
+    if (err == 0) {
+      try {
+        batch = Napi::Buffer<uint8_t>::NewOrCopy(env, data, length, [](Napi::Env, uint8_t* p) { free(p); });
+      } catch (...) {
+        free(data);
+        throw;
+      }
+    } else {
+      free(data);
+    }
+    callback.Call({batch, Napi::Number::New(env, err == 0 ? n : err)});
+  } catch (const Napi::Error& e) {
+    try {
+      e.ThrowAsJavaScriptException();
+    } catch (...) {
+      // nothing can run JavaScript any more
+    }
+  }
+}
+
 Napi::Error MakeBpfError(Napi::Env env, const std::string& op, int err, const std::string& detail) {
   int code = AbsErr(err);
   std::string message = op + ": " + (code != 0 ? strerror(code) : "failed");

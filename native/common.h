@@ -48,6 +48,12 @@ int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo& info, size_t i, const char* name);
 bool HasArg(const Napi::CallbackInfo& info, size_t i);
 
+// Hands a malloc'ed batch to a thread-safe function's JavaScript callback as (Buffer, n), or
+// (null, errno) when `err` is set; the Buffer frees `data`. Called from a ThreadSafeFunction's C
+// callback, where no C++ exception may escape (std::terminate): making the Buffer fails while the
+// environment shuts down, and what the callback throws goes back to JavaScript when it still can.
+void DeliverBatch(Napi::Env env, Napi::Function callback, uint8_t* data, size_t length, double n, int err);
+
 void InitObject(Napi::Env env, Napi::Object exports);
 void InitMap(Napi::Env env, Napi::Object exports);
 void InitRingBuf(Napi::Env env, Napi::Object exports);

@@ -238,31 +238,7 @@ class NativeLinkWatcher : public Napi::ObjectWrap<NativeLinkWatcher> {
     size_t length = b->length;
     int err = b->error;
     delete b;
-    if (env == nullptr) {  // environment shutting down
-      free(data);
-      return;
-    }
-    // No C++ exception may leave here (the caller is C: std::terminate). Making the Buffer fails
-    // while the environment shuts down (queued batches are still dispatched then); what the
-    // callback throws goes back to JavaScript as an uncaught exception, when it still can.
-    try {
-      Napi::Value batch = env.Null();
-      if (err == 0) {
-        try {
-          batch = Napi::Buffer<uint8_t>::NewOrCopy(env, data, length, [](Napi::Env, uint8_t* p) { free(p); });
-        } catch (...) {
-          free(data);
-          throw;
-        }
-      }
-      callback.Call({batch, Napi::Number::New(env, err)});
-    } catch (const Napi::Error& e) {
-      try {
-        e.ThrowAsJavaScriptException();
-      } catch (...) {
-        // nothing can run JavaScript any more
-      }
-    }
+    DeliverBatch(env, callback, data, length, 0, err);
   }
 
   // takeInitial(): the messages read during the start-up dump (once; an empty Buffer afterwards).
