@@ -92,3 +92,28 @@ test('a full flow map spills to the ring buffer: counts stay exact, and the spil
     assert.equal(await small.stop(), 0);
   }
 });
+
+test('a filling flow map shortens the idle timeout: flows leave in seconds, not after the 60 s timeout', { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
+  const small = await startAgent(['--flow-interfaces', `^${link.host}$`, '--max-flows', '1000', '--flow-idle-timeout', '60s', '--flows', 'ndjson']);
+  try {
+    await small.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 5000, 'attached');
+    const sent = trafgen(link, { count: 800, flows: 800, dport: 13 });
+    assert.equal(sent.packets, 800);
+    // 800 flows in a map of 1,000 (over three quarters full): they leave after 0.5 s idle, each with
+    // its own record, and the pressure is counted.
+    const m = await small.waitFor((m) => m.sum('flowscope_agent_flows_evicted_total') >= 800, 8000, 'the flows to leave the map under pressure');
+    assert.ok(m.sum('flowscope_agent_flow_map_pressure_intervals_total') >= 1, 'pressure counted');
+    let records: ReturnType<typeof flowRecords> = [];
+    for (const deadline = Date.now() + 3000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      records = flowRecords(small.stdout()).filter((r) => r.dport === 13 && r.direction === 'ingress');
+      if (records.length >= 800) break;
+    }
+    assert.equal(records.length, 800, `one record per flow (evicted ${m.sum('flowscope_agent_flows_evicted_total')})`);
+    assert.equal(records.reduce((a, r) => a + r.packets, 0), 800, 'every packet in a record');
+    assert.match(small.stderr(), /flow map is filling up/, 'the agent says why flows leave early');
+    const after = await small.scrape();
+    assert.equal(after.sum('flowscope_agent_flow_spilled_packets_total'), 0, 'nothing had to go through the spill ring');
+  } finally {
+    assert.equal(await small.stop(), 0);
+  }
+});

@@ -94,6 +94,11 @@ const TCP_FIN = 0x01;
 const TCP_RST = 0x04;
 /** How long a finished TCP flow stays in the kernel map without packets (its last ACKs). */
 const CLOSED_QUIET_NS = 2e9;
+/** Map fill (fraction of max entries) from which idle flows leave after 2 s, then after 0.5 s. */
+const PRESSURE_LOW = 0.5;
+const PRESSURE_LOW_IDLE_NS = 2e9;
+const PRESSURE_HIGH = 0.75;
+const PRESSURE_HIGH_IDLE_NS = 0.5e9;
 
 interface DropEdge {
   labels: string;
@@ -132,6 +137,9 @@ export class FlowTracer {
   private readonly dropView = new DropKeyView();
   private ticks = 0;
   evicted = 0;
+  private underPressure = false;
+  /** Intervals in which the flow map's fill shortened the idle timeout. */
+  pressureIntervals = 0;
   /** Keys of the flows leaving the kernel map this interval, packed for one batch delete. */
   private evictKeys: Buffer = Buffer.alloc(256 * KEY_SIZE);
   private readonly evictStates: FlowState[] = [];
@@ -257,6 +265,7 @@ export class FlowTracer {
     const nowNs = monotonicNowNs();
     const tick = this.ticks;
     let evicting = 0;
+    const idleNs = this.idleUnderPressure(batch.count);
     for (let i = 0; i < batch.count; i++) {
       const ko = batch.keyOffset(i);
       const hash = keyHash(batch.keys, ko);
@@ -320,7 +329,7 @@ export class FlowTracer {
       // A TCP flow that saw FIN or RST is over: it leaves the map after a short quiet spell instead
       // of the idle timeout, so that connection churn (one flow per connection) cannot fill the map
       // and push every packet through the spill ring. A late packet simply starts a new flow.
-      const quietNs = st.key.proto === IPPROTO_TCP && st.flags & (TCP_FIN | TCP_RST) ? Math.min(this.idleNs, CLOSED_QUIET_NS) : this.idleNs;
+      const quietNs = st.key.proto === IPPROTO_TCP && st.flags & (TCP_FIN | TCP_RST) ? Math.min(idleNs, CLOSED_QUIET_NS) : idleNs;
       if (last && nowNs - last > quietNs) {
         if (this.evictKeys.length < (evicting + 1) * KEY_SIZE) this.evictKeys = growKeys(this.evictKeys, evicting);
         keys.copy(this.evictKeys, evicting * KEY_SIZE, ko, ko + KEY_SIZE);
@@ -351,6 +360,21 @@ export class FlowTracer {
         this.finish(st);
       }
     }
+  }
+
+  /**
+   * The idle timeout for this interval. A map that fills up pushes every new flow through the spill
+   * ring, one record per packet (a flood of new sources can do that within the idle timeout):
+   * before that happens, idle flows leave sooner, as conntrack drops early under pressure.
+   */
+  private idleUnderPressure(flowsInMap: number): number {
+    const fill = flowsInMap / this.flowsMap.maxEntries;
+    const idleNs = fill >= PRESSURE_HIGH ? Math.min(this.idleNs, PRESSURE_HIGH_IDLE_NS) : fill >= PRESSURE_LOW ? Math.min(this.idleNs, PRESSURE_LOW_IDLE_NS) : this.idleNs;
+    const under = idleNs < this.idleNs;
+    if (under && !this.underPressure) this.options.log.warn({ flows: flowsInMap, maxFlows: this.flowsMap.maxEntries, idleTimeoutMs: idleNs / 1e6 }, 'flows: the flow map is filling up; idle flows leave sooner until it empties (raise --max-flows if this persists)');
+    if (under) this.pressureIntervals++;
+    this.underPressure = under;
+    return idleNs;
   }
 
   private finish(st: FlowState, final = true): void {
@@ -456,6 +480,8 @@ export class FlowTracer {
     sample(out, M.flows.name, '', this.flowState.size);
     header(out, M.evicted);
     sample(out, M.evicted.name, '', this.evicted);
+    header(out, M.pressure);
+    sample(out, M.pressure.name, '', this.pressureIntervals);
     header(out, M.interfaces);
     sample(out, M.interfaces.name, '', this.interfaces.count);
     header(out, M.rolledUp);
