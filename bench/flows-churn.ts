@@ -24,7 +24,7 @@ interface Sample {
   intervalSeconds: number;
   maxRss: number;
   flowsEvicted: number;
-  lost: number;
+  lost: string;
 }
 
 async function scrape(url: string): Promise<Metrics> {
@@ -66,7 +66,13 @@ async function runAgent(link: FlowLink, conf: string, extra: string[]): Promise<
       intervalSeconds: d('flowscope_agent_interval_duration_seconds_sum'),
       maxRss,
       flowsEvicted: d('flowscope_agent_flows_evicted_total'),
-      lost: d('flowscope_agent_flow_lost_total'),
+      lost:
+        m1
+          .select('flowscope_agent_flow_lost_total')
+          .map((x) => ({ source: x.labels.source, n: x.value - m0.sum('flowscope_agent_flow_lost_total', { source: x.labels.source ?? '' }) }))
+          .filter((x) => x.n > 0)
+          .map((x) => `${x.source}: ${fmt(x.n)}`)
+          .join(', ') || '0',
     };
   } finally {
     if (trafgen?.pid) process.kill(-trafgen.pid, 'SIGKILL');
@@ -106,7 +112,7 @@ async function main(): Promise<void> {
         'mean interval, ms': s.intervals ? fmt((1000 * s.intervalSeconds) / s.intervals) : '-',
         'max RSS, MB': fmt(s.maxRss / 1e6),
         'flows evicted': fmt(s.flowsEvicted),
-        'flow records lost': fmt(s.lost),
+        'lost, by source': s.lost,
       });
     }
     console.log(table(rows));
