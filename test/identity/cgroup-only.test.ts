@@ -39,3 +39,27 @@ test('a process in a bare cgroup v2 directory + netns: container label is the id
     await server.stop();
   }
 });
+
+test('a cgroup created just after the agent walked the hierarchy gets its label once the next walk finds it', async () => {
+  const port = await freePort();
+  const server = await nodeServer(undefined, undefined, veth.hostAddr, port);
+  const first = createCgroup(`fsid-${randomHex(3)}/${randomHex(32)}`);
+  const lateId = randomHex(32);
+  let late: CgroupDir | undefined;
+  try {
+    // An unknown cgroup makes the agent walk the hierarchy (at most every 2 s)...
+    await nodeClient(first, veth.ns, veth.hostAddr, port, 1);
+    // ...so a cgroup made right after is not in that walk: its first connection may have no label.
+    late = createCgroup(`fsid-${randomHex(3)}/${lateId}`);
+    await nodeClient(late, veth.ns, veth.hostAddr, port, 1);
+    await new Promise((r) => setTimeout(r, 2500));
+    await nodeClient(late, veth.ns, veth.hostAddr, port, 2);
+    const e = await waitForEdge(agent.url, (e) => e.role === 'client' && e.port === port && e.local.container_id === lateId, 4000, 'the late cgroup labelled after the next walk');
+    assert.equal(e.local.container, lateId.slice(0, 12));
+    assert.ok(e.connections.closed >= 2, `later connections carry the label (${e.connections.closed} closed)`);
+  } finally {
+    await server.stop();
+    first.destroy();
+    late?.destroy();
+  }
+});

@@ -68,6 +68,8 @@ function end(container: string, pod: string, namespace: string, workload: string
   return { key, container, pod, namespace, workload, service, info };
 }
 const NONE = end('', '', '', '', '', EMPTY_INFO);
+/** resolveLocal: the cgroup id is not in the hierarchy as last walked (not cached: asked again). */
+const UNKNOWN_CGROUP = end('', '', '', '', '', EMPTY_INFO);
 
 /** The sockets given, else the default ones that exist; one per runtime (docker.sock is often
  *  reachable by two paths). */
@@ -205,6 +207,8 @@ export class Enricher implements OwnerResolver {
     let e = this.locals.get(cg);
     if (e === undefined) {
       e = this.resolveLocal(cg);
+      // A cgroup not found yet (made after the last walk of the hierarchy) is asked again later.
+      if (e === UNKNOWN_CGROUP) return NONE;
       if (this.locals.size >= 65536) this.locals.clear();
       this.locals.set(cg, e);
     }
@@ -218,6 +222,7 @@ export class Enricher implements OwnerResolver {
   private resolveLocal(cgroupId: number): End {
     if (cgroupId === 0) return NONE;
     const path = this.owners.cgroup(cgroupId);
+    if (path === String(cgroupId)) return UNKNOWN_CGROUP;
     const c = containerFromCgroup(path);
     if (!c) return NONE;
     const info: Record<string, unknown> = { runtime: c.runtime, container_id: c.id };
