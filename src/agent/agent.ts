@@ -180,7 +180,12 @@ export class Agent {
     this.tracker.handleSnapshot(batch, sweep);
     this.readOrphanResets(tracer);
     this.ticks++;
-    if (this.ticks % 60 === 0) this.edges.evictIdle(this.options.edgeIdleMs);
+    if (this.ticks % 60 === 0) {
+      this.edges.evictIdle(this.options.edgeIdleMs);
+      // Ring buffer batches are allocated on the consumer threads' malloc arenas and freed from this
+      // one: under bursts the arenas keep the peak resident unless trimmed now and then.
+      trimNativeHeap();
+    }
     this.enricher.tick().catch((err: unknown) => {
       this.self.errors.inc({ stage: 'enrich' });
       this.options.log.error({ err }, 'enrichment failed');

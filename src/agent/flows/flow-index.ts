@@ -25,6 +25,11 @@ export function keyWords(view: DataView, off: number): Uint32Array {
   return w;
 }
 
+/** The key's IP protocol, from its words (struct flow_key: family, proto, direction at bytes 40-42). */
+export function keyProto(w: Uint32Array): number {
+  return (w[10]! >>> 8) & 0xff;
+}
+
 function sameKey(w: Uint32Array, view: DataView, off: number): boolean {
   for (let i = 0; i < WORDS; i++) if (w[i] !== view.getUint32(off + i * 4, true)) return false;
   return true;

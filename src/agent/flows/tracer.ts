@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { BpfObject, VerifierError, codec, type MapReader, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
 import { repoPath } from '../../util/paths.js';
 import { monotonicNowNs, monotonicToEpochMs } from '../../util/clock.js';
-import { layout, FlowCounter, FlowDirection, FlowKeyView, FlowSpillView, DropKeyView, type FlowKey, decodeFlowKey } from '../../bpf/gen/flows.gen.js';
+import { layout, FlowCounter, FlowDirection, FlowKeyView, FlowSpillView, DropKeyView } from '../../bpf/gen/flows.gen.js';
 import { formatAddr } from '../net/addr.js';
 import { header, labelString, sample } from '../metrics/exposition.js';
 import { FlowEdgeTable, type FlowEdge } from './edges.js';
@@ -14,7 +14,7 @@ import { InterfaceWatcher, type InterfaceReport } from './interfaces.js';
 import { ephemeralRange, servicePort, type PortRange } from './ports.js';
 import { DropReasons } from './drop-reasons.js';
 import { FLOW_METRICS, protocolName } from './metrics.js';
-import { FlowIndex, KEY_SIZE, keyHash, keyWords, type Indexed } from './flow-index.js';
+import { FlowIndex, KEY_SIZE, keyHash, keyProto, keyWords, type Indexed } from './flow-index.js';
 
 export const FLOWS_OBJECT = repoPath('bpf/.output/flows.bpf.o');
 const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
@@ -71,7 +71,6 @@ export interface FlowTracerOptions {
 
 interface FlowState extends Indexed {
   edge: FlowEdge;
-  key: FlowKey;
   packets: number;
   bytes: number;
   firstNs: number;
@@ -133,11 +132,13 @@ export class FlowTracer {
   private readonly idleNs: number;
   private readonly activeNs: number;
   private readonly keyView = new FlowKeyView();
+  private readonly recordKeyView = new FlowKeyView();
   private readonly spillView = new FlowSpillView();
   private readonly dropView = new DropKeyView();
   private ticks = 0;
   evicted = 0;
   private underPressure = false;
+  private pressureWarnedMs = 0;
   /** Intervals in which the flow map's fill shortened the idle timeout. */
   pressureIntervals = 0;
   /** Keys of the flows leaving the kernel map this interval, packed for one batch delete. */
@@ -200,7 +201,7 @@ export class FlowTracer {
     throw new Error('unreachable');
   }
 
-  private identity(k: FlowKeyView | FlowKey): FlowEdge {
+  private identity(k: FlowKeyView): FlowEdge {
     const ingress = k.direction === FlowDirection.DIR_INGRESS;
     const peerBytes = ingress ? k.saddr : k.daddr;
     const peer = formatAddr(k.family, peerBytes);
@@ -224,8 +225,7 @@ export class FlowTracer {
       const hash = keyHash(view, off);
       let st = this.flowState.get(view, off, hash);
       if (!st) {
-        const key = decodeFlowKey(view, off);
-        st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.identity(key), key, packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, exportedPackets: 0, exportedBytes: 0, exportedNs: 0, tick: this.ticks };
+        st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.identity(this.keyView.at(view, off)), packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, exportedPackets: 0, exportedBytes: 0, exportedNs: 0, tick: this.ticks };
         this.flowState.add(st);
       }
       const p = s.stats.packets;
@@ -286,7 +286,7 @@ export class FlowTracer {
       }
       let st = this.flowState.get(batch.keys, ko, hash);
       if (!st || !st.inKernel) {
-        const key = decodeFlowKey(batch.keys, ko);
+
         // A spilled flow that later found room in the map: its spilled packets stay counted.
         const base = st;
         if (base) this.flowState.remove(base);
@@ -294,8 +294,7 @@ export class FlowTracer {
           keyWords: base?.keyWords ?? keyWords(batch.keys, ko),
           hash,
           next: undefined,
-          edge: base?.edge ?? this.identity(key),
-          key,
+          edge: base?.edge ?? this.identity(this.keyView.at(batch.keys, ko)),
           packets: base?.packets ?? 0,
           bytes: base?.bytes ?? 0,
           firstNs: base ? Math.min(base.firstNs || first, first || base.firstNs) : first,
@@ -329,7 +328,7 @@ export class FlowTracer {
       // A TCP flow that saw FIN or RST is over: it leaves the map after a short quiet spell instead
       // of the idle timeout, so that connection churn (one flow per connection) cannot fill the map
       // and push every packet through the spill ring. A late packet simply starts a new flow.
-      const quietNs = st.key.proto === IPPROTO_TCP && st.flags & (TCP_FIN | TCP_RST) ? Math.min(idleNs, CLOSED_QUIET_NS) : idleNs;
+      const quietNs = keyProto(st.keyWords) === IPPROTO_TCP && st.flags & (TCP_FIN | TCP_RST) ? Math.min(idleNs, CLOSED_QUIET_NS) : idleNs;
       if (last && nowNs - last > quietNs) {
         if (this.evictKeys.length < (evicting + 1) * KEY_SIZE) this.evictKeys = growKeys(this.evictKeys, evicting);
         keys.copy(this.evictKeys, evicting * KEY_SIZE, ko, ko + KEY_SIZE);
@@ -371,7 +370,10 @@ export class FlowTracer {
     const fill = flowsInMap / this.flowsMap.maxEntries;
     const idleNs = fill >= PRESSURE_HIGH ? Math.min(this.idleNs, PRESSURE_HIGH_IDLE_NS) : fill >= PRESSURE_LOW ? Math.min(this.idleNs, PRESSURE_LOW_IDLE_NS) : this.idleNs;
     const under = idleNs < this.idleNs;
-    if (under && !this.underPressure) this.options.log.warn({ flows: flowsInMap, maxFlows: this.flowsMap.maxEntries, idleTimeoutMs: idleNs / 1e6 }, 'flows: the flow map is filling up; idle flows leave sooner until it empties (raise --max-flows if this persists)');
+    if (under && !this.underPressure && Date.now() - this.pressureWarnedMs > 5 * 60_000) {
+      this.pressureWarnedMs = Date.now();
+      this.options.log.warn({ flows: flowsInMap, maxFlows: this.flowsMap.maxEntries, idleTimeoutMs: idleNs / 1e6 }, 'flows: the flow map is filling up; idle flows leave sooner until it empties (raise --max-flows if this persists; said at most every 5 minutes, counted in flowscope_agent_flow_map_pressure_intervals_total)');
+    }
     if (under) this.pressureIntervals++;
     this.underPressure = under;
     return idleNs;
@@ -386,7 +388,8 @@ export class FlowTracer {
   }
 
   record(st: FlowState, final = true): FlowRecord {
-    const k = st.key;
+    // Decoded from the words kept for the index (no decoded key is kept per flow).
+    const k = this.recordKeyView.at(new DataView(st.keyWords.buffer, st.keyWords.byteOffset, KEY_SIZE), 0);
     const startNs = st.exportedNs || st.firstNs;
     return {
       start: new Date(monotonicToEpochMs(startNs)).toISOString(),
