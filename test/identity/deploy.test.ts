@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { repoPath } from '../../src/util/paths.js';
 import { renderTemplate, type HelmContext } from './helm-template.js';
 
@@ -18,6 +19,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/DaemonSet': DaemonSet,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
 };
 
 function parseDocs(text: string, where: string): K8sObject[] {
@@ -76,6 +78,20 @@ test('the Helm chart renders (defaults and with a runtime socket) to valid objec
   const ds = withSocket.find((o) => o.kind === 'DaemonSet') as any;
   assert.ok(ds.spec.template.spec.containers[0].args.includes('--runtime-socket=docker=/run/docker.sock'));
   assert.equal(ds.spec.template.spec.volumes.find((v: any) => v.name === 'runtime-socket').hostPath.type, 'Socket');
+});
+
+test('the Helm chart installs the BpfProgram CRD (crds/), the same file as deploy/crds, valid against the schema', () => {
+  const dir = repoPath('deploy/helm/flowscope/crds');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  assert.deepEqual(files, ['bpfprogram.yaml']);
+  const inChart = readFileSync(`${dir}/bpfprogram.yaml`, 'utf8');
+  assert.equal(inChart, readFileSync(repoPath('deploy/crds/bpfprogram.yaml'), 'utf8'), 'one CRD, not a copy that can drift');
+  const crds = parseDocs(inChart, 'chart crds/bpfprogram.yaml');
+  assert.deepEqual(crds.map((o) => `${o.kind}/${o.metadata.name}`), ['CustomResourceDefinition/bpfprograms.flowscope.io']);
+  validate(crds, 'chart crds/bpfprogram.yaml');
+  // The agent's RBAC in the chart reads exactly this resource.
+  const role = renderChart().find((o) => o.kind === 'ClusterRole') as any;
+  assert.ok(role.rules.some((r: any) => r.apiGroups.includes('flowscope.io') && r.resources.includes('bpfprograms')));
 });
 
 test('least privilege: not privileged, capabilities dropped then only the documented ones added, read-only RBAC, probes and limits', () => {
