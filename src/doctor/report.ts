@@ -1,5 +1,5 @@
 // What this node can do, check by check, with the exact fix for what is missing.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname, machine } from 'node:os';
 import { native } from '../bpf/native.js';
 import {
@@ -14,6 +14,7 @@ import {
 } from '../bpf/features.js';
 import { ATTACH_KINDS, PROBE_OBJECT, probeAttach, probeBatchOps, probeBpfStats, type AttachKind } from '../bpf/probes.js';
 import { errnoName } from '../bpf/errors.js';
+import { forEachLinkMessage, RTM_NEWLINK } from '../agent/flows/link-events.js';
 
 export interface Check {
   id: string;
@@ -199,6 +200,9 @@ export function buildReport(): DoctorReport {
   const stats = privileged && syscallOk ? probeBpfStats() : { ok: false, detail: 'not tried: needs root' };
   add({ id: 'bpf_stats', title: 'BPF run-time statistics', ok: stats.ok, untested: !(privileged && syscallOk), required: false, detail: stats.detail, fix: 'needs Linux 5.8+ (BPF_ENABLE_STATS); or `sysctl -w kernel.bpf_stats_enabled=1`' });
 
+  const links = probeLinkEvents();
+  add({ id: 'link_events', title: 'netlink link events', ok: links.ok, untested: false, required: false, detail: links.detail, fix: 'the flow classifier then finds interfaces by polling /proc/self/net/dev every interval (up to one interval late); check that a seccomp or LSM policy allows NETLINK_ROUTE sockets' });
+
   // Untested checks are not reasons of their own: the missing prerequisite is.
   const reasons = checks.filter((c) => c.required && c.status === 'missing').map((c) => `${c.title}: ${c.detail}; fix: ${c.fix}`);
   return {
@@ -211,4 +215,30 @@ export function buildReport(): DoctorReport {
     reasons,
     agentHooks: { lifecycle, sockops: attach.sockops === true },
   };
+}
+
+/** Opens the agent's link watcher (NETLINK_ROUTE, RTMGRP_LINK) and checks its dump against the kernel's device list. */
+function probeLinkEvents(): { ok: boolean; detail: string } {
+  let watcher;
+  try {
+    watcher = new (native().NativeLinkWatcher)(() => undefined, {});
+  } catch (err) {
+    return { ok: false, detail: `cannot open a NETLINK_ROUTE socket: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  try {
+    const names = new Set<string>();
+    forEachLinkMessage(watcher.takeInitial(), (m) => {
+      if (m.type === RTM_NEWLINK && m.name) names.add(m.name);
+    });
+    const devices = readFileSync('/proc/self/net/dev', 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0]!.trim())
+      .filter(Boolean);
+    const missing = devices.filter((d) => !names.has(d));
+    if (missing.length) return { ok: false, detail: `the link dump lacks ${missing.join(', ')} (of ${devices.length} devices)` };
+    return { ok: true, detail: `RTMGRP_LINK subscription and dump: ${names.size} interface(s) in this network namespace` };
+  } finally {
+    watcher.close();
+  }
 }
