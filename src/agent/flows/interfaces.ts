@@ -63,14 +63,18 @@ export interface InterfaceWatcherOptions {
   onDetach?: (i: AttachedInterface) => void;
 }
 
+/** How long the name of an interface that went stays known (its last flows and records still name it). */
+const NAME_KEPT_MS = 10 * 60_000;
+
 export class InterfaceWatcher {
   /** By ifindex. */
   private readonly attached = new Map<number, AttachedInterface>();
   /** Interfaces we could not attach to, by ifindex (retried when a device of that name comes back). */
   private readonly failed = new Map<number, { name: string; error: string }>();
   private readonly skipped = new Map<number, { name: string; why: string }>();
-  /** Names of interfaces ever seen, by ifindex (flows outlive their interface). */
+  /** Names of interfaces seen, by ifindex (flows outlive their interface: kept NAME_KEPT_MS after it goes). */
   readonly names = new Map<number, string>();
+  private readonly goneAt = new Map<number, number>();
   private othersCache: { at: number; value: Map<string, OtherProgram[]> } | undefined;
   private readonly table = new LinkTable({ up: (l) => this.linkUp(l), down: (l) => this.linkDown(l) });
   private source: LinkSource | undefined;
@@ -99,8 +103,14 @@ export class InterfaceWatcher {
    */
   scan(): void {
     if (this.closed) return;
-    if (this.source) this.source.tick(Date.now());
+    const now = Date.now();
+    if (this.source) this.source.tick(now);
     else this.source = this.startSource();
+    for (const [ifindex, at] of this.goneAt) {
+      if (now - at < NAME_KEPT_MS) break; // in the order they went
+      this.goneAt.delete(ifindex);
+      this.names.delete(ifindex);
+    }
   }
 
   /** Where the interfaces come from: netlink link events, or the polling fallback (and why). */
@@ -128,6 +138,7 @@ export class InterfaceWatcher {
   private linkUp(link: LinkState): void {
     const { ifindex, name } = link;
     this.names.set(ifindex, name);
+    this.goneAt.delete(ifindex);
     const wanted = !this.options.include || this.options.include.test(name);
     const cur = this.attached.get(ifindex);
     if (cur) {
@@ -147,6 +158,8 @@ export class InterfaceWatcher {
   }
 
   private linkDown({ ifindex }: LinkState): void {
+    this.goneAt.delete(ifindex);
+    this.goneAt.set(ifindex, Date.now());
     const cur = this.attached.get(ifindex);
     if (cur) this.release(cur);
     this.failed.delete(ifindex);
