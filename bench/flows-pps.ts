@@ -28,16 +28,16 @@ const FLOWS_OBJ = repoPath('bpf/.output/flows.bpf.o');
 interface Variant {
   name: string;
   /** Object and program for a cache-hot BPF_PROG_TEST_RUN of one 60-byte UDP frame. */
-  testRun?: { obj: string; prog: string };
+  testRun?: { obj: string; prog: string; globals?: Record<string, number> };
   start(link: FlowLink): Promise<{ stop(): Promise<void>; runStats(): { ns: number; runs: number } | undefined }>;
 }
 
-function inProcess(name: string, obj: string, prog: string, maxEntries: Record<string, number> = {}): Variant {
+function inProcess(name: string, obj: string, prog: string, maxEntries: Record<string, number> = {}, globals: Record<string, number> = {}): Variant {
   return {
     name,
-    testRun: { obj, prog },
+    testRun: { obj, prog, globals },
     async start(link) {
-      const o = BpfObject.load(obj, { programs: [prog], maxEntries });
+      const o = BpfObject.load(obj, { programs: [prog], maxEntries, globals });
       let l: Link;
       try {
         l = o.program(prog).attachTc({ interface: link.host, direction: 'ingress' });
@@ -107,7 +107,9 @@ const VARIANTS: Variant[] = [
   { name: 'no program', start: async () => ({ stop: async () => undefined, runStats: () => undefined }) },
   agentProcess('flowscope agent (flows + drops)', []),
   agentProcess('flowscope agent, --no-drops', ['--no-drops']),
-  inProcess("agent's classifier alone (per-CPU hash)", FLOWS_OBJ, 'flow_in', { flows: 131072 }),
+  agentProcess('flowscope agent, --no-drops, flow records on', ['--no-drops', '--flows', 'ndjson']),
+  inProcess("agent's classifier alone, per flow (records on)", FLOWS_OBJ, 'flow_in', { flows: 131072 }),
+  inProcess("agent's classifier alone, per edge (default)", FLOWS_OBJ, 'flow_in', { flows: 131072, edges: 131072 }, { track_flows: 0 }),
   {
     name: 'tcpdump -w /dev/null',
     async start(link) {
@@ -158,7 +160,7 @@ async function measure(link: FlowLink, conf: string, secs: number): Promise<numb
 }
 
 /** ns per run of a program on one 60-byte UDP frame, in the kernel's test-run loop (cache-hot, no traffic noise). */
-function testRunNs(obj: string, prog: string): number {
+function testRunNs(obj: string, prog: string, globals: Record<string, number> = {}): number {
   const pkt = Buffer.alloc(60);
   pkt.writeUInt16BE(0x0800, 12);
   pkt[14] = 0x45;
@@ -170,7 +172,7 @@ function testRunNs(obj: string, prog: string): number {
   pkt.writeUInt16BE(40000, 34);
   pkt.writeUInt16BE(9, 36);
   pkt.writeUInt16BE(26, 38);
-  const o = BpfObject.load(obj, { programs: [prog] });
+  const o = BpfObject.load(obj, { programs: [prog], globals });
   try {
     const p = o.program(prog);
     const runs: number[] = [];
@@ -253,7 +255,7 @@ async function main(): Promise<void> {
   const rows: Array<Record<string, string | number>> = [];
   for (const v of VARIANTS) {
     const row: Record<string, string | number> = { variant: v.name };
-    row['test-run ns'] = v.testRun ? fmt(testRunNs(v.testRun.obj, v.testRun.prog)) : '-';
+    row['test-run ns'] = v.testRun ? fmt(testRunNs(v.testRun.obj, v.testRun.prog, v.testRun.globals)) : '-';
     for (const flows of ['1', '65536']) {
       const e = results.get(`${v.name}\u0000${flows}`);
       const n = flows === '1' ? '1 flow' : '65,536 flows';

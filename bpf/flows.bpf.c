@@ -3,7 +3,10 @@
 //   flow_tc / flow_tc_l3   TC classifier (tcx where the kernel has it, else clsact), ingress and egress,
 //                          on Ethernet-like devices (flow_tc) or raw IP devices (flow_tc_l3, e.g. tun).
 //                          Counts per flow (5-tuple, interface, direction) in a per-CPU hash updated
-//                          in place; a flow that finds the map full goes to the spill ring, counted.
+//                          in place when flow records are wanted (track_flows), else per edge
+//                          (peer, service port, protocol, interface, direction): what the metrics
+//                          need, and far fewer entries. A packet that finds its map full goes to
+//                          the spill ring, counted.
 //                          Always returns TC_ACT_UNSPEC (== TCX_NEXT): never decides a packet's fate.
 //   drop_btf / drop_raw    skb:kfree_skb (tp_btf, else raw_tp): drops by reason and addresses.
 //
@@ -23,6 +26,11 @@
 #define EEXIST 17
 
 const volatile __u8 enable_dns = 1;
+/* 1: count per flow (5-tuple) for flow records; 0: count per edge only (what the metrics need). */
+const volatile __u8 track_flows = 1;
+/* The ephemeral port range (ip_local_port_range): such ports never become an edge's port. */
+const volatile __u16 eph_low = 32768;
+const volatile __u16 eph_high = 60999;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -30,6 +38,13 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_counts);
 } flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct edge_key);
+	__type(value, struct edge_counts);
+} edges SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -56,6 +71,8 @@ struct {
 } drops SEC(".maps");
 
 FLOWSCOPE_EXPORT_TYPE(struct flow_spill, flow_spill);
+FLOWSCOPE_EXPORT_TYPE(struct edge_key, edge_key);
+FLOWSCOPE_EXPORT_TYPE(struct edge_counts, edge_counts);
 FLOWSCOPE_EXPORT_TYPE(struct dns_packet, dns_packet);
 FLOWSCOPE_EXPORT_TYPE(enum flow_direction, flow_direction);
 FLOWSCOPE_EXPORT_TYPE(enum flow_counter, flow_counter);
@@ -96,6 +113,69 @@ static __always_inline void dns_copy(struct __sk_buff *skb, struct flow_key *key
 	bpf_ringbuf_submit(p, 0);
 }
 
+static __always_inline int ephemeral(__u16 port)
+{
+	return port >= eph_low && port <= eph_high;
+}
+
+/* Same rule as servicePort() in src/agent/flows/ports.ts. */
+static __always_inline __u16 service_port(__u16 local, __u16 remote)
+{
+	int le = ephemeral(local), re = ephemeral(remote);
+	if (le && re)
+		return 0;
+	if (le)
+		return remote;
+	if (re)
+		return local;
+	return local < remote ? local : remote;
+}
+
+/* Full map: the packet goes to the agent as a one-packet flow through the spill ring, counted. */
+static __always_inline void spill(struct flow_key *key, struct flow_counts *init)
+{
+	struct flow_spill *sp = bpf_ringbuf_reserve(&flow_spills, sizeof(*sp), 0);
+	if (!sp) {
+		bump(FC_SPILL_LOST);
+		return;
+	}
+	__builtin_memcpy(&sp->key, key, sizeof(*key));
+	sp->pad = 0;
+	sp->stats = *init;
+	bpf_ringbuf_submit(sp, flowscope_rb_flags(&flow_spills));
+	bump(FC_SPILLED);
+}
+
+static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 now, __u16 flags)
+{
+	struct edge_key ek = {};
+	int ingress = key->direction == DIR_INGRESS;
+	__builtin_memcpy(ek.peer, ingress ? key->saddr : key->daddr, 16);
+	ek.ifindex = key->ifindex;
+	ek.family = key->family;
+	ek.proto = key->proto;
+	ek.direction = key->direction;
+	if (key->proto == IPPROTO_TCP || key->proto == IPPROTO_UDP || key->proto == IPPROTO_SCTP)
+		ek.port = ingress ? service_port(key->dport, key->sport) : service_port(key->sport, key->dport);
+	struct edge_counts *e = bpf_map_lookup_elem(&edges, &ek);
+	if (!e) {
+		struct edge_counts init = { .packets = 1, .bytes = len, .last_ns = now };
+		long err = bpf_map_update_elem(&edges, &ek, &init, BPF_NOEXIST);
+		if (err == 0)
+			return;
+		if (err == -EEXIST)
+			e = bpf_map_lookup_elem(&edges, &ek);
+		if (!e) {
+			struct flow_counts one = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now, .tcp_flags = flags };
+			spill(key, &one);
+			return;
+		}
+	}
+	e->packets += 1;
+	e->bytes += len;
+	e->last_ns = now;
+}
+
 static __always_inline int account(struct __sk_buff *skb, __u32 l3, __u16 ethertype, __u8 direction)
 {
 	struct flow_key key = {};
@@ -110,6 +190,10 @@ static __always_inline int account(struct __sk_buff *skb, __u32 l3, __u16 ethert
 	__u64 now = bpf_ktime_get_coarse_ns();
 	__u32 len = skb->len;
 
+	if (!track_flows) {
+		account_edge(&key, len, now, flags);
+		goto dns;
+	}
 	struct flow_counts *s = bpf_map_lookup_elem(&flows, &key);
 	if (!s) {
 		struct flow_counts init = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now, .tcp_flags = flags };
@@ -120,16 +204,7 @@ static __always_inline int account(struct __sk_buff *skb, __u32 l3, __u16 ethert
 			s = bpf_map_lookup_elem(&flows, &key); /* another CPU inserted it: our slot is zero */
 		if (!s) {
 			/* The map is full: hand the packet to the agent, never lose it silently. */
-			struct flow_spill *sp = bpf_ringbuf_reserve(&flow_spills, sizeof(*sp), 0);
-			if (!sp) {
-				bump(FC_SPILL_LOST);
-				goto dns;
-			}
-			__builtin_memcpy(&sp->key, &key, sizeof(key));
-			sp->pad = 0;
-			sp->stats = init;
-			bpf_ringbuf_submit(sp, flowscope_rb_flags(&flow_spills));
-			bump(FC_SPILLED);
+			spill(&key, &init);
 			goto dns;
 		}
 	}

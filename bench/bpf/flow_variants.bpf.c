@@ -79,6 +79,8 @@ struct {
 FLOWSCOPE_EXPORT_TYPE(struct flow_spill, flow_spill);
 FLOWSCOPE_EXPORT_TYPE(struct drop_key, drop_key);
 FLOWSCOPE_EXPORT_TYPE(struct drop_counts, drop_counts);
+FLOWSCOPE_EXPORT_TYPE(struct edge_key, edge_key);
+FLOWSCOPE_EXPORT_TYPE(struct edge_counts, edge_counts);
 FLOWSCOPE_EXPORT_TYPE(struct dns_packet, dns_packet);
 FLOWSCOPE_EXPORT_TYPE(enum flow_direction, flow_direction);
 FLOWSCOPE_EXPORT_TYPE(enum flow_counter, flow_counter);

@@ -291,6 +291,164 @@ export function encodeFlowSpill(value: FlowSpill, view: DataView, offset: number
 
 export const flowSpillCodec: Codec<FlowSpill> = { size: 88, decode: decodeFlowSpill, encode: encodeFlowSpill };
 
+/** struct edge_key (28 bytes) */
+export const EdgeKeyLayout = {
+  size: 28,
+  fields: {
+    peer: { offset: 0, size: 16 },
+    ifindex: { offset: 16, size: 4 },
+    port: { offset: 20, size: 2 },
+    family: { offset: 22, size: 1 },
+    proto: { offset: 23, size: 1 },
+    direction: { offset: 24, size: 1 },
+    pad: { offset: 25, size: 3 },
+  },
+} as const;
+
+export interface EdgeKey {
+  peer: Uint8Array;
+  ifindex: number;
+  port: number;
+  family: number;
+  proto: number;
+  direction: number;
+  pad: Uint8Array;
+}
+
+/** Reads struct edge_key in place: position it with at(), then read fields. Allocates nothing per record. */
+export class EdgeKeyView {
+  static readonly size = 28;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  /** A view into the record's bytes (valid while the record's buffer is). */
+  get peer(): Uint8Array {
+    return readBytes(this.view, this.offset + 0, 16);
+  }
+
+  get ifindex(): number {
+    return this.view.getUint32(this.offset + 16, true);
+  }
+
+  get port(): number {
+    return this.view.getUint16(this.offset + 20, true);
+  }
+
+  get family(): number {
+    return this.view.getUint8(this.offset + 22);
+  }
+
+  get proto(): number {
+    return this.view.getUint8(this.offset + 23);
+  }
+
+  get direction(): number {
+    return this.view.getUint8(this.offset + 24);
+  }
+
+  /** A view into the record's bytes (valid while the record's buffer is). */
+  get pad(): Uint8Array {
+    return readBytes(this.view, this.offset + 25, 3);
+  }
+
+  toObject(): EdgeKey {
+    return decodeEdgeKey(this.view, this.offset);
+  }
+}
+
+export function decodeEdgeKey(view: DataView, offset: number): EdgeKey {
+  const v = new EdgeKeyView().at(view, offset);
+  return {
+    peer: v.peer.slice(),
+    ifindex: v.ifindex,
+    port: v.port,
+    family: v.family,
+    proto: v.proto,
+    direction: v.direction,
+    pad: v.pad.slice(),
+  };
+}
+
+export function encodeEdgeKey(value: EdgeKey, view: DataView, offset: number): void {
+  writeBytes(view, offset + 0, 16, value.peer);
+  view.setUint32(offset + 16, value.ifindex, true);
+  view.setUint16(offset + 20, value.port, true);
+  view.setUint8(offset + 22, value.family);
+  view.setUint8(offset + 23, value.proto);
+  view.setUint8(offset + 24, value.direction);
+  writeBytes(view, offset + 25, 3, value.pad);
+}
+
+export const edgeKeyCodec: Codec<EdgeKey> = { size: 28, decode: decodeEdgeKey, encode: encodeEdgeKey };
+
+/** struct edge_counts (24 bytes) */
+export const EdgeCountsLayout = {
+  size: 24,
+  fields: {
+    packets: { offset: 0, size: 8 },
+    bytes: { offset: 8, size: 8 },
+    last_ns: { offset: 16, size: 8 },
+  },
+} as const;
+
+export interface EdgeCounts {
+  packets: number;
+  bytes: number;
+  last_ns: number;
+}
+
+/** Reads struct edge_counts in place: position it with at(), then read fields. Allocates nothing per record. */
+export class EdgeCountsView {
+  static readonly size = 24;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get packets(): number {
+    return readU64(this.view, this.offset + 0);
+  }
+
+  get bytes(): number {
+    return readU64(this.view, this.offset + 8);
+  }
+
+  get last_ns(): number {
+    return readU64(this.view, this.offset + 16);
+  }
+
+  toObject(): EdgeCounts {
+    return decodeEdgeCounts(this.view, this.offset);
+  }
+}
+
+export function decodeEdgeCounts(view: DataView, offset: number): EdgeCounts {
+  const v = new EdgeCountsView().at(view, offset);
+  return {
+    packets: v.packets,
+    bytes: v.bytes,
+    last_ns: v.last_ns,
+  };
+}
+
+export function encodeEdgeCounts(value: EdgeCounts, view: DataView, offset: number): void {
+  writeU64(view, offset + 0, value.packets);
+  writeU64(view, offset + 8, value.bytes);
+  writeU64(view, offset + 16, value.last_ns);
+}
+
+export const edgeCountsCodec: Codec<EdgeCounts> = { size: 24, decode: decodeEdgeCounts, encode: encodeEdgeCounts };
+
 /** struct drop_key (48 bytes) */
 export const DropKeyLayout = {
   size: 48,

@@ -56,6 +56,25 @@ struct flow_spill {
 	struct flow_counts stats;
 };
 
+/* An edge: what the metrics count when no flow records are asked for. The peer is the remote end
+ * (the source of a packet coming in, the destination of one going out); port is the service port
+ * (the one that is not ephemeral, see servicePort in src/agent/flows/ports.ts; 0 for ICMP). */
+struct edge_key {
+	__u8 peer[16];
+	__u32 ifindex;
+	__u16 port;
+	__u8 family;
+	__u8 proto;
+	__u8 direction;
+	__u8 pad[3];
+};
+
+struct edge_counts {
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_ns;
+};
+
 /* A packet the kernel freed as dropped, aggregated by reason and addresses. */
 struct drop_key {
 	__u8 saddr[16];
@@ -87,6 +106,8 @@ struct dns_packet {
 };
 
 _Static_assert(sizeof(struct flow_key) == 44, "flow_key layout");
+_Static_assert(sizeof(struct edge_key) == 28, "edge_key layout");
+_Static_assert(sizeof(struct edge_counts) == 24, "edge_counts layout");
 _Static_assert(sizeof(struct flow_counts) == 40, "flow_stats layout");
 _Static_assert(sizeof(struct flow_spill) == 88, "flow_spill layout");
 _Static_assert(sizeof(struct drop_key) == 48, "drop_key layout");

@@ -71,7 +71,8 @@ for (const [flows, count, port] of [
 }
 
 test('a full flow map spills to the ring buffer: counts stay exact, and the spill is counted', { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
-  const small = await startAgent(['--flow-interfaces', `^${link.host}$`, '--max-flows', '1000', '--flow-idle-timeout', '60s']);
+  // Flow records on: the kernel counts per flow (without records it counts per edge, see below).
+  const small = await startAgent(['--flow-interfaces', `^${link.host}$`, '--max-flows', '1000', '--flow-idle-timeout', '60s', '--flows', 'ndjson']);
   try {
     await small.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 5000, 'attached');
     const sel = { interface: link.host, direction: 'ingress' };
@@ -115,5 +116,29 @@ test('a filling flow map shortens the idle timeout: flows leave in seconds, not 
     assert.equal(after.sum('flowscope_agent_flow_spilled_packets_total'), 0, 'nothing had to go through the spill ring');
   } finally {
     assert.equal(await small.stop(), 0);
+  }
+});
+
+test('without flow records the kernel counts per edge: 10,000 flows are one edge entry, counts exact', { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
+  const edges = await startAgent(['--flow-interfaces', `^${link.host}$`]);
+  try {
+    await edges.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 5000, 'attached');
+    const caps = await edges.json<{ flows: { flowMap: { counting: string } } }>('/capabilities');
+    assert.match(caps.flows.flowMap.counting, /per edge/);
+    const sel = { interface: link.host, direction: 'ingress' };
+    const m0 = await edges.scrape();
+    const before = ifCounters(link.host);
+    const sent = trafgen(link, { count: 30_000, flows: 10_000, dport: 17 });
+    const got = diff(before, ifCounters(link.host));
+    const edge = { ...sel, protocol: 'udp', peer_addr: link.peerAddr, port: '17' };
+    const m = await edges.waitFor((m) => m.sum('flowscope_flow_packets_total', sel) - m0.sum('flowscope_flow_packets_total', sel) >= got.rx_packets, 5000, 'all packets');
+    assert.equal(m.sum('flowscope_flow_packets_total', sel) - m0.sum('flowscope_flow_packets_total', sel), got.rx_packets, 'packets = interface rx_packets');
+    assert.equal(m.sum('flowscope_flow_bytes_total', sel) - m0.sum('flowscope_flow_bytes_total', sel), got.rx_bytes, 'bytes = interface rx_bytes');
+    assert.equal(m.sum('flowscope_flow_packets_total', edge), sent.packets, 'the edge has every packet trafgen sent');
+    assert.equal(m.sum('flowscope_agent_flows'), 0, 'no flow followed');
+    assert.ok(m.sum('flowscope_agent_flow_edge_entries') <= 10, `a handful of edge entries, not 10,000 (${m.sum('flowscope_agent_flow_edge_entries')})`);
+    assert.equal(m.sum('flowscope_agent_flow_spilled_packets_total'), 0);
+  } finally {
+    assert.equal(await edges.stop(), 0);
   }
 });

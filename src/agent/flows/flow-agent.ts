@@ -50,6 +50,8 @@ export class FlowAgent {
       interfaces: options.interfaces,
       tcMode: options.tcMode,
       maxFlows: options.maxFlows,
+      // The metrics need only edges: the kernel counts per 5-tuple only when flow records go somewhere.
+      trackFlows: sinks.length > 0,
       idleTimeoutMs: options.idleTimeoutMs,
       activeTimeoutMs: options.activeTimeoutMs,
       maxSeries,

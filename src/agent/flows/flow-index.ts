@@ -10,18 +10,18 @@ export interface Indexed {
   next: this | undefined;
 }
 
-export function keyHash(view: DataView, off: number): number {
+export function keyHash(view: DataView, off: number, words = WORDS): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < WORDS; i++) {
+  for (let i = 0; i < words; i++) {
     h ^= view.getUint32(off + i * 4, true);
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
 }
 
-export function keyWords(view: DataView, off: number): Uint32Array {
-  const w = new Uint32Array(WORDS);
-  for (let i = 0; i < WORDS; i++) w[i] = view.getUint32(off + i * 4, true);
+export function keyWords(view: DataView, off: number, words = WORDS): Uint32Array {
+  const w = new Uint32Array(words);
+  for (let i = 0; i < words; i++) w[i] = view.getUint32(off + i * 4, true);
   return w;
 }
 
@@ -31,7 +31,7 @@ export function keyProto(w: Uint32Array): number {
 }
 
 function sameKey(w: Uint32Array, view: DataView, off: number): boolean {
-  for (let i = 0; i < WORDS; i++) if (w[i] !== view.getUint32(off + i * 4, true)) return false;
+  for (let i = 0; i < w.length; i++) if (w[i] !== view.getUint32(off + i * 4, true)) return false;
   return true;
 }
 
@@ -43,7 +43,10 @@ export class FlowIndex<T extends Indexed> {
     return this.count;
   }
 
-  get(view: DataView, off: number, hash = keyHash(view, off)): T | undefined {
+  /** `words`: the key's size in 32-bit words (flow keys: 11). */
+  constructor(readonly words = WORDS) {}
+
+  get(view: DataView, off: number, hash = keyHash(view, off, this.words)): T | undefined {
     for (let e = this.heads.get(hash); e; e = e.next) if (sameKey(e.keyWords, view, off)) return e;
     return undefined;
   }
