@@ -1,5 +1,5 @@
 // What this node can do, check by check, with the exact fix for what is missing.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname, machine } from 'node:os';
 import { native } from '../bpf/native.js';
 import {
@@ -15,6 +15,7 @@ import {
 import { ATTACH_KINDS, PROBE_OBJECT, probeAttach, probeBatchOps, probeBpfStats, type AttachKind } from '../bpf/probes.js';
 import { errnoName } from '../bpf/errors.js';
 import { forEachLinkMessage, RTM_NEWLINK } from '../agent/flows/link-events.js';
+import { devNames } from '../agent/flows/link-events-source.js';
 
 export interface Check {
   id: string;
@@ -230,11 +231,7 @@ function probeLinkEvents(): { ok: boolean; detail: string } {
     forEachLinkMessage(watcher.takeInitial(), (m) => {
       if (m.type === RTM_NEWLINK && m.name) names.add(m.name);
     });
-    const devices = readFileSync('/proc/self/net/dev', 'utf8')
-      .split('\n')
-      .slice(2)
-      .map((l) => l.split(':')[0]!.trim())
-      .filter(Boolean);
+    const devices = devNames();
     const missing = devices.filter((d) => !names.has(d));
     if (missing.length) return { ok: false, detail: `the link dump lacks ${missing.join(', ')} (of ${devices.length} devices)` };
     return { ok: true, detail: `RTMGRP_LINK subscription and dump: ${names.size} interface(s) in this network namespace` };

@@ -103,6 +103,11 @@ function attachProgram(prog: Program, spec: AttachSpec | undefined): { link: Lin
   return { link: prog.attach(), target: sec };
 }
 
+/** The status of a program before (or instead of) loading it. */
+export function notLoadedStatus(config: ProgramConfig): ProgramStatus {
+  return { name: config.name, source: config.source, format: config.format, loaded: false, attached: [], metrics: [], warnings: [...config.warnings] };
+}
+
 export class LoadedProgram {
   private obj: BpfObject | undefined;
   private readonly links: Link[] = [];
@@ -116,15 +121,7 @@ export class LoadedProgram {
   readonly entries = new Map<string, number>();
 
   private constructor(readonly config: ProgramConfig) {
-    this.status = {
-      name: config.name,
-      source: config.source,
-      format: config.format,
-      loaded: false,
-      attached: [],
-      metrics: [],
-      warnings: [...config.warnings],
-    };
+    this.status = notLoadedStatus(config);
   }
 
   get ok(): boolean {

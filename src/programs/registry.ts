@@ -2,7 +2,7 @@
 // add, replace and remove by name; one set's failure never touches the others; metrics of all of them
 // plus self-metrics about each (up, decode drops, read errors, map entries, render time, BPF run time).
 import type { ProgramConfig } from './config.js';
-import { LoadedProgram, type ProgramStatus } from './loader.js';
+import { LoadedProgram, notLoadedStatus, type ProgramStatus } from './loader.js';
 import type { DecoderEnv } from './decoders/index.js';
 import { escapeLabelValue } from '../agent/metrics/exposition.js';
 
@@ -21,16 +21,7 @@ export class ProgramRegistry {
     const previous = this.programs.get(config.name);
     const clash = this.metricClash(config);
     if (clash) {
-      const status: ProgramStatus = {
-        name: config.name,
-        source: config.source,
-        format: config.format,
-        loaded: false,
-        attached: [],
-        metrics: [],
-        warnings: config.warnings,
-        error: { stage: 'metrics', message: clash },
-      };
+      const status: ProgramStatus = { ...notLoadedStatus(config), error: { stage: 'metrics', message: clash } };
       this.countFailure(config.name, 'metrics');
       return status;
     }

@@ -4,79 +4,33 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sh } from '../support/run.js';
-import { uniqueName } from '../support/netns.js';
+import { createVethNamespace, type VethPair } from '../support/netns.js';
 import { completeJsonLines } from '../support/agent.js';
 
-export interface FlowLink {
-  ns: string;
-  /** Root-namespace side (where the agent attaches). */
-  host: string;
-  /** Namespace side. */
-  peer: string;
-  hostAddr: string;
-  peerAddr: string;
-  hostAddr6: string;
-  peerAddr6: string;
+export interface FlowLink extends VethPair {
   hostMac: string;
   peerMac: string;
-  exec(cmd: string, args: string[], timeoutMs?: number): string;
-  destroy(): void;
 }
 
+/** A namespace on a veth pair with IPv6 off (or on, with `ipv6`) and static neighbours. */
 export function createFlowLink(options: { ipv6?: boolean } = {}): FlowLink {
-  const subnet = 10 + Math.floor(Math.random() * 240);
-  const ns = uniqueName('fsfn');
-  const host = uniqueName('fsfh');
-  const peer = uniqueName('fsfp');
-  const hostAddr = `10.66.${subnet}.1`;
-  const peerAddr = `10.66.${subnet}.2`;
-  const hostAddr6 = `fd66:${subnet.toString(16)}::1`;
-  const peerAddr6 = `fd66:${subnet.toString(16)}::2`;
-  const destroy = (): void => {
-    sh('ip', ['link', 'del', host], { allowFail: true });
-    sh('ip', ['netns', 'del', ns], { allowFail: true });
-  };
+  const ipv6 = options.ipv6 === true;
+  const link = createVethNamespace(10 + Math.floor(Math.random() * 240), { net: '10.66', names: ['fsfn', 'fsfh', 'fsfp'], ipv6 });
   try {
-    sh('ip', ['netns', 'add', ns]);
-    sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
-    sh('ip', ['link', 'set', peer, 'netns', ns]);
-    const v6 = options.ipv6 ? '0' : '1';
-    sh('sysctl', ['-qw', `net.ipv6.conf.${host}.disable_ipv6=${v6}`]);
-    sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${peer}.disable_ipv6=${v6}`]);
-    sh('ip', ['addr', 'add', `${hostAddr}/24`, 'dev', host]);
-    sh('ip', ['-n', ns, 'addr', 'add', `${peerAddr}/24`, 'dev', peer]);
-    if (options.ipv6) {
-      sh('ip', ['addr', 'add', `${hostAddr6}/64`, 'dev', host, 'nodad']);
-      sh('ip', ['-n', ns, 'addr', 'add', `${peerAddr6}/64`, 'dev', peer, 'nodad']);
+    const { ns, host, peer } = link;
+    const hostMac = readFileSync(`/sys/class/net/${host}/address`, 'utf8').trim();
+    const peerMac = link.exec('cat', [`/sys/class/net/${peer}/address`]).trim();
+    const neighbours: Array<[string, string]> = [[link.peerAddr, link.hostAddr]];
+    if (ipv6) neighbours.push([link.peerAddr6, link.hostAddr6]);
+    for (const [peerAddr, hostAddr] of neighbours) {
+      sh('ip', ['neigh', 'replace', peerAddr, 'lladdr', peerMac, 'dev', host, 'nud', 'permanent']);
+      sh('ip', ['-n', ns, 'neigh', 'replace', hostAddr, 'lladdr', hostMac, 'dev', peer, 'nud', 'permanent']);
     }
-    sh('ip', ['link', 'set', host, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', peer, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    return { ...link, hostMac, peerMac };
   } catch (err) {
-    destroy();
+    link.destroy();
     throw err;
   }
-  const hostMac = readFileSync(`/sys/class/net/${host}/address`, 'utf8').trim();
-  const peerMac = sh('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${peer}/address`]).trim();
-  sh('ip', ['neigh', 'replace', peerAddr, 'lladdr', peerMac, 'dev', host, 'nud', 'permanent']);
-  sh('ip', ['-n', ns, 'neigh', 'replace', hostAddr, 'lladdr', hostMac, 'dev', peer, 'nud', 'permanent']);
-  if (options.ipv6) {
-    sh('ip', ['neigh', 'replace', peerAddr6, 'lladdr', peerMac, 'dev', host, 'nud', 'permanent']);
-    sh('ip', ['-n', ns, 'neigh', 'replace', hostAddr6, 'lladdr', hostMac, 'dev', peer, 'nud', 'permanent']);
-  }
-  return {
-    ns,
-    host,
-    peer,
-    hostAddr,
-    peerAddr,
-    hostAddr6,
-    peerAddr6,
-    hostMac,
-    peerMac,
-    exec: (cmd, args, timeoutMs) => sh('ip', ['netns', 'exec', ns, cmd, ...args], { timeoutMs }),
-    destroy,
-  };
 }
 
 export interface IfCounters {

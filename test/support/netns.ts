@@ -15,21 +15,40 @@ export interface VethPair {
   ns: string;
   hostAddr: string;
   peerAddr: string;
+  /** The IPv6 addresses (assigned only with `ipv6: true`). */
+  hostAddr6: string;
+  peerAddr6: string;
   /** Runs a command inside the namespace. */
-  exec(cmd: string, args: string[]): string;
+  exec(cmd: string, args: string[], timeoutMs?: number): string;
   destroy(): void;
+}
+
+export interface VethOptions {
+  /** First two octets of the /24 (default 10.77). */
+  net?: string;
+  /** Name prefixes of the namespace, the host side and the peer side. */
+  names?: [string, string, string];
+  /**
+   * IPv6 on the pair: 'auto' leaves the kernel's default; false turns it off before the links come
+   * up (no ND or MLD packet on them); true adds fd<net>::1 and ::2 (no DAD).
+   */
+  ipv6?: boolean | 'auto';
 }
 
 /**
  * A network namespace connected to the root namespace by a veth pair, addressed from 10.x (never
  * a real network). `subnet` is the third octet, so parallel fixtures do not collide.
  */
-export function createVethNamespace(subnet = 100 + Math.floor(Math.random() * 100)): VethPair {
-  const ns = uniqueName('fsns');
-  const host = uniqueName('fsh');
-  const peer = uniqueName('fsp');
-  const hostAddr = `10.77.${subnet}.1`;
-  const peerAddr = `10.77.${subnet}.2`;
+export function createVethNamespace(subnet = 100 + Math.floor(Math.random() * 100), options: VethOptions = {}): VethPair {
+  const [nsPrefix, hostPrefix, peerPrefix] = options.names ?? ['fsns', 'fsh', 'fsp'];
+  const ns = uniqueName(nsPrefix);
+  const host = uniqueName(hostPrefix);
+  const peer = uniqueName(peerPrefix);
+  const net = options.net ?? '10.77';
+  const hostAddr = `${net}.${subnet}.1`;
+  const peerAddr = `${net}.${subnet}.2`;
+  const v6 = `fd${net.split('.')[1]}:${subnet.toString(16)}::`;
+  const ipv6 = options.ipv6 ?? 'auto';
   const destroy = (): void => {
     sh('ip', ['link', 'del', host], { allowFail: true });
     sh('ip', ['netns', 'del', ns], { allowFail: true });
@@ -38,9 +57,18 @@ export function createVethNamespace(subnet = 100 + Math.floor(Math.random() * 10
     sh('ip', ['netns', 'add', ns]);
     sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
     sh('ip', ['link', 'set', peer, 'netns', ns]);
+    if (ipv6 !== 'auto') {
+      const off = ipv6 ? '0' : '1';
+      sh('sysctl', ['-qw', `net.ipv6.conf.${host}.disable_ipv6=${off}`]);
+      sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${peer}.disable_ipv6=${off}`]);
+    }
     sh('ip', ['addr', 'add', `${hostAddr}/24`, 'dev', host]);
-    sh('ip', ['link', 'set', host, 'up']);
     sh('ip', ['-n', ns, 'addr', 'add', `${peerAddr}/24`, 'dev', peer]);
+    if (ipv6 === true) {
+      sh('ip', ['addr', 'add', `${v6}1/64`, 'dev', host, 'nodad']);
+      sh('ip', ['-n', ns, 'addr', 'add', `${v6}2/64`, 'dev', peer, 'nodad']);
+    }
+    sh('ip', ['link', 'set', host, 'up']);
     sh('ip', ['-n', ns, 'link', 'set', peer, 'up']);
     sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   } catch (err) {
@@ -53,7 +81,9 @@ export function createVethNamespace(subnet = 100 + Math.floor(Math.random() * 10
     ns,
     hostAddr,
     peerAddr,
-    exec: (cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]),
+    hostAddr6: `${v6}1`,
+    peerAddr6: `${v6}2`,
+    exec: (cmd, args, timeoutMs) => sh('ip', ['netns', 'exec', ns, cmd, ...args], { timeoutMs }),
     destroy,
   };
 }

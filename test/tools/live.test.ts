@@ -61,7 +61,6 @@ async function startTool(cmd: string, args: string[], ready: RegExp): Promise<To
   };
 }
 
-const jsonLines = completeJsonLines;
 
 test('connlat: one line per connect with the tcpconnlat columns; --min-ms keeps only the slow ones', async () => {
   const link = await createImpairedLink(20);
@@ -96,7 +95,7 @@ test('connlat: one line per connect with the tcpconnlat columns; --min-ms keeps 
       }
       for (const r of fastRows) assert.ok(Number(r[6]) < 5, `loopback connect ${r[6]} ms`);
 
-      const rec = jsonLines<{ pid: number; comm: string; dport: number; daddr: string; lat_ms: number }>(j.stdout);
+      const rec = completeJsonLines<{ pid: number; comm: string; dport: number; daddr: string; lat_ms: number }>(j.stdout);
       assert.equal(rec.filter((r) => r.dport === slowPort).length, 6, 'the slow connects pass --min-ms 10');
       assert.equal(rec.filter((r) => r.dport === fastPort).length, 0, 'loopback connects are below --min-ms 10');
       assert.ok(rec.every((r) => r.lat_ms >= 10));
@@ -126,7 +125,7 @@ test("tcplife: each connection at close with the generator's bytes; the same con
   const t = await text.stop();
   assert.equal(o.code, 0, o.stderr);
   type Life = { pid: number; comm: string; lport: number; rport: number; tx_bytes: number; rx_bytes: number; ms: number };
-  const recs = jsonLines<Life>(o.stdout);
+  const recs = completeJsonLines<Life>(o.stdout);
   const clientSide = recs.filter((x) => x.rport === port);
   const serverSide = recs.filter((x) => x.lport === port);
   assert.equal(clientSide.length, 12);
@@ -173,7 +172,7 @@ test('top: the busiest connection per interval with the bytes its sender reports
   const out = await top.stop();
   assert.equal(out.code, 0, out.stderr);
   type Interval = { time: string; connections: Array<{ comm: string; raddr: string; tx_bytes: number; rx_bytes: number }> };
-  const intervals = jsonLines<Interval>(out.stdout);
+  const intervals = completeJsonLines<Interval>(out.stdout);
   const perInterval = intervals.map((i) => i.connections.filter((c) => c.comm === 'fs-top' && c.raddr.endsWith(`:${port}`)).reduce((a, c) => a + c.tx_bytes, 0));
   const active = perInterval.filter((b) => b > 0);
   console.log(`# fs-top tx per interval: ${perInterval.join(' ')}; sender total ${total}`);

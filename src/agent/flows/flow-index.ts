@@ -86,3 +86,37 @@ export class FlowIndex<T extends Indexed> {
     this.count = 0;
   }
 }
+
+/** Kernel keys (packed, as batch deletes take them) with the states they belong to, gathered over an interval. */
+export class PackedKeys<T> {
+  private keys: Buffer;
+  readonly states: T[] = [];
+
+  constructor(private readonly keySize: number) {
+    this.keys = Buffer.alloc(256 * keySize);
+  }
+
+  get count(): number {
+    return this.states.length;
+  }
+
+  /** Adds the key at `off` in `from` and its state. */
+  push(from: Buffer, off: number, state: T): void {
+    const at = this.states.length * this.keySize;
+    if (this.keys.length < at + this.keySize) {
+      const bigger = Buffer.alloc(this.keys.length * 2);
+      this.keys.copy(bigger, 0, 0, at);
+      this.keys = bigger;
+    }
+    from.copy(this.keys, at, off, off + this.keySize);
+    this.states.push(state);
+  }
+
+  /** Deletes the keys from `map` in one call, then hands each state to `each`, and empties itself. */
+  deleteFrom(map: { deleteMany(keys: Buffer, count: number): number }, each: (state: T) => void): void {
+    if (!this.states.length) return;
+    map.deleteMany(this.keys, this.states.length);
+    for (const st of this.states) each(st);
+    this.states.length = 0;
+  }
+}

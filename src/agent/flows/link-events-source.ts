@@ -197,7 +197,8 @@ export class PolledLinkSource implements LinkSource {
   close(): void {}
 }
 
-function devNames(): string[] {
+/** The interface names of this process's network namespace ([] when unreadable). */
+export function devNames(): string[] {
   try {
     return readFileSync('/proc/self/net/dev', 'utf8')
       .split('\n')

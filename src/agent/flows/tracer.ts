@@ -14,7 +14,7 @@ import { InterfaceWatcher, type InterfaceReport } from './interfaces.js';
 import { ephemeralRange, servicePort, type PortRange } from './ports.js';
 import { DropReasons } from './drop-reasons.js';
 import { FLOW_METRICS, protocolName } from './metrics.js';
-import { FlowIndex, KEY_SIZE, keyHash, keyProto, keyWords, type Indexed } from './flow-index.js';
+import { FlowIndex, KEY_SIZE, keyHash, keyProto, keyWords, PackedKeys, type Indexed } from './flow-index.js';
 
 export const FLOWS_OBJECT = repoPath('bpf/.output/flows.bpf.o');
 const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
@@ -133,13 +133,6 @@ function creditEdge(st: { edge: FlowEdge; packets: number; bytes: number }, pack
   }
 }
 
-/** A buffer twice as large holding the first `usedBytes` of `keys`. */
-function growKeys(keys: Buffer, usedBytes: number): Buffer {
-  const bigger = Buffer.alloc(keys.length * 2);
-  keys.copy(bigger, 0, 0, usedBytes);
-  return bigger;
-}
-
 function reasonOf(err: unknown): string {
   if (err instanceof VerifierError) return `rejected by the verifier: ${err.reason}`;
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
@@ -173,10 +166,9 @@ export class FlowTracer {
   private pressureWarnedMs = 0;
   /** Intervals in which the flow map's fill shortened the idle timeout. */
   pressureIntervals = 0;
-  /** Keys of the flows leaving the kernel map this interval, packed for one batch delete. */
-  private evictKeys: Buffer = Buffer.alloc(256 * KEY_SIZE);
-  private readonly evictStates: FlowState[] = [];
-  private readonly evictEdges: EdgeState[] = [];
+  /** Flows and edges leaving the kernel maps this interval, their keys packed for one batch delete. */
+  private readonly flowEvictions = new PackedKeys<FlowState>(KEY_SIZE);
+  private readonly edgeEvictions = new PackedKeys<EdgeState>(EDGE_KEY_SIZE);
   private readonly kernelCounters = new Float64Array(8);
   private constructor(
     private readonly obj: BpfObject,
@@ -211,14 +203,17 @@ export class FlowTracer {
   static open(options: FlowTracerOptions): FlowTracer {
     const fallbacks: string[] = [];
     const ports = ephemeralRange();
+    const trackFlows = options.trackFlows !== false;
+    const maxFlows = options.maxFlows ?? 65536;
     const dropCandidates = options.drops === false ? [undefined] : ['drop_btf', 'drop_raw', undefined];
     for (const drop of dropCandidates) {
       const obj = BpfObject.open(FLOWS_OBJECT, {
         name: 'flowscope_flows',
         layout,
         programs: drop ? [...TC_PROGRAMS, drop] : TC_PROGRAMS,
-        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: options.trackFlows === false ? 0 : 1, eph_low: ports.low, eph_high: ports.high },
-        maxEntries: { flows: options.maxFlows ?? 65536, edges: options.maxFlows ?? 65536 },
+        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, eph_low: ports.low, eph_high: ports.high },
+        // Only the map this mode counts in gets its size (the other one is never written).
+        maxEntries: { flows: trackFlows ? maxFlows : 1, edges: trackFlows ? 1 : maxFlows },
       });
       try {
         obj.load();
@@ -309,7 +304,6 @@ export class FlowTracer {
     const nowMs = Date.now();
     const nowNs = monotonicNowNs();
     const tick = this.ticks;
-    let evicting = 0;
     const idleNs = this.idleUnderPressure(batch.count);
     for (let i = 0; i < batch.count; i++) {
       const ko = batch.keyOffset(i);
@@ -364,25 +358,16 @@ export class FlowTracer {
       // of the idle timeout, so that connection churn (one flow per connection) cannot fill the map
       // and push every packet through the spill ring. A late packet simply starts a new flow.
       const quietNs = keyProto(st.keyWords) === IPPROTO_TCP && st.flags & (TCP_FIN | TCP_RST) ? Math.min(idleNs, CLOSED_QUIET_NS) : idleNs;
-      if (last && nowNs - last > quietNs) {
-        if (this.evictKeys.length < (evicting + 1) * KEY_SIZE) this.evictKeys = growKeys(this.evictKeys, evicting * KEY_SIZE);
-        keys.copy(this.evictKeys, evicting * KEY_SIZE, ko, ko + KEY_SIZE);
-        this.evictStates[evicting++] = st;
-      }
+      if (last && nowNs - last > quietNs) this.flowEvictions.push(keys, ko, st);
     }
     // Evict idle flows: delete from the kernel in one call, export the records. (A packet arriving
     // between the read above and the delete is not counted: the flow was idle for the whole timeout,
     // so this is rare.)
-    if (evicting) {
-      this.flowsMap.deleteMany(this.evictKeys, evicting);
-      for (let i = 0; i < evicting; i++) {
-        const st = this.evictStates[i]!;
-        this.flowState.remove(st);
-        this.evicted++;
-        this.finish(st);
-      }
-      this.evictStates.length = 0;
-    }
+    this.flowEvictions.deleteFrom(this.flowsMap, (st) => {
+      this.flowState.remove(st);
+      this.evicted++;
+      this.finish(st);
+    });
     // Flows gone from the map without us (or only ever spilled) and idle: finish them too.
     let gone: FlowState[] | undefined;
     for (const st of this.flowState.values()) {
@@ -405,7 +390,6 @@ export class FlowTracer {
     const nowNs = monotonicNowNs();
     const tick = this.ticks;
     const idleNs = this.idleUnderPressure(batch.count, this.edgesMap.maxEntries);
-    let evicting = 0;
     for (let i = 0; i < batch.count; i++) {
       const ko = batch.keyOffset(i);
       let packets = 0;
@@ -426,19 +410,13 @@ export class FlowTracer {
       }
       creditEdge(st, packets, bytes, nowMs);
       st.tick = tick;
-      if (last && nowNs - last > idleNs) {
-        if (this.evictKeys.length < (evicting + 1) * EDGE_KEY_SIZE) this.evictKeys = growKeys(this.evictKeys, evicting * EDGE_KEY_SIZE);
-        keys.copy(this.evictKeys, evicting * EDGE_KEY_SIZE, ko, ko + EDGE_KEY_SIZE);
-        this.evictEdges[evicting++] = st;
-      }
+      if (last && nowNs - last > idleNs) this.edgeEvictions.push(keys, ko, st);
     }
-    if (evicting) {
-      // The edge's counters live on in the agent; a later packet starts a new kernel entry from 0.
-      this.edgesMap.deleteMany(this.evictKeys, evicting);
-      for (let i = 0; i < evicting; i++) this.edgeState.remove(this.evictEdges[i]!);
-      this.evicted += evicting;
-      this.evictEdges.length = 0;
-    }
+    // The edge's counters live on in the agent; a later packet starts a new kernel entry from 0.
+    this.edgeEvictions.deleteFrom(this.edgesMap, (st) => {
+      this.edgeState.remove(st);
+      this.evicted++;
+    });
     let gone: EdgeState[] | undefined;
     for (const st of this.edgeState.values()) if (st.tick !== tick) (gone ??= []).push(st);
     if (gone) for (const st of gone) this.edgeState.remove(st);
@@ -594,7 +572,7 @@ export class FlowTracer {
       interfaces,
       hiddenTrafficPossible: interfaces.some((i) => i.others?.some((o) => o.canHide)),
       drops: { hook: this.dropHook.program ?? null, fallbacks: this.dropHook.fallbacks, reasons: this.reasons.source },
-      flowMap: { type: 'percpu_hash', counting: this.trackFlows ? 'per flow (5-tuple): flow records are on' : 'per edge (peer, service port, protocol, interface, direction): no flow records asked for', maxEntries: this.flowsMap.maxEntries, reads: this.flowsMap.mode, idleTimeoutMs: this.idleNs / 1e6, activeTimeoutMs: this.activeNs / 1e6 },
+      flowMap: { type: 'percpu_hash', counting: this.trackFlows ? 'per flow (5-tuple): flow records are on' : 'per edge (peer, service port, protocol, interface, direction): no flow records asked for', maxEntries: (this.trackFlows ? this.flowsMap : this.edgesMap).maxEntries, reads: this.flowsMap.mode, idleTimeoutMs: this.idleNs / 1e6, activeTimeoutMs: this.activeNs / 1e6 },
     };
   }
 
