@@ -3,54 +3,76 @@
 // variants of the classifier on other data structures, in 1 flow and in 65,536 flows, in the same
 // run. BPF run time per packet from the kernel's BPF statistics.
 //
-//   node dist/bench/flows-pps.js [seconds per run = 2] [rounds = 2]
+//   node dist/bench/flows-pps.js [seconds per cell = 6] [phase ms = 200]
 //
 // trafgen runs in a namespace on one CPU and sends to the root-namespace end of a veth pair, where
 // the programs sit on TC ingress. veth delivers in the sender's softirq, so the sender's CPU carries
 // the whole receive path: what a program costs shows as fewer packets through. Packets go to a
 // closed UDP port (each is freed as NO_SOCKET, the same in every variant).
+//
+// This machine is shared: its packet rate with no program at all drifts by tens of percent within
+// seconds. So within one cell trafgen runs without a break while the variant is switched on and off
+// every `phase ms` (a tcx attach and detach; for the agent, a gate program in front of it), and each
+// "on" phase is compared with the mean of the "off" phases on either side of it.
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BpfObject, enableBpfStats, type Link } from '../src/bpf/index.js';
 import { repoPath } from '../src/util/paths.js';
 import { flowscopeBin } from '../test/support/paths.js';
 import { freePort } from '../test/support/agent.js';
-import { createFlowLink, ifCounters, type FlowLink } from '../test/flows/support.js';
+import { type FlowLink } from '../test/flows/support.js';
+import { createTrafficBench, FLOW_COUNTS, quantile, sleep, testRunNs, type FlowCount, type TrafficBench } from './flow-traffic.js';
 import { fmt, median, table } from './support.js';
 
-const seconds = Number(process.argv[2] ?? 2);
-const rounds = Number(process.argv[3] ?? 2);
+const cellSeconds = Number(process.argv[2] ?? 6);
+const phaseMs = Number(process.argv[3] ?? 200);
 const VARIANTS_OBJ = repoPath('bpf/.output/bench/flow_variants.bpf.o');
 const FLOWS_OBJ = repoPath('bpf/.output/flows.bpf.o');
+
+interface RunStats {
+  ns: number;
+  runs: number;
+}
+
+/** A variant made ready once per cell, then switched on and off many times while trafgen runs. */
+interface Switchable {
+  on(): Promise<void>;
+  off(): Promise<void>;
+  close(): Promise<void>;
+  /** Cumulative BPF run time and run count of the variant's programs (statistics must be enabled). */
+  runStats(): RunStats | undefined;
+}
 
 interface Variant {
   name: string;
   /** Object and program for a cache-hot BPF_PROG_TEST_RUN of one 60-byte UDP frame. */
   testRun?: { obj: string; prog: string; globals?: Record<string, number> };
-  start(link: FlowLink): Promise<{ stop(): Promise<void>; runStats(): { ns: number; runs: number } | undefined }>;
+  /** How the variant is switched: a tcx attach and detach, a gate in front of it, a process started and stopped. */
+  switchedBy: string;
+  prepare(link: FlowLink): Promise<Switchable>;
 }
 
+/** A program of an object loaded in this process, switched by attaching and detaching its tcx link. */
 function inProcess(name: string, obj: string, prog: string, maxEntries: Record<string, number> = {}, globals: Record<string, number> = {}): Variant {
   return {
     name,
+    switchedBy: 'attach / detach',
     testRun: { obj, prog, globals },
-    async start(link) {
+    async prepare(link) {
       const o = BpfObject.load(obj, { programs: [prog], maxEntries, globals });
-      let l: Link;
-      try {
-        l = o.program(prog).attachTc({ interface: link.host, direction: 'ingress' });
-      } catch (err) {
-        o.close();
-        throw err;
-      }
       // The ring buffer variant needs a reader, as an agent would have.
       const rb = prog === 'v_ringbuf' ? o.ringBuffer('rb', { handler: () => undefined, maxPendingBatches: 64 }) : undefined;
+      let l: Link | undefined;
       return {
-        async stop() {
+        async on() {
+          l ??= o.program(prog).attachTc({ interface: link.host, direction: 'ingress' });
+        },
+        async off() {
+          l?.destroy();
+          l = undefined;
+        },
+        async close() {
+          l?.destroy();
           rb?.close();
-          l.destroy();
           o.close();
         },
         runStats() {
@@ -62,10 +84,38 @@ function inProcess(name: string, obj: string, prog: string, maxEntries: Record<s
   };
 }
 
+/**
+ * A gate in front of every program on the interface's ingress: while closed it ends the chain
+ * (TCX_PASS), so the programs behind it do not run. Its own cost is in both phases; the
+ * "gate alone" row measures it.
+ */
+function loadGate(link: FlowLink): { open(): void; shut(): void; close(): void } {
+  const o = BpfObject.load(VARIANTS_OBJ, { programs: ['v_gate'] });
+  try {
+    const gate = o.map('gate');
+    const key = Buffer.alloc(4);
+    const set = (v: number): void => gate.set(key, Buffer.from(new Uint32Array([v]).buffer));
+    set(1);
+    const l = o.program('v_gate').attachTc({ interface: link.host, direction: 'ingress', first: true });
+    return {
+      open: () => set(0),
+      shut: () => set(1),
+      close() {
+        l.destroy();
+        o.close();
+      },
+    };
+  } catch (err) {
+    o.close();
+    throw err;
+  }
+}
+
 function agentProcess(name: string, extra: string[]): Variant {
   return {
     name,
-    async start(link) {
+    switchedBy: 'gate',
+    async prepare(link) {
       const proc: ChildProcess = spawn(
         flowscopeBin,
         ['agent', '--listen', `127.0.0.1:${await freePort()}`, '--flow-interfaces', `^${link.host}$`, '--max-flows', '131072', '--log-level', 'info', ...extra],
@@ -83,10 +133,23 @@ function agentProcess(name: string, extra: string[]): Variant {
         });
         proc.once('exit', (c) => reject(new Error(`agent exited ${c}: ${err}`)));
       });
+      const stopAgent = async (): Promise<void> => {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.once('close', r));
+      };
+      let gate: ReturnType<typeof loadGate>;
+      try {
+        gate = loadGate(link);
+      } catch (e) {
+        await stopAgent();
+        throw e;
+      }
       return {
-        async stop() {
-          proc.kill('SIGTERM');
-          await new Promise((r) => proc.once('close', r));
+        on: async () => gate.open(),
+        off: async () => gate.shut(),
+        async close() {
+          gate.close();
+          await stopAgent();
         },
         runStats() {
           // The agent's programs, from bpftool (owned by the agent's pid): the TC classifier and the drop hook.
@@ -94,36 +157,67 @@ function agentProcess(name: string, extra: string[]): Variant {
           // The agent's classifier: the newest flow_in (it was loaded a moment ago; bpftool here cannot tell owners).
           const mine = progs.filter((p) => p.name === 'flow_in').sort((a, b) => b.id - a.id)[0];
           const drop = progs.filter((p) => p.name.startsWith('drop_') && p.id > (mine?.id ?? 0)).sort((a, b) => b.id - a.id)[0];
-          const ns = (mine?.run_time_ns ?? 0) + (drop?.run_time_ns ?? 0);
-          const runs = mine?.run_cnt ?? 0;
-          return { ns, runs };
+          return { ns: (mine?.run_time_ns ?? 0) + (drop?.run_time_ns ?? 0), runs: mine?.run_cnt ?? 0 };
         },
       };
     },
   };
 }
 
+const gateAlone: Variant = {
+  name: 'gate alone (switches the agent rows)',
+  switchedBy: 'attach / detach',
+  testRun: { obj: VARIANTS_OBJ, prog: 'v_gate' },
+  async prepare(link) {
+    let g: ReturnType<typeof loadGate> | undefined;
+    return {
+      async on() {
+        g ??= loadGate(link);
+      },
+      async off() {
+        g?.close();
+        g = undefined;
+      },
+      async close() {
+        g?.close();
+      },
+      runStats: () => undefined,
+    };
+  },
+};
+
+const tcpdump: Variant = {
+  name: 'tcpdump -w /dev/null',
+  switchedBy: 'process start / stop',
+  async prepare(link) {
+    let p: ChildProcess | undefined;
+    const stop = async (): Promise<void> => {
+      if (!p) return;
+      const q = p;
+      p = undefined;
+      q.kill('SIGINT');
+      await new Promise((r) => q.once('close', r));
+    };
+    return {
+      async on() {
+        p = spawn('tcpdump', ['-i', link.host, '-w', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        // "listening on ..." comes once the capture socket is open.
+        await new Promise<void>((resolve) => p!.stderr!.once('data', () => resolve()));
+      },
+      off: stop,
+      close: stop,
+      runStats: () => undefined,
+    };
+  },
+};
+
 const VARIANTS: Variant[] = [
-  { name: 'no program', start: async () => ({ stop: async () => undefined, runStats: () => undefined }) },
   agentProcess('flowscope agent (flows + drops)', []),
   agentProcess('flowscope agent, --no-drops', ['--no-drops']),
   agentProcess('flowscope agent, --no-drops, flow records on', ['--no-drops', '--flows', 'ndjson']),
   inProcess("agent's classifier alone, per flow (records on)", FLOWS_OBJ, 'flow_in', { flows: 131072 }),
   inProcess("agent's classifier alone, per edge (default)", FLOWS_OBJ, 'flow_in', { flows: 131072, edges: 131072 }, { track_flows: 0 }),
-  {
-    name: 'tcpdump -w /dev/null',
-    async start(link) {
-      const p = spawn('tcpdump', ['-i', link.host, '-w', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      await new Promise<void>((resolve) => p.stderr!.once('data', () => resolve()));
-      return {
-        async stop() {
-          p.kill('SIGINT');
-          await new Promise((r) => p.once('close', r));
-        },
-        runStats: () => undefined,
-      };
-    },
-  },
+  tcpdump,
   inProcess('ring buffer per packet', VARIANTS_OBJ, 'v_ringbuf'),
   inProcess('shared hash (atomic adds)', VARIANTS_OBJ, 'v_hash'),
   inProcess('shared hash (spin lock)', VARIANTS_OBJ, 'v_hash_lock'),
@@ -131,140 +225,75 @@ const VARIANTS: Variant[] = [
   inProcess('per-CPU array (round-robin records)', VARIANTS_OBJ, 'v_percpu_array'),
   inProcess('floor: parse only, store nothing', VARIANTS_OBJ, 'v_parse'),
   inProcess('floor: empty program', VARIANTS_OBJ, 'v_empty'),
+  gateAlone,
 ];
 
-/** The range of the per-round ratios, in percent: how much one cell moved between rounds. */
-function spread(ratios: number[]): string {
-  return `${Math.round(100 * Math.min(...ratios))}-${Math.round(100 * Math.max(...ratios))}`;
+interface Cell {
+  off: number[];
+  on: number[];
+  /** Each "on" phase over the mean of the "off" phases on either side of it. */
+  ratios: number[];
+  nsPerPkt?: number;
 }
 
-let runningTrafgen: ChildProcess | undefined;
-
-async function measure(link: FlowLink, conf: string, secs: number): Promise<number> {
-  // nsenter execs trafgen in place (`ip netns exec` forks: killing it would orphan trafgen).
-  const tg = spawn('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', '--dev', link.peer, '--conf', conf, '--cpus', '1', '--no-sock-mem', '-n', '0'], {
-    stdio: 'ignore',
-    detached: true, // its own process group: trafgen forks a worker per CPU, and both must go
-  });
-  runningTrafgen = tg;
-  await new Promise((r) => setTimeout(r, 300));
-  const a = ifCounters(link.host).rx_packets;
-  const t0 = process.hrtime.bigint();
-  await new Promise((r) => setTimeout(r, secs * 1000));
-  const b = ifCounters(link.host).rx_packets;
-  const t1 = process.hrtime.bigint();
-  process.kill(-tg.pid!, 'SIGKILL');
-  await new Promise((r) => tg.once('close', r));
-  runningTrafgen = undefined;
-  return (b - a) / (Number(t1 - t0) / 1e9);
-}
-
-/** ns per run of a program on one 60-byte UDP frame, in the kernel's test-run loop (cache-hot, no traffic noise). */
-function testRunNs(obj: string, prog: string, globals: Record<string, number> = {}): number {
-  const pkt = Buffer.alloc(60);
-  pkt.writeUInt16BE(0x0800, 12);
-  pkt[14] = 0x45;
-  pkt.writeUInt16BE(46, 16);
-  pkt[22] = 64;
-  pkt[23] = 17;
-  pkt.set([10, 0, 0, 2], 26);
-  pkt.set([10, 0, 0, 1], 30);
-  pkt.writeUInt16BE(40000, 34);
-  pkt.writeUInt16BE(9, 36);
-  pkt.writeUInt16BE(26, 38);
-  const o = BpfObject.load(obj, { programs: [prog], globals });
+/** One cell: the variant switched on and off every `phaseMs` while trafgen sends without a break. */
+async function measureCell(bench: TrafficBench, flows: FlowCount, v: Variant): Promise<Cell> {
+  const sw = await v.prepare(bench.link);
   try {
-    const p = o.program(prog);
-    const runs: number[] = [];
-    for (let i = 0; i < 7; i++) runs.push(p.testRun({ data: pkt, repeat: 200_000 }).durationNs);
-    return median(runs);
+    const cell: Cell = { off: [], on: [], ratios: [] };
+    await bench.withTrafgen(flows, async () => {
+      const pairs = Math.max(3, Math.round((cellSeconds * 1000) / (2 * phaseMs)));
+      cell.off.push(await bench.phase(phaseMs));
+      for (let i = 0; i < pairs; i++) {
+        await sw.on();
+        cell.on.push(await bench.phase(phaseMs));
+        await sw.off();
+        cell.off.push(await bench.phase(phaseMs));
+        cell.ratios.push(cell.on[i]! / ((cell.off[i]! + cell.off[i + 1]!) / 2));
+      }
+      // Run time per packet in a short extra phase with kernel BPF statistics on (they cost time themselves).
+      await sw.on();
+      const stats = enableBpfStats();
+      try {
+        const s0 = sw.runStats();
+        await sleep(500);
+        const s1 = sw.runStats();
+        if (s0 && s1 && s1.runs > s0.runs) cell.nsPerPkt = (s1.ns - s0.ns) / (s1.runs - s0.runs);
+      } finally {
+        stats.close();
+        await sw.off();
+      }
+    });
+    return cell;
   } finally {
-    o.close();
+    await sw.close();
   }
 }
 
 async function main(): Promise<void> {
-  const link = createFlowLink();
-  const dir = mkdtempSync(join(tmpdir(), 'fs-bench-'));
-  const confs: Record<string, string> = {};
-  for (const [flows, sport] of [
-    ['1', '40000'],
-    ['65536', 'dinc(0, 65535)'],
-  ] as const) {
-    confs[flows] = join(dir, `${flows}.cfg`);
-    writeFileSync(confs[flows]!, `{ eth(da=${link.hostMac}, sa=${link.peerMac}), ipv4(saddr=${link.peerAddr}, daddr=${link.hostAddr}, ttl=64), udp(sport=${sport}, dport=9), fill(0x00, 18) }\n`);
-  }
-  const results = new Map<string, { ratio: number[]; pps: number[]; nsPerPkt: number[] }>();
-  const none = VARIANTS[0]!;
-  const stopping = false;
-  // Interrupted: stop the generator and remove the namespace and veth pair before exiting.
-  const cleanup = (): void => {
-    if (runningTrafgen?.pid) process.kill(-runningTrafgen.pid, 'SIGKILL');
-    link.destroy();
-    rmSync(dir, { recursive: true, force: true });
-    process.exit(130);
-  };
-  process.once('SIGINT', cleanup);
-  process.once('SIGTERM', cleanup);
+  const only = process.env.FLOWS_PPS_ONLY ? new RegExp(process.env.FLOWS_PPS_ONLY) : undefined;
+  const variants = only ? VARIANTS.filter((v) => only.test(v.name)) : VARIANTS;
+  const bench = createTrafficBench();
+  const rows: Array<Record<string, string | number>> = [];
   try {
-    for (let r = 0; r < rounds && !stopping; r++) {
-      for (const v of VARIANTS.slice(1)) {
-        for (const flows of ['1', '65536']) {
-          if (stopping) break;
-          // A baseline right before each variant: the machine is shared, its spare capacity drifts.
-          const base = await measure(link, confs[flows]!, seconds);
-          const run = await v.start(link);
-          let pps: number;
-          let s0: { ns: number; runs: number } | undefined;
-          let s1: { ns: number; runs: number } | undefined;
-          try {
-            pps = await measure(link, confs[flows]!, seconds);
-            // Run time per packet in a short second run with kernel BPF statistics on (they cost time themselves).
-            const stats = enableBpfStats();
-            try {
-              s0 = run.runStats();
-              await measure(link, confs[flows]!, 0.5);
-              s1 = run.runStats();
-            } finally {
-              stats.close();
-            }
-          } finally {
-            await run.stop();
-          }
-          for (const [name, value] of [
-            [none.name, base],
-            [v.name, pps],
-          ] as const) {
-            const key = `${name}\u0000${flows}`;
-            const e = results.get(key) ?? { ratio: [], pps: [], nsPerPkt: [] };
-            e.pps.push(value);
-            if (name === v.name) {
-              e.ratio.push(pps / base);
-              if (s0 && s1 && s1.runs > s0.runs) e.nsPerPkt.push((s1.ns - s0.ns) / (s1.runs - s0.runs));
-            }
-            results.set(key, e);
-          }
-          console.error(`round ${r + 1} ${v.name} ${flows} flow(s): ${fmt(pps)} pps, baseline ${fmt(base)} pps`);
-        }
+    for (const v of variants) {
+      const row: Record<string, string | number> = { variant: v.name, 'switched by': v.switchedBy };
+      row['test-run ns'] = v.testRun ? fmt(testRunNs(v.testRun.obj, v.testRun.prog, v.testRun.globals)) : '-';
+      for (const flows of FLOW_COUNTS) {
+        const n = flows === '1' ? '1 flow' : '65,536 flows';
+        const cell = await measureCell(bench, flows, v);
+        const r = cell.ratios;
+        row[`pps off / on, ${n}`] = `${fmt(median(cell.off))} / ${fmt(median(cell.on))}`;
+        row[`kept, ${n}`] = `${fmt(100 * median(r), 1)}% (${fmt(100 * quantile(r, 0.25), 1)}-${fmt(100 * quantile(r, 0.75), 1)})`;
+        row[`BPF ns/pkt, ${n}`] = cell.nsPerPkt !== undefined ? fmt(cell.nsPerPkt) : '-';
+        console.error(`${v.name}, ${n}: kept ${row[`kept, ${n}`]} of ${fmt(median(cell.off))} pps over ${r.length} switches, BPF ${row[`BPF ns/pkt, ${n}`]} ns/pkt`);
       }
+      rows.push(row);
     }
   } finally {
-    link.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    bench.destroy();
   }
-  const rows: Array<Record<string, string | number>> = [];
-  for (const v of VARIANTS) {
-    const row: Record<string, string | number> = { variant: v.name };
-    row['test-run ns'] = v.testRun ? fmt(testRunNs(v.testRun.obj, v.testRun.prog, v.testRun.globals)) : '-';
-    for (const flows of ['1', '65536']) {
-      const e = results.get(`${v.name}\u0000${flows}`);
-      const n = flows === '1' ? '1 flow' : '65,536 flows';
-      row[`pps, ${n}`] = e ? fmt(median(e.pps)) : '-';
-      row[`vs none, ${n}`] = e?.ratio.length ? `${fmt(100 * median(e.ratio), 1)}% (${spread(e.ratio)})` : v === none ? '100%' : '-';
-      row[`BPF ns/pkt, ${n}`] = e?.nsPerPkt.length ? fmt(median(e.nsPerPkt)) : '-';
-    }
-    rows.push(row);
-  }
+  console.log(`${cellSeconds} s per cell, switched every ${phaseMs} ms; "kept": median of the on/off ratios (in brackets the quartiles)`);
   console.log(table(rows));
 }
 

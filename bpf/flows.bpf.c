@@ -249,34 +249,49 @@ int flow_l3_out(struct __sk_buff *skb)
 
 /* ---- drops ---- */
 
-static __always_inline void record_drop(struct sk_buff *skb, __u32 reason)
+/* What a drop needs of the sk_buff, read by the hook: fields straight off the BTF pointer where the
+ * kernel has tp_btf (plain loads), with probe reads on raw_tp. */
+struct drop_src {
+	unsigned char *head;
+	__u32 len;
+	__u32 ifindex;
+	__u16 protocol;
+	__u16 network_header;
+	__u16 transport_header;
+	__u8 received;
+};
+
+static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 {
-	if (reason <= SKB_CONSUMED)
-		return; /* not a drop */
 	struct drop_key key = {};
 	key.reason = reason;
-	key.received = BPF_CORE_READ(skb, skb_iif) != 0;
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
-	if (dev)
-		key.ifindex = BPF_CORE_READ(dev, ifindex);
-	__u16 proto = BPF_CORE_READ(skb, protocol);
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
+	key.received = d->received;
+	key.ifindex = d->ifindex;
+	__u16 nh = d->network_header, th = d->transport_header;
 	__u32 l4 = 0;
-	if (proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) == 0 && ip.version == 4) {
+	if (d->protocol == bpf_htons(ETH_P_IP)) {
+		/* The IP header and, without options, the ports in one read. */
+		struct {
+			struct iphdr ip;
+			__be16 ports[2];
+		} h;
+		if (bpf_probe_read_kernel(&h, sizeof(h), d->head + nh) == 0 && h.ip.version == 4) {
 			key.family = AF_INET;
-			key.proto = ip.protocol;
-			__builtin_memcpy(key.saddr, &ip.saddr, 4);
-			__builtin_memcpy(key.daddr, &ip.daddr, 4);
-			if (!(ip.frag_off & bpf_htons(IP_OFFSET_MASK)))
-				l4 = nh + ip.ihl * 4;
+			key.proto = h.ip.protocol;
+			__builtin_memcpy(key.saddr, &h.ip.saddr, 4);
+			__builtin_memcpy(key.daddr, &h.ip.daddr, 4);
+			if (!(h.ip.frag_off & bpf_htons(IP_OFFSET_MASK))) {
+				l4 = nh + h.ip.ihl * 4;
+				if (h.ip.ihl == 5 && (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)) {
+					key.sport = bpf_ntohs(h.ports[0]);
+					key.dport = bpf_ntohs(h.ports[1]);
+					l4 = 0; /* ports read */
+				}
+			}
 		}
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+	} else if (d->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) == 0 && ip6.version == 6) {
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), d->head + nh) == 0 && ip6.version == 6) {
 			key.family = AF_INET6;
 			key.proto = ip6.nexthdr;
 			__builtin_memcpy(key.saddr, &ip6.saddr, 16);
@@ -287,19 +302,18 @@ static __always_inline void record_drop(struct sk_buff *skb, __u32 reason)
 	}
 	if (l4 && (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)) {
 		__be16 ports[2];
-		if (bpf_probe_read_kernel(ports, sizeof(ports), head + l4) == 0) {
+		if (bpf_probe_read_kernel(ports, sizeof(ports), d->head + l4) == 0) {
 			key.sport = bpf_ntohs(ports[0]);
 			key.dport = bpf_ntohs(ports[1]);
 		}
 	} else if (l4 && (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6)) {
 		__u8 t[2];
-		if (bpf_probe_read_kernel(t, sizeof(t), head + l4) == 0)
+		if (bpf_probe_read_kernel(t, sizeof(t), d->head + l4) == 0)
 			key.dport = (__u16)t[0] << 8 | t[1];
 	}
-	__u32 len = BPF_CORE_READ(skb, len);
 	struct drop_counts *s = bpf_map_lookup_elem(&drops, &key);
 	if (!s) {
-		struct drop_counts init = { .packets = 1, .bytes = len };
+		struct drop_counts init = { .packets = 1, .bytes = d->len };
 		long err = bpf_map_update_elem(&drops, &key, &init, BPF_NOEXIST);
 		if (err == 0)
 			return;
@@ -311,20 +325,44 @@ static __always_inline void record_drop(struct sk_buff *skb, __u32 reason)
 		}
 	}
 	s->packets += 1;
-	s->bytes += len;
+	s->bytes += d->len;
 }
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	record_drop(skb, reason);
+	if (reason <= SKB_CONSUMED)
+		return 0; /* not a drop */
+	struct net_device *dev = skb->dev;
+	struct drop_src d = {
+		.head = skb->head,
+		.len = skb->len,
+		.ifindex = dev ? dev->ifindex : 0,
+		.protocol = skb->protocol,
+		.network_header = skb->network_header,
+		.transport_header = skb->transport_header,
+		.received = skb->skb_iif != 0,
+	};
+	record_drop(&d, reason);
 	return 0;
 }
 
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	record_drop(skb, reason);
+	if (reason <= SKB_CONSUMED)
+		return 0;
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct drop_src d = {
+		.head = BPF_CORE_READ(skb, head),
+		.len = BPF_CORE_READ(skb, len),
+		.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0,
+		.protocol = BPF_CORE_READ(skb, protocol),
+		.network_header = BPF_CORE_READ(skb, network_header),
+		.transport_header = BPF_CORE_READ(skb, transport_header),
+		.received = BPF_CORE_READ(skb, skb_iif) != 0,
+	};
+	record_drop(&d, reason);
 	return 0;
 }
 

@@ -8,6 +8,9 @@
 //   v_parse          parses the headers into a flow key and stores nothing: the floor of any classifier
 //   v_percpu_array   per-CPU array of per-packet records, written round-robin (never flushed:
 //                    the seed's upper bound, not a usable agent)
+//   v_gate           not a variant: attached in front of the agent's classifier, it switches the
+//                    programs behind it off (TCX_PASS ends the chain) while `gate` holds 1, so that
+//                    the bench can alternate with and without the agent every few hundred ms
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -74,6 +77,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } card_idx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} gate SEC(".maps");
 
 /* flows.h is shared with the agent: every struct in it must be in this object's BTF for `make gen`. */
 FLOWSCOPE_EXPORT_TYPE(struct flow_spill, flow_spill);
@@ -211,6 +221,14 @@ int v_percpu_array(struct __sk_buff *skb)
 	p->len = skb->len;
 	p->ts = bpf_ktime_get_coarse_ns();
 	return FLOWSCOPE_TC_CONTINUE;
+}
+
+SEC("tc")
+int v_gate(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	__u32 *closed = bpf_map_lookup_elem(&gate, &zero);
+	return closed && *closed ? TC_ACT_OK : FLOWSCOPE_TC_CONTINUE;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,114 @@
+// Traffic for the flow benchmarks: a veth pair into a namespace, trafgen sending 64-byte UDP frames
+// (60 bytes + FCS) in 1 flow or 65,536 flows to a closed port, packet rates over short phases, and
+// the cache-hot test run of a classifier.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BpfObject } from '../src/bpf/index.js';
+import { createFlowLink, type FlowLink } from '../test/flows/support.js';
+import { median } from './support.js';
+
+export const FLOW_COUNTS = ['1', '65536'] as const;
+export type FlowCount = (typeof FLOW_COUNTS)[number];
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface TrafficBench {
+  link: FlowLink;
+  /** trafgen configurations by number of flows. */
+  confs: Record<FlowCount, string>;
+  /** Runs `fn` while trafgen sends without a break in `flows` flows. */
+  withTrafgen<T>(flows: FlowCount, fn: () => Promise<T>): Promise<T>;
+  /** Packets per second received on the host end over `ms`. */
+  phase(ms: number): Promise<number>;
+  destroy(): void;
+}
+
+/** A namespace on a veth pair and trafgen configurations; removed on destroy() and on SIGINT/SIGTERM. */
+export function createTrafficBench(): TrafficBench {
+  const link = createFlowLink();
+  const dir = mkdtempSync(join(tmpdir(), 'fs-bench-'));
+  const confs = {} as Record<FlowCount, string>;
+  for (const [flows, sport] of [
+    ['1', '40000'],
+    ['65536', 'dinc(0, 65535)'],
+  ] as const) {
+    confs[flows] = join(dir, `${flows}.cfg`);
+    writeFileSync(confs[flows], `{ eth(da=${link.hostMac}, sa=${link.peerMac}), ipv4(saddr=${link.peerAddr}, daddr=${link.hostAddr}, ttl=64), udp(sport=${sport}, dport=9), fill(0x00, 18) }\n`);
+  }
+  let running: ChildProcess | undefined;
+  let destroyed = false;
+  const destroy = (): void => {
+    if (destroyed) return;
+    destroyed = true;
+    if (running?.pid) process.kill(-running.pid, 'SIGKILL');
+    link.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const interrupted = (): void => {
+    destroy();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  const rx = (): number => Number(readFileSync(`/sys/class/net/${link.host}/statistics/rx_packets`, 'utf8'));
+  return {
+    link,
+    confs,
+    async withTrafgen(flows, fn) {
+      // nsenter execs trafgen in place (`ip netns exec` forks: killing it would orphan trafgen).
+      const tg = spawn('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', '--dev', link.peer, '--conf', confs[flows], '--cpus', '1', '--no-sock-mem', '-n', '0'], {
+        stdio: 'ignore',
+        detached: true, // its own process group: trafgen forks a worker per CPU, and both must go
+      });
+      running = tg;
+      try {
+        await sleep(300);
+        return await fn();
+      } finally {
+        process.kill(-tg.pid!, 'SIGKILL');
+        await new Promise((r) => tg.once('close', r));
+        running = undefined;
+      }
+    },
+    async phase(ms) {
+      const a = rx();
+      const t0 = process.hrtime.bigint();
+      await sleep(ms);
+      const b = rx();
+      return (b - a) / (Number(process.hrtime.bigint() - t0) / 1e9);
+    },
+    destroy,
+  };
+}
+
+/** The q-quantile (0..1) of xs, nearest rank. */
+export function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
+}
+
+/** ns per run of a program on one 60-byte UDP frame, in the kernel's test-run loop (cache-hot, no traffic noise). */
+export function testRunNs(obj: string, prog: string, globals: Record<string, number> = {}): number {
+  const pkt = Buffer.alloc(60);
+  pkt.writeUInt16BE(0x0800, 12);
+  pkt[14] = 0x45;
+  pkt.writeUInt16BE(46, 16);
+  pkt[22] = 64;
+  pkt[23] = 17;
+  pkt.set([10, 0, 0, 2], 26);
+  pkt.set([10, 0, 0, 1], 30);
+  pkt.writeUInt16BE(40000, 34);
+  pkt.writeUInt16BE(9, 36);
+  pkt.writeUInt16BE(26, 38);
+  const o = BpfObject.load(obj, { programs: [prog], globals });
+  try {
+    const p = o.program(prog);
+    const runs: number[] = [];
+    for (let i = 0; i < 7; i++) runs.push(p.testRun({ data: pkt, repeat: 200_000 }).durationNs);
+    return median(runs);
+  } finally {
+    o.close();
+  }
+}

@@ -1,0 +1,86 @@
+// Two builds of a classifier, A and B, on the same traffic: while trafgen sends without a break, A
+// and B take turns on the interface's ingress every `phase ms`, so that the shared machine's drift
+// cancels out. Prints B's packet rate over A's (each B phase over the mean of the A phases on either
+// side) and both programs' BPF run time per packet (statistics on for the whole run, for both).
+//
+//   node dist/bench/flows-ab.js A.bpf.o[:prog] B.bpf.o[:prog] [seconds per flow count = 10] [phase ms = 50]
+//        [--global name=value ...]   read-only settings given to both (e.g. track_flows=0)
+//
+// The program defaults to flow_in; TC programs go on the veth's ingress, others where their section says
+// (e.g. drop_btf on skb:kfree_skb: every packet of the bench is a drop). Build A from another revision with the Makefile's BPF flags.
+import { BpfObject, enableBpfStats, type Link } from '../src/bpf/index.js';
+import { fmt, median } from './support.js';
+import { createTrafficBench, FLOW_COUNTS, quantile } from './flow-traffic.js';
+
+function usage(msg: string): never {
+  console.error(`${msg}\nusage: node dist/bench/flows-ab.js A.bpf.o[:prog] B.bpf.o[:prog] [seconds = 10] [phase ms = 50] [--global name=value ...]`);
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const globals: Record<string, number> = {};
+const positional: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--global') {
+    const m = /^(\w+)=(\d+)$/.exec(args[++i] ?? '');
+    if (!m) usage(`--global wants name=value, got '${args[i] ?? ''}'`);
+    globals[m[1]!] = Number(m[2]);
+  } else positional.push(args[i]!);
+}
+if (positional.length < 2) usage('two objects are needed');
+const [specA, specB] = positional as [string, string];
+const seconds = Number(positional[2] ?? 10);
+const phaseMs = Number(positional[3] ?? 50);
+
+async function main(): Promise<void> {
+  const bench = createTrafficBench();
+  const loaded = [specA, specB].map((spec) => {
+    const [path, prog = 'flow_in'] = spec.split(':') as [string, string?];
+    return { obj: BpfObject.load(path, { programs: [prog], globals }), prog, name: `${path}:${prog}` };
+  });
+  const stats = enableBpfStats();
+  try {
+    for (const flows of FLOW_COUNTS) {
+      const pps: number[][] = [[], []];
+      const ratios: number[] = [];
+      const run0 = loaded.map((l) => l.obj.program(l.prog).stats());
+      await bench.withTrafgen(flows, async () => {
+        const turns = Math.max(3, Math.round((seconds * 1000) / (2 * phaseMs)));
+        let link: Link | undefined;
+        const take = async (which: 0 | 1): Promise<void> => {
+          // The new one first, then the old one off: never a moment without a program.
+          const prog = loaded[which]!.obj.program(loaded[which]!.prog);
+          const next = prog.section.startsWith('tc') ? prog.attachTc({ interface: bench.link.host, direction: 'ingress' }) : prog.attach();
+          link?.destroy();
+          link = next;
+          pps[which]!.push(await bench.phase(phaseMs));
+        };
+        try {
+          await take(0);
+          for (let i = 0; i < turns; i++) {
+            await take(1);
+            await take(0);
+            ratios.push(pps[1]![i]! / ((pps[0]![i]! + pps[0]![i + 1]!) / 2));
+          }
+        } finally {
+          link?.destroy();
+        }
+      });
+      const ns = loaded.map((l, i) => {
+        const s = l.obj.program(l.prog).stats();
+        return (s.runTimeNs - run0[i]!.runTimeNs) / Math.max(1, s.runCount - run0[i]!.runCount);
+      });
+      console.log(
+        `${flows === '1' ? '1 flow' : '65,536 flows'}: B/A ${fmt(100 * median(ratios), 1)}% (quartiles ${fmt(100 * quantile(ratios, 0.25), 1)}-${fmt(100 * quantile(ratios, 0.75), 1)}, ${ratios.length} turns); ` +
+          `A ${fmt(median(pps[0]!))} pps, ${fmt(ns[0]!)} ns/pkt; B ${fmt(median(pps[1]!))} pps, ${fmt(ns[1]!)} ns/pkt`,
+      );
+    }
+  } finally {
+    stats.close();
+    for (const l of loaded) l.obj.close();
+    bench.destroy();
+  }
+  console.log(`A = ${loaded[0]!.name}, B = ${loaded[1]!.name}${Object.keys(globals).length ? `, settings ${JSON.stringify(globals)}` : ''}`);
+}
+
+await main();
