@@ -70,7 +70,34 @@ struct {
 	__type(value, struct drop_counts);
 } drops SEC(".maps");
 
+/* Drops whose key found the drop map full, by reason, protocol class and direction (cumulative). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP_OVERFLOW_SLOTS);
+	__type(key, __u32);
+	__type(value, struct drop_counts);
+} drop_overflow SEC(".maps");
+
+/* The agent's drain generation: it adds one after each drain of `drops`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_drains SEC(".maps");
+
+/* Per CPU: 1 + the drain generation in which an insert into `drops` failed. A full map stays full
+ * until the next drain, so new keys skip the (costly) failing insert until then. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_full_at SEC(".maps");
+
 FLOWSCOPE_EXPORT_TYPE(struct flow_spill, flow_spill);
+FLOWSCOPE_EXPORT_TYPE(enum drop_proto_class, drop_proto_class);
+FLOWSCOPE_EXPORT_TYPE(enum drop_overflow_layout, drop_overflow_layout);
 FLOWSCOPE_EXPORT_TYPE(struct edge_key, edge_key);
 FLOWSCOPE_EXPORT_TYPE(struct edge_counts, edge_counts);
 FLOWSCOPE_EXPORT_TYPE(struct dns_packet, dns_packet);
@@ -261,6 +288,20 @@ struct drop_src {
 	__u8 received;
 };
 
+static __always_inline __u32 proto_class(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return DPC_TCP;
+	case IPPROTO_UDP:
+		return DPC_UDP;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return DPC_ICMP;
+	}
+	return DPC_OTHER;
+}
+
 static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 {
 	struct drop_key key = {};
@@ -312,20 +353,39 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 			key.dport = (__u16)t[0] << 8 | t[1];
 	}
 	struct drop_counts *s = bpf_map_lookup_elem(&drops, &key);
-	if (!s) {
+	if (s) {
+		s->packets += 1;
+		s->bytes += d->len;
+		return;
+	}
+	__u32 zero = 0;
+	__u64 *drained = bpf_map_lookup_elem(&drop_drains, &zero);
+	__u64 *full_at = bpf_map_lookup_elem(&drop_full_at, &zero);
+	if (!drained || !full_at)
+		return;
+	if (*full_at != *drained + 1) {
 		struct drop_counts init = { .packets = 1, .bytes = d->len };
 		long err = bpf_map_update_elem(&drops, &key, &init, BPF_NOEXIST);
 		if (err == 0)
 			return;
-		if (err == -EEXIST)
+		if (err == -EEXIST) {
 			s = bpf_map_lookup_elem(&drops, &key);
-		if (!s) {
-			bump(FC_DROP_MAP_FULL);
-			return;
+			if (s) {
+				s->packets += 1;
+				s->bytes += d->len;
+				return;
+			}
 		}
+		*full_at = *drained + 1;
 	}
-	s->packets += 1;
-	s->bytes += d->len;
+	/* No room: counted without addresses, never lost. */
+	__u32 slot = (reason < DROP_REASON_SLOTS - 1 ? reason : DROP_REASON_SLOTS - 1) << 3 | (__u32)proto_class(key.proto) << 1 | key.received;
+	struct drop_counts *o = bpf_map_lookup_elem(&drop_overflow, &slot);
+	if (o) {
+		o->packets += 1;
+		o->bytes += d->len;
+	}
+	bump(FC_DROP_MAP_FULL);
 }
 
 SEC("tp_btf/kfree_skb")

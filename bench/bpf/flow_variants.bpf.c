@@ -94,6 +94,8 @@ FLOWSCOPE_EXPORT_TYPE(struct edge_counts, edge_counts);
 FLOWSCOPE_EXPORT_TYPE(struct dns_packet, dns_packet);
 FLOWSCOPE_EXPORT_TYPE(enum flow_direction, flow_direction);
 FLOWSCOPE_EXPORT_TYPE(enum flow_counter, flow_counter);
+FLOWSCOPE_EXPORT_TYPE(enum drop_proto_class, drop_proto_class);
+FLOWSCOPE_EXPORT_TYPE(enum drop_overflow_layout, drop_overflow_layout);
 
 static __always_inline int key_of(struct __sk_buff *skb, struct flow_key *key)
 {

@@ -21,6 +21,20 @@ export const FlowCounter = {
   FC_MAX: 8,
 } as const;
 
+/** enum drop_overflow_layout */
+export const DropOverflowLayout = {
+  DROP_REASON_SLOTS: 256,
+  DROP_OVERFLOW_SLOTS: 2048,
+} as const;
+
+/** enum drop_proto_class */
+export const DropProtoClass = {
+  DPC_OTHER: 0,
+  DPC_TCP: 1,
+  DPC_UDP: 2,
+  DPC_ICMP: 3,
+} as const;
+
 /** struct flow_key (44 bytes) */
 export const FlowKeyLayout = {
   size: 44,
@@ -711,4 +725,5 @@ export const layout = {
   percpu: { keySize: 44, valueSize: 40 }, // key: struct flow_key, value: struct flow_counts
   card_idx: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
   cards: { keySize: 4, valueSize: 56 }, // key: __u32, value: struct postcard
+  gate: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
 } as const satisfies ObjectLayout;

@@ -18,7 +18,7 @@ enum flow_counter {
 	FC_SPILL_LOST = 1,   /* ... and the spill ring was full too: lost */
 	FC_DNS_SENT = 2,     /* DNS packets copied to the DNS ring */
 	FC_DNS_LOST = 3,     /* DNS packets the DNS ring had no room for */
-	FC_DROP_MAP_FULL = 4, /* drops the drop map had no room for */
+	FC_DROP_MAP_FULL = 4, /* drops the drop map had no room for: counted in drop_overflow, without addresses */
 	FC_NON_IP = 5,	     /* packets neither IPv4 nor IPv6 (not counted as flows) */
 	FC_MAX = 8,
 };
@@ -92,6 +92,21 @@ struct drop_key {
 struct drop_counts {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/* Drops that find the drop map full are counted in a per-CPU array by reason, protocol class and
+ * direction only: slot = reason' << 3 | class << 1 | received, where reason' is the reason, or
+ * DROP_REASON_SLOTS - 1 for any reason from there on (subsystem reasons). */
+enum drop_overflow_layout {
+	DROP_REASON_SLOTS = 256,
+	DROP_OVERFLOW_SLOTS = 256 * 8,
+};
+
+enum drop_proto_class {
+	DPC_OTHER = 0,
+	DPC_TCP = 1,
+	DPC_UDP = 2,
+	DPC_ICMP = 3, /* ICMP and ICMPv6 */
 };
 
 #define DNS_CAPTURE_BYTES 512

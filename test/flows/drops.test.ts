@@ -101,3 +101,23 @@ test('a full socket receive queue: SOCKET_RCVBUFF, as many as the socket\'s own 
     rx.kill('SIGKILL');
   }
 });
+
+test('a flood of distinct drops overflows the drop map within an interval: every drop still counted, by reason', { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
+  const port = 33000 + Math.floor(Math.random() * 2000);
+  const udpReceived = (m: Awaited<ReturnType<RunningAgent['scrape']>>, peer: string): number =>
+    m.sum('flowscope_packet_drops_total', { reason: 'NO_SOCKET', protocol: 'udp', peer_addr: peer, direction: 'received' });
+  const m0 = await agent.scrape();
+  const before = { addressed: udpReceived(m0, link.peerAddr), other: udpReceived(m0, 'other'), overflow: m0.sum('flowscope_agent_drops_without_addresses_total') };
+  const noPorts0 = snmp('Udp', 'NoPorts');
+  // 40,000 source ports in one burst (~0.1 s): far more distinct drops than the 16,384-entry map holds.
+  const sent = trafgen(link, { count: 40_000, flows: 40_000, dport: port });
+  assert.equal(sent.packets, 40_000);
+  assert.ok(snmp('Udp', 'NoPorts') - noPorts0 >= 40_000, 'the kernel counted every packet as NoPorts');
+  const total = (m: Awaited<ReturnType<RunningAgent['scrape']>>): number => udpReceived(m, link.peerAddr) - before.addressed + udpReceived(m, 'other') - before.other;
+  const m = await agent.waitFor((m) => total(m) >= 40_000, 10_000, 'all NO_SOCKET drops');
+  assert.equal(total(m), 40_000, 'each drop once: with its addresses while the map had room, by reason only after');
+  const overflow = m.sum('flowscope_agent_drops_without_addresses_total') - before.overflow;
+  assert.ok(overflow > 0, 'the drop map overflowed (else this test proves nothing)');
+  assert.equal(udpReceived(m, 'other') - before.other, overflow, 'the overflow is what went under peer_addr="other"');
+  assert.equal(m.sum('flowscope_agent_flow_lost_total'), 0, 'nothing lost');
+});

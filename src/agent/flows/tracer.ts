@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { BpfObject, VerifierError, codec, type MapReader, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
 import { repoPath } from '../../util/paths.js';
 import { monotonicNowNs, monotonicToEpochMs } from '../../util/clock.js';
-import { layout, FlowCounter, FlowDirection, FlowKeyView, FlowSpillView, DropKeyView, EdgeKeyView } from '../../bpf/gen/flows.gen.js';
+import { layout, FlowCounter, FlowDirection, FlowKeyView, FlowSpillView, DropKeyView, EdgeKeyView, DropOverflowLayout, DropProtoClass } from '../../bpf/gen/flows.gen.js';
 import { formatAddr } from '../net/addr.js';
 import { header, labelString, sample } from '../metrics/exposition.js';
 import { FlowEdgeTable, type FlowEdge } from './edges.js';
@@ -138,6 +138,14 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
 
+/** Protocol label of a drop_overflow slot's protocol class (enum drop_proto_class). */
+const OVERFLOW_PROTOCOLS: Record<number, string> = {
+  [DropProtoClass.DPC_OTHER]: 'other',
+  [DropProtoClass.DPC_TCP]: 'tcp',
+  [DropProtoClass.DPC_UDP]: 'udp',
+  [DropProtoClass.DPC_ICMP]: 'icmp',
+};
+
 export class FlowTracer {
   private readonly flowsMap: MapReader<Uint8Array, Uint8Array>;
   private readonly dropsMap: MapReader<Uint8Array, Uint8Array> | undefined;
@@ -160,6 +168,12 @@ export class FlowTracer {
   private readonly recordKeyView = new FlowKeyView();
   private readonly spillView = new FlowSpillView();
   private readonly dropView = new DropKeyView();
+  private readonly dropDrains: MapReader<Uint8Array, Uint8Array> | undefined;
+  private readonly dropOverflow: MapReader<Uint8Array, Uint8Array> | undefined;
+  private drainGeneration = 0;
+  /** Packets of each drop_overflow slot (summed over CPUs) already credited. */
+  private readonly overflowCredited = new Float64Array(DropOverflowLayout.DROP_OVERFLOW_SLOTS);
+  private overflowSeen = 0;
   private ticks = 0;
   evicted = 0;
   private underPressure = false;
@@ -180,6 +194,8 @@ export class FlowTracer {
     this.trackFlows = options.trackFlows !== false;
     this.counters = obj.map('flow_counters', codec.u32, codec.u64);
     this.dropsMap = dropHook.program ? obj.map('drops') : undefined;
+    this.dropDrains = dropHook.program ? obj.map('drop_drains') : undefined;
+    this.dropOverflow = dropHook.program ? obj.map('drop_overflow') : undefined;
     // A batch whose handling fails is logged (the first, then every 1000th) and counted as lost.
     const failed = (ring: string) => (err: unknown) => {
       const n = ring === 'flow_spills' ? this.spills.handlerErrors : (this.dnsRing?.handlerErrors ?? 0);
@@ -289,6 +305,11 @@ export class FlowTracer {
     else this.readEdges();
     if (this.dropsMap) this.readDrops(this.dropsMap);
     for (let c = 0; c < 6; c++) this.kernelCounters[c] = this.counters.sumPerCpuU64(c);
+    // Read only when drops found the map full since the last read (the array is per CPU, 2,048 slots).
+    if (this.dropOverflow && this.kernelCounters[FlowCounter.FC_DROP_MAP_FULL]! > this.overflowSeen) {
+      this.overflowSeen = this.kernelCounters[FlowCounter.FC_DROP_MAP_FULL]!;
+      this.readDropOverflow(this.dropOverflow);
+    }
     if (this.ticks % 60 === 0) {
       this.edges.evictIdle(10 * 60_000);
       const now = Date.now();
@@ -489,6 +510,11 @@ export class FlowTracer {
   private readDrops(map: MapReader<Uint8Array, Uint8Array>): void {
     // Drained every interval: drops are rare enough that each (reason, addresses) entry lives briefly.
     const batch = map.readAll({ drain: true });
+    // The map has room again: CPUs that found it full go back to inserting new keys.
+    this.drainGeneration++;
+    const gen = Buffer.alloc(8);
+    gen.writeBigUInt64LE(BigInt(this.drainGeneration));
+    this.dropDrains?.set(Buffer.alloc(4), gen);
     const nowMs = Date.now();
     for (let i = 0; i < batch.count; i++) {
       const k = this.dropView.at(batch.keys, batch.keyOffset(i));
@@ -517,20 +543,54 @@ export class FlowTracer {
         ['peer_pod', remote?.pod ?? ''],
         ['peer_workload', remote?.workload ?? ''],
       ]);
-      let d = this.dropEdges.get(labels);
-      if (!d) {
-        if (this.dropEdges.size >= (this.options.maxSeries ?? 10000)) {
-          const rolled = labels.replace(/peer_addr="[^"]*"/, 'peer_addr="other"').replace(/port="\d+"/, 'port="0"');
-          d = this.dropEdges.get(rolled) ?? { labels: rolled, packets: 0, lastMs: nowMs };
-          this.dropEdges.set(rolled, d);
-        } else {
-          d = { labels, packets: 0, lastMs: nowMs };
-          this.dropEdges.set(labels, d);
-        }
-      }
-      d.packets += packets;
-      d.lastMs = nowMs;
+      this.creditDrop(labels, packets, nowMs);
     }
+  }
+
+  /** Drops that found the drop map full, by reason, protocol class and direction (cumulative per slot). */
+  private readDropOverflow(map: MapReader<Uint8Array, Uint8Array>): void {
+    const batch = map.readAll();
+    const nowMs = Date.now();
+    const keys = batch.keys;
+    for (let i = 0; i < batch.count; i++) {
+      const slot = keys.getUint32(batch.keyOffset(i), true);
+      let packets = 0;
+      for (let cpu = 0; cpu < batch.cpus; cpu++) packets += codec.readU64(batch.values, batch.valueOffset(i, cpu));
+      const delta = packets - this.overflowCredited[slot]!;
+      if (delta <= 0) continue;
+      this.overflowCredited[slot] = packets;
+      const reason = slot >>> 3;
+      const labels = labelString([
+        ['reason', reason === DropOverflowLayout.DROP_REASON_SLOTS - 1 ? 'other' : this.reasons.name(reason)],
+        ['direction', slot & 1 ? 'received' : 'sent'],
+        ['protocol', OVERFLOW_PROTOCOLS[(slot >>> 1) & 3]!],
+        ['peer_addr', 'other'],
+        ['port', '0'],
+        ['namespace', ''],
+        ['pod', ''],
+        ['workload', ''],
+        ['peer_namespace', ''],
+        ['peer_pod', ''],
+        ['peer_workload', ''],
+      ]);
+      this.creditDrop(labels, delta, nowMs);
+    }
+  }
+
+  private creditDrop(labels: string, packets: number, nowMs: number): void {
+    let d = this.dropEdges.get(labels);
+    if (!d) {
+      if (this.dropEdges.size >= (this.options.maxSeries ?? 10000)) {
+        const rolled = labels.replace(/peer_addr="[^"]*"/, 'peer_addr="other"').replace(/port="\d+"/, 'port="0"');
+        d = this.dropEdges.get(rolled) ?? { labels: rolled, packets: 0, lastMs: nowMs };
+        this.dropEdges.set(rolled, d);
+      } else {
+        d = { labels, packets: 0, lastMs: nowMs };
+        this.dropEdges.set(labels, d);
+      }
+    }
+    d.packets += packets;
+    d.lastMs = nowMs;
   }
 
   /** The flow, drop and self metrics, appended to the agent's exposition. */
@@ -545,11 +605,12 @@ export class FlowTracer {
     header(out, M.lost);
     sample(out, M.lost.name, 'source="spill_ring"', c[FlowCounter.FC_SPILL_LOST]!);
     sample(out, M.lost.name, 'source="spill_reader"', this.spills.stats().dropped);
-    sample(out, M.lost.name, 'source="drop_map"', c[FlowCounter.FC_DROP_MAP_FULL]!);
     sample(out, M.lost.name, 'source="dns_ring"', c[FlowCounter.FC_DNS_LOST]!);
     sample(out, M.lost.name, 'source="dns_reader"', this.dnsRing?.stats().dropped ?? 0);
     sample(out, M.lost.name, 'source="spill_handler"', this.spills.handlerErrors);
     sample(out, M.lost.name, 'source="dns_handler"', this.dnsRing?.handlerErrors ?? 0);
+    header(out, M.dropsWithoutAddresses);
+    sample(out, M.dropsWithoutAddresses.name, '', c[FlowCounter.FC_DROP_MAP_FULL]!);
     header(out, M.nonIp);
     sample(out, M.nonIp.name, '', c[FlowCounter.FC_NON_IP]!);
     header(out, M.flows);

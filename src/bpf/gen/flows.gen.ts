@@ -21,6 +21,20 @@ export const FlowCounter = {
   FC_MAX: 8,
 } as const;
 
+/** enum drop_overflow_layout */
+export const DropOverflowLayout = {
+  DROP_REASON_SLOTS: 256,
+  DROP_OVERFLOW_SLOTS: 2048,
+} as const;
+
+/** enum drop_proto_class */
+export const DropProtoClass = {
+  DPC_OTHER: 0,
+  DPC_TCP: 1,
+  DPC_UDP: 2,
+  DPC_ICMP: 3,
+} as const;
+
 /** struct flow_key (44 bytes) */
 export const FlowKeyLayout = {
   size: 44,
@@ -711,4 +725,7 @@ export const layout = {
   dns_packets: { keySize: 0, valueSize: 0 },
   flow_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   drops: { keySize: 48, valueSize: 16 }, // key: struct drop_key, value: struct drop_counts
+  drop_overflow: { keySize: 4, valueSize: 16 }, // key: __u32, value: struct drop_counts
+  drop_drains: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
+  drop_full_at: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
 } as const satisfies ObjectLayout;
