@@ -1,12 +1,15 @@
 // Traffic for the flow benchmarks: a veth pair into a namespace, trafgen sending 64-byte UDP frames
-// (60 bytes + FCS) in 1 flow or 65,536 flows to a closed port, packet rates over short phases, and
-// the cache-hot test run of a classifier.
+// (60 bytes + FCS) in 1 flow or 65,536 flows, either delivered to a receiving application (a C
+// recvmmsg loop on the other CPU) or to a closed port (every packet a drop), packet rates over short
+// phases, and the cache-hot test run of a classifier.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BpfObject } from '../src/bpf/index.js';
 import { createFlowLink, type FlowLink } from '../test/flows/support.js';
+import { compileC } from '../test/support/cbin.js';
+import { repoPath } from '../src/util/paths.js';
 import { median } from './support.js';
 
 export const FLOW_COUNTS = ['1', '65536'] as const;
@@ -14,8 +17,15 @@ export type FlowCount = (typeof FLOW_COUNTS)[number];
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Where the packets go: a UDP socket an application reads, or a closed port (each packet dropped as NO_SOCKET). */
+export type Delivery = 'delivered' | 'dropped';
+
+const SINK_PORT = 9;
+const CLOSED_PORT = 10;
+
 export interface TrafficBench {
   link: FlowLink;
+  delivery: Delivery;
   /** trafgen configurations by number of flows. */
   confs: Record<FlowCount, string>;
   /** Runs `fn` while trafgen sends without a break in `flows` flows. */
@@ -25,8 +35,11 @@ export interface TrafficBench {
   destroy(): void;
 }
 
-/** A namespace on a veth pair and trafgen configurations; removed on destroy() and on SIGINT/SIGTERM. */
-export function createTrafficBench(): TrafficBench {
+/**
+ * A namespace on a veth pair, trafgen configurations and, for 'delivered', the receiving application
+ * (on CPU 1; trafgen sends from CPU 0); removed on destroy() and on SIGINT/SIGTERM.
+ */
+export async function createTrafficBench(delivery: Delivery = 'dropped'): Promise<TrafficBench> {
   const link = createFlowLink();
   const dir = mkdtempSync(join(tmpdir(), 'fs-bench-'));
   const confs = {} as Record<FlowCount, string>;
@@ -35,14 +48,16 @@ export function createTrafficBench(): TrafficBench {
     ['65536', 'dinc(0, 65535)'],
   ] as const) {
     confs[flows] = join(dir, `${flows}.cfg`);
-    writeFileSync(confs[flows], `{ eth(da=${link.hostMac}, sa=${link.peerMac}), ipv4(saddr=${link.peerAddr}, daddr=${link.hostAddr}, ttl=64), udp(sport=${sport}, dport=9), fill(0x00, 18) }\n`);
+    writeFileSync(confs[flows], `{ eth(da=${link.hostMac}, sa=${link.peerMac}), ipv4(saddr=${link.peerAddr}, daddr=${link.hostAddr}, ttl=64), udp(sport=${sport}, dport=${delivery === 'delivered' ? SINK_PORT : CLOSED_PORT}), fill(0x00, 18) }\n`);
   }
   let running: ChildProcess | undefined;
+  let sink: ChildProcess | undefined;
   let destroyed = false;
   const destroy = (): void => {
     if (destroyed) return;
     destroyed = true;
     if (running?.pid) process.kill(-running.pid, 'SIGKILL');
+    sink?.kill('SIGKILL');
     link.destroy();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -52,9 +67,23 @@ export function createTrafficBench(): TrafficBench {
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+  if (delivery === 'delivered') {
+    try {
+      const bin = compileC('fs-udp-sink', readFileSync(repoPath('bench/fixtures/udp-sink.c'), 'utf8'));
+      sink = spawn('taskset', ['-c', '1', bin, link.hostAddr, String(SINK_PORT)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      await new Promise<void>((resolve, reject) => {
+        sink!.stderr!.once('data', () => resolve());
+        sink!.once('exit', (c) => reject(new Error(`udp-sink exited ${c}`)));
+      });
+    } catch (err) {
+      destroy();
+      throw err;
+    }
+  }
   const rx = (): number => Number(readFileSync(`/sys/class/net/${link.host}/statistics/rx_packets`, 'utf8'));
   return {
     link,
+    delivery,
     confs,
     async withTrafgen(flows, fn) {
       // nsenter execs trafgen in place (`ip netns exec` forks: killing it would orphan trafgen).

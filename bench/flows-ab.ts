@@ -5,12 +5,13 @@
 //
 //   node dist/bench/flows-ab.js A.bpf.o[:prog] B.bpf.o[:prog] [seconds per flow count = 10] [phase ms = 50]
 //        [--global name=value ...]   read-only settings given to both (e.g. track_flows=0)
+//   FLOWS_AB_DELIVERY=delivered|dropped (default dropped): see bench/flow-traffic.ts
 //
 // The program defaults to flow_in; TC programs go on the veth's ingress, others where their section says
 // (e.g. drop_btf on skb:kfree_skb: every packet of the bench is a drop). Build A from another revision with the Makefile's BPF flags.
 import { BpfObject, enableBpfStats, type Link } from '../src/bpf/index.js';
 import { fmt, median } from './support.js';
-import { createTrafficBench, FLOW_COUNTS, quantile } from './flow-traffic.js';
+import { createTrafficBench, FLOW_COUNTS, quantile, type Delivery } from './flow-traffic.js';
 
 function usage(msg: string): never {
   console.error(`${msg}\nusage: node dist/bench/flows-ab.js A.bpf.o[:prog] B.bpf.o[:prog] [seconds = 10] [phase ms = 50] [--global name=value ...]`);
@@ -33,7 +34,7 @@ const seconds = Number(positional[2] ?? 10);
 const phaseMs = Number(positional[3] ?? 50);
 
 async function main(): Promise<void> {
-  const bench = createTrafficBench();
+  const bench = await createTrafficBench((process.env.FLOWS_AB_DELIVERY ?? 'dropped') as Delivery);
   const loaded = [specA, specB].map((spec) => {
     const [path, prog = 'flow_in'] = spec.split(':') as [string, string?];
     return { obj: BpfObject.load(path, { programs: [prog], globals }), prog, name: `${path}:${prog}` };

@@ -3,12 +3,15 @@
 // variants of the classifier on other data structures, in 1 flow and in 65,536 flows, in the same
 // run. BPF run time per packet from the kernel's BPF statistics.
 //
-//   node dist/bench/flows-pps.js [seconds per cell = 6] [phase ms = 200]
+//   node dist/bench/flows-pps.js [seconds per cell = 8] [phase ms = 50]
+//   FLOWS_PPS_DELIVERY=delivered|dropped (default both), FLOWS_PPS_ONLY=<regexp of variant names>
 //
 // trafgen runs in a namespace on one CPU and sends to the root-namespace end of a veth pair, where
 // the programs sit on TC ingress. veth delivers in the sender's softirq, so the sender's CPU carries
-// the whole receive path: what a program costs shows as fewer packets through. Packets go to a
-// closed UDP port (each is freed as NO_SOCKET, the same in every variant).
+// the whole receive path: what a program costs shows as fewer packets through. Two runs: packets
+// delivered to a UDP socket that an application on the other CPU reads (the usual case), and packets
+// to a closed port (each freed as NO_SOCKET: the cheapest receive path, and the worst case for the
+// agent's drop hook, which then fires for every packet).
 //
 // This machine is shared: its packet rate with no program at all drifts by tens of percent within
 // seconds. So within one cell trafgen runs without a break while the variant is switched on and off
@@ -20,11 +23,11 @@ import { repoPath } from '../src/util/paths.js';
 import { flowscopeBin } from '../test/support/paths.js';
 import { freePort } from '../test/support/agent.js';
 import { type FlowLink } from '../test/flows/support.js';
-import { createTrafficBench, FLOW_COUNTS, quantile, sleep, testRunNs, type FlowCount, type TrafficBench } from './flow-traffic.js';
+import { createTrafficBench, FLOW_COUNTS, quantile, sleep, testRunNs, type Delivery, type FlowCount, type TrafficBench } from './flow-traffic.js';
 import { fmt, median, table } from './support.js';
 
-const cellSeconds = Number(process.argv[2] ?? 6);
-const phaseMs = Number(process.argv[3] ?? 200);
+const cellSeconds = Number(process.argv[2] ?? 8);
+const phaseMs = Number(process.argv[3] ?? 50);
 const VARIANTS_OBJ = repoPath('bpf/.output/bench/flow_variants.bpf.o');
 const FLOWS_OBJ = repoPath('bpf/.output/flows.bpf.o');
 
@@ -273,28 +276,33 @@ async function measureCell(bench: TrafficBench, flows: FlowCount, v: Variant): P
 async function main(): Promise<void> {
   const only = process.env.FLOWS_PPS_ONLY ? new RegExp(process.env.FLOWS_PPS_ONLY) : undefined;
   const variants = only ? VARIANTS.filter((v) => only.test(v.name)) : VARIANTS;
-  const bench = createTrafficBench();
-  const rows: Array<Record<string, string | number>> = [];
-  try {
-    for (const v of variants) {
-      const row: Record<string, string | number> = { variant: v.name, 'switched by': v.switchedBy };
-      row['test-run ns'] = v.testRun ? fmt(testRunNs(v.testRun.obj, v.testRun.prog, v.testRun.globals)) : '-';
-      for (const flows of FLOW_COUNTS) {
-        const n = flows === '1' ? '1 flow' : '65,536 flows';
-        const cell = await measureCell(bench, flows, v);
-        const r = cell.ratios;
-        row[`pps off / on, ${n}`] = `${fmt(median(cell.off))} / ${fmt(median(cell.on))}`;
-        row[`kept, ${n}`] = `${fmt(100 * median(r), 1)}% (${fmt(100 * quantile(r, 0.25), 1)}-${fmt(100 * quantile(r, 0.75), 1)})`;
-        row[`BPF ns/pkt, ${n}`] = cell.nsPerPkt !== undefined ? fmt(cell.nsPerPkt) : '-';
-        console.error(`${v.name}, ${n}: kept ${row[`kept, ${n}`]} of ${fmt(median(cell.off))} pps over ${r.length} switches, BPF ${row[`BPF ns/pkt, ${n}`]} ns/pkt`);
+  const deliveries = (process.env.FLOWS_PPS_DELIVERY ?? 'delivered,dropped').split(',') as Delivery[];
+  const tables: string[] = [];
+  for (const delivery of deliveries) {
+    const bench = await createTrafficBench(delivery);
+    const rows: Array<Record<string, string | number>> = [];
+    try {
+      for (const v of variants) {
+        const row: Record<string, string | number> = { variant: v.name, 'switched by': v.switchedBy };
+        row['test-run ns'] = v.testRun ? fmt(testRunNs(v.testRun.obj, v.testRun.prog, v.testRun.globals)) : '-';
+        for (const flows of FLOW_COUNTS) {
+          const n = flows === '1' ? '1 flow' : '65,536 flows';
+          const cell = await measureCell(bench, flows, v);
+          const r = cell.ratios;
+          row[`pps off / on, ${n}`] = `${fmt(median(cell.off))} / ${fmt(median(cell.on))}`;
+          row[`kept, ${n}`] = `${fmt(100 * median(r), 1)}% (${fmt(100 * quantile(r, 0.25), 1)}-${fmt(100 * quantile(r, 0.75), 1)})`;
+          row[`BPF ns/pkt, ${n}`] = cell.nsPerPkt !== undefined ? fmt(cell.nsPerPkt) : '-';
+          console.error(`${delivery}: ${v.name}, ${n}: kept ${row[`kept, ${n}`]} of ${fmt(median(cell.off))} pps over ${r.length} switches, BPF ${row[`BPF ns/pkt, ${n}`]} ns/pkt`);
+        }
+        rows.push(row);
       }
-      rows.push(row);
+    } finally {
+      bench.destroy();
     }
-  } finally {
-    bench.destroy();
+    tables.push(`Packets ${delivery === 'delivered' ? 'delivered to a receiving application' : 'sent to a closed port (each one a drop)'}:\n\n${table(rows)}`);
   }
-  console.log(`${cellSeconds} s per cell, switched every ${phaseMs} ms; "kept": median of the on/off ratios (in brackets the quartiles)`);
-  console.log(table(rows));
+  console.log(`${cellSeconds} s per cell, switched every ${phaseMs} ms; "kept": median of the on/off ratios (in brackets the quartiles)\n`);
+  console.log(tables.join('\n\n'));
 }
 
 await main();
