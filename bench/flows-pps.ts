@@ -92,22 +92,31 @@ function inProcess(name: string, obj: string, prog: string, maxEntries: Record<s
  * (TCX_PASS), so the programs behind it do not run. Its own cost is in both phases; the
  * "gate alone" row measures it.
  */
-function loadGate(link: FlowLink): { open(): void; shut(): void; close(): void } {
+function loadGate(link: FlowLink): { open(): void; shut(): void; attach(): void; detach(): void; close(): void } {
   const o = BpfObject.load(VARIANTS_OBJ, { programs: ['v_gate'] });
+  const gate = o.map('gate');
+  const key = Buffer.alloc(4);
+  const set = (v: number): void => gate.set(key, Buffer.from(new Uint32Array([v]).buffer));
+  let l: Link | undefined;
+  const g = {
+    open: () => set(0),
+    shut: () => set(1),
+    attach() {
+      l ??= o.program('v_gate').attachTc({ interface: link.host, direction: 'ingress', first: true });
+    },
+    detach() {
+      l?.destroy();
+      l = undefined;
+    },
+    close() {
+      g.detach();
+      o.close();
+    },
+  };
   try {
-    const gate = o.map('gate');
-    const key = Buffer.alloc(4);
-    const set = (v: number): void => gate.set(key, Buffer.from(new Uint32Array([v]).buffer));
     set(1);
-    const l = o.program('v_gate').attachTc({ interface: link.host, direction: 'ingress', first: true });
-    return {
-      open: () => set(0),
-      shut: () => set(1),
-      close() {
-        l.destroy();
-        o.close();
-      },
-    };
+    g.attach();
+    return g;
   } catch (err) {
     o.close();
     throw err;
@@ -172,18 +181,12 @@ const gateAlone: Variant = {
   switchedBy: 'attach / detach',
   testRun: { obj: VARIANTS_OBJ, prog: 'v_gate' },
   async prepare(link) {
-    let g: ReturnType<typeof loadGate> | undefined;
+    const g = loadGate(link);
+    g.detach();
     return {
-      async on() {
-        g ??= loadGate(link);
-      },
-      async off() {
-        g?.close();
-        g = undefined;
-      },
-      async close() {
-        g?.close();
-      },
+      on: async () => g.attach(),
+      off: async () => g.detach(),
+      close: async () => g.close(),
       runStats: () => undefined,
     };
   },
