@@ -296,8 +296,9 @@ static __always_inline __u32 proto_class(__u8 proto)
 	case IPPROTO_UDP:
 		return DPC_UDP;
 	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
 		return DPC_ICMP;
+	case IPPROTO_ICMPV6:
+		return DPC_ICMPV6;
 	}
 	return DPC_OTHER;
 }
@@ -379,7 +380,7 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 		*full_at = *drained + 1;
 	}
 	/* No room: counted without addresses, never lost. */
-	__u32 slot = (reason < DROP_REASON_SLOTS - 1 ? reason : DROP_REASON_SLOTS - 1) << 3 | (__u32)proto_class(key.proto) << 1 | key.received;
+	__u32 slot = (reason < DROP_REASON_SLOTS - 1 ? reason : DROP_REASON_SLOTS - 1) << 4 | (__u32)proto_class(key.proto) << 1 | key.received;
 	struct drop_counts *o = bpf_map_lookup_elem(&drop_overflow, &slot);
 	if (o) {
 		o->packets += 1;

@@ -24,7 +24,7 @@ export const FlowCounter = {
 /** enum drop_overflow_layout */
 export const DropOverflowLayout = {
   DROP_REASON_SLOTS: 256,
-  DROP_OVERFLOW_SLOTS: 2048,
+  DROP_OVERFLOW_SLOTS: 4096,
 } as const;
 
 /** enum drop_proto_class */
@@ -33,6 +33,7 @@ export const DropProtoClass = {
   DPC_TCP: 1,
   DPC_UDP: 2,
   DPC_ICMP: 3,
+  DPC_ICMPV6: 4,
 } as const;
 
 /** struct flow_key (44 bytes) */

@@ -95,18 +95,19 @@ struct drop_counts {
 };
 
 /* Drops that find the drop map full are counted in a per-CPU array by reason, protocol class and
- * direction only: slot = reason' << 3 | class << 1 | received, where reason' is the reason, or
+ * direction only: slot = reason' << 4 | class << 1 | received, where reason' is the reason, or
  * DROP_REASON_SLOTS - 1 for any reason from there on (subsystem reasons). */
 enum drop_overflow_layout {
 	DROP_REASON_SLOTS = 256,
-	DROP_OVERFLOW_SLOTS = 256 * 8,
+	DROP_OVERFLOW_SLOTS = 256 * 16,
 };
 
 enum drop_proto_class {
 	DPC_OTHER = 0,
 	DPC_TCP = 1,
 	DPC_UDP = 2,
-	DPC_ICMP = 3, /* ICMP and ICMPv6 */
+	DPC_ICMP = 3,
+	DPC_ICMPV6 = 4,
 };
 
 #define DNS_CAPTURE_BYTES 512

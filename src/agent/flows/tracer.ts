@@ -144,6 +144,7 @@ const OVERFLOW_PROTOCOLS: Record<number, string> = {
   [DropProtoClass.DPC_TCP]: 'tcp',
   [DropProtoClass.DPC_UDP]: 'udp',
   [DropProtoClass.DPC_ICMP]: 'icmp',
+  [DropProtoClass.DPC_ICMPV6]: 'icmpv6',
 };
 
 export class FlowTracer {
@@ -305,7 +306,7 @@ export class FlowTracer {
     else this.readEdges();
     if (this.dropsMap) this.readDrops(this.dropsMap);
     for (let c = 0; c < 6; c++) this.kernelCounters[c] = this.counters.sumPerCpuU64(c);
-    // Read only when drops found the map full since the last read (the array is per CPU, 2,048 slots).
+    // Read only when drops found the map full since the last read (the array is per CPU, 4,096 slots).
     if (this.dropOverflow && this.kernelCounters[FlowCounter.FC_DROP_MAP_FULL]! > this.overflowSeen) {
       this.overflowSeen = this.kernelCounters[FlowCounter.FC_DROP_MAP_FULL]!;
       this.readDropOverflow(this.dropOverflow);
@@ -559,11 +560,11 @@ export class FlowTracer {
       const delta = packets - this.overflowCredited[slot]!;
       if (delta <= 0) continue;
       this.overflowCredited[slot] = packets;
-      const reason = slot >>> 3;
+      const reason = slot >>> 4;
       const labels = labelString([
         ['reason', reason === DropOverflowLayout.DROP_REASON_SLOTS - 1 ? 'other' : this.reasons.name(reason)],
         ['direction', slot & 1 ? 'received' : 'sent'],
-        ['protocol', OVERFLOW_PROTOCOLS[(slot >>> 1) & 3]!],
+        ['protocol', OVERFLOW_PROTOCOLS[(slot >>> 1) & 7] ?? 'other'],
         ['peer_addr', 'other'],
         ['port', '0'],
         ['namespace', ''],
