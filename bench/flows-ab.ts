@@ -34,11 +34,18 @@ const seconds = Number(positional[2] ?? 10);
 const phaseMs = Number(positional[3] ?? 50);
 
 async function main(): Promise<void> {
+  // Loaded before the namespace is made: a program the verifier rejects leaves nothing behind.
+  const loaded: Array<{ obj: BpfObject; prog: string; name: string }> = [];
+  try {
+    for (const spec of [specA, specB]) {
+      const [path, prog = 'flow_in'] = spec.split(':') as [string, string?];
+      loaded.push({ obj: BpfObject.load(path, { programs: [prog], globals }), prog, name: `${path}:${prog}` });
+    }
+  } catch (err) {
+    for (const l of loaded) l.obj.close();
+    throw err;
+  }
   const bench = await createTrafficBench((process.env.FLOWS_AB_DELIVERY ?? 'dropped') as Delivery);
-  const loaded = [specA, specB].map((spec) => {
-    const [path, prog = 'flow_in'] = spec.split(':') as [string, string?];
-    return { obj: BpfObject.load(path, { programs: [prog], globals }), prog, name: `${path}:${prog}` };
-  });
   const stats = enableBpfStats();
   try {
     for (const flows of FLOW_COUNTS) {
