@@ -15,6 +15,26 @@ import { median } from './support.js';
 export const FLOW_COUNTS = ['1', '65536'] as const;
 export type FlowCount = (typeof FLOW_COUNTS)[number];
 
+/**
+ * trafgen sending `conf` from the namespace end without end (`extra`: e.g. a rate), in its own
+ * process group: nsenter execs trafgen in place (`ip netns exec` forks, and killing it would orphan
+ * trafgen), and trafgen forks a worker per CPU that must go with it.
+ */
+export function spawnTrafgen(link: FlowLink, conf: string, extra: string[] = []): ChildProcess {
+  return spawn('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', '--dev', link.peer, '--conf', conf, '--cpus', '1', '--no-sock-mem', ...extra, '-n', '0'], {
+    stdio: 'ignore',
+    detached: true,
+  });
+}
+
+/** Kills a trafgen from spawnTrafgen and its worker, and waits for it. */
+export async function stopTrafgen(tg: ChildProcess): Promise<void> {
+  if (tg.exitCode !== null || tg.signalCode !== null) return;
+  const closed = new Promise((r) => tg.once('close', r));
+  process.kill(-tg.pid!, 'SIGKILL');
+  await closed;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Where the packets go: a UDP socket an application reads, or a closed port (each packet dropped as NO_SOCKET). */
@@ -86,18 +106,13 @@ export async function createTrafficBench(delivery: Delivery = 'dropped'): Promis
     delivery,
     confs,
     async withTrafgen(flows, fn) {
-      // nsenter execs trafgen in place (`ip netns exec` forks: killing it would orphan trafgen).
-      const tg = spawn('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', '--dev', link.peer, '--conf', confs[flows], '--cpus', '1', '--no-sock-mem', '-n', '0'], {
-        stdio: 'ignore',
-        detached: true, // its own process group: trafgen forks a worker per CPU, and both must go
-      });
+      const tg = spawnTrafgen(link, confs[flows]);
       running = tg;
       try {
         await sleep(300);
         return await fn();
       } finally {
-        process.kill(-tg.pid!, 'SIGKILL');
-        await new Promise((r) => tg.once('close', r));
+        await stopTrafgen(tg);
         running = undefined;
       }
     },

@@ -16,6 +16,7 @@ import { freePort } from '../test/support/agent.js';
 import { parseExposition, Metrics } from '../test/support/prom.js';
 import { createFlowLink, type FlowLink } from '../test/flows/support.js';
 import { fmt, processCpuSeconds, table } from './support.js';
+import { spawnTrafgen, stopTrafgen } from './flow-traffic.js';
 
 const rate = Number(process.argv[2] ?? 20_000);
 const seconds = Number(process.argv[3] ?? 20);
@@ -49,8 +50,7 @@ async function runAgent(link: FlowLink, conf: string, extra: string[]): Promise<
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    // nsenter execs trafgen in place; its own process group, since trafgen forks a worker.
-    trafgen = spawn('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', '--dev', link.peer, '--conf', conf, '--cpus', '1', '--no-sock-mem', '-b', `${rate}pps`, '-n', '0'], { stdio: 'ignore', detached: true });
+    trafgen = spawnTrafgen(link, conf, ['-b', `${rate}pps`]);
     await new Promise((r) => setTimeout(r, 3000)); // past the first intervals, which create the map's flows
     const m0 = await scrape(url);
     const cpu0 = processCpuSeconds(agent.pid!);
@@ -77,7 +77,7 @@ async function runAgent(link: FlowLink, conf: string, extra: string[]): Promise<
           .join(', ') || '0',
     };
   } finally {
-    if (trafgen?.pid) process.kill(-trafgen.pid, 'SIGKILL');
+    if (trafgen) await stopTrafgen(trafgen);
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('close', r));
   }

@@ -303,6 +303,35 @@ static __always_inline __u32 proto_class(__u8 proto)
 	return DPC_OTHER;
 }
 
+/* The counters of a drop: its entry in `drops` (made if new), or, when the map has no room until the
+ * agent's next drain, its reason's slot in drop_overflow (counted without addresses, never lost). */
+static __always_inline struct drop_counts *drop_counts_of(struct drop_key *key, __u32 reason)
+{
+	struct drop_counts *s = bpf_map_lookup_elem(&drops, key);
+	if (s)
+		return s;
+	__u32 zero = 0;
+	__u64 *drained = bpf_map_lookup_elem(&drop_drains, &zero);
+	__u64 *full_at = bpf_map_lookup_elem(&drop_full_at, &zero);
+	if (!drained || !full_at)
+		return NULL;
+	if (*full_at != *drained + 1) {
+		struct drop_counts none = {};
+		long err = bpf_map_update_elem(&drops, key, &none, BPF_NOEXIST);
+		if (err == 0 || err == -EEXIST) {
+			s = bpf_map_lookup_elem(&drops, key);
+			if (s)
+				return s;
+		} else {
+			*full_at = *drained + 1;
+		}
+	}
+	__u32 slot = (reason < DROP_REASON_SLOTS - 1 ? reason : DROP_REASON_SLOTS - 1) << DROP_SLOT_REASON_SHIFT |
+		     proto_class(key->proto) << DROP_SLOT_CLASS_SHIFT | key->received;
+	bump(FC_DROP_MAP_FULL);
+	return bpf_map_lookup_elem(&drop_overflow, &slot);
+}
+
 static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 {
 	struct drop_key key = {};
@@ -353,40 +382,11 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 		if (bpf_probe_read_kernel(t, sizeof(t), d->head + l4) == 0)
 			key.dport = (__u16)t[0] << 8 | t[1];
 	}
-	struct drop_counts *s = bpf_map_lookup_elem(&drops, &key);
+	struct drop_counts *s = drop_counts_of(&key, reason);
 	if (s) {
 		s->packets += 1;
 		s->bytes += d->len;
-		return;
 	}
-	__u32 zero = 0;
-	__u64 *drained = bpf_map_lookup_elem(&drop_drains, &zero);
-	__u64 *full_at = bpf_map_lookup_elem(&drop_full_at, &zero);
-	if (!drained || !full_at)
-		return;
-	if (*full_at != *drained + 1) {
-		struct drop_counts init = { .packets = 1, .bytes = d->len };
-		long err = bpf_map_update_elem(&drops, &key, &init, BPF_NOEXIST);
-		if (err == 0)
-			return;
-		if (err == -EEXIST) {
-			s = bpf_map_lookup_elem(&drops, &key);
-			if (s) {
-				s->packets += 1;
-				s->bytes += d->len;
-				return;
-			}
-		}
-		*full_at = *drained + 1;
-	}
-	/* No room: counted without addresses, never lost. */
-	__u32 slot = (reason < DROP_REASON_SLOTS - 1 ? reason : DROP_REASON_SLOTS - 1) << 4 | (__u32)proto_class(key.proto) << 1 | key.received;
-	struct drop_counts *o = bpf_map_lookup_elem(&drop_overflow, &slot);
-	if (o) {
-		o->packets += 1;
-		o->bytes += d->len;
-	}
-	bump(FC_DROP_MAP_FULL);
 }
 
 SEC("tp_btf/kfree_skb")

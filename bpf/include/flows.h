@@ -95,11 +95,14 @@ struct drop_counts {
 };
 
 /* Drops that find the drop map full are counted in a per-CPU array by reason, protocol class and
- * direction only: slot = reason' << 4 | class << 1 | received, where reason' is the reason, or
- * DROP_REASON_SLOTS - 1 for any reason from there on (subsystem reasons). */
+ * direction only: slot = reason' << DROP_SLOT_REASON_SHIFT | class << DROP_SLOT_CLASS_SHIFT | received,
+ * where reason' is the reason, or DROP_REASON_SLOTS - 1 for any reason from there on (subsystem
+ * reasons). */
 enum drop_overflow_layout {
 	DROP_REASON_SLOTS = 256,
 	DROP_OVERFLOW_SLOTS = 256 * 16,
+	DROP_SLOT_REASON_SHIFT = 4,
+	DROP_SLOT_CLASS_SHIFT = 1, /* three bits of enum drop_proto_class */
 };
 
 enum drop_proto_class {

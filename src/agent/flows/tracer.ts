@@ -70,7 +70,7 @@ export interface FlowTracerOptions {
   /** The DNS name of an address, when known (peer_dns). */
   dnsName?: (addr: string) => string;
   /** The workload that owns an address (pod IP, service IP...), when known: names both ends of a drop. */
-  workloadOf?: (addr: string) => { pod: string; namespace: string; workload: string } | undefined;
+  workloadOf?: (addr: string) => DropWorkload | undefined;
   log: Logger;
 }
 
@@ -138,6 +138,32 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
 
+/** The workload owning an address, as drops name it. */
+export interface DropWorkload {
+  pod: string;
+  namespace: string;
+  workload: string;
+}
+
+const ZERO_KEY = Buffer.alloc(4);
+
+/** The labels of a drop series: reason, direction, protocol, peer and port, and both ends' names when known. */
+function dropLabels(reason: string, received: boolean, protocol: string, peer: string, port: number, local: DropWorkload | undefined, remote: DropWorkload | undefined): string {
+  return labelString([
+    ['reason', reason],
+    ['direction', received ? 'received' : 'sent'],
+    ['protocol', protocol],
+    ['peer_addr', peer],
+    ['port', String(port)],
+    ['namespace', local?.namespace ?? ''],
+    ['pod', local?.pod ?? ''],
+    ['workload', local?.workload ?? ''],
+    ['peer_namespace', remote?.namespace ?? ''],
+    ['peer_pod', remote?.pod ?? ''],
+    ['peer_workload', remote?.workload ?? ''],
+  ]);
+}
+
 /** Protocol label of a drop_overflow slot's protocol class (enum drop_proto_class). */
 const OVERFLOW_PROTOCOLS: Record<number, string> = {
   [DropProtoClass.DPC_OTHER]: 'other',
@@ -172,6 +198,7 @@ export class FlowTracer {
   private readonly dropDrains: MapReader<Uint8Array, Uint8Array> | undefined;
   private readonly dropOverflow: MapReader<Uint8Array, Uint8Array> | undefined;
   private drainGeneration = 0;
+  private readonly drainValue = Buffer.alloc(8);
   /** Packets of each drop_overflow slot (summed over CPUs) already credited. */
   private readonly overflowCredited = new Float64Array(DropOverflowLayout.DROP_OVERFLOW_SLOTS);
   private overflowSeen = 0;
@@ -513,9 +540,8 @@ export class FlowTracer {
     const batch = map.readAll({ drain: true });
     // The map has room again: CPUs that found it full go back to inserting new keys.
     this.drainGeneration++;
-    const gen = Buffer.alloc(8);
-    gen.writeBigUInt64LE(BigInt(this.drainGeneration));
-    this.dropDrains?.set(Buffer.alloc(4), gen);
+    this.drainValue.writeBigUInt64LE(BigInt(this.drainGeneration));
+    this.dropDrains?.set(ZERO_KEY, this.drainValue);
     const nowMs = Date.now();
     for (let i = 0; i < batch.count; i++) {
       const k = this.dropView.at(batch.keys, batch.keyOffset(i));
@@ -531,19 +557,7 @@ export class FlowTracer {
       const remote = ip && this.options.workloadOf ? this.options.workloadOf(peer) : undefined;
       const tcpudp = k.proto === 6 || k.proto === 17;
       const port = tcpudp ? servicePort(received ? k.dport : k.sport, received ? k.sport : k.dport, this.ports) : 0;
-      const labels = labelString([
-        ['reason', this.reasons.name(k.reason)],
-        ['direction', received ? 'received' : 'sent'],
-        ['protocol', ip ? protocolName(k.proto) : 'other'],
-        ['peer_addr', peer],
-        ['port', String(port)],
-        ['namespace', local?.namespace ?? ''],
-        ['pod', local?.pod ?? ''],
-        ['workload', local?.workload ?? ''],
-        ['peer_namespace', remote?.namespace ?? ''],
-        ['peer_pod', remote?.pod ?? ''],
-        ['peer_workload', remote?.workload ?? ''],
-      ]);
+      const labels = dropLabels(this.reasons.name(k.reason), received, ip ? protocolName(k.proto) : 'other', peer, port, local, remote);
       this.creditDrop(labels, packets, nowMs);
     }
   }
@@ -560,20 +574,10 @@ export class FlowTracer {
       const delta = packets - this.overflowCredited[slot]!;
       if (delta <= 0) continue;
       this.overflowCredited[slot] = packets;
-      const reason = slot >>> 4;
-      const labels = labelString([
-        ['reason', reason === DropOverflowLayout.DROP_REASON_SLOTS - 1 ? 'other' : this.reasons.name(reason)],
-        ['direction', slot & 1 ? 'received' : 'sent'],
-        ['protocol', OVERFLOW_PROTOCOLS[(slot >>> 1) & 7] ?? 'other'],
-        ['peer_addr', 'other'],
-        ['port', '0'],
-        ['namespace', ''],
-        ['pod', ''],
-        ['workload', ''],
-        ['peer_namespace', ''],
-        ['peer_pod', ''],
-        ['peer_workload', ''],
-      ]);
+      const reason = slot >>> DropOverflowLayout.DROP_SLOT_REASON_SHIFT;
+      const reasonName = reason === DropOverflowLayout.DROP_REASON_SLOTS - 1 ? 'other' : this.reasons.name(reason);
+      const protocol = OVERFLOW_PROTOCOLS[(slot >>> DropOverflowLayout.DROP_SLOT_CLASS_SHIFT) & 7] ?? 'other';
+      const labels = dropLabels(reasonName, (slot & 1) === 1, protocol, 'other', 0, undefined, undefined);
       this.creditDrop(labels, delta, nowMs);
     }
   }

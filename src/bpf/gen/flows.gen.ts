@@ -25,6 +25,8 @@ export const FlowCounter = {
 export const DropOverflowLayout = {
   DROP_REASON_SLOTS: 256,
   DROP_OVERFLOW_SLOTS: 4096,
+  DROP_SLOT_REASON_SHIFT: 4,
+  DROP_SLOT_CLASS_SHIFT: 1,
 } as const;
 
 /** enum drop_proto_class */
