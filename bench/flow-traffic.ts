@@ -20,11 +20,28 @@ export type FlowCount = (typeof FLOW_COUNTS)[number];
  * process group: nsenter execs trafgen in place (`ip netns exec` forks, and killing it would orphan
  * trafgen), and trafgen forks a worker per CPU that must go with it.
  */
-export function spawnTrafgen(link: FlowLink, conf: string, extra: string[] = []): ChildProcess {
+export function spawnTrafgen(link: FlowLink, conf: string, extra: string[] = trafgenModeArgs()): ChildProcess {
   return spawn('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', '--dev', link.peer, '--conf', conf, '--cpus', '1', '--no-sock-mem', ...extra, '-n', '0'], {
     stdio: 'ignore',
     detached: true,
   });
+}
+
+/**
+ * How trafgen hands packets to the kernel. 'ring' (packet(7)'s TX_RING, the default): no system call
+ * per packet, the cheapest sender, but the kernel builds each skb with only the MAC header in its
+ * linear area and the rest in page fragments, which no socket or NIC driver with GRO produces.
+ * 'sendto' (trafgen --gap 0): one sendto(2) per packet; small packets come out linear, as they do
+ * from a socket or a NIC. FLOWS_TRAFGEN=ring|sendto.
+ */
+export type TrafgenMode = 'ring' | 'sendto';
+export function trafgenMode(): TrafgenMode {
+  const m = process.env.FLOWS_TRAFGEN ?? 'ring';
+  if (m !== 'ring' && m !== 'sendto') throw new Error(`FLOWS_TRAFGEN must be ring or sendto, not '${m}'`);
+  return m;
+}
+export function trafgenModeArgs(mode: TrafgenMode = trafgenMode()): string[] {
+  return mode === 'sendto' ? ['--gap', '0'] : [];
 }
 
 /** Kills a trafgen from spawnTrafgen and its worker, and waits for it. */
@@ -46,6 +63,7 @@ const CLOSED_PORT = 10;
 export interface TrafficBench {
   link: FlowLink;
   delivery: Delivery;
+  mode: TrafgenMode;
   /** trafgen configurations by number of flows. */
   confs: Record<FlowCount, string>;
   /** Runs `fn` while trafgen sends without a break in `flows` flows. */
@@ -59,7 +77,7 @@ export interface TrafficBench {
  * A namespace on a veth pair, trafgen configurations and, for 'delivered', the receiving application
  * (on CPU 1; trafgen sends from CPU 0); removed on destroy() and on SIGINT/SIGTERM.
  */
-export async function createTrafficBench(delivery: Delivery = 'dropped'): Promise<TrafficBench> {
+export async function createTrafficBench(delivery: Delivery = 'dropped', mode: TrafgenMode = trafgenMode()): Promise<TrafficBench> {
   const link = createFlowLink();
   const dir = mkdtempSync(join(tmpdir(), 'fs-bench-'));
   const confs = {} as Record<FlowCount, string>;
@@ -104,9 +122,10 @@ export async function createTrafficBench(delivery: Delivery = 'dropped'): Promis
   return {
     link,
     delivery,
+    mode,
     confs,
     async withTrafgen(flows, fn) {
-      const tg = spawnTrafgen(link, confs[flows]);
+      const tg = spawnTrafgen(link, confs[flows], trafgenModeArgs(mode));
       running = tg;
       try {
         await sleep(300);

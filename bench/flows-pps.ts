@@ -4,7 +4,8 @@
 // run. BPF run time per packet from the kernel's BPF statistics.
 //
 //   node dist/bench/flows-pps.js [seconds per cell = 8] [phase ms = 50]
-//   FLOWS_PPS_DELIVERY=delivered|dropped (default both), FLOWS_PPS_ONLY=<regexp of variant names>
+//   FLOWS_PPS_DELIVERY=delivered|dropped (default both), FLOWS_PPS_ONLY=<regexp of variant names>,
+//   FLOWS_TRAFGEN=ring|sendto (default both): how trafgen sends, see TrafgenMode in bench/flow-traffic.ts
 //
 // trafgen runs in a namespace on one CPU and sends to the root-namespace end of a veth pair, where
 // the programs sit on TC ingress. veth delivers in the sender's softirq, so the sender's CPU carries
@@ -23,7 +24,7 @@ import { repoPath } from '../src/util/paths.js';
 import { flowscopeBin } from '../test/support/paths.js';
 import { freePort } from '../test/support/agent.js';
 import { type FlowLink } from '../test/flows/support.js';
-import { createTrafficBench, FLOW_COUNTS, quantile, sleep, testRunNs, type Delivery, type FlowCount, type TrafficBench } from './flow-traffic.js';
+import { createTrafficBench, FLOW_COUNTS, quantile, sleep, testRunNs, type Delivery, type FlowCount, type TrafficBench, type TrafgenMode } from './flow-traffic.js';
 import { fmt, median, table } from './support.js';
 
 const cellSeconds = Number(process.argv[2] ?? 8);
@@ -230,6 +231,7 @@ const VARIANTS: Variant[] = [
   inProcess('per-CPU hash', VARIANTS_OBJ, 'v_percpu_hash'),
   inProcess('per-CPU array (round-robin records)', VARIANTS_OBJ, 'v_percpu_array'),
   inProcess('floor: parse only, store nothing', VARIANTS_OBJ, 'v_parse'),
+  inProcess('floor: pull the headers only', VARIANTS_OBJ, 'v_pull'),
   inProcess('floor: empty program', VARIANTS_OBJ, 'v_empty'),
   gateAlone,
 ];
@@ -280,9 +282,10 @@ async function main(): Promise<void> {
   const only = process.env.FLOWS_PPS_ONLY ? new RegExp(process.env.FLOWS_PPS_ONLY) : undefined;
   const variants = only ? VARIANTS.filter((v) => only.test(v.name)) : VARIANTS;
   const deliveries = (process.env.FLOWS_PPS_DELIVERY ?? 'delivered,dropped').split(',') as Delivery[];
+  const modes = (process.env.FLOWS_TRAFGEN ?? 'ring,sendto').split(',') as TrafgenMode[];
   const tables: string[] = [];
-  for (const delivery of deliveries) {
-    const bench = await createTrafficBench(delivery);
+  for (const { mode, delivery } of modes.flatMap((mode) => deliveries.map((delivery) => ({ mode, delivery })))) {
+    const bench = await createTrafficBench(delivery, mode);
     const rows: Array<Record<string, string | number>> = [];
     try {
       for (const v of variants) {
@@ -295,14 +298,15 @@ async function main(): Promise<void> {
           row[`pps off / on, ${n}`] = `${fmt(median(cell.off))} / ${fmt(median(cell.on))}`;
           row[`kept, ${n}`] = `${fmt(100 * median(r), 1)}% (${fmt(100 * quantile(r, 0.25), 1)}-${fmt(100 * quantile(r, 0.75), 1)})`;
           row[`BPF ns/pkt, ${n}`] = cell.nsPerPkt !== undefined ? fmt(cell.nsPerPkt) : '-';
-          console.error(`${delivery}: ${v.name}, ${n}: kept ${row[`kept, ${n}`]} of ${fmt(median(cell.off))} pps over ${r.length} switches, BPF ${row[`BPF ns/pkt, ${n}`]} ns/pkt`);
+          console.error(`${mode}, ${delivery}: ${v.name}, ${n}: kept ${row[`kept, ${n}`]} of ${fmt(median(cell.off))} pps over ${r.length} switches, BPF ${row[`BPF ns/pkt, ${n}`]} ns/pkt`);
         }
         rows.push(row);
       }
     } finally {
       bench.destroy();
     }
-    tables.push(`Packets ${delivery === 'delivered' ? 'delivered to a receiving application' : 'sent to a closed port (each one a drop)'}:\n\n${table(rows)}`);
+    const sender = mode === 'ring' ? 'trafgen TX_RING (headers in page fragments)' : 'trafgen sendto (linear packets, as from a socket or a NIC)';
+    tables.push(`${sender}, packets ${delivery === 'delivered' ? 'delivered to a receiving application' : 'sent to a closed port (each one a drop)'}:\n\n${table(rows)}`);
   }
   console.log(`${cellSeconds} s per cell, switched every ${phaseMs} ms; "kept": median of the on/off ratios (in brackets the quartiles)\n`);
   console.log(tables.join('\n\n'));

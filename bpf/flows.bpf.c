@@ -7,6 +7,8 @@
 //                          (peer, service port, protocol, interface, direction): what the metrics
 //                          need, and far fewer entries. A packet that finds its map full goes to
 //                          the spill ring, counted.
+//                          On ingress, headers outside the skb's linear area are pulled into it
+//                          (the stack pulls them right after; see window_fill in flow_parse.bpf.h).
 //                          Always returns TC_ACT_UNSPEC (== TCX_NEXT): never decides a packet's fate.
 //   drop_btf / drop_raw    skb:kfree_skb (tp_btf, else raw_tp): drops by reason and addresses.
 //
@@ -207,7 +209,7 @@ static __always_inline int account(struct __sk_buff *skb, __u32 l3, __u16 ethert
 {
 	struct flow_key key = {};
 	__u16 flags = 0;
-	int payload = parse(skb, l3, ethertype, &key, &flags);
+	int payload = parse(skb, l3, ethertype, &key, &flags, direction == DIR_INGRESS);
 	if (payload < 0) {
 		bump(FC_NON_IP);
 		return FLOWSCOPE_TC_CONTINUE;

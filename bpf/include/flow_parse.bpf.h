@@ -20,7 +20,13 @@ struct hdr_window {
 	__u32 len;  /* bytes valid in b (0: nothing copied) */
 };
 
-static __always_inline void window_fill(struct __sk_buff *skb, __u32 l3, struct hdr_window *w)
+/* Makes the header bytes readable: already in the linear area, pulled there (`pull`), or copied
+ * into the window. Pulling is for ingress: the stack pulls the IP and transport headers into the
+ * linear area right after TC (ip_rcv, udp_rcv, tcp_v4_rcv), so pulling them first moves that work
+ * rather than adding to it, where a copy is paid on top (a copy: 3-4% fewer packets through than a
+ * pull, node dist/bench/flows-ab.js, bench/RESULTS.md). Egress keeps the copy: the driver needs no
+ * linear headers, and pulling a cloned skb would copy its head. */
+static __always_inline void window_fill(struct __sk_buff *skb, __u32 l3, struct hdr_window *w, int pull)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -31,6 +37,8 @@ static __always_inline void window_fill(struct __sk_buff *skb, __u32 l3, struct 
 		n = PARSE_WINDOW;
 	if (n == 0 || (l3 < 512 && data + l3 + n <= end))
 		return; /* nothing to copy, or all of it in the linear area */
+	if (pull && bpf_skb_pull_data(skb, l3 + n) == 0)
+		return;
 	if (bpf_skb_load_bytes(skb, l3, w->b, n) == 0)
 		w->len = n;
 }
@@ -53,15 +61,16 @@ static __always_inline int load_hdr(struct __sk_buff *skb, const struct hdr_wind
 	return bpf_skb_load_bytes(skb, off, to, len);
 }
 
-/* Parses the IP and transport headers at offset `l3` into `key`. Returns the L4 payload offset,
+/* Parses the IP and transport headers at offset `l3` into `key` (`pull`: may pull them into the
+ * linear area, see window_fill). Returns the L4 payload offset,
  * 0 when there is none, -1 for non-IP. */
-static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertype, struct flow_key *key, __u16 *flags)
+static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertype, struct flow_key *key, __u16 *flags, int pull)
 {
 	struct hdr_window win = {};
 	struct hdr_window *w = &win;
 	__u32 l4;
 
-	window_fill(skb, l3, w);
+	window_fill(skb, l3, w, pull);
 	if (ethertype == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
 		if (load_hdr(skb, w, l3, &ip, sizeof(ip)))

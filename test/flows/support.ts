@@ -74,23 +74,30 @@ export interface TrafgenResult {
 
 /**
  * Sends `count` UDP packets of `frameBytes` (without FCS) from the namespace side to the host side
- * with trafgen; `flows` distinct source ports from 40000 (each flow gets count/flows packets).
- * Returns trafgen's own count of what it sent.
+ * (or, `from: 'host'`, from the host side into the namespace) with trafgen; `flows` distinct source
+ * ports from 40000 (each flow gets count/flows packets), payload bytes `fill` (default 0).
+ * trafgen's TX_RING (the default) makes skbs with the headers in page fragments; `sendto` (or a
+ * gap) makes linear ones, as a socket does. Returns trafgen's own count of what it sent.
  */
-export function trafgen(link: FlowLink, o: { count: number; flows: number; dport: number; frameBytes?: number; gapUs?: number }): TrafgenResult {
+export function trafgen(
+  link: FlowLink,
+  o: { count: number; flows: number; dport: number; frameBytes?: number; gapUs?: number; sendto?: boolean; from?: 'peer' | 'host'; fill?: number },
+): TrafgenResult {
   const payload = (o.frameBytes ?? 60) - 14 - 20 - 8;
   const sport = o.flows === 1 ? '40000' : `dinc(40000, ${40000 + o.flows - 1})`;
+  const fromHost = o.from === 'host';
+  const [da, sa, saddr, daddr] = fromHost ? [link.peerMac, link.hostMac, link.hostAddr, link.peerAddr] : [link.hostMac, link.peerMac, link.peerAddr, link.hostAddr];
   const dir = mkdtempSync(join(tmpdir(), 'fs-trafgen-'));
   const conf = join(dir, 'udp.cfg');
-  writeFileSync(
-    conf,
-    `{ eth(da=${link.hostMac}, sa=${link.peerMac}), ipv4(saddr=${link.peerAddr}, daddr=${link.hostAddr}, ttl=64), udp(sport=${sport}, dport=${o.dport}), fill(0x00, ${payload}) }\n`,
-  );
+  writeFileSync(conf, `{ eth(da=${da}, sa=${sa}), ipv4(saddr=${saddr}, daddr=${daddr}, ttl=64), udp(sport=${sport}, dport=${o.dport}), fill(${o.fill ?? 0}, ${payload}) }\n`);
   try {
-    const args = ['--dev', link.peer, '--conf', conf, '-n', String(o.count), '--cpus', '1', '--no-sock-mem'];
-    if (o.gapUs) args.push('-t', `${o.gapUs}us`);
+    const args = ['--dev', fromHost ? link.host : link.peer, '--conf', conf, '-n', String(o.count), '--cpus', '1', '--no-sock-mem'];
+    if (o.gapUs !== undefined || o.sendto) args.push('-t', `${o.gapUs ?? 0}us`);
+    // trafgen bypasses the qdisc layer by default, and with it TC egress: from the host side the
+    // packets are to pass the classifier on egress.
+    if (fromHost) args.push('--qdisc-path');
     // nsenter execs trafgen in place, so that a timeout kills trafgen itself (`ip netns exec` forks).
-    const out = sh('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', ...args], { timeoutMs: 120_000 });
+    const out = fromHost ? sh('trafgen', args, { timeoutMs: 120_000 }) : sh('nsenter', [`--net=/run/netns/${link.ns}`, 'trafgen', ...args], { timeoutMs: 120_000 });
     const packets = Number(/(\d+) packets outgoing/.exec(out)?.[1]);
     const bytes = Number(/(\d+) bytes outgoing/.exec(out)?.[1]);
     if (!Number.isFinite(packets)) throw new Error(`trafgen printed no count: ${out}`);
