@@ -258,14 +258,18 @@ export class LoadedProgram {
     return this.readers.get(name);
   }
 
-  /** Kernel run-time statistics of each attached program (they advance while BPF stats are on). */
-  programStats(): Array<{ program: string; runTimeNs: number; runCount: number }> {
+  /**
+   * Kernel statistics of each attached program: run time and count advance while BPF stats are on;
+   * recursion misses (runs the kernel skipped because the program was already running on that CPU)
+   * are always counted.
+   */
+  programStats(): Array<{ program: string; runTimeNs: number; runCount: number; recursionMisses: number }> {
     if (!this.obj || !this.ok) return [];
     return this.status.attached
       .filter((a) => a.ok)
       .map((a) => {
         const s = this.obj!.program(a.program).stats();
-        return { program: a.program, runTimeNs: s.runTimeNs, runCount: s.runCount };
+        return { program: a.program, runTimeNs: s.runTimeNs, runCount: s.runCount, recursionMisses: s.recursionMisses };
       });
   }
 

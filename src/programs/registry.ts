@@ -98,8 +98,10 @@ export class ProgramRegistry {
       list.flatMap((p) => [...p.entries].map(([map, n]): [Array<[string, string]>, number] => [[['program', p.config.name], ['map', map]], n])));
     family('flowscope_program_render_seconds', 'gauge', 'Time the last scrape spent reading and rendering the program set\'s maps.',
       list.filter((p) => p.ok).map((p) => [[['program', p.config.name]], p.lastRenderSeconds]));
+    const stats = list.flatMap((p) => p.programStats().map((s) => ({ set: p.config.name, ...s })));
+    family('flowscope_program_bpf_run_misses_total', 'counter', 'Runs of each BPF program the kernel skipped because the program was already running on that CPU (an event interrupting another): what they would have counted is missing from the program\'s maps.',
+      stats.map((s) => [[['program', s.set], ['bpf_program', s.program]], s.recursionMisses]));
     if (this.bpfStats()) {
-      const stats = list.flatMap((p) => p.programStats().map((s) => ({ set: p.config.name, ...s })));
       family('flowscope_program_bpf_run_seconds_total', 'counter', 'Time the kernel spent running each BPF program (while kernel BPF statistics are on).',
         stats.map((s) => [[['program', s.set], ['bpf_program', s.program]], s.runTimeNs / 1e9]));
       family('flowscope_program_bpf_runs_total', 'counter', 'Runs of each BPF program (while kernel BPF statistics are on).',

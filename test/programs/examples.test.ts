@@ -129,10 +129,20 @@ test('tcp_retransmits: segments retransmitted to a lossy peer match the kernel R
     const kernel = retransSegs(pair.a.ns) - before - failed;
     console.log(`# RetransSegs delta ${kernel + failed}, of which the device refused ${failed}`);
     assert.ok(kernel > 0, 'the drops caused retransmissions');
-    // On a timeout the assertions below show both numbers.
-    const m = await exporter.waitFor((m) => m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr }) >= kernel, 10_000, `${kernel} retransmitted segments`).catch(() => exporter.scrape());
-    assert.equal(m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr }), kernel);
-    assert.equal(m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr, remote_port: String(port) }), kernel);
+    // A retransmission from a timer can interrupt one in process context on the same CPU: the kernel
+    // then skips the program's run and counts it as a recursion miss, which the exporter reports.
+    // Those are the only segments allowed to be missing. On a timeout the assertions show both numbers.
+    const misses = (m: Awaited<ReturnType<typeof exporter.scrape>>): number => m.sum('flowscope_program_bpf_run_misses_total', { program: 'tcp_retransmits' });
+    const m = await exporter.waitFor((m) => m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr }) + misses(m) >= kernel, 10_000, `${kernel} retransmitted segments`).catch(() => exporter.scrape());
+    const missed = misses(m);
+    console.log(`# program runs the kernel skipped (recursion): ${missed}`);
+    // (A miss may belong to another connection of the host: so counted <= kernel <= counted + missed.)
+    const matches: Array<Record<string, string>> = [{ remote_addr: pair.b.addr }, { remote_addr: pair.b.addr, remote_port: String(port) }];
+    for (const match of matches) {
+      const counted = m.sum('tcp_retransmitted_segments_total', match);
+      assert.ok(counted <= kernel && kernel <= counted + missed, `counted ${counted}, skipped runs ${missed}, kernel RetransSegs ${kernel}`);
+      if (missed === 0) assert.equal(counted, kernel);
+    }
   } finally {
     if (!serverStopped) await server.stop();
     await exporter.stop();
