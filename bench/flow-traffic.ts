@@ -7,7 +7,7 @@ import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BpfObject } from '../src/bpf/index.js';
-import { createFlowLink, type FlowLink } from '../test/flows/support.js';
+import { createFlowLink, udpFrame, type FlowLink } from '../test/flows/support.js';
 import { compileC } from '../test/support/cbin.js';
 import { repoPath } from '../src/util/paths.js';
 import { median } from './support.js';
@@ -154,17 +154,7 @@ export function quantile(xs: number[], q: number): number {
 
 /** ns per run of a program on one 60-byte UDP frame, in the kernel's test-run loop (cache-hot, no traffic noise). */
 export function testRunNs(obj: string, prog: string, globals: Record<string, number> = {}): number {
-  const pkt = Buffer.alloc(60);
-  pkt.writeUInt16BE(0x0800, 12);
-  pkt[14] = 0x45;
-  pkt.writeUInt16BE(46, 16);
-  pkt[22] = 64;
-  pkt[23] = 17;
-  pkt.set([10, 0, 0, 2], 26);
-  pkt.set([10, 0, 0, 1], 30);
-  pkt.writeUInt16BE(40000, 34);
-  pkt.writeUInt16BE(9, 36);
-  pkt.writeUInt16BE(26, 38);
+  const pkt = udpFrame([10, 0, 0, 2], [10, 0, 0, 1], 40000, 9);
   const o = BpfObject.load(obj, { programs: [prog], globals });
   try {
     const p = o.program(prog);

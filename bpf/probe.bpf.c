@@ -35,6 +35,10 @@ int probe_cgroup_skb(struct __sk_buff *skb) { return 1; }
 SEC("tc")
 int probe_tc(struct __sk_buff *skb) { return FLOWSCOPE_TC_CONTINUE; }
 
+/* Run by BPF_PROG_TEST_RUN on a given CPU (BPF_F_TEST_RUN_ON_CPU): says which CPU it ran on. */
+SEC("raw_tp")
+int probe_run_on_cpu(void *ctx) { return 1000 + bpf_get_smp_processor_id(); }
+
 SEC("uprobe")
 int probe_uprobe(void *ctx) { return 0; }
 

@@ -87,7 +87,8 @@ Napi::Value NumPossibleCpus(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n);
 }
 
-// testRun(progFd, {ctx?, data?, repeat?}): BPF_PROG_TEST_RUN, for programs that support it.
+// testRun(progFd, {ctx?, data?, repeat?, cpu?}): BPF_PROG_TEST_RUN, for programs that support it; with
+// cpu, on that CPU (BPF_F_TEST_RUN_ON_CPU: raw_tp programs, Linux 5.10).
 Napi::Value TestRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = static_cast<int>(ArgInt(info, 0, "progFd"));
@@ -106,6 +107,10 @@ Napi::Value TestRun(const Napi::CallbackInfo& info) {
       opts.data_size_in = static_cast<__u32>(data.Length());
     }
     if (o.Get("repeat").IsNumber()) opts.repeat = o.Get("repeat").As<Napi::Number>().Uint32Value();
+    if (o.Get("cpu").IsNumber()) {
+      opts.cpu = o.Get("cpu").As<Napi::Number>().Uint32Value();
+      opts.flags = BPF_F_TEST_RUN_ON_CPU;
+    }
   }
   if (bpf_prog_test_run_opts(fd, &opts) != 0) ThrowBpf(env, "program test run", errno);
   Napi::Object out = Napi::Object::New(env);

@@ -75,6 +75,41 @@ struct edge_counts {
 	__u64 last_ns;
 };
 
+/* The edge cache (seed 003's "array for bursts" in front of the hash): per CPU, a direct-mapped table
+ * of EDGE_CACHE_SLOTS slots, one edge each, in front of `edges`. A packet whose edge holds its slot
+ * (or finds it free) is counted there: an array lookup and a key compare instead of hashing the key
+ * and walking a bucket. Another edge in the slot: the packet goes to `edges`. The agent runs
+ * edge_cache_flush on every CPU each interval, before it reads `edges`: the slots' counts move into
+ * `edges` and slots without packets since the last flush are freed. So `edges` stays the one place
+ * the agent reads. */
+enum edge_cache_layout {
+	EDGE_CACHE_SLOTS = 256,
+};
+
+/* What edge_cache_flush returns (bits). */
+enum edge_cache_flush_result {
+	ECF_DONE = 0,
+	ECF_BUSY = 1,	 /* it interrupted the classifier on that CPU: nothing done, run it again */
+	ECF_PENDING = 2, /* some slots found `edges` full: their counts stay in the slot until there is room */
+};
+
+/* One slot: an edge and what it counted since the last flush. family == 0: free. */
+struct edge_slot {
+	struct edge_key key;
+	__u32 pad;
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_ns;
+	__u64 pad2;
+};
+
+/* Per CPU. The flush runs on a slot's own CPU, either interrupting the classifier (an IPI) or, on
+ * the CPU the agent calls from, interrupted by it: busy and flushing tell each about the other. */
+struct edge_cache_state {
+	__u32 busy;	/* the classifier is counting a packet (slots or `edges`) */
+	__u32 flushing; /* a flush is under way: the classifier leaves the slots alone */
+};
+
 /* A packet the kernel freed as dropped, aggregated by reason and addresses. */
 struct drop_key {
 	__u8 saddr[16];
@@ -127,6 +162,8 @@ struct dns_packet {
 _Static_assert(sizeof(struct flow_key) == 44, "flow_key layout");
 _Static_assert(sizeof(struct edge_key) == 28, "edge_key layout");
 _Static_assert(sizeof(struct edge_counts) == 24, "edge_counts layout");
+_Static_assert(sizeof(struct edge_slot) == 64, "edge_slot layout: one cache line");
+_Static_assert(sizeof(struct edge_cache_state) == 8, "edge_cache_state layout");
 _Static_assert(sizeof(struct flow_counts) == 40, "flow_stats layout");
 _Static_assert(sizeof(struct flow_spill) == 88, "flow_spill layout");
 _Static_assert(sizeof(struct drop_key) == 48, "drop_key layout");

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findCgroup2Mount, effectiveCapabilities, hasCapability, canUseBpf, Cap, kernelVersion } from './features.js';
+import { findCgroup2Mount, effectiveCapabilities, hasCapability, canUseBpf, Cap, kernelVersion, parseCpuList } from './features.js';
 
 const HYBRID = `25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
 33 25 0:28 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
@@ -30,4 +30,11 @@ test('parses kernel versions', () => {
   assert.deepEqual(kernelVersion('6.18.44-fc-v669'), [6, 18]);
   assert.deepEqual(kernelVersion('5.4.0-150-generic'), [5, 4]);
   assert.deepEqual(kernelVersion('weird'), [0, 0]);
+});
+
+test('parses kernel CPU lists', () => {
+  assert.deepEqual(parseCpuList('0-1\n'), [0, 1]);
+  assert.deepEqual(parseCpuList('0,2-4,7'), [0, 2, 3, 4, 7]);
+  assert.deepEqual(parseCpuList('5'), [5]);
+  assert.throws(() => parseCpuList('0-x'), /not a CPU list: '0-x'/);
 });

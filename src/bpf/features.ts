@@ -121,3 +121,22 @@ export function probeMapType(name: string): boolean {
   }
   return v;
 }
+
+/** CPU numbers of a kernel CPU list ("0-3,8,10-11"), as in /sys/devices/system/cpu/online. */
+export function parseCpuList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.trim().split(',')) {
+    if (!part) continue;
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new Error(`not a CPU list: '${list.trim()}'`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    for (let c = lo; c <= hi; c++) out.push(c);
+  }
+  return out;
+}
+
+/** The CPUs online now. */
+export function onlineCpus(): number[] {
+  return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
+}

@@ -162,7 +162,7 @@ export interface NativeAddon {
   closeFd(fd: number): void;
   numPossibleCpus(): number;
   bpfSyscallErrno(): number;
-  testRun(progFd: number, options?: { ctx?: Buffer; data?: Buffer; repeat?: number }): { retval: number; durationNs: number };
+  testRun(progFd: number, options?: { ctx?: Buffer; data?: Buffer; repeat?: number; cpu?: number }): { retval: number; durationNs: number };
 }
 
 let addon: NativeAddon | undefined;

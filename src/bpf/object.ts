@@ -193,8 +193,12 @@ export class Program {
     return this.link(() => this.raw.attachSocketFilter(this.name, ifindex));
   }
 
-  /** Runs the program once in the kernel without attaching it (BPF_PROG_TEST_RUN; syscall, raw_tp, tc... types). */
-  testRun(options: { ctx?: Buffer; data?: Buffer; repeat?: number } = {}): { retval: number; durationNs: number } {
+  /**
+   * Runs the program once in the kernel without attaching it (BPF_PROG_TEST_RUN; syscall, raw_tp, tc...
+   * types). `cpu`: on that CPU (raw_tp programs; Linux 5.10+): from another CPU, in an interrupt
+   * there; from that CPU, right away in process context.
+   */
+  testRun(options: { ctx?: Buffer; data?: Buffer; repeat?: number; cpu?: number } = {}): { retval: number; durationNs: number } {
     this.obj.ensureLoaded(`test run ${this.name}`);
     return native().testRun(this.fd, options);
   }

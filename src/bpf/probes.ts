@@ -6,7 +6,7 @@ import { repoPath } from '../util/paths.js';
 import { BpfObject, type Link, type Program } from './object.js';
 import { BpfError, VerifierError, NotSupportedError } from './errors.js';
 import * as codec from './codec.js';
-import { cgroup2Root, ensureTracefs } from './features.js';
+import { cgroup2Root, ensureTracefs, onlineCpus } from './features.js';
 import { native } from './native.js';
 
 export const PROBE_OBJECT = repoPath('bpf/.output/probe.bpf.o');
@@ -132,5 +132,32 @@ export function probeBpfStats(): ProbeResult {
     return { ok: true, detail: 'BPF_ENABLE_STATS (per-program run time and count)' };
   } catch (err) {
     return { ok: false, detail: describe(err) };
+  }
+}
+
+let runOnCpu: ProbeResult | undefined;
+
+/**
+ * Whether a program can be run on a chosen CPU (BPF_PROG_TEST_RUN with BPF_F_TEST_RUN_ON_CPU, Linux
+ * 5.10+): the flow classifier's edge cache needs it for its flush. Tried on every online CPU (the
+ * program says where it ran); cached for the process.
+ */
+export function probeRunOnCpu(objectPath = PROBE_OBJECT): ProbeResult {
+  if (runOnCpu) return runOnCpu;
+  let obj: BpfObject | undefined;
+  try {
+    obj = BpfObject.open(objectPath, { programs: ['probe_run_on_cpu'] });
+    obj.load();
+    const prog = obj.program('probe_run_on_cpu');
+    const cpus = onlineCpus();
+    for (const cpu of cpus) {
+      const { retval } = prog.testRun({ cpu });
+      if (retval !== 1000 + cpu) return (runOnCpu = { ok: false, detail: `asked for CPU ${cpu}, ran on ${retval - 1000}` });
+    }
+    return (runOnCpu = { ok: true, detail: `BPF_F_TEST_RUN_ON_CPU on ${cpus.length} online CPU(s)` });
+  } catch (err) {
+    return (runOnCpu = { ok: false, detail: describe(err) });
+  } finally {
+    obj?.close();
   }
 }

@@ -12,7 +12,7 @@ import {
   hasKernelBtf,
   kernelRelease,
 } from '../bpf/features.js';
-import { ATTACH_KINDS, PROBE_OBJECT, probeAttach, probeBatchOps, probeBpfStats, type AttachKind } from '../bpf/probes.js';
+import { ATTACH_KINDS, PROBE_OBJECT, probeAttach, probeBatchOps, probeBpfStats, probeRunOnCpu, type AttachKind } from '../bpf/probes.js';
 import { errnoName } from '../bpf/errors.js';
 import { forEachLinkMessage, RTM_NEWLINK } from '../agent/flows/link-events.js';
 import { devNames } from '../agent/flows/link-events-source.js';
@@ -200,6 +200,9 @@ export function buildReport(): DoctorReport {
   add({ id: 'batch_ops', title: 'batch map reads', ok: batch.ok, untested: !canProbe, required: false, detail: batch.detail, fix: 'needs Linux 5.6+; without it maps are read key by key (slower, same results)' });
   const stats = privileged && syscallOk ? probeBpfStats() : { ok: false, detail: 'not tried: needs root' };
   add({ id: 'bpf_stats', title: 'BPF run-time statistics', ok: stats.ok, untested: !(privileged && syscallOk), required: false, detail: stats.detail, fix: 'needs Linux 5.8+ (BPF_ENABLE_STATS); or `sysctl -w kernel.bpf_stats_enabled=1`' });
+
+  const onCpu = canProbe ? probeRunOnCpu() : { ok: false, detail: notTried };
+  add({ id: 'run_on_cpu', title: 'programs run on a chosen CPU', ok: onCpu.ok, untested: !canProbe, required: false, detail: onCpu.detail, fix: 'needs Linux 5.10+ (BPF_F_TEST_RUN_ON_CPU); without it the flow classifier counts edges without its per-CPU cache (~45 ns more per packet)' });
 
   const links = probeLinkEvents();
   add({ id: 'link_events', title: 'netlink link events', ok: links.ok, untested: false, required: false, detail: links.detail, fix: 'the flow classifier then finds interfaces by polling /proc/self/net/dev every interval (up to one interval late); check that a seccomp or LSM policy allows NETLINK_ROUTE sockets' });

@@ -13,7 +13,7 @@ test('as root: exit 0, the agent can run, every attach type was tried, kprobe an
   assert.equal(report.canRunAgent, true);
   assert.deepEqual(report.reasons, []);
   const byId = new Map(report.checks.map((c) => [c.id, c]));
-  for (const id of ['privileges', 'bpf_syscall', 'btf', 'cgroup_v2', 'attach_tracepoint', 'attach_raw_tp', 'attach_tp_btf', 'attach_sockops', 'attach_cgroup_skb', 'attach_tc', 'attach_uprobe', 'ringbuf', 'batch_ops', 'bpf_stats', 'link_events']) {
+  for (const id of ['privileges', 'bpf_syscall', 'btf', 'cgroup_v2', 'attach_tracepoint', 'attach_raw_tp', 'attach_tp_btf', 'attach_sockops', 'attach_cgroup_skb', 'attach_tc', 'attach_uprobe', 'ringbuf', 'batch_ops', 'bpf_stats', 'run_on_cpu', 'link_events']) {
     assert.equal(byId.get(id)?.status, 'ok', `${id}: ${byId.get(id)?.detail}`);
   }
   // This kernel has neither kprobes nor fentry (TESTBED.md): reported, with the fix, and not required.

@@ -112,3 +112,19 @@ export function flowRecords(stdout: string): Array<Record<string, unknown> & { p
   return completeJsonLines<Record<string, unknown>>(stdout).filter((r) => r.type === 'flow') as ReturnType<typeof flowRecords>;
 }
 
+
+/** A 60-byte Ethernet frame (64 with FCS) carrying IPv4 UDP from src:sport to dst:dport, for test runs. */
+export function udpFrame(src: [number, number, number, number], dst: [number, number, number, number], sport: number, dport: number): Buffer {
+  const pkt = Buffer.alloc(60);
+  pkt.writeUInt16BE(0x0800, 12);
+  pkt[14] = 0x45;
+  pkt.writeUInt16BE(46, 16);
+  pkt[22] = 64;
+  pkt[23] = 17;
+  pkt.set(src, 26);
+  pkt.set(dst, 30);
+  pkt.writeUInt16BE(sport, 34);
+  pkt.writeUInt16BE(dport, 36);
+  pkt.writeUInt16BE(26, 38);
+  return pkt;
+}

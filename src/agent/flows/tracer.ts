@@ -3,10 +3,12 @@
 // turns per-flow counter growth into per-edge counters, evicts idle flows, and counts drops by the
 // kernel's reason. Started and stopped by the agent; renders into the agent's /metrics.
 import type { Logger } from 'pino';
-import { BpfObject, VerifierError, codec, type MapReader, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
+import { BpfObject, BpfError, VerifierError, codec, type MapReader, type Program, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
+import { onlineCpus } from '../../bpf/features.js';
+import { probeRunOnCpu } from '../../bpf/probes.js';
 import { repoPath } from '../../util/paths.js';
 import { monotonicNowNs, monotonicToEpochMs } from '../../util/clock.js';
-import { layout, FlowCounter, FlowDirection, FlowKeyView, FlowSpillView, DropKeyView, EdgeKeyView, DropOverflowLayout, DropProtoClass } from '../../bpf/gen/flows.gen.js';
+import { layout, FlowCounter, FlowDirection, FlowKeyView, FlowSpillView, DropKeyView, EdgeKeyView, DropOverflowLayout, DropProtoClass, EdgeCacheFlushResult, EdgeCacheLayout } from '../../bpf/gen/flows.gen.js';
 import { formatAddr } from '../net/addr.js';
 import { header, labelString, sample } from '../metrics/exposition.js';
 import { FlowEdgeTable, type FlowEdge } from './edges.js';
@@ -18,6 +20,7 @@ import { FlowIndex, KEY_SIZE, keyHash, keyProto, keyWords, PackedKeys, type Inde
 
 export const FLOWS_OBJECT = repoPath('bpf/.output/flows.bpf.o');
 const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
+const CACHE_FLUSH = 'edge_cache_flush';
 
 export interface FlowRecord {
   start: string;
@@ -56,6 +59,11 @@ export interface FlowTracerOptions {
    * which is all the metrics need (fewer entries, fewer cache misses per packet, less to read).
    */
   trackFlows?: boolean;
+  /**
+   * Edge mode: count through the per-CPU edge cache in front of the edge map (default: where the
+   * kernel can run the cache's flush on each CPU, Linux 5.10+).
+   */
+  edgeCache?: boolean;
   /** A flow without packets for this long leaves the kernel map (and is exported as a record). */
   idleTimeoutMs?: number;
   /** A flow still going is exported (counts since its last record) at least this often (0: only at its end). */
@@ -212,11 +220,21 @@ export class FlowTracer {
   private readonly flowEvictions = new PackedKeys<FlowState>(KEY_SIZE);
   private readonly edgeEvictions = new PackedKeys<EdgeState>(EDGE_KEY_SIZE);
   private readonly kernelCounters = new Float64Array(8);
+  /** The edge cache's flush program (edge mode with the cache on), and its CPUs. */
+  private readonly cacheFlush: Program | undefined;
+  private cacheCpus: number[] = [];
+  cacheRetries = 0;
+  cacheDeferred = 0;
+  cachePending = 0;
+  cacheFlushErrors = 0;
   private constructor(
     private readonly obj: BpfObject,
     readonly dropHook: { program: string | undefined; fallbacks: string[] },
     private readonly options: FlowTracerOptions,
+    readonly edgeCache: { on: boolean; why: string },
   ) {
+    this.cacheFlush = edgeCache.on ? obj.program(CACHE_FLUSH) : undefined;
+    if (this.cacheFlush) this.cacheCpus = onlineCpus();
     this.flowsMap = obj.map('flows');
     this.edgesMap = obj.map('edges');
     this.trackFlows = options.trackFlows !== false;
@@ -250,30 +268,80 @@ export class FlowTracer {
     const trackFlows = options.trackFlows !== false;
     const maxFlows = options.maxFlows ?? 65536;
     const dropCandidates = options.drops === false ? [undefined] : ['drop_btf', 'drop_raw', undefined];
-    for (const drop of dropCandidates) {
+    let cache = FlowTracer.edgeCacheChoice(options, trackFlows);
+    for (let i = 0; i < dropCandidates.length; ) {
+      const drop = dropCandidates[i];
+      const programs = [...TC_PROGRAMS, ...(drop ? [drop] : []), ...(cache.on ? [CACHE_FLUSH] : [])];
       const obj = BpfObject.open(FLOWS_OBJECT, {
         name: 'flowscope_flows',
         layout,
-        programs: drop ? [...TC_PROGRAMS, drop] : TC_PROGRAMS,
-        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, eph_low: ports.low, eph_high: ports.high },
-        // Only the map this mode counts in gets its size (the other one is never written).
-        maxEntries: { flows: trackFlows ? maxFlows : 1, edges: trackFlows ? 1 : maxFlows },
+        programs,
+        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high },
+        // Only the maps this mode counts in get their size (the others are never written).
+        maxEntries: { flows: trackFlows ? maxFlows : 1, edges: trackFlows ? 1 : maxFlows, ...(cache.on ? {} : { edge_slots: 1 }) },
       });
       try {
         obj.load();
         if (drop === 'drop_btf') obj.program(drop).attachTrace();
         else if (drop === 'drop_raw') obj.program(drop).attachRawTracepoint('kfree_skb');
-        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options);
+        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options, cache);
         tracer.interfaces.scan();
         return tracer;
       } catch (err) {
         obj.close();
+        if (cache.on && err instanceof VerifierError && err.program === CACHE_FLUSH) {
+          cache = { on: false, why: `its flush program was ${reasonOf(err)}` };
+          options.log.warn({ err: reasonOf(err) }, 'flows: the edge cache\'s flush cannot load; counting edges without the cache');
+          continue;
+        }
         if (drop === undefined) throw err;
         fallbacks.push(`${drop}: ${reasonOf(err)}`);
         options.log.warn({ program: drop, err: reasonOf(err) }, 'flows: drop hook unavailable, trying the next');
+        i++;
       }
     }
     throw new Error('unreachable');
+  }
+
+  private static edgeCacheChoice(options: FlowTracerOptions, trackFlows: boolean): { on: boolean; why: string } {
+    if (trackFlows) return { on: false, why: 'counting per flow (flow records are on): the cache is for edges' };
+    if (options.edgeCache === false) return { on: false, why: 'turned off' };
+    const probe = probeRunOnCpu();
+    if (!probe.ok) {
+      options.log.warn({ probe: probe.detail }, 'flows: this kernel cannot run a program on a chosen CPU (Linux 5.10+); counting edges without the per-CPU edge cache');
+      return { on: false, why: `the kernel cannot run its flush on a chosen CPU (${probe.detail}; needs Linux 5.10+)` };
+    }
+    return { on: true, why: `${EdgeCacheLayout.EDGE_CACHE_SLOTS} slots per CPU, flushed into the edge map every interval` };
+  }
+
+  /**
+   * Moves the edge cache's counts into the edge map: the flush program runs on each CPU (in an
+   * interrupt there, or right here on the agent's own CPU). A try that interrupted the classifier
+   * does nothing and is tried again; after that the flush waits for the next interval (counted).
+   */
+  private flushEdgeCache(prog: Program): void {
+    let refresh = false;
+    for (const cpu of this.cacheCpus) {
+      let r: number = EdgeCacheFlushResult.ECF_BUSY;
+      try {
+        for (let tries = 0; tries < 8 && r & EdgeCacheFlushResult.ECF_BUSY; tries++) {
+          if (tries) this.cacheRetries++;
+          r = prog.testRun({ cpu }).retval;
+        }
+      } catch (err) {
+        // ENXIO: the CPU went offline (its slots wait until it is back).
+        if (err instanceof BpfError && err.code === 'ENXIO') {
+          refresh = true;
+          continue;
+        }
+        this.cacheFlushErrors++;
+        if (this.cacheFlushErrors === 1 || this.cacheFlushErrors % 1000 === 0) this.options.log.error({ err, cpu, failures: this.cacheFlushErrors }, 'flows: flushing the edge cache failed');
+        continue;
+      }
+      if (r & EdgeCacheFlushResult.ECF_BUSY) this.cacheDeferred++;
+      if (r & EdgeCacheFlushResult.ECF_PENDING) this.cachePending++;
+    }
+    if (refresh || this.ticks % 60 === 0) this.cacheCpus = onlineCpus();
   }
 
   private identity(k: FlowKeyView): FlowEdge {
@@ -330,7 +398,10 @@ export class FlowTracer {
     this.interfaces.scan();
     await this.spills.flush();
     if (this.trackFlows) this.readFlows();
-    else this.readEdges();
+    else {
+      if (this.cacheFlush) this.flushEdgeCache(this.cacheFlush);
+      this.readEdges();
+    }
     if (this.dropsMap) this.readDrops(this.dropsMap);
     for (let c = 0; c < 6; c++) this.kernelCounters[c] = this.counters.sumPerCpuU64(c);
     // Read only when drops found the map full since the last read (the array is per CPU, 4,096 slots).
@@ -626,6 +697,16 @@ export class FlowTracer {
     sample(out, M.evicted.name, '', this.evicted);
     header(out, M.pressure);
     sample(out, M.pressure.name, '', this.pressureIntervals);
+    if (this.cacheFlush) {
+      header(out, M.cacheRetries);
+      sample(out, M.cacheRetries.name, '', this.cacheRetries);
+      header(out, M.cacheDeferred);
+      sample(out, M.cacheDeferred.name, '', this.cacheDeferred);
+      header(out, M.cachePending);
+      sample(out, M.cachePending.name, '', this.cachePending);
+      header(out, M.cacheFlushErrors);
+      sample(out, M.cacheFlushErrors.name, '', this.cacheFlushErrors);
+    }
     header(out, M.interfaces);
     sample(out, M.interfaces.name, '', this.interfaces.count);
     header(out, M.rolledUp);
@@ -638,7 +719,7 @@ export class FlowTracer {
       interfaces,
       hiddenTrafficPossible: interfaces.some((i) => i.others?.some((o) => o.canHide)),
       drops: { hook: this.dropHook.program ?? null, fallbacks: this.dropHook.fallbacks, reasons: this.reasons.source },
-      flowMap: { type: 'percpu_hash', counting: this.trackFlows ? 'per flow (5-tuple): flow records are on' : 'per edge (peer, service port, protocol, interface, direction): no flow records asked for', maxEntries: (this.trackFlows ? this.flowsMap : this.edgesMap).maxEntries, reads: this.flowsMap.mode, idleTimeoutMs: this.idleNs / 1e6, activeTimeoutMs: this.activeNs / 1e6 },
+      flowMap: { type: 'percpu_hash', counting: this.trackFlows ? 'per flow (5-tuple): flow records are on' : 'per edge (peer, service port, protocol, interface, direction): no flow records asked for', maxEntries: (this.trackFlows ? this.flowsMap : this.edgesMap).maxEntries, reads: this.flowsMap.mode, idleTimeoutMs: this.idleNs / 1e6, activeTimeoutMs: this.activeNs / 1e6, edgeCache: { enabled: this.edgeCache.on, detail: this.edgeCache.why, cpus: this.cacheCpus.length } },
     };
   }
 

@@ -21,6 +21,18 @@ export const FlowCounter = {
   FC_MAX: 8,
 } as const;
 
+/** enum edge_cache_layout */
+export const EdgeCacheLayout = {
+  EDGE_CACHE_SLOTS: 256,
+} as const;
+
+/** enum edge_cache_flush_result */
+export const EdgeCacheFlushResult = {
+  ECF_DONE: 0,
+  ECF_BUSY: 1,
+  ECF_PENDING: 2,
+} as const;
+
 /** enum drop_overflow_layout */
 export const DropOverflowLayout = {
   DROP_REASON_SLOTS: 256,
@@ -466,6 +478,147 @@ export function encodeEdgeCounts(value: EdgeCounts, view: DataView, offset: numb
 
 export const edgeCountsCodec: Codec<EdgeCounts> = { size: 24, decode: decodeEdgeCounts, encode: encodeEdgeCounts };
 
+/** struct edge_slot (64 bytes) */
+export const EdgeSlotLayout = {
+  size: 64,
+  fields: {
+    key: { offset: 0, size: 28 },
+    pad: { offset: 28, size: 4 },
+    packets: { offset: 32, size: 8 },
+    bytes: { offset: 40, size: 8 },
+    last_ns: { offset: 48, size: 8 },
+    pad2: { offset: 56, size: 8 },
+  },
+} as const;
+
+export interface EdgeSlot {
+  key: EdgeKey;
+  pad: number;
+  packets: number;
+  bytes: number;
+  last_ns: number;
+  pad2: number;
+}
+
+/** Reads struct edge_slot in place: position it with at(), then read fields. Allocates nothing per record. */
+export class EdgeSlotView {
+  static readonly size = 64;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+  private readonly _key = new EdgeKeyView();
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get key(): EdgeKeyView {
+    return this._key.at(this.view, this.offset + 0);
+  }
+
+  get pad(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  get packets(): number {
+    return readU64(this.view, this.offset + 32);
+  }
+
+  get bytes(): number {
+    return readU64(this.view, this.offset + 40);
+  }
+
+  get last_ns(): number {
+    return readU64(this.view, this.offset + 48);
+  }
+
+  get pad2(): number {
+    return readU64(this.view, this.offset + 56);
+  }
+
+  toObject(): EdgeSlot {
+    return decodeEdgeSlot(this.view, this.offset);
+  }
+}
+
+export function decodeEdgeSlot(view: DataView, offset: number): EdgeSlot {
+  const v = new EdgeSlotView().at(view, offset);
+  return {
+    key: decodeEdgeKey(view, offset + 0),
+    pad: v.pad,
+    packets: v.packets,
+    bytes: v.bytes,
+    last_ns: v.last_ns,
+    pad2: v.pad2,
+  };
+}
+
+export function encodeEdgeSlot(value: EdgeSlot, view: DataView, offset: number): void {
+  encodeEdgeKey(value.key, view, offset + 0);
+  view.setUint32(offset + 28, value.pad, true);
+  writeU64(view, offset + 32, value.packets);
+  writeU64(view, offset + 40, value.bytes);
+  writeU64(view, offset + 48, value.last_ns);
+  writeU64(view, offset + 56, value.pad2);
+}
+
+export const edgeSlotCodec: Codec<EdgeSlot> = { size: 64, decode: decodeEdgeSlot, encode: encodeEdgeSlot };
+
+/** struct edge_cache_state (8 bytes) */
+export const EdgeCacheStateLayout = {
+  size: 8,
+  fields: {
+    busy: { offset: 0, size: 4 },
+    flushing: { offset: 4, size: 4 },
+  },
+} as const;
+
+export interface EdgeCacheState {
+  busy: number;
+  flushing: number;
+}
+
+/** Reads struct edge_cache_state in place: position it with at(), then read fields. Allocates nothing per record. */
+export class EdgeCacheStateView {
+  static readonly size = 8;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get busy(): number {
+    return this.view.getUint32(this.offset + 0, true);
+  }
+
+  get flushing(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  toObject(): EdgeCacheState {
+    return decodeEdgeCacheState(this.view, this.offset);
+  }
+}
+
+export function decodeEdgeCacheState(view: DataView, offset: number): EdgeCacheState {
+  const v = new EdgeCacheStateView().at(view, offset);
+  return {
+    busy: v.busy,
+    flushing: v.flushing,
+  };
+}
+
+export function encodeEdgeCacheState(value: EdgeCacheState, view: DataView, offset: number): void {
+  view.setUint32(offset + 0, value.busy, true);
+  view.setUint32(offset + 4, value.flushing, true);
+}
+
+export const edgeCacheStateCodec: Codec<EdgeCacheState> = { size: 8, decode: decodeEdgeCacheState, encode: encodeEdgeCacheState };
+
 /** struct drop_key (48 bytes) */
 export const DropKeyLayout = {
   size: 48,
@@ -722,8 +875,10 @@ export const dnsPacketCodec: Codec<DnsPacket> = { size: 568, decode: decodeDnsPa
 
 /** Maps of flows.bpf.o: opening the object with this layout refuses maps whose sizes differ. */
 export const layout = {
-  flows: { keySize: 44, valueSize: 40 }, // key: struct flow_key, value: struct flow_counts
+  edge_cpu_state: { keySize: 4, valueSize: 8 }, // key: __u32, value: struct edge_cache_state
+  edge_slots: { keySize: 4, valueSize: 64 }, // key: __u32, value: struct edge_slot
   edges: { keySize: 28, valueSize: 24 }, // key: struct edge_key, value: struct edge_counts
+  flows: { keySize: 44, valueSize: 40 }, // key: struct flow_key, value: struct flow_counts
   flow_spills: { keySize: 0, valueSize: 0 },
   dns_packets: { keySize: 0, valueSize: 0 },
   flow_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
