@@ -5,11 +5,14 @@
 //                          Counts per flow (5-tuple, interface, direction) in a per-CPU hash updated
 //                          in place when flow records are wanted (track_flows), else per edge
 //                          (peer, service port, protocol, interface, direction): what the metrics
-//                          need, and far fewer entries. A packet that finds its map full goes to
-//                          the spill ring, counted.
+//                          need, and far fewer entries), through a per-CPU edge cache in front of
+//                          the edge map (flows.h). A packet that finds its map full goes to the
+//                          spill ring, counted.
 //                          On ingress, headers outside the skb's linear area are pulled into it
 //                          (the stack pulls them right after; see window_fill in flow_parse.bpf.h).
 //                          Always returns TC_ACT_UNSPEC (== TCX_NEXT): never decides a packet's fate.
+//   edge_cache_flush       run by the agent on every CPU each interval (test run on that CPU): moves
+//                          the edge cache's counts into the edge map.
 //   drop_btf / drop_raw    skb:kfree_skb (tp_btf, else raw_tp): drops by reason and addresses.
 //
 // The agent reads `flows` with batch lookups every interval (non-destructively) and deletes flows

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { rmSync } from 'node:fs';
 import { startAgent, freePort, type RunningAgent } from '../support/agent.js';
 import { createVethNamespace, type VethPair } from '../support/netns.js';
-import { sleep, waitFor } from '../support/run.js';
+import { runCommand, sleep, waitFor } from '../support/run.js';
 import { createCgroup, nodeClient, nodeServer, randomHex, waitForEdge, type CgroupDir, type ConnectionsEdge } from './support.js';
 import { FakeApiServer, endpointSlice, node, pod, replicaSet, service } from './fake-apiserver.js';
 
@@ -66,7 +66,8 @@ before(async () => {
   api.add('endpointslices', endpointSlice('shop', 'payments', [veth.hostAddr], 8080));
   port = await freePort();
   server = await nodeServer(undefined, undefined, veth.hostAddr, port);
-  agent = await startAgent(['--kubeconfig', kubeconfig, '--node-name', NODE]);
+  // The flow classifier on the pod's veth too: DNS from the pod crosses it.
+  agent = await startAgent(['--kubeconfig', kubeconfig, '--node-name', NODE, '--flow-interfaces', `^(lo|${veth.host})$`]);
   await synced(agent);
 });
 
@@ -177,5 +178,41 @@ test('packet drops name both ends from the same index: an iptables DROP in the c
   } finally {
     sock.close();
     veth.exec('iptables', ['-D', 'INPUT', '-p', 'udp', '--dport', String(dport), '-j', 'DROP']);
+  }
+});
+
+test('DNS requests name the asking pod: queries from the checkout pod to a resolver on the node', async () => {
+  // A resolver on the node's end of the pod's veth: answers each query with NOERROR (no records) or,
+  // for names under missing., NXDOMAIN; its own count is the ground truth.
+  const resolver = dgram.createSocket('udp4');
+  const answered = { NOERROR: 0, NXDOMAIN: 0 };
+  resolver.on('message', (q, from) => {
+    const nx = q.includes(Buffer.from('\x07missing', 'latin1'));
+    const r = Buffer.from(q);
+    r[2] = 0x80 | (q[2]! & 0x01); // QR, RD as asked
+    r[3] = 0x80 | (nx ? 3 : 0); // RA, rcode
+    resolver.send(r, from.port, from.address, () => answered[nx ? 'NXDOMAIN' : 'NOERROR']++);
+  });
+  await new Promise<void>((r, j) => {
+    resolver.once('error', j);
+    resolver.bind(53, veth.hostAddr, () => r());
+  });
+  try {
+    const client = `const r=new (require('dns').promises.Resolver)({timeout:2000,tries:1});r.setServers(['${veth.hostAddr}']);
+(async()=>{for(const n of ['a','b','c','d','missing.e','missing.f'])await r.resolve4(n+'.shop.test').catch(()=>{})})()`;
+    // Not synchronous: the resolver answers from this process's event loop.
+    const r = await runCommand('nsenter', [`--net=/run/netns/${veth.ns}`, process.execPath, '-e', client], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(answered, { NOERROR: 4, NXDOMAIN: 2 });
+    const asker = { server: veth.hostAddr, qtype: 'A', namespace: 'shop', pod: 'checkout-5d9f8b7c6d-abcde', workload: 'checkout' };
+    const m = await agent.waitFor((m) => m.sum('flowscope_dns_requests_total', asker) >= 6, 5000, 'six requests named after the checkout pod').catch(async (err: Error) => {
+      const lines = (await agent.text()).split('\n').filter((l) => l.startsWith('flowscope_dns_requests_total'));
+      throw new Error(`${err.message}: ${lines.join(' | ')}`);
+    });
+    assert.equal(m.sum('flowscope_dns_requests_total', { ...asker, rcode: 'NOERROR' }), answered.NOERROR);
+    assert.equal(m.sum('flowscope_dns_requests_total', { ...asker, rcode: 'NXDOMAIN' }), answered.NXDOMAIN);
+    assert.equal(m.sum('flowscope_dns_request_duration_seconds_count', asker), 6);
+  } finally {
+    resolver.close();
   }
 });

@@ -1,6 +1,7 @@
 // DNS from packets: matches responses to queries (deduplicated across the interfaces and directions
-// one packet crosses), counts requests by rcode, qtype and server with their latency, and keeps a
-// bounded address-to-name cache for peer_dns.
+// one packet crosses), counts requests by rcode, qtype, server and the asking workload (namespace,
+// pod, workload, where the client's address names one) with their latency, and keeps a bounded
+// address-to-name cache for peer_dns.
 import type { RecordBatch } from '../../bpf/index.js';
 import { DnsPacketView } from '../../bpf/gen/flows.gen.js';
 import { formatAddr } from '../net/addr.js';
@@ -22,12 +23,15 @@ export interface DnsTrackerOptions {
   cacheEntries?: number;
   /** Shortest time a name is remembered, whatever its TTL (connections follow resolution). */
   minCacheMs?: number;
+  /** The workload owning an address (pod IP...), when known: names the client of each request. */
+  workloadOf?: (addr: string) => { pod: string; namespace: string; workload: string } | undefined;
 }
 
 interface Pending {
   ts: number;
   qtype: number;
   server: string;
+  client: string;
   name: string;
   atMs: number;
 }
@@ -73,7 +77,7 @@ export class DnsTracker {
       const dst = formatAddr(k.family, k.daddr);
       if (!msg.response) {
         const key = `${src}|${k.sport}|${dst}|${msg.id}|${k.proto}`;
-        if (!this.pending.has(key) && !this.answered.has(key)) this.pending.set(key, { ts: p.ts_ns, qtype: msg.qtype, server: dst, name: msg.name, atMs: nowMs });
+        if (!this.pending.has(key) && !this.answered.has(key)) this.pending.set(key, { ts: p.ts_ns, qtype: msg.qtype, server: dst, client: src, name: msg.name, atMs: nowMs });
         return;
       }
       const key = `${dst}|${k.dport}|${src}|${msg.id}|${k.proto}`;
@@ -81,7 +85,7 @@ export class DnsTracker {
       if (!q) return; // a duplicate of a response already counted, or a query we did not see
       this.pending.delete(key);
       this.answered.set(key, nowMs);
-      this.count(rcodeName(msg.rcode), q.qtype, q.server, Math.max(0, (p.ts_ns - q.ts) / 1e9));
+      this.count(rcodeName(msg.rcode), q, Math.max(0, (p.ts_ns - q.ts) / 1e9));
       if (msg.rcode === 0 && q.name) {
         const minMs = this.options.minCacheMs ?? 120_000;
         for (const a of msg.answers) this.remember(a.addr, q.name, nowMs + Math.max(a.ttl * 1000, minMs));
@@ -107,25 +111,25 @@ export class DnsTracker {
     return e.name;
   };
 
-  private count(rcode: string, qtype: number, server: string, seconds: number | undefined): void {
+  private count(rcode: string, q: Pending, seconds: number | undefined): void {
+    let server = q.server;
     if (!this.servers.has(server)) {
       if (this.servers.size >= this.options.maxSeries) server = 'other';
       else this.servers.add(server);
     }
-    const qt = qtypeName(qtype);
-    const labels = labelString([
-      ['rcode', rcode],
-      ['qtype', qt],
-      ['server', server],
-    ]);
+    const qt = qtypeName(q.qtype);
+    const local = this.options.workloadOf?.(q.client);
+    const client: Array<[string, string]> = [
+      ['namespace', local?.namespace ?? ''],
+      ['pod', local?.pod ?? ''],
+      ['workload', local?.workload ?? ''],
+    ];
+    const labels = labelString([['rcode', rcode], ['qtype', qt], ['server', server], ...client]);
     let s = this.requests.get(labels);
     if (!s) this.requests.set(labels, (s = { labels, count: 0 }));
     s.count++;
     if (seconds === undefined) return;
-    const dl = labelString([
-      ['qtype', qt],
-      ['server', server],
-    ]);
+    const dl = labelString([['qtype', qt], ['server', server], ...client]);
     let d = this.durations.get(dl);
     if (!d) this.durations.set(dl, (d = { labels: dl, h: new Histogram(DNS_BUCKETS) }));
     d.h.observe(seconds);
@@ -138,7 +142,7 @@ export class DnsTracker {
       if (nowMs - q.atMs > timeout) {
         this.pending.delete(key);
         this.timeouts++;
-        this.count('TIMEOUT', q.qtype, q.server, undefined);
+        this.count('TIMEOUT', q, undefined);
       }
     }
     for (const [key, at] of this.answered) if (nowMs - at > timeout) this.answered.delete(key);

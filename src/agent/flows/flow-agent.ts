@@ -45,7 +45,7 @@ export class FlowAgent {
     if (ndjson) sinks.push((r) => ndjson.write({ type: 'flow', ...r }));
     const ipfix = options.ipfix ? new IpfixExporter(options.ipfix) : undefined;
     if (ipfix) sinks.push((r) => ipfix.add(r));
-    const dns = options.dns ? new DnsTracker({ maxSeries }) : undefined;
+    const dns = options.dns ? new DnsTracker({ maxSeries, workloadOf: options.workloadOf }) : undefined;
     const tracer = FlowTracer.open({
       interfaces: options.interfaces,
       tcMode: options.tcMode,

@@ -5,8 +5,8 @@ export const FLOW_METRICS = {
   packets: { name: 'flowscope_flow_packets_total', type: 'counter', help: 'Packets seen by the TC classifier, per edge (direction, protocol, interface, peer address, service port).' },
   bytes: { name: 'flowscope_flow_bytes_total', type: 'counter', help: 'Bytes seen by the TC classifier (frame length without FCS, as the interface counters count), per edge.' },
   drops: { name: 'flowscope_packet_drops_total', type: 'counter', help: 'Packets the kernel dropped (skb:kfree_skb), by the kernel\'s drop reason and edge.' },
-  dnsRequests: { name: 'flowscope_dns_requests_total', type: 'counter', help: 'DNS requests answered, by response code, query type and server.' },
-  dnsDuration: { name: 'flowscope_dns_request_duration_seconds', type: 'histogram', help: 'Time from a DNS query to its response, as seen on the wire.' },
+  dnsRequests: { name: 'flowscope_dns_requests_total', type: 'counter', help: 'DNS requests answered (rcode TIMEOUT: unanswered), by response code, query type, server, and the asking namespace, pod and workload where the client\'s address names one.' },
+  dnsDuration: { name: 'flowscope_dns_request_duration_seconds', type: 'histogram', help: 'Time from a DNS query to its response, as seen on the wire, by query type, server and the asking namespace, pod and workload.' },
   // Self-metrics of the flow tracer.
   spilled: { name: 'flowscope_agent_flow_spilled_packets_total', type: 'counter', help: 'Packets whose flow found the kernel flow map full: handed to the agent through the spill ring buffer instead (counted, not lost).' },
   lost: { name: 'flowscope_agent_flow_lost_total', type: 'counter', help: 'Records the flow tracer could not take in, by source (spill_ring: packets lost because the map and the spill ring were full; dns_ring: DNS packets not parsed because the DNS ring was full; *_reader: records the agent\'s reader thread discarded because JavaScript fell behind; *_handler: batches whose handling failed, logged as errors).' },
