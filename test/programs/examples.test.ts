@@ -140,7 +140,8 @@ test('tcp_retransmits: segments retransmitted to a lossy peer match the kernel R
     const matches: Array<Record<string, string>> = [{ remote_addr: pair.b.addr }, { remote_addr: pair.b.addr, remote_port: String(port) }];
     for (const match of matches) {
       const counted = m.sum('tcp_retransmitted_segments_total', match);
-      assert.ok(counted <= kernel && kernel <= counted + missed, `counted ${counted}, skipped runs ${missed}, kernel RetransSegs ${kernel}`);
+      const all = m.select('tcp_retransmitted_segments_total').map((x) => `${x.labels.remote_addr}:${x.labels.remote_port}=${x.value}`).join(' ');
+      assert.ok(counted <= kernel && kernel <= counted + missed, `counted ${counted}, skipped runs ${missed}, kernel RetransSegs ${kernel}; every series: ${all}`);
       if (missed === 0) assert.equal(counted, kernel);
     }
   } finally {
