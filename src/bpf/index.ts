@@ -1,5 +1,5 @@
 export { BpfObject, Program, Link, interfaceIndex } from './object.js';
-export type { OpenOptions, ObjectLayout, MapLayout, TcAttachOptions, UprobeOptions, GlobalValue } from './object.js';
+export type { OpenOptions, ObjectLayout, MapLayout, TcAttachOptions, UprobeOptions, GlobalValue, ProgramRunStats } from './object.js';
 export { MapReader, MapBatch, MapType, numPossibleCpus } from './map.js';
 export { RingBufReader, RecordBatch } from './ringbuf.js';
 export type { RingBufOptions, RingBufStats } from './ringbuf.js';

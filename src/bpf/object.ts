@@ -207,6 +207,20 @@ export class Program {
   stats(): NativeProgStats {
     return native().progInfo(this.fd);
   }
+
+  /** What metrics report of the program: run time and count (while stats are on), recursion misses. */
+  runStats(): ProgramRunStats {
+    const s = this.stats();
+    return { program: this.name, runTimeNs: s.runTimeNs, runCount: s.runCount, recursionMisses: s.recursionMisses };
+  }
+}
+
+export interface ProgramRunStats {
+  program: string;
+  runTimeNs: number;
+  runCount: number;
+  /** Runs the kernel skipped because the program was already running on that CPU (always counted). */
+  recursionMisses: number;
 }
 
 export function interfaceIndex(name: string): number {

@@ -4,7 +4,7 @@
 // program never stops the others.
 import { openSync, readSync, closeSync, existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { BpfObject, VerifierError, NotSupportedError, features, type MapReader, type Program, type Link } from '../bpf/index.js';
+import { BpfObject, VerifierError, NotSupportedError, features, type MapReader, type Program, type ProgramRunStats, type Link } from '../bpf/index.js';
 import type { ProgramConfig } from './config.js';
 import type { AttachSpec } from './schema.js';
 import { HistogramMetric, MapLayoutError, ValueMetric, type MapMetric, type ScrapeStats } from './metrics.js';
@@ -263,15 +263,11 @@ export class LoadedProgram {
    * recursion misses (runs the kernel skipped because the program was already running on that CPU)
    * are always counted.
    */
-  programStats(): Array<{ program: string; runTimeNs: number; runCount: number; recursionMisses: number }> {
+  programStats(): ProgramRunStats[] {
     if (!this.obj || !this.ok) return [];
-    return this.status.attached
-      .filter((a) => a.ok)
-      .map((a) => {
-        const s = this.obj!.program(a.program).stats();
-        return { program: a.program, runTimeNs: s.runTimeNs, runCount: s.runCount, recursionMisses: s.recursionMisses };
-      });
+    return this.status.attached.filter((a) => a.ok).map((a) => this.obj!.program(a.program).runStats());
   }
+
 
   close(): void {
     for (const l of this.links.splice(0)) {

@@ -8,6 +8,7 @@ import { formatAddr } from '../net/addr.js';
 import { Histogram, leLabels } from '../metrics/histogram.js';
 import { header, labelString, sample } from '../metrics/exposition.js';
 import { DNS_BUCKETS, FLOW_METRICS } from '../flows/metrics.js';
+import { workloadLabels, type WorkloadOf } from '../flows/workload.js';
 import { parseDns, qtypeName, rcodeName } from './parser.js';
 
 const DATA_OFFSET = 56; // offsetof(struct dns_packet, data)
@@ -24,7 +25,7 @@ export interface DnsTrackerOptions {
   /** Shortest time a name is remembered, whatever its TTL (connections follow resolution). */
   minCacheMs?: number;
   /** The workload owning an address (pod IP...), when known: names the client of each request. */
-  workloadOf?: (addr: string) => { pod: string; namespace: string; workload: string } | undefined;
+  workloadOf?: WorkloadOf;
 }
 
 interface Pending {
@@ -118,12 +119,7 @@ export class DnsTracker {
       else this.servers.add(server);
     }
     const qt = qtypeName(q.qtype);
-    const local = this.options.workloadOf?.(q.client);
-    const client: Array<[string, string]> = [
-      ['namespace', local?.namespace ?? ''],
-      ['pod', local?.pod ?? ''],
-      ['workload', local?.workload ?? ''],
-    ];
+    const client = workloadLabels(this.options.workloadOf?.(q.client));
     const labels = labelString([['rcode', rcode], ['qtype', qt], ['server', server], ...client]);
     let s = this.requests.get(labels);
     if (!s) this.requests.set(labels, (s = { labels, count: 0 }));

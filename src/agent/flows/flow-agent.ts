@@ -6,6 +6,7 @@ import { FlowTracer, type FlowRecord } from './tracer.js';
 import { NdjsonWriter } from '../export/ndjson.js';
 import { header, sample } from '../metrics/exposition.js';
 import { DnsTracker } from '../dns/tracker.js';
+import type { WorkloadOf } from './workload.js';
 import { IpfixExporter } from '../export/ipfix.js';
 import { FLOW_METRICS } from './metrics.js';
 
@@ -23,7 +24,7 @@ export interface FlowAgentOptions {
   /** IPFIX collector (UDP). */
   ipfix?: { host: string; port: number };
   /** The workload that owns an address, when known (from the agent's identity sources). */
-  workloadOf?: (addr: string) => { pod: string; namespace: string; workload: string } | undefined;
+  workloadOf?: WorkloadOf;
 }
 
 export class FlowAgent {

@@ -3,7 +3,7 @@
 // turns per-flow counter growth into per-edge counters, evicts idle flows, and counts drops by the
 // kernel's reason. Started and stopped by the agent; renders into the agent's /metrics.
 import type { Logger } from 'pino';
-import { BpfObject, BpfError, VerifierError, codec, type MapReader, type Program, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
+import { BpfObject, BpfError, VerifierError, codec, type MapReader, type Program, type ProgramRunStats, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
 import { onlineCpus } from '../../bpf/features.js';
 import { probeRunOnCpu } from '../../bpf/probes.js';
 import { repoPath } from '../../util/paths.js';
@@ -12,6 +12,7 @@ import { layout, FlowCounter, FlowDirection, FlowKeyView, FlowSpillView, DropKey
 import { formatAddr } from '../net/addr.js';
 import { header, labelString, sample } from '../metrics/exposition.js';
 import { FlowEdgeTable, type FlowEdge } from './edges.js';
+import { workloadLabels, type AddressWorkload, type WorkloadOf } from './workload.js';
 import { InterfaceWatcher, type InterfaceReport } from './interfaces.js';
 import { ephemeralRange, servicePort, type PortRange } from './ports.js';
 import { DropReasons } from './drop-reasons.js';
@@ -78,7 +79,7 @@ export interface FlowTracerOptions {
   /** The DNS name of an address, when known (peer_dns). */
   dnsName?: (addr: string) => string;
   /** The workload that owns an address (pod IP, service IP...), when known: names both ends of a drop. */
-  workloadOf?: (addr: string) => DropWorkload | undefined;
+  workloadOf?: WorkloadOf;
   log: Logger;
 }
 
@@ -146,29 +147,18 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
 
-/** The workload owning an address, as drops name it. */
-export interface DropWorkload {
-  pod: string;
-  namespace: string;
-  workload: string;
-}
-
 const ZERO_KEY = Buffer.alloc(4);
 
 /** The labels of a drop series: reason, direction, protocol, peer and port, and both ends' names when known. */
-function dropLabels(reason: string, received: boolean, protocol: string, peer: string, port: number, local: DropWorkload | undefined, remote: DropWorkload | undefined): string {
+function dropLabels(reason: string, received: boolean, protocol: string, peer: string, port: number, local: AddressWorkload | undefined, remote: AddressWorkload | undefined): string {
   return labelString([
     ['reason', reason],
     ['direction', received ? 'received' : 'sent'],
     ['protocol', protocol],
     ['peer_addr', peer],
     ['port', String(port)],
-    ['namespace', local?.namespace ?? ''],
-    ['pod', local?.pod ?? ''],
-    ['workload', local?.workload ?? ''],
-    ['peer_namespace', remote?.namespace ?? ''],
-    ['peer_pod', remote?.pod ?? ''],
-    ['peer_workload', remote?.workload ?? ''],
+    ...workloadLabels(local),
+    ...workloadLabels(remote, 'peer_'),
   ]);
 }
 
@@ -724,12 +714,9 @@ export class FlowTracer {
   }
 
   /** Kernel run-time statistics of the attached programs. */
-  programStats(): Array<{ program: string; runTimeNs: number; runCount: number }> {
+  programStats(): ProgramRunStats[] {
     const names = [...TC_PROGRAMS, ...(this.dropHook.program ? [this.dropHook.program] : [])];
-    return names.map((p) => {
-      const s = this.obj.program(p).stats();
-      return { program: p, runTimeNs: s.runTimeNs, runCount: s.runCount };
-    });
+    return names.map((p) => this.obj.program(p).runStats());
   }
 
   /** Final state: every flow still open is exported as a record. */

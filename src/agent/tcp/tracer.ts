@@ -1,6 +1,6 @@
 // TcpTracer: loads bpf/tcp.bpf.o with the best hooks this kernel offers, attaches them, and gives
 // access to the connection map, the lifecycle event stream and the loss counters.
-import { BpfObject, BpfError, VerifierError, NotSupportedError, codec, type Link, type MapReader, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
+import { BpfObject, BpfError, VerifierError, NotSupportedError, codec, type Link, type MapReader, type ProgramRunStats, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
 import { repoPath } from '../../util/paths.js';
 import { layout, listenerKeyCodec, listenerOwnerCodec, DropReason, type ListenerKey, type ListenerOwner } from '../../bpf/gen/tcp.gen.js';
 import { TCP_HOOKS, candidatesFor, type Candidate, type GroupReport, type HookGroup, type HookKind } from './hooks.js';
@@ -137,15 +137,8 @@ export class TcpTracer {
   }
 
   /** Attached programs with their kernel statistics. */
-  programStats(): Array<{ program: string; runTimeNs: number; runCount: number; recursionMisses: number }> {
-    const out: Array<{ program: string; runTimeNs: number; runCount: number; recursionMisses: number }> = [];
-    for (const r of this.report) {
-      for (const p of r.programs) {
-        const s = this.obj.program(p).stats();
-        out.push({ program: p, runTimeNs: s.runTimeNs, runCount: s.runCount, recursionMisses: s.recursionMisses });
-      }
-    }
-    return out;
+  programStats(): ProgramRunStats[] {
+    return this.report.flatMap((r) => r.programs.map((p) => this.obj.program(p).runStats()));
   }
 
   /**
