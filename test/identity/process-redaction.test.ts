@@ -18,7 +18,9 @@ test('a client and a server started with --password=hunter2: exe, redacted cmdli
   const port = await freePort();
   const server = await nodeServer(undefined, undefined, '127.0.0.1', port, ['--password=hunter2', '--token', 'hunter2']);
   try {
-    await nodeClient(undefined, undefined, '127.0.0.1', port, 5, ['--password=hunter2', 'DB_PASSWORD=hunter2']);
+    // The client stays alive past the agent's next interval: a process read from /proc after it exited
+    // (a zombie not yet reaped) has no exe or command line left to report.
+    await nodeClient(undefined, undefined, '127.0.0.1', port, 5, ['--password=hunter2', 'DB_PASSWORD=hunter2'], 1500);
     const client = await waitForEdge(agent.url, (e) => e.role === 'client' && e.port === port && e.connections.closed === 5, 3000, 'the client edge');
     const srv = await waitForEdge(agent.url, (e) => e.role === 'server' && e.port === port && e.connections.closed === 5, 3000, 'the server edge');
     for (const [edge, pid] of [
