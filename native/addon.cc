@@ -152,6 +152,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRingBuf(env, exports);
   InitProbe(env, exports);
   InitNetlink(env, exports);
+  InitIter(env, exports);
   return exports;
 }
 

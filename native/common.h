@@ -59,5 +59,6 @@ void InitMap(Napi::Env env, Napi::Object exports);
 void InitRingBuf(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
 void InitNetlink(Napi::Env env, Napi::Object exports);
+void InitIter(Napi::Env env, Napi::Object exports);
 
 }  // namespace flowscope

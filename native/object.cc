@@ -152,6 +152,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
             InstanceMethod("attachTcx", &NativeObject::AttachTcx),
             InstanceMethod("attachSocketFilter", &NativeObject::AttachSocketFilter),
             InstanceMethod("attachTcLegacy", &NativeObject::AttachTcLegacy),
+            InstanceMethod("attachIter", &NativeObject::AttachIter),
             InstanceMethod("close", &NativeObject::Close),
         });
     exports.Set("NativeObject", fn);
@@ -319,6 +320,18 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
             mapName.compare(mapName.size() - v.section.size(), v.section.size(), v.section) != 0)
           continue;
         size_t size = 0;
+        if (loaded_) {
+          // After load the kernel's map is the variable: libbpf (1.1) maps it into the process only
+          // for skeletons, so its copy here would no longer reach the programs. Write through the fd.
+          int fd = bpf_map__fd(map);
+          std::vector<uint8_t> image(bpf_map__value_size(map));
+          uint32_t zero = 0;
+          if (v.offset + v.size > image.size()) ThrowBpf(env, "set global " + name, EINVAL, "variable outside its section");
+          if (bpf_map_lookup_elem(fd, &zero, image.data()) != 0) ThrowBpf(env, "set global " + name + " (read section)", errno);
+          memcpy(image.data() + v.offset, bytes.Data(), v.size);
+          if (bpf_map_update_elem(fd, &zero, image.data(), BPF_ANY) != 0) ThrowBpf(env, "set global " + name + " (write section)", errno);
+          return env.Undefined();
+        }
         // Before load this is libbpf's private copy of the section image, which it asks us to fill.
         auto* data = static_cast<uint8_t*>(const_cast<void*>(bpf_map__initial_value(map, &size)));
         if (data == nullptr || v.offset + v.size > size)
@@ -555,6 +568,13 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     state->tcPriority = opts.priority;
     state->description = what + " priority " + std::to_string(opts.priority);
     return AddLink(env, state);
+  }
+
+  // attachIter(prog): a BPF iterator link (iter/...: task_file, tcp...); run it with iterRead().
+  Napi::Value AttachIter(const Napi::CallbackInfo& info) {
+    struct bpf_program* prog = Prog(info);
+    LogCapture capture;
+    return FromLibbpfLink(info.Env(), bpf_program__attach_iter(prog, nullptr), bpf_program__section_name(prog), capture);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

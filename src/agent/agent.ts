@@ -5,7 +5,7 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { hostname, release } from 'node:os';
 import { enableBpfStats, features, trimNativeHeap } from '../bpf/index.js';
-import { Every } from '../lib/clock.js';
+import { Every, monotonicNowNs } from '../lib/clock.js';
 import { startHttpServer, formatListen, type ListenAddress } from '../lib/http.js';
 import { startOrStop } from '../lib/lifecycle.js';
 import type { BpfRunRow } from '../lib/metrics.js';
@@ -26,9 +26,11 @@ import { Owners } from './identity/owners.js';
 import { Packets, type PacketOptions } from './packets.js';
 import { SelfMetrics } from './self-metrics.js';
 import { bootstrapListeners } from './tcp/bootstrap.js';
-import { ConnTracker } from './tcp/conn-tracker.js';
+import { TcpEdgeCredit } from './tcp/edge-credit.js';
 import { tcpEdgeKind, type TcpEdge } from './tcp/edge.js';
 import type { HookGroup, HookKind } from './tcp/hooks.js';
+import { ownerOf, tcpIdentity } from './tcp/identity.js';
+import { EdgeTallyReader, TALLY_WORDS } from './tcp/records.js';
 import { TcpTracer } from './tcp/tracer.js';
 
 /** What the agent shares with the sources composed into it. */
@@ -80,11 +82,13 @@ export interface AgentOptions {
 const EVICT_PERIOD_MS = 60_000;
 const TRIM_PERIOD_MS = 60_000;
 const LISTENER_COUNT_PERIOD_MS = 10_000;
+/** A kernel edge entry with nothing open and no change for this long leaves the kernel map. */
+const KERNEL_EDGE_IDLE_NS = 60e9;
 
 export class Agent {
   private readonly self = new SelfMetrics();
   private readonly edges: EdgeTable<TcpEdgeIdentity, TcpEdge>;
-  private readonly tracker: ConnTracker;
+  private readonly credit: TcpEdgeCredit;
   private readonly owners: Owners;
   private readonly cgroups: CgroupPaths;
   private readonly enricher: Enricher;
@@ -96,7 +100,6 @@ export class Agent {
   private stats: { close(): void } | undefined;
   private lastTickMs = 0;
   private intervals = 0;
-  private lostSeen = 0;
   private listenersBootstrapped = 0;
   private readonly ndjson: NdjsonWriter | undefined;
   private readonly startedAt = new Date();
@@ -112,8 +115,7 @@ export class Agent {
     this.enricher = new Enricher(this.owners, { kubernetes: 'auto', nat: true, ...options.enrich, log: options.log, onError: (source) => this.self.enrichErrors.inc({ source }) });
     this.edges = new EdgeTable(tcpEdgeKind, { maxSeries: options.maxSeries });
     this.ndjson = options.ndjson ? new NdjsonWriter(options.ndjson) : undefined;
-    const ndjson = this.ndjson;
-    this.tracker = new ConnTracker(this.edges, this.enricher, ndjson ? (ev: ConnEvent) => ndjson.write(lifecycleRecord(ev, this.owners)) : undefined);
+    this.credit = new TcpEdgeCredit(this.edges, (t) => tcpIdentity(this.enricher, t), EdgeTallyReader.fields, TALLY_WORDS);
     this.sources = options.sources ?? [];
   }
 
@@ -123,23 +125,32 @@ export class Agent {
 
   private async init(): Promise<void> {
     const { log } = this.options;
+    const ndjson = this.ndjson;
     this.tracer = TcpTracer.open({
       maxConnections: this.options.maxConnections,
-      // The ring's pages are mapped into the agent (resident). The flow path can hold the JavaScript
-      // thread for hundreds of ms under heavy connection churn (a new flow per connection): with
-      // flows on, the ring is sized to ride that out (4 MiB lost events at 14k conn/s; 16 MiB none).
-      ringBytes: this.options.flows ? 16 << 20 : 4 << 20,
+      maxEdges: Math.max(16384, 2 * this.options.maxSeries),
+      // The kernel counts per edge: the ring carries a record per new edge entry, and one per
+      // connection event only for NDJSON (its pages are mapped into the agent: resident).
+      ringBytes: ndjson ? 16 << 20 : 256 << 10,
       hooks: this.options.hooks,
-      onEvent: (ev) => this.tracker.handleEvent(ev),
+      connectionEvents: ndjson !== undefined,
+      onEvent: ndjson ? (ev: ConnEvent) => ndjson.write(lifecycleRecord(ev, this.owners)) : undefined,
+      onEdgeSeen: (id) => this.enricher.opened(this.edges.get(tcpIdentity(this.enricher, ownerOf(id), id.socketInode)), id),
       onEventError: (err) => {
         this.self.errors.inc({ stage: 'events' });
         log.error({ err }, 'handling lifecycle events failed');
       },
     });
+    // Live connections' counters reach their edges a few times per interval; an RTT sample each.
+    this.tracer.setPeriods(Math.max(50, this.options.intervalMs / 5), this.options.intervalMs);
     for (const r of this.tracer.report) {
       log.info({ group: r.group, hook: r.kind ?? 'none', fallbacks: r.fallbacks }, `tcp ${r.group}: ${r.kind ?? 'unavailable'}`);
     }
-    this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
+    log.info({ state: this.tracer.state }, `tcp connection state: ${this.tracer.state.store}${this.tracer.state.reason ? ` (${this.tracer.state.reason})` : ''}`);
+    const adoption = this.tracer.adopt();
+    // Without the adoption iterators, listeners older than the agent are named from /proc.
+    if (this.tracer.report.find((r) => r.group === 'adoption')?.kind === undefined) this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
+    log.info({ adoption }, `tcp: ${adoption.adopted} connections open before the agent adopted in ${adoption.namespaces} network namespaces (${adoption.durationMs} ms)`);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
     if (this.options.flows) this.packets = Packets.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
@@ -153,7 +164,8 @@ export class Agent {
     };
     for (const s of this.sources) await s.start(ctx);
     const capacity = this.tracer.capacity;
-    this.self.mapCapacity.set(capacity.conns, { map: 'conns' });
+    this.self.mapCapacity.set(capacity.edges, { map: 'edges' });
+    if (capacity.conns !== null) this.self.mapCapacity.set(capacity.conns, { map: 'conns' });
     this.self.mapCapacity.set(capacity.listeners, { map: 'listeners' });
     this.server = await startHttpServer(
       this.options.listen,
@@ -184,17 +196,23 @@ export class Agent {
     }, delay);
   }
 
-  /** One interval: take in pending events, read the connection table, update edges and self-metrics. */
+  /** One interval: take in the ring's records, credit what the kernel counted per edge, update self-metrics. */
   async tick(): Promise<void> {
     const tracer = this.tracer;
     if (!tracer) return;
     const end = this.self.interval.startTimer();
     await tracer.flushEvents();
     const lost = tracer.eventsLost();
-    this.tracker.beginSnapshot(lost > this.lostSeen);
-    this.lostSeen = lost;
-    const conns = tracer.readConnections((c) => this.tracker.snapshot(c));
-    this.tracker.endSnapshot();
+    const credit = this.credit;
+    const nowNs = monotonicNowNs();
+    const idle: string[] = [];
+    credit.begin();
+    const entries = tracer.readEdges((key, t) => {
+      if (credit.credit(key, t, nowNs, KERNEL_EDGE_IDLE_NS)) idle.push(key);
+    });
+    for (const key of idle) credit.retire(key, tracer.takeEdge(key));
+    tracer.readOverflow((role, t) => credit.creditOverflow(role, t));
+    credit.finish();
     tracer.drainOrphanResets((peer, port, n) => {
       // Resets sent for packets no socket owned: server-role edges of the closed port.
       const edge = this.edges.get({ role: 'server', process: '', cgroup: '', peer, port, local: NO_WORKLOAD, remote: NO_WORKLOAD });
@@ -211,7 +229,7 @@ export class Agent {
       this.self.errors.inc({ stage: 'enrich' });
       this.options.log.error({ err }, 'enrichment failed');
     });
-    this.updateSelfMetrics(tracer, conns, lost);
+    this.updateSelfMetrics(tracer, entries, lost);
     if (this.packets) {
       try {
         await this.packets.tick();
@@ -225,19 +243,22 @@ export class Agent {
     end();
   }
 
-  private updateSelfMetrics(tracer: TcpTracer, conns: number, lost: number): void {
+  private updateSelfMetrics(tracer: TcpTracer, edgeEntries: number, lost: number): void {
     const s = this.self;
-    s.mapEntries.set(conns, { map: 'conns' });
+    s.mapEntries.set(edgeEntries, { map: 'edges' });
     if (this.listenerCountEvery.due()) s.mapEntries.set(tracer.listenerCount(), { map: 'listeners' });
     s.eventsLost.set(lost, { source: 'ringbuf' });
     s.eventsLost.set(tracer.recursionMisses(), { source: 'recursion' });
-    for (const [source, n] of Object.entries(tracer.dropCounts())) s.eventsLost.set(n, { source });
+    for (const [source, n] of Object.entries(tracer.lossCounts())) s.eventsLost.set(n, { source });
+    s.eventsLost.set(tracer.closesUnseen(), { source: 'close_unseen' });
     if (this.ndjson) s.eventsLost.set(this.ndjson.dropped, { source: 'ndjson' });
-    s.rolledUp.set(this.edges.rolledUp);
-    s.inferred.set(this.tracker.stats.opensInferred, { event: 'open' });
-    s.inferred.set(this.tracker.stats.closesInferred, { event: 'close' });
+    // Past the series cap in the agent, and past the edge map in the kernel.
+    s.rolledUp.set(this.edges.rolledUp + this.credit.stats.overflowed);
+    s.adopted.set(tracer.adoption?.adopted ?? 0);
     s.edges.set(this.edges.size);
-    s.tracked.set(this.tracker.size);
+    let active = 0;
+    for (const e of this.edges.values()) active += e.active;
+    s.tracked.set(active);
   }
 
   private bpfRuns(): BpfRunRow[] {
@@ -262,7 +283,7 @@ export class Agent {
     const ageMs = Date.now() - this.lastTickMs;
     return {
       ok: this.tracer !== undefined && ageMs < this.options.intervalMs * 5 + 2000,
-      detail: { lastIntervalAgeMs: ageMs, intervals: this.intervals, trackedConnections: this.tracker.size, edges: this.edges.size },
+      detail: { lastIntervalAgeMs: ageMs, intervals: this.intervals, kernelEdgeEntries: this.credit.size, edges: this.edges.size },
     };
   }
 
@@ -281,8 +302,9 @@ export class Agent {
       tcp: {
         hooks: tracer?.hookReports() ?? [],
         serverOwner: tracer?.report.find((r) => r.group === 'accept')?.kind ? 'accepting process (accept hooks)' : "listening socket's owner (accept hooks unavailable)",
-        mapReads: tracer ? { conns: tracer.readMode } : {},
+        mapReads: tracer ? { edges: tracer.readMode } : {},
         listenersBootstrapped: this.listenersBootstrapped,
+        ...(tracer ? { state: tracer.state, adoption: tracer.adoption } : {}),
       },
       flows: this.packets?.capabilities() ?? null,
       bpfStats: this.stats !== undefined,

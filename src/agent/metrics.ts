@@ -5,9 +5,11 @@ import type { MetricDef } from '../lib/exposition.js';
 
 /** Per-edge TCP metrics. */
 export const TCP_METRICS = {
-  opened: { name: 'flowscope_tcp_connections_opened_total', type: 'counter', help: 'TCP connections opened (clients: established; servers: accepted).' },
+  opened: { name: 'flowscope_tcp_connections_opened_total', type: 'counter', help: 'TCP connections opened (the handshake completed, both roles).' },
+  adopted: { name: 'flowscope_tcp_connections_adopted_total', type: 'counter', help: 'TCP connections already open when the agent started: counted active and their traffic from then on (their closes are in the closed counter).' },
   closed: { name: 'flowscope_tcp_connections_closed_total', type: 'counter', help: 'TCP connections closed.' },
   active: { name: 'flowscope_tcp_active_connections', type: 'gauge', help: 'TCP connections open now.' },
+  untracked: { name: 'flowscope_tcp_untracked_connections_total', type: 'counter', help: 'TCP connections opened whose state the kernel could not keep (the fallback table of --max-connections was full, or memory ran out): counted opened, but their bytes and close are not followed and they are not active.' },
   failures: { name: 'flowscope_tcp_connect_failures_total', type: 'counter', help: 'Outgoing TCP connection attempts that failed, by reason (refused, timeout, unreachable, reset, other).' },
   connectDuration: { name: 'flowscope_tcp_connect_duration_seconds', type: 'histogram', help: 'Time from SYN sent to connection established (client role).' },
   sent: { name: 'flowscope_tcp_sent_bytes_total', type: 'counter', help: 'Payload bytes sent (retransmissions excluded).' },
@@ -29,13 +31,13 @@ export const PACKET_METRICS = {
 
 /** The agent's metrics about itself. */
 export const SELF_METRICS = {
-  eventsLost: { name: 'flowscope_agent_events_lost_total', type: 'counter', help: 'Records the agent could not take in, by source (ringbuf: lifecycle events dropped because the ring buffer was full; recursion: hook runs the kernel skipped because the program was already running on that CPU; conn_map_full: connections the kernel map had no room for, counted at close instead; handler: event batches whose handling failed, logged; ndjson: records the NDJSON reader could not keep up with).' },
+  eventsLost: { name: 'flowscope_agent_events_lost_total', type: 'counter', help: 'What the agent could not take in, by source (ringbuf: records dropped because the ring buffer was full, per-connection NDJSON events and first sights of edges; recursion: lifecycle and reset hook runs the kernel skipped because the program was already running on that CPU; state_unavailable: connections whose state the kernel could not keep, counted per edge in flowscope_tcp_untracked_connections_total; close_unseen: closes of connections never seen open, e.g. in a network namespace adoption could not enter; listener_map_full, reset_map_full, owner_map_full: kernel tables full; ndjson: records the NDJSON reader could not keep up with).' },
   mapEntries: { name: 'flowscope_agent_map_entries', type: 'gauge', help: 'Entries in the agent\'s BPF maps at the last read.' },
   mapCapacity: { name: 'flowscope_agent_map_capacity_entries', type: 'gauge', help: 'Maximum entries of the agent\'s BPF maps.' },
-  rolledUp: { name: 'flowscope_agent_series_rolled_up_total', type: 'counter', help: 'Connections counted under peer_addr="other" because their own series would exceed the series cap.' },
-  inferred: { name: 'flowscope_agent_events_inferred_total', type: 'counter', help: 'Lifecycle events the agent inferred because the event itself was lost (event: open, close).' },
+  rolledUp: { name: 'flowscope_agent_series_rolled_up_total', type: 'counter', help: 'Edges counted under peer_addr="other" because their own series would exceed the series cap, plus connections the kernel counted there because its edge map was full.' },
+  adopted: { name: 'flowscope_agent_connections_adopted_total', type: 'counter', help: 'TCP connections found open when the agent started (all network namespaces; see /capabilities tcp.adoption), counted from then on.' },
   edges: { name: 'flowscope_agent_edges', type: 'gauge', help: 'Edges (series per TCP metric) the agent holds.' },
-  tracked: { name: 'flowscope_agent_tracked_connections', type: 'gauge', help: 'Connections the agent is following.' },
+  tracked: { name: 'flowscope_agent_tracked_connections', type: 'gauge', help: 'TCP connections open now on the agent\'s edges (the sum of flowscope_tcp_active_connections).' },
   interval: { name: 'flowscope_agent_interval_duration_seconds', type: 'histogram', help: 'Time to read the kernel maps and update the edges, per interval.' },
   errors: { name: 'flowscope_agent_errors_total', type: 'counter', help: 'Errors the agent recovered from, by stage.' },
   enrichErrors: { name: 'flowscope_agent_enrich_errors_total', type: 'counter', help: 'Errors talking to identity sources (container runtimes, the Kubernetes API server, conntrack), by source; labels from that source are missing or stale meanwhile.' },

@@ -7,7 +7,7 @@ export class SelfMetrics {
   readonly mapEntries = new Family(M.mapEntries);
   readonly mapCapacity = new Family(M.mapCapacity);
   readonly rolledUp = new Family(M.rolledUp);
-  readonly inferred = new Family(M.inferred);
+  readonly adopted = new Family(M.adopted);
   readonly edges = new Family(M.edges);
   readonly tracked = new Family(M.tracked);
   readonly interval = new HistogramFamily(M.interval, INTERVAL_BUCKETS);
@@ -16,11 +16,11 @@ export class SelfMetrics {
 
   constructor() {
     // Unlabelled series exist from the start, before the first interval.
-    for (const f of [this.rolledUp, this.edges, this.tracked]) f.set(0);
+    for (const f of [this.rolledUp, this.adopted, this.edges, this.tracked]) f.set(0);
   }
 
   render(out: string[]): void {
-    for (const f of [this.eventsLost, this.mapEntries, this.mapCapacity, this.rolledUp, this.inferred, this.edges, this.tracked]) f.render(out);
+    for (const f of [this.eventsLost, this.mapEntries, this.mapCapacity, this.rolledUp, this.adopted, this.edges, this.tracked]) f.render(out);
     this.interval.render(out);
     this.errors.render(out);
     this.enrichErrors.render(out);

@@ -1,4 +1,4 @@
-export { BpfObject, Program, Link, interfaceIndex } from './object.js';
+export { BpfObject, Program, Link, IterLink, interfaceIndex } from './object.js';
 export type { OpenOptions, ObjectLayout, MapLayout, TcAttachOptions, UprobeOptions, GlobalValue, ProgramRunStats } from './object.js';
 export { MapReader, MapBatch, MapType, numPossibleCpus } from './map.js';
 export { RingBufReader, RecordBatch } from './ringbuf.js';

@@ -74,6 +74,8 @@ export class MapReader<K, V> {
   readonly valueStride: number;
   /** 'batch' until the kernel says the map type lacks batch operations, then 'iterate' for good. */
   mode: 'batch' | 'iterate' = 'batch';
+  /** Entries the first whole-map read makes room for (grown as needed): keep small for maps with large values. */
+  initialEntries = 4096;
   private drainMode: 'batch' | 'iterate' = 'batch';
   private keyBuf = Buffer.alloc(0);
   private valueBuf = Buffer.alloc(0);
@@ -139,6 +141,16 @@ export class MapReader<K, V> {
     const view = viewOf(valueBuf);
     for (let cpu = 0; cpu < this.cpus; cpu++) this.valueCodec.encode(value, view, cpu * this.cpuStride);
     native().map.update(this.fd, keyBuf, valueBuf, flags);
+  }
+
+  /**
+   * Takes one entry out of the map, atomically (lookup-and-delete): its value lands in `into` (raw,
+   * per-CPU slots for per-CPU maps). False when the key was absent.
+   */
+  takeRaw(key: Uint8Array, into: Buffer): boolean {
+    this.checkOpen();
+    if (into.length < this.valueStride) throw new RangeError(`map ${this.name}: value buffer of ${into.length} bytes, need ${this.valueStride}`);
+    return native().map.lookupAndDelete(this.fd, Buffer.from(key.buffer, key.byteOffset, key.byteLength), into);
   }
 
   delete(key: K): boolean {
@@ -210,7 +222,7 @@ export class MapReader<K, V> {
     this.checkOpen();
     const drain = options.drain ?? false;
     if (drain && ARRAY_TYPES.has(this.type)) throw new TypeError(`map ${this.name}: array entries cannot be deleted`);
-    if (this.capacity() === 0) this.ensureCapacity(Math.min(this.maxEntries, 4096), 0);
+    if (this.capacity() === 0) this.ensureCapacity(Math.min(this.maxEntries, this.initialEntries), 0);
     let r = this.readInto(0, drain);
     let count = r.count;
     // Bounded: under a sustained stream of inserts a drain could otherwise chase the producer forever.

@@ -62,6 +62,7 @@ export interface NativeObject {
   attachTcx(program: string, ifindex: number, ingress: boolean, first: boolean): NativeLink;
   attachSocketFilter(program: string, ifindex: number): NativeLink;
   attachTcLegacy(program: string, ifindex: number, ingress: boolean, priority: number, handle: number): NativeLink;
+  attachIter(program: string): NativeLink;
   close(): void;
 }
 
@@ -163,6 +164,8 @@ export interface NativeAddon {
   numPossibleCpus(): number;
   bpfSyscallErrno(): number;
   testRun(progFd: number, options?: { ctx?: Buffer; data?: Buffer; repeat?: number; cpu?: number }): { retval: number; durationNs: number };
+  /** Runs a BPF iterator of link `linkFd` to its end (made inside `netnsPath` when given); its output when `keep`. */
+  iterRead(linkFd: number, netnsPath: string | null, keep: boolean): Buffer;
 }
 
 let addon: NativeAddon | undefined;

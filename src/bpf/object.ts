@@ -94,6 +94,18 @@ export class Link implements Closable {
   }
 }
 
+/** A BPF iterator's link: each run walks the kernel objects again, running the program on each. */
+export class IterLink extends Link {
+  /**
+   * Runs the iterator to its end and returns what the program wrote (bpf_seq_write) when `keep`.
+   * `netnsPath` (e.g. /proc/<pid>/ns/net): made inside that network namespace, for iterators over a
+   * namespace's sockets (iter/tcp); a short-lived thread joins it, the process stays where it is.
+   */
+  run(options: { netnsPath?: string; keep?: boolean } = {}): Buffer {
+    return native().iterRead(this.fd, options.netnsPath ?? null, options.keep ?? false);
+  }
+}
+
 export class Program {
   constructor(
     private readonly obj: BpfObject,
@@ -191,6 +203,15 @@ export class Program {
   attachSocketFilter(iface?: string | number): Link {
     const ifindex = iface === undefined ? 0 : typeof iface === 'number' ? iface : interfaceIndex(iface);
     return this.link(() => this.raw.attachSocketFilter(this.name, ifindex));
+  }
+
+  /** An iterator program (iter/task_file, iter/tcp...): attached once, run with IterLink.run(). */
+  attachIter(): IterLink {
+    this.obj.ensureLoaded(`attach ${this.name}`);
+    const handle = this.raw.attachIter(this.name);
+    const link = new IterLink(handle, this.obj);
+    this.obj.trackLink(link);
+    return link;
   }
 
   /**
@@ -429,6 +450,10 @@ export class BpfObject implements Closable {
     const link = new Link(handle, this);
     this.links.add(link);
     return link;
+  }
+
+  trackLink(link: Link): void {
+    this.links.add(link);
   }
 
   forgetLink(link: Link): void {

@@ -19,9 +19,9 @@ export interface LiveSession {
  * Once the hooks are attached it says so on stderr, as the libbpf-tools do, so that scripts know
  * from when on nothing is missed.
  */
-export function openLive(what: string, onEvent: (ev: ConnEvent) => void): LiveSession {
+export function openLive(what: string, onEvent: (ev: ConnEvent) => void, options: { listConnections?: boolean } = {}): LiveSession {
   const owners = new Owners(new CgroupPaths(features.cgroup2Root()));
-  const tracer = TcpTracer.open({ onEvent });
+  const tracer = TcpTracer.open({ onEvent, connectionEvents: true, ringBytes: 4 << 20, listConnections: options.listConnections });
   process.stderr.write(`Tracing ${what}... Hit Ctrl-C to end.\n`);
   let stop!: () => void;
   const done = new Promise<void>((resolve) => (stop = resolve));

@@ -81,7 +81,7 @@ export function registerTop(program: Command): void {
         if (ev.kind !== 'close') return;
         add(ev.id, ev.stats);
         seen.delete(ev.id.socket);
-      });
+      }, { listConnections: true });
       let intervals = 0;
       const timer = setInterval(() => {
         void live.tracer.flushEvents().then(() => {

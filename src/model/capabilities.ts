@@ -1,8 +1,8 @@
 // What a node can do and what it runs: the agent's /capabilities, and the capabilities an agent
 // announces to the hub in its hello.
 
-export type HookKind = 'tp_btf' | 'raw_tp' | 'tracepoint' | 'sockops';
-export type HookGroup = 'lifecycle' | 'snapshots' | 'accept' | 'resets';
+export type HookKind = 'tp_btf' | 'raw_tp' | 'tracepoint' | 'sockops' | 'iter';
+export type HookGroup = 'lifecycle' | 'snapshots' | 'accept' | 'resets' | 'adoption';
 
 export interface HookFallback {
   kind: HookKind;
@@ -19,11 +19,36 @@ export interface TcpHookReport {
   fallbacks: HookFallback[];
 }
 
+/** Where each connection's own state lives in the kernel. */
+export interface TcpStateStore {
+  /** 'socket storage' (no limit: lives and dies with the socket) or 'hash' (bounded fallback). */
+  store: 'socket storage' | 'hash';
+  /** Connections the store can hold at once (null: no limit). */
+  capacity: number | null;
+  /** Why the fallback was taken (hash only). */
+  reason?: string;
+}
+
+/** Connections found open when the agent started, adopted so that nothing before counts and nothing after is lost. */
+export interface TcpAdoption {
+  /** How they were found: the iterators that ran, or the fallback (at their first segment received). */
+  method: string;
+  /** When counting began for them (ISO time): the agent's counters start there; traffic before (a restart's gap) is not counted. */
+  at: string;
+  durationMs: number;
+  adopted: number;
+  /** Network namespaces whose TCP tables were read, and those that could not be entered (with why). */
+  namespaces: number;
+  unreachable: Array<{ netns: number; reason: string }>;
+}
+
 export interface TcpCapabilities {
   hooks: TcpHookReport[];
   serverOwner: string;
   mapReads: Record<string, string>;
   listenersBootstrapped: number;
+  state?: TcpStateStore;
+  adoption?: TcpAdoption | null;
 }
 
 /** Another program on an interface's TC or XDP hook. */

@@ -1,6 +1,7 @@
 // One TCP connection as the tracers report it: who owns it, its two ends, and its cumulative
 // counters. The TCP tracer hands these out as views over its kernel records (reused between calls:
 // copy what you keep).
+import type { Distribution } from './distribution.js';
 import type { FailReason, Role } from './edge.js';
 
 /** Who owns a connection and what it is. */
@@ -25,7 +26,7 @@ export interface ConnIdentity {
   readonly localPort: number;
   readonly remotePort: number;
   readonly role: Role | undefined;
-  /** Opened before tracking began: only what it does from now on is counted. */
+  /** Open before tracking began (adopted): only what it does from then on is counted. */
   readonly preexisting: boolean;
   /** Its open was reported (a lost open event can be inferred from this). */
   readonly openReported: boolean;
@@ -48,7 +49,8 @@ export interface ConnStats {
   readonly resetsReceived: number;
 }
 
-export type ConnEventKind = 'open' | 'close' | 'connect_failure';
+/** adopt: found open when tracking began (agent start); its counters so far are in the event. */
+export type ConnEventKind = 'open' | 'close' | 'connect_failure' | 'adopt';
 
 /** A change in a connection's life. */
 export interface ConnEvent {
@@ -63,8 +65,43 @@ export interface ConnEvent {
   readonly stats: ConnStats;
 }
 
-/** A connection as last read from the kernel's connection table. */
+/** A connection as read from the kernel now. */
 export interface ConnSnapshot {
   readonly id: ConnIdentity;
   readonly stats: ConnStats;
+}
+
+/**
+ * What the kernel counted on one of its TCP edge entries since the entry was made: every
+ * connection one owner (process and cgroup) had with one peer on one service port in one role.
+ * Cumulative; the agent credits what grew since its last read.
+ */
+export interface EdgeTally {
+  readonly role: Role;
+  /** Host pid of the owner (0: unknown). */
+  readonly pid: number;
+  /** Process name as the kernel saw it. */
+  readonly comm: string;
+  readonly cgroupId: number;
+  readonly peer: string;
+  readonly port: number;
+  readonly opened: number;
+  /** Open when tracking began: active from then on, without an open counted. */
+  readonly adopted: number;
+  readonly closed: number;
+  /** Opened or adopted without state kept (fallback table full): not active, their close not counted. */
+  readonly untracked: number;
+  /** Connect failures in FAIL_REASONS order. */
+  failures(reason: number): number;
+  readonly sentBytes: number;
+  readonly receivedBytes: number;
+  readonly retransmits: number;
+  readonly resetsSent: number;
+  readonly resetsReceived: number;
+  /** Last change, CLOCK_MONOTONIC ns. */
+  readonly lastNs: number;
+  /** Connect latency, RTT samples and lifetimes of closed connections (seconds), cumulative. */
+  readonly connect: Distribution;
+  readonly rtt: Distribution;
+  readonly duration: Distribution;
 }

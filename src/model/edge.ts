@@ -27,9 +27,13 @@ export interface TcpEdgeIdentity {
 
 export interface TcpCounters {
   opened: number;
+  /** Open when tracking began (agent start): counted active from then on, never as opened. */
+  adopted: number;
   closed: number;
-  /** Open now (a gauge). */
+  /** Open now (a gauge): opened + adopted - closed - untracked, over the edge's life. */
   active: number;
+  /** Opened without their state kept (the fallback table was full): their bytes and close are not followed. */
+  untracked: number;
   /** Indexed like FAIL_REASONS. */
   readonly failures: Float64Array;
   sentBytes: number;

@@ -2,10 +2,13 @@
 // per-connection detail does not leave a node by default).
 import type { FlowDirection, Role } from './edge.js';
 
-/** One line of `--output ndjson`: an open, a close with totals, or a connect failure. */
+/**
+ * One line of `--output ndjson`: an open, a close with totals, a connect failure, or an adoption (a
+ * connection open when the agent started, with its totals so far: counting starts there).
+ */
 export interface LifecycleRecord {
   time: string;
-  event: 'open' | 'close' | 'connect_failure';
+  event: 'open' | 'close' | 'connect_failure' | 'adopt';
   role: Role;
   pid: number;
   process: string;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ConnIdentity } from '../../model/connection.js';
 import type { IdentityCapabilities } from '../../model/capabilities.js';
 import { NO_WORKLOAD, type WorkloadEnd, type WorkloadInfo } from '../../model/workload.js';
-import type { OwnerResolver } from '../tcp/conn-tracker.js';
+import type { OwnerResolver } from '../tcp/identity.js';
 import type { TcpEdge } from '../tcp/edge.js';
 import type { Owners } from '../identity/owners.js';
 import { containerFromCgroup } from './container-id.js';

@@ -2,7 +2,9 @@
 // the kernel's connection tracking table (conntrack(8) over netlink). Lookups are batched: once per
 // interval, one dump of destination-NATed TCP entries per network namespace that has pending lookups.
 import { execFile } from 'node:child_process';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { netnsPath, ownNetns } from '../../lib/netns.js';
+
+export { netnsPath };
 
 export interface NatTuple {
   src: string;
@@ -49,38 +51,6 @@ export interface NatStatus {
   dropped: number;
   /** Lookups skipped: the connection's network namespace was gone (no process, not named). */
   unreachableNetns?: number;
-}
-
-function ownNetns(): number {
-  try {
-    return Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-/** A path that enters network namespace `netns`: a live process's, else a named one in /run/netns. */
-export function netnsPath(netns: number, pids: number[]): string | undefined {
-  for (const pid of pids) {
-    if (pid <= 0) continue;
-    try {
-      if (statSync(`/proc/${pid}/ns/net`).ino === netns) return `/proc/${pid}/ns/net`;
-    } catch {
-      // exited
-    }
-  }
-  try {
-    for (const name of readdirSync('/run/netns')) {
-      try {
-        if (statSync(`/run/netns/${name}`).ino === netns) return `/run/netns/${name}`;
-      } catch {
-        // removed meanwhile
-      }
-    }
-  } catch {
-    // no named namespaces
-  }
-  return undefined;
 }
 
 function run(cmd: string, args: string[]): Promise<string> {

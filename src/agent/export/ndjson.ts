@@ -3,7 +3,7 @@ import type { ConnEvent } from '../../model/connection.js';
 import type { LifecycleRecord } from '../../model/records.js';
 import { errnoName } from '../../bpf/errors.js';
 import { monotonicToEpochMs } from '../../lib/clock.js';
-import type { OwnerResolver } from '../tcp/conn-tracker.js';
+import type { OwnerResolver } from '../tcp/identity.js';
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 

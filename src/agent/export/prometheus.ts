@@ -101,8 +101,10 @@ export class PrometheusExporter {
     const labels = list.map((e) => this.tcp.of(e));
     const simple: Array<[MetricDef, (e: TcpEdge) => number]> = [
       [M.opened, (e) => e.opened],
+      [M.adopted, (e) => e.adopted],
       [M.closed, (e) => e.closed],
       [M.active, (e) => e.active],
+      [M.untracked, (e) => e.untracked],
       [M.sent, (e) => e.sentBytes],
       [M.received, (e) => e.receivedBytes],
       [M.retransmits, (e) => e.retransmits],

@@ -8,8 +8,10 @@ import type { EdgeBase, EdgeKind } from '../edges/table.js';
 
 export class TcpEdge implements TcpCounters, EdgeBase<TcpEdgeIdentity> {
   opened = 0;
+  adopted = 0;
   closed = 0;
   active = 0;
+  untracked = 0;
   readonly failures = new Float64Array(FAIL_REASONS.length);
   sentBytes = 0;
   receivedBytes = 0;

@@ -5,12 +5,17 @@ import type { HookFallback, HookGroup, HookKind } from '../../model/capabilities
 
 export type { HookGroup, HookKind } from '../../model/capabilities.js';
 
+/** Where a candidate's programs keep each connection's state (tcp.bpf.c: use_sk_storage). */
+export type StateStore = 'storage' | 'hash';
+
 export interface Candidate {
   kind: HookKind;
   /** Programs attached together for this candidate. */
   programs: string[];
   /** One function per link; all must succeed for the candidate to be used. */
   attach: Array<(p: (name: string) => Program) => Link>;
+  /** The state stores its programs can reach: socket storage needs a typed socket pointer. */
+  stores: StateStore[];
 }
 
 export interface GroupSpec {
@@ -21,46 +26,52 @@ export interface GroupSpec {
   candidates: Candidate[];
 }
 
+const BOTH: StateStore[] = ['storage', 'hash'];
+const HASH: StateStore[] = ['hash'];
+
 export const TCP_HOOKS: GroupSpec[] = [
   {
     group: 'lifecycle',
     required: true,
-    what: 'sock:inet_sock_set_state (connect, accept, close, failures)',
+    what: 'sock:inet_sock_set_state (connect, accept, close, failures: counted per edge in the kernel)',
     candidates: [
       // Each with the companion that handles the state changes the kernel skips while it runs.
       {
         kind: 'tp_btf',
-        programs: ['tcp_state_btf', 'tcp_state_nested'],
-        attach: [(p) => p('tcp_state_btf').attachTrace(), (p) => p('tcp_state_nested').attachRawTracepoint('inet_sock_set_state')],
+        programs: ['tcp_state_btf', 'tcp_state_nested_btf'],
+        attach: [(p) => p('tcp_state_btf').attachTrace(), (p) => p('tcp_state_nested_btf').attachTrace()],
+        stores: BOTH,
       },
       {
         kind: 'raw_tp',
         programs: ['tcp_state_raw', 'tcp_state_nested'],
         attach: [(p) => p('tcp_state_raw').attachRawTracepoint('inet_sock_set_state'), (p) => p('tcp_state_nested').attachRawTracepoint('inet_sock_set_state')],
+        stores: HASH,
       },
-      { kind: 'tracepoint', programs: ['tcp_state_tp'], attach: [(p) => p('tcp_state_tp').attachTracepoint('sock', 'inet_sock_set_state')] },
+      { kind: 'tracepoint', programs: ['tcp_state_tp'], attach: [(p) => p('tcp_state_tp').attachTracepoint('sock', 'inet_sock_set_state')], stores: HASH },
     ],
   },
   {
     group: 'snapshots',
     required: true,
-    what: 'per-connection counters of live connections (tcp:tcp_probe, or sockops RTT callbacks)',
+    what: 'live connections\' counters into their edges between open and close (tcp:tcp_probe on segments received, or sockops RTT callbacks)',
     candidates: [
-      { kind: 'tp_btf', programs: ['tcp_probe_btf'], attach: [(p) => p('tcp_probe_btf').attachTrace()] },
-      { kind: 'raw_tp', programs: ['tcp_probe_raw'], attach: [(p) => p('tcp_probe_raw').attachRawTracepoint('tcp_probe')] },
-      { kind: 'tracepoint', programs: ['tcp_probe_tp'], attach: [(p) => p('tcp_probe_tp').attachTracepoint('tcp', 'tcp_probe')] },
-      { kind: 'sockops', programs: ['tcp_sockops'], attach: [(p) => p('tcp_sockops').attachCgroup()] },
+      { kind: 'tp_btf', programs: ['tcp_probe_btf'], attach: [(p) => p('tcp_probe_btf').attachTrace()], stores: BOTH },
+      { kind: 'raw_tp', programs: ['tcp_probe_raw'], attach: [(p) => p('tcp_probe_raw').attachRawTracepoint('tcp_probe')], stores: HASH },
+      { kind: 'tracepoint', programs: ['tcp_probe_tp'], attach: [(p) => p('tcp_probe_tp').attachTracepoint('tcp', 'tcp_probe')], stores: HASH },
+      { kind: 'sockops', programs: ['tcp_sockops'], attach: [(p) => p('tcp_sockops').attachCgroup()], stores: BOTH },
     ],
   },
   {
     group: 'accept',
     required: false,
-    what: 'syscalls:sys_exit_accept/accept4 (the accepting process of server connections; without it, the listener\'s owner)',
+    what: "syscalls:sys_exit_accept/accept4 (the process accepting on a listener names its server connections; without it, the listener's owner)",
     candidates: [
       {
         kind: 'tracepoint',
         programs: ['accept4_exit', 'accept_exit'],
         attach: [(p) => p('accept4_exit').attachTracepoint('syscalls', 'sys_exit_accept4'), (p) => p('accept_exit').attachTracepoint('syscalls', 'sys_exit_accept')],
+        stores: BOTH,
       },
     ],
   },
@@ -70,11 +81,24 @@ export const TCP_HOOKS: GroupSpec[] = [
     what: 'tcp:tcp_send_reset and tcp:tcp_receive_reset',
     candidates: [
       {
+        kind: 'tp_btf',
+        programs: ['rst_sent_btf', 'rst_received_btf'],
+        attach: [(p) => p('rst_sent_btf').attachTrace(), (p) => p('rst_received_btf').attachTrace()],
+        stores: BOTH,
+      },
+      {
         kind: 'tracepoint',
         programs: ['rst_sent', 'rst_received'],
         attach: [(p) => p('rst_sent').attachTracepoint('tcp', 'tcp_send_reset'), (p) => p('rst_received').attachTracepoint('tcp', 'tcp_receive_reset')],
+        stores: HASH,
       },
     ],
+  },
+  {
+    group: 'adoption',
+    required: false,
+    what: 'connections open before the agent: every socket file (iter/task_file), then each network namespace\'s TCP table (iter/tcp); without it, each is picked up at its next segment received',
+    candidates: [{ kind: 'iter', programs: ['adopt_files', 'adopt_tcp'], attach: [(p) => p('adopt_files').attachIter(), (p) => p('adopt_tcp').attachIter()], stores: BOTH }],
   },
 ];
 
@@ -90,7 +114,7 @@ export interface GroupReport {
   fallbacks: Fallback[];
 }
 
-const ORDER: HookKind[] = ['tp_btf', 'raw_tp', 'tracepoint', 'sockops'];
+const ORDER: HookKind[] = ['iter', 'tp_btf', 'raw_tp', 'tracepoint', 'sockops'];
 
 /**
  * Parses `--hooks lifecycle=raw_tp,snapshots=sockops`: each named group starts at that hook kind
@@ -111,11 +135,25 @@ export function parseHookOverrides(spec: string | undefined): Partial<Record<Hoo
   return out;
 }
 
-/** Candidates of a group after an override: those from the forced kind on. */
-export function candidatesFor(spec: GroupSpec, forced: HookKind | undefined): { usable: Candidate[]; skipped: Fallback[] } {
-  if (!forced) return { usable: spec.candidates, skipped: [] };
-  const from = ORDER.indexOf(forced);
-  const usable = spec.candidates.filter((c) => ORDER.indexOf(c.kind) >= from);
-  const skipped = spec.candidates.filter((c) => ORDER.indexOf(c.kind) < from).map((c) => ({ kind: c.kind, reason: 'skipped: --hooks' }));
+/** Candidates of a group after an override (those from the forced kind on) that can reach `store`. */
+export function candidatesFor(spec: GroupSpec, forced: HookKind | undefined, store: StateStore): { usable: Candidate[]; skipped: Fallback[] } {
+  const from = forced ? ORDER.indexOf(forced) : 0;
+  const usable: Candidate[] = [];
+  const skipped: Fallback[] = [];
+  for (const c of spec.candidates) {
+    if (ORDER.indexOf(c.kind) < from) skipped.push({ kind: c.kind, reason: 'skipped: --hooks' });
+    else if (!c.stores.includes(store)) skipped.push({ kind: c.kind, reason: 'cannot reach socket storage (it sees only the socket\'s address)' });
+    else usable.push(c);
+  }
   return { usable, skipped };
+}
+
+/** Whether the forced hooks leave socket storage possible (raw_tp and tracepoint programs cannot reach it). */
+export function storageAllowed(forced: Partial<Record<HookGroup, HookKind>>): string | undefined {
+  for (const spec of TCP_HOOKS) {
+    const kind = forced[spec.group];
+    const c = kind && spec.candidates.find((x) => x.kind === kind);
+    if (c && !c.stores.includes('storage')) return `--hooks ${spec.group}=${kind} runs on programs that cannot reach socket storage (they see only the socket's address)`;
+  }
+  return undefined;
 }

@@ -16,6 +16,8 @@ export const ConnEventType = {
   EV_OPEN: 1,
   EV_CLOSE: 2,
   EV_CONNECT_FAIL: 3,
+  EV_ADOPT: 4,
+  EV_EDGE: 5,
 } as const;
 
 /** enum connect_fail_reason */
@@ -25,6 +27,7 @@ export const ConnectFailReason = {
   FAIL_TIMEOUT: 2,
   FAIL_UNREACHABLE: 3,
   FAIL_RESET: 4,
+  FAIL_MAX: 5,
 } as const;
 
 /** enum conn_flags */
@@ -36,13 +39,38 @@ export const ConnFlags = {
   CONN_F_OWNER_UNKNOWN: 16,
 } as const;
 
-/** enum drop_reason */
-export const DropReason = {
-  DROP_CONN_MAP_FULL: 0,
-  DROP_LISTENER_MAP_FULL: 1,
-  DROP_RESET_MAP_FULL: 2,
-  COUNT_NESTED_HANDLED: 3,
-  DROP_MAX: 4,
+/** enum sock_phase */
+export const SockPhase = {
+  PHASE_NONE: 0,
+  PHASE_CONNECTING: 1,
+  PHASE_OPEN: 2,
+  PHASE_CLOSED: 3,
+} as const;
+
+/** enum sock_where */
+export const SockWhere = {
+  WHERE_EDGE: 0,
+  WHERE_OVERFLOW: 1,
+} as const;
+
+/** enum tcp_counter */
+export const TcpCounter = {
+  TC_LISTENER_MAP_FULL: 0,
+  TC_RESET_MAP_FULL: 1,
+  TC_NESTED_HANDLED: 2,
+  TC_STATE_UNAVAILABLE: 3,
+  TC_EDGE_MAP_FULL: 4,
+  TC_CLOSE_UNSEEN: 5,
+  TC_ADOPTED: 6,
+  TC_OWNER_MAP_FULL: 7,
+  TC_MAX: 8,
+} as const;
+
+/** enum tcp_hist_layout */
+export const TcpHistLayout = {
+  CONNECT_BOUNDS: 16,
+  RTT_BOUNDS: 15,
+  DURATION_BOUNDS: 13,
 } as const;
 
 /** struct conn_id (96 bytes) */
@@ -475,6 +503,422 @@ export function encodeConnEvent(value: ConnEvent, view: DataView, offset: number
 
 export const connEventCodec: Codec<ConnEvent> = { size: 176, decode: decodeConnEvent, encode: encodeConnEvent };
 
+/** struct sock_state (168 bytes) */
+export const SockStateLayout = {
+  size: 168,
+  fields: {
+    id: { offset: 0, size: 96 },
+    sent: { offset: 96, size: 8 },
+    received: { offset: 104, size: 8 },
+    rtt_at_ns: { offset: 112, size: 8 },
+    rtt_segs_in: { offset: 120, size: 8 },
+    connect_ns: { offset: 128, size: 8 },
+    credit_ns: { offset: 136, size: 8 },
+    retrans: { offset: 144, size: 4 },
+    resets_sent: { offset: 148, size: 4 },
+    resets_received: { offset: 152, size: 4 },
+    phase: { offset: 156, size: 4 },
+    where: { offset: 160, size: 4 },
+    pad: { offset: 164, size: 4 },
+  },
+} as const;
+
+export interface SockState {
+  id: ConnId;
+  sent: number;
+  received: number;
+  rtt_at_ns: number;
+  rtt_segs_in: number;
+  connect_ns: number;
+  credit_ns: number;
+  retrans: number;
+  resets_sent: number;
+  resets_received: number;
+  phase: number;
+  where: number;
+  pad: number;
+}
+
+/** Reads struct sock_state in place: position it with at(), then read fields. Allocates nothing per record. */
+export class SockStateView {
+  static readonly size = 168;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+  private readonly _id = new ConnIdView();
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get id(): ConnIdView {
+    return this._id.at(this.view, this.offset + 0);
+  }
+
+  get sent(): number {
+    return readU64(this.view, this.offset + 96);
+  }
+
+  get received(): number {
+    return readU64(this.view, this.offset + 104);
+  }
+
+  get rtt_at_ns(): number {
+    return readU64(this.view, this.offset + 112);
+  }
+
+  get rtt_segs_in(): number {
+    return readU64(this.view, this.offset + 120);
+  }
+
+  get connect_ns(): number {
+    return readU64(this.view, this.offset + 128);
+  }
+
+  get credit_ns(): number {
+    return readU64(this.view, this.offset + 136);
+  }
+
+  get retrans(): number {
+    return this.view.getUint32(this.offset + 144, true);
+  }
+
+  get resets_sent(): number {
+    return this.view.getUint32(this.offset + 148, true);
+  }
+
+  get resets_received(): number {
+    return this.view.getUint32(this.offset + 152, true);
+  }
+
+  get phase(): number {
+    return this.view.getUint32(this.offset + 156, true);
+  }
+
+  get where(): number {
+    return this.view.getUint32(this.offset + 160, true);
+  }
+
+  get pad(): number {
+    return this.view.getUint32(this.offset + 164, true);
+  }
+
+  toObject(): SockState {
+    return decodeSockState(this.view, this.offset);
+  }
+}
+
+export function decodeSockState(view: DataView, offset: number): SockState {
+  const v = new SockStateView().at(view, offset);
+  return {
+    id: decodeConnId(view, offset + 0),
+    sent: v.sent,
+    received: v.received,
+    rtt_at_ns: v.rtt_at_ns,
+    rtt_segs_in: v.rtt_segs_in,
+    connect_ns: v.connect_ns,
+    credit_ns: v.credit_ns,
+    retrans: v.retrans,
+    resets_sent: v.resets_sent,
+    resets_received: v.resets_received,
+    phase: v.phase,
+    where: v.where,
+    pad: v.pad,
+  };
+}
+
+export function encodeSockState(value: SockState, view: DataView, offset: number): void {
+  encodeConnId(value.id, view, offset + 0);
+  writeU64(view, offset + 96, value.sent);
+  writeU64(view, offset + 104, value.received);
+  writeU64(view, offset + 112, value.rtt_at_ns);
+  writeU64(view, offset + 120, value.rtt_segs_in);
+  writeU64(view, offset + 128, value.connect_ns);
+  writeU64(view, offset + 136, value.credit_ns);
+  view.setUint32(offset + 144, value.retrans, true);
+  view.setUint32(offset + 148, value.resets_sent, true);
+  view.setUint32(offset + 152, value.resets_received, true);
+  view.setUint32(offset + 156, value.phase, true);
+  view.setUint32(offset + 160, value.where, true);
+  view.setUint32(offset + 164, value.pad, true);
+}
+
+export const sockStateCodec: Codec<SockState> = { size: 168, decode: decodeSockState, encode: encodeSockState };
+
+/** struct tcp_edge_key (48 bytes) */
+export const TcpEdgeKeyLayout = {
+  size: 48,
+  fields: {
+    peer: { offset: 0, size: 16 },
+    cgroup_id: { offset: 16, size: 8 },
+    comm: { offset: 24, size: 16 },
+    pid: { offset: 40, size: 4 },
+    port: { offset: 44, size: 2 },
+    family: { offset: 46, size: 1 },
+    role: { offset: 47, size: 1 },
+  },
+} as const;
+
+export interface TcpEdgeKey {
+  peer: Uint8Array;
+  cgroup_id: number;
+  comm: string;
+  pid: number;
+  port: number;
+  family: number;
+  role: number;
+}
+
+/** Reads struct tcp_edge_key in place: position it with at(), then read fields. Allocates nothing per record. */
+export class TcpEdgeKeyView {
+  static readonly size = 48;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  /** A view into the record's bytes (valid while the record's buffer is). */
+  get peer(): Uint8Array {
+    return readBytes(this.view, this.offset + 0, 16);
+  }
+
+  get cgroup_id(): number {
+    return readU64(this.view, this.offset + 16);
+  }
+
+  get comm(): string {
+    return readCString(this.view, this.offset + 24, 16);
+  }
+
+  get pid(): number {
+    return this.view.getUint32(this.offset + 40, true);
+  }
+
+  get port(): number {
+    return this.view.getUint16(this.offset + 44, true);
+  }
+
+  get family(): number {
+    return this.view.getUint8(this.offset + 46);
+  }
+
+  get role(): number {
+    return this.view.getUint8(this.offset + 47);
+  }
+
+  toObject(): TcpEdgeKey {
+    return decodeTcpEdgeKey(this.view, this.offset);
+  }
+}
+
+export function decodeTcpEdgeKey(view: DataView, offset: number): TcpEdgeKey {
+  const v = new TcpEdgeKeyView().at(view, offset);
+  return {
+    peer: v.peer.slice(),
+    cgroup_id: v.cgroup_id,
+    comm: v.comm,
+    pid: v.pid,
+    port: v.port,
+    family: v.family,
+    role: v.role,
+  };
+}
+
+export function encodeTcpEdgeKey(value: TcpEdgeKey, view: DataView, offset: number): void {
+  writeBytes(view, offset + 0, 16, value.peer);
+  writeU64(view, offset + 16, value.cgroup_id);
+  writeCString(view, offset + 24, 16, value.comm);
+  view.setUint32(offset + 40, value.pid, true);
+  view.setUint16(offset + 44, value.port, true);
+  view.setUint8(offset + 46, value.family);
+  view.setUint8(offset + 47, value.role);
+}
+
+export const tcpEdgeKeyCodec: Codec<TcpEdgeKey> = { size: 48, decode: decodeTcpEdgeKey, encode: encodeTcpEdgeKey };
+
+/** struct tcp_edge_counts (520 bytes) */
+export const TcpEdgeCountsLayout = {
+  size: 520,
+  fields: {
+    opened: { offset: 0, size: 8 },
+    adopted: { offset: 8, size: 8 },
+    closed: { offset: 16, size: 8 },
+    untracked: { offset: 24, size: 8 },
+    failures: { offset: 32, size: 40 },
+    bytes_sent: { offset: 72, size: 8 },
+    bytes_received: { offset: 80, size: 8 },
+    retrans: { offset: 88, size: 8 },
+    resets_sent: { offset: 96, size: 8 },
+    resets_received: { offset: 104, size: 8 },
+    last_ns: { offset: 112, size: 8 },
+    connect_sum_ns: { offset: 120, size: 8 },
+    connect_buckets: { offset: 128, size: 136 },
+    rtt_sum_us: { offset: 264, size: 8 },
+    rtt_buckets: { offset: 272, size: 128 },
+    duration_sum_ns: { offset: 400, size: 8 },
+    duration_buckets: { offset: 408, size: 112 },
+  },
+} as const;
+
+export interface TcpEdgeCounts {
+  opened: number;
+  adopted: number;
+  closed: number;
+  untracked: number;
+  failures: number[];
+  bytes_sent: number;
+  bytes_received: number;
+  retrans: number;
+  resets_sent: number;
+  resets_received: number;
+  last_ns: number;
+  connect_sum_ns: number;
+  connect_buckets: number[];
+  rtt_sum_us: number;
+  rtt_buckets: number[];
+  duration_sum_ns: number;
+  duration_buckets: number[];
+}
+
+/** Reads struct tcp_edge_counts in place: position it with at(), then read fields. Allocates nothing per record. */
+export class TcpEdgeCountsView {
+  static readonly size = 520;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get opened(): number {
+    return readU64(this.view, this.offset + 0);
+  }
+
+  get adopted(): number {
+    return readU64(this.view, this.offset + 8);
+  }
+
+  get closed(): number {
+    return readU64(this.view, this.offset + 16);
+  }
+
+  get untracked(): number {
+    return readU64(this.view, this.offset + 24);
+  }
+
+  failures(i: number): number {
+    return readU64(this.view, this.offset + 32 + i * 8);
+  }
+  static readonly failuresLength = 5;
+
+  get bytes_sent(): number {
+    return readU64(this.view, this.offset + 72);
+  }
+
+  get bytes_received(): number {
+    return readU64(this.view, this.offset + 80);
+  }
+
+  get retrans(): number {
+    return readU64(this.view, this.offset + 88);
+  }
+
+  get resets_sent(): number {
+    return readU64(this.view, this.offset + 96);
+  }
+
+  get resets_received(): number {
+    return readU64(this.view, this.offset + 104);
+  }
+
+  get last_ns(): number {
+    return readU64(this.view, this.offset + 112);
+  }
+
+  get connect_sum_ns(): number {
+    return readU64(this.view, this.offset + 120);
+  }
+
+  connect_buckets(i: number): number {
+    return readU64(this.view, this.offset + 128 + i * 8);
+  }
+  static readonly connect_bucketsLength = 17;
+
+  get rtt_sum_us(): number {
+    return readU64(this.view, this.offset + 264);
+  }
+
+  rtt_buckets(i: number): number {
+    return readU64(this.view, this.offset + 272 + i * 8);
+  }
+  static readonly rtt_bucketsLength = 16;
+
+  get duration_sum_ns(): number {
+    return readU64(this.view, this.offset + 400);
+  }
+
+  duration_buckets(i: number): number {
+    return readU64(this.view, this.offset + 408 + i * 8);
+  }
+  static readonly duration_bucketsLength = 14;
+
+  toObject(): TcpEdgeCounts {
+    return decodeTcpEdgeCounts(this.view, this.offset);
+  }
+}
+
+export function decodeTcpEdgeCounts(view: DataView, offset: number): TcpEdgeCounts {
+  const v = new TcpEdgeCountsView().at(view, offset);
+  return {
+    opened: v.opened,
+    adopted: v.adopted,
+    closed: v.closed,
+    untracked: v.untracked,
+    failures: Array.from({ length: 5 }, (_, i) => v.failures(i)),
+    bytes_sent: v.bytes_sent,
+    bytes_received: v.bytes_received,
+    retrans: v.retrans,
+    resets_sent: v.resets_sent,
+    resets_received: v.resets_received,
+    last_ns: v.last_ns,
+    connect_sum_ns: v.connect_sum_ns,
+    connect_buckets: Array.from({ length: 17 }, (_, i) => v.connect_buckets(i)),
+    rtt_sum_us: v.rtt_sum_us,
+    rtt_buckets: Array.from({ length: 16 }, (_, i) => v.rtt_buckets(i)),
+    duration_sum_ns: v.duration_sum_ns,
+    duration_buckets: Array.from({ length: 14 }, (_, i) => v.duration_buckets(i)),
+  };
+}
+
+export function encodeTcpEdgeCounts(value: TcpEdgeCounts, view: DataView, offset: number): void {
+  writeU64(view, offset + 0, value.opened);
+  writeU64(view, offset + 8, value.adopted);
+  writeU64(view, offset + 16, value.closed);
+  writeU64(view, offset + 24, value.untracked);
+  value.failures.slice(0, 5).forEach((x, i) => writeU64(view, offset + 32 + i * 8, x));
+  writeU64(view, offset + 72, value.bytes_sent);
+  writeU64(view, offset + 80, value.bytes_received);
+  writeU64(view, offset + 88, value.retrans);
+  writeU64(view, offset + 96, value.resets_sent);
+  writeU64(view, offset + 104, value.resets_received);
+  writeU64(view, offset + 112, value.last_ns);
+  writeU64(view, offset + 120, value.connect_sum_ns);
+  value.connect_buckets.slice(0, 17).forEach((x, i) => writeU64(view, offset + 128 + i * 8, x));
+  writeU64(view, offset + 264, value.rtt_sum_us);
+  value.rtt_buckets.slice(0, 16).forEach((x, i) => writeU64(view, offset + 272 + i * 8, x));
+  writeU64(view, offset + 400, value.duration_sum_ns);
+  value.duration_buckets.slice(0, 14).forEach((x, i) => writeU64(view, offset + 408 + i * 8, x));
+}
+
+export const tcpEdgeCountsCodec: Codec<TcpEdgeCounts> = { size: 520, decode: decodeTcpEdgeCounts, encode: encodeTcpEdgeCounts };
+
 /** struct listener_key (8 bytes) */
 export const ListenerKeyLayout = {
   size: 8,
@@ -688,12 +1132,17 @@ export const orphanResetKeyCodec: Codec<OrphanResetKey> = { size: 24, decode: de
 
 /** Maps of tcp.bpf.o: opening the object with this layout refuses maps whose sizes differ. */
 export const layout = {
-  conns: { keySize: 8, valueSize: 160 }, // key: __u64, value: struct conn_value
-  orphan_resets: { keySize: 24, valueSize: 8 }, // key: struct orphan_reset_key, value: __u64
   listeners: { keySize: 8, valueSize: 32 }, // key: struct listener_key, value: struct listener_owner
+  file_owners: { keySize: 8, valueSize: 32 }, // key: __u64, value: struct listener_owner
+  adopt_netns: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
+  sk_states: { keySize: 4, valueSize: 168 }, // key: int, value: struct sock_state
+  conns: { keySize: 8, valueSize: 168 }, // key: __u64, value: struct sock_state
+  edges: { keySize: 48, valueSize: 520 }, // key: struct tcp_edge_key, value: struct tcp_edge_counts
+  edge_overflow: { keySize: 4, valueSize: 520 }, // key: __u32, value: struct tcp_edge_counts
+  zero_counts: { keySize: 4, valueSize: 520 }, // key: __u32, value: struct tcp_edge_counts
+  orphan_resets: { keySize: 24, valueSize: 8 }, // key: struct orphan_reset_key, value: __u64
   events: { keySize: 0, valueSize: 0 },
   events_lost: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
-  drops: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
-  last_untracked: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
+  tcp_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   state_busy: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
 } as const satisfies ObjectLayout;
