@@ -13,7 +13,7 @@ import { CgroupPaths } from '../lib/cgroups.js';
 import { VERSION } from '../lib/version.js';
 import type { AgentCapabilities } from '../model/capabilities.js';
 import type { ConnectionsView } from '../model/connections.js';
-import type { ConnEvent } from '../model/connection.js';
+import { copyIdentity, type ConnEvent, type ConnIdentity } from '../model/connection.js';
 import type { TcpEdgeIdentity } from '../model/edge.js';
 import { NO_WORKLOAD, type WorkloadEnd } from '../model/workload.js';
 import { EdgeTable } from './edges/table.js';
@@ -101,6 +101,8 @@ export class Agent {
   private lastTickMs = 0;
   private intervals = 0;
   private listenersBootstrapped = 0;
+  /** First connections of new kernel edge entries, named once their counts are credited. */
+  private firstSights: ConnIdentity[] = [];
   private readonly ndjson: NdjsonWriter | undefined;
   private readonly startedAt = new Date();
   private stopping = false;
@@ -135,7 +137,8 @@ export class Agent {
       hooks: this.options.hooks,
       connectionEvents: ndjson !== undefined,
       onEvent: ndjson ? (ev: ConnEvent) => ndjson.write(lifecycleRecord(ev, this.owners)) : undefined,
-      onEdgeSeen: (id) => this.enricher.opened(this.edges.get(tcpIdentity(this.enricher, ownerOf(id), id.socketInode)), id),
+      // Applied after the interval credited the kernel's counts: an edge appears with them.
+      onEdgeSeen: (id) => this.firstSights.push(copyIdentity(id)),
       onEventError: (err) => {
         this.self.errors.inc({ stage: 'events' });
         log.error({ err }, 'handling lifecycle events failed');
@@ -213,6 +216,9 @@ export class Agent {
     for (const key of idle) credit.retire(key, tracer.takeEdge(key));
     tracer.readOverflow((role, t) => credit.creditOverflow(role, t));
     credit.finish();
+    const sights = this.firstSights;
+    this.firstSights = [];
+    for (const id of sights) this.enricher.opened(this.edges.get(tcpIdentity(this.enricher, ownerOf(id), id.socketInode)), id);
     tracer.drainOrphanResets((peer, port, n) => {
       // Resets sent for packets no socket owned: server-role edges of the closed port.
       const edge = this.edges.get({ role: 'server', process: '', cgroup: '', peer, port, local: NO_WORKLOAD, remote: NO_WORKLOAD });

@@ -22,6 +22,8 @@ export interface LiveSession {
 export function openLive(what: string, onEvent: (ev: ConnEvent) => void, options: { listConnections?: boolean } = {}): LiveSession {
   const owners = new Owners(new CgroupPaths(features.cgroup2Root()));
   const tracer = TcpTracer.open({ onEvent, connectionEvents: true, ringBytes: 4 << 20, listConnections: options.listConnections });
+  // Listeners and connections older than the tool: owners named, closes counted (no adopt lines printed).
+  tracer.adopt();
   process.stderr.write(`Tracing ${what}... Hit Ctrl-C to end.\n`);
   let stop!: () => void;
   const done = new Promise<void>((resolve) => (stop = resolve));

@@ -62,7 +62,9 @@ export function registerTop(program: Command): void {
       const add = (id: ConnIdentity, st: ConnStats): void => {
         const key = id.socket;
         const prev = seen.get(key);
-        const base = prev && prev.startNs === id.startNs ? prev : { startNs: id.startNs, sent: 0, received: 0 };
+        // The kernel's listing of live connections does not know their start (0): the same socket.
+        const same = prev && (prev.startNs === id.startNs || prev.startNs === 0 || id.startNs === 0);
+        const base = same ? prev : { startNs: id.startNs, sent: 0, received: 0 };
         const tx = Math.max(0, st.bytesSent - base.sent);
         const rx = Math.max(0, st.bytesReceived - base.received);
         seen.set(key, { startNs: id.startNs, sent: st.bytesSent, received: st.bytesReceived });

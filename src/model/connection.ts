@@ -32,6 +32,27 @@ export interface ConnIdentity {
   readonly openReported: boolean;
 }
 
+/** A plain copy of an identity (readers hand out reused views). */
+export function copyIdentity(id: ConnIdentity): ConnIdentity {
+  return {
+    socket: id.socket,
+    startNs: id.startNs,
+    cgroupId: id.cgroupId,
+    socketInode: id.socketInode,
+    pid: id.pid,
+    netns: id.netns,
+    comm: id.comm,
+    ipVersion: id.ipVersion,
+    localAddr: id.localAddr,
+    remoteAddr: id.remoteAddr,
+    localPort: id.localPort,
+    remotePort: id.remotePort,
+    role: id.role,
+    preexisting: id.preexisting,
+    openReported: id.openReported,
+  };
+}
+
 /** Cumulative counters of a connection. */
 export interface ConnStats {
   /** Payload bytes sent, retransmissions excluded. */

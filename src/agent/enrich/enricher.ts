@@ -242,7 +242,7 @@ export class Enricher implements OwnerResolver {
     return undefined;
   }
 
-  /** A connection was attributed to `edge`: note its process and local address, and look up NAT for clients. */
+  /** A new kernel edge entry's first connection, on `edge`: note its process and local address, and look up NAT for clients. */
   opened(edge: TcpEdge, id: ConnIdentity): void {
     const pid = id.pid;
     if (pid) {
@@ -252,7 +252,8 @@ export class Enricher implements OwnerResolver {
     const local = id.localAddr;
     this.details.localAddr(edge, local);
     if (this.nat && id.role === 'client') {
-      this.nat.queue({ tuple: { src: local, sport: id.localPort, dst: edge.identity.peer, dport: id.remotePort }, pid, netns: id.netns, ctx: edge });
+      // The edge's first connection; once it proves translated, its later ones are counted from conntrack.
+      this.nat.queue({ tuple: { src: local, sport: id.localPort, dst: edge.identity.peer, dport: id.remotePort }, pid, netns: id.netns, ctx: edge, watch: true });
     }
   }
 

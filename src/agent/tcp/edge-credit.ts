@@ -106,6 +106,7 @@ export class TcpEdgeCredit {
     const key = `overflow:${role}`;
     let e = this.entries.get(key);
     if (!e) {
+      if (t.values.every((v) => v === 0)) return; // nothing ever overflowed: no roll-up edge
       const identity: TcpEdgeIdentity = { role, process: '', cgroup: '', peer: ROLLUP_PEER, port: 0, local: NO_WORKLOAD, remote: NO_WORKLOAD };
       e = { edge: this.edges.get(identity), edgeKey: tcpEdgeKind.keyOf(identity), credited: new Float64Array(t.values.length), active: 0, lastNs: 0, seen: 0 };
       this.entries.set(key, e);
@@ -118,7 +119,7 @@ export class TcpEdgeCredit {
 
   /** Ends a read: entries the kernel map no longer has are forgotten (their edges keep their counts). */
   finish(): void {
-    for (const [key, e] of this.entries) if (e.seen !== this.reads) this.entries.delete(key);
+    for (const [key, e] of this.entries) if (e.seen !== this.reads && !key.startsWith('overflow:')) this.entries.delete(key);
     this.stats.entries = this.entries.size;
   }
 
