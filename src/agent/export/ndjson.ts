@@ -28,7 +28,8 @@ export function lifecycleRecord(ev: ConnEvent, owners: Pick<OwnerResolver, 'proc
     if (ev.error) r.error = errnoName(ev.error);
     r.retransmits = st.retransmits;
   }
-  if (ev.kind === 'close') {
+  // A close carries the connection's totals; an adoption its totals so far (counting starts there).
+  if (ev.kind === 'close' || ev.kind === 'adopt') {
     r.bytes_sent = st.bytesSent;
     r.bytes_received = st.bytesReceived;
     r.segs_out = st.segsOut;
@@ -37,7 +38,7 @@ export function lifecycleRecord(ev: ConnEvent, owners: Pick<OwnerResolver, 'proc
     r.resets_sent = st.resetsSent;
     r.resets_received = st.resetsReceived;
     r.srtt_ms = round3(st.srttUs / 1000);
-    r.duration_ms = round3((ev.tsNs - id.startNs) / 1e6);
+    if (ev.kind === 'close') r.duration_ms = round3((ev.tsNs - id.startNs) / 1e6);
   }
   return r;
 }
