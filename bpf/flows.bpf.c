@@ -30,6 +30,11 @@
 #include "once.bpf.h"
 
 #define EEXIST 17
+#define SOCK_BINDPORT_LOCK 8
+
+/* Linux 6.2 ("bpf: Add bpf_rdonly_cast() kfunc"): reads a socket the lookup helpers return as a
+ * struct sock (its bind() lock), read-only. */
+extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym;
 
 const volatile __u8 enable_dns = 1;
 /* 1: count per flow (5-tuple) for flow records; 0: count per edge only (what the metrics need). */
@@ -37,6 +42,9 @@ const volatile __u8 track_flows = 1;
 /* The ephemeral port range (ip_local_port_range): such ports never become an edge's port. */
 const volatile __u16 eph_low = 32768;
 const volatile __u16 eph_high = 60999;
+/* 1: when a flow's ports are both ephemeral, ask whether a local socket holds one by bind() (a service
+ * on a port in the ephemeral range); 0: such flows have no service port. */
+const volatile __u8 bound_ports = 1;
 /* 1: edges are counted through the per-CPU edge cache (flows.h), which the agent flushes with
  * edge_cache_flush every interval; 0: straight into `edges` (kernels without BPF_F_TEST_RUN_ON_CPU). */
 const volatile __u8 edge_cache = 1;
@@ -185,6 +193,108 @@ static __always_inline __u16 service_port(__u16 local, __u16 remote)
 	return local < remote ? local : remote;
 }
 
+/* A socket holds `port` by an explicit bind() (a service), not as a client's ephemeral port. */
+static __always_inline int held_by_bind(struct bpf_sock *sk, __u16 port)
+{
+	if (sk->src_port != port)
+		return 0;
+	struct sock *s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+	return (s->sk_userlocks & SOCK_BINDPORT_LOCK) != 0;
+}
+
+/* The packet's local port is held by bind(): going out, its own socket says; coming in, the socket
+ * the stack would deliver it to (looked up in the namespace of the interface). */
+static __always_inline int local_port_bound(struct __sk_buff *skb, const struct flow_key *key, int ingress)
+{
+	if (!ingress) {
+		struct bpf_sock *sk = skb->sk;
+		if (!sk)
+			return 0;
+		sk = bpf_sk_fullsock(sk);
+		return sk && held_by_bind(sk, key->sport);
+	}
+	struct bpf_sock_tuple t = {};
+	__u32 len;
+	if (key->family == AF_INET) {
+		__builtin_memcpy(&t.ipv4.saddr, key->saddr, 4);
+		__builtin_memcpy(&t.ipv4.daddr, key->daddr, 4);
+		t.ipv4.sport = bpf_htons(key->sport);
+		t.ipv4.dport = bpf_htons(key->dport);
+		len = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, key->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, key->daddr, 16);
+		t.ipv6.sport = bpf_htons(key->sport);
+		t.ipv6.dport = bpf_htons(key->dport);
+		len = sizeof(t.ipv6);
+	}
+	struct bpf_sock *sk = key->proto == IPPROTO_UDP ? bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0)
+							: bpf_sk_lookup_tcp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	int bound = held_by_bind(sk, key->dport);
+	bpf_sk_release(sk);
+	return bound;
+}
+
+static __always_inline int icmp_error(__u8 proto, __u16 type_code)
+{
+	__u8 type = type_code >> 8;
+	if (proto == IPPROTO_ICMP)
+		return type == 3 || type == 11 || type == 12; /* unreachable, time exceeded, parameter problem */
+	return type >= 1 && type <= 4; /* ICMPv6: unreachable, too big, time exceeded, parameter problem */
+}
+
+/* An ICMP error's port: the service port of the datagram it answers (the offending packet after the
+ * ICMP header, its ports in the first 8 bytes of its transport header), else the port that datagram
+ * was sent to. Going out, we answer a datagram sent to us; coming in, one we sent. */
+static __always_inline __u16 icmp_error_port(struct __sk_buff *skb, const struct flow_key *key, int ingress, int payload)
+{
+	if (payload <= 0 || !icmp_error(key->proto, key->dport))
+		return 0;
+	__u8 inner[44];
+	__u32 l4;
+	__u8 proto;
+	if (key->proto == IPPROTO_ICMP) {
+		if (bpf_skb_load_bytes(skb, payload, inner, 24))
+			return 0;
+		__u8 ihl = inner[0] & 0xf;
+		if ((inner[0] >> 4) != 4 || ihl < 5)
+			return 0;
+		proto = inner[9];
+		l4 = ihl * 4;
+	} else {
+		if (bpf_skb_load_bytes(skb, payload, inner, 44))
+			return 0;
+		proto = inner[6];
+		l4 = 40;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	__u8 ports[4];
+	if (bpf_skb_load_bytes(skb, payload + l4, ports, 4))
+		return 0;
+	__u16 sport = ports[0] << 8 | ports[1], dport = ports[2] << 8 | ports[3];
+	/* The offending datagram went from its sender's sport to dport: going out, its sender is the peer. */
+	__u16 p = ingress ? service_port(sport, dport) : service_port(dport, sport);
+	return p ?: dport;
+}
+
+/* The edge's service port (flows.h, struct edge_key). */
+static __always_inline __u16 edge_port(struct __sk_buff *skb, const struct flow_key *key, int ingress, int payload)
+{
+	if (key->proto == IPPROTO_TCP || key->proto == IPPROTO_UDP || key->proto == IPPROTO_SCTP) {
+		__u16 local = ingress ? key->dport : key->sport;
+		__u16 p = ingress ? service_port(key->dport, key->sport) : service_port(key->sport, key->dport);
+		if (p || !bound_ports || key->proto == IPPROTO_SCTP)
+			return p;
+		return local_port_bound(skb, key, ingress) ? local : 0;
+	}
+	if (key->proto == IPPROTO_ICMP || key->proto == IPPROTO_ICMPV6)
+		return icmp_error_port(skb, key, ingress, payload);
+	return 0;
+}
+
 /* Full map: the packet goes to the agent as a one-packet flow through the spill ring, counted. */
 static __always_inline void spill(struct flow_key *key, struct flow_counts *init)
 {
@@ -212,7 +322,7 @@ static __always_inline void edge_hash_count(struct flow_key *key, const struct e
 		if (err == -EEXIST)
 			e = bpf_map_lookup_elem(&edges, ek);
 		if (!e) {
-			struct flow_counts one = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now, .tcp_flags = flags };
+			struct flow_counts one = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now, .tcp_flags = flags, .port = ek->port };
 			spill(key, &one);
 			return;
 		}
@@ -259,7 +369,7 @@ static __always_inline int edge_slot_count(const struct edge_key *ek, __u32 len,
 	return 1;
 }
 
-static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 now, __u16 flags)
+static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 now, __u16 flags, __u16 port)
 {
 	struct edge_key ek __attribute__((aligned(8))) = {};
 	int ingress = key->direction == DIR_INGRESS;
@@ -268,8 +378,7 @@ static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 
 	ek.family = key->family;
 	ek.proto = key->proto;
 	ek.direction = key->direction;
-	if (key->proto == IPPROTO_TCP || key->proto == IPPROTO_UDP || key->proto == IPPROTO_SCTP)
-		ek.port = ingress ? service_port(key->dport, key->sport) : service_port(key->sport, key->dport);
+	ek.port = port;
 	if (edge_cache) {
 		__u32 zero = 0;
 		struct edge_cache_state *st = bpf_map_lookup_elem(&edge_cpu_state, &zero);
@@ -304,12 +413,13 @@ static __always_inline int account(struct __sk_buff *skb, __u32 l3, __u16 ethert
 	__u32 len = skb->len;
 
 	if (!track_flows) {
-		account_edge(&key, len, now, flags);
+		account_edge(&key, len, now, flags, edge_port(skb, &key, direction == DIR_INGRESS, payload));
 		goto dns;
 	}
 	struct flow_counts *s = bpf_map_lookup_elem(&flows, &key);
 	if (!s) {
-		struct flow_counts init = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now, .tcp_flags = flags };
+		struct flow_counts init = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now, .tcp_flags = flags,
+					    .port = edge_port(skb, &key, direction == DIR_INGRESS, payload) };
 		long err = bpf_map_update_elem(&flows, &key, &init, BPF_NOEXIST);
 		if (err == 0)
 			goto dns;

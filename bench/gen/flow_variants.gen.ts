@@ -171,7 +171,7 @@ export const FlowCountsLayout = {
     first_ns: { offset: 16, size: 8 },
     last_ns: { offset: 24, size: 8 },
     tcp_flags: { offset: 32, size: 2 },
-    pad1: { offset: 34, size: 2 },
+    port: { offset: 34, size: 2 },
     pad2: { offset: 36, size: 4 },
   },
 } as const;
@@ -182,7 +182,7 @@ export interface FlowCounts {
   first_ns: number;
   last_ns: number;
   tcp_flags: number;
-  pad1: number;
+  port: number;
   pad2: number;
 }
 
@@ -218,7 +218,7 @@ export class FlowCountsView {
     return this.view.getUint16(this.offset + 32, true);
   }
 
-  get pad1(): number {
+  get port(): number {
     return this.view.getUint16(this.offset + 34, true);
   }
 
@@ -239,7 +239,7 @@ export function decodeFlowCounts(view: DataView, offset: number): FlowCounts {
     first_ns: v.first_ns,
     last_ns: v.last_ns,
     tcp_flags: v.tcp_flags,
-    pad1: v.pad1,
+    port: v.port,
     pad2: v.pad2,
   };
 }
@@ -250,7 +250,7 @@ export function encodeFlowCounts(value: FlowCounts, view: DataView, offset: numb
   writeU64(view, offset + 16, value.first_ns);
   writeU64(view, offset + 24, value.last_ns);
   view.setUint16(offset + 32, value.tcp_flags, true);
-  view.setUint16(offset + 34, value.pad1, true);
+  view.setUint16(offset + 34, value.port, true);
   view.setUint32(offset + 36, value.pad2, true);
 }
 

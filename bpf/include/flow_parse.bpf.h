@@ -62,8 +62,8 @@ static __always_inline int load_hdr(struct __sk_buff *skb, const struct hdr_wind
 }
 
 /* Parses the IP and transport headers at offset `l3` into `key` (`pull`: may pull them into the
- * linear area, see window_fill). Returns the L4 payload offset,
- * 0 when there is none, -1 for non-IP. */
+ * linear area, see window_fill). Returns the L4 payload offset (for ICMP, what follows its 8-byte
+ * header: an error's offending packet), 0 when there is none, -1 for non-IP. */
 static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertype, struct flow_key *key, __u16 *flags, int pull)
 {
 	struct hdr_window win = {};
@@ -137,7 +137,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3, __u16 ethertyp
 		if (load_hdr(skb, w, l4, t, sizeof(t)))
 			return 0;
 		key->dport = (__u16)t[0] << 8 | t[1];
-		return 0;
+		return l4 + 8;
 	}
 	}
 	return 0;

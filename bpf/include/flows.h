@@ -45,7 +45,7 @@ struct flow_counts {
 	__u64 first_ns; /* CLOCK_MONOTONIC (coarse) of the first packet */
 	__u64 last_ns;	/* ... and of the last */
 	__u16 tcp_flags; /* OR of the flags seen (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80) */
-	__u16 pad1;
+	__u16 port;	 /* service port as the classifier decided it when the flow began (see edge_key.port) */
 	__u32 pad2;
 };
 
@@ -57,8 +57,11 @@ struct flow_spill {
 };
 
 /* An edge: what the metrics count when no flow records are asked for. The peer is the remote end
- * (the source of a packet coming in, the destination of one going out); port is the service port
- * (the one that is not ephemeral, see servicePort in src/agent/flows/ports.ts; 0 for ICMP). */
+ * (the source of a packet coming in, the destination of one going out); port is the service port:
+ * the one that is not ephemeral (servicePort in src/agent/edges/ports.ts); when both are, the local
+ * one if a local socket holds it by bind() (a UDP or TCP service on a port in the ephemeral range);
+ * for an ICMP error, the service port of the datagram it answers, else the port that datagram was
+ * sent to; 0 for other ICMP and when no port can be told. */
 struct edge_key {
 	__u8 peer[16];
 	__u32 ifindex;

@@ -80,7 +80,9 @@ export class DropReader {
       const local = ip && this.workloadOf ? podLevel(this.workloadOf(formatAddr(k.family, received ? k.daddr : k.saddr))) : NO_WORKLOAD;
       const remote = ip && this.workloadOf ? podLevel(this.workloadOf(peer)) : NO_WORKLOAD;
       const tcpudp = k.proto === 6 || k.proto === 17;
-      const port = tcpudp ? servicePort(received ? k.dport : k.sport, received ? k.sport : k.dport, this.ports) : 0;
+      // The service port; where none can be told (both ports ephemeral: a closed port in that range),
+      // the port the packet was sent to.
+      const port = tcpudp ? servicePort(received ? k.dport : k.sport, received ? k.sport : k.dport, this.ports) || k.dport : 0;
       this.credit({ reason: this.reasons.name(k.reason), direction: received ? 'received' : 'sent', protocol: ip ? protocolName(k.proto) : 'other', peer, port, local, remote }, packets, nowMs);
     }
   }

@@ -40,7 +40,7 @@ export class EdgeReader {
   /** A packet whose edge found the map full, through the spill ring: its edge counts it. */
   onSpill(view: DataView, off: number, nowMs: number): void {
     const s = this.spillView.at(view, off);
-    const edge = this.edges.ofFlow(this.flowKeyView.at(view, off), nowMs);
+    const edge = this.edges.ofFlow(this.flowKeyView.at(view, off), nowMs, s.stats.port);
     edge.packets += s.stats.packets;
     edge.bytes += s.stats.bytes;
     edge.lastActivityMs = nowMs;

@@ -72,7 +72,7 @@ export class FlowReader {
     const hash = keyHash(view, off);
     let st = this.flows.get(view, off, hash);
     if (!st) {
-      st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.edges.ofFlow(this.keyView.at(view, off), nowMs), packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, exportedPackets: 0, exportedBytes: 0, exportedNs: 0, read: this.reads };
+      st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.edges.ofFlow(this.keyView.at(view, off), nowMs, s.stats.port), packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, exportedPackets: 0, exportedBytes: 0, exportedNs: 0, read: this.reads };
       this.flows.add(st);
     }
     const p = s.stats.packets;
@@ -105,6 +105,7 @@ export class FlowReader {
       let first = 0;
       let last = 0;
       let flags = 0;
+      let port = 0;
       for (let cpu = 0; cpu < cpus; cpu++) {
         const o = batch.valueOffset(i, cpu);
         packets += codec.readU64(vals, o);
@@ -114,6 +115,7 @@ export class FlowReader {
         const l = codec.readU64(vals, o + 24);
         if (l > last) last = l;
         flags |= vals.getUint16(o + 32, true);
+        port ||= vals.getUint16(o + 34, true); // set on the CPU that made the entry
       }
       let st = this.flows.get(batch.keys, ko, hash);
       if (!st || !st.inKernel) {
@@ -124,7 +126,7 @@ export class FlowReader {
           keyWords: base?.keyWords ?? keyWords(batch.keys, ko),
           hash,
           next: undefined,
-          edge: base?.edge ?? this.edges.ofFlow(this.keyView.at(batch.keys, ko), nowMs),
+          edge: base?.edge ?? this.edges.ofFlow(this.keyView.at(batch.keys, ko), nowMs, port),
           packets: base?.packets ?? 0,
           bytes: base?.bytes ?? 0,
           firstNs: base ? Math.min(base.firstNs || first, first || base.firstNs) : first,

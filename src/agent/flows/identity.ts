@@ -15,8 +15,11 @@ export class FlowEdges {
     private readonly dnsName: ((addr: string) => string) | undefined,
   ) {}
 
-  /** The edge of a 5-tuple flow key. */
-  ofFlow(k: FlowKeyView, nowMs?: number): FlowEdge {
+  /**
+   * The edge of a 5-tuple flow key. `kernelPort`: the service port the classifier decided when the
+   * flow began (it knows which local sockets are bound, and what an ICMP error answers).
+   */
+  ofFlow(k: FlowKeyView, nowMs?: number, kernelPort = 0): FlowEdge {
     const ingress = k.direction === FlowDirection.DIR_INGRESS;
     const peer = formatAddr(k.family, ingress ? k.saddr : k.daddr);
     const portful = k.proto === 6 || k.proto === 17 || k.proto === 132;
@@ -28,7 +31,7 @@ export class FlowEdges {
         protocol: protocolName(k.proto),
         interface: this.interfaceName(k.ifindex),
         peer,
-        port: portful ? servicePort(local, remote, this.ports) : 0,
+        port: kernelPort || (portful ? servicePort(local, remote, this.ports) : 0),
         peerDns: this.dnsName?.(peer) ?? '',
       },
       nowMs,
