@@ -319,7 +319,7 @@ static __always_inline void state_init(struct sock_state *s, const struct conn_i
 	s->rtt_at_ns = 0;
 	s->rtt_segs_in = base->segs_in;
 	s->connect_ns = 0;
-	s->credit_ns = 0;
+	s->credit_ns = id->start_ns; /* its first segments are its handshake's: credited from the next period */
 	s->resets_sent = 0;
 	s->resets_received = 0;
 	s->where = WHERE_EDGE;
@@ -540,9 +540,8 @@ static __always_inline void on_connect(struct sock *sk, __u64 now, const bool di
 	id.role = ROLE_CLIENT;
 	id.state = TCP_SYN_SENT;
 	read_addrs(sk, &id, direct);
-	owner_from_current(&id, direct);
+	owner_from_current(&id, direct); /* the owner is known: no socket inode needed to find it */
 	id.cgroup_id = sock_cgroup_id(sk, direct) ?: bpf_get_current_cgroup_id();
-	id.sock_ino = sock_inode(sk, direct);
 	state_init(s, &id, &base, PHASE_CONNECTING);
 }
 
@@ -680,7 +679,6 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 {
 	if (SK_READ(direct, sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
 	if (newstate == TCP_LISTEN) {
 		on_listen(sk, direct);
 	} else if (oldstate == TCP_LISTEN) {
@@ -688,16 +686,16 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 			on_unlisten(sk, direct);
 		/* LISTEN -> SYN_RECV: a child being cloned from the listener; tracked once established */
 	} else if (newstate == TCP_SYN_SENT) {
-		on_connect(sk, now, direct);
+		on_connect(sk, bpf_ktime_get_ns(), direct);
 	} else if (oldstate == TCP_SYN_SENT) {
 		if (newstate == TCP_ESTABLISHED)
-			on_connected(sk, now, direct);
+			on_connected(sk, bpf_ktime_get_ns(), direct);
 		else if (newstate == TCP_CLOSE)
-			on_connect_failed(sk, now, direct);
+			on_connect_failed(sk, bpf_ktime_get_ns(), direct);
 	} else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		on_accepted_established(sk, now, direct);
+		on_accepted_established(sk, bpf_ktime_get_ns(), direct);
 	} else if (newstate == TCP_CLOSE && oldstate != TCP_SYN_RECV) {
-		on_closed(sk, now, direct);
+		on_closed(sk, bpf_ktime_get_ns(), direct);
 	}
 	/* Other changes (FIN_WAIT1, CLOSE_WAIT...) cost nothing more. */
 	return 0;
@@ -1022,10 +1020,39 @@ struct syscall_exit_ctx {
 /* accept() returned a socket to this process: the server connections its listener gets from now
  * on are this process's (the listener's entry, written only when the process changes). The
  * connection itself was counted when it was established, under the listener's entry then. */
+/* Per CPU: the process whose accept() was last looked at, and when. */
+struct accept_seen {
+	__u64 at_ns;
+	__u32 pid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct accept_seen);
+} accept_seen SEC(".maps");
+
+/* A process that accepts in a loop names its listener once: after the first look, its accept()s are
+ * looked at again at most every ACCEPT_RECHECK_NS on each CPU (the walk through its file table to the
+ * socket costs more than the rest of a connection's accounting). */
+#define ACCEPT_RECHECK_NS 100000000ULL
+
 static __always_inline int on_accept(__s64 fd)
 {
 	if (fd < 0)
 		return 0;
+	__u32 zero = 0;
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 now = bpf_ktime_get_ns();
+	struct accept_seen *seen = bpf_map_lookup_elem(&accept_seen, &zero);
+	if (seen) {
+		if (seen->pid == pid && now - seen->at_ns < ACCEPT_RECHECK_NS)
+			return 0;
+		seen->pid = pid;
+		seen->at_ns = now;
+	}
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
 	struct file *f = NULL;
@@ -1039,7 +1066,6 @@ static __always_inline int on_accept(__s64 fd)
 	struct listener_key lk = {};
 	lk.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	struct listener_owner *l = bpf_map_lookup_elem(&listeners, &lk);
 	if (l && l->pid == pid)
 		return 0;

@@ -1145,4 +1145,5 @@ export const layout = {
   events_lost: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   tcp_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   state_busy: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
+  accept_seen: { keySize: 4, valueSize: 16 }, // key: __u32, value: struct accept_seen
 } as const satisfies ObjectLayout;
