@@ -43,3 +43,31 @@ test('interfaces are attached when they appear and released when they go', async
     assert.equal(await agent.stop(), 0);
   }
 });
+
+test('by default every interface but loopback: loopback is listed as left out, and why; "." includes it', async () => {
+  const link = createFlowLink();
+  // In the namespace only its loopback and its end of the veth pair exist: the defaults touch nothing else.
+  const saved = process.env.FLOWSCOPE_FLOW_INTERFACES;
+  process.env.FLOWSCOPE_FLOW_INTERFACES = '';
+  try {
+    for (const [args, loAttached] of [
+      [[], false],
+      [['--flow-interfaces', '.'], true],
+    ] as const) {
+      const agent = await startAgent([...args], 'agent', { netns: link.ns, host: link.peerAddr });
+      try {
+        const caps = await agent.json<{ flows: { interfaces: Array<{ name: string; attached: boolean; error?: string }> } }>('/capabilities');
+        const byName = Object.fromEntries(caps.flows.interfaces.map((i) => [i.name, i]));
+        assert.equal(byName[link.peer]?.attached, true, `${link.peer} attached`);
+        assert.equal(byName.lo?.attached, loAttached, `lo ${loAttached ? 'attached' : 'left out'} with ${JSON.stringify(args)}`);
+        if (!loAttached) assert.match(byName.lo!.error!, /loopback: left out by default .*--flow-interfaces/);
+      } finally {
+        assert.equal(await agent.stop(), 0);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.FLOWSCOPE_FLOW_INTERFACES;
+    else process.env.FLOWSCOPE_FLOW_INTERFACES = saved;
+    link.destroy();
+  }
+});

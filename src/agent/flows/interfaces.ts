@@ -17,6 +17,12 @@ import { LinkTable, type LinkState } from './link-events-table.js';
 import { NetlinkLinkSource, PolledLinkSource, type LinkSource, type LinkSourceStatus } from './link-events-source.js';
 
 const POLLING = 'polling /proc/self/net/dev and `ip -j link` every interval instead';
+/**
+ * Loopback is left out unless --flow-interfaces names it: its TCP is counted by the connection
+ * hooks already, and the classifier on it would cost every local connection a dozen runs (see the
+ * README and bench/RESULTS.md).
+ */
+const LOOPBACK_LEFT_OUT = "loopback: left out by default (its TCP is counted by the connection hooks); --flow-interfaces '.' includes it";
 
 /** Link types whose packets start at an Ethernet header (Ethernet, veth, bridge, bond, loopback). */
 const L2_TYPES = new Set<number>([ARPHRD.ETHER, ARPHRD.LOOPBACK]);
@@ -35,7 +41,7 @@ export interface AttachedInterface {
 }
 
 export interface InterfaceWatcherOptions {
-  /** Only interfaces whose name matches (default: all). */
+  /** Only interfaces whose name matches (default: every interface but loopback). */
   include?: RegExp;
   /** 'auto' (tcx where present), 'tcx' or 'legacy'. */
   tcMode: 'auto' | 'tcx' | 'legacy';
@@ -121,7 +127,7 @@ export class InterfaceWatcher {
     const { ifindex, name } = link;
     this.names.set(ifindex, name);
     this.goneAt.delete(ifindex);
-    const wanted = !this.options.include || this.options.include.test(name);
+    const wanted = this.options.include ? this.options.include.test(name) : link.type !== ARPHRD.LOOPBACK;
     const cur = this.attached.get(ifindex);
     if (cur) {
       if (wanted) {
@@ -133,6 +139,7 @@ export class InterfaceWatcher {
       return;
     }
     this.skipped.delete(ifindex);
+    if (!wanted && !this.options.include) this.skipped.set(ifindex, { name, why: LOOPBACK_LEFT_OUT });
     const failed = this.failed.get(ifindex);
     if (!wanted) this.failed.delete(ifindex);
     else if (failed) failed.name = name;

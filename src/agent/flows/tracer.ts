@@ -25,7 +25,7 @@ export const FLOWS_OBJECT = repoPath('bpf/.output/flows.bpf.o');
 const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
 
 export interface FlowTracerOptions {
-  /** Interfaces to watch (default: every interface of this network namespace). */
+  /** Interfaces to watch (default: every interface of this network namespace but loopback). */
   interfaces?: RegExp;
   tcMode?: 'auto' | 'tcx' | 'legacy';
   /** Flows in the kernel map (beyond: spilled to the agent through a ring buffer); also the edge map's size. */
