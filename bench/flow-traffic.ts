@@ -1,7 +1,9 @@
 // Traffic for the flow benchmarks: a veth pair into a namespace, trafgen sending 64-byte UDP frames
-// (60 bytes + FCS) in 1 flow or 65,536 flows, either delivered to a receiving application (a C
-// recvmmsg loop on the other CPU) or to a closed port (every packet a drop), packet rates over short
-// phases, and the cache-hot test run of a classifier.
+// (60 bytes + FCS) in 1 flow or from 65,536 distinct peers (the last two bytes of the source address
+// counting through a /16 routed through the namespace: 65,536 edges, not one edge of many source
+// ports), either delivered to a receiving application (a C recvmmsg loop on the other CPU) or to a
+// closed port (every packet a drop), packet rates over short phases, and the cache-hot test run of
+// a classifier.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,7 @@ import { join } from 'node:path';
 import { BpfObject } from '../src/bpf/index.js';
 import { createFlowLink, udpFrame, type FlowLink } from '../test/flows/support.js';
 import { compileC } from '../test/support/cbin.js';
+import { sh } from '../test/support/run.js';
 import { repoPath } from '../src/lib/paths.js';
 import { median } from './support.js';
 
@@ -64,7 +67,7 @@ export interface TrafficBench {
   link: FlowLink;
   delivery: Delivery;
   mode: TrafgenMode;
-  /** trafgen configurations by number of flows. */
+  /** trafgen configurations: one flow, or 65,536 distinct peers. */
   confs: Record<FlowCount, string>;
   /** Runs `fn` while trafgen sends without a break in `flows` flows. */
   withTrafgen<T>(flows: FlowCount, fn: () => Promise<T>): Promise<T>;
@@ -77,17 +80,31 @@ export interface TrafficBench {
  * A namespace on a veth pair, trafgen configurations and, for 'delivered', the receiving application
  * (on CPU 1; trafgen sends from CPU 0); removed on destroy() and on SIGINT/SIGTERM.
  */
+/** A /16 of peers behind the namespace: routed through it, so that the host's reverse-path check passes. */
+function routePeers(link: FlowLink): { prefix: string; remove(): void } {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const prefix = `10.${150 + Math.floor(Math.random() * 90)}`;
+    try {
+      sh('ip', ['route', 'add', `${prefix}.0.0/16`, 'via', link.peerAddr, 'dev', link.host]);
+      return { prefix, remove: () => sh('ip', ['route', 'del', `${prefix}.0.0/16`], { allowFail: true }) };
+    } catch {
+      // taken: another one
+    }
+  }
+  throw new Error('no free 10.x.0.0/16 to route the peers through');
+}
+
 export async function createTrafficBench(delivery: Delivery = 'dropped', mode: TrafgenMode = trafgenMode()): Promise<TrafficBench> {
   const link = createFlowLink();
+  const peers = routePeers(link);
   const dir = mkdtempSync(join(tmpdir(), 'fs-bench-'));
   const confs = {} as Record<FlowCount, string>;
-  for (const [flows, sport] of [
-    ['1', '40000'],
-    ['65536', 'dinc(0, 65535)'],
-  ] as const) {
-    confs[flows] = join(dir, `${flows}.cfg`);
-    writeFileSync(confs[flows], `{ eth(da=${link.hostMac}, sa=${link.peerMac}), ipv4(saddr=${link.peerAddr}, daddr=${link.hostAddr}, ttl=64), udp(sport=${sport}, dport=${delivery === 'delivered' ? SINK_PORT : CLOSED_PORT}), fill(0x00, 18) }\n`);
-  }
+  const dport = delivery === 'delivered' ? SINK_PORT : CLOSED_PORT;
+  const frame = (ip: string): string => `{ eth(da=${link.hostMac}, sa=${link.peerMac}), ${ip}, udp(sport=40000, dport=${dport}), fill(0x00, 18) }\n`;
+  confs['1'] = join(dir, '1.cfg');
+  writeFileSync(confs['1'], frame(`ipv4(saddr=${link.peerAddr}, daddr=${link.hostAddr}, ttl=64)`));
+  confs['65536'] = join(dir, '65536.cfg');
+  writeFileSync(confs['65536'], frame(`ipv4(saddr=${peers.prefix}.0.0, saddr[2:2]=dinc(0, 65535), daddr=${link.hostAddr}, ttl=64)`));
   let running: ChildProcess | undefined;
   let sink: ChildProcess | undefined;
   let destroyed = false;
@@ -96,6 +113,7 @@ export async function createTrafficBench(delivery: Delivery = 'dropped', mode: T
     destroyed = true;
     if (running?.pid) process.kill(-running.pid, 'SIGKILL');
     sink?.kill('SIGKILL');
+    peers.remove();
     link.destroy();
     rmSync(dir, { recursive: true, force: true });
   };

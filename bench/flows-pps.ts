@@ -1,7 +1,8 @@
 // Seed 003's table on this machine: packets per second through a veth pair (trafgen, 64-byte UDP
 // frames: 60 bytes + FCS) with no program, with the agent, with tcpdump, and with benchmark-only
-// variants of the classifier on other data structures, in 1 flow and in 65,536 flows, in the same
-// run. BPF run time per packet from the kernel's BPF statistics.
+// variants of the classifier on other data structures, in 1 flow and from 65,536 distinct peers
+// (65,536 edges' worth of work), in the same run. BPF run time per packet from the kernel's BPF
+// statistics.
 //
 //   node dist/bench/flows-pps.js [seconds per cell = 8] [phase ms = 50]
 //   FLOWS_PPS_DELIVERY=delivered|dropped (default both), FLOWS_PPS_ONLY=<regexp of variant names>,
@@ -16,9 +17,13 @@
 //
 // This machine is shared: its packet rate with no program at all drifts by tens of percent within
 // seconds. So within one cell trafgen runs without a break while the variant is switched on and off
-// every `phase ms` by a gate program in front of it (a map write; tcpdump is started and stopped),
-// and each "on" phase is compared with the mean of the "off" phases on either side of it.
+// every `phase ms` (a map write; tcpdump is started and stopped), and each "on" phase is compared
+// with the mean of the "off" phases on either side of it. The agent rows are switched through a map
+// the agent's own classifier and drop hook read (FLOWSCOPE_BENCH_GATE): both are off in the "off"
+// phases, so the drop hook's cost is in the closed-port rows. The in-process variants have a gate
+// program in front of them. No cell is left out.
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { BpfObject, enableBpfStats, type Link } from '../src/bpf/index.js';
 import { repoPath } from '../src/lib/paths.js';
 import { flowscopeBin } from '../test/support/paths.js';
@@ -133,19 +138,48 @@ function loadGate(link: FlowLink): { open(): void; shut(): void; attach(): void;
   }
 }
 
+/** A map the agent's packet programs read (FLOWSCOPE_BENCH_GATE): 1 switches them off. */
+function agentGate(): { path: string; open(): void; shut(): void; close(): void } {
+  const o = BpfObject.load(VARIANTS_OBJ, { programs: ['v_gate'] });
+  const path = `/sys/fs/bpf/flowscope-bench-gate-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+  const gate = o.map('gate');
+  const key = Buffer.alloc(4);
+  const set = (v: number): void => gate.set(key, Buffer.from(new Uint32Array([v]).buffer));
+  try {
+    set(1);
+    o.pinMap('gate', path);
+  } catch (err) {
+    o.close();
+    throw err;
+  }
+  return {
+    path,
+    open: () => set(0),
+    shut: () => set(1),
+    close() {
+      rmSync(path, { force: true });
+      o.close();
+    },
+  };
+}
+
 function agentProcess(name: string, extra: string[]): Variant {
   return {
     name,
-    switchedBy: 'gate',
+    switchedBy: 'its own gate (classifier and drop hook)',
     async prepare(link) {
+      const gate = agentGate();
       const proc: ChildProcess = spawn(
         flowscopeBin,
         ['agent', '--listen', `127.0.0.1:${await freePort()}`, '--flow-interfaces', `^${link.host}$`, '--max-flows', '131072', '--log-level', 'info', ...extra],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLOWSCOPE_BENCH_GATE: gate.path } },
       );
       let err = '';
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`agent did not attach: ${err}`)), 20_000);
+        const t = setTimeout(() => {
+          gate.close();
+          reject(new Error(`agent did not attach: ${err}`));
+        }, 20_000);
         proc.stderr!.on('data', (d: Buffer) => {
           err += d.toString();
           if (err.includes('serving metrics')) {
@@ -153,24 +187,20 @@ function agentProcess(name: string, extra: string[]): Variant {
             resolve();
           }
         });
-        proc.once('exit', (c) => reject(new Error(`agent exited ${c}: ${err}`)));
+        proc.once('exit', (c) => {
+          gate.close();
+          reject(new Error(`agent exited ${c}: ${err}`));
+        });
       });
       const stopAgent = async (): Promise<void> => {
         proc.kill('SIGTERM');
         await new Promise((r) => proc.once('close', r));
+        gate.close();
       };
-      let gate: ReturnType<typeof loadGate>;
-      try {
-        gate = loadGate(link);
-      } catch (e) {
-        await stopAgent();
-        throw e;
-      }
       return {
         on: async () => gate.open(),
         off: async () => gate.shut(),
         async close() {
-          gate.close();
           await stopAgent();
         },
         runStats() {
@@ -187,7 +217,7 @@ function agentProcess(name: string, extra: string[]): Variant {
 }
 
 const gateAlone: Variant = {
-  name: 'gate alone (switches the agent rows)',
+  name: 'gate alone (switches the in-process rows)',
   switchedBy: 'attach / detach',
   testRun: { obj: VARIANTS_OBJ, prog: 'v_gate' },
   async prepare(link) {
@@ -302,7 +332,7 @@ async function main(): Promise<void> {
         const row: Record<string, string | number> = { variant: v.name, 'switched by': v.switchedBy };
         row['test-run ns'] = v.testRun ? fmt(testRunNs(v.testRun.obj, v.testRun.prog, v.testRun.globals)) : '-';
         for (const flows of FLOW_COUNTS) {
-          const n = flows === '1' ? '1 flow' : '65,536 flows';
+          const n = flows === '1' ? '1 flow' : '65,536 peers';
           const cell = await measureCell(bench, flows, v);
           const r = cell.ratios;
           row[`pps off / on, ${n}`] = `${fmt(median(cell.off))} / ${fmt(median(cell.on))}`;

@@ -49,6 +49,27 @@ const volatile __u8 bound_ports = 1;
  * edge_cache_flush every interval; 0: straight into `edges` (kernels without BPF_F_TEST_RUN_ON_CPU). */
 const volatile __u8 edge_cache = 1;
 
+/* Benchmarks only (bench/flows-pps.ts, FLOWSCOPE_BENCH_GATE): the classifier and the drop hook do
+ * nothing while `bench_gate` holds 1, so that a benchmark can switch the whole agent on and off
+ * every few ms. 0 otherwise: the verifier drops the check. */
+const volatile __u8 bench_gated = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} bench_gate SEC(".maps");
+
+static __always_inline int bench_off(void)
+{
+	if (!bench_gated)
+		return 0;
+	__u32 zero = 0;
+	__u32 *shut = bpf_map_lookup_elem(&bench_gate, &zero);
+	return shut && *shut;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 65536);
@@ -403,6 +424,8 @@ static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 
 
 static __always_inline int account(struct __sk_buff *skb, __u32 l3, __u16 ethertype, __u8 direction)
 {
+	if (bench_off())
+		return FLOWSCOPE_TC_CONTINUE;
 	struct flow_key key = {};
 	__u16 flags = 0;
 	int payload = parse(skb, l3, ethertype, &key, &flags, direction == DIR_INGRESS);
@@ -596,6 +619,7 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 	key.received = d->received;
 	key.ifindex = d->ifindex;
 	__u16 nh = d->network_header, th = d->transport_header;
+	__u16 sport = 0, dport = 0;
 	__u32 l4 = 0;
 	if (d->protocol == bpf_htons(ETH_P_IP)) {
 		/* The IP header and, without options, the ports in one read. */
@@ -611,8 +635,8 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 			if (!(h.ip.frag_off & bpf_htons(IP_OFFSET_MASK))) {
 				l4 = nh + h.ip.ihl * 4;
 				if (h.ip.ihl == 5 && (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)) {
-					key.sport = bpf_ntohs(h.ports[0]);
-					key.dport = bpf_ntohs(h.ports[1]);
+					sport = bpf_ntohs(h.ports[0]);
+					dport = bpf_ntohs(h.ports[1]);
 					l4 = 0; /* ports read */
 				}
 			}
@@ -631,13 +655,15 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 	if (l4 && (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)) {
 		__be16 ports[2];
 		if (bpf_probe_read_kernel(ports, sizeof(ports), d->head + l4) == 0) {
-			key.sport = bpf_ntohs(ports[0]);
-			key.dport = bpf_ntohs(ports[1]);
+			sport = bpf_ntohs(ports[0]);
+			dport = bpf_ntohs(ports[1]);
 		}
-	} else if (l4 && (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6)) {
-		__u8 t[2];
-		if (bpf_probe_read_kernel(t, sizeof(t), d->head + l4) == 0)
-			key.dport = (__u16)t[0] << 8 | t[1];
+	}
+	if (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP) {
+		if (reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET))
+			key.port = dport;
+		else
+			key.port = d->received ? service_port(dport, sport) : service_port(sport, dport);
 	}
 	struct drop_counts *s = drop_counts_of(&key, reason);
 	if (s) {
@@ -649,7 +675,7 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	if (reason <= SKB_CONSUMED)
+	if (reason <= SKB_CONSUMED || bench_off())
 		return 0; /* not a drop */
 	struct net_device *dev = skb->dev;
 	struct drop_src d = {
@@ -668,7 +694,7 @@ int BPF_PROG(drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	if (reason <= SKB_CONSUMED)
+	if (reason <= SKB_CONSUMED || bench_off())
 		return 0;
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
 	struct drop_src d = {

@@ -153,6 +153,8 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
             InstanceMethod("attachSocketFilter", &NativeObject::AttachSocketFilter),
             InstanceMethod("attachTcLegacy", &NativeObject::AttachTcLegacy),
             InstanceMethod("attachIter", &NativeObject::AttachIter),
+            InstanceMethod("reuseMap", &NativeObject::ReuseMap),
+            InstanceMethod("pinMap", &NativeObject::PinMap),
             InstanceMethod("close", &NativeObject::Close),
         });
     exports.Set("NativeObject", fn);
@@ -568,6 +570,26 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     state->tcPriority = opts.priority;
     state->description = what + " priority " + std::to_string(opts.priority);
     return AddLink(env, state);
+  }
+
+  // reuseMap(name, pinPath): before load, the map is the one pinned at pinPath (shared with another object).
+  Napi::Value ReuseMap(const Napi::CallbackInfo& info) {
+    struct bpf_map* map = MapByName(info, 0);
+    std::string path = ArgString(info, 1, "pinPath");
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) ThrowBpf(info.Env(), "open pinned map " + path, errno);
+    int err = bpf_map__reuse_fd(map, fd);
+    close(fd);
+    if (err) ThrowBpf(info.Env(), "reuse pinned map " + path, err);
+    return info.Env().Undefined();
+  }
+
+  // pinMap(name, pinPath): pins a loaded map in bpffs (for another object to reuse).
+  Napi::Value PinMap(const Napi::CallbackInfo& info) {
+    struct bpf_map* map = MapByName(info, 0);
+    std::string path = ArgString(info, 1, "pinPath");
+    if (bpf_obj_pin(bpf_map__fd(map), path.c_str()) != 0) ThrowBpf(info.Env(), "pin map at " + path, errno);
+    return info.Env().Undefined();
   }
 
   // attachIter(prog): a BPF iterator link (iter/...: task_file, tcp...); run it with iterRead().

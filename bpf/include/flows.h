@@ -113,12 +113,15 @@ struct edge_cache_state {
 	__u32 flushing; /* a flush is under way: the classifier leaves the slots alone */
 };
 
-/* A packet the kernel freed as dropped, aggregated by reason and addresses. */
+/* Packets the kernel freed as dropped, aggregated per edge: by reason, addresses and port (not by
+ * the ephemeral port of each connection: a connection's close frees packets too, and each would
+ * otherwise be an entry of its own). port: the service port (flows.h edge_key), 0 where none can be
+ * told; for NO_SOCKET drops the port the packet was sent to (the closed port a sender tried). */
 struct drop_key {
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__u16 sport;
-	__u16 dport;
+	__u16 port;
+	__u16 pad2;
 	__u32 reason;  /* enum skb_drop_reason (names from the kernel's BTF) */
 	__u32 ifindex; /* skb->dev, 0 when none */
 	__u8 family;   /* AF_INET, AF_INET6, 0 for other protocols */

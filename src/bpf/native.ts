@@ -63,6 +63,8 @@ export interface NativeObject {
   attachSocketFilter(program: string, ifindex: number): NativeLink;
   attachTcLegacy(program: string, ifindex: number, ingress: boolean, priority: number, handle: number): NativeLink;
   attachIter(program: string): NativeLink;
+  reuseMap(map: string, pinPath: string): void;
+  pinMap(map: string, pinPath: string): void;
   close(): void;
 }
 

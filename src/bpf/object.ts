@@ -29,6 +29,8 @@ export interface OpenOptions {
   maxEntries?: Record<string, number>;
   /** Load only these programs (default: all). */
   programs?: string[];
+  /** Maps that are the ones pinned at these bpffs paths (shared with another object), by name. */
+  reuseMaps?: Record<string, string>;
 }
 
 export type TcDirection = 'ingress' | 'egress';
@@ -310,6 +312,7 @@ export class BpfObject implements Closable {
       if (options.layout) obj.checkLayout(options.layout);
       for (const [name, value] of Object.entries(options.globals ?? {})) obj.setGlobal(name, value);
       for (const [name, n] of Object.entries(options.maxEntries ?? {})) obj.setMaxEntries(name, n);
+      for (const [name, path] of Object.entries(options.reuseMaps ?? {})) obj.raw.reuseMap(name, path);
       if (options.programs) obj.loadOnly(options.programs);
     } catch (err) {
       obj.close();
@@ -347,6 +350,12 @@ export class BpfObject implements Closable {
         );
       }
     }
+  }
+
+  /** Pins a loaded map in bpffs at `path`, for another object to share (OpenOptions.reuseMaps). */
+  pinMap(name: string, path: string): void {
+    this.ensureLoaded(`pin map ${name}`);
+    this.raw.pinMap(name, path);
   }
 
   setGlobal(name: string, value: GlobalValue): void {

@@ -81,12 +81,13 @@ export interface TrafgenResult {
  */
 export function trafgen(
   link: FlowLink,
-  o: { count: number; flows: number; dport: number; frameBytes?: number; gapUs?: number; sendto?: boolean; from?: 'peer' | 'host'; fill?: number },
+  o: { count: number; flows: number; dport: number; frameBytes?: number; gapUs?: number; sendto?: boolean; from?: 'peer' | 'host'; fill?: number; peers?: PeerRange },
 ): TrafgenResult {
   const payload = (o.frameBytes ?? 60) - 14 - 20 - 8;
-  const sport = o.flows === 1 ? '40000' : `dinc(40000, ${40000 + o.flows - 1})`;
+  // Flows differ by source port, or with `peers` by source address (each a peer of its own).
+  const sport = o.flows === 1 || o.peers ? '40000' : `dinc(40000, ${40000 + o.flows - 1})`;
   const fromHost = o.from === 'host';
-  const [da, sa, saddr, daddr] = fromHost ? [link.peerMac, link.hostMac, link.hostAddr, link.peerAddr] : [link.hostMac, link.peerMac, link.peerAddr, link.hostAddr];
+  const [da, sa, saddr, daddr] = fromHost ? [link.peerMac, link.hostMac, link.hostAddr, link.peerAddr] : [link.hostMac, link.peerMac, o.peers ? `${o.peers.prefix}.0.0, saddr[2:2]=dinc(0, ${o.flows - 1})` : link.peerAddr, link.hostAddr];
   const dir = mkdtempSync(join(tmpdir(), 'fs-trafgen-'));
   const conf = join(dir, 'udp.cfg');
   writeFileSync(conf, `{ eth(da=${da}, sa=${sa}), ipv4(saddr=${saddr}, daddr=${daddr}, ttl=64), udp(sport=${sport}, dport=${o.dport}), fill(${o.fill ?? 0}, ${payload}) }\n`);
@@ -105,6 +106,25 @@ export function trafgen(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A /16 of peer addresses behind the namespace (routed through it, so that the host accepts them). */
+export interface PeerRange {
+  prefix: string;
+  remove(): void;
+}
+
+export function routePeers(link: FlowLink): PeerRange {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const prefix = `10.${150 + Math.floor(Math.random() * 90)}`;
+    try {
+      sh('ip', ['route', 'add', `${prefix}.0.0/16`, 'via', link.peerAddr, 'dev', link.host]);
+      return { prefix, remove: () => sh('ip', ['route', 'del', `${prefix}.0.0/16`], { allowFail: true }) };
+    } catch {
+      // taken: another one
+    }
+  }
+  throw new Error('no free 10.x.0.0/16 to route the peers through');
 }
 
 /** Parses the flow records (`--flows ndjson`) in an agent's stdout. */

@@ -7,7 +7,6 @@ import { formatAddr } from '../../model/addr.js';
 import { protocolName, ROLLUP_PEER, type DropIdentity } from '../../model/edge.js';
 import { NO_WORKLOAD, podLevel, type WorkloadOf } from '../../model/workload.js';
 import type { EdgeTable } from '../edges/table.js';
-import { servicePort, type PortRange } from '../edges/ports.js';
 import type { DropEdge } from './edge.js';
 import { DropReasons } from './reasons.js';
 
@@ -40,7 +39,6 @@ export class DropReader {
   constructor(
     private readonly maps: DropMaps,
     private readonly table: EdgeTable<DropIdentity, DropEdge>,
-    private readonly ports: PortRange,
     private readonly workloadOf: WorkloadOf | undefined,
   ) {}
 
@@ -79,10 +77,8 @@ export class DropReader {
       // came in, its source when it went out) and the peer.
       const local = ip && this.workloadOf ? podLevel(this.workloadOf(formatAddr(k.family, received ? k.daddr : k.saddr))) : NO_WORKLOAD;
       const remote = ip && this.workloadOf ? podLevel(this.workloadOf(peer)) : NO_WORKLOAD;
-      const tcpudp = k.proto === 6 || k.proto === 17;
-      // The service port; where none can be told (both ports ephemeral: a closed port in that range),
-      // the port the packet was sent to.
-      const port = tcpudp ? servicePort(received ? k.dport : k.sport, received ? k.sport : k.dport, this.ports) || k.dport : 0;
+      // The kernel chose the port (the service port; for NO_SOCKET the port the sender tried).
+      const port = k.port;
       this.credit({ reason: this.reasons.name(k.reason), direction: received ? 'received' : 'sent', protocol: ip ? protocolName(k.proto) : 'other', peer, port, local, remote }, packets, nowMs);
     }
   }

@@ -127,7 +127,7 @@ export class FlowTracer {
     if (this.trackFlows) this.flowReader = new FlowReader(this.countingMap, flowEdges, this.pressure, { idleNs: this.idleNs, activeNs: this.activeNs, onFlowEnd: options.onFlowEnd, interfaceName });
     else this.edgeReader = new EdgeReader(this.countingMap, flowEdges, this.pressure);
     this.cache = edgeCache.on ? new EdgeCacheFlusher(obj.program(CACHE_FLUSH_PROGRAM), log) : undefined;
-    this.dropReader = dropHook.program ? new DropReader({ drops: obj.map('drops'), drains: obj.map('drop_drains'), overflow: obj.map('drop_overflow') }, this.drops, ports, options.workloadOf) : undefined;
+    this.dropReader = dropHook.program ? new DropReader({ drops: obj.map('drops'), drains: obj.map('drop_drains'), overflow: obj.map('drop_overflow') }, this.drops, options.workloadOf) : undefined;
     // A batch whose handling fails is logged (the first, then every 1000th) and counted as lost.
     const failed = (ring: string) => (err: unknown) => {
       const n = ring === 'flow_spills' ? this.spills.handlerErrors : (this.dnsRing?.handlerErrors ?? 0);
@@ -149,6 +149,8 @@ export class FlowTracer {
     const maxFlows = options.maxFlows ?? 65536;
     const dropCandidates = options.drops === false ? [undefined] : ['drop_btf', 'drop_raw', undefined];
     let cache = edgeCacheChoice(trackFlows, options.edgeCache, options.log);
+    // Benchmarks only: a pinned map switches the classifier and the drop hook on and off (bench/flows-pps.ts).
+    const benchGate = process.env.FLOWSCOPE_BENCH_GATE;
     for (let i = 0; i < dropCandidates.length; ) {
       const drop = dropCandidates[i];
       const programs = [...TC_PROGRAMS, ...(drop ? [drop] : []), ...(cache.on ? [CACHE_FLUSH_PROGRAM] : [])];
@@ -156,7 +158,8 @@ export class FlowTracer {
         name: 'flowscope_flows',
         layout,
         programs,
-        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high },
+        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high, bench_gated: benchGate ? 1 : 0 },
+        ...(benchGate ? { reuseMaps: { bench_gate: benchGate } } : {}),
         // Only the maps this mode counts in get their size (the others are never written).
         maxEntries: { flows: trackFlows ? maxFlows : 1, edges: trackFlows ? 1 : maxFlows, ...(cache.on ? {} : { edge_slots: 1 }) },
       });

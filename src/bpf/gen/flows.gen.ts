@@ -625,8 +625,8 @@ export const DropKeyLayout = {
   fields: {
     saddr: { offset: 0, size: 16 },
     daddr: { offset: 16, size: 16 },
-    sport: { offset: 32, size: 2 },
-    dport: { offset: 34, size: 2 },
+    port: { offset: 32, size: 2 },
+    pad2: { offset: 34, size: 2 },
     reason: { offset: 36, size: 4 },
     ifindex: { offset: 40, size: 4 },
     family: { offset: 44, size: 1 },
@@ -639,8 +639,8 @@ export const DropKeyLayout = {
 export interface DropKey {
   saddr: Uint8Array;
   daddr: Uint8Array;
-  sport: number;
-  dport: number;
+  port: number;
+  pad2: number;
   reason: number;
   ifindex: number;
   family: number;
@@ -671,11 +671,11 @@ export class DropKeyView {
     return readBytes(this.view, this.offset + 16, 16);
   }
 
-  get sport(): number {
+  get port(): number {
     return this.view.getUint16(this.offset + 32, true);
   }
 
-  get dport(): number {
+  get pad2(): number {
     return this.view.getUint16(this.offset + 34, true);
   }
 
@@ -713,8 +713,8 @@ export function decodeDropKey(view: DataView, offset: number): DropKey {
   return {
     saddr: v.saddr.slice(),
     daddr: v.daddr.slice(),
-    sport: v.sport,
-    dport: v.dport,
+    port: v.port,
+    pad2: v.pad2,
     reason: v.reason,
     ifindex: v.ifindex,
     family: v.family,
@@ -727,8 +727,8 @@ export function decodeDropKey(view: DataView, offset: number): DropKey {
 export function encodeDropKey(value: DropKey, view: DataView, offset: number): void {
   writeBytes(view, offset + 0, 16, value.saddr);
   writeBytes(view, offset + 16, 16, value.daddr);
-  view.setUint16(offset + 32, value.sport, true);
-  view.setUint16(offset + 34, value.dport, true);
+  view.setUint16(offset + 32, value.port, true);
+  view.setUint16(offset + 34, value.pad2, true);
   view.setUint32(offset + 36, value.reason, true);
   view.setUint32(offset + 40, value.ifindex, true);
   view.setUint8(offset + 44, value.family);
@@ -878,6 +878,7 @@ export const layout = {
   edge_cpu_state: { keySize: 4, valueSize: 8 }, // key: __u32, value: struct edge_cache_state
   edge_slots: { keySize: 4, valueSize: 64 }, // key: __u32, value: struct edge_slot
   edges: { keySize: 28, valueSize: 24 }, // key: struct edge_key, value: struct edge_counts
+  bench_gate: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
   flows: { keySize: 44, valueSize: 40 }, // key: struct flow_key, value: struct flow_counts
   flow_spills: { keySize: 0, valueSize: 0 },
   dns_packets: { keySize: 0, valueSize: 0 },
