@@ -14,11 +14,13 @@
 //              namespace's TCP table (iter/tcp, made inside that namespace: it locks each socket
 //              and hands a typed pointer, which socket storage needs)
 //
-// Per-connection state lives in socket storage (`sk_states`) when the hooks can reach it: tp_btf,
-// iter/tcp and sockops get a typed socket pointer. raw_tp and tracepoint programs only see the
-// socket's address: with them the state lives in `conns`, a hash keyed by that address, bounded by
-// its size (--max-connections). Which is used is a load-time setting (use_sk_storage). Every hook
-// that changes a connection's state runs under the socket's lock, so the state needs no lock.
+// Per-connection state lives in `conns`, a preallocated table keyed by the socket's address
+// (--max-connections entries: the fastest place, an insert and a delete per connection), and beyond
+// it in socket storage (`sk_states`), which has no limit, where the hooks can reach it: tp_btf,
+// iter/tcp and sockops get a typed socket pointer (use_sk_storage, a load-time setting). raw_tp and
+// tracepoint programs only see the socket's address: with them a connection the table has no room
+// for is counted untracked. Every hook that changes a connection's state runs under the socket's
+// lock, so the state needs no lock.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -40,7 +42,8 @@
 
 /* ---- settings ---- */
 
-/* 1: per-connection state in socket storage (tp_btf lifecycle); 0: in the `conns` hash. */
+/* 1: connections the `conns` table has no room for keep their state in socket storage (tp_btf
+ * lifecycle); 0: they are counted untracked. */
 const volatile __u8 use_sk_storage = 1;
 /* Bucket bounds of the edge distributions, from the model (set by the agent before load). */
 const volatile __u64 connect_bounds_ns[CONNECT_BOUNDS] = {};
@@ -68,13 +71,21 @@ struct {
 	__type(value, struct sock_state);
 } sk_states SEC(".maps");
 
-/* The fallback: state by socket address, bounded (--max-connections; 1 entry with socket storage). */
+/* State by socket address, preallocated (--max-connections). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct sock_state);
 } conns SEC(".maps");
+
+/* All zeros: the initial value of a new state (too big for the stack beside the rest). Never written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sock_state);
+} zero_state SEC(".maps");
 
 /* Per-edge counts; entries made on demand (no preallocation: an entry is ~1 KiB on 2 CPUs). */
 struct {
@@ -284,26 +295,41 @@ static __always_inline __u8 fail_reason(int err)
 
 /* ---- per-connection state ---- */
 
-/* The state of `sk`, made (zeroed) when `create`: in socket storage, or in the fallback hash. */
+/* The state of `sk`, made (zeroed) when `create`: in the table, else (full) in socket storage. */
 static __always_inline struct sock_state *state_get(struct sock *sk, bool create, const bool direct)
 {
-	if (direct && use_sk_storage)
-		return bpf_sk_storage_get(&sk_states, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 	__u64 key = (__u64)sk;
 	struct sock_state *s = bpf_map_lookup_elem(&conns, &key);
-	if (s || !create)
+	if (s)
 		return s;
-	struct sock_state zero = {};
-	long err = bpf_map_update_elem(&conns, &key, &zero, BPF_NOEXIST);
-	if (err && err != -EEXIST)
-		return NULL; /* full: --max-connections */
-	return bpf_map_lookup_elem(&conns, &key);
+	if (direct && use_sk_storage) {
+		s = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+		if (s)
+			return s;
+	}
+	if (!create)
+		return NULL;
+	__u32 zero = 0;
+	struct sock_state *init = bpf_map_lookup_elem(&zero_state, &zero);
+	if (!init)
+		return NULL;
+	long err = bpf_map_update_elem(&conns, &key, init, BPF_NOEXIST);
+	if (err == 0 || err == -EEXIST)
+		return bpf_map_lookup_elem(&conns, &key);
+	/* The table is full: socket storage has no limit (without it, the caller counts it untracked). */
+	if (direct && use_sk_storage) {
+		s = bpf_sk_storage_get(&sk_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (s)
+			s->stored = 1;
+		return s;
+	}
+	return NULL;
 }
 
-/* The hash fallback forgets a connection once it closed; socket storage goes with the socket. */
-static __always_inline void state_forget(struct sock *sk, const bool direct)
+/* The table forgets a connection once it closed; socket storage goes with the socket. */
+static __always_inline void state_forget(struct sock *sk, struct sock_state *s)
 {
-	if (direct && use_sk_storage)
+	if (s->stored)
 		return;
 	__u64 key = (__u64)sk;
 	bpf_map_delete_elem(&conns, &key);
@@ -456,6 +482,22 @@ static __always_inline void sample_rtt(struct sock_state *s, struct tcp_edge_cou
 	observe_rtt(c, st->srtt_us);
 }
 
+/* A state in the table still open when its socket address starts another connection: the kernel
+ * skipped that connection's close (a hook run it did not re-enter, and the companion missed too).
+ * Its close is counted now, so that its edge is not left with it active. */
+static __always_inline void retire_stale(struct sock_state *s, __u64 now)
+{
+	if (s->phase != PHASE_OPEN)
+		return;
+	struct tcp_edge_counts *c = counts_of(s, now);
+	if (c) {
+		__sync_fetch_and_add(&c->closed, 1);
+		WRITE_ONCE(c->last_ns, now);
+	}
+	s->phase = PHASE_CLOSED;
+	bump(TC_CLOSE_INFERRED);
+}
+
 /* Counts a connection open on its edge: opened, or adopted (open before tracking began); untracked
  * when no state could be kept for it. */
 static __always_inline void count_open(struct sock_state *s, __u64 now, bool adopted, bool untracked)
@@ -532,6 +574,7 @@ static __always_inline void on_connect(struct sock *sk, __u64 now, const bool di
 	struct sock_state *s = state_get(sk, true, direct);
 	if (!s)
 		return; /* counted untracked when (if) it opens */
+	retire_stale(s, now);
 	struct conn_stats base = {};
 	read_counters(sk, &base, now, direct); /* a socket may connect again after a failure */
 	struct conn_id id = {};
@@ -558,6 +601,7 @@ static __always_inline void on_connected(struct sock *sk, __u64 now, const bool 
 			count_untracked(sk, ROLE_CLIENT, now, direct);
 			return;
 		}
+		retire_stale(s, now);
 		struct conn_id id = {};
 		struct conn_stats base = {};
 		describe(sk, &id, ROLE_CLIENT, now, direct);
@@ -598,7 +642,7 @@ static __always_inline void on_connect_failed(struct sock *sk, __u64 now, const 
 	if (connection_events)
 		emit(s, &st, EV_CONNECT_FAIL, reason, err, now);
 	if (s != &tmp)
-		state_forget(sk, direct);
+		state_forget(sk, s);
 }
 
 static __always_inline void on_accepted_established(struct sock *sk, __u64 now, const bool direct)
@@ -608,6 +652,7 @@ static __always_inline void on_accepted_established(struct sock *sk, __u64 now, 
 		count_untracked(sk, ROLE_SERVER, now, direct);
 		return;
 	}
+	retire_stale(s, now);
 	struct conn_id id = {};
 	struct conn_stats base = {}; /* new: every byte is its own */
 	id.sk = (__u64)sk;
@@ -672,7 +717,7 @@ static __always_inline void on_closed(struct sock *sk, __u64 now, const bool dir
 	}
 	if (connection_events)
 		emit(s, &st, EV_CLOSE, 0, 0, now);
-	state_forget(sk, direct);
+	state_forget(sk, s);
 }
 
 static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate, const bool direct)
@@ -983,13 +1028,10 @@ int tcp_sockops(struct bpf_sock_ops *skops)
 	struct bpf_sock *bsk = skops->sk;
 	if (!bsk)
 		return 1;
-	struct sock_state *s;
-	if (use_sk_storage) {
+	__u64 key = (__u64)bsk;
+	struct sock_state *s = bpf_map_lookup_elem(&conns, &key);
+	if (!s && use_sk_storage)
 		s = bpf_sk_storage_get(&sk_states, bsk, 0, 0);
-	} else {
-		__u64 key = (__u64)bsk;
-		s = bpf_map_lookup_elem(&conns, &key);
-	}
 	if (!s || s->phase != PHASE_OPEN)
 		return 1;
 	__u64 now = bpf_ktime_get_ns();

@@ -6,8 +6,8 @@
  * connection's owner, peer, service port and role. Each connection's own state (who owns it, what
  * was already credited to its edge) lives beside the socket: in socket-local storage
  * (BPF_MAP_TYPE_SK_STORAGE) where the hooks can reach it, which lives and dies with the socket and
- * has no size limit; else in a hash keyed by the socket's address (the fallback, bounded by
- * --max-connections). The ring buffer carries a record when an edge entry is made (the first sight
+ * has no size limit, beyond a preallocated table (the fastest place; --max-connections entries); without
+ * socket storage, a connection the table has no room for is counted untracked. The ring buffer carries a record when an edge entry is made (the first sight
  * of an owner and peer: to name the process and look up NAT) and, only when asked for, one per
  * connection event (NDJSON, live tools). */
 #ifndef __FLOWSCOPE_TCP_H
@@ -77,7 +77,10 @@ enum tcp_counter {
 	TC_CLOSE_UNSEEN = 5,	   /* closes of connections never seen open (nothing to count them against) */
 	TC_ADOPTED = 6,		   /* connections adopted (found open when tracking began) */
 	TC_OWNER_MAP_FULL = 7,	   /* socket files whose owner adoption could not note (named by the listener or not at all) */
-	TC_MAX = 8,
+	/* closes inferred: a new connection on a socket address whose previous connection's close the
+	 * kernel skipped (see TC_NESTED_HANDLED) counts that close */
+	TC_CLOSE_INFERRED = 8,
+	TC_MAX = 9,
 };
 
 /* Bucket layouts of the in-kernel distributions: the bounds themselves are the model's
@@ -152,7 +155,7 @@ struct sock_state {
 	__u32 resets_received;
 	__u32 phase;	       /* enum sock_phase */
 	__u32 where;	       /* enum sock_where */
-	__u32 pad;
+	__u32 stored;	       /* 1: in socket storage (the table was full), 0: in the table */
 };
 
 /* An edge as the kernel counts it: one owner (process and cgroup), one peer, one service port

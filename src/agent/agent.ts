@@ -149,7 +149,8 @@ export class Agent {
     for (const r of this.tracer.report) {
       log.info({ group: r.group, hook: r.kind ?? 'none', fallbacks: r.fallbacks }, `tcp ${r.group}: ${r.kind ?? 'unavailable'}`);
     }
-    log.info({ state: this.tracer.state }, `tcp connection state: ${this.tracer.state.store}${this.tracer.state.reason ? ` (${this.tracer.state.reason})` : ''}`);
+    const state = this.tracer.state;
+    log.info({ state }, `tcp connection state: a table of ${state.table}, then ${state.beyond}${state.reason ? ` (${state.reason})` : ''}`);
     const adoption = this.tracer.adopt();
     // Without the adoption iterators, listeners older than the agent are named from /proc.
     if (this.tracer.report.find((r) => r.group === 'adoption')?.kind === undefined) this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
@@ -168,7 +169,7 @@ export class Agent {
     for (const s of this.sources) await s.start(ctx);
     const capacity = this.tracer.capacity;
     this.self.mapCapacity.set(capacity.edges, { map: 'edges' });
-    if (capacity.conns !== null) this.self.mapCapacity.set(capacity.conns, { map: 'conns' });
+    this.self.mapCapacity.set(capacity.conns, { map: 'conns' });
     this.self.mapCapacity.set(capacity.listeners, { map: 'listeners' });
     this.server = await startHttpServer(
       this.options.listen,
@@ -261,6 +262,7 @@ export class Agent {
     // Past the series cap in the agent, and past the edge map in the kernel.
     s.rolledUp.set(this.edges.rolledUp + this.credit.stats.overflowed);
     s.adopted.set(tracer.adoption?.adopted ?? 0);
+    s.inferred.set(tracer.closesInferred(), { event: 'close' });
     s.edges.set(this.edges.size);
     let active = 0;
     for (const e of this.edges.values()) active += e.active;

@@ -35,6 +35,7 @@ export const SELF_METRICS = {
   mapEntries: { name: 'flowscope_agent_map_entries', type: 'gauge', help: 'Entries in the agent\'s BPF maps at the last read.' },
   mapCapacity: { name: 'flowscope_agent_map_capacity_entries', type: 'gauge', help: 'Maximum entries of the agent\'s BPF maps.' },
   rolledUp: { name: 'flowscope_agent_series_rolled_up_total', type: 'counter', help: 'Edges counted under peer_addr="other" because their own series would exceed the series cap, plus connections the kernel counted there because its edge map was full.' },
+  inferred: { name: 'flowscope_agent_events_inferred_total', type: 'counter', help: 'Lifecycle events the kernel inferred (event: close): a connection whose close the kernel skipped (see source="recursion" of flowscope_agent_events_lost_total) is closed when its socket address starts another connection.' },
   adopted: { name: 'flowscope_agent_connections_adopted_total', type: 'counter', help: 'TCP connections found open when the agent started (all network namespaces; see /capabilities tcp.adoption), counted from then on.' },
   edges: { name: 'flowscope_agent_edges', type: 'gauge', help: 'Edges (series per TCP metric) the agent holds.' },
   tracked: { name: 'flowscope_agent_tracked_connections', type: 'gauge', help: 'TCP connections open now on the agent\'s edges (the sum of flowscope_tcp_active_connections).' },

@@ -8,6 +8,7 @@ export class SelfMetrics {
   readonly mapCapacity = new Family(M.mapCapacity);
   readonly rolledUp = new Family(M.rolledUp);
   readonly adopted = new Family(M.adopted);
+  readonly inferred = new Family(M.inferred);
   readonly edges = new Family(M.edges);
   readonly tracked = new Family(M.tracked);
   readonly interval = new HistogramFamily(M.interval, INTERVAL_BUCKETS);
@@ -20,7 +21,7 @@ export class SelfMetrics {
   }
 
   render(out: string[]): void {
-    for (const f of [this.eventsLost, this.mapEntries, this.mapCapacity, this.rolledUp, this.adopted, this.edges, this.tracked]) f.render(out);
+    for (const f of [this.eventsLost, this.mapEntries, this.mapCapacity, this.rolledUp, this.adopted, this.inferred, this.edges, this.tracked]) f.render(out);
     this.interval.render(out);
     this.errors.render(out);
     this.enrichErrors.render(out);

@@ -41,7 +41,7 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--interval <duration>', 'how often the kernel maps are read (e.g. 1s, 500ms)', '1s')
     .option('--output <format>', "also write each connection's lifecycle events to stdout: ndjson")
     .option('--max-series <n>', 'edges (series per metric) before new ones roll into peer_addr="other"', '10000')
-    .option('--max-connections <n>', "connections followed at once where the kernel lacks socket storage for the TCP hooks (the hash fallback, see /capabilities tcp.state): beyond it a connection's open still counts, but its bytes and close are not followed and it counts in flowscope_tcp_untracked_connections_total. With socket storage (Linux 5.11+ with BTF) there is no limit", '65536')
+    .option('--max-connections <n>', "connections whose state the kernel keeps in a preallocated table, the fastest place (about 230 bytes of kernel memory each); beyond it in socket storage, without limit (Linux 5.11+ with BTF; /capabilities tcp.state). Where the TCP hooks cannot reach socket storage, a connection beyond it still counts as opened, but its bytes and close are not followed: flowscope_tcp_untracked_connections_total counts it", '65536')
     .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
     .option('--programs <dir...>', 'also load custom eBPF programs from these YAML files or directories (see `flowscope exporter`)')
     .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_bpf_run_seconds_total)')

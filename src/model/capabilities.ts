@@ -21,11 +21,14 @@ export interface TcpHookReport {
 
 /** Where each connection's own state lives in the kernel. */
 export interface TcpStateStore {
-  /** 'socket storage' (no limit: lives and dies with the socket) or 'hash' (bounded fallback). */
-  store: 'socket storage' | 'hash';
-  /** Connections the store can hold at once (null: no limit). */
-  capacity: number | null;
-  /** Why the fallback was taken (hash only). */
+  /** Connections a preallocated table holds at once (--max-connections): the fastest place. */
+  table: number;
+  /**
+   * Connections beyond the table: in socket storage (no limit: it lives and dies with the socket),
+   * or, where the hooks cannot reach socket storage, untracked (counted per edge, not followed).
+   */
+  beyond: 'socket storage' | 'untracked';
+  /** Why socket storage is not used. */
   reason?: string;
 }
 

@@ -1,6 +1,6 @@
 // More connections open at once than the smallest connection table holds (--max-connections 1024):
-// with socket storage nothing is lost on either end; with the bounded hash fallback (forced), what
-// it cannot follow is counted per edge, as the help text says.
+// beyond the table, socket storage: nothing is lost on either end; without it (forced), what the
+// table cannot follow is counted per edge, as the help text says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -68,14 +68,14 @@ function sums(m: Awaited<ReturnType<RunningAgent['scrape']>>, p: string, role: s
   };
 }
 
-test(`${CONNS} connections open at once, ${BYTES} bytes each, --max-connections 1024: every open, close and byte counted on both ends (socket storage)`, async () => {
+test(`${CONNS} connections open at once, ${BYTES} bytes each, --max-connections 1024: every open, close and byte counted on both ends (the table, then socket storage)`, async () => {
   const agent = await startAgent(['--no-flows', '--max-connections', '1024']);
   const port = await freePort();
   const server = await startServer(tcpload('fs-srv'), '127.0.0.1', port, { threads: 4 });
   let serverCount;
   try {
-    const caps = await agent.json<{ tcp: { state: { store: string; capacity: number | null } } }>('/capabilities');
-    assert.deepEqual(caps.tcp.state, { store: 'socket storage', capacity: null }, 'per-connection state beside each socket: no table');
+    const caps = await agent.json<{ tcp: { state: { table: number; beyond: string } } }>('/capabilities');
+    assert.deepEqual(caps.tcp.state, { table: 1024, beyond: 'socket storage' }, 'beyond the table, state beside each socket: no limit');
     const h = await holdConnections(port);
     assert.equal(h.held.held, CONNS, `the generator holds all ${CONNS} open (failed ${h.held.failed})`);
     const p = String(port);
@@ -114,9 +114,9 @@ test(`the hash fallback (--hooks lifecycle=raw_tp) with --max-connections 1024 a
   const server = await startServer(tcpload('fs-srv'), '127.0.0.1', port, { threads: 4 });
   let serverCount;
   try {
-    const caps = await agent.json<{ tcp: { state: { store: string; capacity: number; reason: string } } }>('/capabilities');
-    assert.equal(caps.tcp.state.store, 'hash');
-    assert.equal(caps.tcp.state.capacity, 1024);
+    const caps = await agent.json<{ tcp: { state: { table: number; beyond: string; reason: string } } }>('/capabilities');
+    assert.equal(caps.tcp.state.beyond, 'untracked');
+    assert.equal(caps.tcp.state.table, 1024);
     assert.match(caps.tcp.state.reason, /--hooks lifecycle=raw_tp/, 'says why');
     const h = await holdConnections(port);
     assert.equal(h.held.held, CONNS);

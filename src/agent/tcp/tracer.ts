@@ -16,8 +16,8 @@ export const TCP_OBJECT = repoPath('bpf/.output/tcp.bpf.o');
 
 export interface TcpTracerOptions {
   /**
-   * Connections followed at once where socket storage is unavailable (the hash fallback's size).
-   * With socket storage there is no limit.
+   * Connections whose state a preallocated table holds (the fastest place); beyond it socket
+   * storage (no limit) where the hooks can reach it, else they are counted untracked.
    */
   maxConnections?: number;
   /** Kernel edge entries (owner, peer, port, role) at once; beyond, connections count in a roll-up. */
@@ -168,8 +168,8 @@ export class TcpTracer {
     return this.listeners.readAll().count;
   }
 
-  get capacity(): { edges: number; listeners: number; conns: number | null } {
-    return { edges: this.edges.maxEntries, listeners: this.listeners.maxEntries, conns: this.state.capacity };
+  get capacity(): { edges: number; listeners: number; conns: number } {
+    return { edges: this.edges.maxEntries, listeners: this.listeners.maxEntries, conns: this.state.table };
   }
 
   /** How the edge map is read (batch operations or per-key iteration). */
@@ -189,6 +189,11 @@ export class TcpTracer {
   /** Closes of connections never seen open (not adopted: their namespace unreachable, say). */
   closesUnseen(): number {
     return this.counter(TcpCounter.TC_CLOSE_UNSEEN);
+  }
+
+  /** Closes the kernel skipped, counted when their socket address started another connection. */
+  closesInferred(): number {
+    return this.counter(TcpCounter.TC_CLOSE_INFERRED);
   }
 
   /** Per-connection records on or off (NDJSON, live tools). */
@@ -239,7 +244,7 @@ export class TcpTracer {
           duration_bounds_ns: u64Array(bounds.duration),
         },
         maxEntries: {
-          conns: store === 'hash' ? maxConnections : 1,
+          conns: maxConnections,
           edges: options.maxEdges ?? 16384,
           ...(options.ringBytes ? { events: options.ringBytes } : {}),
         },
@@ -292,7 +297,7 @@ export class TcpTracer {
         }
         report.push(entry);
       }
-      const state: TcpStateStore = store === 'storage' ? { store: 'socket storage', capacity: null } : { store: 'hash', capacity: maxConnections, reason: why ?? 'unknown' };
+      const state: TcpStateStore = store === 'storage' ? { table: maxConnections, beyond: 'socket storage' } : { table: maxConnections, beyond: 'untracked', reason: why ?? 'unknown' };
       const tracer = new TcpTracer(loadedObj, report, links, state, options);
       if (options.listConnections && !rejected.has('dump_files')) tracer.dumpLink = loadedObj.program('dump_files').attachIter();
       tracer.setConnectionEvents(options.connectionEvents ?? false);

@@ -63,7 +63,8 @@ export const TcpCounter = {
   TC_CLOSE_UNSEEN: 5,
   TC_ADOPTED: 6,
   TC_OWNER_MAP_FULL: 7,
-  TC_MAX: 8,
+  TC_CLOSE_INFERRED: 8,
+  TC_MAX: 9,
 } as const;
 
 /** enum tcp_hist_layout */
@@ -519,7 +520,7 @@ export const SockStateLayout = {
     resets_received: { offset: 152, size: 4 },
     phase: { offset: 156, size: 4 },
     where: { offset: 160, size: 4 },
-    pad: { offset: 164, size: 4 },
+    stored: { offset: 164, size: 4 },
   },
 } as const;
 
@@ -536,7 +537,7 @@ export interface SockState {
   resets_received: number;
   phase: number;
   where: number;
-  pad: number;
+  stored: number;
 }
 
 /** Reads struct sock_state in place: position it with at(), then read fields. Allocates nothing per record. */
@@ -600,7 +601,7 @@ export class SockStateView {
     return this.view.getUint32(this.offset + 160, true);
   }
 
-  get pad(): number {
+  get stored(): number {
     return this.view.getUint32(this.offset + 164, true);
   }
 
@@ -624,7 +625,7 @@ export function decodeSockState(view: DataView, offset: number): SockState {
     resets_received: v.resets_received,
     phase: v.phase,
     where: v.where,
-    pad: v.pad,
+    stored: v.stored,
   };
 }
 
@@ -641,7 +642,7 @@ export function encodeSockState(value: SockState, view: DataView, offset: number
   view.setUint32(offset + 152, value.resets_received, true);
   view.setUint32(offset + 156, value.phase, true);
   view.setUint32(offset + 160, value.where, true);
-  view.setUint32(offset + 164, value.pad, true);
+  view.setUint32(offset + 164, value.stored, true);
 }
 
 export const sockStateCodec: Codec<SockState> = { size: 168, decode: decodeSockState, encode: encodeSockState };
@@ -1135,8 +1136,9 @@ export const layout = {
   listeners: { keySize: 8, valueSize: 32 }, // key: struct listener_key, value: struct listener_owner
   file_owners: { keySize: 8, valueSize: 32 }, // key: __u64, value: struct listener_owner
   adopt_netns: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
-  sk_states: { keySize: 4, valueSize: 168 }, // key: int, value: struct sock_state
   conns: { keySize: 8, valueSize: 168 }, // key: __u64, value: struct sock_state
+  sk_states: { keySize: 4, valueSize: 168 }, // key: int, value: struct sock_state
+  zero_state: { keySize: 4, valueSize: 168 }, // key: __u32, value: struct sock_state
   edges: { keySize: 48, valueSize: 520 }, // key: struct tcp_edge_key, value: struct tcp_edge_counts
   edge_overflow: { keySize: 4, valueSize: 520 }, // key: __u32, value: struct tcp_edge_counts
   zero_counts: { keySize: 4, valueSize: 520 }, // key: __u32, value: struct tcp_edge_counts
