@@ -5,7 +5,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseAllDocuments, isMap, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { fieldName, position } from '../lib/yaml-position.js';
+export { fieldName } from '../lib/yaml-position.js';
 import { programSchema, UNSUPPORTED_DECODERS, type ProgramSpec } from './schema.js';
 
 /** A configuration that cannot be used; `problems` lists each with where it is. */
@@ -44,13 +46,6 @@ function pathOf(instancePath: string): Array<string | number> {
     .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
 }
 
-/** `metrics.counters[0].labels[1].size` */
-export function fieldName(path: Array<string | number>): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
-  return out || '(top level)';
-}
-
 function describe(e: ErrorObject): { path: Array<string | number>; text: string; atKey?: boolean } {
   const path = pathOf(e.instancePath);
   const p = e.params as Record<string, unknown>;
@@ -68,25 +63,6 @@ function describe(e: ErrorObject): { path: Array<string | number>; text: string;
     default:
       return { path, text: e.message ?? e.keyword };
   }
-}
-
-/** Line:column of the node at `path` (or of its nearest existing parent). */
-function position(doc: Document, lines: LineCounter, path: Array<string | number>, atKey = false): string {
-  for (let n = atKey ? path.length - 1 : path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
-    let offset = node && typeof node === 'object' && 'range' in node && node.range ? node.range[0] : undefined;
-    // For a missing child, point at the key of the field itself when the parent is a map.
-    if (n < path.length && node && isMap(node)) {
-      const pair = node.items.find((it) => (it.key as { value?: unknown } | null)?.value === path[n]);
-      const k = pair?.key as Node | undefined;
-      if (k?.range) offset = k.range[0];
-    }
-    if (offset !== undefined) {
-      const { line, col } = lines.linePos(offset);
-      return `${line}:${col}`;
-    }
-  }
-  return '1:1';
 }
 
 export interface LoadOptions {
