@@ -7,8 +7,9 @@ import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './
 import { createLogger } from '../lib/log.js';
 import { AgentPrograms } from './agent-programs.js';
 import { UsageError } from './errors.js';
+import { addWebOptions, webOptionsFrom, type WebFlags } from './web-options.js';
 
-interface AgentFlags {
+interface AgentFlags extends WebFlags {
   listen: string;
   interval: string;
   output?: string;
@@ -33,11 +34,13 @@ interface AgentFlags {
   drops: boolean;
   dns: boolean;
   ipfix?: string;
+  processArgs?: boolean;
 }
 
 export function addAgentOptions(cmd: Command): Command {
-  return cmd
+  return addWebOptions(cmd)
     .option('--listen <addr>', 'address of the Prometheus endpoint (/metrics, /healthz, /capabilities)', '127.0.0.1:9387')
+    .option('--process-args', "show processes' arguments in /connections, with secrets redacted (by default a process is named by its executable and none of its arguments leaves the agent)")
     .option('--interval <duration>', 'how often the kernel maps are read (e.g. 1s, 500ms)', '1s')
     .option('--output <format>', "also write each connection's lifecycle events to stdout: ndjson")
     .option('--max-series <n>', 'edges (series per metric) before new ones roll into peer_addr="other"', '10000')
@@ -99,6 +102,7 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
       nodeName: flags.nodeName ?? process.env.NODE_NAME ?? hostname(),
       runtimeSockets,
       nat: flags.nat,
+      processArgs: flags.processArgs ? 'redacted' : 'none',
     },
     flows:
       flags.flows === false
@@ -115,6 +119,7 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
             ipfix: flags.ipfix !== undefined ? parseCollector(flags.ipfix) : undefined,
           },
     listen: parseListen(flags.listen),
+    ...webOptionsFrom(flags),
     intervalMs: parseDuration(flags.interval, '--interval'),
     maxSeries: parseCount(flags.maxSeries, '--max-series'),
     maxConnections: parseCount(flags.maxConnections, '--max-connections', 1024, 4_194_304),

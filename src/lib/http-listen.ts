@@ -65,6 +65,8 @@ export interface ServeOptions {
   log: Logger;
   /** The flag that sets the address, for errors (--listen, --web.listen-address). */
   listenFlag?: string;
+  /** Methods the handler serves; others get 405 (default GET and HEAD). */
+  methods?: readonly string[];
 }
 
 export interface Endpoint {
@@ -101,6 +103,7 @@ export async function serve(handler: http.RequestListener, o: ServeOptions): Pro
   const web = o.web;
   const auth = new BasicAuth(web?.users ?? new Map());
   const excluded = new Set(web?.authExcludedPaths ?? []);
+  const methods = o.methods ?? ['GET', 'HEAD'];
   const common = { maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: 1000, requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs };
 
   const gate: http.RequestListener = (req, res) => {
@@ -110,14 +113,18 @@ export async function serve(handler: http.RequestListener, o: ServeOptions): Pro
     }, limits.responseTimeoutMs);
     res.once('close', () => clearTimeout(timer));
     for (const [k, v] of Object.entries(web?.headers ?? {})) res.setHeader(k, v);
-    const length = Number(req.headers['content-length'] ?? 0);
-    if (!(length <= limits.maxBodyBytes) || (limits.maxBodyBytes === 0 && req.headers['transfer-encoding'] !== undefined)) {
-      refuse('body_too_large');
-      res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end(`request body too large (at most ${limits.maxBodyBytes} bytes)\n`);
-      return;
-    }
     const path = (req.url ?? '/').split('?')[0]!;
     const pass = (): void => {
+      if (!methods.includes(req.method ?? '')) {
+        res.writeHead(405, { allow: methods.join(', '), 'content-type': 'text/plain', connection: 'close' }).end(`method not allowed: use ${methods.join(' or ')}\n`);
+        return;
+      }
+      const length = Number(req.headers['content-length'] ?? 0);
+      if (!(length <= limits.maxBodyBytes) || (limits.maxBodyBytes === 0 && req.headers['transfer-encoding'] !== undefined)) {
+        refuse('body_too_large');
+        res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end(`request body too large (at most ${limits.maxBodyBytes} bytes)\n`);
+        return;
+      }
       try {
         handler(req, res);
       } catch (err) {
@@ -126,6 +133,7 @@ export async function serve(handler: http.RequestListener, o: ServeOptions): Pro
         else res.destroy();
       }
     };
+    // Credentials first: without them, nothing about the endpoint is told (not even its methods).
     if (!auth.enabled || excluded.has(path)) return pass();
     void auth.check(req.headers.authorization).then((r) => (r === 'ok' ? pass() : deny(res, r, refuse)));
   };
