@@ -1,6 +1,7 @@
 // `flowscope agent`: every TCP connection on this node as Prometheus metrics (and optionally NDJSON).
 import { Option, type Command } from 'commander';
 import { hostname } from 'node:os';
+import { isAbsolute } from 'node:path';
 import { Agent, type AgentOptions } from '../agent/agent.js';
 import { parseHookOverrides } from '../agent/tcp/hooks.js';
 import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './options.js';
@@ -35,6 +36,8 @@ interface AgentFlags extends WebFlags {
   dns: boolean;
   ipfix?: string;
   processArgs?: boolean;
+  trustedObjectDir: string[];
+  allowObjectBase64?: boolean;
 }
 
 export function addAgentOptions(cmd: Command): Command {
@@ -47,6 +50,8 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--max-connections <n>', 'connections tracked at once in the kernel (beyond it, totals still arrive at close)', '65536')
     .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
     .option('--programs <dir...>', 'also load custom eBPF programs from these YAML files or directories (see `flowscope exporter`)')
+    .option('--trusted-object-dir <dir>', 'BpfProgram resources may load objects from this directory without a sha256 pin (repeatable; keep it writable by root only)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--allow-object-base64', 'BpfProgram resources may carry their object inline (object_base64): whoever can write a resource then runs kernel code on every node')
     .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_bpf_run_seconds_total)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--log-format <format>', 'auto (text for people on a terminal, JSON lines otherwise), json or text', 'auto')
@@ -126,10 +131,15 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
     hooks,
     ndjson: flags.output === 'ndjson' ? process.stdout : undefined,
     bpfStats: flags.bpfStats ?? false,
-    sources: [new AgentPrograms(flags.programs ?? [])],
+    sources: [new AgentPrograms(flags.programs ?? [], { allowedDirs: trustedDirs(flags.trustedObjectDir), allowInline: flags.allowObjectBase64 ?? false })],
     edgeIdleMs: 10 * 60_000,
     log: createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'flowscope-agent' }),
   };
+}
+
+function trustedDirs(dirs: string[]): string[] {
+  for (const d of dirs) if (!isAbsolute(d)) throw new UsageError(`--trusted-object-dir '${d}' is not an absolute path: name the directory from / (e.g. /var/lib/flowscope/programs)`);
+  return dirs;
 }
 
 function parseCollector(value: string): { host: string; port: number } {

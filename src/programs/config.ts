@@ -7,6 +7,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { fieldName, position } from '../lib/yaml-position.js';
+import { ObjectRefusedError, OPERATOR_TRUST, trustedConfig } from './trust.js';
 export { fieldName } from '../lib/yaml-position.js';
 import { programSchema, UNSUPPORTED_DECODERS, type ProgramSpec } from './schema.js';
 
@@ -250,7 +251,13 @@ export function loadConfigPaths(paths: string[]): { configs: ProgramConfig[]; er
           continue;
         }
         names.set(c.name, c.source);
-        configs.push(c);
+        try {
+          // Files named on the command line are the operator's: a pinned sha256 is still checked.
+          configs.push(trustedConfig(c, OPERATOR_TRUST));
+        } catch (err) {
+          if (!(err instanceof ObjectRefusedError)) throw err;
+          errors.push(new ConfigError(c.source, [`sha256: ${err.message}`]));
+        }
       }
     } catch (err) {
       errors.push(err instanceof ConfigError ? err : new ConfigError(f, [(err as Error).message]));
