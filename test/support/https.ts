@@ -22,6 +22,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   body?: string;
   timeoutMs?: number;
+  /** The name the server's certificate must carry (default localhost). */
+  servername?: string;
 }
 
 export function request(url: string, o: RequestOptions = {}): Promise<Reply> {
@@ -36,7 +38,7 @@ export function request(url: string, o: RequestOptions = {}): Promise<Reply> {
     agent: false,
     headers: { ...(o.auth ? { authorization: `Basic ${Buffer.from(o.auth).toString('base64')}` } : {}), ...o.headers },
     timeout: o.timeoutMs ?? 10_000,
-    ...(secure ? { ca: read(o.ca), cert: read(o.cert), key: read(o.key), servername: 'localhost' } : {}),
+    ...(secure ? { ca: read(o.ca), cert: read(o.cert), key: read(o.key), servername: o.servername ?? 'localhost' } : {}),
   };
   return new Promise((resolve, reject) => {
     const req = (secure ? https : http).request(options, (res) => {
