@@ -4,6 +4,7 @@
 // come from caches: a new connection costs a few map lookups; anything slow (runtime API, API
 // server, conntrack) happens off the hot path and lands in the caches for the connections after it.
 import type { Logger } from 'pino';
+import { Every } from '../../lib/clock.js';
 import type { ConnIdentity } from '../../model/connection.js';
 import type { IdentityCapabilities } from '../../model/capabilities.js';
 import { NO_WORKLOAD, type WorkloadEnd, type WorkloadInfo } from '../../model/workload.js';
@@ -54,7 +55,8 @@ export class Enricher implements OwnerResolver {
   private readonly remotes = new Map<string, WorkloadEnd>();
   private generation = 0;
   private seenGeneration = -1;
-  private ticks = 0;
+  /** Exited processes leave the process cache this often. */
+  private readonly sweepEvery = new Every(10_000);
 
   constructor(
     private readonly owners: Owners,
@@ -97,9 +99,8 @@ export class Enricher implements OwnerResolver {
 
   /** Once per interval, off the hot path: runtime re-lists, NAT lookups, exited processes. */
   async tick(): Promise<void> {
-    this.ticks++;
     this.sources.refresh();
-    if (this.ticks % 10 === 0) this.processes.sweep();
+    if (this.sweepEvery.due()) this.processes.sweep();
     if (this.nat) {
       const before = this.nat.status.state;
       await this.nat.flush();
