@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import type { ConnectionsView } from '../model/connections.js';
 import { header, labelString, sample } from './exposition.js';
+import { HTTP_METRICS } from './metrics.js';
 import { formatListen, isLoopback, serve, type Endpoint, type HttpLimits, type ListenAddress } from './http-listen.js';
 import { SingleFlight } from './single-flight.js';
 import type { WebConfig } from './web-config.js';
@@ -100,8 +101,9 @@ export async function startHttpServer(listen: ListenAddress, sources: HttpSource
 
 function renderRefusals(endpoint: Endpoint | undefined): string {
   const out: string[] = [];
-  header(out, { name: 'flowscope_http_requests_refused_total', type: 'counter', help: 'Requests and connections the endpoint refused, by reason (tls_handshake, client_certificate, unauthenticated, wrong_credentials, auth_busy, body_too_large, slow_response).' });
-  for (const [reason, n] of endpoint?.refused ?? []) sample(out, 'flowscope_http_requests_refused_total', labelString([['reason', reason]]), n);
+  const def = HTTP_METRICS.refused;
+  header(out, def);
+  for (const [reason, n] of endpoint?.refused ?? []) sample(out, def.name, labelString([['reason', reason]]), n);
   out.push('');
   return out.join('\n');
 }

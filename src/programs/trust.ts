@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { sep } from 'node:path';
-import type { ProgramConfig } from './config.js';
 
 export interface ObjectTrust {
   /** Directories whose objects load without a pin (absolute); undefined: any (files named by the operator). */
@@ -45,8 +44,14 @@ function realDir(dir: string): string {
   }
 }
 
+/** What of a program configuration the trust check reads (config.ts's ProgramConfig has it). */
+export interface ObjectSource {
+  spec: { sha256?: string };
+  object: { path: string } | { bytes: Buffer };
+}
+
 /** The configuration as it may load (a pinned file becomes its checked bytes), or why it may not. */
-export function trustedConfig(config: ProgramConfig, trust: ObjectTrust): ProgramConfig {
+export function trustedConfig<C extends ObjectSource>(config: C, trust: ObjectTrust): C {
   const pin = config.spec.sha256;
   const object = config.object;
   if ('bytes' in object) {
