@@ -7,7 +7,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { fieldName, position, type FieldPath } from './yaml-position.js';
+import { documentValue, fieldName, position, type FieldPath } from './yaml-position.js';
 
 export class WebConfigError extends Error {
   override name = 'WebConfigError';
@@ -128,8 +128,9 @@ export function parseWebConfig(text: string, file: string): WebConfig {
       }),
     );
   }
-  const value = (doc.toJS() as unknown) ?? {};
-  const parsed = schema.safeParse(value);
+  const js = documentValue(doc, lines, file);
+  if ('problem' in js) throw new WebConfigError(file, [js.problem]);
+  const parsed = schema.safeParse(js.value ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((i) =>
       i.code === 'unrecognized_keys'

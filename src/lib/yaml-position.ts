@@ -29,3 +29,16 @@ export function position(doc: Document, lines: LineCounter, path: FieldPath, atK
   }
   return '1:1';
 }
+
+/**
+ * The document's value, or the problem that keeps it from having one (an alias to no anchor, too many
+ * aliases: a "billion laughs" document), placed at the document's start.
+ */
+export function documentValue(doc: Document, lines: LineCounter, file: string): { value: unknown } | { problem: string } {
+  try {
+    return { value: doc.toJS({ maxAliasCount: 1000 }) as unknown };
+  } catch (err) {
+    const { line, col } = lines.linePos(doc.contents?.range?.[0] ?? 0);
+    return { problem: `${file}:${line}:${col}: YAML: ${(err as Error).message}` };
+  }
+}

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { fieldName, position } from '../lib/yaml-position.js';
+import { documentValue, fieldName, position } from '../lib/yaml-position.js';
 import { ObjectRefusedError, OPERATOR_TRUST, trustedConfig } from './trust.js';
 export { fieldName } from '../lib/yaml-position.js';
 import { programSchema, UNSUPPORTED_DECODERS, type ProgramSpec } from './schema.js';
@@ -97,7 +97,9 @@ export function parseConfigText(text: string, source: string, options: LoadOptio
       return `${source}:${line}:${col}: YAML syntax: ${e.message.split('\n')[0]}`;
     });
     if (syntax.length) throw new ConfigError(where, syntax);
-    out.push(configFromValue(doc.toJS() as unknown, where, { ...options, doc, lines, file: source, index: i }));
+    const value = documentValue(doc, lines, source);
+    if ('problem' in value) throw new ConfigError(where, [value.problem]);
+    out.push(configFromValue(value.value, where, { ...options, doc, lines, file: source, index: i }));
   });
   return out;
 }
