@@ -35,6 +35,20 @@ module.exports = {
       to: { path: '^src/bpf/native\\.ts$' },
     },
     {
+      name: 'tcp-views-stay-in-the-tcp-tracer',
+      comment: 'The generated views of bpf/tcp.bpf.o are read only by the TCP tracer (src/agent/tcp), which hands out model records.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(agent/tcp|bpf)/' },
+      to: { path: '^src/bpf/gen/tcp\\.gen\\.ts$' },
+    },
+    {
+      name: 'flow-views-stay-in-the-packet-tracers',
+      comment: 'The generated views of bpf/flows.bpf.o are read only by its tracers: flows, drops and DNS (src/agent/{flows,drops,dns}).',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(agent/(flows|drops|dns)|bpf)/' },
+      to: { path: '^src/bpf/gen/flows\\.gen\\.ts$' },
+    },
+    {
       name: 'components-do-not-import-each-other',
       comment: 'agent, programs, hub and doctor import bpf, lib and model, never each other (or cli): the command line composes them.',
       severity: 'error',

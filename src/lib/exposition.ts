@@ -10,6 +10,28 @@ export interface MetricDef {
   help: string;
 }
 
+type RawCatalogue = Record<string, Record<string, { name: string; type: string; help: string }>>;
+export type Catalogue<T extends RawCatalogue> = { readonly [G in keyof T]: { readonly [K in keyof T[G]]: MetricDef } };
+
+const METRIC_TYPES: readonly string[] = ['counter', 'gauge', 'histogram'];
+
+/**
+ * A component's metrics, declared once in its JSON catalogue (name, type and help of each, in
+ * groups), checked when loaded: a name the exposition format rejects, an unknown type or a counter
+ * without _total is a programming error.
+ */
+export function catalogue<T extends RawCatalogue>(json: T): Catalogue<T> {
+  for (const group of Object.values(json)) {
+    for (const def of Object.values(group)) {
+      if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(def.name)) throw new Error(`metric catalogue: '${def.name}' is not a valid metric name`);
+      if (!METRIC_TYPES.includes(def.type)) throw new Error(`metric catalogue: ${def.name} has type '${def.type}' (counter, gauge or histogram)`);
+      if (def.type === 'counter' && !def.name.endsWith('_total')) throw new Error(`metric catalogue: counter ${def.name} must end in _total`);
+      if (!def.help.trim()) throw new Error(`metric catalogue: ${def.name} has no help text`);
+    }
+  }
+  return json as unknown as Catalogue<T>;
+}
+
 export function escapeLabelValue(v: string): string {
   return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
 }

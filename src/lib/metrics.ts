@@ -2,7 +2,8 @@
 // self-metrics (a few series each), the process_* metrics, and the BPF run-time metrics every
 // component reports under one name.
 import { readdirSync, readFileSync } from 'node:fs';
-import { header, labelString, sample, type MetricDef } from './exposition.js';
+import { catalogue, header, labelString, sample, type MetricDef } from './exposition.js';
+import json from './metrics.json' with { type: 'json' };
 import { Histogram, leLabels } from './histogram.js';
 
 /** A metric with a few labelled series, set or incremented by name. */
@@ -81,12 +82,13 @@ export class HistogramFamily {
   }
 }
 
+const LIB_METRICS = catalogue(json);
+
 /** The BPF run-time metrics, one name for every component (tcp, flows, program...). */
-export const BPF_RUN_METRICS = {
-  runSeconds: { name: 'flowscope_bpf_run_seconds_total', type: 'counter', help: 'Time the kernel spent running each BPF program, by component (tcp, flows, program: custom program sets, with their set) (while kernel BPF statistics are on).' },
-  runs: { name: 'flowscope_bpf_runs_total', type: 'counter', help: 'Runs of each BPF program, by component (while kernel BPF statistics are on).' },
-  runMisses: { name: 'flowscope_bpf_run_misses_total', type: 'counter', help: 'Runs of each BPF program the kernel skipped because the program was already running on that CPU (an event interrupting another), by component: what they would have counted is missing or, for the agent\'s own programs, handled by a companion program.' },
-} as const satisfies Record<string, MetricDef>;
+export const BPF_RUN_METRICS = LIB_METRICS.bpf;
+const PROCESS_METRICS = LIB_METRICS.process;
+/** What every endpoint (src/lib/http.ts) says about itself. */
+export const HTTP_METRICS = LIB_METRICS.http;
 
 export interface BpfRunRow {
   component: string;
@@ -110,14 +112,6 @@ export function renderBpfRuns(out: string[], rows: readonly BpfRunRow[], withSta
   for (const r of rows) sample(out, BPF_RUN_METRICS.runs.name, labels(r), r.runCount);
 }
 
-const PROCESS_METRICS = {
-  cpu: { name: 'process_cpu_seconds_total', type: 'counter', help: 'User and system CPU time spent, in seconds.' },
-  rss: { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory size in bytes.' },
-  heap: { name: 'process_heap_bytes', type: 'gauge', help: 'JavaScript heap in use, in bytes.' },
-  fds: { name: 'process_open_fds', type: 'gauge', help: 'Open file descriptors.' },
-  maxFds: { name: 'process_max_fds', type: 'gauge', help: 'Maximum number of open file descriptors.' },
-  start: { name: 'process_start_time_seconds', type: 'gauge', help: 'Start time of the process since the Unix epoch, in seconds.' },
-} as const satisfies Record<string, MetricDef>;
 
 const startTime = Date.now() / 1000 - process.uptime();
 

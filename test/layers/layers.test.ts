@@ -42,10 +42,12 @@ test('a deliberate violation fails the check and names the rule and the import',
   try {
     writeFileSync(join(dir, 'src/model/layer-violation.ts'), "import { createLogger } from '../lib/log.js';\nexport const made = createLogger;\n");
     writeFileSync(join(dir, 'src/agent/programs-violation.ts'), "import { ProgramRegistry } from '../programs/registry.js';\nexport const made = ProgramRegistry;\n");
+    writeFileSync(join(dir, 'src/cli/view-violation.ts'), "import { ConnEventView } from '../bpf/gen/tcp.gen.js';\nexport const made = ConnEventView;\n");
     const r = cruise(dir);
     assert.notEqual(r.code, 0, r.out);
     assert.match(r.out, /model-imports-nothing: src\/model\/layer-violation\.ts → src\/lib\/log\.ts/);
     assert.match(r.out, /components-do-not-import-each-other: src\/agent\/programs-violation\.ts → src\/programs\/registry\.ts/);
+    assert.match(r.out, /tcp-views-stay-in-the-tcp-tracer: src\/cli\/view-violation\.ts → src\/bpf\/gen\/tcp\.gen\.ts/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

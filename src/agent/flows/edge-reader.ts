@@ -2,10 +2,11 @@
 // counter growth goes into the edges, and idle entries leave the kernel map (the edge's counters
 // live on in the agent; a later packet starts a new kernel entry from 0).
 import { codec, type MapReader } from '../../bpf/index.js';
-import { EdgeKeyView, FlowKeyView, FlowSpillView } from '../../bpf/gen/flows.gen.js';
+import { EdgeKeyView, FlowKeyView } from '../../bpf/gen/flows.gen.js';
 import { monotonicNowNs } from '../../lib/clock.js';
 import { creditEdge, type FlowEdge } from './edge.js';
-import { FlowIndex, keyHash, keyWords, PackedKeys, type Indexed } from './flow-index.js';
+import { EntryReader } from './entry-reader.js';
+import { keyHash, keyWords, type Indexed } from './flow-index.js';
 import type { FlowEdges, MapPressure } from './identity.js';
 
 /** An entry of the kernel's edge map, with what was taken from it so far. */
@@ -18,27 +19,16 @@ interface EdgeState extends Indexed {
 
 const EDGE_KEY_SIZE = 28;
 
-export class EdgeReader {
-  private readonly entries = new FlowIndex<EdgeState>(EDGE_KEY_SIZE / 4);
-  private readonly evictions = new PackedKeys<EdgeState>(EDGE_KEY_SIZE);
+export class EdgeReader extends EntryReader<EdgeState> {
   private readonly keyView = new EdgeKeyView();
   private readonly flowKeyView = new FlowKeyView();
-  private readonly spillView = new FlowSpillView();
-  private reads = 0;
-  evicted = 0;
 
-  constructor(
-    private readonly map: MapReader<Uint8Array, Uint8Array>,
-    private readonly edges: FlowEdges,
-    private readonly pressure: MapPressure,
-  ) {}
-
-  get size(): number {
-    return this.entries.size;
+  constructor(map: MapReader<Uint8Array, Uint8Array>, edges: FlowEdges, pressure: MapPressure) {
+    super(map, edges, pressure, EDGE_KEY_SIZE);
   }
 
   /** A packet whose edge found the map full, through the spill ring: its edge counts it. */
-  onSpill(view: DataView, off: number, nowMs: number): void {
+  override onSpill(view: DataView, off: number, nowMs: number): void {
     const s = this.spillView.at(view, off);
     const edge = this.edges.ofFlow(this.flowKeyView.at(view, off), nowMs, s.stats.port);
     edge.packets += s.stats.packets;
@@ -46,7 +36,7 @@ export class EdgeReader {
     edge.lastActivityMs = nowMs;
   }
 
-  read(): void {
+  override read(): void {
     const read = ++this.reads;
     const batch = this.map.readAll();
     const keys = Buffer.from(batch.keys.buffer, batch.keys.byteOffset, batch.keys.byteLength);

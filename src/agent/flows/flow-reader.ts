@@ -3,13 +3,14 @@
 // end (idle, FIN/RST) or run past the active timeout, and takes in packets spilled through the ring
 // buffer when the map was full.
 import { codec, type MapReader } from '../../bpf/index.js';
-import { FlowDirection, FlowKeyView, FlowSpillView } from '../../bpf/gen/flows.gen.js';
+import { FlowDirection, FlowKeyView } from '../../bpf/gen/flows.gen.js';
 import { monotonicNowNs, monotonicToEpochMs } from '../../lib/clock.js';
 import { formatAddr } from '../../model/addr.js';
 import { protocolName } from '../../model/edge.js';
 import type { FlowRecord } from '../../model/records.js';
 import { creditEdge, type FlowEdge } from './edge.js';
-import { FlowIndex, KEY_SIZE, keyHash, keyProto, keyWords, PackedKeys, type Indexed } from './flow-index.js';
+import { EntryReader } from './entry-reader.js';
+import { KEY_SIZE, keyHash, keyProto, keyWords, type Indexed } from './flow-index.js';
 import type { FlowEdges, MapPressure } from './identity.js';
 
 interface FlowState extends Indexed {
@@ -46,34 +47,27 @@ export interface FlowReaderOptions {
   interfaceName: (ifindex: number) => string;
 }
 
-export class FlowReader {
-  private readonly flows = new FlowIndex<FlowState>();
-  private readonly evictions = new PackedKeys<FlowState>(KEY_SIZE);
+export class FlowReader extends EntryReader<FlowState> {
   private readonly keyView = new FlowKeyView();
   private readonly recordKeyView = new FlowKeyView();
-  private readonly spillView = new FlowSpillView();
-  private reads = 0;
-  evicted = 0;
 
   constructor(
-    private readonly map: MapReader<Uint8Array, Uint8Array>,
-    private readonly edges: FlowEdges,
-    private readonly pressure: MapPressure,
+    map: MapReader<Uint8Array, Uint8Array>,
+    edges: FlowEdges,
+    pressure: MapPressure,
     private readonly options: FlowReaderOptions,
-  ) {}
-
-  get size(): number {
-    return this.flows.size;
+  ) {
+    super(map, edges, pressure, KEY_SIZE);
   }
 
   /** Packets that found the flow map full, as they arrive through the spill ring. */
-  onSpill(view: DataView, off: number, nowMs: number): void {
+  override onSpill(view: DataView, off: number, nowMs: number): void {
     const s = this.spillView.at(view, off);
     const hash = keyHash(view, off);
-    let st = this.flows.get(view, off, hash);
+    let st = this.entries.get(view, off, hash);
     if (!st) {
       st = { keyWords: keyWords(view, off), hash, next: undefined, edge: this.edges.ofFlow(this.keyView.at(view, off), nowMs, s.stats.port), packets: 0, bytes: 0, firstNs: s.stats.first_ns, lastNs: 0, flags: 0, inKernel: false, spilledPackets: 0, spilledBytes: 0, exportedPackets: 0, exportedBytes: 0, exportedNs: 0, read: this.reads };
-      this.flows.add(st);
+      this.entries.add(st);
     }
     const p = s.stats.packets;
     const b = s.stats.bytes;
@@ -87,7 +81,7 @@ export class FlowReader {
     st.edge.lastActivityMs = nowMs;
   }
 
-  read(): void {
+  override read(): void {
     const read = ++this.reads;
     const batch = this.map.readAll();
     const keys = Buffer.from(batch.keys.buffer, batch.keys.byteOffset, batch.keys.byteLength);
@@ -117,11 +111,11 @@ export class FlowReader {
         flags |= vals.getUint16(o + 32, true);
         port ||= vals.getUint16(o + 34, true); // set on the CPU that made the entry
       }
-      let st = this.flows.get(batch.keys, ko, hash);
+      let st = this.entries.get(batch.keys, ko, hash);
       if (!st || !st.inKernel) {
         // A spilled flow that later found room in the map: its spilled packets stay counted.
         const base = st;
-        if (base) this.flows.remove(base);
+        if (base) this.entries.remove(base);
         st = {
           keyWords: base?.keyWords ?? keyWords(batch.keys, ko),
           hash,
@@ -140,7 +134,7 @@ export class FlowReader {
           exportedNs: base?.exportedNs ?? 0,
           read,
         };
-        this.flows.add(st);
+        this.entries.add(st);
       }
       creditEdge(st, packets + st.spilledPackets, bytes + st.spilledBytes, nowMs);
       st.lastNs = last;
@@ -157,18 +151,18 @@ export class FlowReader {
     // between the read above and the delete is not counted: the flow was idle for the whole timeout,
     // so this is rare.)
     this.evictions.deleteFrom(this.map, (st) => {
-      this.flows.remove(st);
+      this.entries.remove(st);
       this.evicted++;
       this.finish(st);
     });
     // Flows gone from the map without us (or only ever spilled) and idle: finish them too.
     let gone: FlowState[] | undefined;
-    for (const st of this.flows.values()) {
+    for (const st of this.entries.values()) {
       if (st.read !== read && (st.inKernel || nowNs - st.lastNs > this.options.idleNs)) (gone ??= []).push(st);
     }
     if (gone) {
       for (const st of gone) {
-        this.flows.remove(st);
+        this.entries.remove(st);
         this.finish(st);
       }
     }
@@ -210,7 +204,7 @@ export class FlowReader {
 
   /** Final state: every flow still open is exported as a record. */
   flushRecords(): void {
-    for (const st of this.flows.values()) this.finish(st);
-    this.flows.clear();
+    for (const st of this.entries.values()) this.finish(st);
+    this.entries.clear();
   }
 }
