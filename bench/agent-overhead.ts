@@ -112,8 +112,6 @@ interface Sample {
   ratio: number;
   value: number;
   cpuUsPerConn: number;
-  /** The same above what the agent spends idle over as long (its per-interval work without load). */
-  aboveIdleUsPerConn: number;
   peakRss: number;
 }
 
@@ -130,24 +128,20 @@ async function alternate(what: string, load: () => Promise<{ value: number; unit
       const agent = await startAgentBin(c);
       let on: { value: number; units: number };
       let cpu: number;
-      let seconds: number;
       let peak = 0;
       try {
         await sleep(1000);
         const cpu0 = processCpuSeconds(agent.pid);
-        const t0 = Date.now();
         const sampler = setInterval(() => (peak = Math.max(peak, rssMb(agent.pid))), 200);
         on = await load();
         clearInterval(sampler);
         cpu = processCpuSeconds(agent.pid) - cpu0;
-        seconds = (Date.now() - t0) / 1000;
       } finally {
         await agent.stop();
       }
       const after = (await load()).value;
       const ratio = on.value / ((before + after) / 2);
-      const above = cpu - (idleCores.get(c.name) ?? 0) * seconds;
-      out.get(c.name)!.push({ ratio, value: on.value, cpuUsPerConn: (cpu * 1e6) / on.units, aboveIdleUsPerConn: (above * 1e6) / on.units, peakRss: peak });
+      out.get(c.name)!.push({ ratio, value: on.value, cpuUsPerConn: (cpu * 1e6) / on.units, peakRss: peak });
       process.stderr.write(`${what} round ${r + 1}/${rounds}: ${c.name}: ${fmt(on.value, 2)} vs ${fmt(before, 2)}/${fmt(after, 2)} without: ${ratio.toFixed(3)}, agent ${((cpu * 1e6) / on.units).toFixed(2)} us per unit, peak RSS ${peak.toFixed(1)} MB\n`);
       before = after;
     }
@@ -159,9 +153,6 @@ function spread(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);
   return `${median(s).toFixed(3)} (${s[0]!.toFixed(3)}-${s[s.length - 1]!.toFixed(3)})`;
 }
-
-/** Each configuration's idle CPU (cores), from the idle phase: what the agent spends without load. */
-const idleCores = new Map<string, number>();
 
 async function idle(): Promise<Array<Record<string, string>>> {
   const rows: Array<Record<string, string>> = [];
@@ -182,7 +173,6 @@ async function idle(): Promise<Array<Record<string, string>>> {
         await a.stop();
       }
     }
-    idleCores.set(c.name, median(cpu));
     rows.push({ agent: c.name, 'idle RSS MB (target <= 75)': rss.map((x) => x.toFixed(1)).join(', '), 'idle PSS MB': pss.map((x) => x.toFixed(1)).join(', '), 'idle CPU (cores)': cpu.map((x) => x.toFixed(3)).join(', ') });
     process.stderr.write(`idle: ${c.name}: RSS ${rss.join(', ')} MB\n`);
   }
@@ -258,7 +248,6 @@ async function main(): Promise<void> {
       'churn: kept (median, range)': spread(s.map((x) => x.ratio)),
       'conn/s with': fmt(median(s.map((x) => x.value))),
       'agent CPU us/conn': `${median(s.map((x) => x.cpuUsPerConn)).toFixed(2)} (${Math.min(...s.map((x) => x.cpuUsPerConn)).toFixed(2)}-${Math.max(...s.map((x) => x.cpuUsPerConn)).toFixed(2)})`,
-      'of which above idle': median(s.map((x) => x.aboveIdleUsPerConn)).toFixed(2),
       'peak RSS MB under churn': `${median(s.map((x) => x.peakRss)).toFixed(1)} (max ${Math.max(...s.map((x) => x.peakRss)).toFixed(1)})`,
       'iperf3: kept': spread(i.map((x) => x.ratio)),
       'iperf3 Gbit/s with': median(i.map((x) => x.value)).toFixed(2),
