@@ -54,7 +54,7 @@ test('by default every interface but loopback: loopback is listed as left out, a
       [[], false],
       [['--flow-interfaces', '.'], true],
     ] as const) {
-      const agent = await startAgent([...args], 'agent', { netns: link.ns, host: link.peerAddr });
+      const agent = await startAgent([...args, '--web.enable-details'], 'agent', { netns: link.ns, host: link.peerAddr });
       try {
         const caps = await agent.json<{ flows: { interfaces: Array<{ name: string; attached: boolean; error?: string }> } }>('/capabilities');
         const byName = Object.fromEntries(caps.flows.interfaces.map((i) => [i.name, i]));
