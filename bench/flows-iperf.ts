@@ -22,6 +22,12 @@ const phaseMs = Number(process.argv[3] ?? 500);
 const agentArgs = process.argv.slice(4);
 const VARIANTS_OBJ = repoPath('bpf/.output/bench/flow_variants.bpf.o');
 
+/** Programs behind tcx links (link type 11, BPF_LINK_TYPE_TCX: this bpftool has no name for it). */
+function tcxProgIds(): number[] {
+  const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as Array<{ type: number | string; prog_id: number }>;
+  return links.filter((l) => l.type === 11 || l.type === 'tcx').map((l) => l.prog_id);
+}
+
 async function main(): Promise<void> {
   const veth = createVethNamespace();
   const gateObj = BpfObject.load(VARIANTS_OBJ, { programs: ['v_gate'] });
@@ -36,6 +42,7 @@ async function main(): Promise<void> {
   let agent: ChildProcess | undefined;
   try {
     server = spawn('ip', ['netns', 'exec', veth.ns, 'iperf3', '-s'], { stdio: 'ignore' });
+    const tcxBefore = new Set(tcxProgIds());
     agent = spawn(flowscopeBin, ['agent', '--listen', `127.0.0.1:${await freePort()}`, '--flow-interfaces', `^${veth.host}$`, '--log-level', 'info', ...agentArgs], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, FLOWSCOPE_BENCH_GATE: gatePath },
@@ -76,10 +83,11 @@ async function main(): Promise<void> {
     let ns = 0;
     let runs = 0;
     try {
-      // The agent's egress classifier: the newest flow_out (it was loaded a moment ago; bpftool here cannot tell owners).
+      // The agent's egress classifier: a flow_out behind a tcx link that appeared with the agent.
+      const ours = tcxProgIds().filter((id) => !tcxBefore.has(id));
       const mine = (): { ns: number; runs: number } => {
         const all = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as Array<{ name: string; id: number; run_time_ns?: number; run_cnt?: number }>;
-        const egress = all.filter((p) => p.name === 'flow_out').sort((x, y) => y.id - x.id)[0];
+        const egress = all.find((p) => p.name === 'flow_out' && ours.includes(p.id));
         return { ns: egress?.run_time_ns ?? 0, runs: egress?.run_cnt ?? 0 };
       };
       const p0 = txPackets();
