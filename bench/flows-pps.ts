@@ -163,12 +163,19 @@ function agentGate(): { path: string; open(): void; shut(): void; close(): void 
   };
 }
 
+/** Programs behind BPF links now (bpftool here cannot tell a program's owner: new links can). */
+function linkedProgIds(): Set<number> {
+  const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as Array<{ prog_id: number }>;
+  return new Set(links.map((l) => l.prog_id));
+}
+
 function agentProcess(name: string, extra: string[]): Variant {
   return {
     name,
     switchedBy: 'its own gate (classifier and drop hook)',
     async prepare(link) {
       const gate = agentGate();
+      const before = linkedProgIds();
       const proc: ChildProcess = spawn(
         flowscopeBin,
         ['agent', '--listen', `127.0.0.1:${await freePort()}`, '--flow-interfaces', `^${link.host}$`, '--max-flows', '131072', '--log-level', 'info', ...extra],
@@ -192,7 +199,15 @@ function agentProcess(name: string, extra: string[]): Variant {
           reject(new Error(`agent exited ${c}: ${err}`));
         });
       });
+      // Its programs: behind the links that came with it.
+      const mine = [...linkedProgIds()].filter((id) => !before.has(id));
+      const onExit = (): void => {
+        proc.kill('SIGTERM');
+        rmSync(gate.path, { force: true });
+      };
+      process.once('exit', onExit); // an interrupted bench leaves no agent behind
       const stopAgent = async (): Promise<void> => {
+        process.off('exit', onExit);
         proc.kill('SIGTERM');
         await new Promise((r) => proc.once('close', r));
         gate.close();
@@ -204,12 +219,12 @@ function agentProcess(name: string, extra: string[]): Variant {
           await stopAgent();
         },
         runStats() {
-          // The agent's programs, from bpftool (owned by the agent's pid): the TC classifier and the drop hook.
+          // The agent's ingress classifier and drop hook (per packet: their run time over the classifier's runs).
           const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as Array<{ id: number; name: string; run_time_ns?: number; run_cnt?: number }>;
-          // The agent's classifier: the newest flow_in (it was loaded a moment ago; bpftool here cannot tell owners).
-          const mine = progs.filter((p) => p.name === 'flow_in').sort((a, b) => b.id - a.id)[0];
-          const drop = progs.filter((p) => p.name.startsWith('drop_') && p.id > (mine?.id ?? 0)).sort((a, b) => b.id - a.id)[0];
-          return { ns: (mine?.run_time_ns ?? 0) + (drop?.run_time_ns ?? 0), runs: mine?.run_cnt ?? 0 };
+          const ours = progs.filter((p) => mine.includes(p.id));
+          const classifier = ours.find((p) => p.name === 'flow_in');
+          const drop = ours.find((p) => p.name.startsWith('drop_'));
+          return { ns: (classifier?.run_time_ns ?? 0) + (drop?.run_time_ns ?? 0), runs: classifier?.run_cnt ?? 0 };
         },
       };
     },
@@ -281,6 +296,8 @@ interface Cell {
   on: number[];
   /** Each "on" phase over the mean of the "off" phases on either side of it. */
   ratios: number[];
+  /** Switches without a ratio: the sender stalled and the "off" phases on either side carried nothing. */
+  stalled: number;
   nsPerPkt?: number;
 }
 
@@ -288,7 +305,7 @@ interface Cell {
 async function measureCell(bench: TrafficBench, flows: FlowCount, v: Variant): Promise<Cell> {
   const sw = await v.prepare(bench.link);
   try {
-    const cell: Cell = { off: [], on: [], ratios: [] };
+    const cell: Cell = { off: [], on: [], ratios: [], stalled: 0 };
     await bench.withTrafgen(flows, async () => {
       const pairs = Math.max(3, Math.round((cellSeconds * 1000) / (2 * phaseMs)));
       cell.off.push(await bench.phase(phaseMs));
@@ -297,7 +314,11 @@ async function measureCell(bench: TrafficBench, flows: FlowCount, v: Variant): P
         cell.on.push(await bench.phase(phaseMs));
         await sw.off();
         cell.off.push(await bench.phase(phaseMs));
-        cell.ratios.push(cell.on[i]! / ((cell.off[i]! + cell.off[i + 1]!) / 2));
+        // The rule, set before the runs: a switch whose neighbouring "off" phases carried no packet
+        // (the sender stalled: a shared machine) has no ratio, and is counted as such.
+        const offMean = (cell.off[i]! + cell.off[i + 1]!) / 2;
+        if (offMean > 0) cell.ratios.push(cell.on[i]! / offMean);
+        else cell.stalled++;
       }
       // Run time per packet in a short extra phase with kernel BPF statistics on (they cost time themselves).
       await sw.on();
@@ -336,7 +357,7 @@ async function main(): Promise<void> {
           const cell = await measureCell(bench, flows, v);
           const r = cell.ratios;
           row[`pps off / on, ${n}`] = `${fmt(median(cell.off))} / ${fmt(median(cell.on))}`;
-          row[`kept, ${n}`] = `${fmt(100 * median(r), 1)}% (${fmt(100 * quantile(r, 0.25), 1)}-${fmt(100 * quantile(r, 0.75), 1)})`;
+          row[`kept, ${n}`] = `${fmt(100 * median(r), 1)}% (${fmt(100 * quantile(r, 0.25), 1)}-${fmt(100 * quantile(r, 0.75), 1)})${cell.stalled ? `, ${cell.stalled} stalled` : ''}`;
           row[`BPF ns/pkt, ${n}`] = cell.nsPerPkt !== undefined ? fmt(cell.nsPerPkt) : '-';
           console.error(`${mode}, ${delivery}: ${v.name}, ${n}: kept ${row[`kept, ${n}`]} of ${fmt(median(cell.off))} pps over ${r.length} switches, BPF ${row[`BPF ns/pkt, ${n}`]} ns/pkt`);
         }
