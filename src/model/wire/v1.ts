@@ -37,6 +37,8 @@ export interface WorkloadV1 {
   version?: string;
   node?: string;
   zone?: string;
+  /** The workload's own labels (Kubernetes pod labels, container labels): what the hub's label:KEY views group by. */
+  labels?: Record<string, string>;
 }
 
 /** Counts per bucket (not cumulative) in the model's layout for that field; observations above the last bound are only in `count`. */
