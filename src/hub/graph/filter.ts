@@ -34,6 +34,8 @@ interface Term {
 
 export class Filter {
   private constructor(
+    /** As given: what identifies the filter. */
+    readonly text: string,
     private readonly edgeTerms: Term[],
     private readonly endTerms: Term[],
   ) {}
@@ -50,7 +52,7 @@ export class Filter {
       else if (term.key in ENDPOINT_KEYS || term.key.startsWith('label.')) endTerms.push(term);
       else throw new FilterError(`filter key '${term.key}' is unknown: use one of ${FILTER_KEYS.join(', ')}`);
     }
-    return new Filter(edgeTerms, endTerms);
+    return new Filter(text.trim(), edgeTerms, endTerms);
   }
 
   private static endValue(e: Endpoint, key: string): string {

@@ -14,6 +14,9 @@ export interface SearchHit {
   score: number;
 }
 
+/** On equal scores, what people look for first: services and workloads before their parts. */
+const KIND_RANK: Record<string, number> = { workload: 0, service: 1, namespace: 2, pod: 3, node: 4, zone: 5, container: 6, process: 7, external: 8 };
+
 function score(value: string, q: string, exact: number): number {
   const v = value.toLowerCase();
   if (v === q) return exact;
@@ -55,7 +58,7 @@ export function search(endpoints: readonly KnownEndpoint[], query: string, limit
     }
   }
   return [...best.values()]
-    .sort((a, b) => b.score - a.score || a.name.length - b.name.length || a.id.localeCompare(b.id))
+    .sort((a, b) => b.score - a.score || (KIND_RANK[a.kind] ?? 9) - (KIND_RANK[b.kind] ?? 9) || a.name.length - b.name.length || a.id.localeCompare(b.id))
     .slice(0, limit)
     .map((h) => ({ ...h, score: Math.round(h.score * 10) / 10 }));
 }

@@ -17,7 +17,7 @@ export class EmbeddedStore implements GraphStore {
     return this.duck.options.retentionMs;
   }
 
-  private edge(id: number): ResolvedEdge {
+  resolvedEdge(id: number): ResolvedEdge {
     let e = this.resolved[id];
     if (!e) {
       const f = this.ingest.edge(id);
@@ -30,7 +30,7 @@ export class EmbeddedStore implements GraphStore {
   async edges(window: Window): Promise<EdgeTotals[]> {
     const totals = await this.duck.totals(window);
     const out: EdgeTotals[] = [];
-    for (const [id, sides] of totals) out.push({ edge: this.edge(id), sides });
+    for (const [id, sides] of totals) out.push({ edge: this.resolvedEdge(id), sides });
     return out;
   }
 

@@ -1,0 +1,148 @@
+// The hub: a store (embedded DuckDB fed by agents, or a Prometheus-compatible one read with
+// PromQL), the join and the query API behind one HTTP server, and the timers that keep it going.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { DuckStore } from './store/duckdb.js';
+import { EmbeddedStore } from './store/embedded.js';
+import { Ingest, DEFAULT_INGEST, type IngestOptions } from './ingest/pipeline.js';
+import { HubMetrics } from './metrics.js';
+import { Queries } from './api/queries.js';
+import { StreamHub } from './api/stream.js';
+import { createApiServer } from './api/server.js';
+import { openApiDocument } from './api/openapi.js';
+import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
+import type { EdgeTotals, GraphStore } from './store/store.js';
+import { addInto, newSide, type Side } from './graph/counters.js';
+
+export interface HubOptions {
+  listen: { host: string; port: number };
+  dataDir: string;
+  retentionMs: number;
+  token?: string;
+  webDir?: string;
+  version: string;
+  log: Logger;
+  ingest?: IngestOptions;
+  limits?: BodyLimits;
+  /** How often the join looks for batches it can finish (ms). */
+  finalizeMs?: number;
+  /** How often roll-ups, Parquet export and retention run (ms). */
+  maintainMs?: number;
+  /** DuckDB's memory limit. */
+  memoryLimit?: string;
+}
+
+export interface RunningHub {
+  server: Server;
+  url: string;
+  store: GraphStore;
+  metrics: HubMetrics;
+  ingest?: Ingest;
+  close(): Promise<void>;
+}
+
+/** Roll-ups, Parquet export, retention; then the store's gauges. */
+async function maintain(duck: DuckStore, ingest: Ingest, metrics: HubMetrics): Promise<void> {
+  const now = Date.now();
+  await duck.maintain(now, ingest.finalTo(now));
+  metrics.storeBytes.set(duck.diskBytes());
+  for (const [table, n] of Object.entries(await duck.rowCounts())) metrics.storeRows.set({ table }, n);
+  metrics.agentsReporting.set(ingest.runs.current().filter((r) => reporting(r, now)).length);
+}
+
+const reporting = (r: { lastHeardMs: number; intervalMs: number }, now: number): boolean => now - r.lastHeardMs <= Math.max(10_000, 3 * r.intervalMs);
+
+export async function startHub(o: HubOptions): Promise<RunningHub> {
+  const metrics = new HubMetrics();
+  const timers: NodeJS.Timeout[] = [];
+  const stream = new StreamHub(1000, (n) => metrics.streamClients.set(n));
+  const duck = await DuckStore.open({ dataDir: o.dataDir, retentionMs: o.retentionMs, memoryLimit: o.memoryLimit });
+  const ingest = await Ingest.open(duck, metrics, o.log, o.ingest ?? DEFAULT_INGEST);
+  const store: GraphStore = new EmbeddedStore(duck, ingest);
+  ingest.onFinalized((f) => {
+    const byEdge = new Map<number, [Side | undefined, Side | undefined]>();
+    let from = Infinity;
+    for (const c of f.contributions) {
+      let pair = byEdge.get(c.edge);
+      if (!pair) byEdge.set(c.edge, (pair = [undefined, undefined]));
+      addInto((pair[c.side] ??= newSide()), c.values);
+      from = Math.min(from, c.t);
+    }
+    const totals: EdgeTotals[] = [...byEdge].map(([id, sides]) => ({ edge: (store as EmbeddedStore).resolvedEdge(id), sides }));
+    stream.publish(totals, from, f.t);
+  });
+  timers.push(setInterval(() => void ingest.finalize().catch((err: unknown) => o.log.error({ err }, 'joining batches failed')), o.finalizeMs ?? 500).unref());
+  timers.push(setInterval(() => void maintain(duck, ingest, metrics).catch((err: unknown) => o.log.error({ err }, 'store maintenance failed')), o.maintainMs ?? 10_000).unref());
+  timers.push(setInterval(() => void ingest.saveClaims().catch((err: unknown) => o.log.warn({ err }, 'saving the join state failed')), 60_000).unref());
+
+  const queries = new Queries(store);
+  const status = async (): Promise<unknown> => {
+    const now = Date.now();
+    const agents = ingest.runs.current().map((r) => ({
+      agent: r.agent,
+      node: r.node,
+      zone: r.zone,
+      start: r.start,
+      version: r.version,
+      interval_ms: r.intervalMs,
+      last_heard: new Date(r.lastHeardMs).toISOString(),
+      last_interval_end: new Date(r.lastTo).toISOString(),
+      reporting: reporting(r, now),
+      batches: r.batches,
+      batches_dropped: r.losses?.batches_dropped ?? 0,
+    }));
+    return {
+      store: store.kind,
+      retention_seconds: store.retentionMs / 1000,
+      agents,
+      edges: ingest.edges.size,
+      endpoints: ingest.endpoints.size,
+      pending_batches: ingest.pendingBatches,
+    };
+  };
+  const doc = openApiDocument(o.version);
+  const server = createApiServer({
+    queries,
+    stream,
+    metrics,
+    log: o.log,
+    token: o.token,
+    ingest: (m) => ingest.accept(m),
+    status,
+    openapi: () => doc,
+    limits: o.limits ?? DEFAULT_LIMITS,
+    webDir: o.webDir,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.listen.port, o.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  let closed = false;
+  return {
+    server,
+    url: `http://${host}:${addr.port}`,
+    store,
+    metrics,
+    ingest,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      for (const t of timers) clearInterval(t);
+      stream.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      // Batches accepted but not joined stay in the inbox: after a restart they are joined once
+      // the other agents have caught up, as if the hub had never gone.
+      await ingest.saveClaims().catch(() => undefined);
+      await store.close();
+    },
+  };
+}
