@@ -9,6 +9,7 @@ import { registerConnlat } from './connlat.js';
 import { registerTcplife } from './tcplife.js';
 import { registerTop } from './top.js';
 import { registerExporter } from './exporter.js';
+import { registerHub } from './hub.js';
 
 function buildProgram(): Command {
   const program = new Command('flowscope')
@@ -19,6 +20,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerUp(program);
   registerAgent(program);
+  registerHub(program);
   registerConnlat(program);
   registerTcplife(program);
   registerTop(program);
