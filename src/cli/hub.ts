@@ -10,13 +10,7 @@ import { createLogger } from './logger.js';
 import { UsageError } from './errors.js';
 import { parseListen } from './options.js';
 
-export interface HubCliOptions {
-  listen: string;
-  data: string;
-  retention: string;
-  tokenFile?: string;
-  web?: string;
-  memoryLimit: string;
+export interface HubCliOptions extends HubStartOptions {
   logLevel: string;
 }
 
