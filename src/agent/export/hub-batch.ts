@@ -4,7 +4,7 @@
 import type { Distribution } from '../../model/distribution.js';
 import type { DnsCounters, DnsIdentity, DropCounters, DropIdentity, FlowCounters, FlowEdgeIdentity, TcpCounters, TcpEdgeIdentity } from '../../model/edge.js';
 import type { Workload, WorkloadInfo } from '../../model/workload.js';
-import { failuresV1, histogramDeltaV1, histogramV1, type AgentRunV1, type BatchV1, type HistogramV1, type LossesV1, type TcpEdgeV1, type WorkloadV1 } from '../../model/wire/v1.js';
+import { failuresV1, histogramDeltaV1, histogramV1, workloadV1, type AgentRunV1, type BatchV1, type HistogramV1, type LossesV1, type TcpEdgeV1, type WorkloadV1 } from '../../model/wire/v1.js';
 
 /** An end as the edge tables hold it: labels, and facts when the enricher found them. */
 type End = Workload & { readonly info?: WorkloadInfo; readonly labels?: Readonly<Record<string, string>> };
@@ -22,22 +22,7 @@ export type DropReading = DropCounters & { readonly identity: DropIdentity & { r
 export type DnsReading = DnsCounters & { readonly identity: DnsIdentity & { readonly client: End } };
 
 const MAX_LOCAL_ADDRS = 64;
-const INFO_FIELDS = ['kind', 'workload_kind', 'image', 'version', 'node', 'zone'] as const;
-
-export function endV1(w: End): WorkloadV1 {
-  const out: WorkloadV1 = {};
-  if (w.container) out.container = w.container;
-  if (w.pod) out.pod = w.pod;
-  if (w.namespace) out.namespace = w.namespace;
-  if (w.workload) out.workload = w.workload;
-  if (w.service) out.service = w.service;
-  for (const k of INFO_FIELDS) {
-    const v = w.info?.[k];
-    if (v) out[k] = v;
-  }
-  if (w.labels && Object.keys(w.labels).length) out.labels = { ...w.labels };
-  return out;
-}
+const endV1 = workloadV1;
 
 interface TcpBefore {
   opened: number;
