@@ -108,7 +108,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     metrics,
     log: o.log,
     token: o.token,
-    ingest: (m) => ingest.accept(m),
+    ingest: (m, raw) => ingest.accept(m, Date.now(), raw),
     status,
     openapi: () => doc,
     limits: o.limits ?? DEFAULT_LIMITS,
