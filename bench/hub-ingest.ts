@@ -66,9 +66,9 @@ ingest.onFinalized((f) => {
 });
 // The first arrival of each interval's batches (their interval end identifies them).
 const accept = ingest.accept.bind(ingest);
-ingest.accept = async (messages, nowMs) => {
+ingest.accept = async (messages, nowMs, raw) => {
   for (const m of messages) if (m.kind === 'batch' && !acceptedAt.has(String(Date.parse(m.to)))) acceptedAt.set(String(Date.parse(m.to)), Date.now());
-  return accept(messages, nowMs);
+  return accept(messages, nowMs, raw);
 };
 
 const cpu0 = process.cpuUsage();
