@@ -312,8 +312,11 @@ export class DuckStore {
     const a = oldFrom ? Math.floor(w.from / MINUTE) * MINUTE : Math.ceil(w.from / MINUTE) * MINUTE;
     const b = Math.min(oldTo ? Math.ceil(w.to / MINUTE) * MINUTE : Math.floor(w.to / MINUTE) * MINUTE, this.rolledTo);
     if (a >= b) return `SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${w.to}`;
-    return `SELECT t, edge, side, ${plainColumns} FROM minutes WHERE t > ${a} AND t <= ${b}
-      UNION ALL SELECT t, edge, side, ${plainColumns} FROM samples WHERE (t > ${w.from} AND t <= ${a}) OR (t > ${b} AND t <= ${w.to})`;
+    // Plain ranges (no OR), so that DuckDB skips row groups by their min/max of t.
+    const parts = [`SELECT t, edge, side, ${plainColumns} FROM minutes WHERE t > ${a} AND t <= ${b}`];
+    if (a > w.from) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${a}`);
+    if (w.to > b) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${b} AND t <= ${w.to}`);
+    return parts.join(' UNION ALL ');
   }
 
   /** Each edge's counters over the window, per side. */
@@ -394,7 +397,7 @@ export class DuckStore {
         await this.writer.run('BEGIN TRANSACTION');
         try {
           await this.writer.run(
-            `INSERT INTO minutes SELECT CAST(ceil(t / ${MINUTE}) AS BIGINT) * ${MINUTE} AS m, edge, side, ${sumColumns} FROM samples WHERE t > ${from} AND t <= ${target} GROUP BY m, edge, side`,
+            `INSERT INTO minutes SELECT CAST(ceil(t / ${MINUTE}) AS BIGINT) * ${MINUTE} AS m, edge, side, ${sumColumns} FROM samples WHERE t > ${from} AND t <= ${target} GROUP BY m, edge, side ORDER BY m`,
           );
           await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['rolled_to', String(target)]);
           await this.writer.run('COMMIT');
