@@ -7,8 +7,9 @@ import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './
 import { createLogger } from '../lib/log.js';
 import { AgentPrograms } from './agent-programs.js';
 import { UsageError } from './errors.js';
+import { addAgentHubOptions, agentHubOptionsFrom, type AgentHubFlags } from './agent-hub.js';
 
-interface AgentFlags {
+interface AgentFlags extends AgentHubFlags {
   listen: string;
   interval: string;
   output?: string;
@@ -36,7 +37,7 @@ interface AgentFlags {
 }
 
 export function addAgentOptions(cmd: Command): Command {
-  return cmd
+  return addAgentHubOptions(cmd)
     .option('--listen <addr>', 'address of the Prometheus endpoint (/metrics, /healthz, /capabilities)', '127.0.0.1:9387')
     .option('--interval <duration>', 'how often the kernel maps are read (e.g. 1s, 500ms)', '1s')
     .option('--output <format>', "also write each connection's lifecycle events to stdout: ndjson")
@@ -92,11 +93,17 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
       throw new UsageError(`--flow-interfaces: ${(err as Error).message}`);
     }
   }
+  const nodeName = flags.nodeName ?? process.env.NODE_NAME ?? hostname();
+  const hubOptions = agentHubOptionsFrom(flags, nodeName);
+  // An agent of one network namespace sees only its connections; the TC programs would attach to
+  // this namespace's interfaces, not that one's: no packet part.
+  if (hubOptions.netns !== undefined) flags.flows = false;
   return {
+    ...hubOptions,
     enrich: {
       kubernetes: flags.kubernetes as 'auto' | 'on' | 'off',
       kubeconfig: flags.kubeconfig,
-      nodeName: flags.nodeName ?? process.env.NODE_NAME ?? hostname(),
+      nodeName,
       runtimeSockets,
       nat: flags.nat,
     },
