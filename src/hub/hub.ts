@@ -100,6 +100,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
       edges: ingest.edges.size,
       endpoints: ingest.endpoints.size,
       pending_batches: ingest.pendingBatches,
+      joined_to: new Date(Math.max(0, ingest.finalTo(now))).toISOString(),
     };
   };
   const doc = openApiDocument(o.version);
