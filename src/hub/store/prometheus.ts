@@ -164,10 +164,16 @@ export class PrometheusStore implements GraphStore {
     return { key: `${endpointKey(client)}\u0002${endpointKey(server)}\u0002${e.port}`, client, server, port: e.port, protocol: e.protocol };
   }
 
-  async edges(w: Window): Promise<EdgeTotals[]> {
+  async edges(w: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]> {
     const byTime = await this.fetchAll((w.to - w.from) / 1000, { time: w.to });
     const accs = byTime.get(w.to) ?? [...byTime.values()][0] ?? new Map<string, Acc>();
-    return [...this.join(accs, w)].map(([id, sides]) => ({ edge: this.resolved(id), sides }));
+    const out = [...this.join(accs, w)].map(([id, sides]) => ({ edge: this.resolved(id), sides }));
+    return select ? out.filter((t) => select(t.edge)) : out;
+  }
+
+  /** The join needs every series of the window: there is no cheaper way to a subset. */
+  known(): undefined {
+    return undefined;
   }
 
   async series(w: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]> {
