@@ -154,3 +154,21 @@ export async function caughtUp(hub: TestHub): Promise<void> {
   await waitFor(async () => Date.parse((await hub.get('/api/v1/status')).body.joined_to) >= now, 60_000, 'the hub to join up to now');
 }
 
+
+type Graph = Awaited<ReturnType<typeof graph>>;
+
+/**
+ * The graph once the hub has joined up to now and `ready` holds (what the agents counted can reach
+ * the hub an interval or two later on a loaded machine); the last answer after `timeoutMs` either
+ * way, for the caller's assertions.
+ */
+export async function graphWhen(hub: TestHub, view: string, query: string, ready: (g: Graph) => boolean, timeoutMs = 30_000): Promise<Graph> {
+  await caughtUp(hub);
+  const deadline = Date.now() + timeoutMs;
+  let g = await graph(hub, view, query);
+  while (!ready(g) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    g = await graph(hub, view, query);
+  }
+  return g;
+}

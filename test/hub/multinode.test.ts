@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { freePort } from '../support/agent.js';
 import { sleep } from '../support/run.js';
 import { startTestHub, type TestHub } from './support.js';
-import { caughtUp, createSegment, destroyCluster, graph, httpServer, load, nodes, startNodeAgent, stopChild, type Node } from './cluster.js';
+import { createSegment, destroyCluster, graph, graphWhen, httpServer, load, nodes, startNodeAgent, stopChild, type Edge, type Node } from './cluster.js';
 
 const [na, nb, nc] = nodes as [Node, Node, Node];
 
@@ -30,10 +30,10 @@ test('three agents as three nodes, one hub: joined edges with the generator\'s c
   // 1. Traffic from node-a to both servers: one edge per server, both sides, the generator's counts.
   const p1 = await load(na, [`${nb.addr}:8080`, `${nc.addr}:8080`], 40);
   assert.equal(p1[`${nb.addr}:8080`]!.ok, 40);
-  await caughtUp(hub);
-  let g = await graph(hub, 'node', '&from=-15m&filter=port=8080');
-  const toB = g.edges.find((e) => e.source === 'node:node-a' && e.target === 'node:node-b')!;
-  const toC = g.edges.find((e) => e.source === 'node:node-a' && e.target === 'node:node-c')!;
+  const edgeTo = (g: { edges: Array<{ source: string; target: string; connections: number; server: { connections: number } | null }> }, target: string) => g.edges.find((e) => e.source === 'node:node-a' && e.target === target);
+  let g = await graphWhen(hub, 'node', '&from=-15m&filter=port=8080', (x) => ['node:node-b', 'node:node-c'].every((t) => edgeTo(x, t)?.connections === 40 && edgeTo(x, t)?.server?.connections === 40));
+  const toB = edgeTo(g, 'node:node-b') as Edge;
+  const toC = edgeTo(g, 'node:node-c') as Edge;
   assert.ok(toB && toC, JSON.stringify(g.edges));
   assert.deepEqual(toB.sides, ['client', 'server']);
   assert.equal(toB.connections, 40);
@@ -46,8 +46,7 @@ test('three agents as three nodes, one hub: joined edges with the generator\'s c
   await stopChild(serverC);
   const p2 = await load(na, [`${nb.addr}:8080`, `${nc.addr}:8080`], 30);
   assert.equal(p2[`${nc.addr}:8080`]!.refused, 30);
-  await caughtUp(hub);
-  g = await graph(hub, 'zone', '&from=-15m&filter=port=8080');
+  g = await graphWhen(hub, 'zone', '&from=-15m&filter=port=8080', (x) => x.edges.some((e) => e.target === 'zone:zone-2' && e.failures.refused === 30));
   const zoneEdge = g.edges.find((e) => e.source === 'zone:zone-1' && e.target === 'zone:zone-2')!;
   assert.deepEqual(zoneEdge.failures, { refused: 30 });
   const bd = await hub.get(`/api/v1/breakdown?by=node&from=-15m&edge=${encodeURIComponent(zoneEdge.id)}`);
@@ -64,8 +63,7 @@ test('three agents as three nodes, one hub: joined edges with the generator\'s c
   const nodeC = await httpServer(nc, 8080, 'node');
   const p3 = await load(na, [`${nc.addr}:8080`], 25);
   assert.equal(p3[`${nc.addr}:8080`]!.ok, 25);
-  await caughtUp(hub);
-  const procs = await graph(hub, 'process', '&from=-15m&filter=node=node-c');
+  const procs = await graphWhen(hub, 'process', '&from=-15m&filter=node=node-c', (x) => x.edges.filter((e) => e.target.endsWith('/node')).reduce((n, e) => n + e.connections, 0) === 25);
   const toPython = procs.edges.filter((e) => e.target.startsWith('process:node-c/') && e.target.endsWith('/python3'));
   const toNode = procs.edges.filter((e) => e.target.startsWith('process:node-c/') && e.target.endsWith('/node'));
   assert.equal(toNode.reduce((s, e) => s + e.connections, 0), 25, 'the new holder has exactly the traffic after the switch');
@@ -84,8 +82,9 @@ test('three agents as three nodes, one hub: joined edges with the generator\'s c
   agents[0] = await startNodeAgent(na, hub.url);
   const p5 = await load(na, [`${nb.addr}:8080`], 20);
   await sleep(1500);
-  await caughtUp(hub);
-  const after = (await graph(hub, 'node', '&from=-15m&filter=port=8080')).edges.find((e) => e.source === 'node:node-a' && e.target === 'node:node-b')!;
+  const expected = before + p4[`${nb.addr}:8080`]!.ok + p5[`${nb.addr}:8080`]!.ok;
+  const settled = await graphWhen(hub, 'node', '&from=-15m&filter=port=8080', (x) => edgeTo(x, 'node:node-b')?.connections === expected && edgeTo(x, 'node:node-b')?.server?.connections === expected);
+  const after = edgeTo(settled, 'node:node-b')!;
   assert.equal(after.connections - before, p4[`${nb.addr}:8080`]!.ok + p5[`${nb.addr}:8080`]!.ok, 'every connection during and after the outage, once');
   assert.equal(after.server!.connections, after.connections, "the server's view agrees");
   for (const a of agents) await a.stop();
