@@ -1,0 +1,271 @@
+// The L7 part of the agent: the kernel tracer, the OpenSSL probes that follow processes, HTTP/1
+// matching and HTTP/2 stream decoding, and the per-edge request metrics and records.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { header, sample, labelString, type MetricDef } from '../metrics/exposition.js';
+import { L7Tracer, COUNTER_NAMES } from './tracer.js';
+import { L7Records } from './records.js';
+import { Http1Matcher } from './http1.js';
+import { H2Tracker } from './h2.js';
+import { OpenSslProbes, type OpenSslCapabilities } from './openssl.js';
+import { L7Metrics } from './metrics.js';
+import { L7Switch, type CgroupWorkload } from './switch.js';
+import { routeOf } from './route.js';
+import type { Exchange } from './types.js';
+
+export interface L7Options {
+  log: Logger;
+  /** Rules of the on/off switch (see switch.ts); default: everything on. */
+  switch?: readonly string[];
+  maxEdges?: number;
+  maxRoutes?: number;
+  /** Request records (one JSON object per exchange) go here. */
+  records?: (record: RequestRecord) => void;
+  /** cgroup v2 root, for the switch's cgroup rules. */
+  cgroupRoot?: string;
+  cgroupName?: (id: number) => string;
+  workloadOf?: (cgroupId: number) => CgroupWorkload | undefined;
+  /** How long OpenSSL probes stay after the last process using the file exits. */
+  releaseAfterMs?: number;
+  /** Attach OpenSSL probes (default true). */
+  tls?: boolean;
+}
+
+/** An NDJSON request record: what was asked and answered, never a path, query, header or body. */
+export interface RequestRecord {
+  type: 'request';
+  time: string;
+  role: 'client' | 'server';
+  protocol: 'http1' | 'http2';
+  tls: boolean;
+  method: string;
+  route: string;
+  status: number;
+  grpc_service?: string;
+  grpc_method?: string;
+  grpc_code?: string;
+  duration_ms: number;
+  /** How the end of the response was known (framing, close, head, stream). */
+  end: string;
+  process: string;
+  pid: number;
+  cgroup: string;
+  peer_addr: string;
+  port: number;
+}
+
+const SELF: Record<string, MetricDef> = {
+  kernel: { name: 'flowscope_agent_l7_kernel_events_total', type: 'counter', help: 'L7 tracer kernel-side counts by event (syscalls inspected, heads parsed, TLS calls, and losses: conn_map_full, ringbuf_full, heads_beyond_window, tls_unbound, tls_pending_lost)' },
+  exchanges: { name: 'flowscope_agent_l7_exchanges_total', type: 'counter', help: 'Requests matched with their responses, by protocol' },
+  unmatched: { name: 'flowscope_agent_l7_lost_total', type: 'counter', help: 'L7 messages that could not be reported, by reason (response without request, request without response, HTTP/2 header state lost, malformed record)' },
+  rolled: { name: 'flowscope_agent_l7_rolled_up_total', type: 'counter', help: 'Requests counted under route="other" (too many routes on the edge) or peer_addr="other" (too many edges)' },
+  tls: { name: 'flowscope_agent_l7_tls_files', type: 'gauge', help: 'Files (libssl.so.3 or executables with OpenSSL symbols) with OpenSSL probes attached' },
+  bpf: { name: 'flowscope_agent_l7_bpf_run_seconds_total', type: 'counter', help: 'Time the L7 programs ran in the kernel (while BPF statistics are on: --bpf-stats)' },
+  bpfRuns: { name: 'flowscope_agent_l7_bpf_runs_total', type: 'counter', help: 'Runs of the L7 programs (while BPF statistics are on)' },
+};
+
+export class L7Monitor {
+  private readonly metrics: L7Metrics;
+  private readonly http1: Http1Matcher;
+  private readonly h2: H2Tracker;
+  private readonly records: L7Records;
+  private readonly sw: L7Switch;
+  private tracer: L7Tracer | undefined;
+  private openssl: OpenSslProbes | undefined;
+  private readonly exchanges = { http1: 0, http2: 0 };
+  /** CLOCK_MONOTONIC (the kernel's timestamps) to wall-clock milliseconds. */
+  private readonly monoToWallMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+  private readonly switched = new Map<number, boolean>();
+  private switchErrors = 0;
+
+  private constructor(private readonly options: L7Options) {
+    this.sw = new L7Switch(options.switch ?? []);
+    this.metrics = new L7Metrics({ maxEdges: options.maxEdges ?? 10_000, maxRoutes: options.maxRoutes ?? 100, ...(options.cgroupName ? { cgroupName: options.cgroupName } : {}) });
+    const sink = (x: Exchange): void => this.exchange(x);
+    this.http1 = new Http1Matcher(sink);
+    this.h2 = new H2Tracker(sink);
+    this.records = new L7Records({
+      request: (r) => this.http1.request(r),
+      response: (r) => this.http1.response(r),
+      h2: (f) => this.h2.frame(f),
+      close: (sk) => {
+        this.http1.close(sk);
+        this.h2.close(sk);
+      },
+      exec: (pid, comm) => this.openssl?.onExec(pid, comm),
+      exit: (pid) => this.openssl?.onExit(pid),
+    });
+  }
+
+  static start(options: L7Options): L7Monitor {
+    const m = new L7Monitor(options);
+    try {
+      m.tracer = L7Tracer.open({ selfPid: process.pid, defaultOn: m.sw.defaultOn, onEvents: (b) => m.records.handle(b) });
+      m.applySwitch();
+      if (options.tls !== false) {
+        m.openssl = new OpenSslProbes(m.tracer, { selfPid: process.pid, log: options.log, ...(options.releaseAfterMs !== undefined ? { releaseAfterMs: options.releaseAfterMs } : {}) });
+        m.openssl.scanAll();
+      }
+    } catch (err) {
+      m.stop();
+      throw err;
+    }
+    for (const r of m.tracer.report) options.log.info({ group: r.group, hook: r.hook, fallbacks: r.fallbacks }, `l7 ${r.group}: ${r.hook ?? 'unavailable'}`);
+    return m;
+  }
+
+  private exchange(x: Exchange): void {
+    this.exchanges[x.protocol]++;
+    this.metrics.add(x);
+    const out = this.options.records;
+    if (!out) return;
+    const cgroup = this.options.cgroupName?.(x.conn.cgroupId) ?? String(x.conn.cgroupId);
+    const rec: RequestRecord = {
+      type: 'request',
+      time: new Date(this.monoToWallMs + x.startNs / 1e6).toISOString(),
+      role: x.role,
+      protocol: x.protocol,
+      tls: x.tls,
+      method: x.method,
+      route: routeOf(x.path, x.pathTruncated),
+      status: x.status,
+      duration_ms: Math.round((x.endNs - x.startNs) / 1e3) / 1e3,
+      end: x.end,
+      process: x.conn.comm,
+      pid: x.conn.pid,
+      cgroup,
+      peer_addr: x.conn.peer,
+      port: x.role === 'server' ? x.conn.localPort : x.conn.peerPort,
+    };
+    if (x.grpc) {
+      rec.grpc_service = x.grpc.service;
+      rec.grpc_method = x.grpc.method;
+      rec.grpc_code = x.grpc.code;
+    }
+    out(rec);
+  }
+
+  /** Writes the switch's outcome for cgroups whose outcome differs from the default (new ones each interval). */
+  private applySwitch(): void {
+    const t = this.tracer;
+    const root = this.options.cgroupRoot;
+    if (!t || !root || this.sw.rules.length === 0) return;
+    const seen = new Set<number>();
+    const walk = (dir: string, rel: string, depth: number): void => {
+      let ino: number;
+      try {
+        ino = statSync(dir).ino;
+      } catch {
+        return;
+      }
+      seen.add(ino);
+      const on = this.sw.decide(rel || '/', this.options.workloadOf?.(ino));
+      if (this.switched.get(ino) !== on) {
+        try {
+          if (on === this.sw.defaultOn) t.clearCgroup(ino);
+          else t.setCgroup(ino, on);
+          this.switched.set(ino, on);
+        } catch {
+          this.switchErrors++;
+        }
+      }
+      if (depth > 16 || seen.size > 100_000) return;
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) if (e.isDirectory()) walk(join(dir, e.name), `${rel}/${e.name}`, depth + 1);
+    };
+    walk(root, '', 0);
+    for (const id of this.switched.keys()) if (!seen.has(id)) this.switched.delete(id);
+  }
+
+  /** Takes in what the kernel sent so far; called each interval. */
+  async tick(): Promise<void> {
+    await this.tracer?.events.flush();
+    this.applySwitch();
+  }
+
+  /** Delivers every record sent before the call (tests, shutdown). */
+  async flush(): Promise<void> {
+    await this.tracer?.events.flush();
+  }
+
+  evictIdle(idleMs: number): void {
+    this.metrics.evictIdle(idleMs);
+  }
+
+  render(out: string[]): void {
+    this.metrics.render(out);
+  }
+
+  renderSelf(out: string[], bpfStats: boolean): void {
+    const t = this.tracer;
+    if (!t) return;
+    header(out, SELF.kernel!);
+    for (const [event, n] of Object.entries(t.counts())) sample(out, SELF.kernel!.name, labelString([['event', event]]), n);
+    header(out, SELF.exchanges!);
+    for (const [protocol, n] of Object.entries(this.exchanges)) sample(out, SELF.exchanges!.name, labelString([['protocol', protocol]]), n);
+    header(out, SELF.unmatched!);
+    const lost: Array<[string, number]> = [
+      ['response_without_request', this.http1.unmatched],
+      ['request_without_response', this.http1.unanswered],
+      ['h2_header_state_lost', this.h2.desyncs],
+      ['h2_stream_abandoned', this.h2.abandoned],
+      ['malformed_record', this.records.malformed],
+      ['ringbuf', t.events.lost()],
+    ];
+    for (const [reason, n] of lost) sample(out, SELF.unmatched!.name, labelString([['reason', reason]]), n);
+    header(out, SELF.rolled!);
+    sample(out, SELF.rolled!.name, labelString([['label', 'route']]), this.metrics.routesRolledUp);
+    sample(out, SELF.rolled!.name, labelString([['label', 'peer_addr']]), this.metrics.edgesRolledUp);
+    header(out, SELF.tls!);
+    sample(out, SELF.tls!.name, '', this.openssl?.capabilities().attached.length ?? 0);
+    if (bpfStats) {
+      const stats = t.programStats();
+      header(out, SELF.bpf!);
+      for (const p of stats) sample(out, SELF.bpf!.name, labelString([['program', p.program]]), p.runTimeNs / 1e9);
+      header(out, SELF.bpfRuns!);
+      for (const p of stats) sample(out, SELF.bpfRuns!.name, labelString([['program', p.program]]), p.runCount);
+    }
+  }
+
+  capabilities(bpfStats: boolean): {
+    hooks: unknown;
+    tls: OpenSslCapabilities | null;
+    switch: { default: 'on' | 'off'; rules: unknown; cgroupsSwitched: number };
+    privacy: string;
+    overhead: unknown;
+  } {
+    const t = this.tracer;
+    const counts = t?.counts() ?? {};
+    const requests = this.exchanges.http1 + this.exchanges.http2;
+    let overhead: unknown = { bpfStats: false, hint: 'run with --bpf-stats to measure the kernel-side cost per request' };
+    if (t && bpfStats) {
+      const stats = t.programStats();
+      const ns = stats.reduce((a, p) => a + p.runTimeNs, 0);
+      const runs = stats.reduce((a, p) => a + p.runCount, 0);
+      overhead = { bpfStats: true, kernelSeconds: ns / 1e9, runs, requests, nsPerRequest: requests ? Math.round(ns / requests) : null };
+    }
+    return {
+      hooks: t?.report ?? [],
+      tls: this.openssl?.capabilities() ?? null,
+      switch: { default: this.sw.defaultOn ? 'on' : 'off', rules: this.sw.rules, cgroupsSwitched: [...this.switched.values()].filter((on) => on !== this.sw.defaultOn).length },
+      privacy:
+        'HTTP/1 heads are parsed in the kernel: only method, path up to its query string, status and timestamps cross to the agent; ' +
+        'HTTP/2 header blocks cross HPACK-encoded (the compression state needs every field) and only :method, :path (query removed), ' +
+        ':status, grpc-status and content-type are kept; bodies and DATA frames never cross; only routes are written',
+      overhead: { ...(overhead as object), syscallsInspected: counts.syscalls ?? 0, tlsCalls: counts.tls_calls ?? 0 },
+    };
+  }
+
+  stop(): void {
+    this.openssl?.close();
+    this.openssl = undefined;
+    this.tracer?.close();
+    this.tracer = undefined;
+  }
+}
