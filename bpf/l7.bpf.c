@@ -1213,9 +1213,15 @@ int l7_sendfile_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
 
 static __always_inline int on_state(struct sock *sk, int newstate)
 {
+	__u64 key = (__u64)sk;
+	if (newstate == TCP_SYN_SENT || newstate == TCP_ESTABLISHED) {
+		/* A new connection on this socket address: whatever state is left belongs to an old one
+		 * whose close was missed (the kernel skips a tracing program re-entered on its CPU). */
+		bpf_map_delete_elem(&l7_conns, &key);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
-	__u64 key = (__u64)sk;
 	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &key);
 	if (!c)
 		return 0;
