@@ -99,6 +99,7 @@ enum src_kind {
 	SRC_FLAT = 0,
 	SRC_IOV = 1,
 	SRC_NONE = 2, /* sendfile: counted, no content */
+	SRC_KERNEL = 3, /* a copy in a map (a deferred SSL_write): `avail` bytes of it */
 };
 
 /* A read or write in flight: its arguments at entry, its result at exit. */
@@ -133,11 +134,18 @@ struct {
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
-/* SSL object -> socket, as last learned. */
+/* SSL object (of a process: addresses repeat across processes running the same program) -> socket,
+ * as last learned. */
+struct ssl_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__type(key, struct ssl_key);
 	__type(value, __u64);
 } ssl_socks SEC(".maps");
 
@@ -156,21 +164,25 @@ struct {
 	__type(value, struct tls_last);
 } tls_last SEC(".maps");
 
-/* An SSL_write whose socket was not known yet (memory BIO): processed at the thread's next TLS write. */
+/* An SSL_write whose socket was not known yet (memory BIO): processed at the thread's next TLS write,
+ * from a copy of its first bytes (the application may reuse its buffer as soon as the call returns). */
+#define L7_TLS_STASH 1024
 struct tls_pending {
 	__u64 ssl;
-	__u64 buf;
 	__u64 ts_ns;
 	__u32 len;
-	__u32 pad;
+	__u32 copied;
+	__u8 data[L7_TLS_STASH];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, struct tls_pending);
 } tls_pending SEC(".maps");
+
+struct tls_pending tls_pending_zero = {}; /* never written */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -328,9 +340,10 @@ struct data {
 	__u64 prev_ns; /* the previous data in this direction */
 	__u32 iovcnt;
 	__u32 w;       /* bytes in the window */
+	__u32 avail;   /* SRC_KERNEL: bytes of the copy */
 	__u8 kind;     /* enum src_kind */
 	__u8 dir;
-	__u8 pad[6];
+	__u8 pad[2];
 };
 
 /* Bounds a value for the verifier with a mask the compiler cannot drop as redundant. */
@@ -340,12 +353,13 @@ struct data {
 static __always_inline __u32 gather(const struct data *src, __u64 total, __u8 *win)
 {
 	__u32 want = total < L7_WINDOW ? total : L7_WINDOW;
-	if (src->kind == SRC_FLAT) {
+	if (src->kind == SRC_KERNEL && want > src->avail)
+		want = src->avail;
+	if (src->kind == SRC_FLAT || src->kind == SRC_KERNEL) {
 		__u32 n = want;
 		MASK(n, 1023);
-		if (bpf_probe_read_user(win, n, (void *)src->buf))
-			return 0;
-		return want;
+		long err = src->kind == SRC_FLAT ? bpf_probe_read_user(win, n, (void *)src->buf) : bpf_probe_read_kernel(win, n, (void *)src->buf);
+		return err ? 0 : want;
 	}
 	__u32 got = 0;
 	for (int i = 0; i < L7_MAX_IOV; i++) {
@@ -381,6 +395,15 @@ __noinline __u32 read_at(const struct data *src, __u64 at, __u32 n)
 		__u32 k = n;
 		MASK(k, 2047);
 		return bpf_probe_read_user(to, k, (void *)(src->buf + at)) ? 0 : n;
+	}
+	if (src->kind == SRC_KERNEL) {
+		if (at >= src->avail)
+			return 0;
+		if (n > src->avail - at)
+			n = src->avail - at;
+		__u32 k = n;
+		MASK(k, 2047);
+		return bpf_probe_read_kernel(to, k, (void *)(src->buf + at)) ? 0 : n;
 	}
 	__u64 base = 0;
 	__u32 got = 0;
@@ -956,11 +979,12 @@ static __always_inline void on_data(struct l7_conn *c, struct data *dt, bool fro
 
 static __always_inline void bind_ssl(__u64 ssl, __u64 sk)
 {
-	__u64 *cur = bpf_map_lookup_elem(&ssl_socks, &ssl);
+	struct ssl_key k = {.ssl = ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
+	__u64 *cur = bpf_map_lookup_elem(&ssl_socks, &k);
 	if (cur)
 		*cur = sk;
 	else
-		bpf_map_update_elem(&ssl_socks, &ssl, &sk, BPF_ANY);
+		bpf_map_update_elem(&ssl_socks, &k, &sk, BPF_ANY);
 }
 
 /* A TLS socket read or written by the thread: for memory BIOs, the SSL call's socket. */
@@ -981,13 +1005,14 @@ static __always_inline void tls_socket_used(__u64 id, __u64 sk, __u8 dir)
 	struct tls_pending *p = bpf_map_lookup_elem(&tls_pending, &id);
 	if (!p || !p->ssl)
 		return;
-	struct tls_pending pend = *p;
+	__u64 ssl = p->ssl;
 	p->ssl = 0;
-	bind_ssl(pend.ssl, sk);
+	count(L7_C_TLS_DEFERRED_DONE);
+	bind_ssl(ssl, sk);
 	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &sk);
 	if (!c || c->proto == P_OTHER || c->proto == P_OFF)
 		return;
-	struct data dt = {.buf = pend.buf, .total = pend.len, .kind = SRC_FLAT, .dir = L7_DIR_SENT};
+	struct data dt = {.buf = (__u64)p->data, .total = p->len, .avail = p->copied, .kind = SRC_KERNEL, .dir = L7_DIR_SENT};
 	on_data(c, &dt, true);
 }
 
@@ -1012,12 +1037,14 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 	bpf_map_delete_elem(&ssl_calls, &id);
 	__u64 n = 0;
 	if (ex) {
-		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.ex_len_ptr))
+		if ((int)ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.ex_len_ptr))
 			return 0;
 	} else {
-		if (ret <= 0)
+		/* int return: -1 is 0xffffffff in the upper-zeroed register */
+		int r = (int)ret;
+		if (r <= 0)
 			return 0;
-		n = ret;
+		n = r;
 	}
 	if (!n)
 		return 0;
@@ -1025,7 +1052,8 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk = call.sk;
 	if (!sk) {
-		__u64 *cached = bpf_map_lookup_elem(&ssl_socks, &call.ssl);
+		struct ssl_key k = {.ssl = call.ssl, .tgid = id >> 32};
+		__u64 *cached = bpf_map_lookup_elem(&ssl_socks, &k);
 		if (cached && bpf_map_lookup_elem(&l7_conns, cached))
 			sk = *cached;
 	}
@@ -1037,11 +1065,27 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 	if (!sk) {
 		if (dir == L7_DIR_SENT) {
 			/* A memory BIO: the ciphertext is written after the call returns. */
-			struct tls_pending p = {.ssl = call.ssl, .buf = call.buf, .ts_ns = now, .len = n};
-			struct tls_pending *old = bpf_map_lookup_elem(&tls_pending, &id);
-			if (old && old->ssl)
+			struct tls_pending *p = bpf_map_lookup_elem(&tls_pending, &id);
+			if (!p) {
+				/* inserted from a zeroed global: the struct is too large for the stack */
+				bpf_map_update_elem(&tls_pending, &id, &tls_pending_zero, BPF_ANY);
+				p = bpf_map_lookup_elem(&tls_pending, &id);
+				if (!p)
+					return 0;
+			} else if (p->ssl) {
 				count(L7_C_PENDING_LOST);
-			bpf_map_update_elem(&tls_pending, &id, &p, BPF_ANY);
+			}
+			__u32 k = n < L7_TLS_STASH ? n : L7_TLS_STASH;
+			MASK(k, 1023 | 1024);
+			if (k > L7_TLS_STASH)
+				k = L7_TLS_STASH;
+			if (bpf_probe_read_user(p->data, k, (void *)call.buf))
+				return 0;
+			p->ssl = call.ssl;
+			p->ts_ns = now;
+			p->len = n;
+			p->copied = k;
+			count(L7_C_TLS_DEFERRED);
 		} else {
 			count(L7_C_TLS_UNBOUND);
 		}

@@ -73,7 +73,9 @@ enum l7_counter {
 	L7_C_H2_FRAMES = 7,	  /* HTTP/2 frames sent to the agent */
 	L7_C_H2_PARTIAL_HDR = 8,  /* an HTTP/2 frame header split across reads/writes */
 	L7_C_PENDING_LOST = 9,	  /* a deferred SSL_write (memory BIO) replaced before its socket write was seen */
-	L7_C_MAX = 10,
+	L7_C_TLS_DEFERRED = 10,	  /* SSL_write calls deferred to the thread's next TLS write (memory BIO) */
+	L7_C_TLS_DEFERRED_DONE = 11, /* deferred SSL_writes processed at that write */
+	L7_C_MAX = 12,
 };
 
 /* The connection a record belongs to, as the kernel saw it when it first carried data. */

@@ -8,7 +8,8 @@ import pino from 'pino';
 import { L7Monitor, type RequestRecord } from '../../src/agent/l7/monitor.js';
 import { Metrics, parseExposition } from '../support/prom.js';
 import { freePort } from '../support/agent.js';
-import { sleep, waitFor } from '../support/run.js';
+import { runCommand, sleep, waitFor } from '../support/run.js';
+import { repoPath } from '../../src/util/paths.js';
 
 export interface RunningL7 {
   monitor: L7Monitor;
@@ -70,7 +71,7 @@ export interface Nginx {
 export function makeCert(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
   return { cert, key };
 }
 
@@ -183,4 +184,28 @@ export function curl(urls: string[], extra: string[] = []): number[] {
   for (const u of urls) args.push('-o', '/dev/null', u);
   const out = execFileSync('curl', args, { encoding: 'utf8', timeout: 60_000 });
   return out.trim().split('\n').filter(Boolean).map(Number);
+}
+
+const PEERS = repoPath('dist/test/l7/fixtures/peers.js');
+
+/** A Node.js server of fixtures/peers.ts in its own process; resolves once it listens. */
+export async function startPeer(mode: 'https-server' | 'grpc-server', args: string[], env: Record<string, string> = {}): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const proc = spawn(process.execPath, [PEERS, mode, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const port = await waitFor(() => {
+    if (proc.exitCode !== null) throw new Error(`${mode} exited: ${err}`);
+    const m = /listening (\d+)/.exec(out);
+    return m ? Number(m[1]) : undefined;
+  }, 10_000, mode);
+  return { port: port!, pid: proc.pid!, stop: () => stopChild(proc) };
+}
+
+/** Runs a client of fixtures/peers.ts to its end; returns what it printed (JSON). */
+export async function runPeer<T>(mode: 'https-client' | 'grpc-client', args: string[], env: Record<string, string> = {}): Promise<T> {
+  const r = await runCommand(process.execPath, [PEERS, mode, ...args], { env: { ...process.env, ...env }, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`${mode} failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
 }

@@ -10,7 +10,7 @@ import { readElf } from './elf.js';
 
 export const SSL_FUNCTIONS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'] as const;
 type SslFunction = (typeof SSL_FUNCTIONS)[number];
-const LIBSSL = /\/libssl\.so\.3$/;
+const LIBSSL = /\/libssl\.so\.3$/m;
 const OPENSSL_VERSION_TEXT = 'OpenSSL 3.';
 /** When to look again at a process that just exec'd: the dynamic loader maps libssl within milliseconds. */
 const EXEC_RETRIES_MS = [0, 20, 100, 500, 2000];

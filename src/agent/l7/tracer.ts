@@ -47,6 +47,8 @@ export const COUNTER_NAMES: Record<number, string> = {
   [L7Counter.L7_C_H2_FRAMES]: 'h2_frames',
   [L7Counter.L7_C_H2_PARTIAL_HDR]: 'h2_split_frame_headers',
   [L7Counter.L7_C_PENDING_LOST]: 'tls_pending_lost',
+  [L7Counter.L7_C_TLS_DEFERRED]: 'tls_deferred',
+  [L7Counter.L7_C_TLS_DEFERRED_DONE]: 'tls_deferred_done',
 };
 
 function reasonOf(err: unknown): string {

@@ -65,7 +65,9 @@ export const L7Counter = {
   L7_C_H2_FRAMES: 7,
   L7_C_H2_PARTIAL_HDR: 8,
   L7_C_PENDING_LOST: 9,
-  L7_C_MAX: 10,
+  L7_C_TLS_DEFERRED: 10,
+  L7_C_TLS_DEFERRED_DONE: 11,
+  L7_C_MAX: 12,
 } as const;
 
 /** struct l7_conn_info (80 bytes) */
@@ -752,9 +754,9 @@ export const layout = {
   l7_cgroups: { keySize: 8, valueSize: 1 }, // key: __u64, value: __u8
   l7_active: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct l7_args
   ssl_calls: { keySize: 8, valueSize: 32 }, // key: __u64, value: struct ssl_call
-  ssl_socks: { keySize: 8, valueSize: 8 }, // key: __u64, value: __u64
+  ssl_socks: { keySize: 16, valueSize: 8 }, // key: struct ssl_key, value: __u64
   tls_last: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct tls_last
-  tls_pending: { keySize: 8, valueSize: 32 }, // key: __u64, value: struct tls_pending
+  tls_pending: { keySize: 8, valueSize: 1048 }, // key: __u64, value: struct tls_pending
   l7_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   l7_scratch: { keySize: 4, valueSize: 5496 }, // key: __u32, value: struct scratch
 } as const satisfies ObjectLayout;
