@@ -33,7 +33,7 @@
 #define L7_MAX_IOV 8
 #define L7_MAX_MSGS 4	/* HTTP/1 heads per read/write (pipelining) */
 #define L7_MAX_FRAMES 16 /* HTTP/2 frames per read/write */
-#define L7_CLASSIFY_TRIES 4
+#define L7_CLASSIFY_TRIES 32 /* reads/writes before a connection counts as not HTTP (seen mid-body: a long response) */
 #define TLS_LAST_MAX_AGE_NS (20 * 1000 * 1000ULL)
 
 /* Settings before load. */
