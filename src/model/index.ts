@@ -1,0 +1,10 @@
+// The edge model and the wire types shared by agent, hub and UI: pure TypeScript, no imports.
+export * from './addr.js';
+export * from './capabilities.js';
+export * from './connection.js';
+export * from './connections.js';
+export * from './distribution.js';
+export * from './edge.js';
+export * from './records.js';
+export * from './workload.js';
+export * as wire from './wire/v1.js';
