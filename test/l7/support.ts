@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { L7Monitor, type RequestRecord } from '../../src/agent/l7/monitor.js';
+import { PrometheusExporter } from '../../src/agent/export/prometheus.js';
 import { Metrics, parseExposition } from '../support/prom.js';
 import { freePort } from '../support/agent.js';
 import { runCommand, sleep, waitFor } from '../support/run.js';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 
 export interface RunningL7 {
   monitor: L7Monitor;
@@ -32,11 +33,12 @@ export function startL7(options: { switch?: string[]; cgroupRoot?: string; relea
     ...(options.cgroupRoot ? { cgroupRoot: options.cgroupRoot } : {}),
     ...(options.releaseAfterMs !== undefined ? { releaseAfterMs: options.releaseAfterMs } : {}),
   });
+  const exporter = new PrometheusExporter();
   const text = async (): Promise<string> => {
     await monitor.tick();
     const out: string[] = [];
-    monitor.render(out);
-    monitor.renderSelf(out, false);
+    exporter.renderRequests(out, monitor.edges());
+    monitor.renderSelf(out);
     return `${out.join('\n')}\n`;
   };
   return {
@@ -208,4 +210,23 @@ export async function runPeer<T>(mode: 'https-client' | 'grpc-client', args: str
   const r = await runCommand(process.execPath, [PEERS, mode, ...args], { env: { ...process.env, ...env }, timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`${mode} failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
+}
+
+/**
+ * curl with everything in a config file (-K), so that nothing of the request shows on its command
+ * line (/proc/PID/cmdline is not what these tests are about): one connection, the statuses in order.
+ */
+export function curlQuiet(urls: string[], headers: string[] = [], body?: string): number[] {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-l7-curl-'));
+  const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const lines = ['silent', 'insecure', `write-out = ${q('%{http_code}\\n')}`, ...headers.map((h) => `header = ${q(h)}`)];
+  if (body !== undefined) lines.push(`data-binary = ${q(body)}`);
+  for (const u of urls) lines.push(`url = ${q(u)}`, 'output = "/dev/null"');
+  writeFileSync(join(dir, 'curlrc'), `${lines.join('\n')}\n`);
+  try {
+    const out = execFileSync('curl', ['-K', join(dir, 'curlrc')], { encoding: 'utf8', timeout: 60_000 });
+    return out.trim().split('\n').filter(Boolean).map(Number);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

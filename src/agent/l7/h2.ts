@@ -2,7 +2,7 @@
 // followed from the request's HEADERS to the end of the response (END_STREAM or RST_STREAM).
 import { HpackDecoder, HpackError } from './hpack.js';
 import { grpcCodeName, grpcServiceMethod, isGrpcContentType } from './grpc.js';
-import type { ExchangeSink, L7Conn } from './types.js';
+import type { ExchangeSink, L7Conn } from '../../model/requests.js';
 
 export interface H2Frame {
   readonly conn: L7Conn;

@@ -1,7 +1,7 @@
 // HTTP/1 requests matched to their responses. The kernel numbers the messages of each direction of a
 // connection; the n-th response answers the n-th request (keep-alive and pipelining alike), and
 // realigns the numbers itself when it saw a response without its request.
-import type { Exchange, ExchangeSink, L7Conn } from './types.js';
+import type { Exchange, ExchangeSink, L7Conn } from '../../model/requests.js';
 
 export interface Http1Request {
   readonly conn: L7Conn;

@@ -3,29 +3,39 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { header, sample, labelString, type MetricDef } from '../metrics/exposition.js';
-import { L7Tracer, COUNTER_NAMES } from './tracer.js';
+import { Family } from '../../lib/metrics.js';
+import type { BpfRunRow } from '../../lib/metrics.js';
+import type { RequestEdgeIdentity } from '../../model/requests.js';
+import { NO_WORKLOAD, type WorkloadEnd } from '../../model/workload.js';
+import { EdgeTable } from '../edges/table.js';
+import { SELF_METRICS } from '../metrics.js';
+import { L7Tracer } from './tracer.js';
+import { requestEdgeKind, type RequestEdge } from './edge.js';
 import { L7Records } from './records.js';
 import { Http1Matcher } from './http1.js';
 import { H2Tracker } from './h2.js';
 import { OpenSslProbes, type OpenSslCapabilities } from './openssl.js';
-import { L7Metrics } from './metrics.js';
-import { L7Switch, type CgroupWorkload } from './switch.js';
+import { L7Switch } from './switch.js';
 import { routeOf } from './route.js';
-import type { Exchange } from './types.js';
+import type { Exchange } from '../../model/requests.js';
 
 export interface L7Options {
   log: Logger;
   /** Rules of the on/off switch (see switch.ts); default: everything on. */
   switch?: readonly string[];
+  /** Request edges before new ones roll up into peer_addr="other". */
   maxEdges?: number;
+  /** Distinct routes per edge before new ones count as route="other". */
   maxRoutes?: number;
   /** Request records (one JSON object per exchange) go here. */
   records?: (record: RequestRecord) => void;
   /** cgroup v2 root, for the switch's cgroup rules. */
   cgroupRoot?: string;
   cgroupName?: (id: number) => string;
-  workloadOf?: (cgroupId: number) => CgroupWorkload | undefined;
+  /** The workload of a cgroup (labels of the local end; the switch's namespace/workload rules). */
+  localOf?: (cgroupId: number) => WorkloadEnd;
+  /** The workload behind a peer address. */
+  remoteOf?: (addr: string) => WorkloadEnd;
   /** How long OpenSSL probes stay after the last process using the file exits. */
   releaseAfterMs?: number;
   /** Attach OpenSSL probes (default true). */
@@ -55,18 +65,8 @@ export interface RequestRecord {
   port: number;
 }
 
-const SELF: Record<string, MetricDef> = {
-  kernel: { name: 'flowscope_agent_l7_kernel_events_total', type: 'counter', help: 'L7 tracer kernel-side counts by event (syscalls inspected, heads parsed, TLS calls, and losses: conn_map_full, ringbuf_full, heads_beyond_window, tls_unbound, tls_pending_lost)' },
-  exchanges: { name: 'flowscope_agent_l7_exchanges_total', type: 'counter', help: 'Requests matched with their responses, by protocol' },
-  unmatched: { name: 'flowscope_agent_l7_lost_total', type: 'counter', help: 'L7 messages that could not be reported, by reason (response without request, request without response, HTTP/2 header state lost, malformed record)' },
-  rolled: { name: 'flowscope_agent_l7_rolled_up_total', type: 'counter', help: 'Requests counted under route="other" (too many routes on the edge) or peer_addr="other" (too many edges)' },
-  tls: { name: 'flowscope_agent_l7_tls_files', type: 'gauge', help: 'Files (libssl.so.3 or executables with OpenSSL symbols) with OpenSSL probes attached' },
-  bpf: { name: 'flowscope_agent_l7_bpf_run_seconds_total', type: 'counter', help: 'Time the L7 programs ran in the kernel (while BPF statistics are on: --bpf-stats)' },
-  bpfRuns: { name: 'flowscope_agent_l7_bpf_runs_total', type: 'counter', help: 'Runs of the L7 programs (while BPF statistics are on)' },
-};
-
 export class L7Monitor {
-  private readonly metrics: L7Metrics;
+  private readonly table: EdgeTable<RequestEdgeIdentity, RequestEdge>;
   private readonly http1: Http1Matcher;
   private readonly h2: H2Tracker;
   private readonly records: L7Records;
@@ -81,7 +81,7 @@ export class L7Monitor {
 
   private constructor(private readonly options: L7Options) {
     this.sw = new L7Switch(options.switch ?? []);
-    this.metrics = new L7Metrics({ maxEdges: options.maxEdges ?? 10_000, maxRoutes: options.maxRoutes ?? 100, ...(options.cgroupName ? { cgroupName: options.cgroupName } : {}) });
+    this.table = new EdgeTable(requestEdgeKind(options.maxRoutes ?? 100), { maxSeries: options.maxEdges ?? 10_000 });
     const sink = (x: Exchange): void => this.exchange(x);
     this.http1 = new Http1Matcher(sink);
     this.h2 = new H2Tracker(sink);
@@ -117,10 +117,22 @@ export class L7Monitor {
 
   private exchange(x: Exchange): void {
     this.exchanges[x.protocol]++;
-    this.metrics.add(x);
-    const out = this.options.records;
+    const o = this.options;
+    const cgroup = o.cgroupName?.(x.conn.cgroupId) ?? String(x.conn.cgroupId);
+    const port = x.role === 'server' ? x.conn.localPort : x.conn.peerPort;
+    const identity: RequestEdgeIdentity = {
+      role: x.role,
+      process: x.conn.comm,
+      cgroup,
+      peer: x.conn.peer,
+      port,
+      tls: x.tls,
+      local: o.localOf?.(x.conn.cgroupId) ?? NO_WORKLOAD,
+      remote: o.remoteOf?.(x.conn.peer) ?? NO_WORKLOAD,
+    };
+    this.table.get(identity).add(x);
+    const out = o.records;
     if (!out) return;
-    const cgroup = this.options.cgroupName?.(x.conn.cgroupId) ?? String(x.conn.cgroupId);
     const rec: RequestRecord = {
       type: 'request',
       time: new Date(this.monoToWallMs + x.startNs / 1e6).toISOString(),
@@ -136,7 +148,7 @@ export class L7Monitor {
       pid: x.conn.pid,
       cgroup,
       peer_addr: x.conn.peer,
-      port: x.role === 'server' ? x.conn.localPort : x.conn.peerPort,
+      port,
     };
     if (x.grpc) {
       rec.grpc_service = x.grpc.service;
@@ -160,7 +172,8 @@ export class L7Monitor {
         return;
       }
       seen.add(ino);
-      const on = this.sw.decide(rel || '/', this.options.workloadOf?.(ino));
+      const w = this.options.localOf?.(ino);
+      const on = this.sw.decide(rel || '/', w ? { namespace: w.namespace, workload: w.workload } : undefined);
       if (this.switched.get(ino) !== on) {
         try {
           if (on === this.sw.defaultOn) t.clearCgroup(ino);
@@ -195,42 +208,52 @@ export class L7Monitor {
   }
 
   evictIdle(idleMs: number): void {
-    this.metrics.evictIdle(idleMs);
+    this.table.evictIdle(idleMs);
   }
 
-  render(out: string[]): void {
-    this.metrics.render(out);
+  /** The request edges, for the Prometheus exporter. */
+  edges(): IterableIterator<RequestEdge> {
+    return this.table.values();
   }
 
-  renderSelf(out: string[], bpfStats: boolean): void {
+  get edgeCount(): number {
+    return this.table.size;
+  }
+
+  private readonly self = {
+    kernel: new Family(SELF_METRICS.l7Kernel),
+    exchanges: new Family(SELF_METRICS.l7Exchanges),
+    lost: new Family(SELF_METRICS.l7Lost),
+    rolledUp: new Family(SELF_METRICS.l7RolledUp),
+    tlsFiles: new Family(SELF_METRICS.l7TlsFiles),
+  };
+
+  /** The L7 part's self-metrics. */
+  renderSelf(out: string[]): void {
     const t = this.tracer;
-    if (!t) return;
-    header(out, SELF.kernel!);
-    for (const [event, n] of Object.entries(t.counts())) sample(out, SELF.kernel!.name, labelString([['event', event]]), n);
-    header(out, SELF.exchanges!);
-    for (const [protocol, n] of Object.entries(this.exchanges)) sample(out, SELF.exchanges!.name, labelString([['protocol', protocol]]), n);
-    header(out, SELF.unmatched!);
+    const f = this.self;
+    if (t) for (const [event, n] of Object.entries(t.counts())) f.kernel.set(n, { event });
+    for (const [protocol, n] of Object.entries(this.exchanges)) f.exchanges.set(n, { protocol });
     const lost: Array<[string, number]> = [
       ['response_without_request', this.http1.unmatched],
       ['request_without_response', this.http1.unanswered],
       ['h2_header_state_lost', this.h2.desyncs],
       ['h2_stream_abandoned', this.h2.abandoned],
       ['malformed_record', this.records.malformed],
-      ['ringbuf', t.events.lost()],
+      ['ringbuf', t?.events.lost() ?? 0],
     ];
-    for (const [reason, n] of lost) sample(out, SELF.unmatched!.name, labelString([['reason', reason]]), n);
-    header(out, SELF.rolled!);
-    sample(out, SELF.rolled!.name, labelString([['label', 'route']]), this.metrics.routesRolledUp);
-    sample(out, SELF.rolled!.name, labelString([['label', 'peer_addr']]), this.metrics.edgesRolledUp);
-    header(out, SELF.tls!);
-    sample(out, SELF.tls!.name, '', this.openssl?.capabilities().attached.length ?? 0);
-    if (bpfStats) {
-      const stats = t.programStats();
-      header(out, SELF.bpf!);
-      for (const p of stats) sample(out, SELF.bpf!.name, labelString([['program', p.program]]), p.runTimeNs / 1e9);
-      header(out, SELF.bpfRuns!);
-      for (const p of stats) sample(out, SELF.bpfRuns!.name, labelString([['program', p.program]]), p.runCount);
-    }
+    for (const [reason, n] of lost) f.lost.set(n, { reason });
+    let routes = 0;
+    for (const e of this.table.values()) routes += e.routes.overflowed;
+    f.rolledUp.set(routes, { label: 'route' });
+    f.rolledUp.set(this.table.rolledUp, { label: 'peer_addr' });
+    f.tlsFiles.set(this.openssl?.capabilities().attached.length ?? 0);
+    for (const fam of Object.values(f)) fam.render(out);
+  }
+
+  /** Run-time statistics of the L7 programs, for the agent's BPF run metrics. */
+  bpfRuns(): BpfRunRow[] {
+    return (this.tracer?.programStats() ?? []).map((p) => ({ component: 'l7', ...p }));
   }
 
   capabilities(bpfStats: boolean): {

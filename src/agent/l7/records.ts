@@ -1,11 +1,11 @@
 // The one place that reads the L7 tracer's kernel records (bpf/include/l7.h): each becomes an
 // HTTP/1 message, an HTTP/2 frame, a close, or a process event for the consumers.
 import { L7RecordType, L7Flags, L7Method, L7RequestView, L7ResponseView, L7H2FrameView, L7CloseView, L7ProcView, L7ConnInfoView } from '../../bpf/gen/l7.gen.js';
-import { formatAddr } from '../net/addr.js';
+import { formatAddr } from '../../model/addr.js';
 import type { RecordBatch } from '../../bpf/index.js';
 import type { Http1Request, Http1Response } from './http1.js';
 import type { H2Frame } from './h2.js';
-import type { Exchange, L7Conn } from './types.js';
+import type { Exchange, L7Conn } from '../../model/requests.js';
 
 const METHODS: Record<number, string> = Object.fromEntries(
   Object.entries(L7Method).map(([name, v]) => [v, name === 'L7_M_UNKNOWN' ? 'OTHER' : name.slice('L7_M_'.length)]),

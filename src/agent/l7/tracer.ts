@@ -1,7 +1,7 @@
 // L7Tracer: loads bpf/l7.bpf.o, attaches the syscall tracepoints, the close hook and the process
 // announcements, and gives the OpenSSL attacher its uprobe programs.
 import { BpfObject, BpfError, VerifierError, NotSupportedError, codec, type Link, type MapReader, type Program, type ProgramRunStats, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
-import { repoPath } from '../../util/paths.js';
+import { repoPath } from '../../lib/paths.js';
 import { layout, L7Counter } from '../../bpf/gen/l7.gen.js';
 
 export const L7_OBJECT = repoPath('bpf/.output/l7.bpf.o');
