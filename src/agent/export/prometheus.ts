@@ -55,16 +55,22 @@ const LOCAL_FIELDS = ['container', 'pod', 'namespace', 'workload'] as const;
 const REMOTE_FIELDS = ['container', 'pod', 'namespace', 'workload', 'service'] as const;
 const POD_FIELDS = ['namespace', 'pod', 'workload'] as const;
 
-export function tcpLabels(i: TcpEdgeIdentity): string {
-  return labelString([
+/** The labels of an edge between two workloads (TCP, requests), `extra` after the port. */
+function endToEndPairs(i: TcpEdgeIdentity | RequestEdgeIdentity, extra: Array<[string, string]> = []): Array<[string, string]> {
+  return [
     ['role', i.role],
     ['process', i.process],
     ['cgroup', i.cgroup],
     ['peer_addr', i.peer],
     ['port', String(i.port)],
+    ...extra,
     ...workloadPairs(i.local, '', LOCAL_FIELDS),
     ...workloadPairs(i.remote, 'peer_', REMOTE_FIELDS),
-  ]);
+  ];
+}
+
+export function tcpLabels(i: TcpEdgeIdentity): string {
+  return labelString(endToEndPairs(i));
 }
 
 export function flowLabels(i: FlowEdgeIdentity): string {
@@ -95,16 +101,7 @@ export function dnsLabels(i: DnsIdentity): string {
 }
 
 export function requestLabels(i: RequestEdgeIdentity): string {
-  return labelString([
-    ['role', i.role],
-    ['process', i.process],
-    ['cgroup', i.cgroup],
-    ['peer_addr', i.peer],
-    ['port', String(i.port)],
-    ['tls', String(i.tls)],
-    ...workloadPairs(i.local, '', LOCAL_FIELDS),
-    ...workloadPairs(i.remote, 'peer_', REMOTE_FIELDS),
-  ]);
+  return labelString(endToEndPairs(i, [['tls', String(i.tls)]]));
 }
 
 /** The packet part's pieces that have metrics. */
