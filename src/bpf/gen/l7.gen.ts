@@ -758,5 +758,5 @@ export const layout = {
   tls_last: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct tls_last
   tls_pending: { keySize: 8, valueSize: 1048 }, // key: __u64, value: struct tls_pending
   l7_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
-  l7_scratch: { keySize: 4, valueSize: 5496 }, // key: __u32, value: struct scratch
+  l7_scratch: { keySize: 4, valueSize: 5488 }, // key: __u32, value: struct scratch
 } as const satisfies ObjectLayout;
