@@ -63,6 +63,9 @@ export function startL7(options: { switch?: string[]; cgroupRoot?: string; relea
 export interface Nginx {
   port: number;
   tlsPort: number;
+  /** HTTP/2 with prior knowledge (cleartext), and HTTP/2 over TLS (ALPN). */
+  h2Port: number;
+  h2TlsPort: number;
   dir: string;
   /** Access log entries: method, uri (no query), status, request_time (s). */
   accessLog(): Array<{ method: string; uri: string; status: number; seconds: number; bytes: number }>;
@@ -85,6 +88,8 @@ export async function startNginx(): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'fs-l7-nginx-'));
   const port = await freePort();
   const tlsPort = await freePort();
+  const h2Port = await freePort();
+  const h2TlsPort = await freePort();
   const { cert, key } = makeCert(dir);
   const www = join(dir, 'www');
   execFileSync('mkdir', ['-p', join(www, 'slow'), join(www, 'static')]);
@@ -114,6 +119,8 @@ http {
   server {
     listen 127.0.0.1:${port};
     listen 127.0.0.1:${tlsPort} ssl;
+    listen 127.0.0.1:${h2Port} http2;
+    listen 127.0.0.1:${h2TlsPort} ssl http2;
     ssl_certificate ${cert};
     ssl_certificate_key ${key};
     access_log ${dir}/access.log fs;
@@ -134,6 +141,8 @@ http {
   return {
     port,
     tlsPort,
+    h2Port,
+    h2TlsPort,
     dir,
     accessLog: () => {
       const path = join(dir, 'access.log');
