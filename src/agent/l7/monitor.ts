@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Family } from '../../lib/metrics.js';
 import type { BpfRunRow } from '../../lib/metrics.js';
-import type { RequestEdgeIdentity } from '../../model/requests.js';
+import type { L7Conn, RequestEdgeIdentity } from '../../model/requests.js';
 import { NO_WORKLOAD, type WorkloadEnd } from '../../model/workload.js';
 import { EdgeTable } from '../edges/table.js';
 import { SELF_METRICS } from '../metrics.js';
@@ -115,22 +115,40 @@ export class L7Monitor {
     return m;
   }
 
-  private exchange(x: Exchange): void {
-    this.exchanges[x.protocol]++;
+  /**
+   * The edge of a connection's exchanges, found once per connection, role and TLS (the identity
+   * lookups are the costly part of an exchange) while no eviction happened since.
+   */
+  private readonly connEdges = new WeakMap<L7Conn, { key: string; generation: number; edge: RequestEdge; identity: RequestEdgeIdentity }>();
+  private generation = 0;
+
+  private edgeOf(x: Exchange): { edge: RequestEdge; identity: RequestEdgeIdentity } {
+    const key = `${x.role}${x.tls}`;
+    const cached = this.connEdges.get(x.conn);
+    if (cached && cached.key === key && cached.generation === this.generation) return cached;
     const o = this.options;
-    const cgroup = o.cgroupName?.(x.conn.cgroupId) ?? String(x.conn.cgroupId);
-    const port = x.role === 'server' ? x.conn.localPort : x.conn.peerPort;
     const identity: RequestEdgeIdentity = {
       role: x.role,
       process: x.conn.comm,
-      cgroup,
+      cgroup: o.cgroupName?.(x.conn.cgroupId) ?? String(x.conn.cgroupId),
       peer: x.conn.peer,
-      port,
+      port: x.role === 'server' ? x.conn.localPort : x.conn.peerPort,
       tls: x.tls,
       local: o.localOf?.(x.conn.cgroupId) ?? NO_WORKLOAD,
       remote: o.remoteOf?.(x.conn.peer) ?? NO_WORKLOAD,
     };
-    this.table.get(identity).add(x);
+    const entry = { key, generation: this.generation, edge: this.table.get(identity), identity };
+    this.connEdges.set(x.conn, entry);
+    return entry;
+  }
+
+  private exchange(x: Exchange): void {
+    this.exchanges[x.protocol]++;
+    const o = this.options;
+    const { edge, identity } = this.edgeOf(x);
+    edge.add(x);
+    const cgroup = identity.cgroup;
+    const port = identity.port;
     const out = o.records;
     if (!out) return;
     const rec: RequestRecord = {
@@ -208,7 +226,7 @@ export class L7Monitor {
   }
 
   evictIdle(idleMs: number): void {
-    this.table.evictIdle(idleMs);
+    if (this.table.evictIdle(idleMs) > 0) this.generation++;
   }
 
   /** The request edges, for the Prometheus exporter. */

@@ -16,8 +16,22 @@ export function isIdentifier(segment: string): boolean {
   return NUMBER.test(segment) || UUID.test(segment) || HEX_ID.test(segment) || TOKEN.test(segment) || segment.includes('@');
 }
 
+/** Paths seen recently and their routes: most requests repeat a path (bounded; cleared when full). */
+const cache = new Map<string, string>();
+const CACHE_MAX = 4096;
+
 /** The route of a path: identifiers collapsed, percent-escapes kept as they are, length bounded. */
 export function routeOf(path: string, truncated = false): string {
+  if (truncated) return collapse(path, true);
+  let r = cache.get(path);
+  if (r === undefined) {
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(path, (r = collapse(path, false)));
+  }
+  return r;
+}
+
+function collapse(path: string, truncated: boolean): string {
   if (path === '' || path === '*') return path === '*' ? '*' : '/';
   if (path[0] !== '/') return OTHER_ROUTE; // absolute-form (proxy) or garbage: no route
   const parts = path.split('/');
