@@ -63,6 +63,10 @@ test('secrets in bodies, header values and query strings never cross the kernel 
     await raw.events.flush();
     const m = await agent.scrape();
     assert.equal(m.sum('flowscope_http_requests_total', { port: p, role: 'server', route: '/users/{id}', status: '200' }), 1, 'counted by route, without its query');
+    const caps = await agent.json<{ l7: { hooks: Array<{ group: string; hook: string | null }>; tls: { attached: Array<{ path: string; kind: string }> }; privacy: string } }>('/capabilities');
+    assert.deepEqual(caps.l7.hooks.map((h) => [h.group, h.hook]), [['data', 'tracepoint'], ['close', 'tp_btf'], ['processes', 'tracepoint']], 'the hooks L7 runs on');
+    assert.ok(caps.l7.tls.attached.some((a) => a.kind === 'libssl'), 'OpenSSL probes reported in /capabilities');
+    assert.match(caps.l7.privacy, /never cross/);
     // Everything the agent wrote.
     const written = [await agent.text(), JSON.stringify(await agent.json('/capabilities')), JSON.stringify(await agent.json('/connections')), agent.stdout(), agent.stderr()].join('\n');
     assert.ok(agent.records().some((r) => r.type === 'request' && r.route === '/users/{id}'), 'request records were written');
