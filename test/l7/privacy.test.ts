@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, type RunningAgent } from '../support/agent.js';
+import { runCommand } from '../support/run.js';
 import { L7Tracer } from '../../src/agent/l7/tracer.js';
 import { startNginx, startPython, startPeer, runPeer, makeCert, curlQuiet, type Nginx } from './support.js';
 
@@ -67,6 +68,11 @@ test('secrets in bodies, header values and query strings never cross the kernel 
     assert.deepEqual(caps.l7.hooks.map((h) => [h.group, h.hook]), [['data', 'tracepoint'], ['close', 'tp_btf'], ['processes', 'tracepoint']], 'the hooks L7 runs on');
     assert.ok(caps.l7.tls.attached.some((a) => a.kind === 'libssl'), 'OpenSSL probes reported in /capabilities');
     assert.match(caps.l7.privacy, /never cross/);
+    const exposition = await agent.text();
+    assert.ok(exposition.includes('flowscope_grpc_request_duration_seconds_bucket{'), 'request metrics in the exposition');
+    const lint = await runCommand('promtool', ['check', 'metrics'], { input: exposition });
+    assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
+    assert.equal(lint.stdout.trim() + lint.stderr.trim(), '', 'promtool finds nothing to complain about');
     // Everything the agent wrote.
     const written = [await agent.text(), JSON.stringify(await agent.json('/capabilities')), JSON.stringify(await agent.json('/connections')), agent.stdout(), agent.stderr()].join('\n');
     assert.ok(agent.records().some((r) => r.type === 'request' && r.route === '/users/{id}'), 'request records were written');
