@@ -13,7 +13,7 @@ type SslFunction = (typeof SSL_FUNCTIONS)[number];
 const LIBSSL = /\/libssl\.so\.3$/m;
 const OPENSSL_VERSION_TEXT = 'OpenSSL 3.';
 /** When to look again at a process that just exec'd: the dynamic loader maps libssl within milliseconds. */
-const EXEC_RETRIES_MS = [0, 20, 100, 500, 2000];
+const EXEC_RETRIES_MS = [0, 50, 500];
 
 export interface SslAttacher {
   attachSsl(binary: string, fn: SslFunction): Link[];
