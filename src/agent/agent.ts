@@ -149,10 +149,12 @@ export class Agent {
       log.info({ group: r.group, hook: r.kind ?? 'none', fallbacks: r.fallbacks }, `tcp ${r.group}: ${r.kind ?? 'unavailable'}`);
     }
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
+    // Loading the L7 programs takes the event loop for a second or two: before any source that waits
+    // on an answer (container runtimes, Kubernetes) starts its clock.
+    if (this.options.l7) this.startL7(this.options.l7);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
     if (this.options.flows) this.packets = Packets.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
-    if (this.options.l7) this.startL7(this.options.l7);
     if (this.options.bpfStats) this.stats = enableBpfStats();
     const ctx: AgentContext = {
       log,
