@@ -22,6 +22,7 @@ import type { K8sIndex } from './enrich/k8s-index.js';
 import { connectionsView } from './export/connections.js';
 import { lifecycleRecord, NdjsonWriter } from './export/ndjson.js';
 import { PrometheusExporter } from './export/prometheus.js';
+import { HubExport, type HubExportOptions } from './export/hub.js';
 import { Owners } from './identity/owners.js';
 import { Packets, type PacketOptions } from './packets.js';
 import { SelfMetrics } from './self-metrics.js';
@@ -79,6 +80,10 @@ export interface AgentOptions {
   enrich?: Omit<EnrichOptions, 'log' | 'onError'>;
   /** Further sources of metrics and capabilities (composed by the command line). */
   sources?: AgentSource[];
+  /** Send each interval's edges to a hub (--hub). */
+  hub?: Omit<HubExportOptions, 'intervalMs' | 'version'>;
+  /** Observe only the connections of this network namespace (its inode; --netns). */
+  netns?: number;
   /** HTTP/1, HTTP/2 and gRPC requests per edge, TLS included (undefined: off). */
   l7?: Pick<L7Options, 'switch' | 'maxRoutes' | 'tls'>;
 }
@@ -114,6 +119,7 @@ export class Agent {
   private readonly evictEvery = new Every(EVICT_PERIOD_MS);
   private readonly trimEvery = new Every(TRIM_PERIOD_MS);
   private readonly listenerCountEvery = new Every(LISTENER_COUNT_PERIOD_MS, 0);
+  private hub: HubExport | undefined;
 
   private constructor(private readonly options: AgentOptions) {
     this.cgroups = new CgroupPaths(features.cgroup2Root());
@@ -139,7 +145,9 @@ export class Agent {
       // flows on, the ring is sized to ride that out (4 MiB lost events at 14k conn/s; 16 MiB none).
       ringBytes: this.options.flows ? 16 << 20 : 4 << 20,
       hooks: this.options.hooks,
-      onEvent: (ev) => this.tracker.handleEvent(ev),
+      onEvent: (ev) => {
+        if (this.inNetns(ev.id.netns)) this.tracker.handleEvent(ev);
+      },
       onEventError: (err) => {
         this.self.errors.inc({ stage: 'events' });
         log.error({ err }, 'handling lifecycle events failed');
@@ -179,6 +187,10 @@ export class Agent {
       { web: this.options.web, enableDetails: this.options.enableDetails, component: 'agent' },
     );
     log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on ${this.server.tls ? 'https' : 'http'}://${formatListen(this.options.listen)}/metrics`);
+    if (this.options.hub) {
+      this.hub = new HubExport({ ...this.options.hub, intervalMs: this.options.intervalMs, version: VERSION }, () => this.capabilities(), log);
+      log.info({ hub: this.options.hub.url, agent: this.options.hub.agent, node: this.options.hub.node, zone: this.options.hub.zone }, 'sending edges to the hub');
+    }
     this.lastTickMs = Date.now();
     this.schedule();
   }
@@ -227,10 +239,14 @@ export class Agent {
     const lost = tracer.eventsLost();
     this.tracker.beginSnapshot(lost > this.lostSeen);
     this.lostSeen = lost;
-    const conns = tracer.readConnections((c) => this.tracker.snapshot(c));
+    const conns = tracer.readConnections((c) => {
+      if (this.inNetns(c.id.netns)) this.tracker.snapshot(c);
+    });
     this.tracker.endSnapshot();
     tracer.drainOrphanResets((peer, port, n) => {
-      // Resets sent for packets no socket owned: server-role edges of the closed port.
+      // Resets sent for packets no socket owned: server-role edges of the closed port (their
+      // namespace is unknown: an agent of one namespace leaves them).
+      if (this.options.netns) return;
       const edge = this.edges.get({ role: 'server', process: '', cgroup: '', peer, port, local: NO_WORKLOAD, remote: NO_WORKLOAD });
       edge.resetsSent += n;
       edge.touch();
@@ -265,7 +281,21 @@ export class Agent {
       }
     }
     this.lastTickMs = Date.now();
+    this.sendToHub(lost);
     end();
+  }
+
+  private inNetns(netns: number): boolean {
+    return this.options.netns === undefined || netns === this.options.netns;
+  }
+
+  private sendToHub(lost: number): void {
+    if (!this.hub) return;
+    const tracer = this.packets?.tracer;
+    this.hub.interval(
+      { tcp: this.edges.values(), flows: tracer?.edges.values(), drops: tracer?.drops.values(), dns: this.packets?.dns?.edges.values() },
+      { events: { ringbuf: lost }, rolled_up: this.edges.rolledUp, flows: {} },
+    );
   }
 
   private updateSelfMetrics(tracer: TcpTracer, conns: number, lost: number): void {
@@ -302,6 +332,7 @@ export class Agent {
       this.l7.renderSelf(out);
     }
     this.prometheus.renderBpfRuns(out, this.bpfRuns(), this.stats !== undefined);
+    this.hub?.render(out);
     out.push('');
     return out.join('\n') + this.sources.map((s) => s.render()).join('');
   }
@@ -352,6 +383,7 @@ export class Agent {
         // stopping anyway
       }
     }
+    await this.hub?.stop();
     await this.server?.close();
     for (const s of this.sources) await s.stop().catch(() => undefined);
     this.enricher.stop();

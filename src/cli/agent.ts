@@ -10,8 +10,9 @@ import { AgentPrograms } from './agent-programs.js';
 import { UsageError } from './errors.js';
 import { parseL7Rule } from '../agent/l7/switch.js';
 import { addWebOptions, webOptionsFrom, type WebFlags } from './web-options.js';
+import { addAgentHubOptions, agentHubOptionsFrom, type AgentHubFlags } from './agent-hub.js';
 
-interface AgentFlags extends WebFlags {
+interface AgentFlags extends WebFlags, AgentHubFlags {
   listen: string;
   interval: string;
   output?: string;
@@ -46,7 +47,7 @@ interface AgentFlags extends WebFlags {
 }
 
 export function addAgentOptions(cmd: Command): Command {
-  return addWebOptions(cmd)
+  return addAgentHubOptions(addWebOptions(cmd))
     .option('--listen <addr>', 'address of the Prometheus endpoint (/metrics, /healthz, /capabilities)', '127.0.0.1:9387')
     .option('--process-args', "show processes' arguments in /connections, with secrets redacted (by default a process is named by its executable and none of its arguments leaves the agent)")
     .option('--interval <duration>', 'how often the kernel maps are read (e.g. 1s, 500ms)', '1s')
@@ -116,12 +117,18 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
       throw new UsageError((err as Error).message);
     }
   }
+  const nodeName = flags.nodeName ?? process.env.NODE_NAME ?? hostname();
+  const hubOptions = agentHubOptionsFrom(flags, nodeName);
+  // An agent of one network namespace sees only its connections; the TC programs would attach to
+  // this namespace's interfaces, not that one's: no packet part.
+  if (hubOptions.netns !== undefined) flags.flows = false;
   return {
+    ...hubOptions,
     l7: flags.l7 ? { switch: flags.l7Rule, maxRoutes: parseCount(flags.l7MaxRoutes, '--l7-max-routes', 1, 100_000), tls: flags.l7Tls } : undefined,
     enrich: {
       kubernetes: flags.kubernetes as 'auto' | 'on' | 'off',
       kubeconfig: flags.kubeconfig,
-      nodeName: flags.nodeName ?? process.env.NODE_NAME ?? hostname(),
+      nodeName,
       runtimeSockets,
       nat: flags.nat,
       processArgs: flags.processArgs ? 'redacted' : 'none',

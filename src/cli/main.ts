@@ -10,6 +10,7 @@ import { registerConnlat } from './connlat.js';
 import { registerTcplife } from './tcplife.js';
 import { registerTop } from './top.js';
 import { registerExporter } from './exporter.js';
+import { registerHub } from './hub.js';
 
 function buildProgram(): Command {
   const program = new Command('flowscope')
@@ -20,6 +21,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerUp(program);
   registerAgent(program);
+  registerHub(program);
   registerConnlat(program);
   registerTcplife(program);
   registerTop(program);

@@ -146,6 +146,8 @@ export class PrometheusExporter {
       sample(out, M.resets.name, `${labels[i]},direction="sent"`, list[i]!.resetsSent);
       sample(out, M.resets.name, `${labels[i]},direction="received"`, list[i]!.resetsReceived);
     }
+    header(out, M.localAddress);
+    for (let i = 0; i < list.length; i++) for (const a of list[i]!.localAddrs) sample(out, M.localAddress.name, `${labels[i]},local_addr="${a}"`, 1);
     const histograms: Array<[MetricDef, (e: TcpEdge) => TcpEdge['rtt'], readonly string[]]> = [
       [M.connectDuration, (e) => e.connectDuration, CONNECT_LE],
       [M.rtt, (e) => e.rtt, RTT_LE],

@@ -41,6 +41,9 @@ export interface TrackerStats {
   closesInferred: number;
 }
 
+/** Local addresses remembered per edge (a node's, a pod's: few). */
+const MAX_LOCAL_ADDRS = 16;
+
 const FAIL_INDEX = Object.fromEntries(FAIL_REASONS.map((r, i) => [r, i])) as Record<(typeof FAIL_REASONS)[number], number>;
 
 export class ConnTracker {
@@ -86,6 +89,7 @@ export class ConnTracker {
       rttSamples: 0,
     };
     this.conns.set(key, t);
+    if (edge.localAddrs.size < MAX_LOCAL_ADDRS) edge.localAddrs.add(id.localAddr);
     this.owners.opened?.(edge, id);
     edge.active++;
     edge.touch();
