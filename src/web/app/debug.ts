@@ -1,0 +1,73 @@
+// A read-only window onto the map for tests and benchmarks (window.flowscope): what is drawn and
+// where, the viewport, the selection, and whether the last update is on screen. It changes nothing.
+import type { Core } from 'cytoscape';
+
+export interface DrawnElement {
+  id: string;
+  group: 'nodes' | 'edges';
+  type: string;
+  label: string;
+  classes: string[];
+  parent: string | null;
+  x: number;
+  y: number;
+  source?: string;
+  target?: string;
+  color?: string;
+  width?: number;
+}
+
+export interface FlowscopeDebug {
+  elements(): DrawnElement[];
+  viewport(): { zoom: number; x: number; y: number };
+  selected(): string[];
+  /** Counts of `render` events: frames the map actually drew. */
+  frames(): number;
+  status: { ready: boolean; generation: number; rendered: number; message: string };
+}
+
+declare global {
+  interface Window {
+    flowscope?: FlowscopeDebug;
+  }
+}
+
+const status: FlowscopeDebug['status'] = { ready: false, generation: 0, rendered: 0, message: '' };
+
+export function setMapStatus(patch: Partial<FlowscopeDebug['status']>): void {
+  Object.assign(status, patch);
+}
+
+export function exposeMap(cy: Core): () => void {
+  let frames = 0;
+  const onRender = (): void => {
+    frames++;
+  };
+  cy.on('render', onRender);
+  window.flowscope = {
+    elements: () =>
+      cy.elements().map((e) => {
+        const isNode = e.isNode();
+        const p = isNode ? (e as cytoscape.NodeSingular).position() : { x: 0, y: 0 };
+        return {
+          id: e.id(),
+          group: isNode ? 'nodes' : 'edges',
+          type: String(e.data('type') ?? (isNode ? '' : 'edge')),
+          label: String(e.data('label') ?? ''),
+          classes: e.classes() as unknown as string[],
+          parent: isNode && (e as cytoscape.NodeSingular).parent().nonempty() ? (e as cytoscape.NodeSingular).parent().first().id() : null,
+          x: p.x,
+          y: p.y,
+          ...(isNode ? {} : { source: e.data('source') as string, target: e.data('target') as string, color: e.data('color') as string, width: e.data('width') as number }),
+        };
+      }),
+    viewport: () => ({ zoom: cy.zoom(), x: cy.pan().x, y: cy.pan().y }),
+    selected: () => cy.$(':selected').map((e) => e.id()),
+    frames: () => frames,
+    status,
+  };
+  return () => {
+    cy.off('render', onRender);
+    delete window.flowscope;
+  };
+}
