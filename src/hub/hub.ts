@@ -61,6 +61,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const ingest = await Ingest.open(duck, metrics, o.log, o.ingest ?? DEFAULT_INGEST);
   const store: GraphStore = new EmbeddedStore(duck, ingest);
   ingest.onFinalized((f) => {
+    if (stream.size === 0) return;
     const byEdge = new Map<number, [Side | undefined, Side | undefined]>();
     let from = Infinity;
     for (const c of f.contributions) {
@@ -108,7 +109,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     metrics,
     log: o.log,
     token: o.token,
-    ingest: (m) => ingest.accept(m),
+    ingest: (m, raw) => ingest.accept(m, Date.now(), raw),
     status,
     openapi: () => doc,
     limits: o.limits ?? DEFAULT_LIMITS,
