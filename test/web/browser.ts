@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { repoPath } from '../../src/util/paths.js';
+import type { DrawnElement, FlowscopeDebug } from '../../src/web/logic/debug-types.js';
 
 export const CHROMIUM = process.env.FLOWSCOPE_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOTS = repoPath('test-output/web');
@@ -78,18 +79,7 @@ export async function mapReady(page: Page, timeoutMs = 60_000): Promise<void> {
   );
 }
 
-export interface Drawn {
-  id: string;
-  group: 'nodes' | 'edges';
-  type: string;
-  label: string;
-  classes: string[];
-  parent: string | null;
-  x: number;
-  y: number;
-  source?: string;
-  target?: string;
-}
+export type Drawn = DrawnElement;
 
 export async function drawn(page: Page): Promise<Drawn[]> {
   return page.evaluate(() => (globalThis as unknown as PageGlobals).flowscope!.elements());
@@ -97,13 +87,7 @@ export async function drawn(page: Page): Promise<Drawn[]> {
 
 /** What the tests read of the page inside page.evaluate (the test build has no DOM types). */
 export interface PageGlobals {
-  flowscope?: {
-    elements(): Drawn[];
-    viewport(): { zoom: number; x: number; y: number };
-    selected(): string[];
-    frames(): number;
-    status: { ready: boolean; generation: number; rendered: number; message: string };
-  };
+  flowscope?: FlowscopeDebug;
   document: { addEventListener(type: string, listener: (e: { violatedDirective: string; blockedURI: string }) => void): void };
   __flowscopeCsp(v: string): void;
 }

@@ -4,6 +4,7 @@
 import { gzipSync } from 'node:zlib';
 import { CONNECT_BUCKETS, RTT_BUCKETS } from '../../src/model/distribution.js';
 import type { wire } from '../../src/model/index.js';
+import { rng } from '../../bench/hub-synthetic.js';
 
 export interface SyntheticOptions {
   workloads: number;
@@ -29,16 +30,6 @@ export interface SyntheticCluster {
   workloads: Workload[];
   edges: Array<[number, number]>;
   start: string;
-}
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
 }
 
 export function syntheticCluster(o: SyntheticOptions): SyntheticCluster {

@@ -8,6 +8,7 @@ import { groupLabel, isGroupId, type Hierarchy, type VisibleGraph } from '../log
 import * as fmt from '../logic/format.js';
 import { api, HubError, type Params } from './api.js';
 import { Chart } from './Chart.js';
+import { Options, TableHead } from './controls.js';
 
 export interface DetailsProps {
   selected: string;
@@ -119,19 +120,7 @@ function EdgeList({ title, edges, nodes, peer, health, onSelect }: { title: stri
         {title} ({edges.length})
       </h3>
       <table className="compact">
-        <thead>
-          <tr>
-            <th scope="col">{peer === 'target' ? 'Server' : 'Client'}</th>
-            <th scope="col">Port</th>
-            <th scope="col" className="num">
-              Conns
-            </th>
-            <th scope="col" className="num">
-              Failed
-            </th>
-            <th scope="col">Health</th>
-          </tr>
-        </thead>
+        <TableHead columns={[{ label: peer === 'target' ? 'Server' : 'Client' }, { label: 'Port' }, { label: 'Conns', numeric: true }, { label: 'Failed', numeric: true }, { label: 'Health' }]} />
         <tbody>
           {shown.map((e) => (
             <tr key={e.id}>
@@ -210,11 +199,7 @@ export function BreakdownTable({ edgeId, window, refreshKey }: { edgeId: string;
       <label>
         Split by{' '}
         <select value={by} onChange={(e) => setBy(e.target.value as BreakdownDomain)}>
-          {BREAKDOWN_DOMAINS.map((b) => (
-            <option key={b} value={b}>
-              {b}
-            </option>
-          ))}
+          <Options values={BREAKDOWN_DOMAINS} />
         </select>
       </label>
       {state.error ? <p className="error">{state.error}</p> : null}
@@ -226,27 +211,19 @@ export function BreakdownTable({ edgeId, window, refreshKey }: { edgeId: string;
             {d.total.slow_connect_seconds !== null ? ` (connect ≥ ${fmt.seconds(d.total.slow_connect_seconds)})` : ''}. Ranked by share of the problems; the bar beside it is the share of the traffic.
           </p>
           <table className="ranked" aria-label={`Failure domains by ${d.by}`}>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Side</th>
-                <th scope="col">{d.by}</th>
-                <th scope="col">Share of problems</th>
-                <th scope="col">Share of traffic</th>
-                <th scope="col" className="num">
-                  Failed
-                </th>
-                <th scope="col" className="num">
-                  Resets
-                </th>
-                <th scope="col" className="num">
-                  Slow
-                </th>
-                <th scope="col" className="num">
-                  Connect p99
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                { label: '#' },
+                { label: 'Side' },
+                { label: d.by },
+                { label: 'Share of problems' },
+                { label: 'Share of traffic' },
+                { label: 'Failed', numeric: true },
+                { label: 'Resets', numeric: true },
+                { label: 'Slow', numeric: true },
+                { label: 'Connect p99', numeric: true },
+              ]}
+            />
             <tbody>
               {d.parts.map((part, i) => (
                 <tr key={`${part.side}:${part.value}`}>
@@ -291,20 +268,7 @@ function Counters({ e }: { e: GraphEdge }) {
   ];
   return (
     <table className="compact counters">
-      <thead>
-        <tr>
-          <th scope="col" />
-          <th scope="col" className="num">
-            Edge
-          </th>
-          <th scope="col" className="num">
-            Client's view
-          </th>
-          <th scope="col" className="num">
-            Server's view
-          </th>
-        </tr>
-      </thead>
+      <TableHead columns={[{ label: '' }, { label: 'Edge', numeric: true }, { label: "Client's view", numeric: true }, { label: "Server's view", numeric: true }]} />
       <tbody>
         {rows.map(([label, edge, client, server]) => (
           <tr key={label}>

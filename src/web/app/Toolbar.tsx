@@ -5,6 +5,7 @@ import { VIEWS } from '../logic/api-types.js';
 import { parseMuteRules } from '../logic/mute.js';
 import { COMPARE_SHIFTS, defaultGroups, RANGES, type UiState } from '../logic/url-state.js';
 import type { StatePatch } from './useUrlState.js';
+import { Options } from './controls.js';
 
 const RANGE_LABELS: Record<string, string> = { live: 'Live (last 5 min)', '5m': 'Last 5 min', '1h': 'Last hour', '24h': 'Last 24 h', custom: 'Custom…' };
 const COMPARE_LABELS: Record<string, string> = { '': 'No comparison', '1h': 'Compare with 1 h earlier', '24h': 'Compare with 24 h earlier', '7d': 'Compare with 7 days earlier', custom: 'Compare with…' };
@@ -80,11 +81,7 @@ function FilterControls({ filter, namespaces, onChange }: { filter: string; name
         Namespace{' '}
         <select value={parts.namespace} onChange={(e) => onChange(joinFilter(e.target.value, parts.labels, parts.other))}>
           <option value="">all</option>
-          {options.map((n) => (
-            <option key={n} value={n}>
-              {n}
-            </option>
-          ))}
+          <Options values={options} />
         </select>
       </label>
       <form
@@ -167,11 +164,7 @@ export function Toolbar({ state: s, update, namespaces, muted, onRelayout, onCop
         <label>
           View{' '}
           <select value={VIEWS.includes(s.view as (typeof VIEWS)[number]) ? s.view : 'label'} onChange={(e) => update({ view: e.target.value === 'label' ? 'label:app' : e.target.value })}>
-            {VIEWS.map((v) => (
-              <option key={v} value={v}>
-                {v}
-              </option>
-            ))}
+            <Options values={VIEWS} />
             <option value="label">by label…</option>
           </select>
         </label>
@@ -189,22 +182,14 @@ export function Toolbar({ state: s, update, namespaces, muted, onRelayout, onCop
         ) : null}
         <label>
           Boxes{' '}
-          <select value={GROUP_CHOICES.includes(groupText) ? groupText : groupText} onChange={(e) => update({ groups: e.target.value ? e.target.value.split(',') : [], expanded: [], collapsed: [] })}>
-            {[...new Set([groupText, ...GROUP_CHOICES])].map((g) => (
-              <option key={g} value={g}>
-                {g ? g.split(',').join(' › ') : 'none'}
-              </option>
-            ))}
+          <select value={groupText} onChange={(e) => update({ groups: e.target.value ? e.target.value.split(',') : [], expanded: [], collapsed: [] })}>
+            <Options values={[...new Set([groupText, ...GROUP_CHOICES])]} label={(g) => (g ? g.split(',').join(' › ') : 'none')} />
           </select>
         </label>
         <label>
           Time{' '}
           <select value={s.range} onChange={(e) => update(e.target.value === 'custom' ? { range: 'custom', from: s.from || new Date(Date.now() - 3_600_000).toISOString(), to: s.to || new Date().toISOString() } : { range: e.target.value as UiState['range'] })}>
-            {RANGES.map((r) => (
-              <option key={r} value={r}>
-                {RANGE_LABELS[r]}
-              </option>
-            ))}
+            <Options values={RANGES} label={(r) => RANGE_LABELS[r]!} />
           </select>
         </label>
         {s.range === 'custom' ? <TimeInputs label="Custom time range" from={s.from} to={s.to} onApply={(from, to) => update({ from, to })} /> : null}
@@ -219,11 +204,7 @@ export function Toolbar({ state: s, update, namespaces, muted, onRelayout, onCop
               else update({ compare: v as UiState['compare'] });
             }}
           >
-            {['', ...COMPARE_SHIFTS].map((c) => (
-              <option key={c} value={c}>
-                {COMPARE_LABELS[c]}
-              </option>
-            ))}
+            <Options values={['', ...COMPARE_SHIFTS]} label={(c) => COMPARE_LABELS[c]!} />
           </select>
         </label>
         {s.compare === 'custom' ? <TimeInputs label="Baseline window" from={s.baselineFrom} to={s.baselineTo} onApply={(baselineFrom, baselineTo) => update({ baselineFrom, baselineTo })} /> : null}

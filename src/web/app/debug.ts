@@ -1,30 +1,7 @@
 // A read-only window onto the map for tests and benchmarks (window.flowscope): what is drawn and
 // where, the viewport, the selection, and whether the last update is on screen. It changes nothing.
 import type { Core } from 'cytoscape';
-
-export interface DrawnElement {
-  id: string;
-  group: 'nodes' | 'edges';
-  type: string;
-  label: string;
-  classes: string[];
-  parent: string | null;
-  x: number;
-  y: number;
-  source?: string;
-  target?: string;
-  color?: string;
-  width?: number;
-}
-
-export interface FlowscopeDebug {
-  elements(): DrawnElement[];
-  viewport(): { zoom: number; x: number; y: number };
-  selected(): string[];
-  /** Counts of `render` events: frames the map actually drew. */
-  frames(): number;
-  status: { ready: boolean; generation: number; rendered: number; message: string };
-}
+import type { FlowscopeDebug } from '../logic/debug-types.js';
 
 declare global {
   interface Window {

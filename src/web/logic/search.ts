@@ -1,6 +1,7 @@
 // Search among the nodes on hand (name, id, label values and addresses), best first: exact, then
 // prefix, then substring; names before labels. The hub's search adds nodes of other views.
 import type { GraphNode } from './api-types.js';
+import { matchScore as score } from '../../model/text-match.js';
 
 export interface LocalHit {
   id: string;
@@ -8,14 +9,6 @@ export interface LocalHit {
   kind: string;
   match: string;
   score: number;
-}
-
-function score(value: string, q: string, exact: number): number {
-  const v = value.toLowerCase();
-  if (v === q) return exact;
-  if (v.startsWith(q)) return exact - 20 + (10 * q.length) / v.length;
-  if (v.includes(q)) return exact - 40 + (10 * q.length) / v.length;
-  return 0;
 }
 
 export function searchNodes(nodes: Iterable<GraphNode>, query: string, limit = 20): LocalHit[] {
