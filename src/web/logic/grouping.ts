@@ -231,26 +231,35 @@ function chooseCollapsed(ix: Indexed, o: CollapseOptions): { collapsed: Uint8Arr
     if (i !== undefined) collapsed[i] = 1;
   }
   const auto = new Set<number>();
+  const previous = [...(o.previousAuto ?? [])].map((g) => ix.groupIndex.get(g)).filter((i): i is number => i !== undefined && !collapsed[i] && !o.userExpanded.has(ix.groupIds[i]!));
   let count = ix.count(collapsed);
-  if (count <= o.budget) return { collapsed, auto };
-  let lastLevel: number[] = [];
+  // Everything fits (with room to spare when the map had collapsed something: no flapping).
+  if (count <= (previous.length ? o.budget * REEXPAND_SHARE : o.budget)) return { collapsed, auto };
+  for (const i of previous) {
+    collapsed[i] = 1;
+    auto.add(i);
+  }
+  if (previous.length) count = ix.count(collapsed);
+  let candidates = previous;
   for (let depth = ix.h.maxDepth; depth >= 0 && count > o.budget; depth--) {
-    lastLevel = [];
+    const level: number[] = [];
     ix.groupIds.forEach((id, i) => {
-      const g = ix.h.groups.get(id)!;
-      if (g.depth !== depth || collapsed[i] || o.userExpanded.has(id)) return;
+      if (ix.h.groups.get(id)!.depth !== depth || collapsed[i] || o.userExpanded.has(id)) return;
       collapsed[i] = 1;
       auto.add(i);
-      lastLevel.push(i);
+      level.push(i);
     });
-    if (lastLevel.length) count = ix.count(collapsed);
+    if (level.length) {
+      count = ix.count(collapsed);
+      candidates = level;
+    }
   }
   // Collapsing a whole level at once may be more than needed: expand back the smallest groups of it
-  // that still fit.
+  // that still fit (those collapsed on the previous update only with room to spare).
   const size = (i: number): number => ix.h.groups.get(ix.groupIds[i]!)!.size;
-  lastLevel.sort((a, b) => size(a) - size(b) || ix.groupIds[a]!.localeCompare(ix.groupIds[b]!));
+  candidates = [...candidates].sort((a, b) => size(a) - size(b) || ix.groupIds[a]!.localeCompare(ix.groupIds[b]!));
   let trials = 0;
-  for (const i of lastLevel) {
+  for (const i of candidates) {
     if (count > o.budget || trials++ >= MAX_REEXPAND_TRIALS) break;
     collapsed[i] = 0;
     const next = ix.count(collapsed);
