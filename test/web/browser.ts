@@ -72,9 +72,35 @@ export async function mapReady(page: Page, timeoutMs = 60_000): Promise<void> {
   await page.waitForFunction(
     () => {
       const f = (globalThis as unknown as PageGlobals).flowscope;
-      return f?.status.ready === true && f.status.rendered === f.status.generation;
+      return f?.status.ready === true && !f.status.busy && f.status.rendered === f.status.generation;
     },
     undefined,
+    { timeout: timeoutMs },
+  );
+}
+
+/** Runs `action` and waits until the map has drawn a newer placement than before it. */
+export async function afterUpdate(page: Page, action: () => Promise<unknown>, timeoutMs = 60_000): Promise<void> {
+  const before = await page.evaluate(() => (globalThis as unknown as PageGlobals).flowscope?.status.generation ?? 0);
+  await action();
+  await page.waitForFunction(
+    (gen) => {
+      const f = (globalThis as unknown as PageGlobals).flowscope;
+      return f !== undefined && f.status.generation > gen && f.status.ready && !f.status.busy && f.status.rendered === f.status.generation;
+    },
+    before,
+    { timeout: timeoutMs },
+  );
+}
+
+/** Waits until the drawn graph answers a request that contains `text` (e.g. 'neighbourhood of X within 2'). */
+export async function drawnFor(page: Page, text: string, timeoutMs = 60_000): Promise<void> {
+  await page.waitForFunction(
+    (t) => {
+      const f = (globalThis as unknown as PageGlobals).flowscope;
+      return f !== undefined && f.status.query.includes(t) && f.status.ready && !f.status.busy && f.status.rendered === f.status.generation;
+    },
+    text,
     { timeout: timeoutMs },
   );
 }

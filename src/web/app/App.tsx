@@ -72,6 +72,7 @@ export function App() {
   const mapRef = useRef<MapHandle>(null);
   const pendingCentre = useRef<string | null>(null);
   const previousAuto = useRef<Set<string>>(new Set());
+  const visSource = useRef(new WeakMap<VisibleGraph, string>());
   const [notice, setNotice] = useState('');
 
   const { rules } = useMemo(() => parseMuteRules(state.mutes), [state.mutes]);
@@ -94,7 +95,9 @@ export function App() {
     const v = visibleGraph(prepared.nodes, prepared.edges, hierarchy, prepared.health, { budget: state.budget, userExpanded: expandedSet, userCollapsed: collapsedSet, previousAuto: previousAuto.current });
     performance.measure('flowscope:group', { start: started, detail: { nodes: prepared.nodes.length, edges: prepared.edges.length } });
     previousAuto.current = new Set(v.autoCollapsed);
+    visSource.current.set(v, data.request);
     return v;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [prepared, hierarchy, state.budget, expandedSet, collapsedSet]);
   const layoutKey = `${state.view}|${levels.join(',')}`;
   const { placed, store, relayout, error: layoutError } = useLayout(state.tab === 'map' ? vis : null, layoutKey);
@@ -155,7 +158,7 @@ export function App() {
   }, []);
 
   useEffect(() => {
-    setMapStatus({ ready: false, generation: placed?.generation ?? 0 });
+    setMapStatus({ ready: false, generation: placed?.generation ?? 0, query: placed ? (visSource.current.get(placed.vis) ?? '') : '' });
   }, [placed]);
 
   const rows = useMemo(() => {

@@ -64,10 +64,12 @@ const STYLE: StylesheetJson = [
       label: 'data(label)',
       'text-valign': 'top',
       'text-halign': 'center',
-      'text-margin-y': 22,
+      // Inside the box's top padding (ELK leaves the same padding on every side).
+      'text-margin-y': 21,
+      'font-size': 12,
       'font-weight': 'bold',
       color: '#3c5068',
-      padding: '14px',
+      padding: '28px',
       'text-max-width': '400px',
     },
   },
@@ -190,12 +192,34 @@ function sync(cy: Core, els: ElementDefinition[], positions: Positions): void {
   });
 }
 
+function inView(cy: Core, ele: cytoscape.CollectionReturnValue): boolean {
+  const b = ele.renderedBoundingBox();
+  return b.x1 >= 0 && b.y1 >= 0 && b.x2 <= cy.width() && b.y2 <= cy.height();
+}
+
 export const MapView = forwardRef<MapHandle, MapProps>(function MapView(props, ref) {
   const container = useRef<HTMLDivElement>(null);
   const cyRef = useRef<Core | null>(null);
   const latest = useRef(props);
   latest.current = props;
   const renderedOnce = useRef(false);
+  const lastGeneration = useRef(0);
+  /** A node to keep centred for a moment: the panel opening beside the map resizes it just after. */
+  const centreTarget = useRef<{ id: string; until: number } | null>(null);
+
+  const centre = (id: string, animate: boolean): boolean => {
+    const cy = cyRef.current;
+    const ele = cy?.getElementById(id);
+    if (!cy || !ele || ele.empty()) return false;
+    cy.stop();
+    const zoom = Math.max(cy.zoom(), 1);
+    if (animate) cy.animate({ zoom, center: { eles: ele } }, { duration: 200 });
+    else {
+      cy.zoom(zoom);
+      cy.center(ele);
+    }
+    return true;
+  };
 
   useEffect(() => {
     const cy = cytoscape({
@@ -234,7 +258,14 @@ export const MapView = forwardRef<MapHandle, MapProps>(function MapView(props, r
       viewportTimer = setTimeout(() => latest.current.onViewport(cy.zoom(), cy.pan().x, cy.pan().y), 250);
     });
     const unexpose = exposeMap(cy);
+    const resized = new ResizeObserver(() => {
+      cy.resize();
+      const t = centreTarget.current;
+      if (t && Date.now() < t.until) centre(t.id, false);
+    });
+    resized.observe(container.current!);
     return () => {
+      resized.disconnect();
       clearTimeout(viewportTimer);
       unexpose();
       cy.destroy();
@@ -248,10 +279,16 @@ export const MapView = forwardRef<MapHandle, MapProps>(function MapView(props, r
     if (!cy || !p) return;
     const started = performance.now();
     sync(cy, elementsOf(p, props.marks), p.positions);
-    if (p.mode === 'full') {
+    // Only a new full layout resets the viewport (marks change without a new placement).
+    const fresh = p.generation !== lastGeneration.current;
+    lastGeneration.current = p.generation;
+    if (fresh && p.mode === 'full') {
       const v = !renderedOnce.current ? props.initialViewport : null;
       if (v) cy.viewport({ zoom: v.zoom, pan: { x: v.x, y: v.y } });
       else cy.fit(undefined, 30);
+      // A link's selection is kept in sight even where the layout came out differently.
+      const sel = props.selected ? cy.getElementById(props.selected) : null;
+      if (sel && sel.nonempty() && !inView(cy, sel)) cy.center(sel);
     }
     const sel = props.selected;
     cy.$(':selected').forEach((e) => {
@@ -281,12 +318,8 @@ export const MapView = forwardRef<MapHandle, MapProps>(function MapView(props, r
 
   useImperativeHandle(ref, () => ({
     centreOn(id: string): boolean {
-      const cy = cyRef.current;
-      const ele = cy?.getElementById(id);
-      if (!cy || !ele || ele.empty()) return false;
-      cy.stop();
-      cy.animate({ center: { eles: ele }, zoom: Math.max(cy.zoom(), 1) }, { duration: 250 });
-      return true;
+      centreTarget.current = { id, until: Date.now() + 1000 };
+      return centre(id, true);
     },
     fit(): void {
       cyRef.current?.fit(undefined, 30);

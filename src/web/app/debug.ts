@@ -9,10 +9,15 @@ declare global {
   }
 }
 
-const status: FlowscopeDebug['status'] = { ready: false, generation: 0, rendered: 0, message: '' };
+const status: FlowscopeDebug['status'] = { ready: false, busy: false, generation: 0, rendered: 0, query: '', message: '', placements: [] };
 
 export function setMapStatus(patch: Partial<FlowscopeDebug['status']>): void {
   Object.assign(status, patch);
+}
+
+export function notePlacement(p: FlowscopeDebug['status']['placements'][number]): void {
+  status.placements.push(p);
+  if (status.placements.length > 50) status.placements.shift();
 }
 
 export function exposeMap(cy: Core): () => void {

@@ -11,6 +11,8 @@ import { openStream } from './stream.js';
 
 export interface HubData {
   graph: Graph | null;
+  /** What `graph` answers: the view, filter, and neighbourhood asked for. */
+  request: string;
   /** The hour before the window: what each edge's latency is measured against. */
   earlier: Graph | null;
   diff: DiffAnswer | null;
@@ -31,7 +33,7 @@ const MERGE_MS = 1000;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function useHubData(s: UiState, tokenVersion: number): HubData {
-  const [data, setData] = useState<HubData>({ graph: null, earlier: null, diff: null, status: null, error: null, loading: true, stream: 'off', updatedAt: 0, intervals: 0 });
+  const [data, setData] = useState<HubData>({ graph: null, request: '', earlier: null, diff: null, status: null, error: null, loading: true, stream: 'off', updatedAt: 0, intervals: 0 });
   const [tick, setTick] = useState(0);
   const generation = useRef(0);
   const key = JSON.stringify([s.view, s.range, s.from, s.to, s.filter, s.neighbourhood, s.neighbourhood ? s.hops : 0, s.compare, s.baselineFrom, s.baselineTo, tokenVersion]);
@@ -41,6 +43,7 @@ export function useHubData(s: UiState, tokenVersion: number): HubData {
     const abort = new AbortController();
     const w = windowOf(s, Date.now());
     const base: Params = { view: s.view, filter: s.filter, from: iso(w.from), to: iso(w.to) };
+    const request = `${s.neighbourhood ? `neighbourhood of ${s.neighbourhood} within ${s.hops}` : 'graph'} view=${s.view} filter=${s.filter}`;
     const main = s.neighbourhood ? api.neighbourhood({ ...base, node: s.neighbourhood, hops: s.hops }, abort.signal) : api.graph(base, abort.signal);
     const earlierFrom = w.from - Math.max(3_600_000, w.to - w.from);
     const earlier = api.graph({ view: s.view, filter: s.filter, from: iso(earlierFrom), to: iso(w.from) }, abort.signal).catch(() => null);
@@ -50,7 +53,7 @@ export function useHubData(s: UiState, tokenVersion: number): HubData {
     Promise.all([main, earlier, diff]).then(
       ([graph, earlierGraph, diffAnswer]) => {
         if (gen !== generation.current) return;
-        setData((d) => ({ ...d, graph, earlier: earlierGraph, diff: diffAnswer, error: null, loading: false, updatedAt: Date.now(), intervals: 0 }));
+        setData((d) => ({ ...d, graph, request, earlier: earlierGraph, diff: diffAnswer, error: null, loading: false, updatedAt: Date.now(), intervals: 0 }));
       },
       (err: unknown) => {
         if (gen !== generation.current || abort.signal.aborted) return;

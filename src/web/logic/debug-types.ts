@@ -18,10 +18,16 @@ export interface DrawnElement {
 export interface MapStatus {
   /** The latest placement is on screen. */
   ready: boolean;
+  /** A placement is being computed (or waits to be). */
+  busy: boolean;
   generation: number;
   rendered: number;
+  /** What the drawn graph answers (view, filter, neighbourhood). */
+  query: string;
   /** What the map collapsed or left out, as the page says it. */
   message: string;
+  /** The latest placements: a full layout, or new nodes placed into a kept one (and nodes moved aside). */
+  placements: Array<{ generation: number; mode: 'full' | 'incremental'; placed: number; moved: number }>;
 }
 
 export interface FlowscopeDebug {

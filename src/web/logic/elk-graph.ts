@@ -13,8 +13,8 @@ export interface ElkNode {
   layoutOptions?: Record<string, string>;
 }
 
-/** Room at the top of a box for its name. */
-export const BOX_PADDING = '[top=34,left=16,bottom=16,right=16]';
+/** A box's padding: the map draws boxes as their members' bounds plus the same padding, its name in the top part. */
+export const BOX_PADDING = '[top=28,left=28,bottom=28,right=28]';
 
 export const ROOT_OPTIONS: Record<string, string> = {
   'elk.algorithm': 'layered',
