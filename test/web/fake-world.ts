@@ -64,7 +64,7 @@ export async function startWorld(): Promise<World> {
     hub,
     talked: [...new Set(pairs.flatMap((p) => [p.client, p.server]))],
     async newTraffic(client, server) {
-      pairs.push({ client, ca: 0, server, sa: 2, port: 7000 });
+      pairs.push({ client, ca: 0, server, sa: 2, port: 7000 + pairs.length });
       await new Promise((r) => setTimeout(r, 2500));
     },
     async stop() {

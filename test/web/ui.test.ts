@@ -211,3 +211,29 @@ test('a process named with HTML is shown as text and runs nothing', { skip }, as
   noTrouble(trouble);
   await page.close();
 });
+
+test('compare mode marks an edge that is new since the earlier window', { skip }, async () => {
+  const baselineFrom = new Date(Date.now() - 60_000).toISOString();
+  const baselineTo = new Date(Date.now() - 1000).toISOString();
+  await world.newTraffic('reporter', 'archive');
+  const from = new Date(Date.now() - 2000).toISOString();
+  await new Promise((r) => setTimeout(r, 3000));
+  const to = new Date().toISOString();
+  const q = new URLSearchParams({ view: 'process', range: 'custom', from, to, cmp: 'custom', bfrom: baselineFrom, bto: baselineTo });
+  const { page, trouble } = await open(`/?${q}`);
+  const els = await drawn(page);
+  const reporter = leaves(els).find((e) => e.label === 'reporter');
+  assert.ok(reporter, labels(els).join(', '));
+  const marked = (id: string): boolean => els.some((e) => e.group === 'edges' && e.source === id && e.classes.includes('new'));
+  assert.ok(marked(reporter.id), 'the new edge is marked');
+  for (const old of ['frontend', 'api', 'db']) assert.ok(!marked(leaves(els).find((e) => e.label === old)!.id), `${old}'s edge was there before`);
+  assert.match(await page.getByTestId('status').innerText(), /\d+ new, 0 gone/);
+  await page.getByRole('tab', { name: 'Table' }).click();
+  const row = page.getByTestId('edge-table').locator('tbody tr', { hasText: 'reporter' });
+  assert.match(await row.innerText(), /\bnew\b/);
+  await page.getByRole('tab', { name: 'Map' }).click();
+  await mapReady(page);
+  await screenshot(page, 'compare');
+  noTrouble(trouble);
+  await page.close();
+});

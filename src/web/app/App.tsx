@@ -116,6 +116,8 @@ export function App() {
         expanded: collapsedNow ? [...s.expanded.filter((x) => x !== id), id] : s.expanded.filter((x) => x !== id),
         collapsed: collapsedNow ? s.collapsed.filter((x) => x !== id) : [...s.collapsed.filter((x) => x !== id), id],
       }));
+      // Show what was opened (or what it closed into) once it is drawn.
+      pendingCentre.current = id;
     },
     [vis, update],
   );

@@ -34,8 +34,6 @@ const STYLE: StylesheetJson = [
     selector: 'node',
     style: {
       label: 'data(label)',
-      width: 'data(w)',
-      height: 'data(h)',
       shape: 'round-rectangle',
       'background-color': '#eef2f7',
       'border-width': 1.5,
@@ -46,10 +44,10 @@ const STYLE: StylesheetJson = [
       'text-valign': 'center',
       'text-halign': 'center',
       'text-wrap': 'ellipsis',
-      'text-max-width': 'data(tw)',
       'min-zoomed-font-size': 7,
     },
   },
+  { selector: 'node[w]', style: { width: 'data(w)', height: 'data(h)', 'text-max-width': 'data(tw)' } },
   { selector: 'node[type = "group"]', style: { 'background-color': '#dbe4ef', 'border-width': 3, 'border-style': 'double', 'font-weight': 'bold' } },
   { selector: 'node[kind = "external"]', style: { 'border-style': 'dashed', 'background-color': '#f7f7f7' } },
   {
@@ -212,12 +210,13 @@ export const MapView = forwardRef<MapHandle, MapProps>(function MapView(props, r
     const ele = cy?.getElementById(id);
     if (!cy || !ele || ele.empty()) return false;
     cy.stop();
-    const zoom = Math.max(cy.zoom(), 1);
-    if (animate) cy.animate({ zoom, center: { eles: ele } }, { duration: 200 });
-    else {
-      cy.zoom(zoom);
-      cy.center(ele);
-    }
+    // A box (an expanded group) is shown whole; a node is centred, at a zoom where it can be read.
+    const box = ele.isNode() && (ele as cytoscape.NodeSingular).isParent();
+    const bb = ele.boundingBox();
+    const zoom = box ? Math.min(1.5, Math.min(cy.width() / (bb.w + 60), cy.height() / (bb.h + 60))) : Math.max(cy.zoom(), 1);
+    const pan = { x: cy.width() / 2 - zoom * (bb.x1 + bb.w / 2), y: cy.height() / 2 - zoom * (bb.y1 + bb.h / 2) };
+    if (animate) cy.animate({ zoom, pan }, { duration: 200 });
+    else cy.viewport({ zoom, pan });
     return true;
   };
 
@@ -235,7 +234,9 @@ export const MapView = forwardRef<MapHandle, MapProps>(function MapView(props, r
       pixelRatio: 1,
     });
     cyRef.current = cy;
-    cy.on('tap', (ev) => {
+    // A single tap selects once no second tap followed (onetap): selecting opens the panel beside
+    // the map, which would otherwise move what the second tap of a double-tap lands on.
+    cy.on('onetap', (ev) => {
       if (ev.target === cy) latest.current.onSelect(null);
       else latest.current.onSelect((ev.target as cytoscape.SingularElementArgument).id());
     });

@@ -66,6 +66,11 @@ test('far past the budget zones collapse too; a group the user expanded stays ex
   const { v: w } = show(g, ['zone', 'namespace'], 12, { expanded: ['group:zone=z1'] });
   assert.ok(w.boxes.some((b) => b.id === 'group:zone=z1'), 'the user expanded zone z1');
   assert.ok(w.nodes.some((n) => n.id.startsWith('group:zone=z1/namespace=')), 'its namespaces are shown collapsed inside it');
+  const { v: x } = show(g, ['zone', 'namespace'], 150, { expanded: ['group:zone=z2/namespace=ns2-1'] });
+  assert.equal(x.truncated, null);
+  assert.ok(x.boxes.some((b) => b.id === 'group:zone=z2/namespace=ns2-1'), 'an expanded namespace is drawn as a box');
+  assert.ok(x.boxes.some((b) => b.id === 'group:zone=z2'), 'and so is its zone');
+  assert.ok(x.nodes.some((n) => n.id === 'workload:ns2-1/w0'));
 });
 
 test('hysteresis: a group collapsed on the previous update is only expanded again well under the budget', () => {
@@ -86,6 +91,17 @@ test('when collapsing everything is still too much, the problems and the busiest
   assert.equal(v.truncated.totalEdges, 49);
   assert.ok(v.elements <= 30);
   assert.equal(v.edges[0]!.members[0]!.failures.refused, 5, 'the failing edge comes first');
+});
+
+test('when the nodes fit but not all their edges, every node is drawn with the most important edges', () => {
+  const nodes = Array.from({ length: 10 }, (_, i) => node(`process:n/p${i}`));
+  const edges = nodes.flatMap((a, i) => nodes.slice(i + 1).map((b, j) => edge(a.id, b.id, 80, { connections: i * 10 + j, resets: i === 8 ? 5 : 0 })));
+  const g: Graph = { view: 'process', from: '', to: '', nodes, edges };
+  const { v } = show(g, [], 30);
+  assert.equal(v.nodes.length, 10);
+  assert.deepEqual(v.truncated, { shownEdges: 20, totalEdges: 45 });
+  assert.equal(v.edges[0]!.source, 'process:n/p8', 'the failing edge first');
+  assert.ok(v.edges.slice(1).every((e, i, a) => i === 0 || a[i - 1]!.counters.connections >= e.counters.connections), 'then the busiest');
 });
 
 test('groupsToReveal names the groups around a node, outermost first', () => {

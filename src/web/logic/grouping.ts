@@ -231,7 +231,10 @@ function chooseCollapsed(ix: Indexed, o: CollapseOptions): { collapsed: Uint8Arr
     if (i !== undefined) collapsed[i] = 1;
   }
   const auto = new Set<number>();
-  const previous = [...(o.previousAuto ?? [])].map((g) => ix.groupIndex.get(g)).filter((i): i is number => i !== undefined && !collapsed[i] && !o.userExpanded.has(ix.groupIds[i]!));
+  // What the user expanded stays expanded, and so do the groups around it (or it would be hidden).
+  const pinned = new Set<string>();
+  for (const g of o.userExpanded) for (let p: string | null = g; p !== null && !pinned.has(p); p = ix.h.groups.get(p)?.parent ?? null) pinned.add(p);
+  const previous = [...(o.previousAuto ?? [])].map((g) => ix.groupIndex.get(g)).filter((i): i is number => i !== undefined && !collapsed[i] && !pinned.has(ix.groupIds[i]!));
   let count = ix.count(collapsed);
   // Everything fits (with room to spare when the map had collapsed something: no flapping).
   if (count <= (previous.length ? o.budget * REEXPAND_SHARE : o.budget)) return { collapsed, auto };
@@ -244,7 +247,7 @@ function chooseCollapsed(ix: Indexed, o: CollapseOptions): { collapsed: Uint8Arr
   for (let depth = ix.h.maxDepth; depth >= 0 && count > o.budget; depth--) {
     const level: number[] = [];
     ix.groupIds.forEach((id, i) => {
-      if (ix.h.groups.get(id)!.depth !== depth || collapsed[i] || o.userExpanded.has(id)) return;
+      if (ix.h.groups.get(id)!.depth !== depth || collapsed[i] || pinned.has(id)) return;
       collapsed[i] = 1;
       auto.add(i);
       level.push(i);
@@ -374,10 +377,15 @@ export function visibleGraph(
   };
 }
 
-/** Problems first, then the busiest, as long as the edge and the ends and boxes it brings fit. */
+/**
+ * Every node and box when they fit, and the edges that fit beside them, problems first, then the
+ * busiest; when the nodes alone are too many, each edge with the ends and boxes it brings.
+ */
 function keepMostImportant(edges: VisibleEdge[], nodes: ReadonlyMap<string, VisibleNode>, boxes: ReadonlyMap<string, VisibleBox>, budget: number) {
   const rank = (e: VisibleEdge): number => HEALTH_ORDER.indexOf(e.health);
   const sorted = [...edges].sort((a, b) => rank(a) - rank(b) || b.counters.connections - a.counters.connections || a.id.localeCompare(b.id));
+  const fixed = nodes.size + boxes.size;
+  if (fixed < budget) return { edges: sorted.slice(0, budget - fixed), nodes: new Set(nodes.keys()), boxes: new Set(boxes.keys()) };
   const keptNodes = new Set<string>();
   const keptBoxes = new Set<string>();
   const kept: VisibleEdge[] = [];

@@ -35,6 +35,8 @@ export interface LayoutRequest {
 export type LayoutFn = (req: LayoutRequest) => Promise<Positions>;
 
 const GAP = 24;
+/** The padding the map draws around a box's members (as ELK lays them out: elk-graph.ts). */
+const BOX_PAD = 28;
 const LAYER_GAP = 110;
 const MAX_RINGS = 14;
 
@@ -182,7 +184,9 @@ export async function place(vis: VisibleGraph, prev: VisibleGraph | null, store:
     if (!block) continue;
     const dx = anchor.x - (block.x1 + block.x2) / 2;
     const dy = anchor.y - (block.y1 + block.y2) / 2;
-    const shifted = { x1: block.x1 + dx, y1: block.y1 + dy, x2: block.x2 + dx, y2: block.y2 + dy };
+    // The box drawn around the block has its padding (and its name) too.
+    const pad = BOX_PAD;
+    const shifted = { x1: block.x1 + dx - pad, y1: block.y1 + dy - pad, x2: block.x2 + dx + pad, y2: block.y2 + dy + pad };
     moved.push(...makeRoom(store, sizes, [...placed], shifted));
     for (const [id, p] of rel) {
       store.set(id, { x: p.x + dx, y: p.y + dy });
