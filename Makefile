@@ -26,7 +26,7 @@ NATIVE_SRCS := $(wildcard native/*.cc)
 NATIVE_HDRS := $(wildcard native/*.h)
 ADDON       := build/flowscope.node
 
-TS_SRCS := $(shell find src test scripts bench -name '*.ts' -not -path 'src/web/app/*' 2>/dev/null)
+TS_SRCS := $(shell find src test scripts bench \( -name '*.ts' -o -name '*.json' \) -not -path 'src/web/app/*' 2>/dev/null)
 # The UI (src/web: React, its own tsconfig with DOM and JSX), built by Vite into dist/web, which the
 # hub serves at /. src/web/logic is plain TypeScript that the main build also compiles and tests.
 WEB_SRCS := $(shell find src/web src/model -type f 2>/dev/null)

@@ -1,6 +1,6 @@
 // DEV ONLY (to be replaced by real agents): a hub fed wire batches every second by three fake agents.
 import { startTestHub, type TestHub } from '../hub/support.js';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { CONNECT_BUCKETS, RTT_BUCKETS } from '../../src/model/distribution.js';
 import type { wire } from '../../src/model/index.js';
 import { sendToHub } from './synthetic.js';

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../hub/support.js';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { afterUpdate, chromiumMissing, drawn, launch, mapReady, screenshot, watchPage, type Browser, type PageGlobals } from './browser.js';
 import { sendToHub, syntheticCluster, syntheticMessages } from './synthetic.js';
 
