@@ -16,7 +16,7 @@ const toLocal = (iso: string): string => {
   if (!iso) return '';
   const d = new Date(iso);
   const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 };
 const fromLocal = (v: string): string => (v ? new Date(v).toISOString() : '');
 
@@ -27,10 +27,10 @@ function TimeInputs({ label, from, to, onApply }: { label: string; from: string;
   return (
     <span className="time-inputs" role="group" aria-label={label}>
       <label>
-        from <input type="datetime-local" value={f} onChange={(e) => setF(e.target.value)} />
+        from <input type="datetime-local" step={1} value={f} onChange={(e) => setF(e.target.value)} />
       </label>
       <label>
-        to <input type="datetime-local" value={t} onChange={(e) => setT(e.target.value)} />
+        to <input type="datetime-local" step={1} value={t} onChange={(e) => setT(e.target.value)} />
       </label>
       <button type="button" disabled={!ok} onClick={() => onApply(fromLocal(f), fromLocal(t))}>
         Apply
