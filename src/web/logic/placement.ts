@@ -28,7 +28,8 @@ export interface Size {
 export interface LayoutRequest {
   nodes: Array<{ id: string; w: number; h: number; parent: string | null }>;
   boxes: Array<{ id: string; parent: string | null; label: string }>;
-  edges: Array<{ id: string; source: string; target: string }>;
+  /** weight: the edge's traffic (a dense map is laid out by its heaviest edges). */
+  edges: Array<{ id: string; source: string; target: string; weight: number }>;
 }
 
 /** Computes centre positions for a request (ELK in a worker in the app; anything in tests). */
@@ -71,7 +72,7 @@ export function subRequest(vis: VisibleGraph, ids: ReadonlySet<string>, root: st
       return { id: n.id, w: s.w, h: s.h, parent: n.parent === root ? null : n.parent };
     });
   const boxes = vis.boxes.filter((b) => usedBoxes.has(b.id)).map((b) => ({ id: b.id, parent: b.parent === root ? null : b.parent, label: b.label }));
-  const edges = vis.edges.filter((e) => ids.has(e.source) && ids.has(e.target)).map((e) => ({ id: e.id, source: e.source, target: e.target }));
+  const edges = vis.edges.filter((e) => ids.has(e.source) && ids.has(e.target)).map((e) => ({ id: e.id, source: e.source, target: e.target, weight: e.counters.connections }));
   return { nodes, boxes, edges };
 }
 
