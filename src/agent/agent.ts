@@ -1,12 +1,12 @@
 // The agent: follows every TCP connection on the node (and, with the packet part, flows, drops and
 // DNS), names both ends, and exports per-edge metrics every interval. Extra sources (custom
 // programs) are composed in by the command line; the agent does not know what they are.
-import type http from 'node:http';
 import type { Logger } from 'pino';
 import { hostname, release } from 'node:os';
 import { enableBpfStats, features, trimNativeHeap } from '../bpf/index.js';
 import { Every } from '../lib/clock.js';
-import { startHttpServer, formatListen, type ListenAddress } from '../lib/http.js';
+import { startHttpServer, formatListen, type Endpoint, type ListenAddress } from '../lib/http.js';
+import type { WebConfig } from '../lib/web-config.js';
 import { startOrStop } from '../lib/lifecycle.js';
 import type { BpfRunRow } from '../lib/metrics.js';
 import { CgroupPaths } from '../lib/cgroups.js';
@@ -60,6 +60,10 @@ export interface AgentSource {
 export interface AgentOptions {
   intervalMs: number;
   listen: ListenAddress;
+  /** TLS and credentials for the endpoint (--web.config.file). */
+  web?: WebConfig;
+  /** /capabilities and /connections also when listening beyond loopback. */
+  enableDetails?: boolean;
   maxSeries: number;
   maxConnections: number;
   hooks: Partial<Record<HookGroup, HookKind>>;
@@ -96,7 +100,7 @@ export class Agent {
   private readonly prometheus = new PrometheusExporter();
   private tracer: TcpTracer | undefined;
   private packets: Packets | undefined;
-  private server: http.Server | undefined;
+  private server: Endpoint | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stats: { close(): void } | undefined;
   private lastTickMs = 0;
@@ -172,8 +176,9 @@ export class Agent {
         connections: () => this.connections(),
       },
       log,
+      { web: this.options.web, enableDetails: this.options.enableDetails, component: 'agent' },
     );
-    log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on http://${formatListen(this.options.listen)}/metrics`);
+    log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on ${this.server.tls ? 'https' : 'http'}://${formatListen(this.options.listen)}/metrics`);
     if (this.options.hub) {
       this.hub = new HubExport({ ...this.options.hub, intervalMs: this.options.intervalMs, version: VERSION }, () => this.capabilities(), log);
       log.info({ hub: this.options.hub.url, agent: this.options.hub.agent, node: this.options.hub.node, zone: this.options.hub.zone }, 'sending edges to the hub');
@@ -335,7 +340,7 @@ export class Agent {
       }
     }
     await this.hub?.stop();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.server?.close();
     for (const s of this.sources) await s.stop().catch(() => undefined);
     this.enricher.stop();
     this.stats?.close();
