@@ -14,6 +14,10 @@ import { openApiDocument } from './api/openapi.js';
 import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
 import type { EdgeTotals, GraphStore } from './store/store.js';
 import { addInto, newSide, type Side } from './graph/counters.js';
+import { AlertService } from './alerts/service.js';
+import { alertsApi } from './alerts/api.js';
+import { extendOpenApi } from './alerts/openapi.js';
+import type { AlertsConfig } from './alerts/config/types.js';
 
 export interface HubOptions {
   listen: { host: string; port: number };
@@ -31,6 +35,8 @@ export interface HubOptions {
   maintainMs?: number;
   /** DuckDB's memory limit. */
   memoryLimit?: string;
+  /** Alerting (`flowscope hub` turns it on with the default rules unless told otherwise); absent: off. */
+  alerts?: AlertsConfig | false;
 }
 
 export interface RunningHub {
@@ -39,6 +45,7 @@ export interface RunningHub {
   store: GraphStore;
   metrics: HubMetrics;
   ingest?: Ingest;
+  alerts?: AlertService;
   close(): Promise<void>;
 }
 
@@ -72,11 +79,21 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     const totals: EdgeTotals[] = [...byEdge].map(([id, sides]) => ({ edge: (store as EmbeddedStore).resolvedEdge(id), sides }));
     stream.publish(totals, from, f.t);
   });
+  const alertsConfig = o.alerts || undefined;
+  const alerts = alertsConfig
+    ? await AlertService.start({ config: alertsConfig, store, connect: () => duck.connect(), registry: metrics.registry, log: o.log.child({ component: 'alerts' }), hubName: `flowscope-hub@${o.listen.host}:${o.listen.port}` })
+    : undefined;
+  if (alerts) {
+    ingest.onFinalized((f) => {
+      alerts.addTcp(f.contributions.map((c) => ({ edge: (store as EmbeddedStore).resolvedEdge(c.edge), side: c.side, values: c.values, t: c.t })));
+      for (const d of f.dns) alerts.addDns(d);
+    });
+  }
   timers.push(setInterval(() => void ingest.finalize().catch((err: unknown) => o.log.error({ err }, 'joining batches failed')), o.finalizeMs ?? 500).unref());
   timers.push(setInterval(() => void maintain(duck, ingest, metrics).catch((err: unknown) => o.log.error({ err }, 'store maintenance failed')), o.maintainMs ?? 10_000).unref());
   timers.push(setInterval(() => void ingest.saveClaims().catch((err: unknown) => o.log.warn({ err }, 'saving the join state failed')), 60_000).unref());
 
-  const queries = new Queries(store);
+  const queries = new Queries(store, Date.now, alerts ? (e, w) => ({ alerts: alerts.marks(e, w) }) : undefined);
   const status = async (): Promise<unknown> => {
     const now = Date.now();
     const agents = ingest.runs.current().map((r) => ({
@@ -101,7 +118,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
       pending_batches: ingest.pendingBatches,
     };
   };
-  const doc = openApiDocument(o.version);
+  const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
   const server = createApiServer({
     queries,
     stream,
@@ -113,6 +130,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     openapi: () => doc,
     limits: o.limits ?? DEFAULT_LIMITS,
     webDir: o.webDir,
+    extra: alerts ? (req, url) => alertsApi(alerts, req, url, Date.now()) : undefined,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -123,6 +141,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = `http://${host}:${addr.port}`;
   let closed = false;
   return {
     server,
@@ -130,6 +149,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     store,
     metrics,
     ingest,
+    alerts,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -142,6 +162,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
       // Batches accepted but not joined stay in the inbox: after a restart they are joined once
       // the other agents have caught up, as if the hub had never gone.
       await ingest.saveClaims().catch(() => undefined);
+      await alerts?.close().catch((err: unknown) => o.log.error({ err }, 'saving the alert state failed'));
       await store.close();
     },
   };

@@ -38,7 +38,8 @@ export interface Breakdown {
   parts: BreakdownPart[];
 }
 
-function domainValue(e: Endpoint, by: Domain, port: number): string {
+/** The part of a domain an end belongs to. */
+export function domainValue(e: Endpoint, by: Domain, port: number): string {
   switch (by) {
     case 'version':
       return e.version || (e.image.includes(':') ? e.image.slice(e.image.lastIndexOf(':') + 1) : '') || '(unknown)';
@@ -58,7 +59,7 @@ function domainValue(e: Endpoint, by: Domain, port: number): string {
 }
 
 /** Observations in buckets whose lower bound is at least `threshold` (a bucket that straddles it does not count). */
-function slowCount(d: Distribution | undefined, threshold: number): number {
+export function slowCount(d: Distribution | undefined, threshold: number): number {
   if (!d || !(threshold > 0)) return 0;
   let n = 0;
   let seen = 0;

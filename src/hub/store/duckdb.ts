@@ -310,9 +310,10 @@ export class DuckStore {
       UNION ALL SELECT t, edge, side, ${plainColumns} FROM samples WHERE (t > ${w.from} AND t <= ${a}) OR (t > ${b} AND t <= ${w.to})`;
   }
 
-  /** Each edge's counters over the window, per side. */
-  async totals(w: Window): Promise<TotalsByEdge> {
-    const result = await this.reader.run(`SELECT edge, side, ${sumColumns} FROM (${this.sources(w)}) GROUP BY edge, side`);
+  /** Each edge's counters over the window, per side (only the given edges, when given). */
+  async totals(w: Window, edges?: readonly number[]): Promise<TotalsByEdge> {
+    const only = edges ? ` WHERE edge IN (${edges.map((e) => Math.trunc(e)).join(',')})` : '';
+    const result = await this.reader.run(`SELECT edge, side, ${sumColumns} FROM (${this.sources(w)})${only} GROUP BY edge, side`);
     const out: TotalsByEdge = new Map();
     for (;;) {
       const chunk = await result.fetchChunk();
@@ -468,6 +469,11 @@ export class DuckStore {
     const r = await this.reader.runAndReadAll('SELECT (SELECT count(*) FROM samples), (SELECT count(*) FROM minutes), (SELECT count(*) FROM edges), (SELECT count(*) FROM endpoints), (SELECT count(*) FROM inbox)');
     const row = r.getRows()[0]!;
     return { samples: Number(row[0]), minutes: Number(row[1]), edges: Number(row[2]), endpoints: Number(row[3]), inbox: Number(row[4]) };
+  }
+
+  /** Another connection to the database, for a part of the hub that keeps its own tables (alerts). */
+  connect(): Promise<DuckDBConnection> {
+    return this.instance.connect();
   }
 
   async checkpoint(): Promise<void> {

@@ -27,8 +27,10 @@ export class EmbeddedStore implements GraphStore {
     return e;
   }
 
-  async edges(window: Window): Promise<EdgeTotals[]> {
-    const totals = await this.duck.totals(window);
+  async edges(window: Window, keys?: ReadonlySet<string>): Promise<EdgeTotals[]> {
+    const ids = keys ? [...keys].map(Number).filter((n) => Number.isInteger(n)) : undefined;
+    if (ids && ids.length === 0) return [];
+    const totals = await this.duck.totals(window, ids);
     const out: EdgeTotals[] = [];
     for (const [id, sides] of totals) out.push({ edge: this.resolvedEdge(id), sides });
     return out;

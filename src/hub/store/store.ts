@@ -43,7 +43,8 @@ export interface GraphStore {
   readonly kind: 'embedded' | 'prometheus';
   /** How far back queries may reach (ms). */
   readonly retentionMs: number;
-  edges(window: Window): Promise<EdgeTotals[]>;
+  /** Each fine edge's counters over the window (only those with these keys, when given). */
+  edges(window: Window, keys?: ReadonlySet<string>): Promise<EdgeTotals[]>;
   series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]>;
   /** Every endpoint seen within the retention, with its addresses (for search). */
   endpoints(): Promise<KnownEndpoint[]>;
