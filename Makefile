@@ -26,7 +26,7 @@ NATIVE_SRCS := $(wildcard native/*.cc)
 NATIVE_HDRS := $(wildcard native/*.h)
 ADDON       := build/flowscope.node
 
-TS_SRCS := $(shell find src test scripts bench -name '*.ts' -not -path 'src/web/*' 2>/dev/null)
+TS_SRCS := $(shell find src test scripts bench \( -name '*.ts' -o -name '*.json' \) -not -path 'src/web/*' 2>/dev/null)
 TS_STAMP := dist/.built
 # Files the compiled code reads beside itself (the CRI proto): copied into dist/ as they are.
 TS_ASSETS := $(patsubst %,dist/%,$(shell find src -name '*.proto' 2>/dev/null))

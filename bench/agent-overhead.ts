@@ -11,7 +11,7 @@ import { tcpload, startServer } from '../test/support/tcpload.js';
 import { compileC } from '../test/support/cbin.js';
 import { createVethNamespace } from '../test/support/netns.js';
 import { runCommand, sleep } from '../test/support/run.js';
-import { repoPath } from '../src/util/paths.js';
+import { repoPath } from '../src/lib/paths.js';
 import { fmt, median, processCpuSeconds, table } from './support.js';
 
 const rounds = Number(process.argv[2] ?? 3);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { BpfObject } from '../src/bpf/index.js';
 import { createFlowLink, udpFrame, type FlowLink } from '../test/flows/support.js';
 import { compileC } from '../test/support/cbin.js';
-import { repoPath } from '../src/util/paths.js';
+import { repoPath } from '../src/lib/paths.js';
 import { median } from './support.js';
 
 export const FLOW_COUNTS = ['1', '65536'] as const;

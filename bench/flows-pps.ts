@@ -20,7 +20,7 @@
 // and each "on" phase is compared with the mean of the "off" phases on either side of it.
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { BpfObject, enableBpfStats, type Link } from '../src/bpf/index.js';
-import { repoPath } from '../src/util/paths.js';
+import { repoPath } from '../src/lib/paths.js';
 import { flowscopeBin } from '../test/support/paths.js';
 import { freePort } from '../test/support/agent.js';
 import { type FlowLink } from '../test/flows/support.js';

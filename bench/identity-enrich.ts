@@ -13,14 +13,18 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { KubeConfig } from '@kubernetes/client-node';
 import { features } from '../src/bpf/index.js';
-import { ConnIdView, ConnIdLayout } from '../src/bpf/gen/tcp.gen.js';
-import { CgroupPaths } from '../src/agent/identity/cgroups.js';
+import { ConnIdLayout, ConnValueLayout } from '../src/bpf/gen/tcp.gen.js';
+import { ConnSnapshotReader } from '../src/agent/tcp/records.js';
+import { CgroupPaths } from '../src/lib/cgroups.js';
 import { Owners } from '../src/agent/identity/owners.js';
 import { Enricher } from '../src/agent/enrich/enricher.js';
 import { K8sWatcher } from '../src/agent/enrich/k8s.js';
 import { trimPod } from '../src/agent/enrich/k8s-index.js';
-import { EdgeTable, type EdgeIdentity } from '../src/agent/tcp/edges.js';
-import { formatAddr } from '../src/agent/net/addr.js';
+import { EdgeTable } from '../src/agent/edges/table.js';
+import { tcpEdgeKind, type TcpEdge } from '../src/agent/tcp/edge.js';
+import { tcpLabels } from '../src/agent/export/prometheus.js';
+import type { TcpEdgeIdentity } from '../src/model/edge.js';
+import { NO_WORKLOAD } from '../src/model/workload.js';
 import { cpuSeconds, fmt, table } from './support.js';
 
 const N = Number(process.argv[2] ?? 300_000);
@@ -71,11 +75,12 @@ function run(): void {
   }
   const pids = [process.pid, process.ppid, 1];
 
-  // Connection records as the kernel writes them.
-  const buf = new DataView(new ArrayBuffer(N * ConnIdLayout.size));
+  // Connection records as the kernel writes them (struct conn_value: the id first).
+  const size = ConnValueLayout.size;
+  const buf = new DataView(new ArrayBuffer(N * size));
   const F = ConnIdLayout.fields;
   for (let i = 0; i < N; i++) {
-    const o = i * ConnIdLayout.size;
+    const o = i * size + ConnValueLayout.fields.id.offset;
     buf.setBigUint64(o + F.cgroup_id.offset, BigInt(cgroupIds[i % cgroupIds.length]!), true);
     buf.setUint32(o + F.pid.offset, pids[i % pids.length]!, true);
     const ip = podIps[(i * 7919) % 1000]!.split('.').map(Number);
@@ -88,21 +93,21 @@ function run(): void {
     new Uint8Array(buf.buffer, o + F.comm.offset, 16).set(Buffer.from('app'));
   }
 
-  const view = new ConnIdView();
-  const loop = (enrich: boolean, edges: EdgeTable): number => {
+  const reader = new ConnSnapshotReader();
+  const loop = (enrich: boolean, edges: EdgeTable<TcpEdgeIdentity, TcpEdge>): number => {
     const r = enrich ? enricher : owners;
     const t0 = process.cpuUsage();
     for (let i = 0; i < N; i++) {
-      const id = view.at(buf, i * ConnIdLayout.size);
-      const peer = formatAddr(id.family, id.daddr);
-      const identity: EdgeIdentity = {
+      const id = reader.at(buf, i * size).id;
+      const peer = id.remoteAddr;
+      const identity: TcpEdgeIdentity = {
         role: 'client',
-        process: r.process(id.pid, id.comm, id.sock_ino),
-        cgroup: r.cgroup(id.cgroup_id),
+        process: r.process(id.pid, id.comm, id.socketInode),
+        cgroup: r.cgroup(id.cgroupId),
         peer,
-        port: id.dport,
-        local: enrich ? enricher.local(id) : undefined,
-        remote: enrich ? enricher.remote(id, peer) : undefined,
+        port: id.remotePort,
+        local: enrich ? enricher.local(id) : NO_WORKLOAD,
+        remote: enrich ? enricher.remote(peer) : NO_WORKLOAD,
       };
       const edge = edges.get(identity);
       if (enrich) enricher.opened(edge, id);
@@ -111,8 +116,8 @@ function run(): void {
     return (cpuSeconds(process.cpuUsage(t0)) / N) * 1e6;
   };
 
-  const plainEdges = new EdgeTable({ maxSeries: 1_000_000 });
-  const enrichedEdges = new EdgeTable({ maxSeries: 1_000_000 });
+  const plainEdges = new EdgeTable(tcpEdgeKind, { maxSeries: 1_000_000 });
+  const enrichedEdges = new EdgeTable(tcpEdgeKind, { maxSeries: 1_000_000 });
   loop(false, plainEdges);
   loop(true, enrichedEdges); // warm: caches filled, edges exist
   const rows: Array<Record<string, string>> = [];
@@ -123,6 +128,6 @@ function run(): void {
   }
   const sample = [...enrichedEdges.values()][0]!;
   console.log(`connections per pass: ${fmt(N)}; edges: ${fmt(enrichedEdges.size)}; pods indexed: ${fmt(watcher.index.podsByUid.size)}; process cache hits ${fmt(enricher.processes.stats.hits)}, misses ${enricher.processes.stats.misses}`);
-  console.log(`example labels: ${sample.labels}`);
+  console.log(`example labels: ${tcpLabels(sample.identity)}`);
   console.log(table(rows));
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import net from 'node:net';
 import { Exporter } from '../src/programs/exporter.js';
-import { repoPath } from '../src/util/paths.js';
+import { repoPath } from '../src/lib/paths.js';
 import { cpuSeconds, fmt, median, table } from './support.js';
 
 const keys = Number(process.argv[2] ?? 100_000);

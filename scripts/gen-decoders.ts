@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { repoPath } from '../src/util/paths.js';
+import { repoPath } from '../src/lib/paths.js';
 
 interface BtfMember {
   name: string;

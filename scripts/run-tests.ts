@@ -9,7 +9,7 @@ import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { repoPath } from '../src/util/paths.js';
+import { repoPath } from '../src/lib/paths.js';
 
 function findTests(dir: string): string[] {
   let out: string[] = [];

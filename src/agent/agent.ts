@@ -1,25 +1,61 @@
-// The agent: follows every TCP connection on the node and exports per-edge metrics every interval.
+// The agent: follows every TCP connection on the node (and, with the packet part, flows, drops and
+// DNS), names both ends, and exports per-edge metrics every interval. Extra sources (custom
+// programs) are composed in by the command line; the agent does not know what they are.
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { hostname, release } from 'node:os';
-import { enableBpfStats, features, codec, trimNativeHeap } from '../bpf/index.js';
-import { ConnTracker } from './tcp/conn-tracker.js';
-import { EdgeTable } from './tcp/edges.js';
-import { TcpTracer } from './tcp/tracer.js';
-import { bootstrapListeners } from './tcp/bootstrap.js';
-import type { HookGroup, HookKind } from './tcp/hooks.js';
-import { CgroupPaths } from './identity/cgroups.js';
-import { Owners } from './identity/owners.js';
+import { enableBpfStats, features, trimNativeHeap } from '../bpf/index.js';
+import { Every } from '../lib/clock.js';
+import { startHttpServer, formatListen, type ListenAddress } from '../lib/http.js';
+import { startOrStop } from '../lib/lifecycle.js';
+import type { BpfRunRow } from '../lib/metrics.js';
+import { CgroupPaths } from '../lib/cgroups.js';
+import { VERSION } from '../lib/version.js';
+import type { AgentCapabilities } from '../model/capabilities.js';
+import type { ConnectionsView } from '../model/connections.js';
+import type { ConnEvent } from '../model/connection.js';
+import type { TcpEdgeIdentity } from '../model/edge.js';
+import { NO_WORKLOAD, type WorkloadEnd } from '../model/workload.js';
+import { EdgeTable } from './edges/table.js';
 import { Enricher, type EnrichOptions } from './enrich/enricher.js';
-import { SelfMetrics } from './self-metrics.js';
-import { startHttpServer, formatListen, type ListenAddress } from './export/http.js';
+import type { K8sIndex } from './enrich/k8s-index.js';
+import { connectionsView } from './export/connections.js';
 import { lifecycleRecord, NdjsonWriter } from './export/ndjson.js';
-import { OrphanResetKeyView } from '../bpf/gen/tcp.gen.js';
-import { formatAddr } from './net/addr.js';
-import { VERSION } from '../util/version.js';
-import type { ProgramRegistry } from '../programs/exporter.js';
-import type { BpfProgramWatcher } from '../programs/watch.js';
-import { FlowAgent, type FlowAgentOptions } from './flows/flow-agent.js';
+import { PrometheusExporter } from './export/prometheus.js';
+import { HubExport, type HubExportOptions } from './export/hub.js';
+import { Owners } from './identity/owners.js';
+import { Packets, type PacketOptions } from './packets.js';
+import { SelfMetrics } from './self-metrics.js';
+import { bootstrapListeners } from './tcp/bootstrap.js';
+import { ConnTracker } from './tcp/conn-tracker.js';
+import { tcpEdgeKind, type TcpEdge } from './tcp/edge.js';
+import type { HookGroup, HookKind } from './tcp/hooks.js';
+import { TcpTracer } from './tcp/tracer.js';
+
+/** What the agent shares with the sources composed into it. */
+export interface AgentContext {
+  log: Logger;
+  /** Kernel BPF run-time statistics are on. */
+  bpfStats(): boolean;
+  /** Kubernetes is asked for or found; where to reach it. */
+  kubernetes: { wanted: boolean; kubeconfig?: string; nodeName: string };
+  /** The workload of a cgroup (container, pod) from the agent's identity sources. */
+  workloadOfCgroup(cgroupId: number): WorkloadEnd;
+  /** The pod view of the agent's Kubernetes index (for labels of other sources), when watched. */
+  kubernetesIndex(): K8sIndex | undefined;
+}
+
+/** A source of metrics and capabilities composed into the agent (custom programs...). */
+export interface AgentSource {
+  /** Its key in /capabilities. */
+  readonly name: string;
+  start(ctx: AgentContext): Promise<void>;
+  /** Its metrics, as exposition text (without the BPF run-time metrics: see bpfRuns). */
+  render(): string;
+  bpfRuns(): BpfRunRow[];
+  capabilities(): unknown;
+  stop(): Promise<void>;
+}
 
 export interface AgentOptions {
   intervalMs: number;
@@ -30,57 +66,65 @@ export interface AgentOptions {
   /** Lifecycle events as JSON lines on this stream. */
   ndjson?: NodeJS.WritableStream;
   bpfStats: boolean;
-  /** Custom eBPF programs (YAML files or directories) whose maps are exported with the agent's metrics. */
-  programs?: string[];
   /** Edges with no open connection and no activity for this long are forgotten. */
   edgeIdleMs: number;
   /** Packet-level flows, drops and DNS (undefined: off). */
-  flows?: FlowAgentOptions;
+  flows?: PacketOptions;
   log: Logger;
   /** Workload identity: containers, Kubernetes, NAT (defaults: auto-detected, NAT on). */
-  enrich?: Omit<EnrichOptions, 'log' | 'registry'>;
+  enrich?: Omit<EnrichOptions, 'log' | 'onError'>;
+  /** Further sources of metrics and capabilities (composed by the command line). */
+  sources?: AgentSource[];
+  /** Send each interval's edges to a hub (--hub). */
+  hub?: Omit<HubExportOptions, 'intervalMs' | 'version'>;
+  /** Observe only the connections of this network namespace (its inode; --netns). */
+  netns?: number;
 }
+
+/** How often maintenance runs, in time (whatever the interval). */
+const EVICT_PERIOD_MS = 60_000;
+const TRIM_PERIOD_MS = 60_000;
+const LISTENER_COUNT_PERIOD_MS = 10_000;
 
 export class Agent {
   private readonly self = new SelfMetrics();
-  private readonly edges: EdgeTable;
+  private readonly edges: EdgeTable<TcpEdgeIdentity, TcpEdge>;
   private readonly tracker: ConnTracker;
   private readonly owners: Owners;
   private readonly cgroups: CgroupPaths;
   private readonly enricher: Enricher;
+  private readonly prometheus = new PrometheusExporter();
   private tracer: TcpTracer | undefined;
-  private flows: FlowAgent | undefined;
+  private packets: Packets | undefined;
   private server: http.Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stats: { close(): void } | undefined;
   private lastTickMs = 0;
-  private ticks = 0;
+  private intervals = 0;
   private lostSeen = 0;
   private listenersBootstrapped = 0;
   private readonly ndjson: NdjsonWriter | undefined;
   private readonly startedAt = new Date();
   private stopping = false;
-  private programs: ProgramRegistry | undefined;
-  private programWatcher: BpfProgramWatcher | undefined;
+  private readonly sources: AgentSource[];
+  private readonly evictEvery = new Every(EVICT_PERIOD_MS);
+  private readonly trimEvery = new Every(TRIM_PERIOD_MS);
+  private readonly listenerCountEvery = new Every(LISTENER_COUNT_PERIOD_MS, 0);
+  private hub: HubExport | undefined;
 
   private constructor(private readonly options: AgentOptions) {
     this.cgroups = new CgroupPaths(features.cgroup2Root());
     this.owners = new Owners(this.cgroups);
-    this.enricher = new Enricher(this.owners, { kubernetes: 'auto', nat: true, ...options.enrich, log: options.log, registry: this.self.registry });
-    this.edges = new EdgeTable({ maxSeries: options.maxSeries });
+    this.enricher = new Enricher(this.owners, { kubernetes: 'auto', nat: true, ...options.enrich, log: options.log, onError: (source) => this.self.enrichErrors.inc({ source }) });
+    this.edges = new EdgeTable(tcpEdgeKind, { maxSeries: options.maxSeries });
     this.ndjson = options.ndjson ? new NdjsonWriter(options.ndjson) : undefined;
-    this.tracker = new ConnTracker(this.edges, this.enricher, this.ndjson ? (ev) => this.ndjson!.write(lifecycleRecord(ev, this.owners)) : undefined);
+    const ndjson = this.ndjson;
+    this.tracker = new ConnTracker(this.edges, this.enricher, ndjson ? (ev: ConnEvent) => ndjson.write(lifecycleRecord(ev, this.owners)) : undefined);
+    this.sources = options.sources ?? [];
   }
 
-  static async start(options: AgentOptions): Promise<Agent> {
-    const agent = new Agent(options);
-    try {
-      await agent.init();
-    } catch (err) {
-      await agent.stop();
-      throw err;
-    }
-    return agent;
+  static start(options: AgentOptions): Promise<Agent> {
+    return startOrStop(new Agent(options), (a) => a.init());
   }
 
   private async init(): Promise<void> {
@@ -92,13 +136,12 @@ export class Agent {
       // flows on, the ring is sized to ride that out (4 MiB lost events at 14k conn/s; 16 MiB none).
       ringBytes: this.options.flows ? 16 << 20 : 4 << 20,
       hooks: this.options.hooks,
-      onEvents: (batch) => {
-        try {
-          this.tracker.handleEvents(batch);
-        } catch (err) {
-          this.self.errors.inc({ stage: 'events' });
-          log.error({ err }, 'handling lifecycle events failed');
-        }
+      onEvent: (ev) => {
+        if (this.inNetns(ev.id.netns)) this.tracker.handleEvent(ev);
+      },
+      onEventError: (err) => {
+        this.self.errors.inc({ stage: 'events' });
+        log.error({ err }, 'handling lifecycle events failed');
       },
     });
     for (const r of this.tracer.report) {
@@ -107,50 +150,36 @@ export class Agent {
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
-    if (this.options.flows) this.flows = await FlowAgent.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
+    if (this.options.flows) this.packets = Packets.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
     if (this.options.bpfStats) this.stats = enableBpfStats();
-    await this.startPrograms();
-    this.self.mapCapacity.set({ map: 'conns' }, this.tracer.conns.maxEntries);
-    this.self.mapCapacity.set({ map: 'listeners' }, this.tracer.listeners.maxEntries);
-    this.server = await startHttpServer(this.options.listen, {
-      metrics: () => this.renderMetrics(),
-      health: () => this.health(),
-      capabilities: () => this.capabilities(),
-      connections: () => this.enricher.connections(this.edges.values()),
-    }, log);
+    const ctx: AgentContext = {
+      log,
+      bpfStats: () => this.stats !== undefined,
+      kubernetes: { wanted: this.enricher.kubernetesWanted, kubeconfig: this.options.enrich?.kubeconfig, nodeName: this.options.enrich?.nodeName ?? process.env.NODE_NAME ?? hostname() },
+      workloadOfCgroup: (id) => (id ? this.enricher.localOf(id) : NO_WORKLOAD),
+      kubernetesIndex: () => this.enricher.k8s?.index,
+    };
+    for (const s of this.sources) await s.start(ctx);
+    const capacity = this.tracer.capacity;
+    this.self.mapCapacity.set(capacity.conns, { map: 'conns' });
+    this.self.mapCapacity.set(capacity.listeners, { map: 'listeners' });
+    this.server = await startHttpServer(
+      this.options.listen,
+      {
+        metrics: async () => this.renderMetrics(),
+        health: () => this.health(),
+        capabilities: () => this.capabilities(),
+        connections: () => this.connections(),
+      },
+      log,
+    );
     log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on http://${formatListen(this.options.listen)}/metrics`);
+    if (this.options.hub) {
+      this.hub = new HubExport({ ...this.options.hub, intervalMs: this.options.intervalMs, version: VERSION }, () => this.capabilities(), log);
+      log.info({ hub: this.options.hub.url, agent: this.options.hub.agent, node: this.options.hub.node, zone: this.options.hub.zone }, 'sending edges to the hub');
+    }
     this.lastTickMs = Date.now();
     this.schedule();
-  }
-
-  /**
-   * Custom programs: from --programs, and in a Kubernetes cluster from BpfProgram resources. Loaded
-   * lazily, so that an agent without them does not carry their code.
-   */
-  private async startPrograms(): Promise<void> {
-    const { log } = this.options;
-    // BpfProgram resources are watched where Kubernetes is (the same decision as for labels).
-    if (!this.options.programs?.length && !this.enricher.kubernetesWanted) return;
-    let connection;
-    if (this.enricher.kubernetesWanted) {
-      const kubeconfig = this.options.enrich?.kubeconfig;
-      try {
-        connection = kubeconfig ? await kubeconfigConnection(kubeconfig) : await (await import('../programs/watch.js')).inClusterConnection();
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, `BpfProgram resources are not watched: ${(err as Error).message}`);
-      }
-    }
-    if (!this.options.programs?.length && !connection) return;
-    const { startPrograms } = await import('../programs/exporter.js');
-    const { EnricherPodIndex } = await import('./enrich/program-pods.js');
-    const pods = new EnricherPodIndex(() => this.enricher.k8s?.index);
-    this.programs = startPrograms(this.options.programs ?? [], log, () => this.stats !== undefined, pods);
-    if (connection) {
-      const { BpfProgramWatcher } = await import('../programs/watch.js');
-      this.programWatcher = new BpfProgramWatcher({ connection, node: this.options.enrich?.nodeName ?? process.env.NODE_NAME ?? hostname(), registry: this.programs, log });
-      this.programWatcher.start();
-      log.info({ server: connection.server }, 'watching BpfProgram resources');
-    }
   }
 
   private schedule(): void {
@@ -167,110 +196,128 @@ export class Agent {
     }, delay);
   }
 
-  /** One interval: take in pending events, read the connection map, update edges and self-metrics. */
+  /** One interval: take in pending events, read the connection table, update edges and self-metrics. */
   async tick(): Promise<void> {
     const tracer = this.tracer;
     if (!tracer) return;
-    const end = this.self.intervalSeconds.startTimer();
-    await tracer.events.flush();
+    const end = this.self.interval.startTimer();
+    await tracer.flushEvents();
     const lost = tracer.eventsLost();
-    const sweep = lost > this.lostSeen;
+    this.tracker.beginSnapshot(lost > this.lostSeen);
     this.lostSeen = lost;
-    const batch = tracer.conns.readAll();
-    this.tracker.handleSnapshot(batch, sweep);
-    this.readOrphanResets(tracer);
-    this.ticks++;
-    if (this.ticks % 60 === 0) {
-      this.edges.evictIdle(this.options.edgeIdleMs);
-      // Ring buffer batches are allocated on the consumer threads' malloc arenas and freed from this
-      // one: under bursts the arenas keep the peak resident unless trimmed now and then.
-      trimNativeHeap();
-    }
+    const conns = tracer.readConnections((c) => {
+      if (this.inNetns(c.id.netns)) this.tracker.snapshot(c);
+    });
+    this.tracker.endSnapshot();
+    tracer.drainOrphanResets((peer, port, n) => {
+      // Resets sent for packets no socket owned: server-role edges of the closed port (their
+      // namespace is unknown: an agent of one namespace leaves them).
+      if (this.options.netns) return;
+      const edge = this.edges.get({ role: 'server', process: '', cgroup: '', peer, port, local: NO_WORKLOAD, remote: NO_WORKLOAD });
+      edge.resetsSent += n;
+      edge.touch();
+    });
+    this.intervals++;
+    const evict = this.evictEvery.due();
+    if (evict) this.edges.evictIdle(this.options.edgeIdleMs);
+    // Ring buffer batches are allocated on the consumer threads' malloc arenas and freed from this
+    // one: under bursts the arenas keep the peak resident unless trimmed now and then.
+    if (this.trimEvery.due()) trimNativeHeap();
     this.enricher.tick().catch((err: unknown) => {
       this.self.errors.inc({ stage: 'enrich' });
       this.options.log.error({ err }, 'enrichment failed');
     });
-    this.updateSelfMetrics(tracer, batch.count, lost);
-    if (this.flows) {
+    this.updateSelfMetrics(tracer, conns, lost);
+    if (this.packets) {
       try {
-        await this.flows.tick(this.stats !== undefined);
+        await this.packets.tick();
+        if (evict) this.packets.evictIdle(this.options.edgeIdleMs);
       } catch (err) {
         this.self.errors.inc({ stage: 'flows' });
         this.options.log.error({ err }, 'flows interval failed');
       }
     }
     this.lastTickMs = Date.now();
+    this.sendToHub(lost);
     end();
   }
 
-  private readonly orphanView = new OrphanResetKeyView();
+  private inNetns(netns: number): boolean {
+    return this.options.netns === undefined || netns === this.options.netns;
+  }
 
-  /** Resets sent for packets no socket owned: drained each interval into server-role edges. */
-  private readOrphanResets(tracer: TcpTracer): void {
-    const b = tracer.orphanResets.readAll({ drain: true });
-    for (let i = 0; i < b.count; i++) {
-      const k = this.orphanView.at(b.keys, b.keyOffset(i));
-      const n = codec.readU64(b.values, b.valueOffset(i));
-      const edge = this.edges.get({ role: 'server', process: '', cgroup: '', peer: formatAddr(k.family, k.raddr), port: k.lport });
-      edge.resetsSent += n;
-      edge.touch();
-    }
+  private sendToHub(lost: number): void {
+    if (!this.hub) return;
+    const tracer = this.packets?.tracer;
+    this.hub.interval(
+      { tcp: this.edges.values(), flows: tracer?.edges.values(), drops: tracer?.drops.values(), dns: this.packets?.dns?.edges.values() },
+      { events: { ringbuf: lost }, rolled_up: this.edges.rolledUp, flows: {} },
+    );
   }
 
   private updateSelfMetrics(tracer: TcpTracer, conns: number, lost: number): void {
     const s = this.self;
-    s.mapEntries.set({ map: 'conns' }, conns);
-    if (this.ticks % 10 === 1) s.mapEntries.set({ map: 'listeners' }, tracer.listeners.readAll().count);
-    s.mirror(s.eventsLost, { source: 'ringbuf' }, lost);
-    s.mirror(s.eventsLost, { source: 'recursion' }, tracer.recursionMisses());
-    for (const [source, n] of Object.entries(tracer.dropCounts())) s.mirror(s.eventsLost, { source }, n);
-    if (this.ndjson) s.mirror(s.eventsLost, { source: 'ndjson' }, this.ndjson.dropped);
-    s.mirror(s.rolledUp, {}, this.edges.rolledUp);
-    s.mirror(s.inferred, { event: 'open' }, this.tracker.stats.opensInferred);
-    s.mirror(s.inferred, { event: 'close' }, this.tracker.stats.closesInferred);
+    s.mapEntries.set(conns, { map: 'conns' });
+    if (this.listenerCountEvery.due()) s.mapEntries.set(tracer.listenerCount(), { map: 'listeners' });
+    s.eventsLost.set(lost, { source: 'ringbuf' });
+    s.eventsLost.set(tracer.recursionMisses(), { source: 'recursion' });
+    for (const [source, n] of Object.entries(tracer.dropCounts())) s.eventsLost.set(n, { source });
+    if (this.ndjson) s.eventsLost.set(this.ndjson.dropped, { source: 'ndjson' });
+    s.rolledUp.set(this.edges.rolledUp);
+    s.inferred.set(this.tracker.stats.opensInferred, { event: 'open' });
+    s.inferred.set(this.tracker.stats.closesInferred, { event: 'close' });
     s.edges.set(this.edges.size);
     s.tracked.set(this.tracker.size);
-    if (this.stats) {
-      for (const p of tracer.programStats()) {
-        s.mirror(s.bpfRunSeconds, { program: p.program }, p.runTimeNs / 1e9);
-        s.mirror(s.bpfRuns, { program: p.program }, p.runCount);
-      }
-    }
   }
 
-  private async renderMetrics(): Promise<string> {
+  private bpfRuns(): BpfRunRow[] {
+    const rows: BpfRunRow[] = [];
+    for (const p of this.tracer?.programStats() ?? []) rows.push({ component: 'tcp', ...p });
+    for (const p of this.packets?.programStats() ?? []) rows.push({ component: 'flows', ...p });
+    for (const s of this.sources) rows.push(...s.bpfRuns());
+    return rows;
+  }
+
+  private renderMetrics(): string {
     const out: string[] = [];
-    this.edges.render(out);
-    this.flows?.render(out);
+    this.self.render(out);
+    this.prometheus.renderTcp(out, this.edges.values());
+    if (this.packets) this.prometheus.renderPackets(out, this.packets);
+    this.prometheus.renderBpfRuns(out, this.bpfRuns(), this.stats !== undefined);
+    this.hub?.render(out);
     out.push('');
-    return (await this.self.registry.metrics()) + out.join('\n') + (this.programs?.render() ?? '');
+    return out.join('\n') + this.sources.map((s) => s.render()).join('');
   }
 
   private health(): { ok: boolean; detail: Record<string, unknown> } {
     const ageMs = Date.now() - this.lastTickMs;
     return {
       ok: this.tracer !== undefined && ageMs < this.options.intervalMs * 5 + 2000,
-      detail: { lastIntervalAgeMs: ageMs, intervals: this.ticks, trackedConnections: this.tracker.size, edges: this.edges.size },
+      detail: { lastIntervalAgeMs: ageMs, intervals: this.intervals, trackedConnections: this.tracker.size, edges: this.edges.size },
     };
   }
 
-  capabilities(): unknown {
+  connections(): ConnectionsView {
+    return connectionsView(this.edges.values(), this.enricher.details);
+  }
+
+  capabilities(): AgentCapabilities {
     const tracer = this.tracer;
+    const extra: Record<string, unknown> = {};
+    for (const s of this.sources) extra[s.name] = s.capabilities();
     return {
       node: hostname(),
       kernel: release(),
       agent: { version: VERSION, startedAt: this.startedAt.toISOString(), intervalMs: this.options.intervalMs },
       tcp: {
-        hooks: tracer?.report.map((r) => ({ group: r.group, what: r.what, hook: r.kind ?? null, programs: r.programs, fallbacks: r.fallbacks })) ?? [],
-        serverOwner: tracer?.report.find((r) => r.group === 'accept')?.kind
-          ? 'accepting process (accept hooks)'
-          : "listening socket's owner (accept hooks unavailable)",
-        mapReads: tracer ? { conns: tracer.conns.mode } : {},
+        hooks: tracer?.hookReports() ?? [],
+        serverOwner: tracer?.report.find((r) => r.group === 'accept')?.kind ? 'accepting process (accept hooks)' : "listening socket's owner (accept hooks unavailable)",
+        mapReads: tracer ? { conns: tracer.readMode } : {},
         listenersBootstrapped: this.listenersBootstrapped,
       },
-      flows: this.flows?.capabilities() ?? null,
+      flows: this.packets?.capabilities() ?? null,
       bpfStats: this.stats !== undefined,
-      ...(this.programs ? { programs: this.programs.statuses() } : {}),
+      ...extra,
       identity: this.enricher.capabilities(),
       limits: { maxSeries: this.options.maxSeries, maxConnections: this.options.maxConnections },
     };
@@ -287,23 +334,14 @@ export class Agent {
         // stopping anyway
       }
     }
+    await this.hub?.stop();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    await this.programWatcher?.stop();
-    this.programs?.close();
+    for (const s of this.sources) await s.stop().catch(() => undefined);
     this.enricher.stop();
     this.stats?.close();
-    await this.flows?.stop();
-    this.flows = undefined;
+    await this.packets?.stop();
+    this.packets = undefined;
     this.tracer?.close();
     this.tracer = undefined;
   }
-}
-
-/** The API server and bearer token of a kubeconfig's current context, for the BpfProgram watcher. */
-async function kubeconfigConnection(path: string): Promise<{ server: string; token?: string }> {
-  const { loadKubeConfig } = await import('./enrich/k8s.js');
-  const kc = loadKubeConfig(path);
-  const server = kc.getCurrentCluster()!.server;
-  const token = kc.getCurrentUser()?.token;
-  return { server, ...(token ? { token } : {}) };
 }

@@ -1,7 +1,7 @@
 // Loads the Node-API addon and describes its surface. Only src/bpf/ talks to it.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { repoPath } from '../util/paths.js';
+import { repoPath } from '../lib/paths.js';
 import { BpfError, VerifierError } from './errors.js';
 
 export interface NativeProgramInfo {

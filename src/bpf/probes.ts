@@ -2,7 +2,7 @@
 // loaded on its own so that one the kernel rejects does not hide the others.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { repoPath } from '../util/paths.js';
+import { repoPath } from '../lib/paths.js';
 import { BpfObject, type Link, type Program } from './object.js';
 import { BpfError, VerifierError, NotSupportedError } from './errors.js';
 import * as codec from './codec.js';

@@ -4,10 +4,12 @@ import { hostname } from 'node:os';
 import { Agent, type AgentOptions } from '../agent/agent.js';
 import { parseHookOverrides } from '../agent/tcp/hooks.js';
 import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './options.js';
-import { createLogger } from './logger.js';
+import { createLogger } from '../lib/log.js';
+import { AgentPrograms } from './agent-programs.js';
 import { UsageError } from './errors.js';
+import { addAgentHubOptions, agentHubOptionsFrom, type AgentHubFlags } from './agent-hub.js';
 
-interface AgentFlags {
+interface AgentFlags extends AgentHubFlags {
   listen: string;
   interval: string;
   output?: string;
@@ -17,6 +19,7 @@ interface AgentFlags {
   bpfStats?: boolean;
   programs?: string[];
   logLevel: string;
+  logFormat: string;
   kubernetes: string;
   kubeconfig?: string;
   nodeName?: string;
@@ -34,7 +37,7 @@ interface AgentFlags {
 }
 
 export function addAgentOptions(cmd: Command): Command {
-  return cmd
+  return addAgentHubOptions(cmd)
     .option('--listen <addr>', 'address of the Prometheus endpoint (/metrics, /healthz, /capabilities)', '127.0.0.1:9387')
     .option('--interval <duration>', 'how often the kernel maps are read (e.g. 1s, 500ms)', '1s')
     .option('--output <format>', "also write each connection's lifecycle events to stdout: ndjson")
@@ -42,8 +45,9 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--max-connections <n>', 'connections tracked at once in the kernel (beyond it, totals still arrive at close)', '65536')
     .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
     .option('--programs <dir...>', 'also load custom eBPF programs from these YAML files or directories (see `flowscope exporter`)')
-    .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_agent_bpf_run_seconds_total)')
+    .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_bpf_run_seconds_total)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--log-format <format>', 'auto (text for people on a terminal, JSON lines otherwise), json or text', 'auto')
     .option('--kubernetes <mode>', 'pod/workload/service labels from the Kubernetes API: auto (in a pod or with --kubeconfig), on, off', 'auto')
     .option('--kubeconfig <file>', 'kubeconfig to reach the API server (default: the in-cluster service account)')
     .option('--node-name <name>', "this node's name in Kubernetes (default: $NODE_NAME, else the host name)")
@@ -89,11 +93,17 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
       throw new UsageError(`--flow-interfaces: ${(err as Error).message}`);
     }
   }
+  const nodeName = flags.nodeName ?? process.env.NODE_NAME ?? hostname();
+  const hubOptions = agentHubOptionsFrom(flags, nodeName);
+  // An agent of one network namespace sees only its connections; the TC programs would attach to
+  // this namespace's interfaces, not that one's: no packet part.
+  if (hubOptions.netns !== undefined) flags.flows = false;
   return {
+    ...hubOptions,
     enrich: {
       kubernetes: flags.kubernetes as 'auto' | 'on' | 'off',
       kubeconfig: flags.kubeconfig,
-      nodeName: flags.nodeName ?? process.env.NODE_NAME ?? hostname(),
+      nodeName,
       runtimeSockets,
       nat: flags.nat,
     },
@@ -118,9 +128,9 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
     hooks,
     ndjson: flags.output === 'ndjson' ? process.stdout : undefined,
     bpfStats: flags.bpfStats ?? false,
-    programs: flags.programs,
+    sources: [new AgentPrograms(flags.programs ?? [])],
     edgeIdleMs: 10 * 60_000,
-    log: createLogger(flags.logLevel, 'flowscope-agent'),
+    log: createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'flowscope-agent' }),
   };
 }
 

@@ -1,9 +1,7 @@
 // `flowscope connlat`: outgoing TCP connections and their connect latency, as they happen
 // (like libbpf-tools tcpconnlat, without kprobes).
 import type { Command } from 'commander';
-import { ConnEventType, ConnRole } from '../bpf/gen/tcp.gen.js';
-import { formatAddr, ipVersion } from '../agent/net/addr.js';
-import { openLive, columns } from '../tools/live.js';
+import { openLive, columns } from './live.js';
 import { parseNumber, parseCount, requireBpfPrivileges } from './options.js';
 
 interface Flags {
@@ -28,18 +26,18 @@ export function registerConnlat(program: Command): void {
       let n = 0;
       if (!flags.json) console.log(columns(WIDTHS, ['PID', 'COMM', 'IP', 'SADDR', 'DADDR', 'DPORT', 'LAT(ms)']));
       const live = openLive('TCP connects', (ev) => {
-        if (ev.type !== ConnEventType.EV_OPEN || ev.id.role !== ConnRole.ROLE_CLIENT) return;
-        const ms = ev.stats.connect_ns / 1e6;
+        if (ev.kind !== 'open' || ev.id.role !== 'client') return;
+        const ms = ev.stats.connectNs / 1e6;
         if (ms < minMs || n >= max) return;
         n++;
         const id = ev.id;
-        const comm = live.owners.process(id.pid, id.comm, id.sock_ino);
-        const saddr = formatAddr(id.family, id.saddr);
-        const daddr = formatAddr(id.family, id.daddr);
+        const comm = live.owners.process(id.pid, id.comm, id.socketInode);
+        const saddr = id.localAddr;
+        const daddr = id.remoteAddr;
         if (flags.json) {
-          console.log(JSON.stringify({ pid: id.pid, comm, ip: ipVersion(id.family, id.daddr), saddr, daddr, dport: id.dport, lat_ms: Math.round(ms * 1000) / 1000 }));
+          console.log(JSON.stringify({ pid: id.pid, comm, ip: id.ipVersion, saddr, daddr, dport: id.remotePort, lat_ms: Math.round(ms * 1000) / 1000 }));
         } else {
-          console.log(columns(WIDTHS, [id.pid, comm.slice(0, 12), ipVersion(id.family, id.daddr), saddr, daddr, id.dport, ms.toFixed(2)]));
+          console.log(columns(WIDTHS, [id.pid, comm.slice(0, 12), id.ipVersion, saddr, daddr, id.remotePort, ms.toFixed(2)]));
         }
         if (n >= max) live.stop();
       });

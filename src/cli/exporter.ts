@@ -1,7 +1,7 @@
 // `flowscope exporter`: your own eBPF programs' maps as Prometheus metrics (standalone, :9435).
 import type { Command } from 'commander';
 import { parseListen, requireBpfPrivileges } from './options.js';
-import { createLogger } from './logger.js';
+import { createLogger } from '../lib/log.js';
 import { UsageError } from './errors.js';
 
 interface ExporterFlags {

@@ -4,9 +4,9 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startHub, type RunningHub } from '../hub/hub.js';
 import { ApiError, formatDuration, parseDurationMs } from '../hub/api/params.js';
-import { VERSION } from '../util/version.js';
-import { repoPath } from '../util/paths.js';
-import { createLogger } from './logger.js';
+import { VERSION } from '../lib/version.js';
+import { repoPath } from '../lib/paths.js';
+import { createLogger } from '../lib/log.js';
 import { UsageError } from './errors.js';
 import { parseListen } from './options.js';
 import { hostname } from 'node:os';
@@ -15,6 +15,7 @@ import type { AlertsConfig } from '../hub/alerts/config/types.js';
 
 export interface HubCliOptions extends HubStartOptions {
   logLevel: string;
+  logFormat: string;
 }
 
 export const HUB_DEFAULTS = { listen: '127.0.0.1:4040', data: '/var/lib/flowscope', retention: '24h' };
@@ -105,8 +106,9 @@ export async function startHubFromOptions(o: HubStartOptions, log: ReturnType<ty
 export function registerHub(program: Command): void {
   addHubOptions(program.command('hub').description("the cluster's live service map: agents send it their edges (--hub URL), it joins both sides, keeps history and serves the API and UI"))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--log-format <format>', 'auto (text for people on a terminal, JSON lines otherwise), json or text', 'auto')
     .action(async (flags: HubCliOptions) => {
-      const log = createLogger(flags.logLevel, 'flowscope-hub');
+      const log = createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'flowscope-hub' });
       const hub = await startHubFromOptions(flags, log);
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {

@@ -1,7 +1,8 @@
 // The `flowscope` command line.
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../util/version.js';
+import { VERSION } from '../lib/version.js';
 import { UsageError, EXIT_RUNTIME, EXIT_USAGE } from './errors.js';
+import { LogOptionError } from '../lib/log.js';
 import { registerDoctor } from './doctor.js';
 import { registerAgent } from './agent.js';
 import { registerUp } from './up.js';
@@ -40,7 +41,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`flowscope: ${message}\n`);
-    process.exitCode = err instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
+    process.exitCode = err instanceof UsageError || err instanceof LogOptionError ? EXIT_USAGE : EXIT_RUNTIME;
   }
 }
 

@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 import { canUseBpf } from '../bpf/features.js';
-import type { ListenAddress } from '../agent/export/http.js';
+import type { ListenAddress } from '../lib/http.js';
 
 /** "host:port", "[v6]:port", ":port" or "port". */
 export function parseListen(value: string, flag = '--listen'): ListenAddress {

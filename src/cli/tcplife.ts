@@ -1,9 +1,7 @@
 // `flowscope tcplife`: each TCP connection when it closes, with its traffic and lifetime
 // (like libbpf-tools tcplife).
 import type { Command } from 'commander';
-import { ConnEventType } from '../bpf/gen/tcp.gen.js';
-import { formatAddr } from '../agent/net/addr.js';
-import { openLive, columns, rightAlign } from '../tools/live.js';
+import { openLive, columns, rightAlign } from './live.js';
 import { parseCount, requireBpfPrivileges } from './options.js';
 
 interface Flags {
@@ -25,21 +23,21 @@ export function registerTcplife(program: Command): void {
       let n = 0;
       if (!flags.json) console.log(`${columns(WIDTHS, ['PID', 'COMM', 'LADDR', 'LPORT', 'RADDR', 'RPORT'])} ${rightAlign(6, 'TX_KB')} ${rightAlign(6, 'RX_KB')} MS`);
       const live = openLive('TCP connection lifetimes', (ev) => {
-        if (ev.type !== ConnEventType.EV_CLOSE || n >= max) return;
+        if (ev.kind !== 'close' || n >= max) return;
         n++;
         const id = ev.id;
         const st = ev.stats;
-        const comm = live.owners.process(id.pid, id.comm, id.sock_ino);
-        const laddr = formatAddr(id.family, id.saddr);
-        const raddr = formatAddr(id.family, id.daddr);
-        const ms = (ev.ts_ns - id.start_ns) / 1e6;
+        const comm = live.owners.process(id.pid, id.comm, id.socketInode);
+        const laddr = id.localAddr;
+        const raddr = id.remoteAddr;
+        const ms = (ev.tsNs - id.startNs) / 1e6;
         if (flags.json) {
           console.log(
-            JSON.stringify({ pid: id.pid, comm, laddr, lport: id.sport, raddr, rport: id.dport, tx_bytes: st.bytes_sent, rx_bytes: st.bytes_received, ms: Math.round(ms * 1000) / 1000 }),
+            JSON.stringify({ pid: id.pid, comm, laddr, lport: id.localPort, raddr, rport: id.remotePort, tx_bytes: st.bytesSent, rx_bytes: st.bytesReceived, ms: Math.round(ms * 1000) / 1000 }),
           );
         } else {
           const kb = (b: number): string => rightAlign(6, Math.floor(b / 1024));
-          console.log(`${columns(WIDTHS, [id.pid, comm.slice(0, 16), laddr, id.sport, raddr, id.dport])} ${kb(st.bytes_sent)} ${kb(st.bytes_received)} ${ms.toFixed(2)}`);
+          console.log(`${columns(WIDTHS, [id.pid, comm.slice(0, 16), laddr, id.localPort, raddr, id.remotePort])} ${kb(st.bytesSent)} ${kb(st.bytesReceived)} ${ms.toFixed(2)}`);
         }
         if (n >= max) live.stop();
       });

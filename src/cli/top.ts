@@ -2,10 +2,8 @@
 import type { Command } from 'commander';
 import { loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { ConnEventType, ConnValueView, type ConnIdView, type ConnStatsView } from '../bpf/gen/tcp.gen.js';
-import { formatAddr } from '../agent/net/addr.js';
-import { skKeyAt, EVENT_SK_OFFSET, VALUE_SK_OFFSET } from '../agent/tcp/keys.js';
-import { openLive, columns, rightAlign } from '../tools/live.js';
+import type { ConnIdentity, ConnStats } from '../model/connection.js';
+import { openLive, columns, rightAlign } from './live.js';
 import { parseCount, parseDuration, requireBpfPrivileges } from './options.js';
 
 interface Flags {
@@ -61,17 +59,18 @@ export function registerTop(program: Command): void {
       const seen = new Map<number, Seen>();
       let current = new Map<string, Row>();
 
-      const add = (key: number, id: ConnIdView, st: ConnStatsView): void => {
+      const add = (id: ConnIdentity, st: ConnStats): void => {
+        const key = id.socket;
         const prev = seen.get(key);
-        const base = prev && prev.startNs === id.start_ns ? prev : { startNs: id.start_ns, sent: 0, received: 0 };
-        const tx = Math.max(0, st.bytes_sent - base.sent);
-        const rx = Math.max(0, st.bytes_received - base.received);
-        seen.set(key, { startNs: id.start_ns, sent: st.bytes_sent, received: st.bytes_received });
+        const base = prev && prev.startNs === id.startNs ? prev : { startNs: id.startNs, sent: 0, received: 0 };
+        const tx = Math.max(0, st.bytesSent - base.sent);
+        const rx = Math.max(0, st.bytesReceived - base.received);
+        seen.set(key, { startNs: id.startNs, sent: st.bytesSent, received: st.bytesReceived });
         if (tx === 0 && rx === 0) return;
-        const laddr = `${formatAddr(id.family, id.saddr)}:${id.sport}`;
-        const raddr = `${formatAddr(id.family, id.daddr)}:${id.dport}`;
+        const laddr = `${id.localAddr}:${id.localPort}`;
+        const raddr = `${id.remoteAddr}:${id.remotePort}`;
         const rowKey = `${id.pid}|${laddr}|${raddr}`;
-        const row = current.get(rowKey) ?? { pid: id.pid, comm: live.owners.process(id.pid, id.comm, id.sock_ino), laddr, raddr, rxBytes: 0, txBytes: 0 };
+        const row = current.get(rowKey) ?? { pid: id.pid, comm: live.owners.process(id.pid, id.comm, id.socketInode), laddr, raddr, rxBytes: 0, txBytes: 0 };
         row.rxBytes += rx;
         row.txBytes += tx;
         current.set(rowKey, row);
@@ -79,21 +78,14 @@ export function registerTop(program: Command): void {
 
       const live = openLive('TCP send/receive', (ev) => {
         // Connections that closed during the interval count with their final totals.
-        if (ev.type !== ConnEventType.EV_CLOSE) return;
-        const key = skKeyAt(ev.view, ev.offset + EVENT_SK_OFFSET);
-        add(key, ev.id, ev.stats);
-        seen.delete(key);
+        if (ev.kind !== 'close') return;
+        add(ev.id, ev.stats);
+        seen.delete(ev.id.socket);
       });
-      const value = new ConnValueView();
       let intervals = 0;
       const timer = setInterval(() => {
-        void live.tracer.events.flush().then(() => {
-          const batch = live.tracer.conns.readAll();
-          for (let i = 0; i < batch.count; i++) {
-            const off = batch.valueOffset(i);
-            value.at(batch.values, off);
-            add(skKeyAt(batch.values, off + VALUE_SK_OFFSET), value.id, value.stats);
-          }
+        void live.tracer.flushEvents().then(() => {
+          live.tracer.readConnections((c) => add(c.id, c.stats));
           const top = [...current.values()].sort((a, b) => b.rxBytes + b.txBytes - (a.rxBytes + a.txBytes)).slice(0, rows);
           current = new Map();
           if (flags.json) {

@@ -1,7 +1,8 @@
 // What this node can do, check by check, with the exact fix for what is missing.
 import { existsSync } from 'node:fs';
 import { hostname, machine } from 'node:os';
-import { native } from '../bpf/native.js';
+import { bpfSyscallErrno, mapTypeNames, probeMapType, probeProgramType, programTypeNames } from '../bpf/kernel.js';
+import { openLinkWatcher } from '../bpf/netlink.js';
 import {
   Cap,
   canUseBpf,
@@ -14,8 +15,8 @@ import {
 } from '../bpf/features.js';
 import { ATTACH_KINDS, PROBE_OBJECT, probeAttach, probeBatchOps, probeBpfStats, probeRunOnCpu, type AttachKind } from '../bpf/probes.js';
 import { errnoName } from '../bpf/errors.js';
-import { forEachLinkMessage, RTM_NEWLINK } from '../agent/flows/link-events.js';
-import { devNames } from '../agent/flows/link-events-source.js';
+import { forEachLinkMessage, RTM_NEWLINK } from '../bpf/netlink-messages.js';
+import { devNames } from '../lib/procnet.js';
 
 export interface Check {
   id: string;
@@ -93,7 +94,7 @@ export function buildReport(): DoctorReport {
     fix: 'run as root (sudo flowscope ...), or grant CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_RESOURCE and CAP_SYS_PTRACE',
   }).ok;
 
-  const syscallErrno = native().bpfSyscallErrno();
+  const syscallErrno = bpfSyscallErrno();
   const syscallOk = add({
     id: 'bpf_syscall',
     title: 'bpf() syscall',
@@ -163,15 +164,15 @@ export function buildReport(): DoctorReport {
     fix: 'the agent needs one of tp_btf, raw_tp or tracepoint on sock:inet_sock_set_state (Linux 4.16+)',
   });
 
-  const progNames = privileged && syscallOk ? native().progTypeNames() : [];
-  const mapNames = privileged && syscallOk ? native().mapTypeNames() : [];
+  const progNames = privileged && syscallOk ? programTypeNames() : [];
+  const mapNames = privileged && syscallOk ? mapTypeNames() : [];
   const programTypes: Record<string, boolean> = {};
   const mapTypes: Record<string, boolean> = {};
   progNames.forEach((name, i) => {
-    if (name !== 'unspec') programTypes[name] = privileged && native().probeProgType(i) === 1;
+    if (name !== 'unspec') programTypes[name] = privileged && probeProgramType(i) === 1;
   });
   mapNames.forEach((name, i) => {
-    if (name !== 'unspec') mapTypes[name] = privileged && native().probeMapType(i) === 1;
+    if (name !== 'unspec') mapTypes[name] = privileged && probeMapType(i) === 1;
   });
 
   // libbpf probes the tracing type with an fentry-style load; tp_btf programs are of that type too.
@@ -225,7 +226,7 @@ export function buildReport(): DoctorReport {
 function probeLinkEvents(): { ok: boolean; detail: string } {
   let watcher;
   try {
-    watcher = new (native().NativeLinkWatcher)(() => undefined, {});
+    watcher = openLinkWatcher(() => undefined, {});
   } catch (err) {
     return { ok: false, detail: `cannot open a NETLINK_ROUTE socket: ${err instanceof Error ? err.message : String(err)}` };
   }

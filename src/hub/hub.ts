@@ -68,6 +68,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const ingest = await Ingest.open(duck, metrics, o.log, o.ingest ?? DEFAULT_INGEST);
   const store: GraphStore = new EmbeddedStore(duck, ingest);
   ingest.onFinalized((f) => {
+    if (stream.size === 0) return;
     const byEdge = new Map<number, [Side | undefined, Side | undefined]>();
     let from = Infinity;
     for (const c of f.contributions) {
@@ -116,6 +117,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
       edges: ingest.edges.size,
       endpoints: ingest.endpoints.size,
       pending_batches: ingest.pendingBatches,
+      joined_to: new Date(Math.max(0, ingest.finalTo(now))).toISOString(),
     };
   };
   const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
@@ -125,7 +127,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     metrics,
     log: o.log,
     token: o.token,
-    ingest: (m) => ingest.accept(m),
+    ingest: (m, raw) => ingest.accept(m, Date.now(), raw),
     status,
     openapi: () => doc,
     limits: o.limits ?? DEFAULT_LIMITS,

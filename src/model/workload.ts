@@ -40,3 +40,12 @@ export type WorkloadField = (typeof WORKLOAD_FIELDS)[number];
 
 /** Resolves the workload owning an address (pod IP, service IP, node IP, container), when known. */
 export type WorkloadOf = (addr: string) => WorkloadEnd | undefined;
+
+/**
+ * Only the pod-level labels of an end (namespace, pod, workload): what packet-level series (drops,
+ * DNS clients) name, so that two ends differing only in container or service share a series.
+ */
+export function podLevel(w: Workload | undefined): Workload {
+  if (!w || (!w.namespace && !w.pod && !w.workload)) return NO_WORKLOAD;
+  return { key: `${w.namespace}\u0001${w.pod}\u0001${w.workload}`, container: '', pod: w.pod, namespace: w.namespace, workload: w.workload, service: '' };
+}

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfigFile, loadConfigPaths, parseConfigText, type ProgramConfig } from './config.js';
 import { CRD_FILE, SCHEMA_FILE, crdText, jsonSchemaText } from './write-schemas.js';
-import { repoPath } from '../util/paths.js';
+import { repoPath } from '../lib/paths.js';
 
 function problems(text: string, source = 'prog.yaml'): string[] {
   try {

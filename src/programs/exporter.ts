@@ -3,9 +3,11 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { hostname, release } from 'node:os';
 import { enableBpfStats, features } from '../bpf/index.js';
-import { CgroupPaths } from '../agent/identity/cgroups.js';
-import { startHttpServer, formatListen, type ListenAddress } from '../agent/export/http.js';
-import { VERSION } from '../util/version.js';
+import { CgroupPaths } from '../lib/cgroups.js';
+import { startOrStop } from '../lib/lifecycle.js';
+import { renderBpfRuns } from '../lib/metrics.js';
+import { startHttpServer, formatListen, type ListenAddress } from '../lib/http.js';
+import { VERSION } from '../lib/version.js';
 import { loadConfigPaths, type ConfigError, type ProgramConfig } from './config.js';
 import { ProgramRegistry } from './registry.js';
 import { SystemDecoderEnv } from './decoders/index.js';
@@ -102,15 +104,16 @@ export class Exporter {
 
   private constructor(private readonly options: ExporterOptions) {}
 
-  static async start(options: ExporterOptions): Promise<Exporter> {
-    const e = new Exporter(options);
-    try {
-      await e.init();
-    } catch (err) {
-      await e.stop();
-      throw err;
-    }
-    return e;
+  static start(options: ExporterOptions): Promise<Exporter> {
+    return startOrStop(new Exporter(options), (e) => e.init());
+  }
+
+  /** The program sets' metrics and the BPF run-time metrics of their programs. */
+  render(): string {
+    const out: string[] = [];
+    renderBpfRuns(out, this.registry.bpfRuns(), this.stats !== undefined);
+    out.push('');
+    return this.registry.render() + out.join('\n');
   }
 
   private async init(): Promise<void> {
@@ -120,7 +123,7 @@ export class Exporter {
     this.registry = registry;
     this.configErrors = registry.configErrors;
     this.server = await startHttpServer(this.options.listen, {
-      metrics: async () => this.registry.render(),
+      metrics: async () => this.render(),
       health: () => ({ ok: true, detail: { programs: this.registry.statuses().length, failed: this.registry.statuses().filter((s) => s.error).length } }),
       capabilities: () => this.capabilities(),
     }, log);

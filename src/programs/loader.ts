@@ -9,28 +9,9 @@ import type { ProgramConfig } from './config.js';
 import type { AttachSpec } from './schema.js';
 import { HistogramMetric, MapLayoutError, ValueMetric, type MapMetric, type ScrapeStats } from './metrics.js';
 import type { DecoderEnv } from './decoders/index.js';
+import type { ProgramAttachResult as AttachResult, ProgramStage as Stage, ProgramStatus } from '../model/capabilities.js';
 
-export type Stage = 'open' | 'metrics' | 'load' | 'attach' | 'read';
-
-export interface AttachResult {
-  program: string;
-  section: string;
-  /** Where it was attached (e.g. "tracepoint syscalls/sys_enter_write", "tc eth0 ingress"), or why not. */
-  target: string;
-  ok: boolean;
-  error?: string;
-}
-
-export interface ProgramStatus {
-  name: string;
-  source: string;
-  format: ProgramConfig['format'];
-  loaded: boolean;
-  attached: AttachResult[];
-  metrics: string[];
-  warnings: string[];
-  error?: { stage: Stage; message: string; reason?: string };
-}
+export type { ProgramAttachResult as AttachResult, ProgramStage as Stage, ProgramStatus } from '../model/capabilities.js';
 
 /** Raised inside the loader; carries the stage for the status. */
 class StageError extends Error {

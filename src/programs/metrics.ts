@@ -4,7 +4,7 @@
 // the key's bytes, so a scrape of an unchanged map costs a lookup per key.
 import type { MapBatch } from '../bpf/index.js';
 import { MapType } from '../bpf/index.js';
-import { escapeLabelValue, formatValue } from '../agent/metrics/exposition.js';
+import { escapeLabelValue, formatValue } from '../lib/exposition.js';
 import type { CounterSpec, HistogramSpec, LabelSpec } from './schema.js';
 import { createDecoder, LabelDecoder, type DecoderEnv } from './decoders/index.js';
 

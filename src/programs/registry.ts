@@ -4,7 +4,9 @@
 import type { ProgramConfig } from './config.js';
 import { LoadedProgram, notLoadedStatus, type ProgramStatus } from './loader.js';
 import type { DecoderEnv } from './decoders/index.js';
-import { escapeLabelValue } from '../agent/metrics/exposition.js';
+import { header, labelString, sample, type MetricDef } from '../lib/exposition.js';
+import type { BpfRunRow } from '../lib/metrics.js';
+import { PROGRAM_METRICS as M } from './catalogue.js';
 
 export class ProgramRegistry {
   private readonly programs = new Map<string, LoadedProgram>();
@@ -73,42 +75,39 @@ export class ProgramRegistry {
     return [...this.programs.values()].map((p) => p.status);
   }
 
-  /** Every program set's metrics, then the self-metrics. */
+  /** Every program set's metrics, then the self-metrics (BPF run times: see bpfRuns). */
   render(): string {
     const out: string[] = [];
     const list = [...this.programs.values()];
     for (const p of list) p.render(out);
-    const lbl = (pairs: Array<[string, string]>): string => pairs.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',');
-    const family = (name: string, type: string, help: string, rows: Array<[Array<[string, string]>, number]>): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [labels, v] of rows) out.push(`${name}{${lbl(labels)}} ${v}`);
+    const family = (def: MetricDef, rows: Array<[Array<[string, string]>, number]>): void => {
+      header(out, def);
+      for (const [labels, v] of rows) sample(out, def.name, labelString(labels), v);
     };
-    family('flowscope_program_up', 'gauge', 'Whether the program set is loaded and attached (1) or failed (0; /capabilities gives the reason).',
-      list.map((p) => [[['program', p.config.name]], p.ok ? 1 : 0]));
-    family('flowscope_program_start_failures_total', 'counter', 'Times a program set failed to start, by stage (open, metrics, load, attach).',
+    family(M.up, list.map((p) => [[['program', p.config.name]], p.ok ? 1 : 0]));
+    family(
+      M.startFailures,
       [...this.failures].map(([k, v]) => {
         const [program, stage] = k.split('\u0000') as [string, string];
         return [[['program', program], ['stage', stage]], v];
-      }));
-    family('flowscope_program_keys_dropped_total', 'counter', 'Map keys left out of a metric because a decoder dropped them (static_map without the value, regexp without a match).',
-      list.flatMap((p) => [...p.skipped].map(([metric, n]): [Array<[string, string]>, number] => [[['program', p.config.name], ['metric', metric]], n])));
-    family('flowscope_program_read_errors_total', 'counter', 'Map reads or renders that failed during a scrape.',
-      list.filter((p) => p.ok).map((p) => [[['program', p.config.name]], p.readErrors]));
-    family('flowscope_program_map_entries', 'gauge', 'Entries in each exported map at the last scrape.',
-      list.flatMap((p) => [...p.entries].map(([map, n]): [Array<[string, string]>, number] => [[['program', p.config.name], ['map', map]], n])));
-    family('flowscope_program_render_seconds', 'gauge', 'Time the last scrape spent reading and rendering the program set\'s maps.',
-      list.filter((p) => p.ok).map((p) => [[['program', p.config.name]], p.lastRenderSeconds]));
-    const stats = list.flatMap((p) => p.programStats().map((s) => ({ set: p.config.name, ...s })));
-    family('flowscope_program_bpf_run_misses_total', 'counter', 'Runs of each BPF program the kernel skipped because the program was already running on that CPU (an event interrupting another): what they would have counted is missing from the program\'s maps.',
-      stats.map((s) => [[['program', s.set], ['bpf_program', s.program]], s.recursionMisses]));
-    if (this.bpfStats()) {
-      family('flowscope_program_bpf_run_seconds_total', 'counter', 'Time the kernel spent running each BPF program (while kernel BPF statistics are on).',
-        stats.map((s) => [[['program', s.set], ['bpf_program', s.program]], s.runTimeNs / 1e9]));
-      family('flowscope_program_bpf_runs_total', 'counter', 'Runs of each BPF program (while kernel BPF statistics are on).',
-        stats.map((s) => [[['program', s.set], ['bpf_program', s.program]], s.runCount]));
-    }
+      }),
+    );
+    family(M.keysDropped, list.flatMap((p) => [...p.skipped].map(([metric, n]): [Array<[string, string]>, number] => [[['program', p.config.name], ['metric', metric]], n])));
+    family(M.readErrors, list.filter((p) => p.ok).map((p) => [[['program', p.config.name]], p.readErrors]));
+    family(M.mapEntries, list.flatMap((p) => [...p.entries].map(([map, n]): [Array<[string, string]>, number] => [[['program', p.config.name], ['map', map]], n])));
+    family(M.renderSeconds, list.filter((p) => p.ok).map((p) => [[['program', p.config.name]], p.lastRenderSeconds]));
     out.push('');
     return out.join('\n');
+  }
+
+  /** The BPF programs of every set with their kernel run statistics. */
+  bpfRuns(): BpfRunRow[] {
+    return [...this.programs.values()].flatMap((p) => p.programStats().map((s) => ({ component: 'program', set: p.config.name, ...s })));
+  }
+
+  /** Whether kernel BPF statistics are on (run time and runs are rendered only then). */
+  get bpfStatsOn(): boolean {
+    return this.bpfStats();
   }
 
   close(): void {

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { programSchema, programSpecSchema } from './schema.js';
-import { repoPath } from '../util/paths.js';
+import { repoPath } from '../lib/paths.js';
 
 export const SCHEMA_FILE = 'deploy/schemas/bpfprogram.schema.json';
 export const CRD_FILE = 'deploy/crds/bpfprogram.yaml';

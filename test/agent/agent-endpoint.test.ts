@@ -7,7 +7,7 @@ import { startAgent, freePort, type RunningAgent } from '../support/agent.js';
 import { tcpload, startServer, runClient } from '../support/tcpload.js';
 import { loadedPrograms } from '../support/bpftool.js';
 import { runCommand, sleep } from '../support/run.js';
-import type { LifecycleRecord } from '../../src/agent/export/ndjson.js';
+import type { LifecycleRecord } from '../../src/model/records.js';
 
 let agent: RunningAgent;
 before(async () => {

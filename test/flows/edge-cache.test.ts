@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { BpfObject, codec } from '../../src/bpf/index.js';
 import { onlineCpus } from '../../src/bpf/features.js';
 import { FLOWS_OBJECT } from '../../src/agent/flows/tracer.js';
-import { formatAddr } from '../../src/agent/net/addr.js';
+import { formatAddr } from '../../src/model/addr.js';
 import { EdgeCacheFlushResult as ECF, edgeCacheStateCodec, edgeCountsCodec, edgeKeyCodec, edgeSlotCodec, type EdgeKey } from '../../src/bpf/gen/flows.gen.js';
 import { startAgent } from '../support/agent.js';
 import { commandExists, sh } from '../support/run.js';

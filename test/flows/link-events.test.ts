@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native } from '../../src/bpf/native.js';
-import { ARPHRD, IFF_UP, LinkMessage, NLMSG_DONE, OPERSTATES, RTM_NEWLINK, arphrdOf, forEachLinkMessage } from '../../src/agent/flows/link-events.js';
+import { ARPHRD, IFF_UP, LinkMessage, NLMSG_DONE, OPERSTATES, RTM_NEWLINK, arphrdOf, forEachLinkMessage } from '../../src/bpf/netlink-messages.js';
 import { LinkTable } from '../../src/agent/flows/link-events-table.js';
 import { NetlinkLinkSource, PolledLinkSource } from '../../src/agent/flows/link-events-source.js';
 import { sh, sleep, waitFor } from '../support/run.js';

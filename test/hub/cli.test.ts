@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { runCommand, waitFor } from '../support/run.js';
 
 const bin = repoPath('bin/flowscope');

@@ -9,7 +9,7 @@ import { Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { renderTemplate, type HelmContext } from './helm-template.js';
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };

@@ -132,7 +132,7 @@ test('tcp_retransmits: segments retransmitted to a lossy peer match the kernel R
     // A retransmission from a timer can interrupt one in process context on the same CPU: the kernel
     // then skips the program's run and counts it as a recursion miss, which the exporter reports.
     // Those are the only segments allowed to be missing. On a timeout the assertions show both numbers.
-    const misses = (m: Awaited<ReturnType<typeof exporter.scrape>>): number => m.sum('flowscope_program_bpf_run_misses_total', { program: 'tcp_retransmits' });
+    const misses = (m: Awaited<ReturnType<typeof exporter.scrape>>): number => m.sum('flowscope_bpf_run_misses_total', { component: 'program', set: 'tcp_retransmits' });
     const m = await exporter.waitFor((m) => m.sum('tcp_retransmitted_segments_total', { remote_addr: pair.b.addr }) + misses(m) >= kernel, 10_000, `${kernel} retransmitted segments`).catch(() => exporter.scrape());
     const missed = misses(m);
     console.log(`# program runs the kernel skipped (recursion): ${missed}`);
@@ -196,7 +196,7 @@ test('all examples together: the exposition is promtool-clean', async () => {
     assert.equal(r.stdout + r.stderr, '', 'no lint warnings');
     const m = await exporter.scrape();
     for (const p of ['writes_by_process', 'tcp_retransmits', 'block_io_latency', 'container_writes', 'packets_by_protocol']) assert.equal(m.sum('flowscope_program_up', { program: p }), 1, p);
-    assert.ok(m.sum('flowscope_program_bpf_runs_total', { program: 'packets_by_protocol' }) >= 2, 'BPF run statistics are exported');
+    assert.ok(m.sum('flowscope_bpf_runs_total', { component: 'program', set: 'packets_by_protocol' }) >= 2, 'BPF run statistics are exported');
   } finally {
     await exporter.stop();
     link.destroy();

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { compileC } from '../support/cbin.js';
 import { startAgent, type RunningAgent } from '../support/agent.js';
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { BpfObject, codec } from '../../src/bpf/index.js';
 import { layout, goldenRecordCodec, GoldenRecordView, GoldenRecordLayout, GoldenKind, type GoldenRecord } from '../gen/golden.gen.js';
 import { testObject } from '../support/paths.js';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { runCommand } from '../support/run.js';
 
 // The values golden.bpf.c writes.

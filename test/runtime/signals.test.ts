@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 
 test('a large program loads while the process is profiled (SIGPROF every 50 µs)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-prof-'));

@@ -4,7 +4,7 @@
 // delay either way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { compileC } from './cbin.js';
 import { sh } from './run.js';
 import { createNamespacePair, uniqueName } from './netns.js';

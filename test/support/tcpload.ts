@@ -1,7 +1,7 @@
 // The C load generator (test/fixtures/tcpload.c), compiled under the process names tests assert on.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { repoPath } from '../../src/util/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { compileC } from './cbin.js';
 import { runCommand, type Result } from './run.js';
 

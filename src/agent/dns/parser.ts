@@ -1,4 +1,4 @@
-import { formatIPv6 } from '../net/addr.js';
+import { formatIPv6 } from '../../model/addr.js';
 // DNS messages (RFC 1035) as the kernel handed them up: header, the first question, and the A/AAAA
 // answers, read straight from the record's DataView. Bounded: a truncated or malformed message is
 // refused (null), never thrown.

@@ -3,20 +3,19 @@
 // pod, workload, where the client's address names one) with their latency, and keeps a bounded
 // address-to-name cache for peer_dns.
 import type { RecordBatch } from '../../bpf/index.js';
-import { DnsPacketView } from '../../bpf/gen/flows.gen.js';
-import { formatAddr } from '../net/addr.js';
-import { Histogram, leLabels } from '../metrics/histogram.js';
-import { header, labelString, sample } from '../metrics/exposition.js';
-import { DNS_BUCKETS, FLOW_METRICS } from '../flows/metrics.js';
-import { workloadLabels, type WorkloadOf } from '../flows/workload.js';
+import { DnsPacketView, DnsPacketLayout } from '../../bpf/gen/flows.gen.js';
+import { formatAddr } from '../../model/addr.js';
+import type { DnsIdentity } from '../../model/edge.js';
+import { podLevel, type WorkloadOf } from '../../model/workload.js';
+import { EdgeTable } from '../edges/table.js';
+import { countRequest, dnsEdgeKind, type DnsEdge } from './edge.js';
 import { parseDns, qtypeName, rcodeName } from './parser.js';
 
-const DATA_OFFSET = 56; // offsetof(struct dns_packet, data)
-const DNS_LE = leLabels(DNS_BUCKETS);
+const DATA_OFFSET = DnsPacketLayout.fields.data.offset;
 const IPPROTO_TCP = 6;
 
 export interface DnsTrackerOptions {
-  /** Distinct (rcode, qtype, server) series before new servers roll into server="other". */
+  /** Distinct (qtype, server, client) edges before new ones roll into server="other". */
   maxSeries: number;
   /** Queries unanswered for this long are counted with rcode="TIMEOUT". */
   timeoutMs?: number;
@@ -37,24 +36,24 @@ interface Pending {
   atMs: number;
 }
 
-interface Series {
-  labels: string;
-  count: number;
-}
-
 export class DnsTracker {
   private readonly view = new DnsPacketView();
   private readonly pending = new Map<string, Pending>();
   /** Responses already counted (a packet crossing several hooks is seen several times), by key, with time. */
   private readonly answered = new Map<string, number>();
-  private readonly requests = new Map<string, Series>();
-  private readonly durations = new Map<string, { labels: string; h: Histogram }>();
   private readonly names = new Map<string, { name: string; untilMs: number }>();
-  private servers = new Set<string>();
+  readonly edges: EdgeTable<DnsIdentity, DnsEdge>;
   parseErrors = 0;
   timeouts = 0;
 
-  constructor(private readonly options: DnsTrackerOptions) {}
+  constructor(private readonly options: DnsTrackerOptions) {
+    this.edges = new EdgeTable(dnsEdgeKind, { maxSeries: options.maxSeries });
+  }
+
+  /** Addresses with a known DNS name. */
+  get namesKnown(): number {
+    return this.names.size;
+  }
 
   /** Handles a batch of DNS packets from the kernel (ring buffer handler). */
   handle = (batch: RecordBatch): void => {
@@ -113,22 +112,9 @@ export class DnsTracker {
   };
 
   private count(rcode: string, q: Pending, seconds: number | undefined): void {
-    let server = q.server;
-    if (!this.servers.has(server)) {
-      if (this.servers.size >= this.options.maxSeries) server = 'other';
-      else this.servers.add(server);
-    }
-    const qt = qtypeName(q.qtype);
-    const client = workloadLabels(this.options.workloadOf?.(q.client));
-    const labels = labelString([['rcode', rcode], ['qtype', qt], ['server', server], ...client]);
-    let s = this.requests.get(labels);
-    if (!s) this.requests.set(labels, (s = { labels, count: 0 }));
-    s.count++;
-    if (seconds === undefined) return;
-    const dl = labelString([['qtype', qt], ['server', server], ...client]);
-    let d = this.durations.get(dl);
-    if (!d) this.durations.set(dl, (d = { labels: dl, h: new Histogram(DNS_BUCKETS) }));
-    d.h.observe(seconds);
+    const nowMs = Date.now();
+    const edge = this.edges.get({ qtype: qtypeName(q.qtype), server: q.server, client: podLevel(this.options.workloadOf?.(q.client)) }, nowMs);
+    countRequest(edge, rcode, seconds, nowMs);
   }
 
   /** Once per interval: unanswered queries time out, old duplicates are forgotten. */
@@ -142,16 +128,5 @@ export class DnsTracker {
       }
     }
     for (const [key, at] of this.answered) if (nowMs - at > timeout) this.answered.delete(key);
-  }
-
-  render(out: string[]): void {
-    header(out, FLOW_METRICS.dnsRequests);
-    for (const s of this.requests.values()) sample(out, FLOW_METRICS.dnsRequests.name, s.labels, s.count);
-    header(out, FLOW_METRICS.dnsDuration);
-    for (const d of this.durations.values()) d.h.render(out, FLOW_METRICS.dnsDuration.name, d.labels, DNS_LE);
-    header(out, { name: 'flowscope_agent_dns_parse_errors_total', type: 'counter', help: 'DNS packets on port 53 that were not valid DNS messages (or were cut short at the capture limit).' });
-    sample(out, 'flowscope_agent_dns_parse_errors_total', '', this.parseErrors);
-    header(out, { name: 'flowscope_agent_dns_names', type: 'gauge', help: 'Addresses with a known DNS name (for peer_dns).' });
-    sample(out, 'flowscope_agent_dns_names', '', this.names.size);
   }
 }

@@ -3,6 +3,7 @@
 // Subclasses say how to list and how to ask: the Docker Engine API (runtime.ts), CRI (cri.ts).
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { RuntimeStatus } from '../../model/capabilities.js';
 
 export interface ContainerMeta {
   id: string;
@@ -17,15 +18,7 @@ export interface ContainerMeta {
   pod?: { name: string; namespace: string; uid: string };
 }
 
-export interface RuntimeStatus {
-  runtime: string;
-  socket: string;
-  state: 'connected' | 'unavailable' | 'error';
-  reason?: string;
-  containers: number;
-  /** What the runtime says it is (CRI Version), once it answered. */
-  version?: string;
-}
+export type { RuntimeStatus };
 
 export interface SourceOptions {
   timeoutMs?: number;

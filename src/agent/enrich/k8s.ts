@@ -7,6 +7,7 @@ import https from 'node:https';
 import { KubeConfig, ListWatch, Watch, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { K8sIndex, trimNode, trimOwned, trimPod, trimService, trimSlice, type Trimmed } from './k8s-index.js';
+import type { KubernetesResourceStatus as ResourceStatus } from '../../model/capabilities.js';
 
 export interface K8sOptions {
   /** Path of a kubeconfig; in-cluster configuration when absent. */
@@ -22,14 +23,7 @@ export interface K8sOptions {
   onError?: () => void;
 }
 
-export interface ResourceStatus {
-  resource: string;
-  state: 'starting' | 'synced' | 'error';
-  lastError?: string;
-  lists: number;
-  events: number;
-  reconnects: number;
-}
+export type { ResourceStatus };
 
 interface Resource {
   name: string;

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeRecord, V4_RECORD, V6_RECORD } from './ipfix.js';
-import type { FlowRecord } from '../flows/tracer.js';
+import type { FlowRecord } from '../../model/records.js';
 
 const rec: FlowRecord = {
   start: '2026-01-01T00:00:00.000Z',

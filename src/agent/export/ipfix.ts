@@ -3,7 +3,7 @@
 // that fit a 1500-byte path. Records are the agent's finished flows (idle timeout, or at stop).
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { FlowRecord } from '../flows/tracer.js';
+import type { FlowRecord } from '../../model/records.js';
 
 const VERSION = 10;
 const TEMPLATE_SET = 2;

@@ -9,7 +9,10 @@
 // /capabilities says so.
 import { execFileSync } from 'node:child_process';
 import type { BpfObject, Link } from '../../bpf/index.js';
-import { ARPHRD, arphrdName } from './link-events.js';
+import type { InterfaceReport, OtherProgram } from '../../model/capabilities.js';
+
+export type { InterfaceReport, OtherProgram } from '../../model/capabilities.js';
+import { ARPHRD, arphrdName } from '../../bpf/netlink-messages.js';
 import { LinkTable, type LinkState } from './link-events-table.js';
 import { NetlinkLinkSource, PolledLinkSource, type LinkSource, type LinkSourceStatus } from './link-events-source.js';
 
@@ -20,17 +23,6 @@ const L2_TYPES = new Set<number>([ARPHRD.ETHER, ARPHRD.LOOPBACK]);
 /** Raw IP devices: tun and wireguard (none), ipip (tunnel), ip6tnl (tunnel6), sit, gre, ip6gre. */
 const L3_TYPES = new Set<number>([ARPHRD.NONE, ARPHRD.TUNNEL, ARPHRD.TUNNEL6, ARPHRD.SIT, ARPHRD.IPGRE, ARPHRD.IP6GRE]);
 
-export interface OtherProgram {
-  /** Where it runs: 'tc' (a legacy cls_bpf or other classifier), 'xdp'. */
-  hook: string;
-  direction: 'ingress' | 'egress';
-  name: string;
-  priority?: number;
-  /** It runs before ours and may end the packet's way (drop, redirect): what it hides, we do not see. */
-  runsBeforeUs: boolean;
-  canHide: boolean;
-}
-
 export interface AttachedInterface {
   name: string;
   ifindex: number;
@@ -40,16 +32,6 @@ export interface AttachedInterface {
   /** Legacy mode: our filters' priorities (ingress, egress). */
   priorities: number[];
   error?: string;
-}
-
-export interface InterfaceReport {
-  name: string;
-  ifindex: number;
-  attached: boolean;
-  mode?: 'tcx' | 'legacy';
-  program?: string;
-  error?: string;
-  others?: OtherProgram[];
 }
 
 export interface InterfaceWatcherOptions {

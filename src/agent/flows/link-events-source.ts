@@ -1,10 +1,10 @@
 // Where the link table's news comes from: netlink link events (native/netlink.cc) with a dump now
 // and then to repair lost events, or, where no netlink socket can be had, polling.
-import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { native, type NativeLinkWatcher, type NativeLinkWatcherOptions } from '../../bpf/native.js';
+import { openLinkWatcher, type LinkWatcher, type LinkWatcherOptions } from '../../bpf/netlink.js';
+import { devNames } from '../../lib/procnet.js';
 import { errnoName } from '../../bpf/errors.js';
-import { AF_UNSPEC, ENOBUFS, arphrdOf, LinkMessage, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, RTM_DELLINK, RTM_NEWLINK, forEachLinkMessage } from './link-events.js';
+import { AF_UNSPEC, ENOBUFS, arphrdOf, LinkMessage, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, RTM_DELLINK, RTM_NEWLINK, forEachLinkMessage } from '../../bpf/netlink-messages.js';
 import type { LinkTable } from './link-events-table.js';
 
 export interface LinkSourceStatus {
@@ -34,11 +34,11 @@ export interface NetlinkLinkSourceOptions {
   resyncMs?: number;
   /** The watcher thread stopped: the caller should switch to another source. */
   onFailure: (reason: string) => void;
-  native?: NativeLinkWatcherOptions;
+  native?: LinkWatcherOptions;
 }
 
 export class NetlinkLinkSource implements LinkSource {
-  private readonly handle: NativeLinkWatcher;
+  private readonly handle: LinkWatcher;
   private readonly msg = new LinkMessage();
   private readonly resyncMs: number;
   private dumping = true;
@@ -57,7 +57,7 @@ export class NetlinkLinkSource implements LinkSource {
     private readonly options: NetlinkLinkSourceOptions,
   ) {
     this.resyncMs = options.resyncMs ?? 60_000;
-    this.handle = new (native().NativeLinkWatcher)((b, err) => this.onBatch(b, err), options.native ?? {});
+    this.handle = openLinkWatcher((b, err) => this.onBatch(b, err), options.native ?? {});
     try {
       table.beginListing();
       this.onMessages(this.handle.takeInitial());
@@ -197,18 +197,6 @@ export class PolledLinkSource implements LinkSource {
   close(): void {}
 }
 
-/** The interface names of this process's network namespace ([] when unreadable). */
-export function devNames(): string[] {
-  try {
-    return readFileSync('/proc/self/net/dev', 'utf8')
-      .split('\n')
-      .slice(2)
-      .map((l) => l.split(':')[0]!.trim())
-      .filter(Boolean);
-  } catch {
-    return [];
-  }
-}
 
 function listLinks(): IpLink[] | undefined {
   try {

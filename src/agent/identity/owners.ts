@@ -1,9 +1,9 @@
 // Names owners of connections for edge labels: process name and cgroup path, with bounded caches.
-import { CgroupPaths } from './cgroups.js';
+import type { CgroupPaths } from '../../lib/cgroups.js';
 import { readComm, scanSocketOwners, type ProcessInfo } from './procfs.js';
-import type { OwnerResolver } from '../tcp/conn-tracker.js';
 
-export class Owners implements OwnerResolver {
+/** Process names and cgroup paths (what the TCP tracker's OwnerResolver needs, without workloads). */
+export class Owners {
   private readonly commByPid = new Map<number, string>();
   private socketOwners = new Map<number, ProcessInfo>();
   private lastSocketScanMs = 0;
@@ -14,7 +14,7 @@ export class Owners implements OwnerResolver {
     private readonly maxPids = 65536,
   ) {}
 
-  process(pid: number, comm: string, sockIno: number): string {
+  process(pid: number, comm: string, socketInode: number): string {
     if (comm) return comm;
     if (pid) {
       let c = this.commByPid.get(pid);
@@ -25,7 +25,7 @@ export class Owners implements OwnerResolver {
       }
       return c;
     }
-    if (sockIno) return this.socketOwner(sockIno)?.comm ?? '';
+    if (socketInode) return this.socketOwner(socketInode)?.comm ?? '';
     return '';
   }
 

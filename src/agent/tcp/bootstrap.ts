@@ -1,7 +1,7 @@
 // Listening sockets that existed before the agent: their owners, so that connections they accept
 // are attributed even before accept() names the process (or when accept hooks are unavailable).
 import { scanListeners, scanSocketOwners, cgroupV2PathOf } from '../identity/procfs.js';
-import type { CgroupPaths } from '../identity/cgroups.js';
+import type { CgroupPaths } from '../../lib/cgroups.js';
 import type { TcpTracer } from './tracer.js';
 
 export function bootstrapListeners(tracer: TcpTracer, cgroups: CgroupPaths): number {

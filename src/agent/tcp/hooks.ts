@@ -1,9 +1,9 @@
 // Which hook each part of the TCP tracer runs on: candidates best first, tried for real, with the
 // reason each fallback was taken (shown in /capabilities and `flowscope doctor`).
 import type { Link, Program } from '../../bpf/index.js';
+import type { HookFallback, HookGroup, HookKind } from '../../model/capabilities.js';
 
-export type HookKind = 'tp_btf' | 'raw_tp' | 'tracepoint' | 'sockops';
-export type HookGroup = 'lifecycle' | 'snapshots' | 'accept' | 'resets';
+export type { HookGroup, HookKind } from '../../model/capabilities.js';
 
 export interface Candidate {
   kind: HookKind;
@@ -78,10 +78,7 @@ export const TCP_HOOKS: GroupSpec[] = [
   },
 ];
 
-export interface Fallback {
-  kind: HookKind;
-  reason: string;
-}
+export type Fallback = HookFallback;
 
 export interface GroupReport {
   group: HookGroup;

@@ -1,9 +1,13 @@
 // TcpTracer: loads bpf/tcp.bpf.o with the best hooks this kernel offers, attaches them, and gives
 // access to the connection map, the lifecycle event stream and the loss counters.
 import { BpfObject, BpfError, VerifierError, NotSupportedError, codec, type Link, type MapReader, type ProgramRunStats, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
-import { repoPath } from '../../util/paths.js';
-import { layout, listenerKeyCodec, listenerOwnerCodec, DropReason, type ListenerKey, type ListenerOwner } from '../../bpf/gen/tcp.gen.js';
+import { repoPath } from '../../lib/paths.js';
+import { layout, listenerKeyCodec, listenerOwnerCodec, DropReason, OrphanResetKeyView, type ListenerKey, type ListenerOwner } from '../../bpf/gen/tcp.gen.js';
+import { formatAddr } from '../../model/addr.js';
+import type { ConnEvent, ConnSnapshot } from '../../model/connection.js';
+import type { TcpHookReport } from '../../model/capabilities.js';
 import { TCP_HOOKS, candidatesFor, type Candidate, type GroupReport, type HookGroup, type HookKind } from './hooks.js';
+import { ConnEventReader, ConnSnapshotReader } from './records.js';
 
 export const TCP_OBJECT = repoPath('bpf/.output/tcp.bpf.o');
 
@@ -14,8 +18,10 @@ export interface TcpTracerOptions {
   ringBytes?: number;
   /** Start these groups at a given hook kind (fallback testing, troubleshooting). */
   hooks?: Partial<Record<HookGroup, HookKind>>;
-  /** Receives lifecycle event batches as they arrive. */
-  onEvents: (batch: RecordBatch) => void;
+  /** Receives each lifecycle event as it arrives (the object is reused: copy what you keep). */
+  onEvent: (event: ConnEvent) => void;
+  /** A batch of events could not be handled (the handler threw); the batch's events are lost. */
+  onEventError?: (err: unknown) => void;
 }
 
 const ALL_PROGRAMS = [...new Set(TCP_HOOKS.flatMap((g) => g.candidates.flatMap((c) => c.programs)))];
@@ -35,18 +41,21 @@ export const DROP_SOURCES: Record<number, string> = {
 
 export class TcpTracer {
   readonly report: GroupReport[];
-  readonly conns: MapReader<Uint8Array, Uint8Array>;
-  readonly listeners: MapReader<ListenerKey, ListenerOwner>;
-  readonly orphanResets: MapReader<Uint8Array, number>;
-  readonly events: RingBufReader;
+  private readonly conns: MapReader<Uint8Array, Uint8Array>;
+  private readonly listeners: MapReader<ListenerKey, ListenerOwner>;
+  private readonly orphanResets: MapReader<Uint8Array, number>;
+  private readonly events: RingBufReader;
   private readonly drops: MapReader<number, number>;
   private readonly links: Link[];
+  private readonly eventReader = new ConnEventReader();
+  private readonly snapshotReader = new ConnSnapshotReader();
+  private readonly orphanView = new OrphanResetKeyView();
 
   private constructor(
     private readonly obj: BpfObject,
     report: GroupReport[],
     links: Link[],
-    onEvents: (batch: RecordBatch) => void,
+    options: TcpTracerOptions,
   ) {
     this.report = report;
     this.links = links;
@@ -54,7 +63,56 @@ export class TcpTracer {
     this.listeners = obj.map('listeners', listenerKeyCodec, listenerOwnerCodec);
     this.orphanResets = obj.map('orphan_resets', undefined, codec.u64);
     this.drops = obj.map('drops', codec.u32, codec.u64);
-    this.events = obj.ringBuffer('events', { lostMap: 'events_lost', handler: onEvents, maxPendingBatches: 64 });
+    const reader = this.eventReader;
+    const onEvent = options.onEvent;
+    const handler = (batch: RecordBatch): void =>
+      batch.forEach((view, offset, length) => {
+        if (length < ConnEventReader.size) return;
+        reader.at(view, offset);
+        if (reader.known) onEvent(reader);
+      });
+    this.events = obj.ringBuffer('events', { lostMap: 'events_lost', handler, maxPendingBatches: 64, ...(options.onEventError ? { onHandlerError: options.onEventError } : {}) });
+  }
+
+  /** Delivers the events the kernel has written so far (their handlers have run when this resolves). */
+  flushEvents(): Promise<void> {
+    return this.events.flush();
+  }
+
+  /** Reads the kernel's connection table: `each` sees every live connection (one reused object). */
+  readConnections(each: (c: ConnSnapshot) => void): number {
+    const batch = this.conns.readAll();
+    const r = this.snapshotReader;
+    for (let i = 0; i < batch.count; i++) each(r.at(batch.values, batch.valueOffset(i)));
+    return batch.count;
+  }
+
+  /** Resets sent for packets no socket owned (connection attempts to closed ports), taken out of the kernel map. */
+  drainOrphanResets(each: (peer: string, localPort: number, count: number) => void): void {
+    const b = this.orphanResets.readAll({ drain: true });
+    for (let i = 0; i < b.count; i++) {
+      const k = this.orphanView.at(b.keys, b.keyOffset(i));
+      each(formatAddr(k.family, k.raddr), k.lport, codec.readU64(b.values, b.valueOffset(i)));
+    }
+  }
+
+  /** Entries of the listener table now. */
+  listenerCount(): number {
+    return this.listeners.readAll().count;
+  }
+
+  get capacity(): { conns: number; listeners: number } {
+    return { conns: this.conns.maxEntries, listeners: this.listeners.maxEntries };
+  }
+
+  /** How the connection table is read (batch operations or per-key iteration). */
+  get readMode(): string {
+    return this.conns.mode;
+  }
+
+  /** Each hook group with the hook in use and the fallbacks taken. */
+  hookReports(): TcpHookReport[] {
+    return this.report.map((r) => ({ group: r.group, what: r.what, hook: r.kind ?? null, programs: r.programs, fallbacks: r.fallbacks }));
   }
 
   /**
@@ -117,7 +175,7 @@ export class TcpTracer {
       }
       const accept = report.find((r) => r.group === 'accept');
       loadedObj.setGlobal('open_at_accept', accept?.kind ? 1 : 0);
-      return new TcpTracer(loadedObj, report, links, options.onEvents);
+      return new TcpTracer(loadedObj, report, links, options);
     } catch (err) {
       loadedObj.close();
       throw err;

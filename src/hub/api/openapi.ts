@@ -148,6 +148,7 @@ const schemas: Record<string, Schema> = {
     edges: { type: 'integer' },
     endpoints: { type: 'integer' },
     pending_batches: { type: 'integer' },
+    joined_to: { ...str, description: 'Everything up to this time is joined and written: queries up to it are final' },
   }),
 };
 

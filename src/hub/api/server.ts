@@ -23,7 +23,7 @@ export interface ApiOptions {
   /** Bearer token required on the API, ingest and /metrics (none: open, for loopback only). */
   token?: string;
   /** Applies agents' messages (absent with the Prometheus store: agents are scraped, not heard). */
-  ingest?: (messages: Array<HelloIn | BatchIn>) => Promise<AcceptResult>;
+  ingest?: (messages: Array<HelloIn | BatchIn>, raw: { body: Buffer; encoding: string }) => Promise<AcceptResult>;
   status: () => Promise<unknown>;
   openapi: () => unknown;
   limits: BodyLimits;
@@ -105,9 +105,10 @@ export function createApiServer(o: ApiOptions): http.Server {
     if (type !== 'application/json') throw new ApiError(415, `content-type: '${type}' is not supported: send application/json (gzip-compressed with content-encoding: gzip)`, 'content-type');
     const raw = await readBody(req, o.limits.maxBodyBytes);
     o.metrics.ingestBytes.inc(raw.length);
-    const text = await decodeBody(raw, req.headers['content-encoding'], o.limits);
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const text = await decodeBody(raw, encoding, o.limits);
     const messages = parseMessages(text);
-    const result = await o.ingest(messages);
+    const result = await o.ingest(messages, { body: raw, encoding });
     if (result.unknownRuns.length) {
       o.metrics.rejected.inc({ reason: 'unknown_run' });
       sendJson(res, 409, { error: 'unknown agent run: send its hello, then the batches again', unknown_runs: result.unknownRuns, applied: result.applied, duplicates: result.duplicates });

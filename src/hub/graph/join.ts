@@ -62,8 +62,23 @@ export class Joiner {
     this.claims = claims ?? { servers: new ClaimIndex(), clients: new ClaimIndex() };
   }
 
+  /** Endpoint ids of the reporting processes, by a key built without making an Endpoint (the hot path). */
+  private readonly processIds = new Map<string, number>();
+  private readonly recordIds = new WeakMap<wire.TcpEdgeV1, number>();
+
   private localEndpoint(run: RunInfo, r: wire.TcpEdgeV1): number {
-    return this.endpoints.intern(processEndpoint(run.node, run.zone, r.process, r.cgroup ?? '', r.local));
+    let id = this.recordIds.get(r);
+    if (id !== undefined) return id;
+    const w = r.local;
+    const key = `${run.node}\u0001${run.zone}\u0001${r.process}\u0001${r.cgroup ?? ''}\u0001${w.container ?? ''}\u0001${w.pod ?? ''}\u0001${w.namespace ?? ''}\u0001${w.workload ?? ''}\u0001${w.workload_kind ?? ''}\u0001${w.service ?? ''}\u0001${w.image ?? ''}\u0001${w.version ?? ''}\u0001${w.node ?? ''}\u0001${w.zone ?? ''}\u0001${w.labels ? JSON.stringify(w.labels) : ''}`;
+    id = this.processIds.get(key);
+    if (id === undefined) {
+      id = this.endpoints.intern(processEndpoint(run.node, run.zone, r.process, r.cgroup ?? '', w));
+      if (this.processIds.size > 1_000_000) this.processIds.clear();
+      this.processIds.set(key, id);
+    }
+    this.recordIds.set(r, id);
+    return id;
   }
 
   /** Registers what a batch says about who held which address (as soon as it arrives). */

@@ -2,6 +2,7 @@
 // durably (the inbox) before the agent hears back; its address claims count at once. Its records
 // are joined a little later, when every agent that reports has reported past its interval (or
 // after maxWaitMs), so that both sides of a connection meet whatever order agents send in.
+import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { wire } from '../../model/index.js';
 import { ClaimIndex } from '../graph/claims.js';
@@ -42,6 +43,8 @@ export interface Finalized {
 }
 
 interface Pending {
+  /** The inbox request it came in. */
+  request: number;
   run: RunState;
   batch: wire.BatchV1;
   from: number;
@@ -51,6 +54,13 @@ interface Pending {
 
 const CLAIMS_META = 'claims';
 
+/** An inbox body as it was received. */
+function decodeStored(body: Buffer, encoding: string): string {
+  if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipSync(body).toString('utf8');
+  if (encoding === 'deflate') return inflateSync(body).toString('utf8');
+  return body.toString('utf8');
+}
+
 export class Ingest {
   readonly endpoints = new EndpointDictionary();
   readonly edges = new EdgeDictionary();
@@ -59,11 +69,15 @@ export class Ingest {
   /** Per endpoint id, the last interval end it was part of (ms). */
   readonly endpointSeen: number[] = [];
   private pending: Pending[] = [];
-  private finalizing = false;
+  private finalizing: Promise<void> | undefined;
   private readonly listeners = new Set<(f: Finalized) => void>();
   private readonly startedMs = Date.now();
   /** Runs that were reporting when the hub last stopped: they hold the join back while they catch up. */
   private readonly resuming = new Set<RunState>();
+  /** Inbox requests: how many of their batches wait to be joined. */
+  private readonly requestPending = new Map<number, number>();
+  /** Ids of inbox requests: time-based, so they grow across restarts. */
+  private nextRequest = Date.now() * 1000;
 
   private constructor(
     private readonly store: DuckStore,
@@ -93,13 +107,21 @@ export class Ingest {
     for (const body of await store.loadRuns()) ingest.runs.restore(body);
     for (const run of ingest.runs.current()) if (run.lastHeardMs >= now - 10 * options.staleMs) ingest.resuming.add(run);
     const inbox = await store.loadInbox();
+    let replayed = 0;
     for (const entry of inbox) {
-      const run = ingest.runs.get(entry.agent, entry.start);
-      if (!run) continue;
-      const batch = JSON.parse(entry.body) as wire.BatchV1;
-      ingest.queue(run, batch, entry.receivedMs);
+      const wanted = new Set(entry.batches.map(([agent, start, seq]) => `${agent}\u0000${start}\u0000${seq}`));
+      const text = decodeStored(entry.body, entry.encoding);
+      const parsed = JSON.parse(text) as wire.MessageV1 | wire.MessageV1[];
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+        if (m.kind !== 'batch' || !wanted.has(`${m.run.agent}\u0000${m.run.start}\u0000${m.seq}`)) continue;
+        const run = ingest.runs.get(m.run.agent, m.run.start);
+        if (!run) continue;
+        ingest.queue(entry.id, run, m, entry.receivedMs);
+        replayed++;
+      }
+      ingest.nextRequest = Math.max(ingest.nextRequest, entry.id + 1);
     }
-    if (inbox.length) log.info({ batches: inbox.length }, 'resuming batches accepted before the restart');
+    if (replayed) log.info({ batches: replayed }, 'resuming batches accepted before the restart');
     return ingest;
   }
 
@@ -112,18 +134,23 @@ export class Ingest {
     return this.pending.length;
   }
 
-  private queue(run: RunState, batch: wire.BatchV1, receivedMs: number): void {
+  private queue(request: number, run: RunState, batch: wire.BatchV1, receivedMs: number): void {
     const from = Date.parse(batch.from);
     const to = Date.parse(batch.to);
     this.joiner.observe(run, batch, { from, to });
-    this.pending.push({ run, batch, from, to, receivedMs });
+    this.pending.push({ request, run, batch, from, to, receivedMs });
+    this.requestPending.set(request, (this.requestPending.get(request) ?? 0) + 1);
   }
 
-  /** Applies hellos and batches (each batch once); durable before it returns. */
-  async accept(messages: Array<HelloIn | BatchIn>, nowMs = Date.now()): Promise<AcceptResult> {
+  /**
+   * Applies hellos and batches (each batch once); durable before it returns. `raw` is the request
+   * body as it came: kept as the inbox entry (without it, the applied batches are encoded anew).
+   */
+  async accept(messages: Array<HelloIn | BatchIn>, nowMs = Date.now(), raw?: { body: Buffer; encoding: string }): Promise<AcceptResult> {
     const result: AcceptResult = { applied: 0, duplicates: 0, unknownRuns: [] };
     const changed = new Set<RunState>();
-    const entries: InboxEntry[] = [];
+    const applied: wire.BatchV1[] = [];
+    const request = this.nextRequest++;
     for (const m of messages) {
       if (m.kind === 'hello') {
         changed.add(this.runs.hello(m, nowMs));
@@ -147,8 +174,8 @@ export class Ingest {
       run.losses = batch.losses;
       this.resuming.delete(run);
       changed.add(run);
-      entries.push({ agent: run.agent, start: run.start, seq: batch.seq, receivedMs: nowMs, body: JSON.stringify(batch) });
-      this.queue(run, batch, nowMs);
+      applied.push(batch);
+      this.queue(request, run, batch, nowMs);
       result.applied++;
       this.metrics.batches.inc({ agent: run.agent, result: 'applied' });
       this.metrics.records.inc({ kind: 'tcp' }, batch.tcp.length);
@@ -159,9 +186,18 @@ export class Ingest {
       this.metrics.lastBatch.set({ agent: run.agent, node: run.node }, to / 1000);
       this.metrics.agentDropped.set({ agent: run.agent }, batch.losses.batches_dropped);
     }
-    if (changed.size || entries.length) {
+    if (changed.size || applied.length) {
+      const entry: InboxEntry | undefined = applied.length
+        ? {
+            id: request,
+            receivedMs: nowMs,
+            encoding: raw?.encoding ?? 'gzip',
+            body: raw?.body ?? gzipSync(JSON.stringify(applied)),
+            batches: applied.map((b) => [b.run.agent, b.run.start, b.seq]),
+          }
+        : undefined;
       await this.store.accept(
-        entries,
+        entry,
         [...changed].map((r) => ({ agent: r.agent, start: r.start, body: RunRegistry.serialize(r) })),
       );
     }
@@ -189,62 +225,74 @@ export class Ingest {
 
   /** Joins the batches whose interval every agent has reported past (all of them with `all`), and writes them. */
   async finalize(nowMs = Date.now(), all = false): Promise<number> {
-    if (this.finalizing || this.pending.length === 0) return 0;
-    this.finalizing = true;
+    // One at a time: a caller that comes while a step runs waits for it, then takes its own turn.
+    while (this.finalizing) await this.finalizing;
+    if (this.pending.length === 0) return 0;
+    const step = this.finalizeStep(nowMs, all);
+    this.finalizing = step.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      const mark = this.watermark(nowMs);
-      const slack = this.options.join.slackMs;
-      const ready: Pending[] = [];
-      const waiting: Pending[] = [];
-      for (const p of this.pending) {
-        if (all || p.to + slack <= mark || nowMs - p.receivedMs >= this.options.maxWaitMs) ready.push(p);
-        else waiting.push(p);
-      }
-      if (ready.length === 0) return 0;
-      this.pending = waiting;
-      ready.sort((a, b) => a.to - b.to);
-      const rows: SampleRow[] = [];
-      const contributions: Finalized['contributions'] = [];
-      const before = { ...this.joiner.resolved };
-      for (const p of ready) {
-        for (const c of this.joiner.resolve(p.run, p.batch, { from: p.from, to: p.to })) {
-          rows.push({ t: p.to, durMs: p.to - p.from, edge: c.edge, side: c.side, values: c.values });
-          contributions.push({ ...c, t: p.to });
-          const edge = this.edges.get(c.edge);
-          this.endpointSeen[edge.client] = Math.max(this.endpointSeen[edge.client] ?? 0, p.to);
-          this.endpointSeen[edge.server] = Math.max(this.endpointSeen[edge.server] ?? 0, p.to);
-        }
-      }
-      for (const k of Object.keys(before) as Array<keyof typeof before>) this.metrics.joins.inc({ result: k }, this.joiner.resolved[k] - before[k]);
-      try {
-        await this.store.write(
-          rows,
-          ready.map((p) => ({ agent: p.run.agent, start: p.run.start, seq: p.batch.seq })),
-          this.endpoints.list(),
-          this.edges.values(),
-        );
-      } catch (err) {
-        // Kept in the inbox and in memory: the next step tries again.
-        this.pending.push(...ready);
-        this.log.error({ err }, 'writing joined samples failed; will retry');
-        return 0;
-      }
-      this.metrics.pending.set(this.pending.length);
-      this.metrics.graphSize.set({ what: 'edges' }, this.edges.size);
-      this.metrics.graphSize.set({ what: 'endpoints' }, this.endpoints.size);
-      const dns = ready.filter((p) => p.batch.dns.length).map((p) => ({ t: p.to, node: p.run.node, zone: p.run.zone, records: p.batch.dns }));
-      const f: Finalized = { t: ready[ready.length - 1]!.to, contributions, dns };
-      for (const l of this.listeners) {
-        try {
-          l(f);
-        } catch (err) {
-          this.log.warn({ err }, 'a stream listener failed');
-        }
-      }
-      return ready.length;
+      return await step;
     } finally {
-      this.finalizing = false;
+      this.finalizing = undefined;
     }
+  }
+
+  private async finalizeStep(nowMs: number, all: boolean): Promise<number> {
+    const mark = this.watermark(nowMs);
+    const slack = this.options.join.slackMs;
+    const ready: Pending[] = [];
+    const waiting: Pending[] = [];
+    for (const p of this.pending) {
+      if (all || p.to + slack <= mark || nowMs - p.receivedMs >= this.options.maxWaitMs) ready.push(p);
+      else waiting.push(p);
+    }
+    if (ready.length === 0) return 0;
+    this.pending = waiting;
+    ready.sort((a, b) => a.to - b.to);
+    const rows: SampleRow[] = [];
+    const contributions: Finalized['contributions'] = [];
+    const before = { ...this.joiner.resolved };
+    for (const p of ready) {
+      for (const c of this.joiner.resolve(p.run, p.batch, { from: p.from, to: p.to })) {
+        rows.push({ t: p.to, durMs: p.to - p.from, edge: c.edge, side: c.side, values: c.values });
+        contributions.push({ ...c, t: p.to });
+        const edge = this.edges.get(c.edge);
+        this.endpointSeen[edge.client] = Math.max(this.endpointSeen[edge.client] ?? 0, p.to);
+        this.endpointSeen[edge.server] = Math.max(this.endpointSeen[edge.server] ?? 0, p.to);
+      }
+    }
+    for (const k of Object.keys(before) as Array<keyof typeof before>) this.metrics.joins.inc({ result: k }, this.joiner.resolved[k] - before[k]);
+    try {
+      const left = new Map<number, number>();
+      for (const p of ready) left.set(p.request, (left.get(p.request) ?? this.requestPending.get(p.request) ?? 0) - 1);
+      const done = [...left].filter(([, n]) => n <= 0).map(([id]) => id);
+      await this.store.write(rows, done, this.endpoints.list(), this.edges.values());
+      for (const [id, n] of left) {
+        if (n <= 0) this.requestPending.delete(id);
+        else this.requestPending.set(id, n);
+      }
+    } catch (err) {
+      // Kept in the inbox and in memory: the next step tries again.
+      this.pending.push(...ready);
+      this.log.error({ err }, 'writing joined samples failed; will retry');
+      return 0;
+    }
+    this.metrics.pending.set(this.pending.length);
+    this.metrics.graphSize.set({ what: 'edges' }, this.edges.size);
+    this.metrics.graphSize.set({ what: 'endpoints' }, this.endpoints.size);
+    const dns = ready.filter((p) => p.batch.dns.length).map((p) => ({ t: p.to, node: p.run.node, zone: p.run.zone, records: p.batch.dns }));
+    const f: Finalized = { t: ready[ready.length - 1]!.to, contributions, dns };
+    for (const l of this.listeners) {
+      try {
+        l(f);
+      } catch (err) {
+        this.log.warn({ err }, 'a stream listener failed');
+      }
+    }
+    return ready.length;
   }
 
   /** Saves what the join remembers (claims), so that a restart resolves peers as before. */

@@ -5,7 +5,7 @@
 // applied), the inbox (batches accepted but not yet joined) and the join's claims.
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBDataChunk, DuckDBInstance, BIGINT, DOUBLE, INTEGER, TINYINT, type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBInstance, BIGINT, type DuckDBBlobValue, DOUBLE, INTEGER, TINYINT, type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { COLUMNS, C, WIDTH, newSide, type Side } from '../graph/counters.js';
 import type { FineEdge } from '../graph/edges.js';
 import type { Endpoint, EndpointKind } from '../graph/endpoint.js';
@@ -23,12 +23,14 @@ export interface SampleRow {
   values: Side;
 }
 
+/** One ingest request as it came (its body still encoded), with the batches it brought. */
 export interface InboxEntry {
-  agent: string;
-  start: string;
-  seq: number;
+  id: number;
   receivedMs: number;
-  body: string;
+  encoding: string;
+  body: Buffer;
+  /** [agent, start, seq] of each batch applied from it. */
+  batches: Array<[string, string, number]>;
 }
 
 /** Per edge id: [client, server] totals. */
@@ -62,7 +64,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS endpoints (id INTEGER PRIMARY KEY, ${ENDPOINT_COLUMNS.map((c) => `${c} VARCHAR`).join(', ')}, labels VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS edges (id INTEGER PRIMARY KEY, client INTEGER, server INTEGER, port INTEGER, protocol VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS runs (agent VARCHAR, start VARCHAR, body VARCHAR, PRIMARY KEY (agent, start))`,
-  `CREATE TABLE IF NOT EXISTS inbox (agent VARCHAR, start VARCHAR, seq BIGINT, received_ms BIGINT, body VARCHAR, PRIMARY KEY (agent, start, seq))`,
+  `CREATE TABLE IF NOT EXISTS inbox (id BIGINT PRIMARY KEY, received_ms BIGINT, encoding VARCHAR, body BLOB, batches VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS samples (t BIGINT, dur INTEGER, edge INTEGER, side TINYINT, ${valueColumns})`,
   `CREATE TABLE IF NOT EXISTS minutes (t BIGINT, edge INTEGER, side TINYINT, ${valueColumns})`,
 ];
@@ -211,26 +213,30 @@ export class DuckStore {
   }
 
   async loadInbox(): Promise<InboxEntry[]> {
-    const r = await this.reader.runAndReadAll('SELECT agent, start, seq, received_ms, body FROM inbox ORDER BY received_ms, agent, start, seq');
-    return r.getRows().map((row) => ({ agent: String(row[0]), start: String(row[1]), seq: Number(row[2]), receivedMs: Number(row[3]), body: String(row[4]) }));
+    const r = await this.reader.runAndReadAll('SELECT id, received_ms, encoding, body, batches FROM inbox ORDER BY id');
+    return r.getRows().map((row) => ({
+      id: Number(row[0]),
+      receivedMs: Number(row[1]),
+      encoding: String(row[2]),
+      body: Buffer.from((row[3] as DuckDBBlobValue).bytes),
+      batches: JSON.parse(String(row[4])) as InboxEntry['batches'],
+    }));
   }
 
-  /** Accepts batches durably: into the inbox, with their runs' state, in one transaction. */
-  accept(entries: InboxEntry[], runs: Array<{ agent: string; start: string; body: string }>): Promise<void> {
+  /** Accepts a request's batches durably: its body into the inbox, with the runs' state, in one transaction. */
+  accept(entry: InboxEntry | undefined, runs: Array<{ agent: string; start: string; body: string }>): Promise<void> {
     return this.writes.run(async () => {
       await this.writer.run('BEGIN TRANSACTION');
       try {
         for (const r of runs) await this.writer.run('INSERT OR REPLACE INTO runs VALUES ($1, $2, $3)', [r.agent, r.start, r.body]);
-        if (entries.length) {
+        if (entry) {
           const a = await this.writer.createAppender('inbox');
-          for (const e of entries) {
-            a.appendVarchar(e.agent);
-            a.appendVarchar(e.start);
-            a.appendBigInt(BigInt(e.seq));
-            a.appendBigInt(BigInt(e.receivedMs));
-            a.appendVarchar(e.body);
-            a.endRow();
-          }
+          a.appendBigInt(BigInt(entry.id));
+          a.appendBigInt(BigInt(entry.receivedMs));
+          a.appendVarchar(entry.encoding);
+          a.appendBlob(entry.body);
+          a.appendVarchar(JSON.stringify(entry.batches));
+          a.endRow();
           a.closeSync();
         }
         await this.writer.run('COMMIT');
@@ -241,8 +247,8 @@ export class DuckStore {
     });
   }
 
-  /** Writes joined samples (and new dictionary entries) and takes their batches out of the inbox, in one transaction. */
-  write(rows: SampleRow[], done: Array<{ agent: string; start: string; seq: number }>, endpoints: ArrayLike<Endpoint>, edges: ArrayLike<FineEdge>): Promise<void> {
+  /** Writes joined samples (and new dictionary entries) and takes the requests whose batches are all joined out of the inbox, in one transaction. */
+  write(rows: SampleRow[], doneRequests: number[], endpoints: ArrayLike<Endpoint>, edges: ArrayLike<FineEdge>): Promise<void> {
     return this.writes.run(async () => {
       await this.writer.run('BEGIN TRANSACTION');
       try {
@@ -251,7 +257,7 @@ export class DuckStore {
         // A late agent's samples inside minutes already rolled up go into the roll-ups too.
         const late = rows.filter((r) => r.t <= this.rolledTo).map((r) => ({ ...r, t: Math.ceil(r.t / MINUTE) * MINUTE }));
         if (late.length) await this.appendRows('minutes', late);
-        for (const d of done) await this.writer.run('DELETE FROM inbox WHERE agent = $1 AND start = $2 AND seq = $3', [d.agent, d.start, d.seq]);
+        if (doneRequests.length) await this.writer.run(`DELETE FROM inbox WHERE id IN (${doneRequests.join(',')})`);
         await this.writer.run('COMMIT');
       } catch (err) {
         await this.writer.run('ROLLBACK').catch(() => undefined);
@@ -306,8 +312,11 @@ export class DuckStore {
     const a = oldFrom ? Math.floor(w.from / MINUTE) * MINUTE : Math.ceil(w.from / MINUTE) * MINUTE;
     const b = Math.min(oldTo ? Math.ceil(w.to / MINUTE) * MINUTE : Math.floor(w.to / MINUTE) * MINUTE, this.rolledTo);
     if (a >= b) return `SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${w.to}`;
-    return `SELECT t, edge, side, ${plainColumns} FROM minutes WHERE t > ${a} AND t <= ${b}
-      UNION ALL SELECT t, edge, side, ${plainColumns} FROM samples WHERE (t > ${w.from} AND t <= ${a}) OR (t > ${b} AND t <= ${w.to})`;
+    // Plain ranges (no OR), so that DuckDB skips row groups by their min/max of t.
+    const parts = [`SELECT t, edge, side, ${plainColumns} FROM minutes WHERE t > ${a} AND t <= ${b}`];
+    if (a > w.from) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${a}`);
+    if (w.to > b) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${b} AND t <= ${w.to}`);
+    return parts.join(' UNION ALL ');
   }
 
   /** Each edge's counters over the window, per side (only the given edges, when given). */
@@ -389,7 +398,7 @@ export class DuckStore {
         await this.writer.run('BEGIN TRANSACTION');
         try {
           await this.writer.run(
-            `INSERT INTO minutes SELECT CAST(ceil(t / ${MINUTE}) AS BIGINT) * ${MINUTE} AS m, edge, side, ${sumColumns} FROM samples WHERE t > ${from} AND t <= ${target} GROUP BY m, edge, side`,
+            `INSERT INTO minutes SELECT CAST(ceil(t / ${MINUTE}) AS BIGINT) * ${MINUTE} AS m, edge, side, ${sumColumns} FROM samples WHERE t > ${from} AND t <= ${target} GROUP BY m, edge, side ORDER BY m`,
           );
           await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['rolled_to', String(target)]);
           await this.writer.run('COMMIT');

@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import type { DecoderSpec } from '../schema.js';
 import { SYSCALLS_X86_64 } from './syscalls.gen.js';
 import { identityFromCgroupPath, type PodIndex } from './kube.js';
-import { AF_INET, AF_INET6, formatAddr } from '../../agent/net/addr.js';
+import { AF_INET, AF_INET6, formatAddr } from '../../model/addr.js';
 
 /** Where decoders look things up; tests point it at fixtures or at the real system. */
 export interface DecoderEnv {
