@@ -265,7 +265,7 @@ function checkWindows(c: AlertsConfig, r: Reporter): void {
   const b = c.baseline;
   if (b.windowMs < shortMs || b.windowMs % shortMs !== 0) r.problem(['baseline', 'window'], `must be a multiple of resolution.short (${shortMs / 1000}s)`);
   if (b.windowMs > 240 * shortMs) r.problem(['baseline', 'window'], `must be at most 240 short buckets (${(240 * shortMs) / 1000}s): raise resolution.short`);
-  if (b.everyMs < b.windowMs) r.problem(['baseline', 'every'], `must be at least baseline.window (${b.windowMs / 1000}s)`);
+  if (b.everyMs < shortMs) r.problem(['baseline', 'every'], `must be at least resolution.short (${shortMs / 1000}s)`);
   if (b.minPoints > b.points) r.problem(['baseline', 'min_points'], `must be at most baseline.points (${b.points})`);
   const all: Array<[Rules, FieldPath]> = [[c.rules, ['rules']], ...c.overrides.map((o, i): [Rules, FieldPath] => [o.rules, ['overrides', i, 'rules']])];
   for (const [rs, at] of all) {

@@ -109,7 +109,8 @@ export class Baselines {
     const sizes = [n * this.metrics * this.size * 4, n * this.metrics * 2 * 4, n * this.metrics * 2, n * this.metrics * 2];
     if (bytes.byteLength !== sizes.reduce((a, b) => a + b, 0)) return false;
     this.ensure(n);
-    const copy = bytes.slice();
+    // A copy at offset 0 of its own buffer (Buffer#slice would share a pooled one).
+    const copy = new Uint8Array(bytes);
     let at = 0;
     this.points.set(new Float32Array(copy.buffer, at, sizes[0]! / 4));
     at += sizes[0]!;

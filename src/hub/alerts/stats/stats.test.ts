@@ -69,7 +69,10 @@ test('baselines keep the last N points per metric with their median and MAD, and
   b.ensure(3);
   b.add(2, 0, 5);
   const back = new Baselines(2, 4, 1);
-  assert.ok(back.restore(b.snapshot(3), 3));
+  // As read back from a store: a Buffer on a pooled ArrayBuffer, at an offset.
+  const pooled = Buffer.alloc(64 + b.snapshot(3).byteLength);
+  pooled.set(b.snapshot(3), 64);
+  assert.ok(back.restore(pooled.subarray(64), 3));
   assert.deepEqual(back.history(0, 1), [2, 3, 4, 100]);
   assert.equal(back.median(2, 0), 5);
   assert.equal(back.restore(b.snapshot(3), 2), false);
