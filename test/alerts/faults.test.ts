@@ -33,6 +33,7 @@ let checkout: Pod;
 let payments2: Pod;
 let server2: Proc;
 let alertsFile: string;
+let fraud: Pod;
 
 interface Alert {
   id: string;
@@ -78,7 +79,7 @@ rules:
   connect: { for: 3s, resolve_after: 8s }
   retransmits: { for: 3s, resolve_after: 8s, min_traffic: 100 }
   resets: { for: 3s, resolve_after: 8s }
-  new_dependency: { hold: 1h }
+  new_dependency: { hold: 1h, settle: 4s }
 receivers:
   - name: webhook
     group_wait: 1s
@@ -122,6 +123,8 @@ before(async () => {
   checkout = cluster.pod('checkout', a, 'a1', 'v2');
   const payments1 = cluster.pod('payments', b, 'b1');
   payments2 = cluster.pod('payments', c, 'c1');
+  // Deployed now, calling payments only after the learning window.
+  fraud = cluster.pod('fraud', a, 'a2');
   await cluster.server(payments1, 8080);
   server2 = await cluster.server(payments2, 8080);
   await startHub();
@@ -317,7 +320,6 @@ test("an iptables DROP of node-c's port: one failure alert, node-c's pod on top,
 
 test('a new client after the learning window raises one new-dependency alert', async () => {
   const t0 = Date.now();
-  const fraud = cluster.pod('fraud', cluster.node('node-a'), 'a2');
   const l = cluster.load(fraud, [`${cluster.node('node-b').addr}:8080`], { per: 1, pauseS: 0.2 });
   try {
     const list = (await waitFor(async () => {

@@ -93,7 +93,7 @@ export function signalReports(engine: AlertEngine, inc: Incident): SignalReport[
     const base = { signal: st.signal, since: iso(st.since), cleared: st.cleared ? iso(st.cleared) : null };
     if (inc.family === 'new_dependency') {
       const learned = engine.learningStartMs;
-      return { ...base, unit: 'none', now: null, baseline: null, text: `first seen ${iso(inc.startsAt)}; not among the dependencies learned from ${iso(learned)} to ${iso(learned + engine.config.learningWindowMs)}` };
+      return { ...base, unit: 'none', now: null, baseline: null, text: `first seen ${iso(st.since)}; not among the dependencies learned from ${iso(learned)} to ${iso(learned + engine.config.learningWindowMs)}` };
     }
     if (slot === undefined) return { ...base, unit: 'none', now: null, baseline: null, text: 'no longer observed' };
     return inc.family === 'dns' ? dnsSignal(engine, slot, st.signal, base) : edgeSignal(engine, slot, st.signal, base);

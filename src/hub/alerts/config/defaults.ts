@@ -5,7 +5,7 @@ import type { RawFile, RawRules } from './schema.js';
 const anomaly = { enabled: true, severity: 'warning', mads: 5, for: '2m', resolve_after: '5m' } as const;
 
 export const DEFAULT_RULES: Required<{ [K in keyof RawRules]: Required<RawRules[K]> }> = {
-  new_dependency: { enabled: true, severity: 'info', hold: '1h', external: 'named' },
+  new_dependency: { enabled: true, severity: 'info', hold: '1h', settle: '1m', external: 'named' },
   failures: {
     enabled: true,
     objective: '99.9%',

@@ -98,7 +98,7 @@ function dnsRule(raw: FullRules['dns']): DnsRule {
 }
 
 function newDependencyRule(raw: FullRules['new_dependency']): NewDependencyRule {
-  return { enabled: raw.enabled, severity: raw.severity, holdMs: durationMs(raw.hold), external: raw.external };
+  return { enabled: raw.enabled, severity: raw.severity, holdMs: durationMs(raw.hold), settleMs: durationMs(raw.settle), external: raw.external };
 }
 
 function rules(raw: FullRules, at: FieldPath, r: Reporter): Rules {

@@ -63,6 +63,7 @@ export const newDependencySchema = z.strictObject({
   enabled: z.boolean(),
   severity,
   hold: duration,
+  settle: duration,
   external: z.enum(['named', 'all', 'none']),
 });
 

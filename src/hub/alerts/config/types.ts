@@ -59,6 +59,12 @@ export interface NewDependencyRule {
   severity: Severity;
   /** How long the alert stays active after the edge first appeared. */
   holdMs: number;
+  /**
+   * How long after its first interval a new edge must still carry traffic to count: an end named
+   * late (a pod the agent had not heard of yet) first shows as a short-lived edge of a finer
+   * identity.
+   */
+  settleMs: number;
   /** External peers: only those named by DNS (named), every address (all), none. */
   external: 'named' | 'all' | 'none';
 }

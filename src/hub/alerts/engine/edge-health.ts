@@ -166,8 +166,8 @@ export class EdgeHealth {
     return this.byMember.get(key);
   }
 
-  /** The slot of a fine edge, made when its view edge is new (created: true). */
-  slotOf(edge: ResolvedEdge, nowMs: number): { slot: number; created: boolean } {
+  /** The slot of a fine edge, made when its view edge is new (created: true; first seen at seenMs). */
+  slotOf(edge: ResolvedEdge, seenMs: number): { slot: number; created: boolean } {
     const known = this.byMember.get(edge.key);
     if (known !== undefined) return { slot: known, created: false };
     const source = nodeOf(edge.client, this.view);
@@ -182,7 +182,7 @@ export class EdgeHealth {
         port: edge.port,
       };
       const ext = [edge.client, edge.server].find((e) => e.kind === 'external');
-      slot = this.addSlot({ id, source, target, port: edge.port, scope, external: ext ? (ext.dns ? 'named' : 'unnamed') : 'no', firstSeenMs: nowMs });
+      slot = this.addSlot({ id, source, target, port: edge.port, scope, external: ext ? (ext.dns ? 'named' : 'unnamed') : 'no', firstSeenMs: seenMs });
       created = true;
     }
     this.byMember.set(edge.key, slot);

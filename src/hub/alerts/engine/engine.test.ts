@@ -27,7 +27,7 @@ rules:
   retransmits: { for: 2s, resolve_after: 5s }
   resets: { for: 2s, resolve_after: 5s }
   dns: { for: 2s, resolve_after: 5s, min_requests: 10 }
-  new_dependency: { hold: 20s }
+  new_dependency: { hold: 20s, settle: 2s }
 `;
 
 const config = () => parseAlertsConfig(CONFIG, 'test.yaml', { externalUrl: 'http://hub' });
@@ -176,6 +176,13 @@ test('a new client after the learning window raises one new-dependency alert; ed
   run(r, 25);
   assert.equal(resolved(r).length, 1, 'it resolves after its hold');
   assert.equal(opened(r).length, 1);
+  // An edge that lasts one interval (an end named late, then properly) does not count.
+  const passing = fine(endpoint({ node: 'node-d', w: { container: 'c0ffee' } }, 'fraud'), payments1);
+  r.t += 1000;
+  r.engine.addTcp([{ edge: passing, side: 0, values: side({ opened: 1, closed: 1 }), t: r.t }]);
+  run(r, 8);
+  assert.equal(opened(r).length, 1, 'a passing name raised nothing');
+  assert.ok(r.engine.known.has(r.engine.edges.slot(r.engine.edges.slotOfMember(passing.key)!).id), 'but it is known now');
 });
 
 test('a mute keeps matching alerts from being raised at all; a silence does not', () => {

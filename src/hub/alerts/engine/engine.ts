@@ -70,6 +70,8 @@ export class AlertEngine {
   private readonly edgeIncident = new Map<number, Incident>();
   private readonly dnsIncident = new Map<number, Incident>();
   private newEdges: number[] = [];
+  /** New edges after learning, waiting to show they last (settle) before they count. */
+  private settling: number[] = [];
 
   constructor(readonly config: AlertsConfig) {
     this.view = parseView(config.view);
@@ -98,7 +100,7 @@ export class AlertEngine {
     const open = new Map<number, { bucket: number; t: number; client?: SideSums; server?: SideSums }>();
     const flush = (slot: number, p: { t: number; client?: SideSums; server?: SideSums }): void => this.edges.addInterval(slot, p.t, p.client, p.server);
     for (const c of queue) {
-      const { slot, created } = this.edges.slotOf(c.edge, nowMs);
+      const { slot, created } = this.edges.slotOf(c.edge, Math.min(c.t, nowMs));
       if (created) this.newEdges.push(slot);
       const bucket = Math.floor(c.t / width);
       let p = open.get(slot);
@@ -124,8 +126,9 @@ export class AlertEngine {
     this.edges.advance(nowMs);
     this.dns.advance(nowMs);
     this.drain(nowMs);
-    for (const slot of this.newEdges) this.newDependency(slot, nowMs, result);
+    for (const slot of this.newEdges) this.learnEdge(slot, nowMs);
     this.newEdges = [];
+    this.settleNewEdges(nowMs, result);
     const every = Math.floor(nowMs / this.config.baseline.everyMs);
     if (every !== this.lastEvery) {
       // The first tick only sets the clock: its windows may hold a partial period.
@@ -295,12 +298,35 @@ export class AlertEngine {
     return `${this.config.externalUrl}/?${q.toString()}`;
   }
 
-  private newDependency(slot: number, nowMs: number, result: TickResult): void {
+  /** A view edge seen for the first time: learned while learning, else a candidate new dependency. */
+  private learnEdge(slot: number, nowMs: number): void {
     const e = this.edges.slot(slot);
     if (this.known.has(e.id)) return;
     this.known.set(e.id, e.firstSeenMs);
     this.unsavedKnown.push([e.id, e.firstSeenMs]);
-    if (this.learning(nowMs)) return;
+    // Judged by when its traffic was (an agent's interval), not by when the hub got to it.
+    if (!this.learning(e.firstSeenMs)) this.settling.push(slot);
+  }
+
+  /**
+   * Candidates that still carry traffic the settle time after their first interval become
+   * new-dependency alerts; those that went quiet (a passing name) are dropped after three settle
+   * times (data arrives late by the join's wait, so quiet takes a while to be sure of).
+   */
+  private settleNewEdges(nowMs: number, result: TickResult): void {
+    if (!this.settling.length) return;
+    const waiting: number[] = [];
+    for (const slot of this.settling) {
+      const e = this.edges.slot(slot);
+      const rule = this.edges.rulesOf(slot).newDependency;
+      if (e.lastDataMs >= e.firstSeenMs + rule.settleMs) this.newDependency(slot, nowMs, result);
+      else if (nowMs - e.firstSeenMs < 3 * rule.settleMs) waiting.push(slot);
+    }
+    this.settling = waiting;
+  }
+
+  private newDependency(slot: number, nowMs: number, result: TickResult): void {
+    const e = this.edges.slot(slot);
     const rule = this.edges.rulesOf(slot).newDependency;
     if (!rule.enabled) return;
     if (e.external === 'unnamed' && rule.external !== 'all') return;
@@ -317,7 +343,7 @@ export class AlertEngine {
       name: labels.alertname!,
       severity: rule.severity,
       labels,
-      startsAt: e.firstSeenMs,
+      startsAt: nowMs,
       signals: [{ signal: 'new_dependency', since: e.firstSeenMs, goodSince: 0, unknownSince: 0, cleared: 0 }],
       url: this.edgeUrl(e.id, e.firstSeenMs),
     });
