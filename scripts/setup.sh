@@ -18,7 +18,7 @@ die() { echo "setup: $*" >&2; exit 1; }
 build_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ pkg-config iproute2 util-linux)
 # Tests and benchmarks: real traffic, kernel counters, peers and ground truth.
 test_pkgs=(prometheus iptables conntrack ethtool tcpdump netsniff-ng iperf3 wrk libbpf-tools iputils-ping procps psmisc
-  podman runc busybox-static dnsmasq-base nfdump containerd)
+  podman runc busybox-static dnsmasq-base nfdump containerd prometheus-alertmanager)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")
@@ -41,6 +41,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian's prometheus package starts a server on :9090; tests start their own.
   if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
+  # Likewise Alertmanager on :9093.
+  if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
   fi
 fi
 
