@@ -12,7 +12,7 @@ import { StreamHub } from './api/stream.js';
 import { createApiServer } from './api/server.js';
 import { openApiDocument } from './api/openapi.js';
 import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
-import type { EdgeTotals, GraphStore } from './store/store.js';
+import type { EdgeTotals, GraphStore, ResolvedEdge } from './store/store.js';
 import { addInto, newSide, type Side } from './graph/counters.js';
 import { AlertService } from './alerts/service.js';
 import { alertsApi } from './alerts/api.js';
@@ -85,8 +85,9 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     ? await AlertService.start({ config: alertsConfig, store, connect: () => duck.connect(), registry: metrics.registry, log: o.log.child({ component: 'alerts' }), hubName: `flowscope-hub@${o.listen.host}:${o.listen.port}` })
     : undefined;
   if (alerts) {
+    const resolveEdge = (id: number): ResolvedEdge => (store as EmbeddedStore).resolvedEdge(id);
     ingest.onFinalized((f) => {
-      alerts.addTcp(f.contributions.map((c) => ({ edge: (store as EmbeddedStore).resolvedEdge(c.edge), side: c.side, values: c.values, t: c.t })));
+      alerts.addTcp(f.contributions, resolveEdge);
       for (const d of f.dns) alerts.addDns(d);
     });
   }

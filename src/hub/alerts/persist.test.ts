@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { RTT_BUCKETS } from '../../model/distribution.js';
+import { addTcpRecord, newSide } from '../graph/counters.js';
+import type { ResolvedEdge } from '../store/store.js';
 import { parseAlertsConfig } from './config/load.js';
 import { AlertEngine } from './engine/engine.js';
 import { applyState, captureState, DuckAlertState } from './persist.js';
@@ -22,18 +25,28 @@ test('the state saved in DuckDB comes back whole: windows, baselines, incidents,
   }
   const t = 1_000_000;
   e.edges.advance(t);
-  e.edges.addInterval(3, t, { opened: 10, closed: 10, failures: 2, bytes: 1e4, retransmits: 1, resets: 0, rttSum: 0.01, rttCount: 10, connectSum: 0.005, connectCount: 10 }, undefined);
+  const values = newSide();
+  addTcpRecord(values, { role: 'client', process: 'a', peer: '', port: 80, local: {}, remote: {}, opened: 8, closed: 8, active: 0, failures: { refused: 2 }, bytes_sent: 1e4, bytes_received: 0, retransmits: 1, resets_sent: 0, resets_received: 0, rtt: { counts: RTT_BUCKETS.map(() => 0), sum: 0.01, count: 10 } });
+  // Found by its key: the slot restored with that member.
+  e.edges.add(3, () => ({ key: '3' }) as ResolvedEdge, 0, values, t, t);
+  e.edges.flush();
   for (let i = 0; i < 6; i++) e.edges.baselines.add(3, 0, 0.001 * (i + 1));
   e.incidents.open({ family: 'edge', subject: 'w|a|b3|80', name: 'FlowscopeRttAnomaly', severity: 'warning', labels: { alertname: 'FlowscopeRttAnomaly', edge: 'w|a|b3|80' }, startsAt: t, signals: [{ signal: 'rtt', since: t, goodSince: 0, unknownSince: 0, cleared: 0 }], url: 'u' });
   e.silences.create({ matchers: ['target=b1'], duration: '1h' }, Date.now());
-  await store.save(captureState(e, { webhook: { groups: [] } }, t), [['w|a|b3|80', 5]]);
+  await store.save(captureState(e, {}, t, store.saved), []);
+  // A later save writes the slots made since (and replaces the windows and baselines).
+  e.edges.addSlot({ id: 'w|a|b5|80', source: ref('a'), target: ref('b5'), port: 80, scope: { client: { namespace: 'n', workload: 'a' }, server: { namespace: 'n', workload: 'b5' }, port: 80 }, external: 'no', firstSeenMs: 6, members: ['5'] });
+  const second = captureState(e, { webhook: { groups: [] } }, t, store.saved);
+  assert.deepEqual(second.edgeSlots.map((s) => s.id), ['w|a|b5|80']);
+  await store.save(second, [['w|a|b3|80', 5]]);
 
   const loaded = await store.load();
   assert.deepEqual(loaded.known, [['w|a|b3|80', 5]]);
   const back = new AlertEngine(config());
   assert.deepEqual(applyState(back, loaded.state!), []);
   assert.equal(back.learningStartMs, 1000);
-  assert.equal(back.edges.slots.length, 5);
+  assert.equal(back.edges.slots.length, 6);
+  assert.equal(back.edges.slotById('w|a|b5|80'), 5);
   assert.deepEqual(back.edges.slot(3).members, ['3']);
   assert.deepEqual(back.edges.baselines.history(3, 0), e.edges.baselines.history(3, 0));
   assert.equal(back.edges.baselines.median(3, 0), e.edges.baselines.median(3, 0));

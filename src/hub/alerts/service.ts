@@ -7,7 +7,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { buildViewGraph, type ViewEdge } from '../graph/graph.js';
 import type { GraphStore, ResolvedEdge, Window } from '../store/store.js';
 import type { AlertsConfig } from './config/types.js';
-import { AlertEngine, type DnsInput, type TcpInput } from './engine/engine.js';
+import { AlertEngine, type DnsInput, type ResolveEdge, type TcpInput } from './engine/engine.js';
 import { EDGE_SIGNALS, DNS_SIGNALS } from './engine/signals.js';
 import type { Incident } from './engine/incidents.js';
 import { explain } from './explain.js';
@@ -87,8 +87,8 @@ export class AlertService {
     return s;
   }
 
-  addTcp(items: readonly TcpInput[]): void {
-    this.engine.addTcp(items);
+  addTcp(items: readonly TcpInput[], resolve: ResolveEdge): void {
+    this.engine.addTcp(items, resolve);
   }
 
   addDns(item: DnsInput): void {
@@ -194,9 +194,9 @@ export class AlertService {
     const known = this.engine.unsavedKnown;
     this.engine.unsavedKnown = [];
     const started = performance.now();
-    const snapshot = captureState(this.engine, this.receivers.save(), nowMs);
+    const snapshot = captureState(this.engine, this.receivers.save(), nowMs, state.saved);
     this.saving = state
-      .save(snapshot, known)
+      .save(snapshot, known.map((id): [string, number] => [id, this.engine.known.get(id) ?? nowMs]))
       .then(() => {
         this.lastSaveMs = nowMs;
         this.metrics.saveDuration.observe((performance.now() - started) / 1000);

@@ -37,5 +37,5 @@ export const DEFAULT_FILE: { [K in keyof Defaults]-?: Required<NonNullable<Defau
   resolution: { short: '1m', long: '10m' },
   baseline: { window: '5m', every: '15m', points: 24, min_points: 4 },
   learning_window: '24h',
-  save_interval: '1m',
+  save_interval: '5m',
 };

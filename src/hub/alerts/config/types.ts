@@ -144,7 +144,7 @@ export interface AlertsConfig {
   };
   /** Edges seen within this long of the first evaluation are the learned dependencies. */
   learningWindowMs: number;
-  /** How often the engine's state is saved in the store. */
+  /** How often the engine's state is saved in the store (and when the hub stops): a crash loses at most this much of the windows. */
   saveIntervalMs: number;
   rules: Rules;
   overrides: Override[];

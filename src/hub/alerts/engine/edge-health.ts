@@ -8,7 +8,7 @@ import { nodeOf, type NodeRef, type View } from '../../graph/views.js';
 import { FAIL_REASONS } from '../../../model/edge.js';
 import { CONNECT_BUCKETS, RTT_BUCKETS } from '../../../model/distribution.js';
 import type { ResolvedEdge } from '../../store/store.js';
-import { overrideFor, rulesAt, type EdgeScope } from '../config/match.js';
+import { overrideFor, type EdgeScope, type EndScope } from '../config/match.js';
 import type { AlertsConfig, AnomalyRule, Rules, Severity } from '../config/types.js';
 import { Baselines } from '../stats/baselines.js';
 import { upperBand } from '../stats/robust.js';
@@ -70,40 +70,24 @@ interface CompiledRules {
   anomaly: AnomalyRule[];
 }
 
-/** One side's counters as the detectors need them. */
-interface SideSums {
-  opened: number;
-  closed: number;
-  failures: number;
-  bytes: number;
-  retransmits: number;
-  resets: number;
-  rttSum: number;
-  rttCount: number;
-  connectSum: number;
-  connectCount: number;
-}
-
-const newSums = (): SideSums => ({ opened: 0, closed: 0, failures: 0, bytes: 0, retransmits: 0, resets: 0, rttSum: 0, rttCount: 0, connectSum: 0, connectCount: 0 });
-
-function addSide(into: SideSums, s: Side): void {
-  into.opened += s[C.opened]!;
-  into.closed += s[C.closed]!;
-  let f = 0;
-  for (let i = 0; i < FAIL_REASONS.length; i++) f += s[C.failures + i]!;
-  into.failures += f;
-  into.bytes += s[C.bytesSent]! + s[C.bytesReceived]!;
-  into.retransmits += s[C.retransmits]!;
-  into.resets += s[C.resetsSent]! + s[C.resetsReceived]!;
-  into.rttSum += s[RTT_SUM_AT]!;
-  into.rttCount += s[RTT_SUM_AT + 1]!;
-  into.connectSum += s[CONNECT_SUM_AT]!;
-  into.connectCount += s[CONNECT_SUM_AT + 1]!;
-}
-
-// A histogram's sum and count follow its buckets (counters.ts).
+// Where a side's values are in the store's layout (counters.ts); a histogram's sum and count
+// follow its buckets.
 const RTT_SUM_AT = C.rtt + RTT_BUCKETS.length;
 const CONNECT_SUM_AT = C.connect + CONNECT_BUCKETS.length;
+
+// Per touched slot and side, what one interval adds up to (scratch, reused every drain).
+const S_OPENED = 0;
+const S_CLOSED = 1;
+const S_FAILURES = 2;
+const S_BYTES = 3;
+const S_RETRANSMITS = 4;
+const S_RESETS = 5;
+const S_RTT_SUM = 6;
+const S_RTT_COUNT = 7;
+const S_CONNECT_SUM = 8;
+const S_CONNECT_COUNT = 9;
+const SCRATCH_FIELDS = 10;
+const NO_PENDING = -1;
 
 export class EdgeHealth {
   readonly slots: EdgeSlot[] = [];
@@ -120,6 +104,23 @@ export class EdgeHealth {
   private readonly view: View;
   /** Data older than the rings hold, or for edges that could not be placed. */
   dropped = 0;
+  /** View edges made since the engine last looked (it decides whether they are new dependencies). */
+  readonly created: number[] = [];
+  /** Per slot and metric: the upper band, kept with the baselines (NaN: too little history). */
+  private uppers: Float32Array;
+  /** Per slot: its row in the scratch while an interval is being added, the bucket and time of that interval. */
+  private pendingRow: Int32Array;
+  private pendingBucket: Float64Array;
+  private pendingT: Float64Array;
+  private readonly touched: number[] = [];
+  /** Two rows (client, server) of SCRATCH_FIELDS per touched slot, and which of them got data. */
+  private scratch = new Float64Array(1024 * 2 * SCRATCH_FIELDS);
+  private hasSide = new Uint8Array(1024 * 2);
+  /** Interned view nodes: one object per node however many edges it has. */
+  private readonly refs = new Map<string, NodeRef>();
+  private readonly scopes = new Map<string, EndScope>();
+  /** Fine edge number to slot (-1: not seen yet), the fast way to a slot. */
+  private fineToSlot = new Int32Array(1024).fill(NO_PENDING);
 
   constructor(
     private readonly config: AlertsConfig,
@@ -135,6 +136,10 @@ export class EdgeHealth {
     this.anomaly = new WindowSet(shortMs, [Math.max(1, Math.round(config.baseline.windowMs / shortMs))], ANOMALY_FIELDS);
     this.baselines = new Baselines(ANOMALY_METRICS.length, config.baseline.points);
     this.pendingSince = new Float64Array(1024 * EDGE_SIGNALS.length);
+    this.uppers = new Float32Array(1024 * ANOMALY_METRICS.length).fill(NaN);
+    this.pendingRow = new Int32Array(1024).fill(NO_PENDING);
+    this.pendingBucket = new Float64Array(1024);
+    this.pendingT = new Float64Array(1024);
     this.compiled = all.map((rules) => ({
       rules,
       burn: rules.failures.windows.map((w) => ({
@@ -150,7 +155,7 @@ export class EdgeHealth {
 
   /** Bytes of window and history state per edge. */
   get bytesPerSlot(): number {
-    return this.shortBurn.bytesPerSlot + this.longBurn.bytesPerSlot + this.anomaly.bytesPerSlot + this.baselines.bytesPerSlot + EDGE_SIGNALS.length * 8;
+    return this.shortBurn.bytesPerSlot + this.longBurn.bytesPerSlot + this.anomaly.bytesPerSlot + this.baselines.bytesPerSlot + EDGE_SIGNALS.length * 8 + ANOMALY_METRICS.length * 4 + 4 + 16;
   }
 
   rulesOf(slot: number): Rules {
@@ -166,28 +171,37 @@ export class EdgeHealth {
     return this.byMember.get(key);
   }
 
-  /** The slot of a fine edge, made when its view edge is new (created: true; first seen at seenMs). */
-  slotOf(edge: ResolvedEdge, seenMs: number): { slot: number; created: boolean } {
+  /** One namespace/workload object per view node. */
+  private endScope(node: string, e: { namespace: string; workload: string }): EndScope {
+    let s = this.scopes.get(node);
+    if (!s) this.scopes.set(node, (s = { namespace: e.namespace, workload: e.workload }));
+    return s;
+  }
+
+  private intern(r: NodeRef): NodeRef {
+    const known = this.refs.get(r.id);
+    if (known) return known;
+    this.refs.set(r.id, r);
+    return r;
+  }
+
+  /** The slot of a fine edge, made when its view edge is new (then listed in `created`; first seen at seenMs). */
+  slotOf(edge: ResolvedEdge, seenMs: number): number {
     const known = this.byMember.get(edge.key);
-    if (known !== undefined) return { slot: known, created: false };
-    const source = nodeOf(edge.client, this.view);
-    const target = nodeOf(edge.server, this.view);
+    if (known !== undefined) return known;
+    const source = this.intern(nodeOf(edge.client, this.view));
+    const target = this.intern(nodeOf(edge.server, this.view));
     const id = edgeId(this.view, source.id, target.id, edge.port);
     let slot = this.byId.get(id);
-    let created = false;
     if (slot === undefined) {
-      const scope: EdgeScope = {
-        client: { namespace: edge.client.namespace, workload: edge.client.workload },
-        server: { namespace: edge.server.namespace, workload: edge.server.workload },
-        port: edge.port,
-      };
-      const ext = [edge.client, edge.server].find((e) => e.kind === 'external');
+      const scope: EdgeScope = { client: this.endScope(source.id, edge.client), server: this.endScope(target.id, edge.server), port: edge.port };
+      const ext = edge.client.kind === 'external' ? edge.client : edge.server.kind === 'external' ? edge.server : undefined;
       slot = this.addSlot({ id, source, target, port: edge.port, scope, external: ext ? (ext.dns ? 'named' : 'unnamed') : 'no', firstSeenMs: seenMs });
-      created = true;
+      this.created.push(slot);
     }
     this.byMember.set(edge.key, slot);
     this.slots[slot]!.members.push(edge.key);
-    return { slot, created };
+    return slot;
   }
 
   /** Adds a slot (restored ones come in their saved order). */
@@ -203,10 +217,13 @@ export class EdgeHealth {
     this.longBurn.ensure(n);
     this.anomaly.ensure(n);
     this.baselines.ensure(n);
-    if (this.pendingSince.length < n * EDGE_SIGNALS.length) {
-      const grown = new Float64Array(Math.max(n, this.pendingSince.length / EDGE_SIGNALS.length * 2) * EDGE_SIGNALS.length);
-      grown.set(this.pendingSince);
-      this.pendingSince = grown;
+    if (this.pendingRow.length < n) {
+      const cap = this.pendingRow.length * 2;
+      this.pendingSince = grow(this.pendingSince, cap * EDGE_SIGNALS.length, 0);
+      this.uppers = grow(this.uppers, cap * ANOMALY_METRICS.length, NaN);
+      this.pendingRow = grow(this.pendingRow, cap, NO_PENDING);
+      this.pendingBucket = grow(this.pendingBucket, cap, 0);
+      this.pendingT = grow(this.pendingT, cap, 0);
     }
     return index;
   }
@@ -223,31 +240,92 @@ export class EdgeHealth {
   private readonly anomalyValues = new Float64Array(ANOMALY_FIELDS);
 
   /**
-   * Adds one view edge's counters over one interval: its client's view and its server's (either
-   * may be absent). Data ahead of the windows' current bucket counts in the current one.
+   * Adds one side's counters of a fine edge over one interval. Sides of the same view edge and
+   * bucket are summed until flush(): the client's and the server's view are needed together.
    */
-  addInterval(slot: number, tMs: number, client: SideSums | undefined, server: SideSums | undefined): void {
-    const main = client ?? server;
-    if (!main) return;
+  add(fine: number, resolve: (fine: number) => ResolvedEdge, side: 0 | 1, values: Side, tMs: number, seenMs: number): void {
+    let slot = fine < this.fineToSlot.length ? this.fineToSlot[fine]! : NO_PENDING;
+    if (slot === NO_PENDING) {
+      slot = this.slotOf(resolve(fine), seenMs);
+      if (fine >= this.fineToSlot.length) this.fineToSlot = grow(this.fineToSlot, Math.max(fine + 1, this.fineToSlot.length * 2), NO_PENDING);
+      this.fineToSlot[fine] = slot;
+    }
+    const bucket = Math.floor(tMs / this.config.resolution.shortMs);
+    let row = this.pendingRow[slot]!;
+    if (row !== NO_PENDING && this.pendingBucket[slot] !== bucket) {
+      this.flushSlot(slot, row);
+      row = NO_PENDING;
+    }
+    if (row === NO_PENDING) {
+      row = this.touched.length;
+      this.touched.push(slot);
+      this.pendingRow[slot] = row;
+      this.pendingBucket[slot] = bucket;
+      this.pendingT[slot] = tMs;
+      if (this.hasSide.length < 2 * (row + 1)) {
+        this.hasSide = grow(this.hasSide, this.hasSide.length * 2, 0);
+        this.scratch = grow(this.scratch, this.scratch.length * 2, 0);
+      }
+      this.scratch.fill(0, row * 2 * SCRATCH_FIELDS, (row + 1) * 2 * SCRATCH_FIELDS);
+      this.hasSide[2 * row] = 0;
+      this.hasSide[2 * row + 1] = 0;
+    } else if (tMs > this.pendingT[slot]!) this.pendingT[slot] = tMs;
+    const at = (2 * row + side) * SCRATCH_FIELDS;
+    const x = this.scratch;
+    this.hasSide[2 * row + side] = 1;
+    x[at + S_OPENED]! += values[C.opened]!;
+    x[at + S_CLOSED]! += values[C.closed]!;
+    let f = 0;
+    for (let i = 0; i < FAIL_REASONS.length; i++) f += values[C.failures + i]!;
+    x[at + S_FAILURES]! += f;
+    x[at + S_BYTES]! += values[C.bytesSent]! + values[C.bytesReceived]!;
+    x[at + S_RETRANSMITS]! += values[C.retransmits]!;
+    x[at + S_RESETS]! += values[C.resetsSent]! + values[C.resetsReceived]!;
+    x[at + S_RTT_SUM]! += values[RTT_SUM_AT]!;
+    x[at + S_RTT_COUNT]! += values[RTT_SUM_AT + 1]!;
+    x[at + S_CONNECT_SUM]! += values[CONNECT_SUM_AT]!;
+    x[at + S_CONNECT_COUNT]! += values[CONNECT_SUM_AT + 1]!;
+  }
+
+  /** Folds every pending interval into the windows. */
+  flush(): void {
+    for (const slot of this.touched) {
+      const row = this.pendingRow[slot]!;
+      if (row !== NO_PENDING) this.flushSlot(slot, row);
+    }
+    this.touched.length = 0;
+  }
+
+  /** One view edge's interval into its windows: from its client's view where there is one, else its server's. */
+  private flushSlot(slot: number, row: number): void {
+    this.pendingRow[slot] = NO_PENDING;
+    const hasClient = this.hasSide[2 * row] === 1;
+    const hasServer = this.hasSide[2 * row + 1] === 1;
+    if (!hasClient && !hasServer) return;
+    const x = this.scratch;
+    const c = 2 * row * SCRATCH_FIELDS;
+    const sv = c + SCRATCH_FIELDS;
+    const main = hasClient ? c : sv;
+    const tMs = this.pendingT[slot]!;
     const s = this.slots[slot]!;
-    s.lastDataMs = Math.max(s.lastDataMs, tMs);
-    const attempts = client ? client.opened + client.failures : main.opened;
+    if (tMs > s.lastDataMs) s.lastDataMs = tMs;
+    const attempts = hasClient ? x[c + S_OPENED]! + x[c + S_FAILURES]! : x[sv + S_OPENED]!;
     const b = this.burnValues;
     b[ATTEMPTS] = attempts;
-    b[FAILED] = client ? client.failures : 0;
-    const clamp = (w: WindowSet): number => Math.min(w.bucketOf(tMs), w.currentBucket);
-    let ok = this.shortBurn.add(slot, clamp(this.shortBurn), b);
-    ok = this.longBurn.add(slot, clamp(this.longBurn), b) && ok;
+    b[FAILED] = hasClient ? x[c + S_FAILURES]! : 0;
+    let ok = this.shortBurn.add(slot, Math.min(this.shortBurn.bucketOf(tMs), this.shortBurn.currentBucket), b);
+    ok = this.longBurn.add(slot, Math.min(this.longBurn.bucketOf(tMs), this.longBurn.currentBucket), b) && ok;
     const a = this.anomalyValues;
-    a[RTT_SUM] = (client?.rttSum ?? 0) + (server?.rttSum ?? 0);
-    a[RTT_COUNT] = (client?.rttCount ?? 0) + (server?.rttCount ?? 0);
-    a[CONNECT_SUM] = client?.connectSum ?? 0;
-    a[CONNECT_COUNT] = client?.connectCount ?? 0;
-    a[RETRANSMITS] = (client?.retransmits ?? 0) + (server?.retransmits ?? 0);
-    a[SEGMENTS] = main.bytes / SEGMENT_BYTES + SEGMENTS_PER_CONNECTION * main.opened;
-    a[RESETS] = main.resets;
-    a[CONNECTIONS] = Math.max(attempts, main.closed);
-    ok = this.anomaly.add(slot, clamp(this.anomaly), a) && ok;
+    // Absent sides are zeros in the scratch.
+    a[RTT_SUM] = x[c + S_RTT_SUM]! + x[sv + S_RTT_SUM]!;
+    a[RTT_COUNT] = x[c + S_RTT_COUNT]! + x[sv + S_RTT_COUNT]!;
+    a[CONNECT_SUM] = x[c + S_CONNECT_SUM]!;
+    a[CONNECT_COUNT] = x[c + S_CONNECT_COUNT]!;
+    a[RETRANSMITS] = x[c + S_RETRANSMITS]! + x[sv + S_RETRANSMITS]!;
+    a[SEGMENTS] = x[main + S_BYTES]! / SEGMENT_BYTES + SEGMENTS_PER_CONNECTION * x[main + S_OPENED]!;
+    a[RESETS] = x[main + S_RESETS]!;
+    a[CONNECTIONS] = Math.max(attempts, x[main + S_CLOSED]!);
+    ok = this.anomaly.add(slot, Math.min(this.anomaly.bucketOf(tMs), this.anomaly.currentBucket), a) && ok;
     if (!ok) this.dropped++;
   }
 
@@ -269,9 +347,16 @@ export class EdgeHealth {
 
   /** The band above which a metric is anomalous (NaN: too little history). */
   upper(slot: number, metric: number): number {
-    const rule = this.compiled[this.slots[slot]!.override + 1]!.anomaly[metric]!;
-    if (this.baselines.count(slot, metric) < this.config.baseline.minPoints) return NaN;
-    return upperBand(this.baselines.median(slot, metric), this.baselines.mad(slot, metric), rule);
+    return this.uppers[slot * ANOMALY_METRICS.length + metric]!;
+  }
+
+  /** Recomputes a slot's bands from its baselines (after a point is added, or a restore). */
+  updateBands(slot: number): void {
+    const rules = this.compiled[this.slots[slot]!.override + 1]!.anomaly;
+    for (let m = 0; m < ANOMALY_METRICS.length; m++) {
+      const enough = this.baselines.count(slot, m) >= this.config.baseline.minPoints;
+      this.uppers[slot * ANOMALY_METRICS.length + m] = enough ? upperBand(this.baselines.median(slot, m), this.baselines.mad(slot, m), rules[m]!) : NaN;
+    }
   }
 
   /** Each burn window pair of the slot's rules: attempts, failures and burn rates in both windows. */
@@ -316,16 +401,18 @@ export class EdgeHealth {
       }
       out[0] = bad ? BAD : good ? GOOD : UNKNOWN;
     }
+    // The anomaly window's sums: (sum, count) pairs for RTT and connect, then retransmits over
+    // segments and resets over connections.
+    const sums = this.anomaly.sumsArray;
+    const at = this.anomaly.offset(slot, 0);
+    const uppers = this.uppers;
+    const u = slot * ANOMALY_METRICS.length;
     for (let m = 0; m < ANOMALY_METRICS.length; m++) {
       const rule = c.anomaly[m]!;
-      if (!rule.enabled) {
-        out[m + 1] = UNKNOWN;
-        continue;
-      }
-      const { value, traffic } = this.current(slot, m);
-      const upper = this.upper(slot, m);
-      if (!(traffic >= rule.minTraffic) || !Number.isFinite(value) || Number.isNaN(upper)) out[m + 1] = UNKNOWN;
-      else out[m + 1] = value > upper ? BAD : GOOD;
+      const upper = uppers[u + m]!;
+      const traffic = sums[at + 2 * m + 1]!;
+      if (!rule.enabled || upper !== upper || !(traffic >= rule.minTraffic) || traffic <= 0) out[m + 1] = UNKNOWN;
+      else out[m + 1] = sums[at + 2 * m]! / traffic > upper ? BAD : GOOD;
     }
     return severity;
   }
@@ -346,6 +433,7 @@ export class EdgeHealth {
         this.baselines.add(slot, m, value);
         n++;
       }
+      this.updateBands(slot);
     }
     return n;
   }
@@ -357,4 +445,11 @@ export class EdgeHealth {
 
 export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, error: 1, warning: 2, info: 3 };
 
-export { newSums, addSide, type SideSums };
+/** A typed array `n` long with `a` at its start and `fill` after. */
+function grow<T extends Float64Array | Float32Array | Int32Array | Uint8Array>(a: T, n: number, fill: number): T {
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.fill(fill);
+  b.set(a);
+  return b;
+}
+

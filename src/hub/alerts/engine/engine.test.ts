@@ -38,10 +38,16 @@ function endpoint(e: { node: string; w: wire.WorkloadV1 }, process: string): End
   return processEndpoint(e.node, 'zone-1', process, '', e.w);
 }
 
-let keys = 0;
+/** Fine edges as the store numbers them: the engine resolves a number into its ends once. */
+const registry: ResolvedEdge[] = [];
+const resolve = (id: number): ResolvedEdge => registry[id]!;
 function fine(client: Endpoint, server: Endpoint, port = 8080): ResolvedEdge {
-  return { key: String(keys++), client, server, port, protocol: 'tcp' };
+  const e: ResolvedEdge = { key: String(registry.length), client, server, port, protocol: 'tcp' };
+  registry.push(e);
+  return e;
 }
+
+const input = (edge: ResolvedEdge, side: 0 | 1, values: Side, t: number) => ({ edge: Number(edge.key), side, values, t });
 
 function hist(layout: readonly number[], value: number, n: number): wire.HistogramV1 {
   const i = layout.findIndex((b) => value <= b);
@@ -68,12 +74,15 @@ interface Interval {
 function feed(engine: AlertEngine, t: number, o: Interval = {}): void {
   const healthy: Partial<wire.TcpEdgeV1> = { opened: 10, closed: 10, bytes_sent: 10_000, bytes_received: 50_000, connect: hist(CONNECT_BUCKETS, 0.0004, 10), rtt: hist(RTT_BUCKETS, 0.0002, 10) };
   const p2 = { ...healthy, ...o.p2 };
-  engine.addTcp([
-    { edge: toP1, side: 0, values: side(healthy), t },
-    { edge: toP1, side: 1, values: side({ opened: 10, closed: 10, rtt: hist(RTT_BUCKETS, 0.0002, 10) }), t },
-    { edge: toP2, side: 0, values: side(p2), t },
-    { edge: toP2, side: 1, values: side({ opened: p2.opened, closed: p2.closed, rtt: p2.rtt }), t },
-  ]);
+  engine.addTcp(
+    [
+      input(toP1, 0, side(healthy), t),
+      input(toP1, 1, side({ opened: 10, closed: 10, rtt: hist(RTT_BUCKETS, 0.0002, 10) }), t),
+      input(toP2, 0, side(p2), t),
+      input(toP2, 1, side({ opened: p2.opened, closed: p2.closed, rtt: p2.rtt }), t),
+    ],
+    resolve,
+  );
 }
 
 interface Run {
@@ -142,7 +151,7 @@ test('retransmits and resets beyond the band, with enough traffic; a quiet edge 
   const r: Run = { engine: new AlertEngine(config()), results: [], t: T0 };
   // A quiet edge, learned with the others: one connection a second, failing, retransmitting, reset.
   const quiet = fine(endpoint(wl('batch-1', 'batch', 'node-d'), 'batch'), payments1);
-  const quietTraffic = (bad: boolean) => r.engine.addTcp([{ edge: quiet, side: 0, values: side(bad ? { opened: 0, closed: 1, failures: { refused: 1 }, bytes_sent: 100, retransmits: 5, resets_received: 1 } : { opened: 1, closed: 1, bytes_sent: 100 }), t: r.t }]);
+  const quietTraffic = (bad: boolean) => r.engine.addTcp([input(quiet, 0, side(bad ? { opened: 0, closed: 1, failures: { refused: 1 }, bytes_sent: 100, retransmits: 5, resets_received: 1 } : { opened: 1, closed: 1, bytes_sent: 100 }), r.t)], resolve);
   for (let i = 0; i < 45; i++) {
     r.t += 1000;
     feed(r.engine, r.t);
@@ -165,7 +174,7 @@ test('a new client after the learning window raises one new-dependency alert; ed
   for (let i = 0; i < 5; i++) {
     r.t += 1000;
     feed(r.engine, r.t);
-    r.engine.addTcp([{ edge: newcomer, side: 0, values: side({ opened: 1, closed: 1 }), t: r.t }]);
+    r.engine.addTcp([input(newcomer, 0, side({ opened: 1, closed: 1 }), r.t)], resolve);
     r.results.push(r.engine.tick(r.t + 300));
   }
   const alerts = opened(r);
@@ -179,7 +188,7 @@ test('a new client after the learning window raises one new-dependency alert; ed
   // An edge that lasts one interval (an end named late, then properly) does not count.
   const passing = fine(endpoint({ node: 'node-d', w: { container: 'c0ffee' } }, 'fraud'), payments1);
   r.t += 1000;
-  r.engine.addTcp([{ edge: passing, side: 0, values: side({ opened: 1, closed: 1 }), t: r.t }]);
+  r.engine.addTcp([input(passing, 0, side({ opened: 1, closed: 1 }), r.t)], resolve);
   run(r, 8);
   assert.equal(opened(r).length, 1, 'a passing name raised nothing');
   assert.ok(r.engine.known.has(r.engine.edges.slot(r.engine.edges.slotOfMember(passing.key)!).id), 'but it is known now');

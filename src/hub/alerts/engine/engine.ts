@@ -10,17 +10,21 @@ import type { AlertsConfig, Severity } from '../config/types.js';
 import { cleanLabels } from '../model.js';
 import { Silences } from '../silences.js';
 import { DnsHealth } from './dns-health.js';
-import { ANOMALY_METRICS, EdgeHealth, SEVERITY_RANK, addSide, newSums, type SideSums } from './edge-health.js';
+import { ANOMALY_METRICS, EdgeHealth, SEVERITY_RANK } from './edge-health.js';
 import { Incidents, type Incident } from './incidents.js';
 import { ALERT_NAMES, BAD, DNS_SIGNALS, EDGE_SIGNALS, FAILURES, GOOD, UNKNOWN, type Signal } from './signals.js';
 
+/** One side of a fine edge over one interval, as the join hands it out. */
 export interface TcpInput {
-  edge: ResolvedEdge;
+  /** The fine edge's number in the store (resolved into its ends only when first seen). */
+  edge: number;
   side: 0 | 1;
   values: Side;
   /** The interval's end (ms). */
   t: number;
 }
+
+export type ResolveEdge = (edge: number) => ResolvedEdge;
 
 export interface DnsInput {
   node: string;
@@ -57,11 +61,11 @@ export class AlertEngine {
   /** The edges learned as dependencies (view edge ids), with when they were first seen. */
   readonly known = new Map<string, number>();
   /** Known edges not saved yet. */
-  unsavedKnown: Array<[string, number]> = [];
+  unsavedKnown: string[] = [];
   /** When learning started (ms; 0: at the first tick). */
   learningStartMs = 0;
   readonly counters: EngineCounters = { ticks: 0, pointsRecorded: 0, muted: 0, newDependencies: 0 };
-  private tcpQueue: TcpInput[] = [];
+  private tcpQueue: Array<{ items: readonly TcpInput[]; resolve: ResolveEdge }> = [];
   private dnsQueue: DnsInput[] = [];
   private lastEvery = NONE;
   private readonly outcomes = new Uint8Array(EDGE_SIGNALS.length);
@@ -83,9 +87,9 @@ export class AlertEngine {
     return this.learningStartMs === 0 || nowMs < this.learningStartMs + this.config.learningWindowMs;
   }
 
-  /** Queues a finalized interval's TCP contributions (applied at the next tick). */
-  addTcp(items: readonly TcpInput[]): void {
-    for (const i of items) this.tcpQueue.push(i);
+  /** Queues a finalized interval's TCP contributions (applied at the next tick; not copied). */
+  addTcp(items: readonly TcpInput[], resolve: ResolveEdge): void {
+    this.tcpQueue.push({ items, resolve });
   }
 
   addDns(item: DnsInput): void {
@@ -96,23 +100,10 @@ export class AlertEngine {
   private drain(nowMs: number): void {
     const queue = this.tcpQueue;
     this.tcpQueue = [];
-    const width = this.config.resolution.shortMs;
-    const open = new Map<number, { bucket: number; t: number; client?: SideSums; server?: SideSums }>();
-    const flush = (slot: number, p: { t: number; client?: SideSums; server?: SideSums }): void => this.edges.addInterval(slot, p.t, p.client, p.server);
-    for (const c of queue) {
-      const { slot, created } = this.edges.slotOf(c.edge, Math.min(c.t, nowMs));
-      if (created) this.newEdges.push(slot);
-      const bucket = Math.floor(c.t / width);
-      let p = open.get(slot);
-      if (p && p.bucket !== bucket) {
-        flush(slot, p);
-        p = undefined;
-      }
-      if (!p) open.set(slot, (p = { bucket, t: c.t }));
-      addSide(c.side === 0 ? (p.client ??= newSums()) : (p.server ??= newSums()), c.values);
-      p.t = Math.max(p.t, c.t);
-    }
-    for (const [slot, p] of open) flush(slot, p);
+    for (const { items, resolve } of queue) for (const c of items) this.edges.add(c.edge, resolve, c.side, c.values, c.t, Math.min(c.t, nowMs));
+    this.edges.flush();
+    for (const slot of this.edges.created) this.newEdges.push(slot);
+    this.edges.created.length = 0;
     const dns = this.dnsQueue;
     this.dnsQueue = [];
     for (const d of dns) this.dns.addRecords(d.node, d.zone, d.t, d.records, nowMs);
@@ -303,7 +294,7 @@ export class AlertEngine {
     const e = this.edges.slot(slot);
     if (this.known.has(e.id)) return;
     this.known.set(e.id, e.firstSeenMs);
-    this.unsavedKnown.push([e.id, e.firstSeenMs]);
+    this.unsavedKnown.push(e.id);
     // Judged by when its traffic was (an agent's interval), not by when the hub got to it.
     if (!this.learning(e.firstSeenMs)) this.settling.push(slot);
   }

@@ -66,27 +66,27 @@ export class WindowSet {
       this.cur = bucket;
       return;
     }
-    for (let b = this.cur + 1; b <= bucket; b++) {
-      const pos = b % B;
-      for (let s = 0; s < slots; s++) this.ring.fill(0, (s * B + pos) * F, (s * B + pos + 1) * F);
-    }
+    const from = this.cur + 1;
     this.cur = bucket;
-    this.recompute(slots);
+    this.recompute(slots, from);
   }
 
-  private recompute(slots: number): void {
-    const { buckets: B, fields: F, windows, ring, sums } = this;
+  /** Clears buckets [from, cur] and recomputes every slot's sums from its ring, slot by slot. */
+  private recompute(slots: number, from = this.cur + 1): void {
+    const { buckets: B, fields: F, windows, ring, sums, cur } = this;
     const W = windows.length;
-    const cur = this.cur;
+    const K = this.buckets - 1;
     for (let s = 0; s < slots; s++) {
       const base = s * B * F;
-      for (let w = 0; w < W; w++) {
-        const at = (s * W + w) * F;
-        for (let f = 0; f < F; f++) sums[at + f] = 0;
-        const k = windows[w]!;
-        for (let i = 0; i < k; i++) {
-          const pos = (((cur - i) % B) + B) % B;
-          const src = base + pos * F;
+      for (let b = from; b <= cur; b++) ring.fill(0, base + (b % B) * F, base + ((b % B) + 1) * F);
+      const at0 = s * W * F;
+      sums.fill(0, at0, at0 + W * F);
+      // Walk back from the current bucket once; each window takes the buckets it spans.
+      for (let i = 0; i < K; i++) {
+        const src = base + ((((cur - i) % B) + B) % B) * F;
+        for (let w = 0; w < W; w++) {
+          if (i >= windows[w]!) continue;
+          const at = at0 + w * F;
           for (let f = 0; f < F; f++) sums[at + f]! += ring[src + f]!;
         }
       }
@@ -110,6 +110,16 @@ export class WindowSet {
       for (let f = 0; f < F; f++) this.sums[s + f]! += values[f]!;
     }
     return true;
+  }
+
+  /** Every slot's window sums (read with offset()). */
+  get sumsArray(): Float32Array {
+    return this.sums;
+  }
+
+  /** Where a slot's sums of window w start in sumsArray (one value per field from there). */
+  offset(slot: number, w: number): number {
+    return (slot * this.windows.length + w) * this.fields;
   }
 
   /** A slot's sum of one field over window w (an index into `windows`). */
@@ -138,7 +148,7 @@ export class WindowSet {
     this.ring.fill(0);
     this.ring.set(new Float32Array(snap.ring.buffer.slice(snap.ring.byteOffset, snap.ring.byteOffset + snap.ring.byteLength)));
     this.cur = snap.cur;
-    this.recompute(n);
+    this.recompute(n, snap.cur + 1);
     return true;
   }
 }
