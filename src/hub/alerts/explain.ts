@@ -210,7 +210,10 @@ export function explain({ edge, signal, from, to }: ExplainInput, nowMs: number)
   }
   const problemShare = problem / totalProblem;
   const trafficShare = totalTraffic > 0 ? traffic / totalTraffic : 0;
-  const who = [side === 'client' ? edge.source.name : edge.target.name, ...group.map((g) => qualifier(g.domain, g.value))].join(' ');
+  // A node implies its zone, and a version usually is the image's tag: said once.
+  const named = new Set(group.map((g) => g.domain));
+  const said = group.filter((g) => !(g.domain === 'zone' && named.has('node')) && !(g.domain === 'image' && named.has('version')));
+  const who = [side === 'client' ? edge.source.name : edge.target.name, ...said.map((g) => qualifier(g.domain, g.value))].join(' ');
   const sentence =
     side === 'client'
       ? `${pct(problemShare)} of ${noun} to ${target} come from ${who}, which sends ${pct(trafficShare)} of the traffic`

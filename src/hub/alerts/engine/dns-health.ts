@@ -3,7 +3,7 @@
 // judged against fixed ratios; NXDOMAIN is normal for many clients (search-domain expansion asks
 // for names that do not exist), so it is judged against the client's own band.
 import type { wire } from '../../../model/index.js';
-import { processEndpoint } from '../../graph/endpoint.js';
+import { knowsWorkload, processEndpoint } from '../../graph/endpoint.js';
 import { nodeOf, type NodeRef, type View } from '../../graph/views.js';
 import { overrideFor, type EdgeScope } from '../config/match.js';
 import type { AlertsConfig, DnsRule } from '../config/types.js';
@@ -84,7 +84,8 @@ export class DnsHealth {
   /** One agent's DNS records of one interval. */
   addRecords(node: string, zone: string, tMs: number, records: readonly wire.DnsV1[], nowMs: number): void {
     for (const r of records) {
-      const client = nodeOf(processEndpoint(node, zone, '', '', r.client), this.view);
+      // A client the agent could not name (a process of the node itself) is its node.
+      const client = knowsWorkload(r.client) ? nodeOf(processEndpoint(node, zone, '', '', r.client), this.view) : { id: `node:${node}`, kind: 'node', name: node };
       const id = `${client.id}|${r.server}`;
       let slot = this.byId.get(id);
       if (slot === undefined) {

@@ -39,7 +39,7 @@ export function formatSeconds(s: number): string {
 export function formatRatio(r: number): string {
   if (!Number.isFinite(r)) return String(r);
   const pct = r * 100;
-  return `${pct >= 10 || pct === 0 ? Math.round(pct) : pct >= 1 ? pct.toFixed(1) : pct.toPrecision(2)}%`;
+  return `${pct >= 10 || pct === 0 ? Math.round(pct) : pct >= 1 ? Number(pct.toFixed(1)) : Number(pct.toPrecision(2))}%`;
 }
 
 function round3(n: number): string {
