@@ -31,6 +31,7 @@ import { ConnTracker } from './tcp/conn-tracker.js';
 import { tcpEdgeKind, type TcpEdge } from './tcp/edge.js';
 import type { HookGroup, HookKind } from './tcp/hooks.js';
 import { TcpTracer } from './tcp/tracer.js';
+import { L7Monitor, type L7Options } from './l7/monitor.js';
 
 /** What the agent shares with the sources composed into it. */
 export interface AgentContext {
@@ -79,10 +80,15 @@ export interface AgentOptions {
   enrich?: Omit<EnrichOptions, 'log' | 'onError'>;
   /** Further sources of metrics and capabilities (composed by the command line). */
   sources?: AgentSource[];
+<<<<<<< HEAD
   /** Send each interval's edges to a hub (--hub). */
   hub?: Omit<HubExportOptions, 'intervalMs' | 'version'>;
   /** Observe only the connections of this network namespace (its inode; --netns). */
   netns?: number;
+=======
+  /** HTTP/1, HTTP/2 and gRPC requests per edge, TLS included (undefined: off). */
+  l7?: Pick<L7Options, 'switch' | 'maxRoutes' | 'tls'>;
+>>>>>>> main
 }
 
 /** How often maintenance runs, in time (whatever the interval). */
@@ -100,6 +106,8 @@ export class Agent {
   private readonly prometheus = new PrometheusExporter();
   private tracer: TcpTracer | undefined;
   private packets: Packets | undefined;
+  private l7: L7Monitor | undefined;
+  private l7Error: string | undefined;
   private server: Endpoint | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stats: { close(): void } | undefined;
@@ -152,6 +160,9 @@ export class Agent {
       log.info({ group: r.group, hook: r.kind ?? 'none', fallbacks: r.fallbacks }, `tcp ${r.group}: ${r.kind ?? 'unavailable'}`);
     }
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
+    // Loading the L7 programs takes the event loop for a second or two: before any source that waits
+    // on an answer (container runtimes, Kubernetes) starts its clock.
+    if (this.options.l7) this.startL7(this.options.l7);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
     if (this.options.flows) this.packets = Packets.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
@@ -185,6 +196,27 @@ export class Agent {
     }
     this.lastTickMs = Date.now();
     this.schedule();
+  }
+
+  /** Requests per edge: a part that cannot start is reported in /capabilities, not fatal. */
+  private startL7(options: NonNullable<AgentOptions['l7']>): void {
+    const ndjson = this.ndjson;
+    try {
+      this.l7 = L7Monitor.start({
+        ...options,
+        log: this.options.log,
+        maxEdges: this.options.maxSeries,
+        cgroupRoot: features.cgroup2Root(),
+        cgroupName: (id) => this.cgroups.name(id),
+        localOf: (id) => (id ? this.enricher.localOf(id) : NO_WORKLOAD),
+        remoteOf: (addr) => this.enricher.byAddress(addr),
+        ...(ndjson ? { records: (r) => ndjson.write(r) } : {}),
+      });
+    } catch (err) {
+      this.l7Error = (err as Error).message.split('\n')[0];
+      this.self.errors.inc({ stage: 'l7' });
+      this.options.log.error({ err }, `requests (L7) are not traced: ${this.l7Error}`);
+    }
   }
 
   private schedule(): void {
@@ -233,6 +265,15 @@ export class Agent {
       this.options.log.error({ err }, 'enrichment failed');
     });
     this.updateSelfMetrics(tracer, conns, lost);
+    if (this.l7) {
+      try {
+        await this.l7.tick();
+        if (evict) this.l7.evictIdle(this.options.edgeIdleMs);
+      } catch (err) {
+        this.self.errors.inc({ stage: 'l7' });
+        this.options.log.error({ err }, 'l7 interval failed');
+      }
+    }
     if (this.packets) {
       try {
         await this.packets.tick();
@@ -279,6 +320,7 @@ export class Agent {
     const rows: BpfRunRow[] = [];
     for (const p of this.tracer?.programStats() ?? []) rows.push({ component: 'tcp', ...p });
     for (const p of this.packets?.programStats() ?? []) rows.push({ component: 'flows', ...p });
+    rows.push(...(this.l7?.bpfRuns() ?? []));
     for (const s of this.sources) rows.push(...s.bpfRuns());
     return rows;
   }
@@ -288,6 +330,10 @@ export class Agent {
     this.self.render(out);
     this.prometheus.renderTcp(out, this.edges.values());
     if (this.packets) this.prometheus.renderPackets(out, this.packets);
+    if (this.l7) {
+      this.prometheus.renderRequests(out, this.l7.edges());
+      this.l7.renderSelf(out);
+    }
     this.prometheus.renderBpfRuns(out, this.bpfRuns(), this.stats !== undefined);
     this.hub?.render(out);
     out.push('');
@@ -321,6 +367,7 @@ export class Agent {
         listenersBootstrapped: this.listenersBootstrapped,
       },
       flows: this.packets?.capabilities() ?? null,
+      l7: this.l7 ? this.l7.capabilities(this.stats !== undefined) : { status: this.options.l7 ? 'error' : 'off', ...(this.l7Error ? { error: this.l7Error } : {}) },
       bpfStats: this.stats !== undefined,
       ...extra,
       identity: this.enricher.capabilities(),
@@ -346,6 +393,8 @@ export class Agent {
     this.stats?.close();
     await this.packets?.stop();
     this.packets = undefined;
+    this.l7?.stop();
+    this.l7 = undefined;
     this.tracer?.close();
     this.tracer = undefined;
   }
