@@ -17,13 +17,8 @@ die() { echo "setup: $*" >&2; exit 1; }
 # Debian packages. Build and run: compiler, BPF toolchain, libbpf, iproute2 (tc, ip).
 build_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ pkg-config iproute2 util-linux)
 # Tests and benchmarks: real traffic, kernel counters, peers and ground truth.
-<<<<<<< HEAD
 test_pkgs=(prometheus victoria-metrics iptables conntrack ethtool tcpdump netsniff-ng iperf3 wrk libbpf-tools iputils-ping procps psmisc
-  podman runc busybox-static dnsmasq-base nfdump containerd apache2-utils openssl bpftrace)
-=======
-test_pkgs=(prometheus iptables conntrack ethtool tcpdump netsniff-ng iperf3 wrk libbpf-tools iputils-ping procps psmisc
   podman runc busybox-static dnsmasq-base nfdump containerd apache2-utils openssl bpftrace nginx-light curl python3)
->>>>>>> main
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")

@@ -80,15 +80,12 @@ export interface AgentOptions {
   enrich?: Omit<EnrichOptions, 'log' | 'onError'>;
   /** Further sources of metrics and capabilities (composed by the command line). */
   sources?: AgentSource[];
-<<<<<<< HEAD
   /** Send each interval's edges to a hub (--hub). */
   hub?: Omit<HubExportOptions, 'intervalMs' | 'version'>;
   /** Observe only the connections of this network namespace (its inode; --netns). */
   netns?: number;
-=======
   /** HTTP/1, HTTP/2 and gRPC requests per edge, TLS included (undefined: off). */
   l7?: Pick<L7Options, 'switch' | 'maxRoutes' | 'tls'>;
->>>>>>> main
 }
 
 /** How often maintenance runs, in time (whatever the interval). */
