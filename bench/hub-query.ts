@@ -82,15 +82,18 @@ const hub = await startHub({ listen: { host: '127.0.0.1', port: 0 }, dataDir: di
 const pod = c.pods[c.edges[0]![1]]!;
 const client = c.pods[c.edges[0]![0]]!;
 const wl = (p: typeof pod): string => `workload:${p.namespace}/${p.workload}`;
+// Windows end where the synthetic hour ends (writing it takes minutes).
+const end = hourStart + HOUR;
+const at = (fromMin: number, toMin = 0): string => `from=${new Date(end - fromMin * MINUTE).toISOString()}&to=${new Date(end - toMin * MINUTE).toISOString()}`;
 const queries: Record<string, string> = {
-  'graph view=workload (5 min)': '/api/v1/graph?view=workload',
-  'graph view=pod (5 min)': '/api/v1/graph?view=pod',
-  'graph view=workload (1 h)': '/api/v1/graph?view=workload&from=-1h',
-  'neighbourhood hops=2 (pod)': `/api/v1/neighbourhood?node=${encodeURIComponent(`pod:${pod.namespace}/${pod.name}`)}&hops=2`,
-  'breakdown by=node (workload edge)': `/api/v1/breakdown?by=node&edge=${encodeURIComponent(`workload|${wl(client)}|${wl(pod)}|${pod.port}`)}`,
-  'diff view=workload (5 min vs 30 min ago)': '/api/v1/diff?view=workload&from=-5m&baseline_from=-35m',
+  'graph view=workload (5 min)': `/api/v1/graph?view=workload&${at(5)}`,
+  'graph view=pod (5 min)': `/api/v1/graph?view=pod&${at(5)}`,
+  'graph view=workload (1 h)': `/api/v1/graph?view=workload&${at(59)}`,
+  'neighbourhood hops=2 (pod)': `/api/v1/neighbourhood?node=${encodeURIComponent(`pod:${pod.namespace}/${pod.name}`)}&hops=2&${at(5)}`,
+  'breakdown by=node (workload edge)': `/api/v1/breakdown?by=node&edge=${encodeURIComponent(`workload|${wl(client)}|${wl(pod)}|${pod.port}`)}&${at(5)}`,
+  'diff view=workload (5 min vs 30 min before)': `/api/v1/diff?view=workload&${at(5)}&baseline_from=${new Date(end - 35 * MINUTE).toISOString()}&baseline_to=${new Date(end - 30 * MINUTE).toISOString()}`,
   'search q=<a pod name prefix>': `/api/v1/search?q=${encodeURIComponent(pod.name.slice(0, 12))}`,
-  'history edge 1 h, step 1 m': `/api/v1/history?from=-1h&step=1m&edge=${encodeURIComponent(`workload|${wl(client)}|${wl(pod)}|${pod.port}`)}`,
+  'history edge 1 h, step 1 m': `/api/v1/history?step=1m&${at(59)}&edge=${encodeURIComponent(`workload|${wl(client)}|${wl(pod)}|${pod.port}`)}`,
 };
 const times = new Map(Object.keys(queries).map((k) => [k, [] as number[]]));
 const sizes = new Map<string, number>();

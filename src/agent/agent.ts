@@ -1,12 +1,12 @@
 // The agent: follows every TCP connection on the node (and, with the packet part, flows, drops and
 // DNS), names both ends, and exports per-edge metrics every interval. Extra sources (custom
 // programs) are composed in by the command line; the agent does not know what they are.
-import type http from 'node:http';
 import type { Logger } from 'pino';
 import { hostname, release } from 'node:os';
 import { enableBpfStats, features, trimNativeHeap } from '../bpf/index.js';
 import { Every } from '../lib/clock.js';
-import { startHttpServer, formatListen, type ListenAddress } from '../lib/http.js';
+import { startHttpServer, formatListen, type Endpoint, type ListenAddress } from '../lib/http.js';
+import type { WebConfig } from '../lib/web-config.js';
 import { startOrStop } from '../lib/lifecycle.js';
 import type { BpfRunRow } from '../lib/metrics.js';
 import { CgroupPaths } from '../lib/cgroups.js';
@@ -31,6 +31,7 @@ import { ConnTracker } from './tcp/conn-tracker.js';
 import { tcpEdgeKind, type TcpEdge } from './tcp/edge.js';
 import type { HookGroup, HookKind } from './tcp/hooks.js';
 import { TcpTracer } from './tcp/tracer.js';
+import { L7Monitor, type L7Options } from './l7/monitor.js';
 
 /** What the agent shares with the sources composed into it. */
 export interface AgentContext {
@@ -60,6 +61,10 @@ export interface AgentSource {
 export interface AgentOptions {
   intervalMs: number;
   listen: ListenAddress;
+  /** TLS and credentials for the endpoint (--web.config.file). */
+  web?: WebConfig;
+  /** /capabilities and /connections also when listening beyond loopback. */
+  enableDetails?: boolean;
   maxSeries: number;
   maxConnections: number;
   hooks: Partial<Record<HookGroup, HookKind>>;
@@ -79,6 +84,8 @@ export interface AgentOptions {
   hub?: Omit<HubExportOptions, 'intervalMs' | 'version'>;
   /** Observe only the connections of this network namespace (its inode; --netns). */
   netns?: number;
+  /** HTTP/1, HTTP/2 and gRPC requests per edge, TLS included (undefined: off). */
+  l7?: Pick<L7Options, 'switch' | 'maxRoutes' | 'tls'>;
 }
 
 /** How often maintenance runs, in time (whatever the interval). */
@@ -96,7 +103,9 @@ export class Agent {
   private readonly prometheus = new PrometheusExporter();
   private tracer: TcpTracer | undefined;
   private packets: Packets | undefined;
-  private server: http.Server | undefined;
+  private l7: L7Monitor | undefined;
+  private l7Error: string | undefined;
+  private server: Endpoint | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stats: { close(): void } | undefined;
   private lastTickMs = 0;
@@ -148,6 +157,9 @@ export class Agent {
       log.info({ group: r.group, hook: r.kind ?? 'none', fallbacks: r.fallbacks }, `tcp ${r.group}: ${r.kind ?? 'unavailable'}`);
     }
     this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
+    // Loading the L7 programs takes the event loop for a second or two: before any source that waits
+    // on an answer (container runtimes, Kubernetes) starts its clock.
+    if (this.options.l7) this.startL7(this.options.l7);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
     if (this.options.flows) this.packets = Packets.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
@@ -172,14 +184,36 @@ export class Agent {
         connections: () => this.connections(),
       },
       log,
+      { web: this.options.web, enableDetails: this.options.enableDetails, component: 'agent' },
     );
-    log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on http://${formatListen(this.options.listen)}/metrics`);
+    log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on ${this.server.tls ? 'https' : 'http'}://${formatListen(this.options.listen)}/metrics`);
     if (this.options.hub) {
       this.hub = new HubExport({ ...this.options.hub, intervalMs: this.options.intervalMs, version: VERSION }, () => this.capabilities(), log);
       log.info({ hub: this.options.hub.url, agent: this.options.hub.agent, node: this.options.hub.node, zone: this.options.hub.zone }, 'sending edges to the hub');
     }
     this.lastTickMs = Date.now();
     this.schedule();
+  }
+
+  /** Requests per edge: a part that cannot start is reported in /capabilities, not fatal. */
+  private startL7(options: NonNullable<AgentOptions['l7']>): void {
+    const ndjson = this.ndjson;
+    try {
+      this.l7 = L7Monitor.start({
+        ...options,
+        log: this.options.log,
+        maxEdges: this.options.maxSeries,
+        cgroupRoot: features.cgroup2Root(),
+        cgroupName: (id) => this.cgroups.name(id),
+        localOf: (id) => (id ? this.enricher.localOf(id) : NO_WORKLOAD),
+        remoteOf: (addr) => this.enricher.byAddress(addr),
+        ...(ndjson ? { records: (r) => ndjson.write(r) } : {}),
+      });
+    } catch (err) {
+      this.l7Error = (err as Error).message.split('\n')[0];
+      this.self.errors.inc({ stage: 'l7' });
+      this.options.log.error({ err }, `requests (L7) are not traced: ${this.l7Error}`);
+    }
   }
 
   private schedule(): void {
@@ -228,6 +262,15 @@ export class Agent {
       this.options.log.error({ err }, 'enrichment failed');
     });
     this.updateSelfMetrics(tracer, conns, lost);
+    if (this.l7) {
+      try {
+        await this.l7.tick();
+        if (evict) this.l7.evictIdle(this.options.edgeIdleMs);
+      } catch (err) {
+        this.self.errors.inc({ stage: 'l7' });
+        this.options.log.error({ err }, 'l7 interval failed');
+      }
+    }
     if (this.packets) {
       try {
         await this.packets.tick();
@@ -274,6 +317,7 @@ export class Agent {
     const rows: BpfRunRow[] = [];
     for (const p of this.tracer?.programStats() ?? []) rows.push({ component: 'tcp', ...p });
     for (const p of this.packets?.programStats() ?? []) rows.push({ component: 'flows', ...p });
+    rows.push(...(this.l7?.bpfRuns() ?? []));
     for (const s of this.sources) rows.push(...s.bpfRuns());
     return rows;
   }
@@ -283,6 +327,10 @@ export class Agent {
     this.self.render(out);
     this.prometheus.renderTcp(out, this.edges.values());
     if (this.packets) this.prometheus.renderPackets(out, this.packets);
+    if (this.l7) {
+      this.prometheus.renderRequests(out, this.l7.edges());
+      this.l7.renderSelf(out);
+    }
     this.prometheus.renderBpfRuns(out, this.bpfRuns(), this.stats !== undefined);
     this.hub?.render(out);
     out.push('');
@@ -316,6 +364,7 @@ export class Agent {
         listenersBootstrapped: this.listenersBootstrapped,
       },
       flows: this.packets?.capabilities() ?? null,
+      l7: this.l7 ? this.l7.capabilities(this.stats !== undefined) : { status: this.options.l7 ? 'error' : 'off', ...(this.l7Error ? { error: this.l7Error } : {}) },
       bpfStats: this.stats !== undefined,
       ...extra,
       identity: this.enricher.capabilities(),
@@ -335,12 +384,14 @@ export class Agent {
       }
     }
     await this.hub?.stop();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.server?.close();
     for (const s of this.sources) await s.stop().catch(() => undefined);
     this.enricher.stop();
     this.stats?.close();
     await this.packets?.stop();
     this.packets = undefined;
+    this.l7?.stop();
+    this.l7 = undefined;
     this.tracer?.close();
     this.tracer = undefined;
   }

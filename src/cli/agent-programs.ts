@@ -5,6 +5,7 @@ import type { AgentContext, AgentSource } from '../agent/agent.js';
 import type { BpfRunRow } from '../lib/metrics.js';
 import type { ProgramRegistry } from '../programs/exporter.js';
 import type { BpfProgramWatcher } from '../programs/watch.js';
+import type { ObjectTrust } from '../programs/trust.js';
 
 /** The API server and bearer token of a kubeconfig's current context, for the BpfProgram watcher. */
 async function kubeconfigConnection(path: string): Promise<{ server: string; token?: string }> {
@@ -20,7 +21,11 @@ export class AgentPrograms implements AgentSource {
   private registry: ProgramRegistry | undefined;
   private watcher: BpfProgramWatcher | undefined;
 
-  constructor(private readonly paths: string[]) {}
+  constructor(
+    private readonly paths: string[],
+    /** Which objects BpfProgram resources may load (--trusted-object-dir, --allow-object-base64). */
+    private readonly trust: ObjectTrust = { allowedDirs: [], allowInline: false },
+  ) {}
 
   async start(ctx: AgentContext): Promise<void> {
     const { log } = ctx;
@@ -41,9 +46,12 @@ export class AgentPrograms implements AgentSource {
     this.registry = startPrograms(this.paths, log, ctx.bpfStats, new EnricherPodIndex(ctx.kubernetesIndex));
     if (connection) {
       const { BpfProgramWatcher } = await import('../programs/watch.js');
-      this.watcher = new BpfProgramWatcher({ connection, node: ctx.kubernetes.nodeName, registry: this.registry, log });
+      this.watcher = new BpfProgramWatcher({ connection, node: ctx.kubernetes.nodeName, registry: this.registry, log, trust: this.trust });
       this.watcher.start();
-      log.info({ server: connection.server }, 'watching BpfProgram resources');
+      log.info(
+        { server: connection.server, trustedObjectDirs: this.trust.allowedDirs, objectBase64: this.trust.allowInline },
+        `watching BpfProgram resources; objects load when pinned by sha256${this.trust.allowedDirs?.length ? ` or from ${this.trust.allowedDirs.join(', ')}` : ''}${this.trust.allowInline ? '; object_base64 allowed' : ''}`,
+      );
     }
   }
 
@@ -56,7 +64,10 @@ export class AgentPrograms implements AgentSource {
   }
 
   capabilities(): unknown {
-    return this.registry ? this.registry.statuses() : undefined;
+    if (!this.registry) return undefined;
+    // Resources whose objects were refused stand beside the program sets, as failed ones with the reason.
+    const refused = [...(this.watcher?.refused ?? [])].map(([name, r]) => ({ name, source: `BpfProgram/${name}`, loaded: false, attached: [], metrics: [], warnings: [], error: { stage: 'trust', message: r.message, reason: r.reason } }));
+    return [...this.registry.statuses(), ...refused];
   }
 
   async stop(): Promise<void> {

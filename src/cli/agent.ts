@@ -1,15 +1,18 @@
 // `flowscope agent`: every TCP connection on this node as Prometheus metrics (and optionally NDJSON).
 import { Option, type Command } from 'commander';
 import { hostname } from 'node:os';
+import { isAbsolute } from 'node:path';
 import { Agent, type AgentOptions } from '../agent/agent.js';
 import { parseHookOverrides } from '../agent/tcp/hooks.js';
 import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './options.js';
 import { createLogger } from '../lib/log.js';
 import { AgentPrograms } from './agent-programs.js';
 import { UsageError } from './errors.js';
+import { parseL7Rule } from '../agent/l7/switch.js';
+import { addWebOptions, webOptionsFrom, type WebFlags } from './web-options.js';
 import { addAgentHubOptions, agentHubOptionsFrom, type AgentHubFlags } from './agent-hub.js';
 
-interface AgentFlags extends AgentHubFlags {
+interface AgentFlags extends WebFlags, AgentHubFlags {
   listen: string;
   interval: string;
   output?: string;
@@ -34,17 +37,27 @@ interface AgentFlags extends AgentHubFlags {
   drops: boolean;
   dns: boolean;
   ipfix?: string;
+  l7: boolean;
+  l7Rule: string[];
+  l7MaxRoutes: string;
+  l7Tls: boolean;
+  processArgs?: boolean;
+  trustedObjectDir: string[];
+  allowObjectBase64?: boolean;
 }
 
 export function addAgentOptions(cmd: Command): Command {
-  return addAgentHubOptions(cmd)
+  return addAgentHubOptions(addWebOptions(cmd))
     .option('--listen <addr>', 'address of the Prometheus endpoint (/metrics, /healthz, /capabilities)', '127.0.0.1:9387')
+    .option('--process-args', "show processes' arguments in /connections, with secrets redacted (by default a process is named by its executable and none of its arguments leaves the agent)")
     .option('--interval <duration>', 'how often the kernel maps are read (e.g. 1s, 500ms)', '1s')
-    .option('--output <format>', "also write each connection's lifecycle events to stdout: ndjson")
+    .option('--output <format>', "also write each connection's lifecycle events and each HTTP/gRPC request (routes, never paths) to stdout: ndjson")
     .option('--max-series <n>', 'edges (series per metric) before new ones roll into peer_addr="other"', '10000')
     .option('--max-connections <n>', 'connections tracked at once in the kernel (beyond it, totals still arrive at close)', '65536')
     .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
     .option('--programs <dir...>', 'also load custom eBPF programs from these YAML files or directories (see `flowscope exporter`)')
+    .option('--trusted-object-dir <dir>', 'BpfProgram resources may load objects from this directory without a sha256 pin (repeatable; keep it writable by root only)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--allow-object-base64', 'BpfProgram resources may carry their object inline (object_base64): whoever can write a resource then runs kernel code on every node')
     .option('--bpf-stats', 'turn on kernel BPF run-time statistics while running (flowscope_bpf_run_seconds_total)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--log-format <format>', 'auto (text for people on a terminal, JSON lines otherwise), json or text', 'auto')
@@ -62,7 +75,11 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--max-flows <n>', 'entries of the kernel flow map, and of its edge map (beyond them, packets reach the agent through a ring buffer); without --flows or --ipfix the kernel counts per edge, not per flow', '65536')
     .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
     .option('--no-dns', 'do not parse DNS (port 53) from packets')
-    .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739');
+    .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739')
+    .option('--no-l7', 'no HTTP/gRPC requests per edge (no syscall tracepoints, no OpenSSL uprobes)')
+    .option('--l7-rule <rule>', 'switch request capture on or off per workload, last match wins: on|off[:namespace=NS,workload=NAME,cgroup=PATH] (cgroup may end in *); a bare on|off sets the default (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--l7-max-routes <n>', 'distinct routes per request edge before new ones count as route="other"', '100')
+    .option('--no-l7-tls', 'do not attach OpenSSL uprobes (requests over TLS are not seen)');
 }
 
 export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
@@ -93,6 +110,13 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
       throw new UsageError(`--flow-interfaces: ${(err as Error).message}`);
     }
   }
+  for (const rule of flags.l7Rule) {
+    try {
+      parseL7Rule(rule);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   const nodeName = flags.nodeName ?? process.env.NODE_NAME ?? hostname();
   const hubOptions = agentHubOptionsFrom(flags, nodeName);
   // An agent of one network namespace sees only its connections; the TC programs would attach to
@@ -100,12 +124,14 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
   if (hubOptions.netns !== undefined) flags.flows = false;
   return {
     ...hubOptions,
+    l7: flags.l7 ? { switch: flags.l7Rule, maxRoutes: parseCount(flags.l7MaxRoutes, '--l7-max-routes', 1, 100_000), tls: flags.l7Tls } : undefined,
     enrich: {
       kubernetes: flags.kubernetes as 'auto' | 'on' | 'off',
       kubeconfig: flags.kubeconfig,
       nodeName,
       runtimeSockets,
       nat: flags.nat,
+      processArgs: flags.processArgs ? 'redacted' : 'none',
     },
     flows:
       flags.flows === false
@@ -122,16 +148,22 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
             ipfix: flags.ipfix !== undefined ? parseCollector(flags.ipfix) : undefined,
           },
     listen: parseListen(flags.listen),
+    ...webOptionsFrom(flags),
     intervalMs: parseDuration(flags.interval, '--interval'),
     maxSeries: parseCount(flags.maxSeries, '--max-series'),
     maxConnections: parseCount(flags.maxConnections, '--max-connections', 1024, 4_194_304),
     hooks,
     ndjson: flags.output === 'ndjson' ? process.stdout : undefined,
     bpfStats: flags.bpfStats ?? false,
-    sources: [new AgentPrograms(flags.programs ?? [])],
+    sources: [new AgentPrograms(flags.programs ?? [], { allowedDirs: trustedDirs(flags.trustedObjectDir), allowInline: flags.allowObjectBase64 ?? false })],
     edgeIdleMs: 10 * 60_000,
     log: createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'flowscope-agent' }),
   };
+}
+
+function trustedDirs(dirs: string[]): string[] {
+  for (const d of dirs) if (!isAbsolute(d)) throw new UsageError(`--trusted-object-dir '${d}' is not an absolute path: name the directory from / (e.g. /var/lib/flowscope/programs)`);
+  return dirs;
 }
 
 function parseCollector(value: string): { host: string; port: number } {

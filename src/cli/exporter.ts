@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { parseListen, requireBpfPrivileges } from './options.js';
 import { createLogger } from '../lib/log.js';
 import { UsageError } from './errors.js';
+import { addWebOptions, webOptionsFrom, type WebFlags } from './web-options.js';
 
-interface ExporterFlags {
+interface ExporterFlags extends WebFlags {
   config?: string[];
   listen: string;
   check?: boolean;
@@ -13,8 +14,7 @@ interface ExporterFlags {
 }
 
 export function registerExporter(program: Command): void {
-  program
-    .command('exporter')
+  addWebOptions(program.command('exporter'), '/capabilities')
     .description('load your own eBPF programs (.bpf.o + YAML) and export their maps as Prometheus metrics (on :9435)')
     .option('--config <file...>', 'program configuration files (YAML) or directories of them')
     .option('--listen <addr>', 'address of the Prometheus endpoint (/metrics, /healthz, /capabilities)', '127.0.0.1:9435')
@@ -25,6 +25,7 @@ export function registerExporter(program: Command): void {
       const { Exporter, checkPrograms } = await import('../programs/exporter.js');
       if (!flags.config?.length) throw new UsageError('exporter needs --config FILE (a program configuration, see examples/programs/)');
       const listen = parseListen(flags.listen);
+      const web = webOptionsFrom(flags);
       const log = createLogger(flags.logLevel, 'flowscope-exporter');
       requireBpfPrivileges('exporter');
       if (flags.check) {
@@ -32,7 +33,7 @@ export function registerExporter(program: Command): void {
         process.exitCode = ok ? 0 : 1;
         return;
       }
-      const exporter = await Exporter.start({ configPaths: flags.config, listen, bpfStats: flags.bpfStats ?? false, log });
+      const exporter = await Exporter.start({ configPaths: flags.config, listen, ...web, bpfStats: flags.bpfStats ?? false, log });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'stopping');

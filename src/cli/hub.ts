@@ -38,6 +38,14 @@ export function readTokenFile(path: string, flag: string): string {
   return text;
 }
 
+function parseRetentionLike(value: string, flag: string): number {
+  try {
+    return parseDurationMs(value, flag);
+  } catch {
+    throw new UsageError(`${flag} '${value}' is not a duration: use e.g. 15s, 1m`);
+  }
+}
+
 function parseRetention(value: string): number {
   try {
     const ms = parseDurationMs(value, '--retention');
@@ -63,6 +71,8 @@ export function addHubOptions(cmd: Command, prefix = ''): Command {
 
 export interface HubStartOptions {
   listen: string;
+  prometheus?: string;
+  prometheusStep?: string;
   data: string;
   retention: string;
   tokenFile?: string;
@@ -93,18 +103,29 @@ export async function startHubFromOptions(o: HubStartOptions, log: ReturnType<ty
   if (!token && !isLoopback(listen.host)) {
     throw new UsageError(`--listen ${o.listen} reaches beyond this host: give --token-file with a secret (agents then use --hub-token-file), or listen on 127.0.0.1`);
   }
+  let prometheusUrl: string | undefined;
+  if (o.prometheus) {
+    try {
+      prometheusUrl = new URL(o.prometheus).toString();
+    } catch {
+      throw new UsageError(`--prometheus '${o.prometheus}' is not a URL: use e.g. http://prometheus:9090`);
+    }
+  }
+  const prometheusStepMs = o.prometheusStep ? parseRetentionLike(o.prometheusStep, '--prometheus-step') : undefined;
   const alerts = alertsFromOptions(o, listen);
-  const hub = await startHub({ listen, dataDir: o.data, retentionMs, token, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, alerts }).catch((err: NodeJS.ErrnoException) => {
+  const hub = await startHub({ listen, dataDir: o.data, retentionMs, token, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, prometheusUrl, prometheusStepMs, alerts }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new Error(`cannot listen on ${o.listen}: the port is in use (find it with: ss -ltnp 'sport = :${listen.port}'); choose another with --listen`);
     if (err.code === 'EACCES' && String(err.message).includes(o.data)) throw new Error(`cannot write ${o.data}: run as root or choose another directory with --data`);
     throw err;
   });
-  log.info({ url: hub.url, data: o.data, retention: formatDuration(retentionMs), token: token ? 'required' : 'none (loopback only)' }, 'hub listening');
+  log.info({ url: hub.url, store: prometheusUrl ? `prometheus ${prometheusUrl}` : `embedded ${o.data}`, retention: formatDuration(retentionMs), token: token ? 'required' : 'none (loopback only)' }, 'hub listening');
   return hub;
 }
 
 export function registerHub(program: Command): void {
   addHubOptions(program.command('hub').description("the cluster's live service map: agents send it their edges (--hub URL), it joins both sides, keeps history and serves the API and UI"))
+    .option('--prometheus <url>', 'compute the graph and history with PromQL from this Prometheus-compatible store, which scrapes the agents (targets labelled node and zone); the hub keeps no state')
+    .option('--prometheus-step <duration>', "that store's scrape interval", '15s')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--log-format <format>', 'auto (text for people on a terminal, JSON lines otherwise), json or text', 'auto')
     .action(async (flags: HubCliOptions) => {

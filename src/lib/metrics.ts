@@ -87,6 +87,8 @@ const LIB_METRICS = catalogue(json);
 /** The BPF run-time metrics, one name for every component (tcp, flows, program...). */
 export const BPF_RUN_METRICS = LIB_METRICS.bpf;
 const PROCESS_METRICS = LIB_METRICS.process;
+/** What every endpoint (src/lib/http.ts) says about itself. */
+export const HTTP_METRICS = LIB_METRICS.http;
 
 export interface BpfRunRow {
   component: string;

@@ -109,7 +109,8 @@ export interface NatStatus {
 }
 
 export interface IdentityCapabilities {
-  process: { source: string; cache: Record<string, number> };
+  /** args: whether processes' arguments are read (redacted, --process-args) or not at all. */
+  process: { source: string; args?: 'none' | 'redacted'; cache: Record<string, number> };
   containers: {
     cgroupLayouts: string[];
     runtimes: RuntimeStatus[];

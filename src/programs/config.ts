@@ -5,7 +5,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseAllDocuments, isMap, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { documentValue, fieldName, position } from '../lib/yaml-position.js';
+import { ObjectRefusedError, OPERATOR_TRUST, trustedConfig } from './trust.js';
+export { fieldName } from '../lib/yaml-position.js';
 import { programSchema, UNSUPPORTED_DECODERS, type ProgramSpec } from './schema.js';
 
 /** A configuration that cannot be used; `problems` lists each with where it is. */
@@ -44,13 +47,6 @@ function pathOf(instancePath: string): Array<string | number> {
     .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
 }
 
-/** `metrics.counters[0].labels[1].size` */
-export function fieldName(path: Array<string | number>): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
-  return out || '(top level)';
-}
-
 function describe(e: ErrorObject): { path: Array<string | number>; text: string; atKey?: boolean } {
   const path = pathOf(e.instancePath);
   const p = e.params as Record<string, unknown>;
@@ -68,25 +64,6 @@ function describe(e: ErrorObject): { path: Array<string | number>; text: string;
     default:
       return { path, text: e.message ?? e.keyword };
   }
-}
-
-/** Line:column of the node at `path` (or of its nearest existing parent). */
-function position(doc: Document, lines: LineCounter, path: Array<string | number>, atKey = false): string {
-  for (let n = atKey ? path.length - 1 : path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
-    let offset = node && typeof node === 'object' && 'range' in node && node.range ? node.range[0] : undefined;
-    // For a missing child, point at the key of the field itself when the parent is a map.
-    if (n < path.length && node && isMap(node)) {
-      const pair = node.items.find((it) => (it.key as { value?: unknown } | null)?.value === path[n]);
-      const k = pair?.key as Node | undefined;
-      if (k?.range) offset = k.range[0];
-    }
-    if (offset !== undefined) {
-      const { line, col } = lines.linePos(offset);
-      return `${line}:${col}`;
-    }
-  }
-  return '1:1';
 }
 
 export interface LoadOptions {
@@ -120,7 +97,9 @@ export function parseConfigText(text: string, source: string, options: LoadOptio
       return `${source}:${line}:${col}: YAML syntax: ${e.message.split('\n')[0]}`;
     });
     if (syntax.length) throw new ConfigError(where, syntax);
-    out.push(configFromValue(doc.toJS() as unknown, where, { ...options, doc, lines, file: source, index: i }));
+    const value = documentValue(doc, lines, source);
+    if ('problem' in value) throw new ConfigError(where, [value.problem]);
+    out.push(configFromValue(value.value, where, { ...options, doc, lines, file: source, index: i }));
   });
   return out;
 }
@@ -274,7 +253,13 @@ export function loadConfigPaths(paths: string[]): { configs: ProgramConfig[]; er
           continue;
         }
         names.set(c.name, c.source);
-        configs.push(c);
+        try {
+          // Files named on the command line are the operator's: a pinned sha256 is still checked.
+          configs.push(trustedConfig(c, OPERATOR_TRUST));
+        } catch (err) {
+          if (!(err instanceof ObjectRefusedError)) throw err;
+          errors.push(new ConfigError(c.source, [`sha256: ${err.message}`]));
+        }
       }
     } catch (err) {
       errors.push(err instanceof ConfigError ? err : new ConfigError(f, [(err as Error).message]));

@@ -1,12 +1,12 @@
 // The standalone exporter: program sets from configuration files, their maps as Prometheus metrics.
-import type http from 'node:http';
 import type { Logger } from 'pino';
 import { hostname, release } from 'node:os';
 import { enableBpfStats, features } from '../bpf/index.js';
 import { CgroupPaths } from '../lib/cgroups.js';
 import { startOrStop } from '../lib/lifecycle.js';
 import { renderBpfRuns } from '../lib/metrics.js';
-import { startHttpServer, formatListen, type ListenAddress } from '../lib/http.js';
+import { startHttpServer, formatListen, type Endpoint, type ListenAddress } from '../lib/http.js';
+import type { WebConfig } from '../lib/web-config.js';
 import { VERSION } from '../lib/version.js';
 import { loadConfigPaths, type ConfigError, type ProgramConfig } from './config.js';
 import { ProgramRegistry } from './registry.js';
@@ -91,13 +91,17 @@ export type { ProgramRegistry };
 export interface ExporterOptions {
   configPaths: string[];
   listen: ListenAddress;
+  /** TLS and credentials for the endpoint (--web.config.file). */
+  web?: WebConfig;
+  /** /capabilities also when listening beyond loopback. */
+  enableDetails?: boolean;
   bpfStats: boolean;
   log: Logger;
 }
 
 export class Exporter {
   registry: ProgramRegistry = new ProgramRegistry(systemDecoderEnv());
-  private server: http.Server | undefined;
+  private server: Endpoint | undefined;
   private stats: { close(): void } | undefined;
   private configErrors: ConfigError[] = [];
   private readonly startedAt = new Date();
@@ -126,8 +130,8 @@ export class Exporter {
       metrics: async () => this.render(),
       health: () => ({ ok: true, detail: { programs: this.registry.statuses().length, failed: this.registry.statuses().filter((s) => s.error).length } }),
       capabilities: () => this.capabilities(),
-    }, log);
-    log.info({ listen: formatListen(this.options.listen) }, `serving metrics on http://${formatListen(this.options.listen)}/metrics`);
+    }, log, { web: this.options.web, enableDetails: this.options.enableDetails, component: 'exporter' });
+    log.info({ listen: formatListen(this.options.listen) }, `serving metrics on ${this.server.tls ? 'https' : 'http'}://${formatListen(this.options.listen)}/metrics`);
   }
 
   apply(c: ProgramConfig): ProgramStatus {
@@ -148,7 +152,7 @@ export class Exporter {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.server?.close();
     this.server = undefined;
     this.registry.close();
     this.stats?.close();

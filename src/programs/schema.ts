@@ -142,7 +142,8 @@ export const programSpecSchema = {
     kind: { const: 'BpfProgram' },
     name: { ...name, description: 'program set name (default: the file name)' },
     object: { type: 'string', minLength: 1, description: 'path of the compiled .bpf.o (relative to the YAML file)' },
-    object_base64: { type: 'string', minLength: 8, description: 'the compiled .bpf.o inline, base64' },
+    object_base64: { type: 'string', minLength: 8, description: 'the compiled .bpf.o inline, base64 (BpfProgram resources: only when the agent runs with --allow-object-base64)' },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'the object\'s SHA-256 (hex): a pinned object loads only with exactly these bytes, from any directory' },
     globals: {
       type: 'object',
       description: '`const volatile` globals set before load',
@@ -249,6 +250,7 @@ export interface ProgramSpec {
   name?: string;
   object?: string;
   object_base64?: string;
+  sha256?: string;
   globals?: Record<string, number | boolean>;
   max_entries?: Record<string, number>;
   programs?: Array<{ name: string; enabled?: boolean; attach?: AttachSpec }>;

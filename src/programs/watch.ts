@@ -5,6 +5,7 @@
 // Speaks the Kubernetes REST protocol directly (list + ?watch=1 chunked JSON events, 410 Gone → relist).
 import type { Logger } from 'pino';
 import { configFromValue, ConfigError } from './config.js';
+import { ObjectRefusedError, trustedConfig, type ObjectTrust } from './trust.js';
 import type { ProgramRegistry } from './registry.js';
 import type { ProgramStatus } from './loader.js';
 
@@ -37,7 +38,7 @@ export interface Condition {
 }
 
 /** Conditions for a program set's status (or for a spec that did not validate). */
-export function conditionsFor(status: ProgramStatus | { error: { stage: string; message: string } }, generation: number | undefined, now = new Date()): Condition[] {
+export function conditionsFor(status: ProgramStatus | { error: { stage: string; message: string; condition?: string } }, generation: number | undefined, now = new Date()): Condition[] {
   const t = now.toISOString();
   const err = status.error;
   const loaded = 'loaded' in status && status.loaded && !err;
@@ -50,11 +51,12 @@ export function conditionsFor(status: ProgramStatus | { error: { stage: string; 
     lastTransitionTime: t,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
   });
-  const stageReason: Record<string, string> = { open: 'ObjectInvalid', metrics: 'MetricsInvalid', load: 'VerifierRejected', attach: 'AttachFailed', config: 'SpecInvalid', read: 'ReadFailed' };
+  const stageReason: Record<string, string> = { open: 'ObjectInvalid', metrics: 'MetricsInvalid', load: 'VerifierRejected', attach: 'AttachFailed', config: 'SpecInvalid', read: 'ReadFailed', trust: 'ObjectRefused' };
+  const reason = err ? ((err as { condition?: string }).condition ?? stageReason[err.stage] ?? 'Failed') : 'NoError';
   return [
-    cond('Loaded', loaded, loaded ? 'Loaded' : stageReason[err?.stage ?? 'open'] ?? 'Failed', loaded ? 'programs loaded into the kernel' : (err?.message ?? '')),
+    cond('Loaded', loaded, loaded ? 'Loaded' : reason, loaded ? 'programs loaded into the kernel' : (err?.message ?? '')),
     cond('Attached', attached, attached ? 'Attached' : 'NotAttached', attached && 'attached' in status ? status.attached.map((a) => `${a.program} → ${a.target}`).join('; ') : (err?.message ?? 'no program attached')),
-    cond('Error', err !== undefined, err ? (stageReason[err.stage] ?? 'Failed') : 'NoError', err?.message ?? ''),
+    cond('Error', err !== undefined, reason, err?.message ?? ''),
   ];
 }
 
@@ -63,9 +65,14 @@ export interface WatcherOptions {
   node: string;
   registry: ProgramRegistry;
   log: Logger;
+  /** Which objects may load (default: only objects pinned by sha256; no object_base64). */
+  trust?: ObjectTrust;
   /** Delay before re-listing after a failure (ms). */
   retryMs?: number;
 }
+
+/** Nothing is trusted but what the resource pins. */
+export const STRICT_TRUST: ObjectTrust = { allowedDirs: [], allowInline: false };
 
 /** Names of program sets that come from resources: "crd_<name>" (so they never clash with files). */
 export const setName = (resource: string): string => `crd_${resource.replace(/[^a-zA-Z0-9_]/g, '_')}`;
@@ -77,6 +84,8 @@ export class BpfProgramWatcher {
   private loop: Promise<void> | undefined;
   /** Resources applied so far (for tests and /capabilities). */
   applied = 0;
+  /** Resources whose objects were refused, and why (for /capabilities). */
+  readonly refused = new Map<string, { reason: string; message: string }>();
 
   constructor(private readonly o: WatcherOptions) {}
 
@@ -162,16 +171,24 @@ export class BpfProgramWatcher {
     let conditions: Condition[];
     try {
       const spec = { ...(obj.spec as Record<string, unknown>), name: setName(name) };
-      const config = configFromValue(spec, source);
+      const config = trustedConfig(configFromValue(spec, source), this.o.trust ?? STRICT_TRUST);
+      this.refused.delete(name);
       const status = this.o.registry.apply(config);
       conditions = conditionsFor(status, generation);
       if (status.error) this.o.log.error({ resource: name, stage: status.error.stage }, `BpfProgram ${name}: ${status.error.message}`);
       else this.o.log.info({ resource: name }, `BpfProgram ${name} loaded`);
     } catch (err) {
-      const message = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
+      // Nothing of the resource stays loaded: not this version, not the one before.
       this.o.registry.remove(setName(name));
-      conditions = conditionsFor({ error: { stage: 'config', message } }, generation);
-      this.o.log.error({ resource: name }, `BpfProgram ${name}: invalid spec: ${message}`);
+      if (err instanceof ObjectRefusedError) {
+        this.refused.set(name, { reason: err.reason, message: err.message });
+        conditions = conditionsFor({ error: { stage: 'trust', message: err.message, condition: err.reason } }, generation);
+        this.o.log.error({ resource: name, reason: err.reason }, `BpfProgram ${name}: object refused: ${err.message}`);
+      } else {
+        const message = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
+        conditions = conditionsFor({ error: { stage: 'config', message } }, generation);
+        this.o.log.error({ resource: name }, `BpfProgram ${name}: invalid spec: ${message}`);
+      }
     }
     this.applied++;
     await this.writeStatus(name, conditions, generation);
@@ -179,6 +196,7 @@ export class BpfProgramWatcher {
 
   private deleteObject(name: string): void {
     this.generations.delete(name);
+    this.refused.delete(name);
     if (this.o.registry.remove(setName(name))) this.o.log.info({ resource: name }, `BpfProgram ${name} deleted: unloaded`);
   }
 

@@ -8,6 +8,8 @@ import { tcpload, startServer, runClient } from '../support/tcpload.js';
 import { loadedPrograms } from '../support/bpftool.js';
 import { runCommand, sleep } from '../support/run.js';
 import type { LifecycleRecord } from '../../src/model/records.js';
+import type { DoctorReport } from '../../src/doctor/report.js';
+import { flowscopeBin } from '../support/paths.js';
 
 let agent: RunningAgent;
 before(async () => {
@@ -29,7 +31,10 @@ test('/capabilities lists the hook of each TCP group and why fallbacks were take
   const caps = await agent.json<{ tcp: { hooks: Array<{ group: string; hook: string | null; fallbacks: unknown[] }> } }>('/capabilities');
   const groups = Object.fromEntries(caps.tcp.hooks.map((h) => [h.group, h]));
   for (const g of ['lifecycle', 'snapshots', 'accept', 'resets']) assert.ok(groups[g], `group ${g} reported`);
-  assert.equal(groups.lifecycle!.hook, 'tp_btf', 'this kernel has tp_btf: the best hook is taken');
+  // The best flavour doctor's probes found working on this kernel is the one taken.
+  const doctor = JSON.parse((await runCommand(flowscopeBin, ['doctor', '--json'])).stdout) as DoctorReport;
+  const best = ['tp_btf', 'raw_tp', 'tracepoint'].find((k) => doctor.checks.find((c) => c.id === `attach_${k}`)?.status === 'ok');
+  assert.equal(groups.lifecycle!.hook, best, 'the best hook doctor found is taken');
   assert.ok(Array.isArray(groups.lifecycle!.fallbacks));
 });
 

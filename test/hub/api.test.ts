@@ -223,6 +223,9 @@ test('malformed, oversized and foreign ingest bodies are refused, counted, and c
   const wrongVersion = await hub.post({ ...interval(998, now - 5000, true)[0]!, v: 2 });
   assert.equal(wrongVersion.status, 400);
   assert.equal(wrongVersion.body.field, 'v');
+  const backwards = await hub.post({ ...interval(997, now - 5000, true)[0]!, from: new Date(now).toISOString(), to: new Date(now - 1000).toISOString() });
+  assert.equal(backwards.status, 400);
+  assert.equal(backwards.body.field, 'from');
   const notGzip = await hub.post(undefined, { raw: Buffer.from('plain text'), headers: { 'content-encoding': 'gzip' } });
   assert.equal(notGzip.status, 400);
   const huge = await fetch(`${hub.url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(17 << 20, 0x20) });
@@ -231,7 +234,7 @@ test('malformed, oversized and foreign ingest bodies are refused, counted, and c
   const afterwards = (await hub.get('/api/v1/graph?view=pod')).body;
   assert.deepEqual(afterwards.edges, before.edges);
   const metrics = (await hub.get('/metrics')).text;
-  assert.match(metrics, /flowscope_hub_ingest_rejected_total\{reason="malformed"\} 4/);
+  assert.match(metrics, /flowscope_hub_ingest_rejected_total\{reason="malformed"\} 5/);
   assert.match(metrics, /flowscope_hub_ingest_rejected_total\{reason="too_large"\} 1/);
 });
 

@@ -139,3 +139,24 @@ test('a full buffer drops the oldest batches, counted by the agent and reported 
     await hub.destroy();
   }
 });
+
+test('stopping sends the backlog at once, even in the middle of a long backoff', async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // Backoff bounds of 20-60 s: without the flush, nothing would go out within stop's 5 s.
+  const a = new HubSender({ url, hello: () => hello(client), log, initialBackoffMs: 20_000, maxBackoffMs: 60_000, random: () => 0.99 });
+  a.start();
+  const t0 = Date.now() - 30_000;
+  for (let i = 1; i <= 5; i++) a.enqueue(pairAt(i, t0 + i * 1000).c);
+  await waitFor(() => a.stats.failedRequests >= 1, 5000, 'a first failed attempt');
+  const hub = await startTestHub({ listen: { host: '127.0.0.1', port } });
+  try {
+    const started = Date.now();
+    await a.stop(5000);
+    assert.equal(a.stats.buffered, 0, 'everything went out');
+    assert.equal(a.stats.sent, 5);
+    assert.ok(Date.now() - started < 5000);
+  } finally {
+    await hub.destroy();
+  }
+});

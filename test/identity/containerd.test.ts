@@ -29,7 +29,8 @@ before(async () => {
   if (!containerdPresent) return;
   containerd = new PrivateContainerd(tag);
   // The agent first: containerd is not there yet.
-  agent = await startAgent(['--runtime-socket', `containerd=${containerd.socket}`]);
+  // --process-args: the command lines below are checked (redacted, nothing secret in them).
+  agent = await startAgent(['--runtime-socket', `containerd=${containerd.socket}`, '--process-args']);
 });
 
 after(async () => {

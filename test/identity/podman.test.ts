@@ -48,7 +48,8 @@ before(async () => {
   bridge = JSON.parse(podman(['network', 'inspect', net]))[0]?.network_interface ?? '';
   service = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env, stdio: 'ignore' });
   await waitFor(() => existsSync(socket), 10_000, 'the podman API socket');
-  agent = await startAgent(['--runtime-socket', `podman=${socket}`]);
+  // --process-args: the command lines below are checked (redacted, nothing secret in them).
+  agent = await startAgent(['--runtime-socket', `podman=${socket}`, '--process-args']);
 });
 
 after(async () => {

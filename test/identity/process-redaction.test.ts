@@ -1,5 +1,6 @@
 // Process identity on real connections, and redaction: a server and a client started with
-// --password=hunter2 are named by exe and command line, and "hunter2" appears nowhere the agent writes.
+// --password=hunter2 are named by exe and (with --process-args) command line, and "hunter2" appears
+// nowhere the agent writes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAgent, freePort, type RunningAgent } from '../support/agent.js';
@@ -8,7 +9,7 @@ import { nodeClient, nodeServer, waitForEdge } from './support.js';
 let agent: RunningAgent;
 before(async () => {
   // debug logs and NDJSON output: the most the agent ever writes.
-  agent = await startAgent(['--log-level', 'debug', '--output', 'ndjson']);
+  agent = await startAgent(['--log-level', 'debug', '--output', 'ndjson', '--process-args']);
 });
 after(async () => {
   await agent.stop();

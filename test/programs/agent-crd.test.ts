@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startAgent } from '../support/agent.js';
 import { waitFor } from '../support/run.js';
 import { FakeApiServer, resource, writesSpec } from './fake-api.js';
-import { scratch, startWriter } from './support.js';
+import { exampleObject, scratch, startWriter } from './support.js';
 
 test('the agent loads a BpfProgram resource, exports its map, reports status, and unloads it on delete', async () => {
   const api = new FakeApiServer();
@@ -28,7 +28,7 @@ test('the agent loads a BpfProgram resource, exports its map, reports status, an
     ].join('\n'),
   );
   api.event('ADDED', resource('writes', 1, writesSpec('crd_writes_total')));
-  const agent = await startAgent(['--kubeconfig', kubeconfig, '--node-name', 'node-a', '--log-level', 'error']);
+  const agent = await startAgent(['--kubeconfig', kubeconfig, '--node-name', 'node-a', '--log-level', 'error', '--trusted-object-dir', dirname(exampleObject('writes_by_process'))]);
   const writer = startWriter('fs-crdw', 23);
   try {
     await waitFor(() => api.lastPatch('writes') !== undefined, 10_000, 'a status patch for the resource');

@@ -10,6 +10,7 @@ import { BpfProgramWatcher, setName, type Condition } from '../../src/programs/w
 import { systemDecoderEnv } from '../../src/programs/exporter.js';
 import { loadedPrograms } from '../support/bpftool.js';
 import { testObject } from '../support/paths.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { waitFor } from '../support/run.js';
 import { FakeApiServer, resource, writesSpec } from './fake-api.js';
 
@@ -20,7 +21,9 @@ test('BpfProgram resources are loaded, reloaded, unloaded, and report status con
   await api.start();
   api.event('ADDED', resource('writes', 1, writesSpec('crd_writes_total')));
   const registry = new ProgramRegistry(systemDecoderEnv());
-  const watcher = new BpfProgramWatcher({ connection: { server: api.url, token: 'test-token' }, node: 'node-a', registry, log: pino({ level: 'silent' }), retryMs: 100 });
+  // The examples' objects are in a directory this node trusts; the rejected one comes inline.
+  const trust = { allowedDirs: [repoPath('bpf/.output/examples')], allowInline: true };
+  const watcher = new BpfProgramWatcher({ connection: { server: api.url, token: 'test-token' }, node: 'node-a', registry, log: pino({ level: 'silent' }), retryMs: 100, trust });
   watcher.start();
   try {
     // Listed at start: loaded and attached, conditions written for this node.

@@ -15,7 +15,7 @@ import { containerFromCgroup } from './container-id.js';
 import type { ContainerMeta } from './container-source.js';
 import { EdgeDetails } from './edge-details.js';
 import { EndInterner } from './ends.js';
-import { ProcessCache } from './process.js';
+import { ProcessCache, type ProcessArgs } from './process.js';
 import { imageVersion } from './runtime.js';
 import { ContainerSources, type RuntimeSocket } from './sources.js';
 // Loaded only when Kubernetes is wanted: @kubernetes/client-node is tens of MB resident.
@@ -31,6 +31,8 @@ export interface EnrichOptions {
    *  kind not given, its default sockets that exist. */
   runtimeSockets?: RuntimeSocket[];
   nat: boolean;
+  /** Processes' arguments: none (default: a process is its executable) or redacted (--process-args). */
+  processArgs?: ProcessArgs;
   log: Logger;
   /** An identity source failed (counted in a self-metric). */
   onError?: (source: string) => void;
@@ -40,7 +42,7 @@ export interface EnrichOptions {
 const UNKNOWN_CGROUP: WorkloadEnd = { ...NO_WORKLOAD };
 
 export class Enricher implements OwnerResolver {
-  readonly processes = new ProcessCache();
+  readonly processes: ProcessCache;
   readonly details = new EdgeDetails();
   readonly sources: ContainerSources;
   k8s: K8sWatcher | undefined;
@@ -60,6 +62,7 @@ export class Enricher implements OwnerResolver {
     private readonly owners: Owners,
     private readonly options: EnrichOptions,
   ) {
+    this.processes = new ProcessCache(undefined, undefined, options.processArgs ?? 'none');
     const onError = (source: string): void => options.onError?.(source);
     this.sources = new ContainerSources(options.runtimeSockets ?? [], options.log, { onChange: () => this.generation++, onError });
     this.kubernetesWanted = options.kubernetes === 'on' || (options.kubernetes === 'auto' && (options.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
@@ -259,7 +262,7 @@ export class Enricher implements OwnerResolver {
 
   capabilities(): IdentityCapabilities {
     return {
-      process: { source: '/proc', cache: { ...this.processes.stats, entries: this.processes.size } },
+      process: { source: '/proc', args: this.options.processArgs ?? 'none', cache: { ...this.processes.stats, entries: this.processes.size } },
       containers: {
         cgroupLayouts: ['docker', 'containerd (kubepods systemd/cgroupfs; /k8s.io/<id> without a cgroup parent)', 'cri-o', 'podman', 'bare cgroup v2 directory'],
         ...this.sources.status(),

@@ -14,16 +14,29 @@ test('NSpid gives the innermost pid, or the host pid outside namespaces', () => 
   assert.equal(parseNsPid('Name:\tx\n', 9), 9);
 });
 
-test('a real process: exe, redacted cmdline, start time; dropped from the cache after it exits', async () => {
+test('by default a process is its executable: no argument is read', () => {
+  const withSecret = spawn('/bin/sh', ['-c', 'sleep 30', 'sh', '--password=hunter2'], { stdio: 'ignore' });
+  try {
+    const p = new ProcessCache(4).get(withSecret.pid!)!;
+    assert.match(p.exe, /(dash|bash|sh)$/);
+    assert.equal(p.cmdline, undefined);
+    assert.equal(p.key, p.exe);
+    assert.ok(!JSON.stringify(p).includes('hunter2'));
+  } finally {
+    withSecret.kill('SIGKILL');
+  }
+});
+
+test('with arguments asked for: exe, redacted cmdline, start time; dropped from the cache after it exits', async () => {
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });
   const withSecret = spawn('/bin/sh', ['-c', 'sleep 30', 'sh', '--password=hunter2'], { stdio: 'ignore' });
   try {
-    const cache = new ProcessCache(4);
+    const cache = new ProcessCache(4, '/proc', 'redacted');
     const p = cache.get(withSecret.pid!)!;
     assert.ok(p, 'found');
     assert.match(p.exe, /(dash|bash|sh)$/);
-    assert.ok(p.cmdline.includes('--password=<redacted>'), p.cmdline);
-    assert.ok(!p.cmdline.includes('hunter2'));
+    assert.ok(p.cmdline?.includes('--password=<redacted>'), p.cmdline);
+    assert.ok(!p.cmdline!.includes('hunter2'));
     assert.equal(p.nsPid, withSecret.pid);
     const started = Date.parse(p.startedAt);
     assert.ok(Math.abs(started - Date.now()) < 60_000, `start time ${p.startedAt} is about now`);

@@ -1,5 +1,6 @@
-// Process identity from /proc: executable, redacted command line, start time, host and in-container
-// pid. Cached per (pid, start time) so a recycled pid is never mistaken for its predecessor;
+// Process identity from /proc: executable, start time, host and in-container pid, and the command
+// line only when asked for (--process-args), redacted. By default a process is named by its executable
+// and none of its arguments leaves the agent. Cached per (pid, start time) so a recycled pid is never mistaken for its predecessor;
 // entries of exited processes are dropped by a periodic sweep, and the cache is bounded.
 import { readFileSync, readlinkSync } from 'node:fs';
 import { redactCmdline } from './redact.js';
@@ -10,14 +11,14 @@ export interface ProcessIdentity {
   /** Pid inside the process's own pid namespace (equal to `pid` outside containers). */
   nsPid: number;
   exe: string;
-  /** Command line with secrets redacted (never the raw one). */
-  cmdline: string;
+  /** Command line with secrets redacted (never the raw one); only with --process-args. */
+  cmdline?: string;
   comm: string;
   /** Start time, ISO 8601 (from the boot time and the process's start in clock ticks). */
   startedAt: string;
   /** Start time in clock ticks since boot: with the pid, the process's unique key. */
   startTicks: number;
-  /** exe and command line: what tells processes apart on an edge. */
+  /** exe (and the command line when read): what tells processes apart on an edge. */
   key: string;
 }
 
@@ -60,7 +61,10 @@ export function startTicksOf(pid: number, procRoot = '/proc'): number | undefine
   }
 }
 
-export function readProcess(pid: number, procRoot = '/proc'): ProcessIdentity | undefined {
+/** Whether a process's arguments are read (redacted) or left in the kernel. */
+export type ProcessArgs = 'none' | 'redacted';
+
+export function readProcess(pid: number, procRoot = '/proc', args: ProcessArgs = 'none'): ProcessIdentity | undefined {
   let stat;
   try {
     stat = parseStat(readFileSync(`${procRoot}/${pid}/stat`, 'utf8'));
@@ -74,11 +78,13 @@ export function readProcess(pid: number, procRoot = '/proc'): ProcessIdentity | 
   } catch {
     // kernel threads, or the process exited meanwhile
   }
-  let cmdline = '';
-  try {
-    cmdline = redactCmdline(readFileSync(`${procRoot}/${pid}/cmdline`, 'latin1'));
-  } catch {
-    // exited meanwhile
+  let cmdline: string | undefined;
+  if (args === 'redacted') {
+    try {
+      cmdline = redactCmdline(readFileSync(`${procRoot}/${pid}/cmdline`, 'latin1'));
+    } catch {
+      // exited meanwhile
+    }
   }
   let nsPid = pid;
   try {
@@ -90,8 +96,8 @@ export function readProcess(pid: number, procRoot = '/proc'): ProcessIdentity | 
     pid,
     nsPid,
     exe,
-    cmdline,
-    key: `${exe}\u0000${cmdline}`,
+    ...(cmdline !== undefined ? { cmdline } : {}),
+    key: cmdline !== undefined ? `${exe}\u0000${cmdline}` : exe,
     comm: stat.comm,
     startTicks: stat.startTicks,
     startedAt: new Date(bootTime(procRoot) + (stat.startTicks * 1000) / CLK_TCK).toISOString(),
@@ -113,6 +119,7 @@ export class ProcessCache {
   constructor(
     private readonly maxEntries = 16384,
     private readonly procRoot = '/proc',
+    private readonly args: ProcessArgs = 'none',
   ) {}
 
   get size(): number {
@@ -128,7 +135,7 @@ export class ProcessCache {
       return cached;
     }
     this.stats.misses++;
-    const p = readProcess(pid, this.procRoot);
+    const p = readProcess(pid, this.procRoot, this.args);
     if (!p) return undefined;
     if (this.byPid.size >= this.maxEntries) {
       // Oldest first (Map keeps insertion order).

@@ -42,6 +42,9 @@ interface Queued {
   gz: Buffer;
 }
 
+/** While stopping, retries come this often. */
+const FLUSH_RETRY_MS = 200;
+
 const OPEN = gzipSync('[');
 const COMMA = gzipSync(',');
 const CLOSE = gzipSync(']');
@@ -53,6 +56,8 @@ export class HubSender {
   private running = false;
   private wake: (() => void) | undefined;
   private interrupt: (() => void) | undefined;
+  /** Stopping: what is left is sent now, retried at short intervals. */
+  private flushing = false;
   private sleeping: NodeJS.Timeout | undefined;
   private attempt = 0;
   private perRequest: number;
@@ -94,10 +99,14 @@ export class HubSender {
     this.loop = this.run();
   }
 
-  /** Stops after trying, for at most `flushMs`, to send what is buffered. */
+  /** Stops after trying, for at most `flushMs`, to send what is buffered (retrying at once, without backoff). */
   async stop(flushMs = 5_000): Promise<void> {
     const deadline = Date.now() + flushMs;
+    this.flushing = true;
+    if (this.sleeping) clearTimeout(this.sleeping);
+    this.interrupt?.();
     while (this.queue.length && Date.now() < deadline && this.running) await new Promise((r) => setTimeout(r, 50));
+    if (this.queue.length) this.o.log.warn({ batches: this.queue.length }, 'stopping with batches the hub has not taken: they are lost');
     this.running = false;
     this.wake?.();
     if (this.sleeping) clearTimeout(this.sleeping);
@@ -118,7 +127,7 @@ export class HubSender {
         continue;
       }
       // Full jitter: a random wait up to the exponential bound, so restarted hubs are not stampeded.
-      const bound = Math.min(this.o.maxBackoffMs ?? 30_000, (this.o.initialBackoffMs ?? 500) * 2 ** this.attempt);
+      const bound = this.flushing ? FLUSH_RETRY_MS : Math.min(this.o.maxBackoffMs ?? 30_000, (this.o.initialBackoffMs ?? 500) * 2 ** this.attempt);
       this.attempt = Math.min(this.attempt + 1, 30);
       // New batches do not cut the wait short (that would retry every interval); stop() does.
       await new Promise<void>((resolve) => {

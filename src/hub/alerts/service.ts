@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { buildViewGraph, type ViewEdge } from '../graph/graph.js';
-import type { GraphStore, ResolvedEdge, Window } from '../store/store.js';
+import type { EdgeTotals, GraphStore, ResolvedEdge, Window } from '../store/store.js';
 import type { AlertsConfig } from './config/types.js';
 import { AlertEngine, type DnsInput, type ResolveEdge, type TcpInput } from './engine/engine.js';
 import { EDGE_SIGNALS, DNS_SIGNALS } from './engine/signals.js';
@@ -56,6 +56,9 @@ export class AlertService {
   private readonly now: () => number;
   /** Restore problems, for the status answer. */
   readonly restoreNotes: string[] = [];
+  /** Numbers for fine edges a store names by key only (the Prometheus store). */
+  private readonly fineIds = new Map<string, number>();
+  private readonly fineEdges: ResolvedEdge[] = [];
 
   private constructor(
     private readonly o: AlertServiceOptions,
@@ -93,6 +96,22 @@ export class AlertService {
 
   addDns(item: DnsInput): void {
     this.engine.addDns(item);
+  }
+
+  /** A store read step by step (Prometheus): each fine edge's totals over the step ending at `t`. */
+  addTotals(totals: readonly EdgeTotals[], t: number): void {
+    const items: TcpInput[] = [];
+    for (const e of totals) {
+      let id = this.fineIds.get(e.edge.key);
+      if (id === undefined) {
+        id = this.fineEdges.length;
+        this.fineIds.set(e.edge.key, id);
+        this.fineEdges.push(e.edge);
+      }
+      if (e.sides[0]) items.push({ edge: id, side: 0, values: e.sides[0], t });
+      if (e.sides[1]) items.push({ edge: id, side: 1, values: e.sides[1], t });
+    }
+    this.engine.addTcp(items, (id) => this.fineEdges[id]!);
   }
 
   /** One evaluation: judge, explain, deliver, save when due. */
@@ -142,7 +161,7 @@ export class AlertService {
     const slot = this.engine.edges.slotById(edgeId);
     if (slot === undefined) return undefined;
     const keys = new Set(this.engine.edges.slot(slot).members);
-    const totals = await this.o.store.edges(w, keys);
+    const totals = await this.o.store.edges(w, (e) => keys.has(e.key));
     return buildViewGraph(totals, this.engine.view).edges.get(edgeId);
   }
 
@@ -321,4 +340,3 @@ export interface PendingAlert {
 
 const nullIfNaN = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
-export type { ResolvedEdge };

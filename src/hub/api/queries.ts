@@ -7,7 +7,7 @@ import { buildViewGraph, edgeCounters, graphEdge, parseEdgeId, toGraph, type Gra
 import { neighbourhood } from '../graph/neighbourhood.js';
 import { search, type SearchHit } from '../graph/search.js';
 import { nodeOf, parseView, ViewError, VIEW_KINDS, type View } from '../graph/views.js';
-import type { GraphStore, Window } from '../store/store.js';
+import type { GraphStore, ResolvedEdge, Window } from '../store/store.js';
 import { badRequest, formatDuration, parseChoice, parseDurationMs, parseInteger, parseWindow, requireParam } from './params.js';
 
 export const HISTORY_METRICS = [
@@ -97,8 +97,8 @@ export class Queries {
     return parseWindow(q, this.now(), this.store.retentionMs, names);
   }
 
-  private async viewGraph(w: Window, v: View, f?: Filter): Promise<ViewGraph> {
-    return buildViewGraph(await this.store.edges(w), v, f);
+  private async viewGraph(w: Window, v: View, f?: Filter, select?: (e: ResolvedEdge) => boolean): Promise<ViewGraph> {
+    return buildViewGraph(await this.store.edges(w, select), v, f);
   }
 
   async graph(q: URLSearchParams): Promise<Graph> {
@@ -116,11 +116,37 @@ export class Queries {
     const v = view(q, viewOfNode(node));
     const hops = parseInteger(q, 'hops', 1, 0, 10);
     const w = this.window(q);
-    const g = await this.viewGraph(w, v, filter(q));
+    const g = await this.viewGraph(w, v, filter(q), this.around(v, node, hops));
     if (!g.nodes.has(node)) throw badRequest('node', `'${node}' has no edges in the ${q.get('view') || viewOfNode(node)} view between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()} (find ids with /api/v1/search or /api/v1/graph)`);
     const n = neighbourhood(g, node, hops);
     const keep = new Set(n.edges.map((e) => e.id));
     return { ...toGraph(g, w.from, w.to, (id) => n.distance.has(id), (e) => keep.has(e.id)), node, hops, distance: Object.fromEntries(n.distance) };
+  }
+
+  /**
+   * The fine edges that can lie within `hops` of a node, from every edge the store knows (any
+   * window): a superset of the window's neighbourhood, so that only those are read.
+   */
+  private around(v: View, node: string, hops: number): ((e: ResolvedEdge) => boolean) | undefined {
+    const known = this.store.known();
+    if (!known) return undefined;
+    const all = [...known];
+    const ends = new Map<ResolvedEdge, [string, string]>(all.map((e) => [e, [nodeOf(e.client, v).id, nodeOf(e.server, v).id]]));
+    const reached = new Set([node]);
+    for (let d = 0; d < hops; d++) {
+      const next: string[] = [];
+      for (const [a, b] of ends.values()) {
+        if (reached.has(a) && !reached.has(b)) next.push(b);
+        else if (reached.has(b) && !reached.has(a)) next.push(a);
+      }
+      if (next.length === 0) break;
+      for (const n of next) reached.add(n);
+    }
+    return (e) => {
+      const pair = ends.get(e);
+      // The node's own edges too: they show it has traffic in the window (with 0 hops as well).
+      return pair ? (reached.has(pair[0]) && reached.has(pair[1])) || pair[0] === node || pair[1] === node : true;
+    };
   }
 
   async search(q: URLSearchParams): Promise<{ query: string; results: SearchHit[] }> {
@@ -140,7 +166,7 @@ export class Queries {
     } catch {
       throw badRequest('edge', `'${id}' names no view: use an edges[].id from /api/v1/graph`);
     }
-    const g = await this.viewGraph(w, v);
+    const g = await this.viewGraph(w, v, undefined, (e) => e.port === parsed.port && nodeOf(e.client, v).id === parsed.source && nodeOf(e.server, v).id === parsed.target);
     const edge = g.edges.get(id);
     if (!edge) throw badRequest('edge', `'${id}' has no traffic between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()}`);
     return { view: v, edge };
@@ -194,8 +220,8 @@ export class Queries {
       keys = new Set(edge.members.map((m) => m.edge.key));
     } else {
       const v = view(q, viewOfNode(nodeParam!));
-      const totals = await this.store.edges(w);
-      keys = new Set(totals.filter((t) => nodeOf(t.edge.client, v).id === nodeParam || nodeOf(t.edge.server, v).id === nodeParam).map((t) => t.edge.key));
+      const touches = (e: ResolvedEdge): boolean => nodeOf(e.client, v).id === nodeParam || nodeOf(e.server, v).id === nodeParam;
+      keys = new Set((await this.store.edges(w, touches)).map((t) => t.edge.key));
       if (keys.size === 0) throw badRequest('node', `'${nodeParam}' has no edges in the ${q.get('view') || viewOfNode(nodeParam!)} view in this window (find ids with /api/v1/search or /api/v1/graph)`);
     }
     const points = await this.store.series(w, step, keys);

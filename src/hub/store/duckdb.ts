@@ -306,23 +306,23 @@ export class DuckStore {
    * Where a window's rows come from: minute roll-ups for the whole minutes inside it (or all of
    * it, snapped to minutes, when its samples were exported), samples for the rest.
    */
-  private sources(w: Window): string {
+  private sources(w: Window, edges?: readonly number[]): string {
+    const only = edges ? ` AND edge IN (${edges.length ? edges.join(',') : '-1'})` : '';
     const oldFrom = w.from < this.samplesFloor;
     const oldTo = w.to < this.samplesFloor;
     const a = oldFrom ? Math.floor(w.from / MINUTE) * MINUTE : Math.ceil(w.from / MINUTE) * MINUTE;
     const b = Math.min(oldTo ? Math.ceil(w.to / MINUTE) * MINUTE : Math.floor(w.to / MINUTE) * MINUTE, this.rolledTo);
-    if (a >= b) return `SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${w.to}`;
+    if (a >= b) return `SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${w.to}${only}`;
     // Plain ranges (no OR), so that DuckDB skips row groups by their min/max of t.
-    const parts = [`SELECT t, edge, side, ${plainColumns} FROM minutes WHERE t > ${a} AND t <= ${b}`];
-    if (a > w.from) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${a}`);
-    if (w.to > b) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${b} AND t <= ${w.to}`);
+    const parts = [`SELECT t, edge, side, ${plainColumns} FROM minutes WHERE t > ${a} AND t <= ${b}${only}`];
+    if (a > w.from) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${a}${only}`);
+    if (w.to > b) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${b} AND t <= ${w.to}${only}`);
     return parts.join(' UNION ALL ');
   }
 
-  /** Each edge's counters over the window, per side (only the given edges, when given). */
+  /** Each edge's counters over the window, per side (only those `edges` when given). */
   async totals(w: Window, edges?: readonly number[]): Promise<TotalsByEdge> {
-    const only = edges ? ` WHERE edge IN (${edges.map((e) => Math.trunc(e)).join(',')})` : '';
-    const result = await this.reader.run(`SELECT edge, side, ${sumColumns} FROM (${this.sources(w)})${only} GROUP BY edge, side`);
+    const result = await this.reader.run(`SELECT edge, side, ${sumColumns} FROM (${this.sources(w, edges)}) GROUP BY edge, side`);
     const out: TotalsByEdge = new Map();
     for (;;) {
       const chunk = await result.fetchChunk();
@@ -348,10 +348,9 @@ export class DuckStore {
   async series(w: Window, stepMs: number, edges: number[]): Promise<Map<number, [Side | undefined, Side | undefined]>> {
     const out = new Map<number, [Side | undefined, Side | undefined]>();
     if (edges.length === 0) return out;
-    const list = edges.join(',');
     const bucket = `CAST(ceil((t - ${w.from}) / ${stepMs}) AS BIGINT)`;
     // The gauge (active) is the last reading per edge in a step, summed over edges.
-    const perEdge = `SELECT ${bucket} AS b, edge, side, ${sumColumns} FROM (${this.sources(w)}) WHERE edge IN (${list}) GROUP BY b, edge, side`;
+    const perEdge = `SELECT ${bucket} AS b, edge, side, ${sumColumns} FROM (${this.sources(w, edges)}) GROUP BY b, edge, side`;
     const result = await this.reader.run(`SELECT b, side, ${COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ')} FROM (${perEdge}) GROUP BY b, side ORDER BY b`);
     for (;;) {
       const chunk = await result.fetchChunk();

@@ -4,6 +4,9 @@ import type { Ingest } from '../ingest/pipeline.js';
 import type { DuckStore } from './duckdb.js';
 import type { EdgeTotals, GraphStore, KnownEndpoint, ResolvedEdge, SeriesPoint, Window } from './store.js';
 
+/** Past this many selected edges, reading all is cheaper than a list in the query. */
+const MAX_SELECTED = 20_000;
+
 export class EmbeddedStore implements GraphStore {
   readonly kind = 'embedded' as const;
   private readonly resolved: ResolvedEdge[] = [];
@@ -27,13 +30,25 @@ export class EmbeddedStore implements GraphStore {
     return e;
   }
 
-  async edges(window: Window, keys?: ReadonlySet<string>): Promise<EdgeTotals[]> {
-    const ids = keys ? [...keys].map(Number).filter((n) => Number.isInteger(n)) : undefined;
-    if (ids && ids.length === 0) return [];
+  async edges(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]> {
+    let ids: number[] | undefined;
+    if (select) {
+      // The dictionary is in memory: choose the fine edges first, then read only theirs.
+      ids = [];
+      for (const f of this.ingest.edges.values()) if (select(this.resolvedEdge(f.id))) ids.push(f.id);
+      if (ids.length > MAX_SELECTED) ids = undefined;
+    }
     const totals = await this.duck.totals(window, ids);
     const out: EdgeTotals[] = [];
-    for (const [id, sides] of totals) out.push({ edge: this.resolvedEdge(id), sides });
+    for (const [id, sides] of totals) {
+      const edge = this.resolvedEdge(id);
+      if (!select || ids || select(edge)) out.push({ edge, sides });
+    }
     return out;
+  }
+
+  *known(): Iterable<ResolvedEdge> {
+    for (const f of this.ingest.edges.values()) yield this.resolvedEdge(f.id);
   }
 
   async series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]> {

@@ -43,8 +43,10 @@ export interface GraphStore {
   readonly kind: 'embedded' | 'prometheus';
   /** How far back queries may reach (ms). */
   readonly retentionMs: number;
-  /** Each fine edge's counters over the window (only those with these keys, when given). */
-  edges(window: Window, keys?: ReadonlySet<string>): Promise<EdgeTotals[]>;
+  /** The window's edges with traffic; with `select`, only those it keeps (a store may use it to read less). */
+  edges(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]>;
+  /** Every fine edge the store knows (whatever the window), when it can tell cheaply; else undefined. */
+  known(): Iterable<ResolvedEdge> | undefined;
   series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]>;
   /** Every endpoint seen within the retention, with its addresses (for search). */
   endpoints(): Promise<KnownEndpoint[]>;
