@@ -119,6 +119,8 @@ export class EdgeHealth {
   /** Interned view nodes: one object per node however many edges it has. */
   private readonly refs = new Map<string, NodeRef>();
   private readonly scopes = new Map<string, EndScope>();
+  /** Per slot: its windows changed since it was last judged (new data, a bucket moved, a new band). */
+  dirty = new Uint8Array(1024);
   /** Fine edge number to slot (-1: not seen yet), the fast way to a slot. */
   private fineToSlot = new Int32Array(1024).fill(NO_PENDING);
 
@@ -224,16 +226,20 @@ export class EdgeHealth {
       this.pendingRow = grow(this.pendingRow, cap, NO_PENDING);
       this.pendingBucket = grow(this.pendingBucket, cap, 0);
       this.pendingT = grow(this.pendingT, cap, 0);
+      this.dirty = grow(this.dirty, cap, 0);
     }
+    this.dirty[index] = 1;
     return index;
   }
 
-  /** Moves every window to the bucket of `nowMs`. */
+  /** Moves every window to the bucket of `nowMs` (when a bucket moved, every slot is judged again). */
   advance(nowMs: number): void {
     const n = this.slots.length;
+    const before = this.shortBurn.currentBucket + this.longBurn.currentBucket + this.anomaly.currentBucket;
     this.shortBurn.advanceTo(this.shortBurn.bucketOf(nowMs), n);
     this.longBurn.advanceTo(this.longBurn.bucketOf(nowMs), n);
     this.anomaly.advanceTo(this.anomaly.bucketOf(nowMs), n);
+    if (this.shortBurn.currentBucket + this.longBurn.currentBucket + this.anomaly.currentBucket !== before) this.dirty.fill(1);
   }
 
   private readonly burnValues = new Float64Array(2);
@@ -308,6 +314,7 @@ export class EdgeHealth {
     const main = hasClient ? c : sv;
     const tMs = this.pendingT[slot]!;
     const s = this.slots[slot]!;
+    this.dirty[slot] = 1;
     if (tMs > s.lastDataMs) s.lastDataMs = tMs;
     const attempts = hasClient ? x[c + S_OPENED]! + x[c + S_FAILURES]! : x[sv + S_OPENED]!;
     const b = this.burnValues;
@@ -352,6 +359,7 @@ export class EdgeHealth {
 
   /** Recomputes a slot's bands from its baselines (after a point is added, or a restore). */
   updateBands(slot: number): void {
+    this.dirty[slot] = 1;
     const rules = this.compiled[this.slots[slot]!.override + 1]!.anomaly;
     for (let m = 0; m < ANOMALY_METRICS.length; m++) {
       const enough = this.baselines.count(slot, m) >= this.config.baseline.minPoints;
@@ -376,16 +384,18 @@ export class EdgeHealth {
    * of the worst burn window pair that fired (undefined when none did).
    */
   judge(slot: number, out: Uint8Array): Severity | undefined {
-    const c = this.compiled[this.slot(slot).override + 1]!;
+    const c = this.compiled[this.slots[slot]!.override + 1]!;
     const f = c.rules.failures;
     let severity: Severity | undefined;
     if (!f.enabled) out[0] = UNKNOWN;
     else {
       let bad = false;
       let good = true;
+      const short = this.shortBurn.sumsArray;
       for (const p of c.burn) {
-        const sa = this.shortBurn.sum(slot, p.short, ATTEMPTS);
-        const sf = this.shortBurn.sum(slot, p.short, FAILED);
+        const at = this.shortBurn.offset(slot, p.short);
+        const sa = short[at + ATTEMPTS]!;
+        const sf = short[at + FAILED]!;
         const shortJudged = sa >= f.minAttempts;
         const shortBad = shortJudged && sf >= f.minFailures && sf > p.threshold * sa;
         if (!shortJudged) good = false;

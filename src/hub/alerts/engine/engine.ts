@@ -129,7 +129,21 @@ export class AlertEngine {
       }
       this.lastEvery = every;
     }
-    for (let slot = 0; slot < this.edges.slots.length; slot++) this.judgeEdge(slot, nowMs, result);
+    // A slot whose windows did not change, with nothing pending and no incident, would be judged
+    // as before: healthy or unknown. Only the others are judged.
+    const dirty = this.edges.dirty;
+    const pending = this.edges.pendingSince;
+    const incidents = this.edgeIncident;
+    const S = EDGE_SIGNALS.length;
+    for (let slot = 0; slot < this.edges.slots.length; slot++) {
+      if (dirty[slot] === 0) {
+        let waiting = false;
+        for (let s = 0; s < S; s++) if (pending[slot * S + s]! > 0) waiting = true;
+        if (!waiting && (incidents.size === 0 || !incidents.has(slot))) continue;
+      }
+      dirty[slot] = 0;
+      this.judgeEdge(slot, nowMs, result);
+    }
     for (let slot = 0; slot < this.dns.slots.length; slot++) this.judgeDns(slot, nowMs, result);
     for (const inc of [...this.incidents.active.values()]) {
       if (inc.family === 'new_dependency' && nowMs >= inc.startsAt + this.config.rules.newDependency.holdMs) {
@@ -171,6 +185,7 @@ export class AlertEngine {
         anyPending = true;
       } else pending[base + s] = 0;
     }
+    if (!anyPending && this.edgeIncident.size === 0) return;
     let inc = this.edgeIncident.get(slot);
     if (!inc && !anyPending) return;
     const firing: Array<{ s: number; severity: Severity }> = [];
