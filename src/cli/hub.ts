@@ -9,6 +9,9 @@ import { repoPath } from '../lib/paths.js';
 import { createLogger } from '../lib/log.js';
 import { UsageError } from './errors.js';
 import { parseListen } from './options.js';
+import { hostname } from 'node:os';
+import { AlertsConfigError, defaultAlertsConfig, loadAlertsConfig } from '../hub/alerts/config/load.js';
+import type { AlertsConfig } from '../hub/alerts/config/types.js';
 
 export interface HubCliOptions extends HubStartOptions {
   logLevel: string;
@@ -61,7 +64,9 @@ export function addHubOptions(cmd: Command, prefix = ''): Command {
     .option('--retention <duration>', 'how long history is kept (1-minute resolution; interval resolution for the last hour)', HUB_DEFAULTS.retention)
     .option('--token-file <path>', 'bearer token required from agents and API clients (required when listening beyond loopback)')
     .option('--web <dir>', 'the UI files to serve at / (default: dist/web of this installation)')
-    .option('--memory-limit <size>', "DuckDB's memory limit", '1GB');
+    .option('--memory-limit <size>', "DuckDB's memory limit", '1GB')
+    .option('--alerts <file>', 'alert rules, thresholds per namespace or workload, and receivers (YAML; see docs/alerts.md); without it the default rules run with no receivers')
+    .option('--no-alerts', 'no alerting');
 }
 
 export interface HubStartOptions {
@@ -73,6 +78,21 @@ export interface HubStartOptions {
   tokenFile?: string;
   web?: string;
   memoryLimit: string;
+  /** A file, false (--no-alerts), or undefined/true: the default rules. */
+  alerts?: string | boolean;
+}
+
+/** The alerting configuration the options ask for; errors name the file and line. */
+export function alertsFromOptions(o: Pick<HubStartOptions, 'alerts'>, listen: { host: string; port: number }): AlertsConfig | false {
+  if (o.alerts === false) return false;
+  const host = listen.host === '0.0.0.0' || listen.host === '::' ? hostname() : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const externalUrl = `http://${host}:${listen.port}`;
+  try {
+    return typeof o.alerts === 'string' ? loadAlertsConfig(o.alerts, { externalUrl }) : defaultAlertsConfig({ externalUrl });
+  } catch (err) {
+    if (err instanceof AlertsConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** Checks the options and starts the hub; refuses to listen beyond loopback without a token. */
@@ -92,7 +112,8 @@ export async function startHubFromOptions(o: HubStartOptions, log: ReturnType<ty
     }
   }
   const prometheusStepMs = o.prometheusStep ? parseRetentionLike(o.prometheusStep, '--prometheus-step') : undefined;
-  const hub = await startHub({ listen, dataDir: o.data, retentionMs, token, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, prometheusUrl, prometheusStepMs }).catch((err: NodeJS.ErrnoException) => {
+  const alerts = alertsFromOptions(o, listen);
+  const hub = await startHub({ listen, dataDir: o.data, retentionMs, token, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, prometheusUrl, prometheusStepMs, alerts }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new Error(`cannot listen on ${o.listen}: the port is in use (find it with: ss -ltnp 'sport = :${listen.port}'); choose another with --listen`);
     if (err.code === 'EACCES' && String(err.message).includes(o.data)) throw new Error(`cannot write ${o.data}: run as root or choose another directory with --data`);
     throw err;

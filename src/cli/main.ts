@@ -11,6 +11,7 @@ import { registerTcplife } from './tcplife.js';
 import { registerTop } from './top.js';
 import { registerExporter } from './exporter.js';
 import { registerHub } from './hub.js';
+import { registerRules } from './rules.js';
 
 function buildProgram(): Command {
   const program = new Command('flowscope')
@@ -22,6 +23,7 @@ function buildProgram(): Command {
   registerUp(program);
   registerAgent(program);
   registerHub(program);
+  registerRules(program);
   registerConnlat(program);
   registerTcplife(program);
   registerTop(program);

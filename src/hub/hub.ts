@@ -15,6 +15,10 @@ import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
 import type { EdgeTotals, GraphStore } from './store/store.js';
 import { PrometheusStore } from './store/prometheus.js';
 import { addInto, newSide, type Side } from './graph/counters.js';
+import { AlertService } from './alerts/service.js';
+import { alertsApi } from './alerts/api.js';
+import { extendOpenApi } from './alerts/openapi.js';
+import type { AlertsConfig } from './alerts/config/types.js';
 
 export interface HubOptions {
   listen: { host: string; port: number };
@@ -36,6 +40,8 @@ export interface HubOptions {
   prometheusUrl?: string;
   /** The scrape interval of that store (ms). */
   prometheusStepMs?: number;
+  /** Alerting (`flowscope hub` turns it on with the default rules unless told otherwise); absent: off. */
+  alerts?: AlertsConfig | false;
 }
 
 export interface RunningHub {
@@ -44,6 +50,7 @@ export interface RunningHub {
   store: GraphStore;
   metrics: HubMetrics;
   ingest?: Ingest;
+  alerts?: AlertService;
   close(): Promise<void>;
 }
 
@@ -62,6 +69,8 @@ interface Backend {
   store: GraphStore;
   ingest?: Ingest;
   status(): Record<string, unknown>;
+  /** Feeds alerting every interval (and gives it a place for its state, when the backend has one). */
+  alerting(o: HubOptions, config: AlertsConfig, metrics: HubMetrics): Promise<AlertService>;
   close(): Promise<void>;
 }
 
@@ -111,6 +120,15 @@ async function embedded(o: HubOptions, metrics: HubMetrics, stream: StreamHub, t
         joined_to: new Date(Math.max(0, ingest.finalTo(now))).toISOString(),
       };
     },
+    alerting: async (o, config, metrics) => {
+      const alerts = await AlertService.start({ config, store, connect: () => duck.connect(), registry: metrics.registry, log: o.log.child({ component: 'alerts' }), hubName: `flowscope-hub@${o.listen.host}:${o.listen.port}` });
+      const resolve = (id: number) => store.resolvedEdge(id);
+      ingest.onFinalized((f) => {
+        alerts.addTcp(f.contributions, resolve);
+        for (const d of f.dns) alerts.addDns(d);
+      });
+      return alerts;
+    },
     // Batches accepted but not joined stay in the inbox: after a restart they are joined once the
     // other agents have caught up, as if the hub had never gone.
     close: async () => {
@@ -132,7 +150,25 @@ function prometheus(o: HubOptions & { prometheusUrl: string }, stream: StreamHub
         .catch((err: unknown) => o.log.warn({ err }, 'reading the latest step from Prometheus failed'));
     }, Math.max(store.stepMs, 5_000)).unref(),
   );
-  return { store, status: () => ({ agents: [], edges: 0, endpoints: 0, pending_batches: 0, joined_to: new Date(Date.now() - store.stepMs).toISOString() }), close: () => store.close() };
+  return {
+    store,
+    status: () => ({ agents: [], edges: 0, endpoints: 0, pending_batches: 0, joined_to: new Date(Date.now() - store.stepMs).toISOString() }),
+    // Each step read from Prometheus feeds alerting; the hub keeps no state here, so alerting's
+    // windows and histories start over with the hub (and run in every replica).
+    alerting: async (o, config, metrics) => {
+      const alerts = await AlertService.start({ config, store, registry: metrics.registry, log: o.log.child({ component: 'alerts' }), hubName: `flowscope-hub@${o.listen.host}:${o.listen.port}` });
+      timers.push(
+        setInterval(() => {
+          store
+            .latest()
+            .then((l) => alerts.addTotals(l.totals, l.to))
+            .catch((err: unknown) => o.log.warn({ err }, 'reading the latest step from Prometheus for alerting failed'));
+        }, Math.max(store.stepMs, 1_000)).unref(),
+      );
+      return alerts;
+    },
+    close: () => store.close(),
+  };
 }
 
 export async function startHub(o: HubOptions): Promise<RunningHub> {
@@ -141,9 +177,11 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const stream = new StreamHub(1000, (n) => metrics.streamClients.set(n));
   const backend = o.prometheusUrl ? prometheus({ ...o, prometheusUrl: o.prometheusUrl }, stream, timers) : await embedded(o, metrics, stream, timers);
   const { store, ingest } = backend;
-  const queries = new Queries(store);
+  const alertsConfig = o.alerts || undefined;
+  const alerts = alertsConfig ? await backend.alerting(o, alertsConfig, metrics) : undefined;
+  const queries = new Queries(store, Date.now, alerts ? (e, w) => ({ alerts: alerts.marks(e, w) }) : undefined);
   const status = async (): Promise<unknown> => ({ store: store.kind, retention_seconds: store.retentionMs / 1000, ...backend.status() });
-  const doc = openApiDocument(o.version);
+  const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
   const server = createApiServer({
     queries,
     stream,
@@ -155,6 +193,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     openapi: () => doc,
     limits: o.limits ?? DEFAULT_LIMITS,
     webDir: o.webDir,
+    extra: alerts ? (req, url) => alertsApi(alerts, req, url, Date.now()) : undefined,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -165,6 +204,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = `http://${host}:${addr.port}`;
   let closed = false;
   return {
     server,
@@ -172,6 +212,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     store,
     metrics,
     ingest,
+    alerts,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -181,6 +222,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await alerts?.close().catch((err: unknown) => o.log.error({ err }, 'saving the alert state failed'));
       await backend.close();
     },
   };

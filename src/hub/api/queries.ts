@@ -83,10 +83,14 @@ function viewOfNode(id: string): string {
   return (VIEW_KINDS as readonly string[]).includes(kind) ? kind : kind === 'label' ? `label:${id.slice(6, id.indexOf('='))}` : 'process';
 }
 
+/** Extra fields a graph edge carries (the alerts on it), from its fine edges and the window. */
+export type EdgeMarks = (edge: ViewEdge, window: Window) => Record<string, unknown> | undefined;
+
 export class Queries {
   constructor(
     readonly store: GraphStore,
     private readonly now: () => number = Date.now,
+    private readonly marks?: EdgeMarks,
   ) {}
 
   private window(q: URLSearchParams, names?: { from: string; to: string }): Window {
@@ -101,7 +105,10 @@ export class Queries {
     const v = view(q);
     const f = filter(q);
     const w = this.window(q);
-    return toGraph(await this.viewGraph(w, v, f), w.from, w.to);
+    const g = await this.viewGraph(w, v, f);
+    const out = toGraph(g, w.from, w.to);
+    if (this.marks) for (const e of out.edges) Object.assign(e, this.marks(g.edges.get(e.id)!, w));
+    return out;
   }
 
   async neighbourhood(q: URLSearchParams): Promise<NeighbourhoodResult> {

@@ -29,6 +29,8 @@ export interface ApiOptions {
   limits: BodyLimits;
   /** The UI's built files (dist/web); absent: / names the API. */
   webDir?: string;
+  /** More of the API (alerts, silences): an answer, or undefined when the path is not theirs. */
+  extra?: (req: IncomingMessage, url: URL) => Promise<{ status: number; body: unknown } | undefined>;
 }
 
 const SECURITY_HEADERS = {
@@ -177,6 +179,13 @@ export function createApiServer(o: ApiOptions): http.Server {
       o.metrics.rejected.inc({ reason: 'unauthorized' });
       res.setHeader('www-authenticate', 'Bearer realm="flowscope"');
       throw new ApiError(401, 'unauthorized: send the hub token as Authorization: Bearer TOKEN (the hub was started with --token-file)');
+    }
+    if (o.extra && path.startsWith('/api/v1/')) {
+      const answer = await o.extra(req, url);
+      if (answer) {
+        sendJson(res, answer.status, answer.body);
+        return path.split('/')[3] ?? 'other';
+      }
     }
     if (path === '/api/v1/ingest') {
       if (req.method !== 'POST') throw new ApiError(405, 'method: use POST for /api/v1/ingest', 'method');

@@ -13,7 +13,8 @@ const SLOW_FLOOR_SECONDS = 0.001;
 export { BREAKDOWN_DOMAINS as DOMAINS, type Breakdown, type BreakdownPart, type BreakdownDomain as Domain } from '../../model/api.js';
 import type { Breakdown, BreakdownPart, BreakdownDomain as Domain } from '../../model/api.js';
 
-function domainValue(e: Endpoint, by: Domain, port: number): string {
+/** The part of a domain an end belongs to. */
+export function domainValue(e: Endpoint, by: Domain, port: number): string {
   switch (by) {
     case 'version':
       return e.version || (e.image.includes(':') ? e.image.slice(e.image.lastIndexOf(':') + 1) : '') || '(unknown)';
@@ -33,7 +34,7 @@ function domainValue(e: Endpoint, by: Domain, port: number): string {
 }
 
 /** Observations in buckets whose lower bound is at least `threshold` (a bucket that straddles it does not count). */
-function slowCount(d: Distribution | undefined, threshold: number): number {
+export function slowCount(d: Distribution | undefined, threshold: number): number {
   if (!d || !(threshold > 0)) return 0;
   let n = 0;
   let seen = 0;

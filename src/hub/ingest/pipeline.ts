@@ -38,6 +38,8 @@ export interface Finalized {
   /** The latest interval end among them, ms. */
   t: number;
   contributions: Array<Contribution & { t: number }>;
+  /** The DNS records of the batches joined (alerting watches them per client and server). */
+  dns: Array<{ t: number; node: string; zone: string; records: wire.DnsV1[] }>;
 }
 
 interface Pending {
@@ -281,7 +283,8 @@ export class Ingest {
     this.metrics.pending.set(this.pending.length);
     this.metrics.graphSize.set({ what: 'edges' }, this.edges.size);
     this.metrics.graphSize.set({ what: 'endpoints' }, this.endpoints.size);
-    const f: Finalized = { t: ready[ready.length - 1]!.to, contributions };
+    const dns = ready.filter((p) => p.batch.dns.length).map((p) => ({ t: p.to, node: p.run.node, zone: p.run.zone, records: p.batch.dns }));
+    const f: Finalized = { t: ready[ready.length - 1]!.to, contributions, dns };
     for (const l of this.listeners) {
       try {
         l(f);

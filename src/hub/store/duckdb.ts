@@ -479,6 +479,11 @@ export class DuckStore {
     return { samples: Number(row[0]), minutes: Number(row[1]), edges: Number(row[2]), endpoints: Number(row[3]), inbox: Number(row[4]) };
   }
 
+  /** Another connection to the database, for a part of the hub that keeps its own tables (alerts). */
+  connect(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
   async checkpoint(): Promise<void> {
     await this.writes.run(() => this.writer.run('CHECKPOINT'));
   }
