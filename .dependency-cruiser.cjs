@@ -49,6 +49,13 @@ module.exports = {
       to: { path: '^src/bpf/gen/flows\\.gen\\.ts$' },
     },
     {
+      name: 'l7-views-stay-in-the-l7-tracer',
+      comment: 'The generated views of bpf/l7.bpf.o are read only by the L7 tracer (src/agent/l7), which hands out exchanges (src/model/requests).',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(agent/l7|bpf)/' },
+      to: { path: '^src/bpf/gen/l7\\.gen\\.ts$' },
+    },
+    {
       name: 'components-do-not-import-each-other',
       comment: 'agent, programs, hub and doctor import bpf, lib and model, never each other (or cli): the command line composes them.',
       severity: 'error',

@@ -49,6 +49,8 @@ const volatile __u8 use_sk_storage = 1;
 const volatile __u64 connect_bounds_ns[CONNECT_BOUNDS] = {};
 const volatile __u64 rtt_bounds_us[RTT_BOUNDS] = {};
 const volatile __u64 duration_bounds_ns[DURATION_BOUNDS] = {};
+/* Nonzero: only the sockets of the network namespace with this inode are followed (--netns). */
+const volatile __u32 only_netns = 0;
 
 /* Writable settings, set by the agent after load. */
 /* Per-connection records (open, close, failure, adoption) in the ring: NDJSON and live tools. */
@@ -357,6 +359,7 @@ static __always_inline void state_init(struct sock_state *s, const struct conn_i
 static __always_inline void edge_key_of(const struct conn_id *id, struct tcp_edge_key *k)
 {
 	__builtin_memcpy(k->peer, id->daddr, 16);
+	__builtin_memcpy(k->local, id->saddr, 16);
 	k->cgroup_id = id->cgroup_id;
 	__builtin_memcpy(k->comm, id->comm, 16);
 	k->pid = id->pid;
@@ -720,9 +723,18 @@ static __always_inline void on_closed(struct sock *sk, __u64 now, const bool dir
 	state_forget(sk, s);
 }
 
+/* Whether a socket is one this agent follows (its network namespace, with --netns). */
+static __always_inline bool in_scope(struct sock *sk, const bool direct)
+{
+	if (!only_netns)
+		return true;
+	__u32 netns = direct ? sk->__sk_common.skc_net.net->ns.inum : BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return netns == only_netns;
+}
+
 static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate, const bool direct)
 {
-	if (SK_READ(direct, sk, sk_protocol) != IPPROTO_TCP)
+	if (SK_READ(direct, sk, sk_protocol) != IPPROTO_TCP || !in_scope(sk, direct))
 		return 0;
 	if (newstate == TCP_LISTEN) {
 		on_listen(sk, direct);
@@ -831,6 +843,8 @@ static __always_inline void adopt_connection(struct sock *sk, const struct liste
 	bool connecting = tcp_state == TCP_SYN_SENT;
 	if (!open_state(tcp_state) && !connecting)
 		return;
+	if (!in_scope(sk, direct))
+		return;
 	if (state_get(sk, false, direct))
 		return; /* followed already */
 	struct sock_state *s = state_get(sk, true, direct);
@@ -894,6 +908,8 @@ int adopt_files(struct bpf_iter__task_file *ctx)
 	__builtin_memcpy(o.comm, task->group_leader->comm, sizeof(o.comm));
 	o.cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 	__u32 netns = sk->__sk_common.skc_net.net->ns.inum;
+	if (only_netns && netns != only_netns)
+		return 0;
 	if (sk->__sk_common.skc_state == TCP_LISTEN) {
 		struct listener_key lk = {.netns = netns, .port = sk->__sk_common.skc_num};
 		struct listener_owner *old = bpf_map_lookup_elem(&listeners, &lk);

@@ -17,8 +17,9 @@ die() { echo "setup: $*" >&2; exit 1; }
 # Debian packages. Build and run: compiler, BPF toolchain, libbpf, iproute2 (tc, ip).
 build_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ pkg-config iproute2 util-linux)
 # Tests and benchmarks: real traffic, kernel counters, peers and ground truth.
-test_pkgs=(prometheus iptables conntrack ethtool tcpdump netsniff-ng iperf3 wrk libbpf-tools iputils-ping procps psmisc
-  podman runc busybox-static dnsmasq-base nfdump containerd apache2-utils openssl bpftrace)
+test_pkgs=(prometheus victoria-metrics iptables conntrack ethtool tcpdump netsniff-ng iperf3 wrk libbpf-tools iputils-ping procps psmisc
+  podman runc busybox-static dnsmasq-base nfdump containerd apache2-utils openssl bpftrace nginx-light curl python3
+  prometheus-alertmanager chromium)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")
@@ -38,9 +39,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/flowscope-apt.log 2>&1 ||
       die "apt-get install failed (log: /tmp/flowscope-apt.log)"
   fi
-  # Debian's prometheus package starts a server on :9090; tests start their own.
-  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  # Debian's prometheus and victoria-metrics packages start servers (:9090, :8428); tests start their own.
+  if [[ " ${missing[*]} " == *" prometheus "* || " ${missing[*]} " == *" victoria-metrics "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now prometheus prometheus-node-exporter victoria-metrics >/dev/null 2>&1 || true
+  fi
+  # Likewise Alertmanager on :9093.
+  if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
   fi
 fi
 

@@ -159,9 +159,11 @@ struct sock_state {
 };
 
 /* An edge as the kernel counts it: one owner (process and cgroup), one peer, one service port
- * (the remote port for a client, the local one for a server), one role. */
+ * (the remote port for a client, the local one for a server), one role; and one local address (the
+ * agent's edges have a set of them: what the hub joins a client's edge to its server's on). */
 struct tcp_edge_key {
 	__u8 peer[16];
+	__u8 local[16];
 	__u64 cgroup_id;
 	char comm[16];
 	__u32 pid;
@@ -218,7 +220,7 @@ _Static_assert(sizeof(struct conn_stats) == 64, "conn_stats layout");
 _Static_assert(sizeof(struct conn_value) == 160, "conn_value layout");
 _Static_assert(sizeof(struct conn_event) == 176, "conn_event layout");
 _Static_assert(sizeof(struct sock_state) == 168, "sock_state layout");
-_Static_assert(sizeof(struct tcp_edge_key) == 48, "tcp_edge_key layout");
+_Static_assert(sizeof(struct tcp_edge_key) == 64, "tcp_edge_key layout");
 _Static_assert(sizeof(struct tcp_edge_counts) == 8 * (4 + FAIL_MAX + 6 + 1 + CONNECT_BOUNDS + 1 + 1 + RTT_BOUNDS + 1 + 1 + DURATION_BOUNDS + 1),
 	       "tcp_edge_counts layout");
 _Static_assert(sizeof(struct listener_owner) == 32, "listener_owner layout");

@@ -22,6 +22,7 @@ import type { K8sIndex } from './enrich/k8s-index.js';
 import { connectionsView } from './export/connections.js';
 import { lifecycleRecord, NdjsonWriter } from './export/ndjson.js';
 import { PrometheusExporter } from './export/prometheus.js';
+import { HubExport, type HubExportOptions } from './export/hub.js';
 import { Owners } from './identity/owners.js';
 import { Packets, type PacketOptions } from './packets.js';
 import { SelfMetrics } from './self-metrics.js';
@@ -32,6 +33,7 @@ import type { HookGroup, HookKind } from './tcp/hooks.js';
 import { ownerOf, tcpIdentity } from './tcp/identity.js';
 import { EdgeTallyReader, TALLY_WORDS } from './tcp/records.js';
 import { TcpTracer } from './tcp/tracer.js';
+import { L7Monitor, type L7Options } from './l7/monitor.js';
 
 /** What the agent shares with the sources composed into it. */
 export interface AgentContext {
@@ -80,6 +82,12 @@ export interface AgentOptions {
   enrich?: Omit<EnrichOptions, 'log' | 'onError'>;
   /** Further sources of metrics and capabilities (composed by the command line). */
   sources?: AgentSource[];
+  /** Send each interval's edges to a hub (--hub). */
+  hub?: Omit<HubExportOptions, 'intervalMs' | 'version'>;
+  /** Observe only the connections of this network namespace (its inode; --netns). */
+  netns?: number;
+  /** HTTP/1, HTTP/2 and gRPC requests per edge, TLS included (undefined: off). */
+  l7?: Pick<L7Options, 'switch' | 'maxRoutes' | 'tls'>;
 }
 
 /** How often maintenance runs, in time (whatever the interval). */
@@ -99,6 +107,8 @@ export class Agent {
   private readonly prometheus = new PrometheusExporter();
   private tracer: TcpTracer | undefined;
   private packets: Packets | undefined;
+  private l7: L7Monitor | undefined;
+  private l7Error: string | undefined;
   private server: Endpoint | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stats: { close(): void } | undefined;
@@ -114,6 +124,7 @@ export class Agent {
   private readonly evictEvery = new Every(EVICT_PERIOD_MS);
   private readonly trimEvery = new Every(TRIM_PERIOD_MS);
   private readonly listenerCountEvery = new Every(LISTENER_COUNT_PERIOD_MS, 0);
+  private hub: HubExport | undefined;
 
   private constructor(private readonly options: AgentOptions) {
     this.cgroups = new CgroupPaths(features.cgroup2Root());
@@ -135,6 +146,8 @@ export class Agent {
     this.tracer = TcpTracer.open({
       maxConnections: this.options.maxConnections,
       maxEdges: Math.max(16384, 2 * this.options.maxSeries),
+      // --netns: the kernel follows only that namespace's sockets.
+      ...(this.options.netns !== undefined ? { netns: this.options.netns } : {}),
       // The kernel counts per edge: the ring carries a record per new edge entry, and one per
       // connection event only for NDJSON (its pages are mapped into the agent: resident).
       ringBytes: ndjson ? 16 << 20 : 256 << 10,
@@ -159,6 +172,9 @@ export class Agent {
     // Without the adoption iterators, listeners older than the agent are named from /proc.
     if (this.tracer.report.find((r) => r.group === 'adoption')?.kind === undefined) this.listenersBootstrapped = bootstrapListeners(this.tracer, this.cgroups);
     log.info({ adoption }, `tcp: ${adoption.adopted} connections open before the agent adopted in ${adoption.namespaces} network namespaces (${adoption.durationMs} ms)`);
+    // Loading the L7 programs takes the event loop for a second or two: before any source that waits
+    // on an answer (container runtimes, Kubernetes) starts its clock.
+    if (this.options.l7) this.startL7(this.options.l7);
     trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
     if (this.options.flows) this.packets = Packets.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
@@ -187,8 +203,33 @@ export class Agent {
       { web: this.options.web, enableDetails: this.options.enableDetails, component: 'agent' },
     );
     log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on ${this.server.tls ? 'https' : 'http'}://${formatListen(this.options.listen)}/metrics`);
+    if (this.options.hub) {
+      this.hub = new HubExport({ ...this.options.hub, intervalMs: this.options.intervalMs, version: VERSION }, () => this.capabilities(), log);
+      log.info({ hub: this.options.hub.url, agent: this.options.hub.agent, node: this.options.hub.node, zone: this.options.hub.zone }, 'sending edges to the hub');
+    }
     this.lastTickMs = Date.now();
     this.schedule();
+  }
+
+  /** Requests per edge: a part that cannot start is reported in /capabilities, not fatal. */
+  private startL7(options: NonNullable<AgentOptions['l7']>): void {
+    const ndjson = this.ndjson;
+    try {
+      this.l7 = L7Monitor.start({
+        ...options,
+        log: this.options.log,
+        maxEdges: this.options.maxSeries,
+        cgroupRoot: features.cgroup2Root(),
+        cgroupName: (id) => this.cgroups.name(id),
+        localOf: (id) => (id ? this.enricher.localOf(id) : NO_WORKLOAD),
+        remoteOf: (addr) => this.enricher.byAddress(addr),
+        ...(ndjson ? { records: (r) => ndjson.write(r) } : {}),
+      });
+    } catch (err) {
+      this.l7Error = (err as Error).message.split('\n')[0];
+      this.self.errors.inc({ stage: 'l7' });
+      this.options.log.error({ err }, `requests (L7) are not traced: ${this.l7Error}`);
+    }
   }
 
   private schedule(): void {
@@ -226,7 +267,9 @@ export class Agent {
     this.firstSights = [];
     for (const id of sights) this.enricher.opened(this.edges.get(tcpIdentity(this.enricher, ownerOf(id), id.socketInode)), id);
     tracer.drainOrphanResets((peer, port, n) => {
-      // Resets sent for packets no socket owned: server-role edges of the closed port.
+      // Resets sent for packets no socket owned: server-role edges of the closed port (their
+      // namespace is unknown: an agent of one namespace leaves them).
+      if (this.options.netns) return;
       const edge = this.edges.get({ role: 'server', process: '', cgroup: '', peer, port, local: NO_WORKLOAD, remote: NO_WORKLOAD });
       edge.resetsSent += n;
       edge.touch();
@@ -242,6 +285,15 @@ export class Agent {
       this.options.log.error({ err }, 'enrichment failed');
     });
     this.updateSelfMetrics(tracer, entries, lost);
+    if (this.l7) {
+      try {
+        await this.l7.tick();
+        if (evict) this.l7.evictIdle(this.options.edgeIdleMs);
+      } catch (err) {
+        this.self.errors.inc({ stage: 'l7' });
+        this.options.log.error({ err }, 'l7 interval failed');
+      }
+    }
     if (this.packets) {
       try {
         await this.packets.tick();
@@ -252,7 +304,17 @@ export class Agent {
       }
     }
     this.lastTickMs = Date.now();
+    this.sendToHub(lost);
     end();
+  }
+
+  private sendToHub(lost: number): void {
+    if (!this.hub) return;
+    const tracer = this.packets?.tracer;
+    this.hub.interval(
+      { tcp: this.edges.values(), flows: tracer?.edges.values(), drops: tracer?.drops.values(), dns: this.packets?.dns?.edges.values() },
+      { events: { ringbuf: lost }, rolled_up: this.edges.rolledUp + this.credit.stats.overflowed, flows: {} },
+    );
   }
 
   private updateSelfMetrics(tracer: TcpTracer, edgeEntries: number, lost: number): void {
@@ -278,6 +340,7 @@ export class Agent {
     const rows: BpfRunRow[] = [];
     for (const p of this.tracer?.programStats() ?? []) rows.push({ component: 'tcp', ...p });
     for (const p of this.packets?.programStats() ?? []) rows.push({ component: 'flows', ...p });
+    rows.push(...(this.l7?.bpfRuns() ?? []));
     for (const s of this.sources) rows.push(...s.bpfRuns());
     return rows;
   }
@@ -287,7 +350,12 @@ export class Agent {
     this.self.render(out);
     this.prometheus.renderTcp(out, this.edges.values());
     if (this.packets) this.prometheus.renderPackets(out, this.packets);
+    if (this.l7) {
+      this.prometheus.renderRequests(out, this.l7.edges());
+      this.l7.renderSelf(out);
+    }
     this.prometheus.renderBpfRuns(out, this.bpfRuns(), this.stats !== undefined);
+    this.hub?.render(out);
     out.push('');
     return out.join('\n') + this.sources.map((s) => s.render()).join('');
   }
@@ -320,6 +388,7 @@ export class Agent {
         ...(tracer ? { state: tracer.state, adoption: tracer.adoption } : {}),
       },
       flows: this.packets?.capabilities() ?? null,
+      l7: this.l7 ? this.l7.capabilities(this.stats !== undefined) : { status: this.options.l7 ? 'error' : 'off', ...(this.l7Error ? { error: this.l7Error } : {}) },
       bpfStats: this.stats !== undefined,
       ...extra,
       identity: this.enricher.capabilities(),
@@ -338,12 +407,15 @@ export class Agent {
         // stopping anyway
       }
     }
+    await this.hub?.stop();
     await this.server?.close();
     for (const s of this.sources) await s.stop().catch(() => undefined);
     this.enricher.stop();
     this.stats?.close();
     await this.packets?.stop();
     this.packets = undefined;
+    this.l7?.stop();
+    this.l7 = undefined;
     this.tracer?.close();
     this.tracer = undefined;
   }

@@ -10,6 +10,8 @@ const AGENT_METRICS = catalogue(json);
 export const TCP_METRICS = AGENT_METRICS.tcp;
 /** Per-edge packet metrics (TC classifier), drops and DNS. */
 export const PACKET_METRICS = AGENT_METRICS.packets;
+/** Per-edge request metrics (HTTP, gRPC). */
+export const REQUEST_METRICS = AGENT_METRICS.requests;
 /** The agent's metrics about itself. */
 export const SELF_METRICS = AGENT_METRICS.self;
 

@@ -8,9 +8,11 @@ import { parseCount, parseDuration, parseListen, requireBpfPrivileges } from './
 import { createLogger } from '../lib/log.js';
 import { AgentPrograms } from './agent-programs.js';
 import { UsageError } from './errors.js';
+import { parseL7Rule } from '../agent/l7/switch.js';
 import { addWebOptions, webOptionsFrom, type WebFlags } from './web-options.js';
+import { addAgentHubOptions, agentHubOptionsFrom, type AgentHubFlags } from './agent-hub.js';
 
-interface AgentFlags extends WebFlags {
+interface AgentFlags extends WebFlags, AgentHubFlags {
   listen: string;
   interval: string;
   output?: string;
@@ -35,17 +37,21 @@ interface AgentFlags extends WebFlags {
   drops: boolean;
   dns: boolean;
   ipfix?: string;
+  l7: boolean;
+  l7Rule: string[];
+  l7MaxRoutes: string;
+  l7Tls: boolean;
   processArgs?: boolean;
   trustedObjectDir: string[];
   allowObjectBase64?: boolean;
 }
 
 export function addAgentOptions(cmd: Command): Command {
-  return addWebOptions(cmd)
+  return addAgentHubOptions(addWebOptions(cmd))
     .option('--listen <addr>', 'address of the Prometheus endpoint (/metrics, /healthz, /capabilities)', '127.0.0.1:9387')
     .option('--process-args', "show processes' arguments in /connections, with secrets redacted (by default a process is named by its executable and none of its arguments leaves the agent)")
     .option('--interval <duration>', 'how often the kernel maps are read (e.g. 1s, 500ms)', '1s')
-    .option('--output <format>', "also write each connection's lifecycle events to stdout: ndjson")
+    .option('--output <format>', "also write each connection's lifecycle events and each HTTP/gRPC request (routes, never paths) to stdout: ndjson")
     .option('--max-series <n>', 'edges (series per metric) before new ones roll into peer_addr="other"', '10000')
     .option('--max-connections <n>', "connections whose state the kernel keeps in a preallocated table, the fastest place (about 230 bytes of kernel memory each); beyond it in socket storage, without limit (Linux 5.11+ with BTF; /capabilities tcp.state). Where the TCP hooks cannot reach socket storage, a connection beyond it still counts as opened, but its bytes and close are not followed: flowscope_tcp_untracked_connections_total counts it", '65536')
     .option('--hooks <spec>', 'start hook groups at a fallback, e.g. lifecycle=raw_tp,snapshots=sockops (see /capabilities)')
@@ -69,7 +75,11 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--max-flows <n>', 'entries of the kernel flow map, and of its edge map (beyond them, packets reach the agent through a ring buffer); without --flows or --ipfix the kernel counts per edge, not per flow', '65536')
     .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
     .option('--no-dns', 'do not parse DNS (port 53) from packets')
-    .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739');
+    .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739')
+    .option('--no-l7', 'no HTTP/gRPC requests per edge (no syscall tracepoints, no OpenSSL uprobes)')
+    .option('--l7-rule <rule>', 'switch request capture on or off per workload, last match wins: on|off[:namespace=NS,workload=NAME,cgroup=PATH] (cgroup may end in *); a bare on|off sets the default (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--l7-max-routes <n>', 'distinct routes per request edge before new ones count as route="other"', '100')
+    .option('--no-l7-tls', 'do not attach OpenSSL uprobes (requests over TLS are not seen)');
 }
 
 export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
@@ -100,11 +110,25 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
       throw new UsageError(`--flow-interfaces: ${(err as Error).message}`);
     }
   }
+  for (const rule of flags.l7Rule) {
+    try {
+      parseL7Rule(rule);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const nodeName = flags.nodeName ?? process.env.NODE_NAME ?? hostname();
+  const hubOptions = agentHubOptionsFrom(flags, nodeName);
+  // An agent of one network namespace sees only its connections; the TC programs would attach to
+  // this namespace's interfaces, not that one's: no packet part.
+  if (hubOptions.netns !== undefined) flags.flows = false;
   return {
+    ...hubOptions,
+    l7: flags.l7 ? { switch: flags.l7Rule, maxRoutes: parseCount(flags.l7MaxRoutes, '--l7-max-routes', 1, 100_000), tls: flags.l7Tls } : undefined,
     enrich: {
       kubernetes: flags.kubernetes as 'auto' | 'on' | 'off',
       kubeconfig: flags.kubeconfig,
-      nodeName: flags.nodeName ?? process.env.NODE_NAME ?? hostname(),
+      nodeName,
       runtimeSockets,
       nat: flags.nat,
       processArgs: flags.processArgs ? 'redacted' : 'none',

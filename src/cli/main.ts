@@ -10,6 +10,8 @@ import { registerConnlat } from './connlat.js';
 import { registerTcplife } from './tcplife.js';
 import { registerTop } from './top.js';
 import { registerExporter } from './exporter.js';
+import { registerHub } from './hub.js';
+import { registerRules } from './rules.js';
 
 function buildProgram(): Command {
   const program = new Command('flowscope')
@@ -20,6 +22,8 @@ function buildProgram(): Command {
     .exitOverride();
   registerUp(program);
   registerAgent(program);
+  registerHub(program);
+  registerRules(program);
   registerConnlat(program);
   registerTcplife(program);
   registerTop(program);

@@ -106,6 +106,8 @@ export interface EdgeTally {
   readonly cgroupId: number;
   readonly peer: string;
   readonly port: number;
+  /** The local address of its connections ('' for a roll-up). */
+  readonly localAddr: string;
   readonly opened: number;
   /** Open when tracking began: active from then on, without an open counted. */
   readonly adopted: number;

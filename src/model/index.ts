@@ -6,5 +6,6 @@ export * from './connections.js';
 export * from './distribution.js';
 export * from './edge.js';
 export * from './records.js';
+export * from './requests.js';
 export * from './workload.js';
 export * as wire from './wire/v1.js';

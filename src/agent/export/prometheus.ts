@@ -5,7 +5,8 @@
 import { header, labelString, sample, type MetricDef } from '../../lib/exposition.js';
 import { leLabels, renderHistogram } from '../../lib/histogram.js';
 import { renderBpfRuns, type BpfRunRow } from '../../lib/metrics.js';
-import { CONNECT_BUCKETS, DNS_BUCKETS, DURATION_BUCKETS, RTT_BUCKETS } from '../../model/distribution.js';
+import { CONNECT_BUCKETS, DNS_BUCKETS, DURATION_BUCKETS, RTT_BUCKETS, type Distribution } from '../../model/distribution.js';
+import { REQUEST_BUCKETS, type RequestEdgeIdentity } from '../../model/requests.js';
 import { FAIL_REASONS, type DnsIdentity, type DropIdentity, type FlowEdgeIdentity, type TcpEdgeIdentity } from '../../model/edge.js';
 import type { Workload } from '../../model/workload.js';
 import type { DnsEdge } from '../dns/edge.js';
@@ -15,13 +16,25 @@ import type { FlowEdge } from '../flows/edge.js';
 import type { FlowTracer, FlowTracerStats } from '../flows/tracer.js';
 import type { IpfixExporter } from './ipfix.js';
 import type { NdjsonWriter } from './ndjson.js';
-import { PACKET_METRICS, SELF_METRICS, TCP_METRICS } from '../metrics.js';
+import { PACKET_METRICS, REQUEST_METRICS, SELF_METRICS, TCP_METRICS } from '../metrics.js';
+import type { RequestEdge } from '../l7/edge.js';
 import type { TcpEdge } from '../tcp/edge.js';
 
 const CONNECT_LE = leLabels(CONNECT_BUCKETS);
 const RTT_LE = leLabels(RTT_BUCKETS);
 const DURATION_LE = leLabels(DURATION_BUCKETS);
 const DNS_LE = leLabels(DNS_BUCKETS);
+const REQUEST_LE = leLabels(REQUEST_BUCKETS);
+
+/** Label strings of objects made once (a series' own), forgotten with them. */
+class SeriesLabels {
+  private readonly cache = new WeakMap<object, string>();
+  of(o: object, make: () => string): string {
+    let s = this.cache.get(o);
+    if (s === undefined) this.cache.set(o, (s = make()));
+    return s;
+  }
+}
 
 /** Label strings, made once per edge object and forgotten with it. */
 class LabelCache<E extends object> {
@@ -42,16 +55,22 @@ const LOCAL_FIELDS = ['container', 'pod', 'namespace', 'workload'] as const;
 const REMOTE_FIELDS = ['container', 'pod', 'namespace', 'workload', 'service'] as const;
 const POD_FIELDS = ['namespace', 'pod', 'workload'] as const;
 
-export function tcpLabels(i: TcpEdgeIdentity): string {
-  return labelString([
+/** The labels of an edge between two workloads (TCP, requests), `extra` after the port. */
+function endToEndPairs(i: TcpEdgeIdentity | RequestEdgeIdentity, extra: Array<[string, string]> = []): Array<[string, string]> {
+  return [
     ['role', i.role],
     ['process', i.process],
     ['cgroup', i.cgroup],
     ['peer_addr', i.peer],
     ['port', String(i.port)],
+    ...extra,
     ...workloadPairs(i.local, '', LOCAL_FIELDS),
     ...workloadPairs(i.remote, 'peer_', REMOTE_FIELDS),
-  ]);
+  ];
+}
+
+export function tcpLabels(i: TcpEdgeIdentity): string {
+  return labelString(endToEndPairs(i));
 }
 
 export function flowLabels(i: FlowEdgeIdentity): string {
@@ -81,6 +100,10 @@ export function dnsLabels(i: DnsIdentity): string {
   return labelString([['qtype', i.qtype], ['server', i.server], ...workloadPairs(i.client, '', POD_FIELDS)]);
 }
 
+export function requestLabels(i: RequestEdgeIdentity): string {
+  return labelString(endToEndPairs(i, [['tls', String(i.tls)]]));
+}
+
 /** The packet part's pieces that have metrics. */
 export interface PacketSources {
   tracer: FlowTracer;
@@ -94,6 +117,8 @@ export class PrometheusExporter {
   private readonly flow = new LabelCache<FlowEdge>((e) => flowLabels(e.identity));
   private readonly drop = new LabelCache<DropEdge>((e) => dropLabels(e.identity));
   private readonly dns = new LabelCache<DnsEdge>((e) => dnsLabels(e.identity));
+  private readonly request = new LabelCache<RequestEdge>((e) => requestLabels(e.identity));
+  private readonly series = new SeriesLabels();
 
   renderTcp(out: string[], edges: Iterable<TcpEdge>): void {
     const list = [...edges];
@@ -123,6 +148,8 @@ export class PrometheusExporter {
       sample(out, M.resets.name, `${labels[i]},direction="sent"`, list[i]!.resetsSent);
       sample(out, M.resets.name, `${labels[i]},direction="received"`, list[i]!.resetsReceived);
     }
+    header(out, M.localAddress);
+    for (let i = 0; i < list.length; i++) for (const a of list[i]!.localAddrs) sample(out, M.localAddress.name, `${labels[i]},local_addr="${a}"`, 1);
     const histograms: Array<[MetricDef, (e: TcpEdge) => TcpEdge['rtt'], readonly string[]]> = [
       [M.connectDuration, (e) => e.connectDuration, CONNECT_LE],
       [M.rtt, (e) => e.rtt, RTT_LE],
@@ -134,6 +161,28 @@ export class PrometheusExporter {
         const h = get(list[i]!);
         if (h) renderHistogram(out, def.name, labels[i]!, h, le);
       }
+    }
+  }
+
+  /** HTTP and gRPC requests per edge (series label strings made once and kept with the series). */
+  renderRequests(out: string[], edges: Iterable<RequestEdge>): void {
+    const M = REQUEST_METRICS;
+    const http: Array<[string, { count: number; duration: Distribution }]> = [];
+    const grpc: Array<[string, { count: number; duration: Distribution }]> = [];
+    for (const e of edges) {
+      const base = this.request.of(e);
+      for (const s of e.http.values()) http.push([this.series.of(s, () => `${base},${labelString([['method', s.method], ['status', s.status], ['route', s.route]])}`), s]);
+      for (const s of e.grpc.values()) grpc.push([this.series.of(s, () => `${base},${labelString([['service', s.service], ['method', s.method], ['code', s.code]])}`), s]);
+    }
+    const families: Array<[MetricDef, MetricDef, typeof http]> = [
+      [M.httpRequests, M.httpDuration, http],
+      [M.grpcRequests, M.grpcDuration, grpc],
+    ];
+    for (const [counter, histogram, rows] of families) {
+      header(out, counter);
+      for (const [labels, s] of rows) sample(out, counter.name, labels, s.count);
+      header(out, histogram);
+      for (const [labels, s] of rows) renderHistogram(out, histogram.name, labels, s.duration, REQUEST_LE);
     }
   }
 

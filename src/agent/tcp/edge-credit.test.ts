@@ -12,7 +12,7 @@ import { EdgeTallyReader, TALLY_WORDS } from './records.js';
 const F = EdgeTallyReader.fields;
 
 /** A kernel tally as the tracer reads it: cumulative values, and an owner and peer. */
-function tally(owner: { pid?: number; comm?: string; peer?: string; port?: number; role?: 'client' | 'server' }, set: Partial<Record<keyof typeof F, number>>, extra: (v: Float64Array) => void = () => {}): RawTally {
+function tally(owner: { pid?: number; comm?: string; peer?: string; port?: number; role?: 'client' | 'server'; local?: string }, set: Partial<Record<keyof typeof F, number>>, extra: (v: Float64Array) => void = () => {}): RawTally {
   const values = new Float64Array(TALLY_WORDS);
   for (const [k, v] of Object.entries(set)) values[F[k as keyof typeof F]] = v!;
   extra(values);
@@ -25,6 +25,7 @@ function tally(owner: { pid?: number; comm?: string; peer?: string; port?: numbe
     cgroupId: 0,
     peer: owner.peer ?? '10.0.0.9',
     port: owner.port ?? 443,
+    localAddr: owner.local ?? '10.0.0.1',
     opened: values[F.opened]!,
     adopted: values[F.adopted]!,
     closed: values[F.closed]!,
@@ -136,4 +137,24 @@ test("the kernel's overflow slots (its edge map was full) count under a roll-up 
   const e = only(edges);
   assert.deepEqual([e.identity.role, e.identity.peer, e.opened, e.active], ['server', 'other', 4, 3]);
   assert.equal(credit.stats.overflowed, 4);
+});
+
+test("an edge's local addresses are its kernel entries' (what the hub joins on); an edge forgotten while idle is made anew by the next change", () => {
+  const { credit, edges } = setup();
+  credit.begin();
+  credit.credit('k1', tally({ local: '10.0.0.1' }, { opened: 1, last_ns: 1 }), 1, 60e9);
+  credit.credit('k2', tally({ local: '192.168.7.1' }, { opened: 1, last_ns: 1 }), 1, 60e9);
+  credit.finish();
+  assert.deepEqual([...only(edges).localAddrs].sort(), ['10.0.0.1', '192.168.7.1']);
+  credit.begin();
+  credit.credit('k1', tally({ local: '10.0.0.1' }, { opened: 1, closed: 1, last_ns: 2 }), 2, 60e9);
+  credit.credit('k2', tally({ local: '192.168.7.1' }, { opened: 1, closed: 1, last_ns: 2 }), 2, 60e9);
+  credit.finish();
+  assert.equal(edges.evictIdle(0, Date.now() + 1), 1);
+  credit.begin();
+  credit.credit('k1', tally({ local: '10.0.0.1' }, { opened: 2, closed: 1, last_ns: 3 }), 3, 60e9);
+  credit.credit('k2', tally({ local: '192.168.7.1' }, { opened: 1, closed: 1, last_ns: 2 }), 3, 60e9);
+  credit.finish();
+  const e = only(edges);
+  assert.deepEqual([e.opened, e.active, [...e.localAddrs]], [1, 1, ['10.0.0.1']]);
 });

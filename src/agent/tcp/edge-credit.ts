@@ -9,7 +9,7 @@ import { FAIL_REASONS, ROLLUP_PEER, type Role, type TcpEdgeIdentity } from '../.
 import { NO_WORKLOAD } from '../../model/workload.js';
 import { Histogram } from '../../lib/histogram.js';
 import type { EdgeTable } from '../edges/table.js';
-import { tcpEdgeKind, type TcpEdge } from './edge.js';
+import type { TcpEdge } from './edge.js';
 import type { EdgeTallyReader } from './records.js';
 
 /** A tally as the tracer reads it: the model's view plus its raw values and key. */
@@ -22,13 +22,19 @@ export type TallyFields = typeof EdgeTallyReader.fields;
 
 interface Entry {
   edge: TcpEdge;
-  edgeKey: string;
   /** Values credited so far. */
   credited: Float64Array;
   /** Its connections open now (opened + adopted - closed - untracked), counted in edge.active. */
   active: number;
   lastNs: number;
   seen: number;
+}
+
+/** Local addresses remembered per edge (a node's, a pod's: few). */
+const MAX_LOCAL_ADDRS = 16;
+
+function noteLocal(edge: TcpEdge, addr: string): void {
+  if (addr && edge.localAddrs.size < MAX_LOCAL_ADDRS) edge.localAddrs.add(addr);
 }
 
 export interface CreditStats {
@@ -84,7 +90,8 @@ export class TcpEdgeCredit {
     let e = this.entries.get(key);
     if (!e) {
       const identity = this.resolve(t);
-      e = { edge: this.edges.get(identity), edgeKey: tcpEdgeKind.keyOf(identity), credited: new Float64Array(t.values.length), active: 0, lastNs: 0, seen: 0 };
+      e = { edge: this.edges.get(identity), credited: new Float64Array(t.values.length), active: 0, lastNs: 0, seen: 0 };
+      noteLocal(e.edge, t.localAddr);
       this.entries.set(key, e);
     }
     e.seen = this.reads;
@@ -108,7 +115,7 @@ export class TcpEdgeCredit {
     if (!e) {
       if (t.values.every((v) => v === 0)) return; // nothing ever overflowed: no roll-up edge
       const identity: TcpEdgeIdentity = { role, process: '', cgroup: '', peer: ROLLUP_PEER, port: 0, local: NO_WORKLOAD, remote: NO_WORKLOAD };
-      e = { edge: this.edges.get(identity), edgeKey: tcpEdgeKind.keyOf(identity), credited: new Float64Array(t.values.length), active: 0, lastNs: 0, seen: 0 };
+      e = { edge: this.edges.get(identity), credited: new Float64Array(t.values.length), active: 0, lastNs: 0, seen: 0 };
       this.entries.set(key, e);
     }
     e.seen = this.reads;
@@ -168,15 +175,16 @@ export class TcpEdgeCredit {
     return false;
   }
 
-  /** The entry's edge again (names may have arrived since): its open connections move with it. */
+  /**
+   * The entry's edge again (names may have arrived since; an edge forgotten while idle is made
+   * anew): its open connections move with it.
+   */
   private rehome(e: Entry, t: EdgeTally): void {
-    const identity = this.resolve(t);
-    const key = tcpEdgeKind.keyOf(identity);
-    if (key === e.edgeKey) return;
-    const to = this.edges.get(identity);
+    const to = this.edges.get(this.resolve(t));
+    if (to === e.edge) return;
     e.edge.active -= e.active;
     to.active += e.active;
     e.edge = to;
-    e.edgeKey = key;
+    noteLocal(to, t.localAddr);
   }
 }

@@ -21,6 +21,8 @@ export class TcpEdge implements TcpCounters, EdgeBase<TcpEdgeIdentity> {
   connectDuration: Histogram | undefined;
   rtt: Histogram | undefined;
   duration: Histogram | undefined;
+  /** Local addresses of its connections (bounded): the other side's agent sees them as its peer (the hub's join). */
+  readonly localAddrs = new Set<string>();
 
   constructor(
     readonly identity: TcpEdgeIdentity,

@@ -262,6 +262,9 @@ export class EdgeTallyReader implements EdgeTally {
   get port(): number {
     return this.key.port;
   }
+  get localAddr(): string {
+    return formatAddr(this.key.family, this.key.local);
+  }
   get opened(): number {
     return this.values[F.opened]!;
   }
@@ -307,5 +310,8 @@ export class OverflowTallyReader extends EdgeTallyReader {
   }
   override get role(): Role {
     return this.slotRole;
+  }
+  override get localAddr(): string {
+    return '';
   }
 }

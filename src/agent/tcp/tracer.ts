@@ -36,6 +36,8 @@ export interface TcpTracerOptions {
   onEventError?: (err: unknown) => void;
   /** Load the program that lists every connection (flowscope top). */
   listConnections?: boolean;
+  /** Follow only the sockets of the network namespace with this inode (--netns). */
+  netns?: number;
 }
 
 const ALL_PROGRAMS = [...new Set(TCP_HOOKS.flatMap((g) => g.candidates.flatMap((c) => c.programs)))];
@@ -78,6 +80,7 @@ export class TcpTracer {
   private readonly orphanView = new OrphanResetKeyView();
   private readonly takeBuf: Buffer;
   private dumpLink: IterLink | undefined;
+  private readonly netns: number | undefined;
 
   private constructor(
     private readonly obj: BpfObject,
@@ -89,6 +92,7 @@ export class TcpTracer {
     this.report = report;
     this.links = links;
     this.state = state;
+    this.netns = options.netns;
     this.edges = obj.map('edges');
     this.edges.initialEntries = 256;
     this.overflow = obj.map('edge_overflow');
@@ -239,6 +243,7 @@ export class TcpTracer {
         programs,
         globals: {
           use_sk_storage: store === 'storage' ? 1 : 0,
+          only_netns: options.netns ?? 0,
           connect_bounds_ns: u64Array(bounds.connect),
           rtt_bounds_us: u64Array(bounds.rtt),
           duration_bounds_ns: u64Array(bounds.duration),
@@ -340,8 +345,10 @@ export class TcpTracer {
       const found = this.obj.map('adopt_netns', codec.u32, codec.u32).entries();
       this.obj.setGlobal('adopt_pass', 2);
       const own = ownNetns();
-      table?.run();
-      namespaces++;
+      if (this.netns === undefined || this.netns === own) {
+        table?.run();
+        namespaces++;
+      }
       for (const [netns, pid] of found) {
         if (netns === own) continue;
         const path = netnsPath(netns, [pid]);

@@ -647,22 +647,24 @@ export function encodeSockState(value: SockState, view: DataView, offset: number
 
 export const sockStateCodec: Codec<SockState> = { size: 168, decode: decodeSockState, encode: encodeSockState };
 
-/** struct tcp_edge_key (48 bytes) */
+/** struct tcp_edge_key (64 bytes) */
 export const TcpEdgeKeyLayout = {
-  size: 48,
+  size: 64,
   fields: {
     peer: { offset: 0, size: 16 },
-    cgroup_id: { offset: 16, size: 8 },
-    comm: { offset: 24, size: 16 },
-    pid: { offset: 40, size: 4 },
-    port: { offset: 44, size: 2 },
-    family: { offset: 46, size: 1 },
-    role: { offset: 47, size: 1 },
+    local: { offset: 16, size: 16 },
+    cgroup_id: { offset: 32, size: 8 },
+    comm: { offset: 40, size: 16 },
+    pid: { offset: 56, size: 4 },
+    port: { offset: 60, size: 2 },
+    family: { offset: 62, size: 1 },
+    role: { offset: 63, size: 1 },
   },
 } as const;
 
 export interface TcpEdgeKey {
   peer: Uint8Array;
+  local: Uint8Array;
   cgroup_id: number;
   comm: string;
   pid: number;
@@ -673,7 +675,7 @@ export interface TcpEdgeKey {
 
 /** Reads struct tcp_edge_key in place: position it with at(), then read fields. Allocates nothing per record. */
 export class TcpEdgeKeyView {
-  static readonly size = 48;
+  static readonly size = 64;
   view: DataView = EMPTY_VIEW;
   offset = 0;
 
@@ -688,28 +690,33 @@ export class TcpEdgeKeyView {
     return readBytes(this.view, this.offset + 0, 16);
   }
 
+  /** A view into the record's bytes (valid while the record's buffer is). */
+  get local(): Uint8Array {
+    return readBytes(this.view, this.offset + 16, 16);
+  }
+
   get cgroup_id(): number {
-    return readU64(this.view, this.offset + 16);
+    return readU64(this.view, this.offset + 32);
   }
 
   get comm(): string {
-    return readCString(this.view, this.offset + 24, 16);
+    return readCString(this.view, this.offset + 40, 16);
   }
 
   get pid(): number {
-    return this.view.getUint32(this.offset + 40, true);
+    return this.view.getUint32(this.offset + 56, true);
   }
 
   get port(): number {
-    return this.view.getUint16(this.offset + 44, true);
+    return this.view.getUint16(this.offset + 60, true);
   }
 
   get family(): number {
-    return this.view.getUint8(this.offset + 46);
+    return this.view.getUint8(this.offset + 62);
   }
 
   get role(): number {
-    return this.view.getUint8(this.offset + 47);
+    return this.view.getUint8(this.offset + 63);
   }
 
   toObject(): TcpEdgeKey {
@@ -721,6 +728,7 @@ export function decodeTcpEdgeKey(view: DataView, offset: number): TcpEdgeKey {
   const v = new TcpEdgeKeyView().at(view, offset);
   return {
     peer: v.peer.slice(),
+    local: v.local.slice(),
     cgroup_id: v.cgroup_id,
     comm: v.comm,
     pid: v.pid,
@@ -732,15 +740,16 @@ export function decodeTcpEdgeKey(view: DataView, offset: number): TcpEdgeKey {
 
 export function encodeTcpEdgeKey(value: TcpEdgeKey, view: DataView, offset: number): void {
   writeBytes(view, offset + 0, 16, value.peer);
-  writeU64(view, offset + 16, value.cgroup_id);
-  writeCString(view, offset + 24, 16, value.comm);
-  view.setUint32(offset + 40, value.pid, true);
-  view.setUint16(offset + 44, value.port, true);
-  view.setUint8(offset + 46, value.family);
-  view.setUint8(offset + 47, value.role);
+  writeBytes(view, offset + 16, 16, value.local);
+  writeU64(view, offset + 32, value.cgroup_id);
+  writeCString(view, offset + 40, 16, value.comm);
+  view.setUint32(offset + 56, value.pid, true);
+  view.setUint16(offset + 60, value.port, true);
+  view.setUint8(offset + 62, value.family);
+  view.setUint8(offset + 63, value.role);
 }
 
-export const tcpEdgeKeyCodec: Codec<TcpEdgeKey> = { size: 48, decode: decodeTcpEdgeKey, encode: encodeTcpEdgeKey };
+export const tcpEdgeKeyCodec: Codec<TcpEdgeKey> = { size: 64, decode: decodeTcpEdgeKey, encode: encodeTcpEdgeKey };
 
 /** struct tcp_edge_counts (520 bytes) */
 export const TcpEdgeCountsLayout = {
@@ -1139,7 +1148,7 @@ export const layout = {
   conns: { keySize: 8, valueSize: 168 }, // key: __u64, value: struct sock_state
   sk_states: { keySize: 4, valueSize: 168 }, // key: int, value: struct sock_state
   zero_state: { keySize: 4, valueSize: 168 }, // key: __u32, value: struct sock_state
-  edges: { keySize: 48, valueSize: 520 }, // key: struct tcp_edge_key, value: struct tcp_edge_counts
+  edges: { keySize: 64, valueSize: 520 }, // key: struct tcp_edge_key, value: struct tcp_edge_counts
   edge_overflow: { keySize: 4, valueSize: 520 }, // key: __u32, value: struct tcp_edge_counts
   zero_counts: { keySize: 4, valueSize: 520 }, // key: __u32, value: struct tcp_edge_counts
   orphan_resets: { keySize: 24, valueSize: 8 }, // key: struct orphan_reset_key, value: __u64

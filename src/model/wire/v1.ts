@@ -10,7 +10,7 @@ import type { Distribution } from '../distribution.js';
 import type { FailReason, FlowDirection, Role } from '../edge.js';
 import { FAIL_REASONS } from '../edge.js';
 import type { FlowRecord, LifecycleRecord } from '../records.js';
-import type { WorkloadEnd } from '../workload.js';
+import type { Workload, WorkloadInfo } from '../workload.js';
 
 export const WIRE_VERSION = 1 as const;
 
@@ -37,6 +37,8 @@ export interface WorkloadV1 {
   version?: string;
   node?: string;
   zone?: string;
+  /** The workload's own labels (Kubernetes pod labels, container labels): what the hub's label:KEY views group by. */
+  labels?: Record<string, string>;
 }
 
 /** Counts per bucket (not cumulative) in the model's layout for that field; observations above the last bound are only in `count`. */
@@ -157,8 +159,8 @@ export type MessageV1 = HelloV1 | BatchV1;
 
 const WORKLOAD_V1_INFO = ['kind', 'workload_kind', 'image', 'version', 'node', 'zone'] as const;
 
-/** An end as sent: labels and facts that are known, nothing empty. */
-export function workloadV1(w: WorkloadEnd): WorkloadV1 {
+/** An end as sent: labels and facts that are known, nothing empty (facts and workload labels when the end has them). */
+export function workloadV1(w: Workload & { readonly info?: WorkloadInfo; readonly labels?: Readonly<Record<string, string>> }): WorkloadV1 {
   const out: WorkloadV1 = {};
   if (w.container) out.container = w.container;
   if (w.pod) out.pod = w.pod;
@@ -166,9 +168,10 @@ export function workloadV1(w: WorkloadEnd): WorkloadV1 {
   if (w.workload) out.workload = w.workload;
   if (w.service) out.service = w.service;
   for (const k of WORKLOAD_V1_INFO) {
-    const v = w.info[k];
+    const v = w.info?.[k];
     if (v) out[k] = v;
   }
+  if (w.labels && Object.keys(w.labels).length) out.labels = { ...w.labels };
   return out;
 }
 

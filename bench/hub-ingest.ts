@@ -1,0 +1,105 @@
+// Ingest: edge records per second the hub absorbs (accepted, joined, written to DuckDB), and the
+// hub's CPU per record, from simulated agents in a child process posting gzip JSON batches over
+// HTTP; end-to-end lag from a batch's arrival to its samples being written.
+//   node dist/bench/hub-ingest.js [pods] [edges] [intervals]
+// Defaults: 10,000 pods on 100 nodes, 100,000 edges (200,000 side records per interval), 10 intervals.
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import pino from 'pino';
+import { startHub } from '../src/hub/hub.js';
+import { cluster, hello, intervalBatches, rng } from './hub-synthetic.js';
+import { cpuSeconds, fmt, median, table } from './support.js';
+
+const off = process.argv[2] === '--agents' ? 1 : 0;
+const pods = Number(process.argv[2 + off] ?? 10_000);
+const edges = Number(process.argv[3 + off] ?? 100_000);
+const intervals = Number(process.argv[4 + off] ?? 10);
+const intervalMs = 10_000;
+
+if (process.argv[2] === '--agents') {
+  // The agents: build every node's batches for each interval, gzip them, post them (4 at a time).
+  const url = process.argv[6]!;
+  const c = cluster(pods, edges);
+  const r = rng(3);
+  const post = async (body: Buffer): Promise<void> => {
+    const res = await fetch(`${url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+    if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+  };
+  await post(gzipSync(JSON.stringify(Array.from({ length: c.nodes }, (_, n) => hello(c, n, intervalMs)))));
+  const t0 = Date.now() - (intervals + 1) * intervalMs;
+  let records = 0;
+  let sendMs = 0;
+  for (let i = 1; i <= intervals; i++) {
+    const bodies = intervalBatches(c, i, t0 + (i - 1) * intervalMs, t0 + i * intervalMs, r).map((b) => {
+      records += b.tcp.length;
+      return gzipSync(JSON.stringify(b));
+    });
+    const started = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < bodies.length) await post(bodies[next++]!);
+      }),
+    );
+    sendMs += Date.now() - started;
+  }
+  process.send!({ records, sendMs });
+  process.exit(0);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'flowscope-bench-hub-'));
+const hub = await startHub({ listen: { host: '127.0.0.1', port: 0 }, dataDir: dir, retentionMs: 86_400_000, version: 'bench', log: pino({ level: 'warn' }), finalizeMs: 200 });
+const ingest = hub.ingest!;
+const acceptedAt = new Map<string, number>();
+const lags: number[] = [];
+let written = 0;
+ingest.onFinalized((f) => {
+  const now = Date.now();
+  written += f.contributions.length;
+  const t = String(f.t);
+  const a = acceptedAt.get(t);
+  if (a !== undefined) lags.push(now - a);
+});
+// The first arrival of each interval's batches (their interval end identifies them).
+const accept = ingest.accept.bind(ingest);
+ingest.accept = async (messages, nowMs, raw) => {
+  for (const m of messages) if (m.kind === 'batch' && !acceptedAt.has(String(Date.parse(m.to)))) acceptedAt.set(String(Date.parse(m.to)), Date.now());
+  return accept(messages, nowMs, raw);
+};
+
+const cpu0 = process.cpuUsage();
+const wall0 = Date.now();
+const child = fork(fileURLToPath(import.meta.url), ['--agents', String(pods), String(edges), String(intervals), hub.url], { stdio: 'inherit' });
+const sent = await new Promise<{ records: number; sendMs: number }>((resolve, reject) => {
+  child.once('message', (m) => resolve(m as { records: number; sendMs: number }));
+  child.once('exit', (code) => code && reject(new Error(`agents exited with ${code}`)));
+});
+const acceptedWall = (Date.now() - wall0) / 1000;
+// Everything is in: join and write what is left.
+await ingest.finalize(Date.now(), true);
+const wall = (Date.now() - wall0) / 1000;
+const cpu = cpuSeconds(process.cpuUsage(cpu0));
+const counts = await hub.store.edges({ from: Date.now() - 3_600_000, to: Date.now() });
+const mem = process.memoryUsage();
+await hub.close();
+rmSync(dir, { recursive: true, force: true });
+
+lags.sort((a, b) => a - b);
+console.log(`${fmt(pods)} pods on ${Math.round(pods / 100)} nodes, ${fmt(edges)} edges: ${fmt(sent.records)} side records in ${intervals} intervals (${fmt(sent.records / intervals)} per interval)\n`);
+console.log(
+  table([
+    { measure: 'records per second, wall (accept + join + write)', value: fmt(sent.records / wall) },
+    { measure: 'records per second accepted (HTTP, decode, check, inbox)', value: fmt(sent.records / acceptedWall) },
+    { measure: 'hub CPU per record (all threads), µs', value: fmt((cpu / sent.records) * 1e6, 2) },
+    { measure: 'records per hub CPU second', value: fmt(sent.records / cpu) },
+    { measure: 'lag arrival -> written, median ms', value: fmt(median(lags)) },
+    { measure: 'lag arrival -> written, p99 ms', value: fmt(lags[Math.floor(lags.length * 0.99)] ?? NaN) },
+    { measure: 'fine edges in the store', value: fmt(counts.length) },
+    { measure: 'joined (both sides)', value: fmt(counts.filter((e) => e.sides[0] && e.sides[1]).length) },
+    { measure: 'hub RSS MiB', value: fmt(mem.rss / 2 ** 20) },
+  ]),
+);

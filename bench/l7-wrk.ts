@@ -1,0 +1,144 @@
+// wrk against Debian's nginx, HTTP and HTTPS, with and without L7 capture, alternated in one run.
+//
+//   node dist/bench/l7-wrk.js [rounds] [seconds] [connections]
+//
+// Each round runs wrk three times per protocol: with nothing attached (off), with the L7 part of the
+// agent running in this process (syscall tracepoints, OpenSSL uprobes on libssl.so.3, HTTP/1 parsing
+// in the kernel, matching and per-edge metrics here) capturing both ends (both: wrk as client and
+// nginx as server, each request parsed twice), and capturing nginx only (server: wrk runs in a cgroup
+// switched off, as a load generator on another node would be), in an order rotated every round.
+// Reported: requests per second B/A, p99 latency B/A (wrk --latency), and the agent's CPU per 10,000
+// requests (this process's CPU during B, less its CPU during A). A last B round with kernel BPF
+// statistics on gives the kernel-side time per request. Both wrk (client role) and nginx (server role)
+// are traced: every request is parsed twice.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { L7Monitor } from '../src/agent/l7/monitor.js';
+import { enableBpfStats, features } from '../src/bpf/index.js';
+import { startNginx } from '../test/l7/support.js';
+import { cpuSeconds, fmt, median, table } from './support.js';
+import { runCommand } from '../test/support/run.js';
+
+const rounds = Number(process.argv[2] ?? 5);
+const seconds = Number(process.argv[3] ?? 8);
+const connections = Number(process.argv[4] ?? 32);
+
+interface WrkResult {
+  rps: number;
+  p99ms: number;
+  requests: number;
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v);
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+const cgroupRoot = features.cgroup2Root();
+const clientCgroup = `fs-l7-bench-${process.pid}`;
+mkdirSync(join(cgroupRoot, clientCgroup));
+
+/** wrk, in its own cgroup (switched off in the "server" case); asynchronous, so that the agent's event loop runs meanwhile. */
+async function wrk(url: string): Promise<WrkResult> {
+  const r = await runCommand('sh', ['-c', `echo $$ > ${join(cgroupRoot, clientCgroup, 'cgroup.procs')} && exec wrk -t 1 -c ${connections} -d ${seconds}s --latency ${url}`]);
+  const out = r.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  if (!rps || !requests) throw new Error(`wrk output not understood:\n${out}`);
+  return { rps, p99ms: p99, requests };
+}
+
+const log = pino({ level: 'warn' });
+const nginx = await startNginx();
+const urls = { http: `http://127.0.0.1:${nginx.port}/index.html`, https: `https://127.0.0.1:${nginx.tlsPort}/index.html` };
+type Proto = keyof typeof urls;
+type Mode = 'off' | 'both' | 'server';
+const MODES: Mode[] = ['off', 'both', 'server'];
+interface Runs {
+  wrk: WrkResult[];
+  cpu: number[];
+  exchanges: number[];
+}
+const results = {} as Record<Proto, Record<Mode, Runs>>;
+for (const p of ['http', 'https'] as Proto[]) {
+  results[p] = {} as Record<Mode, Runs>;
+  for (const m of MODES) results[p][m] = { wrk: [], cpu: [], exchanges: [] };
+}
+
+function startMonitor(mode: Mode): L7Monitor {
+  return L7Monitor.start({ log, cgroupRoot, ...(mode === 'server' ? { switch: [`off:cgroup=/${clientCgroup}`] } : {}) });
+}
+
+async function measure(proto: Proto, mode: Mode): Promise<void> {
+  const monitor = mode === 'off' ? undefined : startMonitor(mode);
+  const tick = monitor ? setInterval(() => void monitor.tick(), 1000) : undefined;
+  const cpu0 = process.cpuUsage();
+  const r = await wrk(urls[proto]);
+  const cpu = cpuSeconds(process.cpuUsage(cpu0));
+  const runs = results[proto][mode];
+  runs.wrk.push(r);
+  runs.cpu.push(cpu);
+  if (monitor) {
+    await monitor.flush();
+    const out: string[] = [];
+    monitor.renderSelf(out);
+    const n = out.filter((l) => l.startsWith('flowscope_agent_l7_exchanges_total{')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    runs.exchanges.push(n / r.requests);
+    clearInterval(tick);
+    monitor.stop();
+  }
+}
+
+try {
+  for (let round = 0; round < rounds; round++) {
+    for (const proto of ['http', 'https'] as Proto[]) {
+      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
+      for (const mode of order) await measure(proto, mode);
+    }
+    process.stderr.write(`round ${round + 1}/${rounds} done\n`);
+  }
+  // Kernel-side cost per request (BPF statistics on: they cost time themselves, so not in the rounds above).
+  const kernel = {} as Record<Proto, Record<'both' | 'server', number>>;
+  for (const proto of ['http', 'https'] as Proto[]) {
+    kernel[proto] = { both: 0, server: 0 };
+    for (const mode of ['both', 'server'] as const) {
+      const stats = enableBpfStats();
+      const monitor = startMonitor(mode);
+      const r = await wrk(urls[proto]);
+      kernel[proto][mode] = monitor.bpfRuns().reduce((a, p) => a + p.runTimeNs, 0) / r.requests;
+      monitor.stop();
+      stats.close();
+    }
+  }
+  const rows = (['http', 'https'] as Proto[]).flatMap((proto) =>
+    (['both', 'server'] as const).map((mode) => {
+      const off = results[proto].off;
+      const on = results[proto][mode];
+      const ratios = on.wrk.map((b, i) => b.rps / off.wrk[i]!.rps);
+      const p99 = on.wrk.map((b, i) => b.p99ms / off.wrk[i]!.p99ms);
+      const cpuPer10k = on.wrk.map((b, i) => ((on.cpu[i]! - off.cpu[i]!) / b.requests) * 10_000);
+      return {
+        protocol: proto,
+        captured: mode === 'both' ? 'both ends' : 'nginx only',
+        'rps off / on (median)': `${fmt(median(off.wrk.map((r) => r.rps)))} / ${fmt(median(on.wrk.map((r) => r.rps)))}`,
+        'rps ratio median (min-max)': `${fmt(median(ratios), 3)} (${fmt(Math.min(...ratios), 3)}-${fmt(Math.max(...ratios), 3)})`,
+        'p99 ms off / on (median)': `${fmt(median(off.wrk.map((r) => r.p99ms)), 2)} / ${fmt(median(on.wrk.map((r) => r.p99ms)), 2)}`,
+        'p99 ratio median (min-max)': `${fmt(median(p99), 3)} (${fmt(Math.min(...p99), 3)}-${fmt(Math.max(...p99), 3)})`,
+        'agent CPU ms per 10k req': fmt(median(cpuPer10k) * 1000, 1),
+        'kernel µs per req': fmt(kernel[proto][mode] / 1000, 2),
+        'exchanges per req': fmt(median(on.exchanges), 3),
+      };
+    }),
+  );
+  const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
+  console.log(`wrk -t1 -c${connections} -d${seconds}s, ${rounds} rounds, nginx 1 worker; load average at the end: ${load}\n`);
+  console.log(table(rows));
+} finally {
+  await nginx.stop();
+  rmdirSync(join(cgroupRoot, clientCgroup));
+}

@@ -1,0 +1,197 @@
+// Sends the agent's batches to the hub: gzip-compressed JSON, oldest first, several per request
+// when catching up. While the hub is away, batches wait in a bounded buffer (the oldest are
+// dropped, and counted, when it is full) and requests are retried with exponential backoff and
+// full jitter. A batch is resent as it was (same run and seq), so the hub applies it once.
+import { gzipSync } from 'node:zlib';
+import type { Logger } from 'pino';
+import type { BatchV1, HelloV1 } from '../../model/wire/v1.js';
+
+export interface HubSenderOptions {
+  /** The hub's base URL, e.g. http://hub:4040. */
+  url: string;
+  token?: string;
+  hello: () => HelloV1;
+  log: Logger;
+  /** Compressed bytes kept while the hub is away (default 64 MiB). */
+  maxBufferBytes?: number;
+  /** Batches per request when catching up (default 32). */
+  maxBatchesPerRequest?: number;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  timeoutMs?: number;
+  /** For tests. */
+  random?: () => number;
+}
+
+export interface HubSenderStats {
+  sent: number;
+  requests: number;
+  failedRequests: number;
+  /** Batches dropped because the buffer was full (oldest first). */
+  dropped: number;
+  /** Batches the hub refused as malformed or too large (not retried). */
+  rejected: number;
+  buffered: number;
+  bufferedBytes: number;
+  /** When the hub last accepted a request, ms (0: never). */
+  lastSuccessMs: number;
+}
+
+interface Queued {
+  seq: number;
+  gz: Buffer;
+}
+
+/** While stopping, retries come this often. */
+const FLUSH_RETRY_MS = 200;
+
+const OPEN = gzipSync('[');
+const COMMA = gzipSync(',');
+const CLOSE = gzipSync(']');
+
+export class HubSender {
+  private readonly queue: Queued[] = [];
+  private bytes = 0;
+  private needHello = true;
+  private running = false;
+  private wake: (() => void) | undefined;
+  private interrupt: (() => void) | undefined;
+  /** Stopping: what is left is sent now, retried at short intervals. */
+  private flushing = false;
+  private sleeping: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private perRequest: number;
+  private loop: Promise<void> | undefined;
+  readonly stats: HubSenderStats = { sent: 0, requests: 0, failedRequests: 0, dropped: 0, rejected: 0, buffered: 0, bufferedBytes: 0, lastSuccessMs: 0 };
+  private readonly endpoint: string;
+  private readonly maxBufferBytes: number;
+  private readonly random: () => number;
+
+  constructor(private readonly o: HubSenderOptions) {
+    this.endpoint = `${o.url.replace(/\/+$/, '')}/api/v1/ingest`;
+    this.maxBufferBytes = o.maxBufferBytes ?? 64 << 20;
+    this.perRequest = o.maxBatchesPerRequest ?? 32;
+    this.random = o.random ?? Math.random;
+  }
+
+  /** Queues a batch (compressed now); drops the oldest when over the buffer's bound. */
+  enqueue(batch: BatchV1): void {
+    const gz = gzipSync(JSON.stringify(batch));
+    this.queue.push({ seq: batch.seq, gz });
+    this.bytes += gz.length;
+    while (this.bytes > this.maxBufferBytes && this.queue.length > 1) {
+      const old = this.queue.shift()!;
+      this.bytes -= old.gz.length;
+      this.stats.dropped++;
+    }
+    this.updateStats();
+    this.wake?.();
+  }
+
+  private updateStats(): void {
+    this.stats.buffered = this.queue.length;
+    this.stats.bufferedBytes = this.bytes;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops after trying, for at most `flushMs`, to send what is buffered (retrying at once, without backoff). */
+  async stop(flushMs = 5_000): Promise<void> {
+    const deadline = Date.now() + flushMs;
+    this.flushing = true;
+    if (this.sleeping) clearTimeout(this.sleeping);
+    this.interrupt?.();
+    while (this.queue.length && Date.now() < deadline && this.running) await new Promise((r) => setTimeout(r, 50));
+    if (this.queue.length) this.o.log.warn({ batches: this.queue.length }, 'stopping with batches the hub has not taken: they are lost');
+    this.running = false;
+    this.wake?.();
+    if (this.sleeping) clearTimeout(this.sleeping);
+    this.interrupt?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      if (this.queue.length === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      const ok = await this.sendOnce();
+      if (ok) {
+        this.attempt = 0;
+        continue;
+      }
+      // Full jitter: a random wait up to the exponential bound, so restarted hubs are not stampeded.
+      const bound = this.flushing ? FLUSH_RETRY_MS : Math.min(this.o.maxBackoffMs ?? 30_000, (this.o.initialBackoffMs ?? 500) * 2 ** this.attempt);
+      this.attempt = Math.min(this.attempt + 1, 30);
+      // New batches do not cut the wait short (that would retry every interval); stop() does.
+      await new Promise<void>((resolve) => {
+        this.sleeping = setTimeout(resolve, Math.floor(this.random() * bound));
+        this.interrupt = resolve;
+      });
+      this.interrupt = undefined;
+    }
+  }
+
+  /** One request with the oldest batches; true when it moved forward (sent, or refused for good). */
+  private async sendOnce(): Promise<boolean> {
+    const batch = this.queue.slice(0, this.perRequest);
+    const parts: Buffer[] = [OPEN];
+    if (this.needHello) parts.push(gzipSync(JSON.stringify(this.o.hello())), COMMA);
+    batch.forEach((q, i) => parts.push(...(i ? [COMMA, q.gz] : [q.gz])));
+    parts.push(CLOSE);
+    const body = Buffer.concat(parts);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+    if (this.o.token) headers.authorization = `Bearer ${this.o.token}`;
+    this.stats.requests++;
+    let status: number;
+    let text = '';
+    try {
+      const res = await fetch(this.endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000) });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      this.stats.failedRequests++;
+      this.o.log.debug({ err: (err as Error).message, buffered: this.queue.length }, 'hub unreachable; will retry');
+      return false;
+    }
+    if (status === 200) {
+      this.needHello = false;
+      this.take(batch.length);
+      this.stats.sent += batch.length;
+      this.stats.lastSuccessMs = Date.now();
+      this.perRequest = this.o.maxBatchesPerRequest ?? 32;
+      return true;
+    }
+    this.stats.failedRequests++;
+    if (status === 409) {
+      // The hub does not know this run (its state is new): hello, then the same batches again.
+      this.needHello = true;
+      return true;
+    }
+    if (status === 413 || status === 400) {
+      if (batch.length > 1) {
+        // Find the one at fault: send one at a time.
+        this.perRequest = 1;
+        return true;
+      }
+      this.take(1);
+      this.stats.rejected++;
+      this.o.log.error({ status, seq: batch[0]!.seq, error: text.slice(0, 500) }, 'the hub refused a batch; it is dropped');
+      return true;
+    }
+    if (status === 401 || status === 403) this.o.log.error({ status }, 'the hub refused the token (--hub-token-file); batches stay buffered');
+    else this.o.log.warn({ status, error: text.slice(0, 200) }, 'the hub did not accept the batches; will retry');
+    return false;
+  }
+
+  private take(n: number): void {
+    for (const q of this.queue.splice(0, n)) this.bytes -= q.gz.length;
+    this.updateStats();
+  }
+}

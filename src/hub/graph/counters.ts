@@ -1,0 +1,118 @@
+// One side's counters of an edge (the client's or the server's view) as a fixed Float64Array
+// layout: the same columns in memory, in the store's tables and in the Parquet files.
+import { CONNECT_BUCKETS, RTT_BUCKETS, quantile, type Distribution } from '../../model/distribution.js';
+import { FAIL_REASONS, type FailReason } from '../../model/edge.js';
+import type { wire } from '../../model/index.js';
+
+export const SCALAR_COLUMNS = [
+  'opened',
+  'closed',
+  'active',
+  ...FAIL_REASONS.map((r) => `failed_${r}`),
+  'bytes_sent',
+  'bytes_received',
+  'retransmits',
+  'resets_sent',
+  'resets_received',
+] as const;
+
+const CONNECT_COLUMNS = [...CONNECT_BUCKETS.map((_, i) => `connect_b${i}`), 'connect_sum', 'connect_count'];
+const RTT_COLUMNS = [...RTT_BUCKETS.map((_, i) => `rtt_b${i}`), 'rtt_sum', 'rtt_count'];
+
+/** Every column of a side, in layout order. */
+export const COLUMNS: readonly string[] = [...SCALAR_COLUMNS, ...CONNECT_COLUMNS, ...RTT_COLUMNS];
+export const WIDTH = COLUMNS.length;
+
+export const C = {
+  opened: 0,
+  closed: 1,
+  active: 2,
+  failures: 3,
+  bytesSent: 3 + FAIL_REASONS.length,
+  bytesReceived: 4 + FAIL_REASONS.length,
+  retransmits: 5 + FAIL_REASONS.length,
+  resetsSent: 6 + FAIL_REASONS.length,
+  resetsReceived: 7 + FAIL_REASONS.length,
+  connect: SCALAR_COLUMNS.length,
+  rtt: SCALAR_COLUMNS.length + CONNECT_COLUMNS.length,
+} as const;
+
+/** Gauges are not summed over time: the latest reading counts. */
+export const GAUGE_COLUMNS: ReadonlySet<number> = new Set([C.active]);
+
+export type Side = Float64Array;
+
+export function newSide(): Side {
+  return new Float64Array(WIDTH);
+}
+
+/** Adds `src` (times `weight`) into `dst`; gauges add too (several records of one interval make one edge). */
+export function addInto(dst: Side, src: ArrayLike<number>, weight = 1): void {
+  for (let i = 0; i < WIDTH; i++) dst[i]! += src[i]! * weight;
+}
+
+function putHistogram(dst: Side, at: number, buckets: number, h: wire.HistogramV1 | undefined, weight: number): void {
+  if (!h) return;
+  for (let i = 0; i < buckets; i++) dst[at + i]! += (h.counts[i] ?? 0) * weight;
+  dst[at + buckets]! += h.sum * weight;
+  dst[at + buckets + 1]! += h.count * weight;
+}
+
+/** A TCP edge record's counters, times `weight` (its share when one record feeds several edges), added into `dst`. */
+export function addTcpRecord(dst: Side, r: wire.TcpEdgeV1, weight = 1): void {
+  dst[C.opened]! += r.opened * weight;
+  dst[C.closed]! += r.closed * weight;
+  dst[C.active]! += r.active * weight;
+  if (r.failures) for (let i = 0; i < FAIL_REASONS.length; i++) dst[C.failures + i]! += (r.failures[FAIL_REASONS[i]!] ?? 0) * weight;
+  dst[C.bytesSent]! += r.bytes_sent * weight;
+  dst[C.bytesReceived]! += r.bytes_received * weight;
+  dst[C.retransmits]! += r.retransmits * weight;
+  dst[C.resetsSent]! += r.resets_sent * weight;
+  dst[C.resetsReceived]! += r.resets_received * weight;
+  putHistogram(dst, C.connect, CONNECT_BUCKETS.length, r.connect, weight);
+  putHistogram(dst, C.rtt, RTT_BUCKETS.length, r.rtt, weight);
+}
+
+export function failuresOf(s: Side): Partial<Record<FailReason, number>> {
+  const out: Partial<Record<FailReason, number>> = {};
+  for (let i = 0; i < FAIL_REASONS.length; i++) {
+    const n = s[C.failures + i]!;
+    if (n > 0) out[FAIL_REASONS[i]!] = round(n);
+  }
+  return out;
+}
+
+export function failureCount(s: Side): number {
+  let n = 0;
+  for (let i = 0; i < FAIL_REASONS.length; i++) n += s[C.failures + i]!;
+  return n;
+}
+
+/** A histogram of a side as a Distribution (a view, no copy). */
+export function distribution(s: Side, which: 'connect' | 'rtt'): Distribution {
+  const bounds = which === 'connect' ? CONNECT_BUCKETS : RTT_BUCKETS;
+  const at = which === 'connect' ? C.connect : C.rtt;
+  return { bounds, counts: s.subarray(at, at + bounds.length), sum: s[at + bounds.length]!, count: s[at + bounds.length + 1]! };
+}
+
+/** Merges two histograms of the same layout (either may be absent). */
+export function mergedDistribution(a: Side | undefined, b: Side | undefined, which: 'connect' | 'rtt'): Distribution | undefined {
+  if (!a && !b) return undefined;
+  if (!a || !b) return distribution((a ?? b)!, which);
+  const da = distribution(a, which);
+  const db = distribution(b, which);
+  const counts = Float64Array.from(da.counts, (c, i) => c + db.counts[i]!);
+  return { bounds: da.bounds, counts, sum: da.sum + db.sum, count: da.count + db.count };
+}
+
+/** A quantile in seconds, or null when nothing was observed. */
+export function quantileOrNull(q: number, d: Distribution | undefined): number | null {
+  if (!d || d.count <= 0) return null;
+  const v = quantile(q, d);
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Counts that went through weights come out whole where they should be. */
+export function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,165 @@
+// The join: each agent reports its own side of its connections (a client's view, a server's
+// view). Both become one fine edge (client endpoint, server endpoint, port) when the peer address
+// of one side was held by the other at that time. In order of preference, a side record's peer is:
+//   1. the endpoint that claimed that address (and port) during the record's interval, and saw
+//      this side's address as its peer;
+//   2. the last endpoint that held it shortly before (its agent has not reported this interval);
+//   3. the workload the reporting agent itself knew at that address (a pod it had heard of);
+//   4. an external endpoint: the address, named by its DNS name when an agent saw one.
+// NAT: a client that reached a service address names where its connections landed
+// (actual_peers); those backends are joined instead of the service address.
+import type { wire } from '../../model/index.js';
+import { ClaimIndex, holders, type Candidate, type Match } from './claims.js';
+import { addTcpRecord, newSide, type Side } from './counters.js';
+import { CLIENT, SERVER, type EdgeDictionary, type SideIndex } from './edges.js';
+import { EndpointDictionary, externalEndpoint, knowsWorkload, peerEndpoint, processEndpoint } from './endpoint.js';
+
+export interface RunInfo {
+  node: string;
+  zone: string;
+}
+
+export interface BatchWindow {
+  /** Interval bounds, ms since the epoch. */
+  from: number;
+  to: number;
+}
+
+/** One side's counters for one fine edge over one interval. */
+export interface Contribution {
+  edge: number;
+  side: SideIndex;
+  values: Side;
+}
+
+export type Resolution = Match | 'agent_view' | 'external';
+
+export interface JoinOptions {
+  /** How far apart two agents' intervals of the same traffic may lie (ms). */
+  slackMs: number;
+  /** How long a holder stays the answer after its last report (ms). */
+  recentMs: number;
+  /** How long claims are remembered (ms). */
+  keepMs: number;
+}
+
+export const DEFAULT_JOIN: JoinOptions = { slackMs: 2_000, recentMs: 5 * 60_000, keepMs: 60 * 60_000 };
+
+const serverKey = (addr: string, port: number): string => `${addr}|${port}`;
+
+export class Joiner {
+  readonly claims: { servers: ClaimIndex; clients: ClaimIndex };
+  /** The DNS names agents saw addresses resolved from. */
+  readonly dnsNames = new Map<string, string>();
+  readonly resolved: Record<Resolution, number> = { joined: 0, recent: 0, agent_view: 0, external: 0 };
+
+  constructor(
+    private readonly endpoints: EndpointDictionary,
+    private readonly edges: EdgeDictionary,
+    private readonly options: JoinOptions = DEFAULT_JOIN,
+    claims?: { servers: ClaimIndex; clients: ClaimIndex },
+  ) {
+    this.claims = claims ?? { servers: new ClaimIndex(), clients: new ClaimIndex() };
+  }
+
+  /** Endpoint ids of the reporting processes, by a key built without making an Endpoint (the hot path). */
+  private readonly processIds = new Map<string, number>();
+  private readonly recordIds = new WeakMap<wire.TcpEdgeV1, number>();
+
+  private localEndpoint(run: RunInfo, r: wire.TcpEdgeV1): number {
+    let id = this.recordIds.get(r);
+    if (id !== undefined) return id;
+    const w = r.local;
+    const key = `${run.node}\u0001${run.zone}\u0001${r.process}\u0001${r.cgroup ?? ''}\u0001${w.container ?? ''}\u0001${w.pod ?? ''}\u0001${w.namespace ?? ''}\u0001${w.workload ?? ''}\u0001${w.workload_kind ?? ''}\u0001${w.service ?? ''}\u0001${w.image ?? ''}\u0001${w.version ?? ''}\u0001${w.node ?? ''}\u0001${w.zone ?? ''}\u0001${w.labels ? JSON.stringify(w.labels) : ''}`;
+    id = this.processIds.get(key);
+    if (id === undefined) {
+      id = this.endpoints.intern(processEndpoint(run.node, run.zone, r.process, r.cgroup ?? '', w));
+      if (this.processIds.size > 1_000_000) this.processIds.clear();
+      this.processIds.set(key, id);
+    }
+    this.recordIds.set(r, id);
+    return id;
+  }
+
+  /** Registers what a batch says about who held which address (as soon as it arrives). */
+  observe(run: RunInfo, batch: wire.BatchV1, w: BatchWindow): void {
+    for (const f of batch.flows) if (f.peer_dns) this.dnsNames.set(f.peer, f.peer_dns);
+    for (const r of batch.tcp) {
+      if (!r.local_addrs?.length) continue;
+      const endpoint = this.localEndpoint(run, r);
+      if (r.role === 'server') {
+        for (const a of r.local_addrs) this.claims.servers.claim(serverKey(a, r.port), endpoint, w.from, w.to, [r.peer], r.opened + r.active);
+      } else {
+        const reached = r.actual_peers?.length ? r.actual_peers.map((p) => serverKey(p.addr, p.port)) : [serverKey(r.peer, r.port)];
+        for (const a of r.local_addrs) this.claims.clients.claim(a, endpoint, w.from, w.to, reached, r.opened + r.active);
+      }
+    }
+  }
+
+  /** The batch's TCP records as contributions to fine edges (call after observe, once the other agents had time to report). */
+  resolve(run: RunInfo, batch: wire.BatchV1, w: BatchWindow): Contribution[] {
+    const out = new Map<string, Contribution>();
+    const add = (client: number, server: number, port: number, side: SideIndex, r: wire.TcpEdgeV1, weight: number): void => {
+      const { id } = this.edges.intern(client, server, port);
+      const key = `${id}:${side}`;
+      let c = out.get(key);
+      if (!c) out.set(key, (c = { edge: id, side, values: newSide() }));
+      addTcpRecord(c.values, r, weight);
+    };
+    for (const r of batch.tcp) {
+      const local = this.localEndpoint(run, r);
+      if (r.role === 'client') {
+        const targets = r.actual_peers?.length ? r.actual_peers : [{ addr: r.peer, port: r.port, connections: 1 }];
+        const total = targets.reduce((s, t) => s + t.connections, 0);
+        for (const t of targets) {
+          const share = total > 0 ? t.connections / total : 1 / targets.length;
+          // A service address's own workload (the client's view) names a backend only when there is one.
+          const server = this.resolveServer(r, t.addr, t.port, w, t.addr === r.peer ? r.remote : {});
+          add(local, server, t.port, CLIENT, r, share);
+        }
+      } else {
+        for (const { endpoint, weight } of this.resolveClients(r, w)) add(endpoint, local, r.port, SERVER, r, weight);
+      }
+    }
+    return [...out.values()];
+  }
+
+  private fallback(addr: string, view: wire.WorkloadV1): number {
+    if (knowsWorkload(view)) {
+      this.resolved.agent_view++;
+      return this.endpoints.intern(peerEndpoint(addr, view));
+    }
+    this.resolved.external++;
+    return this.endpoints.intern(externalEndpoint(addr, this.dnsNames.get(addr) ?? ''));
+  }
+
+  private resolveServer(r: wire.TcpEdgeV1, addr: string, port: number, w: BatchWindow, view: wire.WorkloadV1): number {
+    const mine = r.local_addrs ?? [];
+    const found = holders(this.claims.servers.get(serverKey(addr, port)), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
+    if (!found) return this.fallback(addr, view);
+    this.resolved[found.match]++;
+    // One listener holds an address and port at a time: the one that held it longest in the window.
+    return found.candidates.reduce((best, c) => (c.overlap > best.overlap ? c : best)).endpoint;
+  }
+
+  private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): Array<{ endpoint: number; weight: number }> {
+    const mine = (r.local_addrs ?? []).map((a) => serverKey(a, r.port));
+    const found = holders(this.claims.clients.get(r.peer), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.length === 0 || mine.some((k) => seen.has(k)));
+    if (!found) return [{ endpoint: this.fallback(r.peer, r.remote), weight: 1 }];
+    this.resolved[found.match]++;
+    // Several processes on one address may all have called this server: share by their traffic.
+    return shares(found.candidates);
+  }
+
+  prune(nowMs: number): void {
+    this.claims.servers.prune(nowMs - this.options.keepMs);
+    this.claims.clients.prune(nowMs - this.options.keepMs);
+    if (this.dnsNames.size > 1_000_000) this.dnsNames.clear();
+  }
+}
+
+function shares(candidates: Candidate[]): Array<{ endpoint: number; weight: number }> {
+  if (candidates.length === 1) return [{ endpoint: candidates[0]!.endpoint, weight: 1 }];
+  const total = candidates.reduce((s, c) => s + c.traffic, 0);
+  return candidates.map((c) => ({ endpoint: c.endpoint, weight: total > 0 ? c.traffic / total : 1 / candidates.length }));
+}

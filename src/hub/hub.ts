@@ -1,0 +1,229 @@
+// The hub: a store (embedded DuckDB fed by agents, or a Prometheus-compatible one read with
+// PromQL), the join and the query API behind one HTTP server, and the timers that keep it going.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { DuckStore } from './store/duckdb.js';
+import { EmbeddedStore } from './store/embedded.js';
+import { Ingest, DEFAULT_INGEST, type IngestOptions } from './ingest/pipeline.js';
+import { HubMetrics } from './metrics.js';
+import { Queries } from './api/queries.js';
+import { StreamHub } from './api/stream.js';
+import { createApiServer } from './api/server.js';
+import { openApiDocument } from './api/openapi.js';
+import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
+import type { EdgeTotals, GraphStore } from './store/store.js';
+import { PrometheusStore } from './store/prometheus.js';
+import { addInto, newSide, type Side } from './graph/counters.js';
+import { AlertService } from './alerts/service.js';
+import { alertsApi } from './alerts/api.js';
+import { extendOpenApi } from './alerts/openapi.js';
+import type { AlertsConfig } from './alerts/config/types.js';
+
+export interface HubOptions {
+  listen: { host: string; port: number };
+  dataDir: string;
+  retentionMs: number;
+  token?: string;
+  webDir?: string;
+  version: string;
+  log: Logger;
+  ingest?: IngestOptions;
+  limits?: BodyLimits;
+  /** How often the join looks for batches it can finish (ms). */
+  finalizeMs?: number;
+  /** How often roll-ups, Parquet export and retention run (ms). */
+  maintainMs?: number;
+  /** DuckDB's memory limit. */
+  memoryLimit?: string;
+  /** Read graph and history with PromQL from this Prometheus-compatible API instead of keeping them (agents are scraped there). */
+  prometheusUrl?: string;
+  /** The scrape interval of that store (ms). */
+  prometheusStepMs?: number;
+  /** Alerting (`flowscope hub` turns it on with the default rules unless told otherwise); absent: off. */
+  alerts?: AlertsConfig | false;
+}
+
+export interface RunningHub {
+  server: Server;
+  url: string;
+  store: GraphStore;
+  metrics: HubMetrics;
+  ingest?: Ingest;
+  alerts?: AlertService;
+  close(): Promise<void>;
+}
+
+/** Roll-ups, Parquet export, retention; then the store's gauges. */
+async function maintain(duck: DuckStore, ingest: Ingest, metrics: HubMetrics): Promise<void> {
+  const now = Date.now();
+  await duck.maintain(now, ingest.finalTo(now));
+  metrics.storeBytes.set(duck.diskBytes());
+  for (const [table, n] of Object.entries(await duck.rowCounts())) metrics.storeRows.set({ table }, n);
+  metrics.agentsReporting.set(ingest.runs.current().filter((r) => reporting(r, now)).length);
+}
+
+const reporting = (r: { lastHeardMs: number; intervalMs: number }, now: number): boolean => now - r.lastHeardMs <= Math.max(10_000, 3 * r.intervalMs);
+
+interface Backend {
+  store: GraphStore;
+  ingest?: Ingest;
+  status(): Record<string, unknown>;
+  /** Feeds alerting every interval (and gives it a place for its state, when the backend has one). */
+  alerting(o: HubOptions, config: AlertsConfig, metrics: HubMetrics): Promise<AlertService>;
+  close(): Promise<void>;
+}
+
+/** Agents send to the hub; history in DuckDB under --data. */
+async function embedded(o: HubOptions, metrics: HubMetrics, stream: StreamHub, timers: NodeJS.Timeout[]): Promise<Backend> {
+  const duck = await DuckStore.open({ dataDir: o.dataDir, retentionMs: o.retentionMs, memoryLimit: o.memoryLimit });
+  const ingest = await Ingest.open(duck, metrics, o.log, o.ingest ?? DEFAULT_INGEST);
+  const store = new EmbeddedStore(duck, ingest);
+  ingest.onFinalized((f) => {
+    if (stream.size === 0) return;
+    const byEdge = new Map<number, [Side | undefined, Side | undefined]>();
+    let from = Infinity;
+    for (const c of f.contributions) {
+      let pair = byEdge.get(c.edge);
+      if (!pair) byEdge.set(c.edge, (pair = [undefined, undefined]));
+      addInto((pair[c.side] ??= newSide()), c.values);
+      from = Math.min(from, c.t);
+    }
+    const totals: EdgeTotals[] = [...byEdge].map(([id, sides]) => ({ edge: store.resolvedEdge(id), sides }));
+    stream.publish(totals, from, f.t);
+  });
+  timers.push(setInterval(() => void ingest.finalize().catch((err: unknown) => o.log.error({ err }, 'joining batches failed')), o.finalizeMs ?? 500).unref());
+  timers.push(setInterval(() => void maintain(duck, ingest, metrics).catch((err: unknown) => o.log.error({ err }, 'store maintenance failed')), o.maintainMs ?? 10_000).unref());
+  timers.push(setInterval(() => void ingest.saveClaims().catch((err: unknown) => o.log.warn({ err }, 'saving the join state failed')), 60_000).unref());
+  return {
+    store,
+    ingest,
+    status: () => {
+      const now = Date.now();
+      return {
+        agents: ingest.runs.current().map((r) => ({
+          agent: r.agent,
+          node: r.node,
+          zone: r.zone,
+          start: r.start,
+          version: r.version,
+          interval_ms: r.intervalMs,
+          last_heard: new Date(r.lastHeardMs).toISOString(),
+          last_interval_end: new Date(r.lastTo).toISOString(),
+          reporting: reporting(r, now),
+          batches: r.batches,
+          batches_dropped: r.losses?.batches_dropped ?? 0,
+        })),
+        edges: ingest.edges.size,
+        endpoints: ingest.endpoints.size,
+        pending_batches: ingest.pendingBatches,
+        joined_to: new Date(Math.max(0, ingest.finalTo(now))).toISOString(),
+      };
+    },
+    alerting: async (o, config, metrics) => {
+      const alerts = await AlertService.start({ config, store, connect: () => duck.connect(), registry: metrics.registry, log: o.log.child({ component: 'alerts' }), hubName: `flowscope-hub@${o.listen.host}:${o.listen.port}` });
+      const resolve = (id: number) => store.resolvedEdge(id);
+      ingest.onFinalized((f) => {
+        alerts.addTcp(f.contributions, resolve);
+        for (const d of f.dns) alerts.addDns(d);
+      });
+      return alerts;
+    },
+    // Batches accepted but not joined stay in the inbox: after a restart they are joined once the
+    // other agents have caught up, as if the hub had never gone.
+    close: async () => {
+      await ingest.saveClaims().catch(() => undefined);
+      await store.close();
+    },
+  };
+}
+
+/** A Prometheus-compatible store scraped the agents; the hub keeps nothing. */
+function prometheus(o: HubOptions & { prometheusUrl: string }, stream: StreamHub, timers: NodeJS.Timeout[]): Backend {
+  const store = new PrometheusStore({ url: o.prometheusUrl, retentionMs: o.retentionMs, stepMs: o.prometheusStepMs ?? 15_000, log: o.log });
+  timers.push(
+    setInterval(() => {
+      if (stream.size === 0) return;
+      store
+        .latest()
+        .then((l) => stream.publish(l.totals, l.from, l.to))
+        .catch((err: unknown) => o.log.warn({ err }, 'reading the latest step from Prometheus failed'));
+    }, Math.max(store.stepMs, 5_000)).unref(),
+  );
+  return {
+    store,
+    status: () => ({ agents: [], edges: 0, endpoints: 0, pending_batches: 0, joined_to: new Date(Date.now() - store.stepMs).toISOString() }),
+    // Each step read from Prometheus feeds alerting; the hub keeps no state here, so alerting's
+    // windows and histories start over with the hub (and run in every replica).
+    alerting: async (o, config, metrics) => {
+      const alerts = await AlertService.start({ config, store, registry: metrics.registry, log: o.log.child({ component: 'alerts' }), hubName: `flowscope-hub@${o.listen.host}:${o.listen.port}` });
+      timers.push(
+        setInterval(() => {
+          store
+            .latest()
+            .then((l) => alerts.addTotals(l.totals, l.to))
+            .catch((err: unknown) => o.log.warn({ err }, 'reading the latest step from Prometheus for alerting failed'));
+        }, Math.max(store.stepMs, 1_000)).unref(),
+      );
+      return alerts;
+    },
+    close: () => store.close(),
+  };
+}
+
+export async function startHub(o: HubOptions): Promise<RunningHub> {
+  const metrics = new HubMetrics();
+  const timers: NodeJS.Timeout[] = [];
+  const stream = new StreamHub(1000, (n) => metrics.streamClients.set(n));
+  const backend = o.prometheusUrl ? prometheus({ ...o, prometheusUrl: o.prometheusUrl }, stream, timers) : await embedded(o, metrics, stream, timers);
+  const { store, ingest } = backend;
+  const alertsConfig = o.alerts || undefined;
+  const alerts = alertsConfig ? await backend.alerting(o, alertsConfig, metrics) : undefined;
+  const queries = new Queries(store, Date.now, alerts ? (e, w) => ({ alerts: alerts.marks(e, w) }) : undefined);
+  const status = async (): Promise<unknown> => ({ store: store.kind, retention_seconds: store.retentionMs / 1000, ...backend.status() });
+  const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
+  const server = createApiServer({
+    queries,
+    stream,
+    metrics,
+    log: o.log,
+    token: o.token,
+    ingest: ingest ? (m, raw) => ingest.accept(m, Date.now(), raw) : undefined,
+    status,
+    openapi: () => doc,
+    limits: o.limits ?? DEFAULT_LIMITS,
+    webDir: o.webDir,
+    extra: alerts ? (req, url) => alertsApi(alerts, req, url, Date.now()) : undefined,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.listen.port, o.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = `http://${host}:${addr.port}`;
+  let closed = false;
+  return {
+    server,
+    url: `http://${host}:${addr.port}`,
+    store,
+    metrics,
+    ingest,
+    alerts,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      for (const t of timers) clearInterval(t);
+      stream.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await alerts?.close().catch((err: unknown) => o.log.error({ err }, 'saving the alert state failed'));
+      await backend.close();
+    },
+  };
+}

@@ -1,0 +1,325 @@
+// From accepted batches to stored samples. A batch is accepted once (per agent run and seq) and
+// durably (the inbox) before the agent hears back; its address claims count at once. Its records
+// are joined a little later, when every agent that reports has reported past its interval (or
+// after maxWaitMs), so that both sides of a connection meet whatever order agents send in.
+import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
+import type { Logger } from 'pino';
+import type { wire } from '../../model/index.js';
+import { ClaimIndex } from '../graph/claims.js';
+import { EdgeDictionary, type FineEdge } from '../graph/edges.js';
+import { EndpointDictionary, type Endpoint } from '../graph/endpoint.js';
+import { DEFAULT_JOIN, Joiner, type Contribution, type JoinOptions } from '../graph/join.js';
+import type { DuckStore, InboxEntry, SampleRow } from '../store/duckdb.js';
+import type { HubMetrics } from '../metrics.js';
+import type { BatchIn, HelloIn } from './schema.js';
+import { RunRegistry, type RunState } from './runs.js';
+
+export interface IngestOptions {
+  join: JoinOptions;
+  /** The longest a batch waits for the other agents (ms). */
+  maxWaitMs: number;
+  /** An agent silent this long no longer holds the join back (ms; at least three of its intervals). */
+  staleMs: number;
+  /** After a hub start, agents that reported before it hold the join back this long, while they catch up (ms). */
+  startGraceMs: number;
+}
+
+export const DEFAULT_INGEST: IngestOptions = { join: DEFAULT_JOIN, maxWaitMs: 30_000, staleMs: 10_000, startGraceMs: 30_000 };
+
+export interface AcceptResult {
+  applied: number;
+  duplicates: number;
+  /** Runs the hub does not know: their agents must send hello, then the batches again. */
+  unknownRuns: Array<{ agent: string; start: string }>;
+}
+
+/** What one finalize step added: the stream's per-interval changes. */
+export interface Finalized {
+  /** The latest interval end among them, ms. */
+  t: number;
+  contributions: Array<Contribution & { t: number }>;
+  /** The DNS records of the batches joined (alerting watches them per client and server). */
+  dns: Array<{ t: number; node: string; zone: string; records: wire.DnsV1[] }>;
+}
+
+interface Pending {
+  /** The inbox request it came in. */
+  request: number;
+  run: RunState;
+  batch: wire.BatchV1;
+  from: number;
+  to: number;
+  receivedMs: number;
+}
+
+const CLAIMS_META = 'claims';
+
+/** An inbox body as it was received. */
+function decodeStored(body: Buffer, encoding: string): string {
+  if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipSync(body).toString('utf8');
+  if (encoding === 'deflate') return inflateSync(body).toString('utf8');
+  return body.toString('utf8');
+}
+
+export class Ingest {
+  readonly endpoints = new EndpointDictionary();
+  readonly edges = new EdgeDictionary();
+  readonly runs = new RunRegistry();
+  readonly joiner: Joiner;
+  /** Per endpoint id, the last interval end it was part of (ms). */
+  readonly endpointSeen: number[] = [];
+  private pending: Pending[] = [];
+  private finalizing: Promise<void> | undefined;
+  private readonly listeners = new Set<(f: Finalized) => void>();
+  private readonly startedMs = Date.now();
+  /** Runs that were reporting when the hub last stopped: they hold the join back while they catch up. */
+  private readonly resuming = new Set<RunState>();
+  /** Inbox requests: how many of their batches wait to be joined. */
+  private readonly requestPending = new Map<number, number>();
+  /** Ids of inbox requests: time-based, so they grow across restarts. */
+  private nextRequest = Date.now() * 1000;
+
+  private constructor(
+    private readonly store: DuckStore,
+    private readonly metrics: HubMetrics,
+    private readonly log: Logger,
+    readonly options: IngestOptions,
+    claims?: { servers: ClaimIndex; clients: ClaimIndex },
+  ) {
+    this.joiner = new Joiner(this.endpoints, this.edges, options.join, claims);
+  }
+
+  /** Restores dictionaries, runs, the join's claims and the batches accepted but not joined. */
+  static async open(store: DuckStore, metrics: HubMetrics, log: Logger, options: IngestOptions = DEFAULT_INGEST): Promise<Ingest> {
+    const claimsText = await store.meta(CLAIMS_META);
+    let claims: { servers: ClaimIndex; clients: ClaimIndex } | undefined;
+    if (claimsText) {
+      const data = JSON.parse(claimsText) as { servers: unknown; clients: unknown };
+      claims = { servers: ClaimIndex.fromJSON(data.servers), clients: ClaimIndex.fromJSON(data.clients) };
+    }
+    const ingest = new Ingest(store, metrics, log, options, claims);
+    const now = Date.now();
+    for (const [id, e] of await store.loadEndpoints()) {
+      ingest.endpoints.restore(id, e);
+      ingest.endpointSeen[id] = now;
+    }
+    for (const e of await store.loadEdges()) ingest.edges.restore(e);
+    for (const body of await store.loadRuns()) ingest.runs.restore(body);
+    for (const run of ingest.runs.current()) if (run.lastHeardMs >= now - 10 * options.staleMs) ingest.resuming.add(run);
+    const inbox = await store.loadInbox();
+    let replayed = 0;
+    for (const entry of inbox) {
+      const wanted = new Set(entry.batches.map(([agent, start, seq]) => `${agent}\u0000${start}\u0000${seq}`));
+      const text = decodeStored(entry.body, entry.encoding);
+      const parsed = JSON.parse(text) as wire.MessageV1 | wire.MessageV1[];
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+        if (m.kind !== 'batch' || !wanted.has(`${m.run.agent}\u0000${m.run.start}\u0000${m.seq}`)) continue;
+        const run = ingest.runs.get(m.run.agent, m.run.start);
+        if (!run) continue;
+        ingest.queue(entry.id, run, m, entry.receivedMs);
+        replayed++;
+      }
+      ingest.nextRequest = Math.max(ingest.nextRequest, entry.id + 1);
+    }
+    if (replayed) log.info({ batches: replayed }, 'resuming batches accepted before the restart');
+    return ingest;
+  }
+
+  onFinalized(listener: (f: Finalized) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get pendingBatches(): number {
+    return this.pending.length;
+  }
+
+  private queue(request: number, run: RunState, batch: wire.BatchV1, receivedMs: number): void {
+    const from = Date.parse(batch.from);
+    const to = Date.parse(batch.to);
+    this.joiner.observe(run, batch, { from, to });
+    this.pending.push({ request, run, batch, from, to, receivedMs });
+    this.requestPending.set(request, (this.requestPending.get(request) ?? 0) + 1);
+  }
+
+  /**
+   * Applies hellos and batches (each batch once); durable before it returns. `raw` is the request
+   * body as it came: kept as the inbox entry (without it, the applied batches are encoded anew).
+   */
+  async accept(messages: Array<HelloIn | BatchIn>, nowMs = Date.now(), raw?: { body: Buffer; encoding: string }): Promise<AcceptResult> {
+    const result: AcceptResult = { applied: 0, duplicates: 0, unknownRuns: [] };
+    const changed = new Set<RunState>();
+    const applied: wire.BatchV1[] = [];
+    const request = this.nextRequest++;
+    for (const m of messages) {
+      if (m.kind === 'hello') {
+        changed.add(this.runs.hello(m, nowMs));
+        continue;
+      }
+      const run = this.runs.get(m.run.agent, m.run.start);
+      if (!run) {
+        if (!result.unknownRuns.some((u) => u.agent === m.run.agent && u.start === m.run.start)) result.unknownRuns.push({ agent: m.run.agent, start: m.run.start });
+        continue;
+      }
+      if (!this.runs.apply(run, m.seq)) {
+        result.duplicates++;
+        this.metrics.batches.inc({ agent: run.agent, result: 'duplicate' });
+        continue;
+      }
+      const batch = m as wire.BatchV1;
+      const to = Date.parse(batch.to);
+      run.lastHeardMs = nowMs;
+      run.lastTo = Math.max(run.lastTo, to);
+      run.batches++;
+      run.losses = batch.losses;
+      this.resuming.delete(run);
+      changed.add(run);
+      applied.push(batch);
+      this.queue(request, run, batch, nowMs);
+      result.applied++;
+      this.metrics.batches.inc({ agent: run.agent, result: 'applied' });
+      this.metrics.records.inc({ kind: 'tcp' }, batch.tcp.length);
+      this.metrics.records.inc({ kind: 'flows' }, batch.flows.length);
+      this.metrics.records.inc({ kind: 'drops' }, batch.drops.length);
+      this.metrics.records.inc({ kind: 'dns' }, batch.dns.length);
+      this.metrics.lag.set({ agent: run.agent }, Math.max(0, (nowMs - to) / 1000));
+      this.metrics.lastBatch.set({ agent: run.agent, node: run.node }, to / 1000);
+      this.metrics.agentDropped.set({ agent: run.agent }, batch.losses.batches_dropped);
+    }
+    if (changed.size || applied.length) {
+      const entry: InboxEntry | undefined = applied.length
+        ? {
+            id: request,
+            receivedMs: nowMs,
+            encoding: raw?.encoding ?? 'gzip',
+            body: raw?.body ?? gzipSync(JSON.stringify(applied)),
+            batches: applied.map((b) => [b.run.agent, b.run.start, b.seq]),
+          }
+        : undefined;
+      await this.store.accept(
+        entry,
+        [...changed].map((r) => ({ agent: r.agent, start: r.start, body: RunRegistry.serialize(r) })),
+      );
+    }
+    this.metrics.pending.set(this.pending.length);
+    return result;
+  }
+
+  /** How far every reporting agent has reported (ms): the join waits for this. */
+  watermark(nowMs: number): number {
+    let mark = Infinity;
+    for (const run of this.runs.current()) {
+      const stale = Math.max(this.options.staleMs, 3 * run.intervalMs);
+      const live = nowMs - run.lastHeardMs <= stale || (this.resuming.has(run) && nowMs - this.startedMs <= this.options.startGraceMs);
+      if (live) mark = Math.min(mark, run.lastTo);
+    }
+    return mark;
+  }
+
+  /** Everything up to this time is joined and written (ms). */
+  finalTo(nowMs: number): number {
+    let t = Math.min(this.watermark(nowMs), nowMs);
+    for (const p of this.pending) t = Math.min(t, p.to - 1);
+    return t;
+  }
+
+  /** Joins the batches whose interval every agent has reported past (all of them with `all`), and writes them. */
+  async finalize(nowMs = Date.now(), all = false): Promise<number> {
+    // One at a time: a caller that comes while a step runs waits for it, then takes its own turn.
+    while (this.finalizing) await this.finalizing;
+    if (this.pending.length === 0) return 0;
+    const step = this.finalizeStep(nowMs, all);
+    this.finalizing = step.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await step;
+    } finally {
+      this.finalizing = undefined;
+    }
+  }
+
+  private async finalizeStep(nowMs: number, all: boolean): Promise<number> {
+    const mark = this.watermark(nowMs);
+    const slack = this.options.join.slackMs;
+    const ready: Pending[] = [];
+    const waiting: Pending[] = [];
+    for (const p of this.pending) {
+      if (all || p.to + slack <= mark || nowMs - p.receivedMs >= this.options.maxWaitMs) ready.push(p);
+      else waiting.push(p);
+    }
+    if (ready.length === 0) return 0;
+    this.pending = waiting;
+    ready.sort((a, b) => a.to - b.to);
+    const rows: SampleRow[] = [];
+    const contributions: Finalized['contributions'] = [];
+    const before = { ...this.joiner.resolved };
+    for (const p of ready) {
+      for (const c of this.joiner.resolve(p.run, p.batch, { from: p.from, to: p.to })) {
+        rows.push({ t: p.to, durMs: p.to - p.from, edge: c.edge, side: c.side, values: c.values });
+        contributions.push({ ...c, t: p.to });
+        const edge = this.edges.get(c.edge);
+        this.endpointSeen[edge.client] = Math.max(this.endpointSeen[edge.client] ?? 0, p.to);
+        this.endpointSeen[edge.server] = Math.max(this.endpointSeen[edge.server] ?? 0, p.to);
+      }
+    }
+    for (const k of Object.keys(before) as Array<keyof typeof before>) this.metrics.joins.inc({ result: k }, this.joiner.resolved[k] - before[k]);
+    try {
+      const left = new Map<number, number>();
+      for (const p of ready) left.set(p.request, (left.get(p.request) ?? this.requestPending.get(p.request) ?? 0) - 1);
+      const done = [...left].filter(([, n]) => n <= 0).map(([id]) => id);
+      await this.store.write(rows, done, this.endpoints.list(), this.edges.values());
+      for (const [id, n] of left) {
+        if (n <= 0) this.requestPending.delete(id);
+        else this.requestPending.set(id, n);
+      }
+    } catch (err) {
+      // Kept in the inbox and in memory: the next step tries again.
+      this.pending.push(...ready);
+      this.log.error({ err }, 'writing joined samples failed; will retry');
+      return 0;
+    }
+    this.metrics.pending.set(this.pending.length);
+    this.metrics.graphSize.set({ what: 'edges' }, this.edges.size);
+    this.metrics.graphSize.set({ what: 'endpoints' }, this.endpoints.size);
+    const dns = ready.filter((p) => p.batch.dns.length).map((p) => ({ t: p.to, node: p.run.node, zone: p.run.zone, records: p.batch.dns }));
+    const f: Finalized = { t: ready[ready.length - 1]!.to, contributions, dns };
+    for (const l of this.listeners) {
+      try {
+        l(f);
+      } catch (err) {
+        this.log.warn({ err }, 'a stream listener failed');
+      }
+    }
+    return ready.length;
+  }
+
+  /** Saves what the join remembers (claims), so that a restart resolves peers as before. */
+  async saveClaims(nowMs = Date.now()): Promise<void> {
+    this.joiner.prune(nowMs);
+    const body = JSON.stringify({ servers: this.joiner.claims.servers.toJSON(), clients: this.joiner.claims.clients.toJSON() });
+    await this.store.setMeta(CLAIMS_META, body);
+  }
+
+  /** Addresses each endpoint held, from the claims (for search). */
+  addressesByEndpoint(): Map<number, Set<string>> {
+    const out = new Map<number, Set<string>>();
+    const add = (id: number, addr: string): void => {
+      let s = out.get(id);
+      if (!s) out.set(id, (s = new Set()));
+      s.add(addr);
+    };
+    for (const [key, spans] of this.joiner.claims.servers.entries()) for (const s of spans) add(s.endpoint, key.slice(0, key.lastIndexOf('|')));
+    for (const [addr, spans] of this.joiner.claims.clients.entries()) for (const s of spans) add(s.endpoint, addr);
+    return out;
+  }
+
+  endpoint(id: number): Endpoint {
+    return this.endpoints.get(id);
+  }
+
+  edge(id: number): FineEdge {
+    return this.edges.get(id);
+  }
+}

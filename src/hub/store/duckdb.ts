@@ -1,0 +1,499 @@
+// The embedded history: DuckDB in one file under --data. Interval-resolution samples for the last
+// hour, 1-minute roll-ups for the retention, finished hours exported to Parquet (readable by any
+// tool: one row per edge side and interval, both ends' identities as columns). Also kept here so
+// that a restart loses nothing: the endpoint and edge dictionaries, the agent runs (what was
+// applied), the inbox (batches accepted but not yet joined) and the join's claims.
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBDataChunk, DuckDBInstance, BIGINT, type DuckDBBlobValue, DOUBLE, INTEGER, TINYINT, type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
+import { COLUMNS, C, WIDTH, newSide, type Side } from '../graph/counters.js';
+import type { FineEdge } from '../graph/edges.js';
+import type { Endpoint, EndpointKind } from '../graph/endpoint.js';
+import type { Window } from './store.js';
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+
+export interface SampleRow {
+  /** The interval's end, ms. */
+  t: number;
+  durMs: number;
+  edge: number;
+  side: number;
+  values: Side;
+}
+
+/** One ingest request as it came (its body still encoded), with the batches it brought. */
+export interface InboxEntry {
+  id: number;
+  receivedMs: number;
+  encoding: string;
+  body: Buffer;
+  /** [agent, start, seq] of each batch applied from it. */
+  batches: Array<[string, string, number]>;
+}
+
+/** Per edge id: [client, server] totals. */
+export type TotalsByEdge = Map<number, [Side | undefined, Side | undefined]>;
+
+const ENDPOINT_COLUMNS = ['kind', 'node', 'zone', 'process', 'cgroup', 'container', 'pod', 'namespace', 'workload', 'workload_kind', 'service', 'image', 'version', 'addr', 'dns'] as const;
+const ENDPOINT_FIELDS: Record<(typeof ENDPOINT_COLUMNS)[number], keyof Endpoint> = {
+  kind: 'kind',
+  node: 'node',
+  zone: 'zone',
+  process: 'process',
+  cgroup: 'cgroup',
+  container: 'container',
+  pod: 'pod',
+  namespace: 'namespace',
+  workload: 'workload',
+  workload_kind: 'workloadKind',
+  service: 'service',
+  image: 'image',
+  version: 'version',
+  addr: 'addr',
+  dns: 'dns',
+};
+
+const valueColumns = COLUMNS.map((c) => `${c} DOUBLE`).join(', ');
+const sumColumns = COLUMNS.map((c, i) => (i === C.active ? `arg_max(${c}, t) AS ${c}` : `sum(${c}) AS ${c}`)).join(', ');
+const plainColumns = COLUMNS.join(', ');
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS endpoints (id INTEGER PRIMARY KEY, ${ENDPOINT_COLUMNS.map((c) => `${c} VARCHAR`).join(', ')}, labels VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS edges (id INTEGER PRIMARY KEY, client INTEGER, server INTEGER, port INTEGER, protocol VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS runs (agent VARCHAR, start VARCHAR, body VARCHAR, PRIMARY KEY (agent, start))`,
+  `CREATE TABLE IF NOT EXISTS inbox (id BIGINT PRIMARY KEY, received_ms BIGINT, encoding VARCHAR, body BLOB, batches VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS samples (t BIGINT, dur INTEGER, edge INTEGER, side TINYINT, ${valueColumns})`,
+  `CREATE TABLE IF NOT EXISTS minutes (t BIGINT, edge INTEGER, side TINYINT, ${valueColumns})`,
+];
+
+const SAMPLE_TYPES: DuckDBType[] = [BIGINT, INTEGER, INTEGER, TINYINT, ...COLUMNS.map(() => DOUBLE)];
+const MINUTE_TYPES: DuckDBType[] = [BIGINT, INTEGER, TINYINT, ...COLUMNS.map(() => DOUBLE)];
+
+/** Runs one operation at a time on a connection (DuckDB transactions are per connection). */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function doubles(v: DuckDBVector, n: number): ArrayLike<number> {
+  // DOUBLE vectors hold their items as a Float64Array: read it whole rather than item by item.
+  const items = (v as unknown as { items?: Float64Array }).items;
+  if (items instanceof Float64Array) return items;
+  return Array.from({ length: n }, (_, i) => Number(v.getItem(i) ?? 0));
+}
+
+export interface DuckStoreOptions {
+  dataDir: string;
+  retentionMs: number;
+  /** How long interval-resolution samples stay in the database (they are in Parquet after). */
+  samplesMs?: number;
+  /** DuckDB's memory limit, e.g. '1GB'. */
+  memoryLimit?: string;
+}
+
+export class DuckStore {
+  private writer!: DuckDBConnection;
+  private reader!: DuckDBConnection;
+  private readonly writes = new Serial();
+  private savedEndpoints = 0;
+  private savedEdges = 0;
+  /** All samples with t <= rolledTo are in minutes too. */
+  rolledTo = 0;
+  /** Hours (their start, ms) already exported to Parquet. */
+  exportedTo = 0;
+  /** Samples older than this were exported and deleted: queries before it use minutes. */
+  samplesFloor = 0;
+  readonly samplesMs: number;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly options: DuckStoreOptions,
+  ) {
+    this.samplesMs = options.samplesMs ?? HOUR;
+  }
+
+  get file(): string {
+    return join(this.options.dataDir, 'flowscope.duckdb');
+  }
+
+  get parquetDir(): string {
+    return join(this.options.dataDir, 'parquet');
+  }
+
+  static async open(options: DuckStoreOptions): Promise<DuckStore> {
+    mkdirSync(join(options.dataDir, 'parquet'), { recursive: true });
+    const file = join(options.dataDir, 'flowscope.duckdb');
+    const instance = await DuckDBInstance.create(file, { memory_limit: options.memoryLimit ?? '2GB', threads: '2' });
+    const store = new DuckStore(instance, options);
+    store.writer = await instance.connect();
+    store.reader = await instance.connect();
+    for (const sql of SCHEMA) await store.writer.run(sql);
+    store.rolledTo = Number((await store.meta('rolled_to')) ?? 0);
+    store.exportedTo = Number((await store.meta('exported_to')) ?? 0);
+    store.samplesFloor = Number((await store.meta('samples_floor')) ?? 0);
+    return store;
+  }
+
+  async meta(key: string): Promise<string | undefined> {
+    const r = await this.reader.runAndReadAll('SELECT value FROM meta WHERE key = $1', [key]);
+    const rows = r.getRows();
+    return rows.length ? String(rows[0]![0]) : undefined;
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    return this.writes.run(async () => {
+      await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', [key, value]);
+    });
+  }
+
+  // --- dictionaries ---------------------------------------------------------------------------
+
+  async loadEndpoints(): Promise<Array<[number, Endpoint]>> {
+    const r = await this.reader.runAndReadAll(`SELECT id, ${ENDPOINT_COLUMNS.join(', ')}, labels FROM endpoints ORDER BY id`);
+    const out: Array<[number, Endpoint]> = [];
+    for (const row of r.getRows()) {
+      const e: Record<string, unknown> = {};
+      ENDPOINT_COLUMNS.forEach((c, i) => (e[ENDPOINT_FIELDS[c]] = String(row[i + 1] ?? '')));
+      e.kind = e.kind as EndpointKind;
+      e.labels = JSON.parse(String(row[ENDPOINT_COLUMNS.length + 1] ?? '{}')) as Record<string, string>;
+      out.push([Number(row[0]), e as unknown as Endpoint]);
+    }
+    this.savedEndpoints = out.length;
+    return out;
+  }
+
+  async loadEdges(): Promise<FineEdge[]> {
+    const r = await this.reader.runAndReadAll('SELECT id, client, server, port, protocol FROM edges ORDER BY id');
+    const out = r.getRows().map((row) => ({ id: Number(row[0]), client: Number(row[1]), server: Number(row[2]), port: Number(row[3]), protocol: 'tcp' as const }));
+    this.savedEdges = out.length;
+    return out;
+  }
+
+  private async saveDictionaries(endpoints: ArrayLike<Endpoint>, edges: ArrayLike<FineEdge>): Promise<void> {
+    if (endpoints.length > this.savedEndpoints) {
+      const a = await this.writer.createAppender('endpoints');
+      for (let id = this.savedEndpoints; id < endpoints.length; id++) {
+        const e = endpoints[id]!;
+        a.appendInteger(id);
+        for (const c of ENDPOINT_COLUMNS) a.appendVarchar(String(e[ENDPOINT_FIELDS[c]]));
+        a.appendVarchar(JSON.stringify(e.labels));
+        a.endRow();
+      }
+      a.closeSync();
+      this.savedEndpoints = endpoints.length;
+    }
+    if (edges.length > this.savedEdges) {
+      const a = await this.writer.createAppender('edges');
+      for (let id = this.savedEdges; id < edges.length; id++) {
+        const e = edges[id]!;
+        a.appendInteger(e.id);
+        a.appendInteger(e.client);
+        a.appendInteger(e.server);
+        a.appendInteger(e.port);
+        a.appendVarchar(e.protocol);
+        a.endRow();
+      }
+      a.closeSync();
+      this.savedEdges = edges.length;
+    }
+  }
+
+  // --- runs and inbox -------------------------------------------------------------------------
+
+  async loadRuns(): Promise<string[]> {
+    const r = await this.reader.runAndReadAll('SELECT body FROM runs');
+    return r.getRows().map((row) => String(row[0]));
+  }
+
+  async loadInbox(): Promise<InboxEntry[]> {
+    const r = await this.reader.runAndReadAll('SELECT id, received_ms, encoding, body, batches FROM inbox ORDER BY id');
+    return r.getRows().map((row) => ({
+      id: Number(row[0]),
+      receivedMs: Number(row[1]),
+      encoding: String(row[2]),
+      body: Buffer.from((row[3] as DuckDBBlobValue).bytes),
+      batches: JSON.parse(String(row[4])) as InboxEntry['batches'],
+    }));
+  }
+
+  /** Accepts a request's batches durably: its body into the inbox, with the runs' state, in one transaction. */
+  accept(entry: InboxEntry | undefined, runs: Array<{ agent: string; start: string; body: string }>): Promise<void> {
+    return this.writes.run(async () => {
+      await this.writer.run('BEGIN TRANSACTION');
+      try {
+        for (const r of runs) await this.writer.run('INSERT OR REPLACE INTO runs VALUES ($1, $2, $3)', [r.agent, r.start, r.body]);
+        if (entry) {
+          const a = await this.writer.createAppender('inbox');
+          a.appendBigInt(BigInt(entry.id));
+          a.appendBigInt(BigInt(entry.receivedMs));
+          a.appendVarchar(entry.encoding);
+          a.appendBlob(entry.body);
+          a.appendVarchar(JSON.stringify(entry.batches));
+          a.endRow();
+          a.closeSync();
+        }
+        await this.writer.run('COMMIT');
+      } catch (err) {
+        await this.writer.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Writes joined samples (and new dictionary entries) and takes the requests whose batches are all joined out of the inbox, in one transaction. */
+  write(rows: SampleRow[], doneRequests: number[], endpoints: ArrayLike<Endpoint>, edges: ArrayLike<FineEdge>): Promise<void> {
+    return this.writes.run(async () => {
+      await this.writer.run('BEGIN TRANSACTION');
+      try {
+        await this.saveDictionaries(endpoints, edges);
+        if (rows.length) await this.appendRows('samples', rows);
+        // A late agent's samples inside minutes already rolled up go into the roll-ups too.
+        const late = rows.filter((r) => r.t <= this.rolledTo).map((r) => ({ ...r, t: Math.ceil(r.t / MINUTE) * MINUTE }));
+        if (late.length) await this.appendRows('minutes', late);
+        if (doneRequests.length) await this.writer.run(`DELETE FROM inbox WHERE id IN (${doneRequests.join(',')})`);
+        await this.writer.run('COMMIT');
+      } catch (err) {
+        await this.writer.run('ROLLBACK').catch(() => undefined);
+        this.savedEndpoints = Math.min(this.savedEndpoints, (await this.count('endpoints')) ?? 0);
+        this.savedEdges = Math.min(this.savedEdges, (await this.count('edges')) ?? 0);
+        throw err;
+      }
+    });
+  }
+
+  private async count(table: string): Promise<number | undefined> {
+    const r = await this.writer.runAndReadAll(`SELECT count(*) FROM ${table}`).catch(() => undefined);
+    return r ? Number(r.getRows()[0]![0]) : undefined;
+  }
+
+  private async appendRows(table: 'samples' | 'minutes', rows: SampleRow[]): Promise<void> {
+    const appender: DuckDBAppender = await this.writer.createAppender(table);
+    const types = table === 'samples' ? SAMPLE_TYPES : MINUTE_TYPES;
+    const size = 2048;
+    const chunk = DuckDBDataChunk.create(types, size);
+    const vectors = types.map((_, i) => chunk.getColumnVector(i));
+    const at = table === 'samples' ? 4 : 3;
+    let n = 0;
+    const flush = (): void => {
+      for (const v of vectors) v.flush();
+      chunk.rowCount = n;
+      appender.appendDataChunk(chunk);
+      n = 0;
+    };
+    for (const r of rows) {
+      let c = 0;
+      vectors[c++]!.setItem(n, BigInt(r.t));
+      if (table === 'samples') vectors[c++]!.setItem(n, r.durMs);
+      vectors[c++]!.setItem(n, r.edge);
+      vectors[c++]!.setItem(n, r.side);
+      for (let i = 0; i < WIDTH; i++) vectors[at + i]!.setItem(n, r.values[i]!);
+      if (++n === size) flush();
+    }
+    if (n) flush();
+    appender.closeSync();
+  }
+
+  // --- queries --------------------------------------------------------------------------------
+
+  /**
+   * Where a window's rows come from: minute roll-ups for the whole minutes inside it (or all of
+   * it, snapped to minutes, when its samples were exported), samples for the rest.
+   */
+  private sources(w: Window, edges?: readonly number[]): string {
+    const only = edges ? ` AND edge IN (${edges.length ? edges.join(',') : '-1'})` : '';
+    const oldFrom = w.from < this.samplesFloor;
+    const oldTo = w.to < this.samplesFloor;
+    const a = oldFrom ? Math.floor(w.from / MINUTE) * MINUTE : Math.ceil(w.from / MINUTE) * MINUTE;
+    const b = Math.min(oldTo ? Math.ceil(w.to / MINUTE) * MINUTE : Math.floor(w.to / MINUTE) * MINUTE, this.rolledTo);
+    if (a >= b) return `SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${w.to}${only}`;
+    // Plain ranges (no OR), so that DuckDB skips row groups by their min/max of t.
+    const parts = [`SELECT t, edge, side, ${plainColumns} FROM minutes WHERE t > ${a} AND t <= ${b}${only}`];
+    if (a > w.from) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${a}${only}`);
+    if (w.to > b) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${b} AND t <= ${w.to}${only}`);
+    return parts.join(' UNION ALL ');
+  }
+
+  /** Each edge's counters over the window, per side (only those `edges` when given). */
+  async totals(w: Window, edges?: readonly number[]): Promise<TotalsByEdge> {
+    const result = await this.reader.run(`SELECT edge, side, ${sumColumns} FROM (${this.sources(w, edges)}) GROUP BY edge, side`);
+    const out: TotalsByEdge = new Map();
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const n = chunk.rowCount;
+      const edge = chunk.getColumnVector(0);
+      const side = chunk.getColumnVector(1);
+      const cols = COLUMNS.map((_, i) => doubles(chunk.getColumnVector(2 + i), n));
+      for (let r = 0; r < n; r++) {
+        const id = Number(edge.getItem(r));
+        const s = Number(side.getItem(r));
+        const values = newSide();
+        for (let i = 0; i < WIDTH; i++) values[i] = cols[i]![r]!;
+        let pair = out.get(id);
+        if (!pair) out.set(id, (pair = [undefined, undefined]));
+        pair[s === 0 ? 0 : 1] = values;
+      }
+    }
+    return out;
+  }
+
+  /** The selected edges' counters summed per step (steps end at from + k * step). */
+  async series(w: Window, stepMs: number, edges: number[]): Promise<Map<number, [Side | undefined, Side | undefined]>> {
+    const out = new Map<number, [Side | undefined, Side | undefined]>();
+    if (edges.length === 0) return out;
+    const bucket = `CAST(ceil((t - ${w.from}) / ${stepMs}) AS BIGINT)`;
+    // The gauge (active) is the last reading per edge in a step, summed over edges.
+    const perEdge = `SELECT ${bucket} AS b, edge, side, ${sumColumns} FROM (${this.sources(w, edges)}) GROUP BY b, edge, side`;
+    const result = await this.reader.run(`SELECT b, side, ${COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ')} FROM (${perEdge}) GROUP BY b, side ORDER BY b`);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const n = chunk.rowCount;
+      const b = chunk.getColumnVector(0);
+      const side = chunk.getColumnVector(1);
+      const cols = COLUMNS.map((_, i) => doubles(chunk.getColumnVector(2 + i), n));
+      for (let r = 0; r < n; r++) {
+        const t = w.from + Number(b.getItem(r)) * stepMs;
+        const values = newSide();
+        for (let i = 0; i < WIDTH; i++) values[i] = cols[i]![r]!;
+        let pair = out.get(t);
+        if (!pair) out.set(t, (pair = [undefined, undefined]));
+        pair[Number(side.getItem(r)) === 0 ? 0 : 1] = values;
+      }
+    }
+    return out;
+  }
+
+  /** The time of the oldest data queries can reach. */
+  async oldest(): Promise<number | undefined> {
+    const r = await this.reader.runAndReadAll('SELECT least((SELECT min(t) FROM minutes), (SELECT min(t) FROM samples))');
+    const v = r.getRows()[0]?.[0];
+    return v === null || v === undefined ? undefined : Number(v);
+  }
+
+  // --- maintenance ----------------------------------------------------------------------------
+
+  /**
+   * Rolls up whole minutes up to `finalTo` (everything up to it is joined and written), exports
+   * finished hours to Parquet, drops samples past their hour and anything past the retention.
+   */
+  maintain(nowMs: number, finalTo: number): Promise<{ rolled: number; exported: string[]; removed: string[] }> {
+    return this.writes.run(async () => {
+      const result = { rolled: 0, exported: [] as string[], removed: [] as string[] };
+      const target = Math.floor(finalTo / MINUTE) * MINUTE;
+      const first = await this.firstSample();
+      if (target > this.rolledTo && first === Number.MAX_SAFE_INTEGER) {
+        this.rolledTo = target;
+        await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['rolled_to', String(target)]);
+      } else if (target > this.rolledTo) {
+        const from = this.rolledTo || Math.floor((first - 1) / MINUTE) * MINUTE;
+        await this.writer.run('BEGIN TRANSACTION');
+        try {
+          await this.writer.run(
+            `INSERT INTO minutes SELECT CAST(ceil(t / ${MINUTE}) AS BIGINT) * ${MINUTE} AS m, edge, side, ${sumColumns} FROM samples WHERE t > ${from} AND t <= ${target} GROUP BY m, edge, side ORDER BY m`,
+          );
+          await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['rolled_to', String(target)]);
+          await this.writer.run('COMMIT');
+          result.rolled = target - from;
+          this.rolledTo = target;
+        } catch (err) {
+          await this.writer.run('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }
+      // Hours whose every sample is final go to Parquet.
+      let hour = this.exportedTo || Math.floor((first - 1) / HOUR) * HOUR;
+      while (hour + HOUR <= target && hour + HOUR <= this.rolledTo) {
+        const path = join(this.parquetDir, `samples-${new Date(hour).toISOString().slice(0, 13).replace(/[-:]/g, '')}.parquet`);
+        await this.writer.run(`COPY (${this.exportQuery(hour, hour + HOUR)}) TO '${path.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`);
+        hour += HOUR;
+        this.exportedTo = hour;
+        await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['exported_to', String(hour)]);
+        result.exported.push(path);
+      }
+      // Interval resolution is kept for samplesMs, and only for what is in Parquet already.
+      const floor = Math.min(this.exportedTo, Math.floor((nowMs - this.samplesMs) / HOUR) * HOUR);
+      if (floor > this.samplesFloor) {
+        await this.writer.run(`DELETE FROM samples WHERE t <= ${floor}`);
+        this.samplesFloor = floor;
+        await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['samples_floor', String(floor)]);
+      }
+      const expired = nowMs - this.options.retentionMs;
+      await this.writer.run(`DELETE FROM minutes WHERE t <= ${expired}`);
+      for (const name of readdirSync(this.parquetDir)) {
+        const m = /^samples-(\d{8})T(\d{2})\.parquet$/.exec(name);
+        if (!m) continue;
+        const start = Date.parse(`${m[1]!.slice(0, 4)}-${m[1]!.slice(4, 6)}-${m[1]!.slice(6, 8)}T${m[2]}:00:00Z`);
+        if (start + HOUR <= expired) {
+          rmSync(join(this.parquetDir, name), { force: true });
+          result.removed.push(name);
+        }
+      }
+      return result;
+    });
+  }
+
+  private async firstSample(): Promise<number> {
+    const r = await this.writer.runAndReadAll('SELECT min(t) FROM samples');
+    const v = r.getRows()[0]?.[0];
+    return v === null || v === undefined ? Number.MAX_SAFE_INTEGER : Number(v);
+  }
+
+  /** One hour of samples with both ends spelled out: the Parquet files' columns. */
+  private exportQuery(from: number, to: number): string {
+    const ends = (alias: string, prefix: string): string => [...ENDPOINT_COLUMNS, 'labels'].map((c) => `${alias}.${c} AS ${prefix}_${c}`).join(', ');
+    return `SELECT epoch_ms(s.t) AS time, s.dur AS duration_ms, CASE s.side WHEN 0 THEN 'client' ELSE 'server' END AS side,
+        e.port, e.protocol, ${ends('c', 'client')}, ${ends('v', 'server')}, ${COLUMNS.map((c) => `s.${c}`).join(', ')}
+      FROM samples s JOIN edges e ON e.id = s.edge JOIN endpoints c ON c.id = e.client JOIN endpoints v ON v.id = e.server
+      WHERE s.t > ${from} AND s.t <= ${to} ORDER BY s.t`;
+  }
+
+  /** Bytes on disk: the database, its write-ahead log and the Parquet files. */
+  diskBytes(): number {
+    let n = 0;
+    for (const f of [this.file, `${this.file}.wal`]) {
+      try {
+        n += statSync(f).size;
+      } catch {
+        // absent
+      }
+    }
+    try {
+      for (const name of readdirSync(this.parquetDir)) n += statSync(join(this.parquetDir, name)).size;
+    } catch {
+      // absent
+    }
+    return n;
+  }
+
+  async rowCounts(): Promise<Record<string, number>> {
+    const r = await this.reader.runAndReadAll('SELECT (SELECT count(*) FROM samples), (SELECT count(*) FROM minutes), (SELECT count(*) FROM edges), (SELECT count(*) FROM endpoints), (SELECT count(*) FROM inbox)');
+    const row = r.getRows()[0]!;
+    return { samples: Number(row[0]), minutes: Number(row[1]), edges: Number(row[2]), endpoints: Number(row[3]), inbox: Number(row[4]) };
+  }
+
+  /** Another connection to the database, for a part of the hub that keeps its own tables (alerts). */
+  connect(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.writes.run(() => this.writer.run('CHECKPOINT'));
+  }
+
+  async close(): Promise<void> {
+    await this.writes.run(async () => {
+      await this.writer.run('CHECKPOINT').catch(() => undefined);
+    });
+    this.reader.closeSync();
+    this.writer.closeSync();
+    this.instance.closeSync();
+  }
+}

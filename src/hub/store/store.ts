@@ -1,0 +1,54 @@
+// What the query API needs from storage, met by the embedded store (DuckDB, fed by agents) and by
+// the Prometheus-compatible one (PromQL over what a Prometheus scraped from the agents).
+import type { Side } from '../graph/counters.js';
+import type { Protocol } from '../graph/edges.js';
+import type { Endpoint } from '../graph/endpoint.js';
+
+/** A time window, ms since the epoch: samples with from < t <= to. */
+export interface Window {
+  from: number;
+  to: number;
+}
+
+/** A fine edge with its ends resolved. */
+export interface ResolvedEdge {
+  /** Stable for the store's life: what series() selects by. */
+  readonly key: string;
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+  readonly port: number;
+  readonly protocol: Protocol;
+}
+
+/** A fine edge's counters over a window: the client's view and the server's (absent when that side did not report). */
+export interface EdgeTotals {
+  readonly edge: ResolvedEdge;
+  readonly sides: readonly [Side | undefined, Side | undefined];
+}
+
+/** The selected edges' counters summed per step. */
+export interface SeriesPoint {
+  /** The step's end, ms. */
+  t: number;
+  sides: [Side | undefined, Side | undefined];
+}
+
+export interface KnownEndpoint {
+  endpoint: Endpoint;
+  /** Addresses it held (its own, or the one it was reached at). */
+  addrs: string[];
+}
+
+export interface GraphStore {
+  readonly kind: 'embedded' | 'prometheus';
+  /** How far back queries may reach (ms). */
+  readonly retentionMs: number;
+  /** The window's edges with traffic; with `select`, only those it keeps (a store may use it to read less). */
+  edges(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]>;
+  /** Every fine edge the store knows (whatever the window), when it can tell cheaply; else undefined. */
+  known(): Iterable<ResolvedEdge> | undefined;
+  series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]>;
+  /** Every endpoint seen within the retention, with its addresses (for search). */
+  endpoints(): Promise<KnownEndpoint[]>;
+  close(): Promise<void>;
+}
