@@ -2,7 +2,7 @@
 // it joins client and server views, keeps history, and serves the API and the UI.
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { startHub, type RunningHub } from '../hub/hub.js';
+import type { RunningHub } from '../hub/hub.js';
 import { ApiError, formatDuration, parseDurationMs } from '../hub/api/params.js';
 import { VERSION } from '../lib/version.js';
 import { repoPath } from '../lib/paths.js';
@@ -113,6 +113,8 @@ export async function startHubFromOptions(o: HubStartOptions, log: ReturnType<ty
   }
   const prometheusStepMs = o.prometheusStep ? parseRetentionLike(o.prometheusStep, '--prometheus-step') : undefined;
   const alerts = alertsFromOptions(o, listen);
+  // Loaded when a hub starts: its store (DuckDB, ~11 MB resident) stays out of every other command.
+  const { startHub } = await import('../hub/hub.js');
   const hub = await startHub({ listen, dataDir: o.data, retentionMs, token, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, prometheusUrl, prometheusStepMs, alerts }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new Error(`cannot listen on ${o.listen}: the port is in use (find it with: ss -ltnp 'sport = :${listen.port}'); choose another with --listen`);
     if (err.code === 'EACCES' && String(err.message).includes(o.data)) throw new Error(`cannot write ${o.data}: run as root or choose another directory with --data`);

@@ -93,7 +93,7 @@ test('a connection opened before the agent: active on both ends within one inter
 test('an agent restarted in the middle of a transfer: the new one counts exactly from its adoption on and reports when that was', async () => {
   const port = await freePort();
   const server = await startServer(tcpload('fs-srv'), '127.0.0.1', port);
-  const s = stream('127.0.0.1', port, 7);
+  const s = stream('127.0.0.1', port, 12); // long enough for two agents' start-ups (L7's programs load in a second or two)
   let second: RunningAgent | undefined;
   try {
     const first = await startAgent(['--no-flows']);
