@@ -1,7 +1,9 @@
 // The TCP agent's cost to the node at the load generator's full rate, this build against the
 // previous revision's in the same run:
-//   node dist/bench/agent-overhead.js [rounds=8] [seconds=5] [--previous DIR] [--only REGEXP]
+//   node dist/bench/agent-overhead.js [rounds=8] [seconds=5] [--previous DIR] [--only REGEXP] [--phases LIST]
 // DIR: a clone of the previous revision, built (`make`); without it only this build is measured.
+// --only: the configurations whose names match; --phases: a comma-separated subset of
+// idle,churn,bpf,iperf (all by default).
 //
 // Connection churn: a C connect/close loop (test/fixtures/tcpload.c churn, 2 threads, loopback) at
 // full rate. Each round runs every agent configuration once, in an order rotated from round to
@@ -30,6 +32,9 @@ const rounds = Number(positional[0] ?? 8);
 const secs = Number(positional[1] ?? 5);
 const previous = flag('--previous');
 const only = flag('--only') ? new RegExp(flag('--only')!) : undefined;
+const PHASES = ['idle', 'churn', 'bpf', 'iperf'] as const;
+const phases = new Set((flag('--phases') ?? PHASES.join(',')).split(',').map((p) => p.trim()));
+for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--phases: '${p}' is not one of ${PHASES.join(', ')}`);
 
 interface Config {
   name: string;
@@ -40,9 +45,11 @@ interface Config {
 const THIS = 'this build';
 const PREV = 'previous build';
 const configs: Config[] = [
-  { name: `${THIS}, defaults`, bin: flowscopeBin, args: [] },
-  { name: `${THIS}, flows on loopback too`, bin: flowscopeBin, args: ['--flow-interfaces', '.'] },
-  { name: `${THIS}, --no-flows`, bin: flowscopeBin, args: ['--no-flows'] },
+  { name: `${THIS}, defaults (L7 on)`, bin: flowscopeBin, args: [] },
+  // What the previous build does (it has no L7): the A/B of the TCP and packet parts.
+  { name: `${THIS}, --no-l7`, bin: flowscopeBin, args: ['--no-l7'] },
+  { name: `${THIS}, --no-l7, flows on loopback too`, bin: flowscopeBin, args: ['--no-l7', '--flow-interfaces', '.'] },
+  { name: `${THIS}, --no-flows --no-l7`, bin: flowscopeBin, args: ['--no-flows', '--no-l7'] },
   ...(previous
     ? [
         { name: `${PREV}, defaults (flows on every interface)`, bin: join(previous, 'bin/flowscope'), args: [] },
@@ -154,29 +161,34 @@ function spread(xs: number[]): string {
   return `${median(s).toFixed(3)} (${s[0]!.toFixed(3)}-${s[s.length - 1]!.toFixed(3)})`;
 }
 
+/**
+ * Idle memory and CPU: every configuration started at once (idle, they do not disturb each other),
+ * read 8 s after start and again at 70 s, after the first periodic trim of the native heap; twice.
+ */
 async function idle(): Promise<Array<Record<string, string>>> {
-  const rows: Array<Record<string, string>> = [];
-  for (const c of configs) {
-    const rss: number[] = [];
-    const pss: number[] = [];
-    const cpu: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      const a = await startAgentBin(c);
-      try {
-        await sleep(8000);
-        rss.push(rssMb(a.pid));
-        pss.push(pssMb(a.pid));
-        const c0 = processCpuSeconds(a.pid);
-        await sleep(5000);
-        cpu.push((processCpuSeconds(a.pid) - c0) / 5);
-      } finally {
-        await a.stop();
-      }
+  const at = configs.map(() => ({ rss8: [] as number[], rss70: [] as number[], pss: [] as number[], cpu: [] as number[] }));
+  for (let i = 0; i < 2; i++) {
+    const agents = await Promise.all(configs.map((c) => startAgentBin(c)));
+    try {
+      await sleep(8000);
+      agents.forEach((a, j) => at[j]!.rss8.push(rssMb(a.pid)));
+      await sleep(62_000);
+      const c0 = agents.map((a) => processCpuSeconds(a.pid));
+      agents.forEach((a, j) => {
+        at[j]!.rss70.push(rssMb(a.pid));
+        at[j]!.pss.push(pssMb(a.pid));
+      });
+      await sleep(5000);
+      agents.forEach((a, j) => at[j]!.cpu.push((processCpuSeconds(a.pid) - c0[j]!) / 5));
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()));
     }
-    rows.push({ agent: c.name, 'idle RSS MB (target <= 75)': rss.map((x) => x.toFixed(1)).join(', '), 'idle PSS MB': pss.map((x) => x.toFixed(1)).join(', '), 'idle CPU (cores)': cpu.map((x) => x.toFixed(3)).join(', ') });
-    process.stderr.write(`idle: ${c.name}: RSS ${rss.join(', ')} MB\n`);
   }
-  return rows;
+  const list = (xs: number[], digits = 1): string => xs.map((x) => x.toFixed(digits)).join(', ');
+  return configs.map((c, j) => {
+    process.stderr.write(`idle: ${c.name}: RSS ${list(at[j]!.rss8)} at 8 s, ${list(at[j]!.rss70)} at 70 s\n`);
+    return { agent: c.name, 'idle RSS MB at 8 s': list(at[j]!.rss8), 'idle RSS MB at 70 s (target <= 75)': list(at[j]!.rss70), 'idle PSS MB at 70 s': list(at[j]!.pss), 'idle CPU (cores)': list(at[j]!.cpu, 3) };
+  });
 }
 
 /** BPF run time per connection (kernel statistics on), from the agent's own metric. */
@@ -208,57 +220,72 @@ async function bpfPerConnection(port: number): Promise<Array<Record<string, stri
 }
 
 async function main(): Promise<void> {
-  console.log(`agent overhead: ${rounds} rounds of ${secs} s, configurations rotated, each run between two runs without an agent${previous ? `; previous build: ${previous}` : ''}\n`);
-  const idleRows = await idle();
+  console.log(`agent overhead: ${rounds} rounds of ${secs} s, configurations rotated, each run between two runs without an agent${previous ? `; previous build: ${previous}` : ''}; phases: ${[...phases].join(', ')}\n`);
+  const idleRows = phases.has('idle') ? await idle() : [];
 
-  const churnPort = await freePort();
-  const server = await startServer(tcpload('fs-srv'), '127.0.0.1', churnPort, { threads: 2 });
-  let c: Map<string, Sample[]>;
-  let bpfRows: Array<Record<string, string>>;
-  try {
-    c = await alternate('churn', async () => {
-      const r = await churn(churnPort);
-      return { value: r.perSecond, units: r.connections };
-    });
-    bpfRows = await bpfPerConnection(churnPort);
-  } finally {
-    await server.stop();
+  let c: Map<string, Sample[]> | undefined;
+  let bpfRows: Array<Record<string, string>> = [];
+  if (phases.has('churn') || phases.has('bpf')) {
+    const churnPort = await freePort();
+    const server = await startServer(tcpload('fs-srv'), '127.0.0.1', churnPort, { threads: 2 });
+    try {
+      if (phases.has('churn')) {
+        c = await alternate('churn', async () => {
+          const r = await churn(churnPort);
+          return { value: r.perSecond, units: r.connections };
+        });
+      }
+      if (phases.has('bpf')) bpfRows = await bpfPerConnection(churnPort);
+    } finally {
+      await server.stop();
+    }
   }
 
-  const veth = createVethNamespace();
-  const iperfServer = spawn('ip', ['netns', 'exec', veth.ns, 'iperf3', '-s'], { stdio: 'ignore' });
-  let ip: Map<string, Sample[]>;
-  try {
-    await sleep(1000);
-    ip = await alternate('iperf3', async () => {
-      const r = await runCommand('iperf3', ['-c', veth.peerAddr, '-t', String(secs), '-J']);
-      const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number; bytes: number } } };
-      return { value: j.end.sum_received.bits_per_second / 1e9, units: j.end.sum_received.bytes / 1e9 };
-    });
-  } finally {
-    iperfServer.kill();
-    veth.destroy();
+  let ip: Map<string, Sample[]> | undefined;
+  if (phases.has('iperf')) {
+    const veth = createVethNamespace();
+    const iperfServer = spawn('ip', ['netns', 'exec', veth.ns, 'iperf3', '-s'], { stdio: 'ignore' });
+    try {
+      await sleep(1000);
+      ip = await alternate('iperf3', async () => {
+        const r = await runCommand('iperf3', ['-c', veth.peerAddr, '-t', String(secs), '-J']);
+        const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number; bytes: number } } };
+        return { value: j.end.sum_received.bits_per_second / 1e9, units: j.end.sum_received.bytes / 1e9 };
+      });
+    } finally {
+      iperfServer.kill();
+      veth.destroy();
+    }
   }
 
-  const rows = configs.map((cf) => {
-    const s = c.get(cf.name)!;
-    const i = ip.get(cf.name)!;
-    return {
-      agent: cf.name,
-      'churn: kept (median, range)': spread(s.map((x) => x.ratio)),
-      'conn/s with': fmt(median(s.map((x) => x.value))),
-      'agent CPU us/conn': `${median(s.map((x) => x.cpuUsPerConn)).toFixed(2)} (${Math.min(...s.map((x) => x.cpuUsPerConn)).toFixed(2)}-${Math.max(...s.map((x) => x.cpuUsPerConn)).toFixed(2)})`,
-      'peak RSS MB under churn': `${median(s.map((x) => x.peakRss)).toFixed(1)} (max ${Math.max(...s.map((x) => x.peakRss)).toFixed(1)})`,
-      'iperf3: kept': spread(i.map((x) => x.ratio)),
-      'iperf3 Gbit/s with': median(i.map((x) => x.value)).toFixed(2),
-    };
-  });
-  console.log('churn (tcpload churn, 2 threads, loopback) and iperf3 over a veth pair; targets: churn >= 0.95, agent CPU <= 3 us/conn, iperf3 >= 0.99\n');
-  console.log(table(rows));
-  console.log('\nidle (two starts each, 8 s after start; CPU over the next 5 s)\n');
-  console.log(table(idleRows));
-  console.log('\nBPF run time per connection under churn (kernel statistics on: they cost time themselves)\n');
-  console.log(table(bpfRows));
+  if (c || ip) {
+    const rows = configs.map((cf) => {
+      const row: Record<string, string> = { agent: cf.name };
+      const s = c?.get(cf.name);
+      if (s) {
+        row['churn: kept (median, range)'] = spread(s.map((x) => x.ratio));
+        row['conn/s with'] = fmt(median(s.map((x) => x.value)));
+        row['agent CPU us/conn'] = `${median(s.map((x) => x.cpuUsPerConn)).toFixed(2)} (${Math.min(...s.map((x) => x.cpuUsPerConn)).toFixed(2)}-${Math.max(...s.map((x) => x.cpuUsPerConn)).toFixed(2)})`;
+        row['peak RSS MB under churn'] = `${median(s.map((x) => x.peakRss)).toFixed(1)} (max ${Math.max(...s.map((x) => x.peakRss)).toFixed(1)})`;
+      }
+      const i = ip?.get(cf.name);
+      if (i) {
+        row['iperf3: kept'] = spread(i.map((x) => x.ratio));
+        row['iperf3 Gbit/s with'] = median(i.map((x) => x.value)).toFixed(2);
+      }
+      return row;
+    });
+    console.log('churn (tcpload churn, 2 threads, loopback) and iperf3 over a veth pair; targets: churn >= 0.95, agent CPU <= 3 us/conn, iperf3 >= 0.99\n');
+    console.log(table(rows));
+  }
+  if (idleRows.length) {
+    console.log('\nidle (every configuration started at once, twice; RSS 8 s and 70 s after start, CPU over the next 5 s)\n');
+    console.log(table(idleRows));
+  }
+  if (bpfRows.length) {
+    console.log('\nBPF run time per connection under churn (kernel statistics on: they cost time themselves)\n');
+    console.log(table(bpfRows));
+  }
 }
 
 await main();
