@@ -26,7 +26,11 @@ NATIVE_SRCS := $(wildcard native/*.cc)
 NATIVE_HDRS := $(wildcard native/*.h)
 ADDON       := build/flowscope.node
 
-TS_SRCS := $(shell find src test scripts bench \( -name '*.ts' -o -name '*.json' \) -not -path 'src/web/*' 2>/dev/null)
+TS_SRCS := $(shell find src test scripts bench \( -name '*.ts' -o -name '*.json' \) -not -path 'src/web/app/*' 2>/dev/null)
+# The UI (src/web: React, its own tsconfig with DOM and JSX), built by Vite into dist/web, which the
+# hub serves at /. src/web/logic is plain TypeScript that the main build also compiles and tests.
+WEB_SRCS := $(shell find src/web src/model -type f 2>/dev/null)
+WEB_STAMP := dist/web/index.html
 TS_STAMP := dist/.built
 # Files the compiled code reads beside itself (the CRI proto): copied into dist/ as they are.
 TS_ASSETS := $(patsubst %,dist/%,$(shell find src -name '*.proto' 2>/dev/null))
@@ -37,12 +41,13 @@ CXXFLAGS   := -std=c++17 -O2 -g -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-m
               -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED \
               -I$(NODE_INC) -I$(NAPI_INC) -fvisibility=hidden
 
-.PHONY: all bpf addon ts gen clean
-all: bpf addon ts
+.PHONY: all bpf addon ts web gen clean
+all: bpf addon ts web
 
 bpf: $(BPF_OBJS) $(TEST_BPF_OBJS) $(BENCH_BPF_OBJS) $(EXAMPLE_BPF_OBJS)
 addon: $(ADDON)
 ts: $(TS_STAMP) $(TS_ASSETS)
+web: $(WEB_STAMP)
 
 $(OUTPUT) $(OUTPUT)/test $(OUTPUT)/bench $(OUTPUT)/examples build:
 	@mkdir -p $@
@@ -80,6 +85,11 @@ $(TS_STAMP): $(TS_SRCS) tsconfig.json package.json
 	@echo "  TSC     dist/"
 	@node_modules/.bin/tsc -p tsconfig.json
 	@touch $@
+
+$(WEB_STAMP): $(WEB_SRCS) package.json
+	@echo "  VITE    dist/web/"
+	@node_modules/.bin/tsc -p src/web/tsconfig.json
+	@node_modules/.bin/vite build --config src/web/vite.config.ts --logLevel warn
 
 dist/%.proto: %.proto
 	@mkdir -p $(@D) && cp $< $@

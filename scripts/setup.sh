@@ -19,7 +19,7 @@ build_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ pkg-con
 # Tests and benchmarks: real traffic, kernel counters, peers and ground truth.
 test_pkgs=(prometheus victoria-metrics iptables conntrack ethtool tcpdump netsniff-ng iperf3 wrk libbpf-tools iputils-ping procps psmisc
   podman runc busybox-static dnsmasq-base nfdump containerd apache2-utils openssl bpftrace nginx-light curl python3
-  prometheus-alertmanager)
+  prometheus-alertmanager chromium)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")

@@ -10,33 +10,8 @@ import type { ViewEdge } from './graph.js';
 
 const SLOW_FLOOR_SECONDS = 0.001;
 
-export const DOMAINS = ['version', 'pod', 'node', 'zone', 'image', 'process', 'port'] as const;
-export type Domain = (typeof DOMAINS)[number];
-
-export interface BreakdownPart {
-  side: 'client' | 'server';
-  value: string;
-  connections: number;
-  traffic_share: number;
-  failures: Record<string, number>;
-  failure_count: number;
-  failure_share: number;
-  resets: number;
-  /** Connects and round trips at least four times the fastest part's median (and 1 ms). */
-  slow: number;
-  slow_share: number;
-  /** Failures, resets and slow observations of this part over those of the edge. */
-  problem_share: number;
-  rtt_p99_seconds: number | null;
-  connect_p99_seconds: number | null;
-}
-
-export interface Breakdown {
-  by: Domain;
-  /** slow_*_seconds: from where a round trip or connect counts as slow. */
-  total: { connections: number; failures: number; resets: number; slow: number; slow_rtt_seconds: number | null; slow_connect_seconds: number | null };
-  parts: BreakdownPart[];
-}
+export { BREAKDOWN_DOMAINS as DOMAINS, type Breakdown, type BreakdownPart, type BreakdownDomain as Domain } from '../../model/api.js';
+import type { Breakdown, BreakdownPart, BreakdownDomain as Domain } from '../../model/api.js';
 
 /** The part of a domain an end belongs to. */
 export function domainValue(e: Endpoint, by: Domain, port: number): string {

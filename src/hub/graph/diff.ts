@@ -2,25 +2,8 @@
 // changed most. Counts become rates per second, so windows of different lengths compare.
 import { graphEdge, type GraphEdge, type GraphNode, type ViewGraph } from './graph.js';
 
-export interface MetricChange {
-  before: number | null;
-  after: number | null;
-}
-
-export interface ChangedEdge {
-  edge: GraphEdge;
-  baseline: GraphEdge;
-  /** How much it changed: the largest of the metrics' changes (log2 of the ratio; failure ratio in points x 10). */
-  score: number;
-  changes: Record<string, MetricChange>;
-}
-
-export interface Diff {
-  appeared: GraphEdge[];
-  vanished: GraphEdge[];
-  changed: ChangedEdge[];
-  nodes: GraphNode[];
-}
+export type { ChangedEdge, Diff, MetricChange } from '../../model/api.js';
+import type { ChangedEdge, Diff, MetricChange } from '../../model/api.js';
 
 const RATE_METRICS = ['connections', 'bytes_sent', 'bytes_received', 'retransmits', 'resets'] as const;
 const LATENCY_METRICS = ['rtt_p99_seconds', 'connect_p99_seconds'] as const;

@@ -6,61 +6,8 @@ import { endpointLabels, nodeOf, viewName, type NodeRef, type View } from './vie
 import type { Filter } from './filter.js';
 import type { EdgeTotals } from '../store/store.js';
 
-export interface GraphNode {
-  id: string;
-  kind: string;
-  name: string;
-  labels: Record<string, string>;
-}
-
-export interface SideView {
-  connections: number;
-  active: number;
-  failures: number;
-  bytes_sent: number;
-  bytes_received: number;
-  retransmits: number;
-  resets_sent: number;
-  resets_received: number;
-  rtt_p50_seconds: number | null;
-  rtt_p99_seconds: number | null;
-}
-
-export interface GraphEdge {
-  id: string;
-  source: string;
-  target: string;
-  port: number;
-  protocol: string;
-  /** Connections opened (the client's count when the client reported, else the server's). */
-  connections: number;
-  /** Open at the end of the window. */
-  active: number;
-  failures: Record<string, number>;
-  /** From the client's side: what the client sent (the server's received when only the server reported). */
-  bytes_sent: number;
-  bytes_received: number;
-  /** Both sides' retransmissions (each side retransmits what it sent). */
-  retransmits: number;
-  /** Resets on the edge's connections, sent or received (one side's count). */
-  resets: number;
-  rtt_p50_seconds: number | null;
-  rtt_p99_seconds: number | null;
-  connect_p50_seconds: number | null;
-  connect_p99_seconds: number | null;
-  /** Which sides reported: both when the join found the server's agent and the client's. */
-  sides: Array<'client' | 'server'>;
-  client: SideView | null;
-  server: SideView | null;
-}
-
-export interface Graph {
-  view: string;
-  from: string;
-  to: string;
-  nodes: GraphNode[];
-  edges: GraphEdge[];
-}
+export type { Graph, GraphEdge, GraphNode, SideView } from '../../model/api.js';
+import type { Graph, GraphEdge, GraphNode, SideView } from '../../model/api.js';
 
 /** A view edge with the fine edges it groups (what breakdown and history need). */
 export interface ViewEdge {

@@ -3,27 +3,12 @@
 import type { KnownEndpoint } from '../store/store.js';
 import { endpointLabels, nodeOf, VIEW_KINDS, type ViewKind } from './views.js';
 
-export interface SearchHit {
-  id: string;
-  kind: string;
-  name: string;
-  /** The view in which `id` is a node (pass it with the id to neighbourhood). */
-  view: string;
-  labels: Record<string, string>;
-  match: { field: 'name' | 'address' | 'label'; value: string };
-  score: number;
-}
+export type { SearchHit } from '../../model/api.js';
+import type { SearchHit } from '../../model/api.js';
+import { matchScore as score } from '../../model/text-match.js';
 
 /** On equal scores, what people look for first: services and workloads before their parts. */
 const KIND_RANK: Record<string, number> = { workload: 0, service: 1, namespace: 2, pod: 3, node: 4, zone: 5, container: 6, process: 7, external: 8 };
-
-function score(value: string, q: string, exact: number): number {
-  const v = value.toLowerCase();
-  if (v === q) return exact;
-  if (v.startsWith(q)) return exact - 20 + (10 * q.length) / v.length;
-  if (v.includes(q)) return exact - 40 + (10 * q.length) / v.length;
-  return 0;
-}
 
 export function search(endpoints: readonly KnownEndpoint[], query: string, limit = 50): SearchHit[] {
   const q = query.trim().toLowerCase();
