@@ -283,8 +283,10 @@ async function main(): Promise<void> {
     console.log(table(idleRows));
   }
   if (bpfRows.length) {
+    // A build without a component (or without its statistics) has no cell for it.
+    const columns = [...new Set(bpfRows.flatMap((r) => Object.keys(r)))];
     console.log('\nBPF run time per connection under churn (kernel statistics on: they cost time themselves)\n');
-    console.log(table(bpfRows));
+    console.log(table(bpfRows.map((r) => Object.fromEntries(columns.map((k) => [k, r[k] ?? '-'])))));
   }
 }
 

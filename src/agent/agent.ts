@@ -175,9 +175,9 @@ export class Agent {
     // Loading the L7 programs takes the event loop for a second or two: before any source that waits
     // on an answer (container runtimes, Kubernetes) starts its clock.
     if (this.options.l7) this.startL7(this.options.l7);
-    trimNativeHeap(); // the kernel BTF parsed while loading is freed but still resident
     await this.enricher.start();
     if (this.options.flows) this.packets = Packets.start({ ...this.options.flows, workloadOf: (addr) => this.enricher.byAddress(addr) }, this.options.maxSeries, log);
+    trimNativeHeap(); // the kernel BTF parsed while loading each object is freed but still resident
     if (this.options.bpfStats) this.stats = enableBpfStats();
     const ctx: AgentContext = {
       log,
