@@ -13,6 +13,11 @@ import type { LifecycleRecord } from '../../src/model/records.js';
 import type { TcpAdoption } from '../../src/model/capabilities.js';
 
 const RATE = 200_000;
+/**
+ * The TCP side only: L7's programs make a start-up seconds longer on a loaded machine, and the
+ * streams below must outlast it (under other tests' load one had ended before the agent was up).
+ */
+const AGENT = ['--no-flows', '--no-l7'];
 
 /** `tcpload stream` at RATE bytes/s for `secs` (inside `netns` when given); done() resolves with the bytes it sent. */
 function stream(addr: string, port: number, secs: number, netns?: string): { proc: ChildProcess; done: Promise<number> } {
@@ -55,7 +60,7 @@ test('a connection opened before the agent: active on both ends within one inter
   let agent: RunningAgent | undefined;
   try {
     await sleep(1500); // traffic before the agent: not ours to count
-    agent = await startAgent(['--no-flows', '--output', 'ndjson', '--interval', '1s']);
+    agent = await startAgent([...AGENT, '--output', 'ndjson', '--interval', '1s']);
     const started = Date.now();
     const p = String(port);
     await agent.waitFor(
@@ -93,18 +98,21 @@ test('a connection opened before the agent: active on both ends within one inter
 test('an agent restarted in the middle of a transfer: the new one counts exactly from its adoption on and reports when that was', async () => {
   const port = await freePort();
   const server = await startServer(tcpload('fs-srv'), '127.0.0.1', port);
-  const s = stream('127.0.0.1', port, 12); // long enough for two agents' start-ups (L7's programs load in a second or two)
+  const s = stream('127.0.0.1', port, 12); // long enough for two agents' start-ups
+  let streaming = true;
+  s.proc.on('close', () => (streaming = false));
   let second: RunningAgent | undefined;
   try {
-    const first = await startAgent(['--no-flows']);
+    const first = await startAgent(AGENT);
     const p = String(port);
     await sleep(2500);
     const before = (await first.scrape()).sum('flowscope_tcp_sent_bytes_total', { port: p, role: 'client' });
     assert.ok(before > 0, 'the first agent counted the transfer');
     const stoppedAt = Date.now();
     assert.equal(await first.stop(), 0);
-    second = await startAgent(['--no-flows', '--output', 'ndjson']);
+    second = await startAgent([...AGENT, '--output', 'ndjson']);
     const caps = await second.json<{ tcp: { adoption: TcpAdoption } }>('/capabilities');
+    assert.ok(streaming, `the stream still runs when the second agent is up (${Date.now() - stoppedAt} ms after the first stopped): else there is nothing to adopt`);
     const adoptedAt = Date.parse(caps.tcp.adoption.at);
     assert.ok(adoptedAt >= stoppedAt, 'the second agent reports when its counting began');
     const total = await s.done;
@@ -132,7 +140,7 @@ test('connections open before the agent in other network namespaces: adopted the
   let agent: RunningAgent | undefined;
   try {
     await sleep(1500);
-    agent = await startAgent(['--no-flows', '--output', 'ndjson']);
+    agent = await startAgent([...AGENT, '--output', 'ndjson']);
     const p = String(port);
     await agent.waitFor(
       (m) =>
