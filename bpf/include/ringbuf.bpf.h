@@ -8,11 +8,14 @@
 #define FLOWSCOPE_RB_WAKEUP_BYTES (512 * 1024)
 #endif
 
-/* Flags for bpf_ringbuf_submit(): wake the reader only when at least FLOWSCOPE_RB_WAKEUP_BYTES wait. */
+/* Flags for bpf_ringbuf_submit(): wake the reader only when at least FLOWSCOPE_RB_WAKEUP_BYTES wait,
+ * or half the ring where it is smaller than twice that (a ring that never holds the threshold would
+ * never wake its reader: bursts between two polls would overflow it). */
 static __always_inline __u64 flowscope_rb_flags(void *rb)
 {
-	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= FLOWSCOPE_RB_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-										  : BPF_RB_NO_WAKEUP;
+	__u64 half = bpf_ringbuf_query(rb, BPF_RB_RING_SIZE) >> 1;
+	__u64 wake = half < FLOWSCOPE_RB_WAKEUP_BYTES ? half : FLOWSCOPE_RB_WAKEUP_BYTES;
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* Declares a per-CPU counter of records that could not be reserved in ring buffer `rb`. The
