@@ -6,7 +6,7 @@ import type { AgentCapabilities } from '../../model/capabilities.js';
 import type { LossesV1 } from '../../model/wire/v1.js';
 import { SELF_METRICS as M } from '../metrics.js';
 import { HubBatchBuilder, type DnsReading, type DropReading, type FlowEdgeReading, type RequestEdgeReading, type TcpEdgeReading } from './hub-batch.js';
-import { HubSender } from './hub-sender.js';
+import { HubSender, type HubTls } from './hub-sender.js';
 
 export interface HubExportOptions {
   url: string;
@@ -17,6 +17,10 @@ export interface HubExportOptions {
   zone: string;
   intervalMs: number;
   version: string;
+  /** For an https:// hub: the CA that signed its certificate, and this agent's client certificate. */
+  tls?: HubTls;
+  /** Basic authentication (a hub whose web configuration has basic_auth_users). */
+  basicAuth?: { user: string; password: string };
   /** Compressed bytes kept while the hub is away. */
   maxBufferBytes?: number;
 }
@@ -46,6 +50,8 @@ export class HubExport {
     this.sender = new HubSender({
       url: o.url,
       token: o.token,
+      tls: o.tls,
+      basicAuth: o.basicAuth,
       log,
       maxBufferBytes: o.maxBufferBytes,
       hello: () => ({ v: 1, kind: 'hello', run, zone: o.zone, version: o.version, interval_ms: o.intervalMs, capabilities: { ...capabilities(), zone: o.zone } }),
