@@ -91,6 +91,11 @@ export class HubSender {
     this.random = o.random ?? Math.random;
   }
 
+  /** The next request starts with a hello again (what it says changed). */
+  renewHello(): void {
+    this.needHello = true;
+  }
+
   /** Queues a batch (compressed now); drops the oldest when over the buffer's bound. */
   enqueue(batch: BatchV1): void {
     const gz = gzipSync(JSON.stringify(batch));
