@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAgent, freePort, type RunningAgent } from '../support/agent.js';
 import { tcpload, startServer, runClient } from '../support/tcpload.js';
-import { loadedPrograms } from '../support/bpftool.js';
+import { loadedPrograms, programIdsHeldBy } from '../support/bpftool.js';
 import { runCommand, sleep } from '../support/run.js';
 import type { LifecycleRecord } from '../../src/model/records.js';
 import type { DoctorReport } from '../../src/doctor/report.js';
@@ -114,7 +114,8 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
   test(`after ${signal} no program of the agent remains in the kernel`, async () => {
     const before = new Set(loadedPrograms().map((p) => p.id));
     const a = await startAgent();
-    const mine = loadedPrograms().filter((p) => !before.has(p.id));
+    const held = programIdsHeldBy(a.proc.pid!);
+    const mine = loadedPrograms().filter((p) => !before.has(p.id) && held.has(p.id));
     assert.ok(mine.length >= 4, `the agent loaded its programs (${mine.map((p) => p.name).join(', ')})`);
     a.proc.kill(signal);
     const code = await a.stop();

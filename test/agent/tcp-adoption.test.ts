@@ -106,7 +106,15 @@ test('an agent restarted in the middle of a transfer: the new one counts exactly
     const first = await startAgent(AGENT);
     const p = String(port);
     await sleep(2500);
-    const before = (await first.scrape()).sum('flowscope_tcp_sent_bytes_total', { port: p, role: 'client' });
+    // Its count as fresh as it gets: the scrape right after the agent credited a read (the count
+    // moves), so that the gap below is the restart's, not also the age of a read on a loaded machine.
+    const sent = async (): Promise<number> => (await first.scrape()).sum('flowscope_tcp_sent_bytes_total', { port: p, role: 'client' });
+    const was = await sent();
+    let before = was;
+    for (const deadline = Date.now() + 3000; before === was && Date.now() < deadline; ) {
+      await sleep(20);
+      before = await sent();
+    }
     assert.ok(before > 0, 'the first agent counted the transfer');
     const stoppedAt = Date.now();
     assert.equal(await first.stop(), 0);
