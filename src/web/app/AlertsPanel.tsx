@@ -75,19 +75,16 @@ function SilenceForm({ alert, onDone }: { alert: AlertItem; onDone(): void }) {
         }
       }}
     >
-      <label>
-        for{' '}
-        <select value={duration} onChange={(e) => setDuration(e.target.value as SilenceDuration)}>
-          {SILENCE_DURATIONS.map((d) => (
-            <option key={d} value={d}>
-              {d}
-            </option>
-          ))}
-        </select>
-      </label>{' '}
-      <label>
-        Comment <input value={comment} onChange={(e) => setComment(e.target.value)} maxLength={4096} size={16} placeholder="why, who is on it" />
-      </label>{' '}
+      <label htmlFor={`${id}-for`}>for</label>{' '}
+      <select id={`${id}-for`} value={duration} onChange={(e) => setDuration(e.target.value as SilenceDuration)}>
+        {SILENCE_DURATIONS.map((d) => (
+          <option key={d} value={d}>
+            {d}
+          </option>
+        ))}
+      </select>{' '}
+      <label htmlFor={`${id}-comment`}>Comment</label>{' '}
+      <input id={`${id}-comment`} value={comment} onChange={(e) => setComment(e.target.value)} maxLength={4096} size={16} placeholder="why, who is on it" />{' '}
       <button type="submit" disabled={busy}>
         Silence
       </button>{' '}

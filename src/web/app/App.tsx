@@ -74,6 +74,11 @@ export function App() {
   );
   const alerts = useAlerts(tokenVersion);
   const [alertsOpen, setAlertsOpen] = useState(false);
+  const alertsButton = useRef<HTMLButtonElement>(null);
+  const closeAlerts = useCallback(() => {
+    setAlertsOpen(false);
+    alertsButton.current?.focus();
+  }, []);
   const data = useHubData(state, tokenVersion, alertsSignature(alerts.alerts));
   const mapRef = useRef<MapHandle>(null);
   const pendingCentre = useRef<string | null>(null);
@@ -243,7 +248,7 @@ export function App() {
           search={<SearchBox nodes={prepared?.nodes ?? []} onPick={onPick} />}
           alerts={
             alerts.enabled ? (
-              <button type="button" className={`alerts-button${firingCount(alerts.alerts) ? ' firing' : ''}`} aria-expanded={alertsOpen} aria-controls={ALERTS_PANEL_ID} onClick={() => setAlertsOpen((o) => !o)}>
+              <button ref={alertsButton} type="button" className={`alerts-button${firingCount(alerts.alerts) ? ' firing' : ''}`} aria-expanded={alertsOpen} aria-controls={ALERTS_PANEL_ID} onClick={() => setAlertsOpen((o) => !o)}>
                 Alerts <span className="count">{firingCount(alerts.alerts)}</span>
                 <span className="visually-hidden"> firing</span>
               </button>
@@ -317,7 +322,7 @@ export function App() {
             onSelect={select}
           />
         )}
-        {alertsOpen && alerts.enabled ? <AlertsPanel data={alerts} onMap={(a) => Boolean(prepared && edgeOfAlert(a, prepared.edges))} onShow={showAlert} onClose={() => setAlertsOpen(false)} /> : null}
+        {alertsOpen && alerts.enabled ? <AlertsPanel data={alerts} onMap={(a) => Boolean(prepared && edgeOfAlert(a, prepared.edges))} onShow={showAlert} onClose={closeAlerts} /> : null}
         {state.selected && prepared ? (
           <Details
             selected={state.selected}
