@@ -38,7 +38,6 @@ export const EDGE_COLUMNS: ReadonlyArray<{ key: ColumnKey; label: string; numeri
   { key: 'port', label: 'Port', numeric: true },
   { key: 'protocol', label: 'Protocol', numeric: false },
   { key: 'health', label: 'Health', numeric: false },
-  { key: 'alerts', label: 'Alerts', numeric: false },
   { key: 'connections', label: 'Connections', numeric: true },
   { key: 'failures', label: 'Failed connects', numeric: true },
   { key: 'resets', label: 'Resets', numeric: true },
@@ -49,6 +48,7 @@ export const EDGE_COLUMNS: ReadonlyArray<{ key: ColumnKey; label: string; numeri
   { key: 'connect_p99_seconds', label: 'Connect p99', numeric: true },
   { key: 'sides', label: 'Reported by', numeric: false },
   { key: 'change', label: 'Change', numeric: false },
+  { key: 'alerts', label: 'Alerts', numeric: false },
 ];
 
 const HEALTH_RANK: Record<Health, number> = { failing: 3, degraded: 2, ok: 1, idle: 0 };
