@@ -2,6 +2,8 @@
 // PromQL), the join and the query API behind one HTTP server, and the timers that keep it going.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { serve, type Endpoint } from '../lib/http-listen.js';
+import type { WebConfig } from '../lib/web-config.js';
 import type { Logger } from 'pino';
 import { DuckStore } from './store/duckdb.js';
 import { EmbeddedStore } from './store/embedded.js';
@@ -9,7 +11,7 @@ import { Ingest, DEFAULT_INGEST, type IngestOptions } from './ingest/pipeline.js
 import { HubMetrics } from './metrics.js';
 import { Queries } from './api/queries.js';
 import { StreamHub } from './api/stream.js';
-import { createApiServer } from './api/server.js';
+import { createApiHandler } from './api/server.js';
 import { openApiDocument } from './api/openapi.js';
 import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
 import type { EdgeTotals, GraphStore } from './store/store.js';
@@ -42,10 +44,24 @@ export interface HubOptions {
   prometheusStepMs?: number;
   /** Alerting (`flowscope hub` turns it on with the default rules unless told otherwise); absent: off. */
   alerts?: AlertsConfig | false;
+  /** TLS and basic authentication (--web.config.file); absent: plain HTTP. */
+  web?: WebConfig;
 }
+
+/** Connections, time limits and bodies of the hub's endpoint: every agent keeps a connection, the stream lasts. */
+const HUB_HTTP_LIMITS = {
+  maxConnections: 65_536,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  responseTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 30_000,
+  maxHeaderBytes: 16_384,
+};
 
 export interface RunningHub {
   server: Server;
+  /** The endpoint's refusals (TLS handshakes, credentials, sizes), by reason. */
+  endpoint: Endpoint;
   url: string;
   store: GraphStore;
   metrics: HubMetrics;
@@ -182,7 +198,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const queries = new Queries(store, Date.now, alerts ? (e, w) => ({ alerts: alerts.marks(e, w) }) : undefined);
   const status = async (): Promise<unknown> => ({ store: store.kind, retention_seconds: store.retentionMs / 1000, ...backend.status() });
   const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
-  const server = createApiServer({
+  const handler = createApiHandler({
     queries,
     stream,
     metrics,
@@ -195,20 +211,26 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     webDir: o.webDir,
     extra: alerts ? (req, url) => alertsApi(alerts, req, url, Date.now()) : undefined,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.listen.port, o.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const endpoint = await serve(handler, {
+    listen: o.listen,
+    web: o.web,
+    log: o.log,
+    // The API answers each method itself (a JSON 405 naming the allowed ones).
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    // The ingest handler enforces its own body limit (and counts what it refuses).
+    limits: { ...HUB_HTTP_LIMITS, maxBodyBytes: Number.MAX_SAFE_INTEGER },
+    untimedPaths: ['/api/v1/stream'],
   });
+  const server = endpoint.server as Server;
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = `http://${host}:${addr.port}`;
+  const url = `${endpoint.tls ? 'https' : 'http'}://${host}:${addr.port}`;
+  if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = url;
   let closed = false;
   return {
     server,
-    url: `http://${host}:${addr.port}`,
+    endpoint,
+    url,
     store,
     metrics,
     ingest,
@@ -218,10 +240,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
       closed = true;
       for (const t of timers) clearInterval(t);
       stream.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await endpoint.close();
       await alerts?.close().catch((err: unknown) => o.log.error({ err }, 'saving the alert state failed'));
       await backend.close();
     },
