@@ -29,14 +29,18 @@ export function useAlerts(tokenVersion: number): AlertsData {
         ([alerts, silences]) => setData({ alerts, silences: silences.silences, enabled: true, error: null }),
         (err: unknown) => {
           if (abort.signal.aborted) return;
-          if (err instanceof HubError && err.status === 404) return setData({ alerts: null, silences: [], enabled: false, error: null });
+          if (err instanceof HubError && err.status === 404) {
+            // Alerting is chosen when the hub starts: no use asking again until the page is reloaded.
+            clearInterval(t);
+            return setData({ alerts: null, silences: [], enabled: false, error: null });
+          }
           if (err instanceof HubError && err.status === 401) requireToken();
           setData((d) => ({ ...d, error: (err as Error).message }));
         },
       );
     };
-    load();
     const t = setInterval(load, POLL_MS);
+    load();
     return () => {
       abort.abort();
       clearInterval(t);
