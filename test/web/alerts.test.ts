@@ -1,7 +1,9 @@
 // Alerts in the UI, in a real browser against a hub (with alerting, windows shortened through its
 // configuration) fed by real agents: a new client that appears after the learning window raises a
 // real new-dependency alert (warning); the map, already open and live, draws its edge as the alert
-// says (degraded, where its counters alone are healthy) and its panel names the alert; the Alerts
+// says (degraded, where its counters alone are healthy), and so does a map of the last 5 minutes
+// opened before the edge existed (read again because the firing alerts changed); its panel names
+// the alert; the Alerts
 // panel lists it, shows its edge on the map, silences it (the silence is in the hub's API and the
 // alert shown silenced) and expires the silence again; the table names it. Screenshot in
 // test-output/web/alerts.png.
@@ -94,6 +96,12 @@ test('a real new-dependency alert: drawn on its edge, listed in the Alerts panel
   const trouble = await watchPage(page);
   await page.goto(`${world.hub.url}/?view=process`);
   await mapReady(page);
+  // A second page over the last 5 minutes: no stream and no periodic refresh there, so only the
+  // firing alerts changing can make it read the graph again (and find the new edge with its mark).
+  const fixed = await browser.context.newPage();
+  const fixedTrouble = await watchPage(fixed);
+  await fixed.goto(`${world.hub.url}/?view=process&range=5m`);
+  await mapReady(fixed);
   const status = await hubGet<{ learning_until: string | null }>('/api/v1/alerts/status');
   assert.ok(status.learning_until, 'alerting has started learning');
   await waitFor(() => Date.now() > Date.parse(status.learning_until!) + 500, 30_000, 'the learning window to pass');
@@ -128,6 +136,13 @@ test('a real new-dependency alert: drawn on its edge, listed in the Alerts panel
     { timeout: 30_000 },
   );
   assert.equal(await edgeColour(page, edge.id), HEALTH_COLOURS.degraded);
+  await fixed.waitForFunction(
+    ([id, colour]) => (globalThis as unknown as PageGlobals).flowscope?.elements().some((e) => e.id === id && e.color === colour) ?? false,
+    [edge.id, HEALTH_COLOURS.degraded],
+    { timeout: 30_000 },
+  );
+  noTrouble(fixedTrouble);
+  await fixed.close();
 
   // The toolbar counts the firing alerts as the hub does.
   const firing = (await activeAlerts()).filter((a) => a.state === 'firing').length;
