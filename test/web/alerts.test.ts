@@ -172,6 +172,7 @@ test('a real new-dependency alert: drawn on its edge, listed in the Alerts panel
   const reasons = await details.locator('.reasons li').allInnerTexts();
   assert.ok(reasons.some((r) => r.startsWith('alert: FlowscopeNewDependency since ')), reasons.join(' | '));
   assert.match(await details.locator('.health').first().innerText(), /degraded/i);
+  assert.match(await details.locator(`.edge-alerts li[data-alert-id="${alert.id}"]`).innerText(), /FlowscopeNewDependency, firing since /);
 
   // Silence it for 4 h with a comment (markup in it stays text).
   await item.getByRole('button', { name: 'Silence…', exact: true }).click();
