@@ -133,10 +133,10 @@ export function App() {
     [vis, update],
   );
 
-  /** Selects a node and centres the map on it, expanding the groups that hide it. */
+  /** Selects a node (or an edge, with its ends) and centres the map on it, expanding the groups that hide it. */
   const reveal = useCallback(
-    (id: string) => {
-      const hidden = hierarchy ? groupsToReveal(hierarchy, id).filter((g) => vis?.collapsed.has(g)) : [];
+    (id: string, nodes: readonly string[] = [id]) => {
+      const hidden = hierarchy ? [...new Set(nodes.flatMap((n) => groupsToReveal(hierarchy, n)))].filter((g) => vis?.collapsed.has(g)) : [];
       update((s) => ({
         selected: id,
         tab: 'map',
@@ -167,14 +167,7 @@ export function App() {
     (a: AlertItem) => {
       const e = prepared ? edgeOfAlert(a, prepared.edges) : undefined;
       if (e) {
-        const hidden = hierarchy ? [...new Set([...groupsToReveal(hierarchy, e.source), ...groupsToReveal(hierarchy, e.target)])].filter((g) => vis?.collapsed.has(g)) : [];
-        update((s) => ({
-          selected: e.id,
-          tab: 'map',
-          expanded: hidden.length ? [...s.expanded.filter((x) => !hidden.includes(x)), ...hidden] : s.expanded,
-          collapsed: hidden.length ? s.collapsed.filter((x) => !hidden.includes(x)) : s.collapsed,
-        }));
-        if (!mapRef.current?.centreOn(e.id) || hidden.length) pendingCentre.current = e.id;
+        reveal(e.id, [e.source, e.target]);
         setNotice('');
       } else if (a.edge && a.edge.view !== state.view) {
         pendingCentre.current = a.edge.id;
@@ -182,7 +175,7 @@ export function App() {
         setNotice(`Switched to the ${a.edge.view} view to show ${a.name}.`);
       } else setNotice(`${a.name}: its edge is not on the map in this window${state.filter ? ' or filter' : ''}${state.mutes.length ? ' (or is muted)' : ''}.`);
     },
-    [prepared, hierarchy, vis, update, state.view, state.filter, state.mutes.length],
+    [prepared, reveal, update, state.view, state.filter, state.mutes.length],
   );
 
   useEffect(() => rememberMutes(state.view, state.mutes), [state.view, state.mutes]);
