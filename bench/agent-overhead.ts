@@ -45,11 +45,11 @@ interface Config {
 const THIS = 'this build';
 const PREV = 'previous build';
 const configs: Config[] = [
-  { name: `${THIS}, defaults (L7 on)`, bin: flowscopeBin, args: [] },
-  // What the previous build does (it has no L7): the A/B of the TCP and packet parts.
-  { name: `${THIS}, --no-l7`, bin: flowscopeBin, args: ['--no-l7'] },
-  { name: `${THIS}, --no-l7, flows on loopback too`, bin: flowscopeBin, args: ['--no-l7', '--flow-interfaces', '.'] },
-  { name: `${THIS}, --no-flows --no-l7`, bin: flowscopeBin, args: ['--no-flows', '--no-l7'] },
+  // Request capture (L7) is opt-in: the defaults are the A/B against the previous build (no L7).
+  { name: `${THIS}, defaults`, bin: flowscopeBin, args: [] },
+  { name: `${THIS}, --l7`, bin: flowscopeBin, args: ['--l7'] },
+  { name: `${THIS}, flows on loopback too`, bin: flowscopeBin, args: ['--flow-interfaces', '.'] },
+  { name: `${THIS}, --no-flows`, bin: flowscopeBin, args: ['--no-flows'] },
   ...(previous
     ? [
         { name: `${PREV}, defaults (flows on every interface)`, bin: join(previous, 'bin/flowscope'), args: [] },
