@@ -22,7 +22,7 @@ import type { K8sIndex } from './enrich/k8s-index.js';
 import { connectionsView } from './export/connections.js';
 import { lifecycleRecord, NdjsonWriter } from './export/ndjson.js';
 import { PrometheusExporter } from './export/prometheus.js';
-import { HubExport, type HubExportOptions } from './export/hub.js';
+import type { HubExport, HubExportOptions } from './export/hub.js';
 import { Owners } from './identity/owners.js';
 import { Packets, type PacketOptions } from './packets.js';
 import { SelfMetrics } from './self-metrics.js';
@@ -205,6 +205,8 @@ export class Agent {
     log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on ${this.server.tls ? 'https' : 'http'}://${formatListen(this.options.listen)}/metrics`);
     if (this.options.hub) {
       const node = this.options.hub.node;
+      // Loaded only to send to a hub: its HTTP client (undici) stays out of every other agent's memory.
+      const { HubExport } = await import('./export/hub.js');
       this.hub = new HubExport({ ...this.options.hub, zoneOf: () => this.enricher.nodeZone(node), intervalMs: this.options.intervalMs, version: VERSION }, () => this.capabilities(), log);
       log.info({ hub: this.options.hub.url, agent: this.options.hub.agent, node: this.options.hub.node, zone: this.options.hub.zone }, 'sending edges to the hub');
     }
