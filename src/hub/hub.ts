@@ -42,6 +42,10 @@ export interface HubOptions {
   prometheusStepMs?: number;
   /** Alerting (`flowscope hub` turns it on with the default rules unless told otherwise); absent: off. */
   alerts?: AlertsConfig | false;
+  /** Window lengths the live graph keeps in memory (ms; default the last 5 minutes and the last hour). */
+  liveWindowsMs?: number[];
+  /** The hub's clock (ms; default Date.now): what queries and the live windows call now. */
+  now?: () => number;
 }
 
 export interface RunningHub {
@@ -55,8 +59,7 @@ export interface RunningHub {
 }
 
 /** Roll-ups, Parquet export, retention; then the store's gauges. */
-async function maintain(duck: DuckStore, ingest: Ingest, metrics: HubMetrics): Promise<void> {
-  const now = Date.now();
+async function maintain(duck: DuckStore, ingest: Ingest, metrics: HubMetrics, now: number): Promise<void> {
   await duck.maintain(now, ingest.finalTo(now));
   metrics.storeBytes.set(duck.diskBytes());
   for (const [table, n] of Object.entries(await duck.rowCounts())) metrics.storeRows.set({ table }, n);
@@ -78,7 +81,8 @@ interface Backend {
 async function embedded(o: HubOptions, metrics: HubMetrics, stream: StreamHub, timers: NodeJS.Timeout[]): Promise<Backend> {
   const duck = await DuckStore.open({ dataDir: o.dataDir, retentionMs: o.retentionMs, memoryLimit: o.memoryLimit });
   const ingest = await Ingest.open(duck, metrics, o.log, o.ingest ?? DEFAULT_INGEST);
-  const store = new EmbeddedStore(duck, ingest);
+  const store = new EmbeddedStore(duck, ingest, { liveWindowsMs: o.liveWindowsMs, now: o.now, log: o.log });
+  void store.start().catch(() => undefined);
   ingest.onFinalized((f) => {
     if (stream.size === 0) return;
     const byEdge = new Map<number, [Side | undefined, Side | undefined]>();
@@ -93,7 +97,7 @@ async function embedded(o: HubOptions, metrics: HubMetrics, stream: StreamHub, t
     stream.publish(totals, from, f.t);
   });
   timers.push(setInterval(() => void ingest.finalize().catch((err: unknown) => o.log.error({ err }, 'joining batches failed')), o.finalizeMs ?? 500).unref());
-  timers.push(setInterval(() => void maintain(duck, ingest, metrics).catch((err: unknown) => o.log.error({ err }, 'store maintenance failed')), o.maintainMs ?? 10_000).unref());
+  timers.push(setInterval(() => void maintain(duck, ingest, metrics, (o.now ?? Date.now)()).catch((err: unknown) => o.log.error({ err }, 'store maintenance failed')), o.maintainMs ?? 10_000).unref());
   timers.push(setInterval(() => void ingest.saveClaims().catch((err: unknown) => o.log.warn({ err }, 'saving the join state failed')), 60_000).unref());
   return {
     store,
@@ -179,7 +183,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const { store, ingest } = backend;
   const alertsConfig = o.alerts || undefined;
   const alerts = alertsConfig ? await backend.alerting(o, alertsConfig, metrics) : undefined;
-  const queries = new Queries(store, Date.now, alerts ? (e, w) => ({ alerts: alerts.marks(e, w) }) : undefined);
+  const queries = new Queries(store, o.now ?? Date.now, alerts ? { any: (w) => alerts.alerts(w.from).length > 0, of: (e, w) => ({ alerts: alerts.marks(e, w) }) } : undefined);
   const status = async (): Promise<unknown> => ({ store: store.kind, retention_seconds: store.retentionMs / 1000, ...backend.status() });
   const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
   const server = createApiServer({

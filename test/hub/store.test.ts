@@ -19,7 +19,7 @@ const log = pino({ level: 'silent' });
 async function openHub(dir: string) {
   const duck = await DuckStore.open({ dataDir: dir, retentionMs: 24 * HOUR });
   const ingest = await Ingest.open(duck, new HubMetrics(), log, DEFAULT_INGEST);
-  return { duck, ingest, store: new EmbeddedStore(duck, ingest) };
+  return { duck, ingest, store: new EmbeddedStore(duck, ingest, { log }) };
 }
 
 const start = new Date(Date.now() - 10 * MINUTE).toISOString();

@@ -89,6 +89,25 @@ function doubles(v: DuckDBVector, n: number): ArrayLike<number> {
   return Array.from({ length: n }, (_, i) => Number(v.getItem(i) ?? 0));
 }
 
+/** INTEGER, TINYINT and DOUBLE vectors' items as they are (no value objects); others converted. */
+function numbers(v: DuckDBVector, n: number): ArrayLike<number> {
+  const items = (v as unknown as { items?: unknown }).items;
+  if (items instanceof Float64Array || items instanceof Int32Array || items instanceof Int8Array || items instanceof Int16Array || items instanceof Uint8Array) return items;
+  return Array.from({ length: n }, (_, i) => Number(v.getItem(i) ?? 0));
+}
+
+/** Visits stored rows: interval end, edge, side, and the side's counters as a row (reused: copy what you keep). */
+export type RowVisitor = (t: number, edge: number, side: number, values: Float64Array) => void;
+
+/** What a window's samples held per edge and side: the sums (active: the last reading), rows, and the last row's time. */
+export interface WindowState {
+  edge: number;
+  side: number;
+  values: Float64Array;
+  rows: number;
+  lastT: number;
+}
+
 export interface DuckStoreOptions {
   dataDir: string;
   retentionMs: number;
@@ -102,6 +121,9 @@ export class DuckStore {
   private writer!: DuckDBConnection;
   private reader!: DuckDBConnection;
   private readonly writes = new Serial();
+  private readonly written = new Set<(rows: readonly SampleRow[]) => void>();
+  /** Counts writes of samples: a reader that saw it change while it read may have missed or doubled rows. */
+  writeSeq = 0;
   private savedEndpoints = 0;
   private savedEdges = 0;
   /** All samples with t <= rolledTo are in minutes too. */
@@ -110,6 +132,8 @@ export class DuckStore {
   exportedTo = 0;
   /** Samples older than this were exported and deleted: queries before it use minutes. */
   samplesFloor = 0;
+  /** Samples from this time on are still needed (live windows expire them by reading them back). */
+  keepSamplesFrom: () => number = () => Infinity;
   readonly samplesMs: number;
 
   private constructor(
@@ -259,6 +283,11 @@ export class DuckStore {
         if (late.length) await this.appendRows('minutes', late);
         if (doneRequests.length) await this.writer.run(`DELETE FROM inbox WHERE id IN (${doneRequests.join(',')})`);
         await this.writer.run('COMMIT');
+        if (rows.length) {
+          this.writeSeq++;
+          // In the write's turn, before anything else reads or writes: listeners see each row once.
+          for (const l of this.written) l(rows);
+        }
       } catch (err) {
         await this.writer.run('ROLLBACK').catch(() => undefined);
         this.savedEndpoints = Math.min(this.savedEndpoints, (await this.count('endpoints')) ?? 0);
@@ -266,6 +295,65 @@ export class DuckStore {
         throw err;
       }
     });
+  }
+
+  /** Called with the samples of each write, once committed, before the next write or exclusive task. */
+  onWritten(listener: (rows: readonly SampleRow[]) => void): () => void {
+    this.written.add(listener);
+    return () => this.written.delete(listener);
+  }
+
+  /** Runs `fn` between writes (nothing is written while it runs), with the writer's connection. */
+  exclusive<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.writes.run(() => fn(this.writer));
+  }
+
+  /** Visits the samples with from < t <= to (on `connection`, default the reader's). */
+  async scanSamples(from: number, to: number, visit: RowVisitor, connection: DuckDBConnection = this.reader): Promise<number> {
+    const result = await connection.run(`SELECT CAST(t AS DOUBLE), edge, side, ${plainColumns} FROM samples WHERE t > ${from} AND t <= ${to}`);
+    const row = newSide();
+    let rows = 0;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const n = chunk.rowCount;
+      const t = numbers(chunk.getColumnVector(0), n);
+      const edge = numbers(chunk.getColumnVector(1), n);
+      const side = numbers(chunk.getColumnVector(2), n);
+      const cols = COLUMNS.map((_, i) => doubles(chunk.getColumnVector(3 + i), n));
+      for (let r = 0; r < n; r++) {
+        for (let i = 0; i < WIDTH; i++) row[i] = cols[i]![r]!;
+        visit(t[r]!, edge[r]!, side[r]!, row);
+      }
+      rows += n;
+    }
+    return rows;
+  }
+
+  /** Per edge and side, what the samples after `from` hold (what a live window starts from). */
+  async windowState(from: number, connection: DuckDBConnection = this.reader): Promise<{ states: WindowState[]; times: Array<[number, number]> }> {
+    const result = await connection.run(
+      `SELECT edge, side, CAST(count(*) AS DOUBLE), CAST(max(t) AS DOUBLE), ${sumColumns} FROM samples WHERE t > ${from} GROUP BY edge, side`,
+    );
+    const states: WindowState[] = [];
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const n = chunk.rowCount;
+      const edge = numbers(chunk.getColumnVector(0), n);
+      const side = numbers(chunk.getColumnVector(1), n);
+      const count = numbers(chunk.getColumnVector(2), n);
+      const last = numbers(chunk.getColumnVector(3), n);
+      const cols = COLUMNS.map((_, i) => doubles(chunk.getColumnVector(4 + i), n));
+      for (let r = 0; r < n; r++) {
+        const values = newSide();
+        for (let i = 0; i < WIDTH; i++) values[i] = cols[i]![r]!;
+        states.push({ edge: edge[r]!, side: side[r]!, values, rows: count[r]!, lastT: last[r]! });
+      }
+    }
+    const t = await connection.runAndReadAll(`SELECT CAST(t AS DOUBLE), CAST(count(*) AS DOUBLE) FROM samples WHERE t > ${from} GROUP BY t ORDER BY t`);
+    const times = t.getRows().map((row) => [Number(row[0]), Number(row[1])] as [number, number]);
+    return { states, times };
   }
 
   private async count(table: string): Promise<number | undefined> {
@@ -419,7 +507,7 @@ export class DuckStore {
         result.exported.push(path);
       }
       // Interval resolution is kept for samplesMs, and only for what is in Parquet already.
-      const floor = Math.min(this.exportedTo, Math.floor((nowMs - this.samplesMs) / HOUR) * HOUR);
+      const floor = Math.min(this.exportedTo, Math.floor((nowMs - this.samplesMs) / HOUR) * HOUR, Math.floor(this.keepSamplesFrom() / HOUR) * HOUR);
       if (floor > this.samplesFloor) {
         await this.writer.run(`DELETE FROM samples WHERE t <= ${floor}`);
         this.samplesFloor = floor;

@@ -3,6 +3,7 @@
 import type { Side } from '../graph/counters.js';
 import type { Protocol } from '../graph/edges.js';
 import type { Endpoint } from '../graph/endpoint.js';
+import type { FineTotals } from '../graph/fine-totals.js';
 
 /** A time window, ms since the epoch: samples with from < t <= to. */
 export interface Window {
@@ -14,6 +15,8 @@ export interface Window {
 export interface ResolvedEdge {
   /** Stable for the store's life: what series() selects by. */
   readonly key: string;
+  /** A small integer, stable for the store's life, when the store numbers its edges (what view indexes use). */
+  readonly id?: number;
   readonly client: Endpoint;
   readonly server: Endpoint;
   readonly port: number;
@@ -45,6 +48,11 @@ export interface GraphStore {
   readonly retentionMs: number;
   /** The window's edges with traffic; with `select`, only those it keeps (a store may use it to read less). */
   edges(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]>;
+  /**
+   * The same without an object per edge (what the graph is built from); with `select`, a store
+   * may read only those. Use the answer before awaiting anything else: it may read live state.
+   */
+  fine(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<FineTotals>;
   /** Every fine edge the store knows (whatever the window), when it can tell cheaply; else undefined. */
   known(): Iterable<ResolvedEdge> | undefined;
   series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]>;
