@@ -157,6 +157,7 @@ async function compare(dirA: string, distA: string, dirB: string, distB: string,
   const queries: Record<string, { path: string; gzip?: boolean }> = {
     'graph view=workload (5 min)': { path: `/api/v1/graph?view=workload&${at(5)}` },
     'graph view=workload (5 min), gzip': { path: `/api/v1/graph?view=workload&${at(5)}`, gzip: true },
+    'graph view=workload (5 min), sides=true': { path: `/api/v1/graph?view=workload&sides=true&${at(5)}` },
     'graph view=pod (5 min)': { path: `/api/v1/graph?view=pod&${at(5)}` },
     'graph view=workload (1 h)': { path: `/api/v1/graph?view=workload&${at(60)}` },
     'neighbourhood hops=2 (pod, 5 min)': { path: `/api/v1/neighbourhood?node=${encodeURIComponent(`pod:${pod.namespace}/${pod.name}`)}&hops=2&${at(5)}` },

@@ -49,8 +49,9 @@ export interface GraphEdge extends EdgeCounters {
   protocol: string;
   /** Which sides reported: both when the join found the server's agent and the client's. */
   sides: Array<'client' | 'server'>;
-  client: SideView | null;
-  server: SideView | null;
+  /** Each side's own view (graph and neighbourhood carry them when asked: sides=true). */
+  client?: SideView | null;
+  server?: SideView | null;
 }
 
 export interface Graph {

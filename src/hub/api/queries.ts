@@ -10,7 +10,7 @@ import { ViewIndexes, type ViewIndex } from '../graph/view-index.js';
 import { groupTotals, type ViewTotals } from '../graph/view-totals.js';
 import { nodeOf, parseView, ViewError, VIEW_KINDS, type View } from '../graph/views.js';
 import type { GraphStore, ResolvedEdge, Window } from '../store/store.js';
-import { badRequest, formatDuration, parseChoice, parseDurationMs, parseInteger, parseWindow, requireParam } from './params.js';
+import { badRequest, formatDuration, parseBoolean, parseChoice, parseDurationMs, parseInteger, parseWindow, requireParam } from './params.js';
 
 export const HISTORY_METRICS = [
   'connections',
@@ -145,9 +145,10 @@ export class Queries {
     const v = view(q);
     const f = filter(q);
     const w = this.window(q);
+    const sides = parseBoolean(q, 'sides', false);
     const index = this.index(v);
     const t = groupTotals(index, await this.store.fine(w), f);
-    return new RawJson(graphJson(t, { from: w.from, to: w.to, edgeExtra: this.edgeMarks(t, w) }));
+    return new RawJson(graphJson(t, { from: w.from, to: w.to, edgeExtra: this.edgeMarks(t, w), sides }));
   }
 
   async neighbourhood(q: URLSearchParams): Promise<RawJson> {
@@ -156,6 +157,7 @@ export class Queries {
     const hops = parseInteger(q, 'hops', 1, 0, 10);
     const w = this.window(q);
     const f = filter(q);
+    const sides = parseBoolean(q, 'sides', false);
     const index = this.index(v);
     const missing = (): never => {
       throw badRequest('node', `'${node}' has no edges in the ${q.get('view') || viewOfNode(node)} view between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()} (find ids with /api/v1/search or /api/v1/graph)`);
@@ -183,7 +185,7 @@ export class Queries {
     const distances: Record<string, number> = {};
     for (const [n, d] of distance) distances[index.nodeIds[n]!] = d;
     return new RawJson(
-      graphJson(t, { from: w.from, to: w.to, keep, edgeExtra: this.edgeMarks(t, w), tail: `,"node":${JSON.stringify(node)},"hops":${hops},"distance":${JSON.stringify(distances)}` }),
+      graphJson(t, { from: w.from, to: w.to, keep, edgeExtra: this.edgeMarks(t, w), sides, tail: `,"node":${JSON.stringify(node)},"hops":${hops},"distance":${JSON.stringify(distances)}` }),
     );
   }
 

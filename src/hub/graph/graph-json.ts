@@ -38,7 +38,7 @@ function idsOf(index: ViewIndex): { nodes: string[]; edges: string[] } {
 }
 
 /** One edge of the view's totals at `pos`, as GraphEdge JSON; `extra` is JSON members to add (`,"alerts":[...]`). */
-export function writeEdge(w: JsonWriter, t: ViewTotals, pos: number, extra = ''): void {
+export function writeEdge(w: JsonWriter, t: ViewTotals, pos: number, extra = '', withSides = true): void {
   const { index } = t;
   const ids = idsOf(index);
   const ve = t.edges[pos]!;
@@ -72,12 +72,15 @@ export function writeEdge(w: JsonWriter, t: ViewTotals, pos: number, extra = '')
   w.raw(',"rtt_p99_seconds":').secondsOrNull(quantileOfRows(0.99, 'rtt', c, ca, s, sa));
   w.raw(',"connect_p50_seconds":').secondsOrNull(quantileOfRows(0.5, 'connect', c, ca, NONE, -1));
   w.raw(',"connect_p99_seconds":').secondsOrNull(quantileOfRows(0.99, 'connect', c, ca, NONE, -1));
-  w.raw(ca >= 0 && sa >= 0 ? ',"sides":["client","server"],"client":' : ca >= 0 ? ',"sides":["client"],"client":' : ',"sides":["server"],"client":');
-  if (ca >= 0) side(w, c, ca);
-  else w.raw('null');
-  w.raw(',"server":');
-  if (sa >= 0) side(w, s, sa);
-  else w.raw('null');
+  w.raw(ca >= 0 && sa >= 0 ? ',"sides":["client","server"]' : ca >= 0 ? ',"sides":["client"]' : ',"sides":["server"]');
+  if (withSides) {
+    w.raw(',"client":');
+    if (ca >= 0) side(w, c, ca);
+    else w.raw('null');
+    w.raw(',"server":');
+    if (sa >= 0) side(w, s, sa);
+    else w.raw('null');
+  }
   if (extra) w.utf8(extra);
   w.raw('}');
 }
@@ -101,6 +104,8 @@ export interface GraphJsonOptions {
   edgeExtra?: (pos: number) => string;
   /** Members to add at the top level after the edges (`,"node":"..."`). */
   tail?: string;
+  /** Each edge with its client's and server's own views. */
+  sides?: boolean;
 }
 
 /** The Graph answer as JSON bytes (in buffers): nodes with traffic (ends of the edges kept), then the edges. */
@@ -120,7 +125,7 @@ export function graphJson(t: ViewTotals, o: GraphJsonOptions): Buffer[] {
   for (let pos = 0; pos < t.size; pos++) {
     if (!keep(pos)) continue;
     if (!first) w.raw(',');
-    writeEdge(w, t, pos, o.edgeExtra?.(pos) ?? '');
+    writeEdge(w, t, pos, o.edgeExtra?.(pos) ?? '', o.sides ?? false);
     first = false;
   }
   w.raw(']');
