@@ -4,7 +4,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
-import { createGzip } from 'node:zlib';
+import { writeGzip } from '../../lib/gzip-parallel.js';
 import { releaseJson } from '../../lib/json-writer.js';
 import type { Logger } from 'pino';
 import type { HubMetrics } from '../metrics.js';
@@ -106,13 +106,12 @@ export function createApiServer(o: ApiOptions): http.Server {
     for (const p of parts) length += p.length;
     const headers = { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', vary: 'accept-encoding' };
     if (req && length >= GZIP_FROM_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
-      // Compressed on libuv's threads while the parts are handed over (large graphs are tens of MB).
+      // Compressed in parallel on libuv's threads (large graphs are tens of MB).
       res.writeHead(status, { ...headers, 'content-encoding': 'gzip' });
-      const gzip = createGzip({ level: GZIP_LEVEL });
-      gzip.on('error', () => res.destroy());
-      gzip.pipe(res);
-      for (const p of parts) gzip.write(p);
-      gzip.end(() => releaseJson(parts));
+      writeGzip(parts, res, GZIP_LEVEL).then(
+        () => releaseJson(parts),
+        () => res.destroy(),
+      );
       return;
     }
     res.writeHead(status, { ...headers, 'content-length': length });

@@ -88,7 +88,7 @@ export class LiveWindows {
         for (const w of this.windows) {
           const to = now - w.lengthMs;
           if (!w.ready || to <= w.start) continue;
-          if (w.timeline.rowsBetween(w.start, to) > 0) await this.duck.scanSamples(w.start, to, (_t, edge, side, v) => w.remove(edge, side, v), connection);
+          if (w.timeline.rowsBetween(w.start, to) > 0) await this.duck.scanSamples(w.start, to, { bucket: (edge, side, column, n) => w.removeBucket(edge, side, column, n), row: (_t, edge, side, v) => w.remove(edge, side, v) }, connection);
           w.advance(to);
         }
       })
@@ -120,12 +120,19 @@ export class LiveWindows {
         if (skip === 0) return { totals: this.view(w), lengthMs: w.lengthMs, adjustedRows: 0 };
         // Samples between the window's start and the query's: read back, subtracted from copies.
         const minus = new Map<number, { values: Float64Array; rows: number }>();
-        await this.duck.scanSamples(start, q.from, (_t, edge, side, v) => {
+        const entry = (edge: number, side: number): { values: Float64Array; rows: number } => {
           const row = edge * 2 + side;
           let m = minus.get(row);
           if (!m) minus.set(row, (m = { values: new Float64Array(WIDTH), rows: 0 }));
-          for (let i = 0; i < WIDTH; i++) m.values[i]! += v[i]!;
-          m.rows++;
+          return m;
+        };
+        await this.duck.scanSamples(start, q.from, {
+          bucket: (edge, side, column, n) => void (entry(edge, side).values[column]! += n),
+          row: (_t, edge, side, v) => {
+            const m = entry(edge, side);
+            for (let i = 0; i < WIDTH; i++) m.values[i]! += v[i]!;
+            m.rows++;
+          },
         });
         if (w.version !== version || w.start !== start || this.duck.writeSeq !== seq) continue;
         return { totals: this.view(w, minus), lengthMs: w.lengthMs, adjustedRows: skip };

@@ -143,6 +143,13 @@ export class SlidingWindow {
     }
   }
 
+  /** A bucket's count of a sample the start moved past (before its row: see remove). */
+  removeBucket(edge: number, side: number, column: number, n: number): void {
+    const row = edge * 2 + side;
+    if (row >= this.counts.length || this.counts[row]! <= 0) return;
+    this.values[row * WIDTH + column]! -= n;
+  }
+
   /** Moves the start (after the samples up to it were removed). */
   advance(start: number): void {
     this.start = start;

@@ -1,10 +1,11 @@
 // The embedded store as the query API sees it: DuckDB's totals and series, named with the
 // ingest's dictionaries (which it keeps in memory and in the database).
 import type { Logger } from 'pino';
-import { edgeTotalsOf, fineTotalsOfMap, selectFine, type FineTotals } from '../graph/fine-totals.js';
+import { WIDTH } from '../graph/counters.js';
+import { edgeTotalsOf, selectFine, type FineTotals } from '../graph/fine-totals.js';
 import type { Ingest } from '../ingest/pipeline.js';
 import { LiveWindows, DEFAULT_LIVE_WINDOWS_MS } from '../live/live.js';
-import type { DuckStore } from './duckdb.js';
+import type { DuckStore, RowsTable } from './duckdb.js';
 import type { EdgeTotals, GraphStore, KnownEndpoint, ResolvedEdge, SeriesPoint, Window } from './store.js';
 
 export interface EmbeddedOptions {
@@ -62,8 +63,26 @@ export class EmbeddedStore implements GraphStore {
     }
     this.answers.store++;
     const ids = this.selectIds(select);
-    const fine = fineTotalsOfMap(await this.duck.totals(window, ids), (id) => this.resolvedEdge(id));
+    const fine = this.fineOfRows(await this.duck.totalsTable(window, ids));
     return select && !ids ? selectFine(fine, select) : fine;
+  }
+
+  /** Fine totals over the store's rows (one array, no object per edge). */
+  private fineOfRows(table: RowsTable): FineTotals {
+    // Rows come per (edge, side): pair them up by edge.
+    const byEdge = new Map<number, [number, number]>();
+    for (let r = 0; r < table.size; r++) {
+      const e = table.edges[r]!;
+      let pair = byEdge.get(e);
+      if (!pair) byEdge.set(e, (pair = [-1, -1]));
+      pair[table.sides[r] === 0 ? 0 : 1] = r * WIDTH;
+    }
+    return {
+      size: byEdge.size,
+      forEach: (visit) => {
+        for (const [e, [c, s]] of byEdge) visit(this.resolvedEdge(e), table.values, c, table.values, s);
+      },
+    };
   }
 
   /** The ids `select` keeps, when few enough to read only those. */
