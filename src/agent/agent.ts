@@ -293,7 +293,7 @@ export class Agent {
     if (!this.hub) return;
     const tracer = this.packets?.tracer;
     this.hub.interval(
-      { tcp: this.edges.values(), flows: tracer?.edges.values(), drops: tracer?.drops.values(), dns: this.packets?.dns?.edges.values() },
+      { tcp: this.edges.values(), requests: this.l7?.edges(), flows: tracer?.edges.values(), drops: tracer?.drops.values(), dns: this.packets?.dns?.edges.values() },
       { events: { ringbuf: lost }, rolled_up: this.edges.rolledUp, flows: {} },
     );
   }

@@ -1,12 +1,12 @@
 // `flowscope hub`: the cluster's live service map. Agents send it their edges (--hub on the agent);
 // it joins client and server views, keeps history, and serves the API and the UI.
-import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startHub, type RunningHub } from '../hub/hub.js';
 import { ApiError, formatDuration, parseDurationMs } from '../hub/api/params.js';
 import { VERSION } from '../lib/version.js';
 import { repoPath } from '../lib/paths.js';
 import { createLogger } from '../lib/log.js';
+import { readSecretFile } from '../lib/secret-file.js';
 import { UsageError } from './errors.js';
 import { parseListen } from './options.js';
 import { hostname } from 'node:os';
@@ -24,15 +24,13 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:127\./i.test(host);
 }
 
-/** The token in a file (whitespace around it ignored): refused when empty or readable by anyone. */
+/** The token in a file (whitespace around it ignored): refused when empty, short or readable by anyone. */
 export function readTokenFile(path: string, flag: string): string {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8').trim();
-    if ((statSync(path).mode & 0o004) !== 0) throw new UsageError(`${flag} ${path} is readable by every user: chmod 600 ${path}`);
+    text = readSecretFile(path);
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`${flag} ${path} cannot be read: ${(err as Error).message}`);
+    throw new UsageError(`${flag} ${(err as Error).message}`);
   }
   if (text.length < 16) throw new UsageError(`${flag} ${path} holds no token of at least 16 characters: write one, e.g. head -c 32 /dev/urandom | base64 > ${path}`);
   return text;

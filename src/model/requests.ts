@@ -92,3 +92,18 @@ export interface RequestCounters {
 
 /** 250 µs to 10 s. */
 export const REQUEST_BUCKETS: readonly number[] = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** An HTTP status as the hub counts it: its class ("2xx".."5xx"), or "none" when there was none. */
+export function httpStatusClass(status: string): string {
+  return /^[1-5]\d\d$/.test(status) ? `${status[0]}xx` : 'none';
+}
+
+/** A gRPC code as the hub counts it ("grpc:OK", "grpc:UNAVAILABLE"...), or "none". */
+export function grpcStatusKey(code: string): string {
+  return code && code !== 'none' ? `grpc:${code}` : 'none';
+}
+
+/** Whether requests of a status key failed on the server's side: HTTP 5xx, gRPC codes other than OK. */
+export function isRequestError(statusKey: string): boolean {
+  return statusKey === '5xx' || (statusKey.startsWith('grpc:') && statusKey !== 'grpc:OK');
+}

@@ -110,6 +110,8 @@ async function startHub(): Promise<void> {
 before(async () => {
   cluster = new Cluster();
   await cluster.linkNodeC();
+  // Which way delay and loss are made on this kernel (netem, or the tun forwarder without it).
+  console.log(`# node-c's link: ${cluster.linkMechanism}`);
   await cluster.startApi(['checkout', 'payments', 'fraud']);
   receivers = new CaptureServer();
   await receivers.start();

@@ -91,8 +91,9 @@ test('Prometheus and VictoriaMetrics scrape the agents; the hub computes the sam
   const hist = await viaProm.get(`/api/v1/history?edge=${id}&step=5s&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`);
   assert.equal(hist.status, 200, hist.text);
   const total = hist.body.series.connections.reduce((s: number, v: number) => s + v, 0);
-  // Per-step increase() loses each new series' first value and extrapolates at every step's bounds:
-  // the steps' sum is near the traffic, not within one scrape interval of it.
+  // Per-step increase() loses the growth between one step's last sample and the next step's first,
+  // and extrapolates at every step's bounds: the steps' sum is near the traffic, not within one
+  // scrape interval of it.
   t.diagnostic(`history over 5 s steps sums to ${total} of 200 connections`);
   assert.ok(total > 0.75 * 200 && total < 1.25 * 200, `history sums to the traffic: ${total}`);
   for (const s of servers) await stopChild(s);

@@ -23,6 +23,7 @@ test('flowscope up runs the hub and the agent: this host\'s connections joined, 
     await waitFor(() => out.includes('flowscope is up'), 60_000, `flowscope up to say where to go (stderr: ${err})`);
     assert.match(out, new RegExp(`open http://127\\.0\\.0\\.1:${hubPort}/`));
     assert.match(out, /1 of 1 node\(s\) reporting/);
+    assert.match(out, /attached: TCP lifecycle (tp_btf|raw_tp|tracepoint), .*; flows off/, 'the status says what the agent attached');
     for (let i = 0; i < 15; i++) {
       const r = await runCommand('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${serverPort}/`], { timeoutMs: 10_000 });
       assert.equal(r.stdout, '200');

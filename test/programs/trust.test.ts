@@ -92,6 +92,8 @@ test('loaded: a file in the allowed directory; a pinned file anywhere; object_ba
     api.event('ADDED', resource('inline', 1, spec('inline_total', { object_base64: readFileSync(OBJECT).toString('base64'), sha256: SHA })));
     for (const name of ['inside', 'pinned', 'inline']) {
       await waitFor(() => registry.get(setName(name))?.ok, 10_000, `${name} loaded`);
+      // The status is patched after the load: wait for the patch, then read it.
+      await waitFor(() => cond(api, name, 'Loaded'), 10_000, `the status of ${name}`);
       assert.equal(cond(api, name, 'Loaded')?.status, 'True', name);
     }
     assert.equal(countWrites(), before + 3);

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONNECT_BUCKETS } from '../../model/distribution.js';
 import { FAIL_REASONS } from '../../model/edge.js';
-import { HubBatchBuilder, type TcpEdgeReading } from './hub-batch.js';
+import { Histogram } from '../../lib/histogram.js';
+import { REQUEST_BUCKETS } from '../../model/requests.js';
+import { HubBatchBuilder, type RequestEdgeReading, type TcpEdgeReading } from './hub-batch.js';
 
 const losses = { events: {}, rolled_up: 0, flows: {}, batches_dropped: 0 };
 const run = { agent: 'node-a', node: 'node-a', start: '2026-01-01T00:00:00.000Z' };
@@ -75,6 +77,48 @@ test('an edge the table forgot starts from zero when it comes back', () => {
   const again = edge();
   again.opened = 1;
   assert.equal(b.build(t0 + 3000, { tcp: [again] }, losses).tcp[0]!.opened, 1);
+});
+
+/** A request edge of the TCP edge above (TLS or not) with HTTP series by status and gRPC calls by code. */
+function requestEdge(tls: boolean, http: Record<string, number>, grpc: Record<string, number> = {}): RequestEdgeReading {
+  const timed = (n: number, seconds: number): Histogram => {
+    const h = new Histogram(REQUEST_BUCKETS);
+    for (let i = 0; i < n; i++) h.observe(seconds);
+    return h;
+  };
+  const { identity } = edge();
+  return {
+    identity: { ...identity, tls },
+    http: new Map(Object.entries(http).map(([status, count]) => [status, { method: 'GET', status, route: '/a', count, duration: timed(count, 0.002) }])),
+    grpc: new Map(Object.entries(grpc).map(([code, count]) => [code, { service: 'shop.Cart', method: 'Add', code, count, duration: timed(count, 0.02) }])),
+  };
+}
+
+test('requests travel with the TCP edge they belong to: by status class or gRPC code, errors, durations, as deltas', () => {
+  const b = new HubBatchBuilder(run);
+  const e = edge();
+  e.opened = 1;
+  e.sentBytes = 500;
+  const first = b.build(t0 + 1000, { tcp: [e], requests: [requestEdge(false, { '200': 3, '404': 1, '503': 2 }), requestEdge(true, { '201': 1 }, { OK: 2, UNAVAILABLE: 1, none: 1 })] }, losses);
+  const r = first.tcp[0]!.requests!;
+  assert.deepEqual(r.by_status, { '2xx': 4, '4xx': 1, '5xx': 2, 'grpc:OK': 2, 'grpc:UNAVAILABLE': 1, none: 1 });
+  assert.equal(r.count, 11);
+  assert.equal(r.errors, 3, '5xx and gRPC codes other than OK');
+  assert.equal(r.duration!.count, 11);
+  assert.equal(r.duration!.counts[REQUEST_BUCKETS.indexOf(0.0025)], 7, 'HTTP requests of 2 ms in the 2.5 ms bucket');
+  // Only what grew since: two more 200s on the same connection (no other change on the TCP edge but bytes).
+  e.sentBytes = 700;
+  const second = b.build(t0 + 2000, { tcp: [e], requests: [requestEdge(false, { '200': 5, '404': 1, '503': 2 }), requestEdge(true, { '201': 1 }, { OK: 2, UNAVAILABLE: 1, none: 1 })] }, losses);
+  assert.deepEqual(second.tcp[0]!.requests, { count: 2, errors: 0, by_status: { '2xx': 2 }, duration: second.tcp[0]!.requests!.duration });
+  assert.equal(second.tcp[0]!.requests!.duration!.count, 2);
+  // No new requests: none sent.
+  e.sentBytes = 800;
+  assert.equal(b.build(t0 + 3000, { tcp: [e], requests: [requestEdge(false, { '200': 5, '404': 1, '503': 2 }), requestEdge(true, { '201': 1 }, { OK: 2, UNAVAILABLE: 1, none: 1 })] }, losses).tcp[0]!.requests, undefined);
+  // A request edge of another TCP edge (another peer) does not land on this one.
+  const other = requestEdge(false, { '500': 9 });
+  e.sentBytes = 900;
+  const fourth = b.build(t0 + 4000, { tcp: [e], requests: [{ ...other, identity: { ...other.identity, peer: '10.9.9.9' } }, requestEdge(false, { '200': 5, '404': 1, '503': 2 }), requestEdge(true, { '201': 1 }, { OK: 2, UNAVAILABLE: 1, none: 1 })] }, losses);
+  assert.equal(fourth.tcp[0]!.requests, undefined);
 });
 
 test('flows, drops and DNS become deltas too', () => {

@@ -2,9 +2,11 @@
 // previous one (counters that only grow become deltas; gauges are sent as they are). Edges that
 // did nothing are left out; edges the table forgot are forgotten here too.
 import type { Distribution } from '../../model/distribution.js';
+import { Histogram } from '../../lib/histogram.js';
+import { grpcStatusKey, httpStatusClass, isRequestError, REQUEST_BUCKETS, type RequestCounters, type RequestEdgeIdentity } from '../../model/requests.js';
 import type { DnsCounters, DnsIdentity, DropCounters, DropIdentity, FlowCounters, FlowEdgeIdentity, TcpCounters, TcpEdgeIdentity } from '../../model/edge.js';
 import type { Workload, WorkloadInfo } from '../../model/workload.js';
-import { failuresV1, histogramDeltaV1, histogramV1, workloadV1, type AgentRunV1, type BatchV1, type HistogramV1, type LossesV1, type TcpEdgeV1, type WorkloadV1 } from '../../model/wire/v1.js';
+import { failuresV1, histogramDeltaV1, histogramV1, workloadV1, type AgentRunV1, type BatchV1, type HistogramV1, type LossesV1, type RequestsV1, type TcpEdgeV1, type WorkloadV1 } from '../../model/wire/v1.js';
 
 /** An end as the edge tables hold it: labels, and facts when the enricher found them. */
 type End = Workload & { readonly info?: WorkloadInfo; readonly labels?: Readonly<Record<string, string>> };
@@ -20,6 +22,8 @@ export type TcpEdgeReading = TcpCounters & {
 export type FlowEdgeReading = FlowCounters & { readonly identity: FlowEdgeIdentity };
 export type DropReading = DropCounters & { readonly identity: DropIdentity & { readonly local: End; readonly remote: End } };
 export type DnsReading = DnsCounters & { readonly identity: DnsIdentity & { readonly client: End } };
+/** A request edge as the L7 monitor holds it: its TCP edge's identity plus TLS. */
+export type RequestEdgeReading = RequestCounters & { readonly identity: RequestEdgeIdentity };
 
 const MAX_LOCAL_ADDRS = 64;
 const endV1 = workloadV1;
@@ -37,6 +41,56 @@ interface TcpBefore {
   connect?: HistogramV1;
   rtt?: HistogramV1;
   duration?: HistogramV1;
+  requests?: RequestTotalsV1;
+}
+
+/** Cumulative requests of one TCP edge (its request edges with and without TLS together). */
+interface RequestTotals {
+  count: number;
+  byStatus: Map<string, number>;
+  duration: Histogram;
+}
+interface RequestTotalsV1 {
+  count: number;
+  byStatus: Record<string, number>;
+  duration: HistogramV1;
+}
+
+/** Request edges summed per TCP edge, by status class (HTTP) or code (gRPC). */
+function requestTotals(edges: Iterable<RequestEdgeReading>): Map<string, RequestTotals> {
+  const out = new Map<string, RequestTotals>();
+  for (const e of edges) {
+    const key = tcpKey(e.identity);
+    let t = out.get(key);
+    if (!t) out.set(key, (t = { count: 0, byStatus: new Map(), duration: new Histogram(REQUEST_BUCKETS) }));
+    for (const s of e.http.values()) addRequests(t, httpStatusClass(s.status), s.count, s.duration);
+    for (const s of e.grpc.values()) addRequests(t, grpcStatusKey(s.code), s.count, s.duration);
+  }
+  return out;
+}
+
+function addRequests(t: RequestTotals, status: string, count: number, duration: Distribution): void {
+  t.count += count;
+  t.byStatus.set(status, (t.byStatus.get(status) ?? 0) + count);
+  t.duration.add(duration);
+}
+
+/** What an edge's requests did since `before` (all of it when the totals went down: a request edge was forgotten). */
+function requestsDelta(now: RequestTotals | undefined, before: RequestTotalsV1 | undefined): RequestsV1 | undefined {
+  if (!now || now.count === (before?.count ?? 0)) return undefined;
+  const b = before && now.count >= before.count ? before : undefined;
+  const byStatus: Record<string, number> = {};
+  let errors = 0;
+  for (const [status, n] of now.byStatus) {
+    const d = n - (b?.byStatus[status] ?? 0);
+    if (d <= 0) continue;
+    byStatus[status] = d;
+    if (isRequestError(status)) errors += d;
+  }
+  const out: RequestsV1 = { count: now.count - (b?.count ?? 0), errors, by_status: byStatus };
+  const duration = histogramDeltaV1(now.duration, b?.duration);
+  if (duration) out.duration = duration;
+  return out;
 }
 
 const snap = (d: Distribution | undefined): HistogramV1 | undefined => (d ? histogramV1(d) : undefined);
@@ -60,8 +114,9 @@ export class HubBatchBuilder {
   }
 
   /** The TCP edges' changes since the previous call. */
-  tcp(edges: Iterable<TcpEdgeReading>): TcpEdgeV1[] {
+  tcp(edges: Iterable<TcpEdgeReading>, requestEdges: Iterable<RequestEdgeReading> = []): TcpEdgeV1[] {
     const out: TcpEdgeV1[] = [];
+    const requests = requestTotals(requestEdges);
     const seen = new Set<string>();
     for (const e of edges) {
       const key = tcpKey(e.identity);
@@ -92,8 +147,11 @@ export class HubBatchBuilder {
       if (connect) record.connect = connect;
       if (rtt) record.rtt = rtt;
       if (duration) record.duration = duration;
+      const r = requests.get(key);
+      const req = requestsDelta(r, b?.requests);
+      if (req) record.requests = req;
       const changed =
-        record.opened || record.closed || f || record.bytes_sent || record.bytes_received || record.retransmits || record.resets_sent || record.resets_received || connect || rtt || record.active !== (b?.active ?? 0);
+        record.opened || record.closed || f || record.bytes_sent || record.bytes_received || record.retransmits || record.resets_sent || record.resets_received || connect || rtt || req || record.active !== (b?.active ?? 0);
       this.tcpBefore.set(key, {
         opened: e.opened,
         closed: e.closed,
@@ -107,6 +165,7 @@ export class HubBatchBuilder {
         connect: snap(e.connectDuration),
         rtt: snap(e.rtt),
         duration: snap(e.duration),
+        ...(r ? { requests: { count: r.count, byStatus: Object.fromEntries(r.byStatus), duration: histogramV1(r.duration) } } : {}),
       });
       if (!changed) continue;
       if (e.identity.cgroup) record.cgroup = e.identity.cgroup;
@@ -136,7 +195,7 @@ export class HubBatchBuilder {
    * The batch for the interval ending at `toMs`, with every kind's changes. Losses are cumulative
    * for the run (the sender's dropped batches among them).
    */
-  build(toMs: number, tables: { tcp?: Iterable<TcpEdgeReading>; flows?: Iterable<FlowEdgeReading>; drops?: Iterable<DropReading>; dns?: Iterable<DnsReading> }, losses: LossesV1): BatchV1 {
+  build(toMs: number, tables: { tcp?: Iterable<TcpEdgeReading>; requests?: Iterable<RequestEdgeReading>; flows?: Iterable<FlowEdgeReading>; drops?: Iterable<DropReading>; dns?: Iterable<DnsReading> }, losses: LossesV1): BatchV1 {
     const seen = new Set<string>();
     const flows = [];
     for (const f of tables.flows ?? []) {
@@ -172,7 +231,7 @@ export class HubBatchBuilder {
       seq: ++this.seq,
       from: new Date(this.lastTo).toISOString(),
       to: new Date(toMs).toISOString(),
-      tcp: this.tcp(tables.tcp ?? []),
+      tcp: this.tcp(tables.tcp ?? [], tables.requests),
       flows,
       drops,
       dns,

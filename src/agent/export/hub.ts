@@ -5,7 +5,7 @@ import { Family } from '../../lib/metrics.js';
 import type { AgentCapabilities } from '../../model/capabilities.js';
 import type { LossesV1 } from '../../model/wire/v1.js';
 import { SELF_METRICS as M } from '../metrics.js';
-import { HubBatchBuilder, type DnsReading, type DropReading, type FlowEdgeReading, type TcpEdgeReading } from './hub-batch.js';
+import { HubBatchBuilder, type DnsReading, type DropReading, type FlowEdgeReading, type RequestEdgeReading, type TcpEdgeReading } from './hub-batch.js';
 import { HubSender } from './hub-sender.js';
 
 export interface HubExportOptions {
@@ -23,6 +23,8 @@ export interface HubExportOptions {
 
 export interface HubTables {
   tcp: Iterable<TcpEdgeReading>;
+  /** Request edges (L7), sent with the TCP edges they belong to. */
+  requests?: Iterable<RequestEdgeReading>;
   flows?: Iterable<FlowEdgeReading>;
   drops?: Iterable<DropReading>;
   dns?: Iterable<DnsReading>;

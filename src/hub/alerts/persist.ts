@@ -20,7 +20,7 @@ const STATE_VERSION = 2;
 const CHUNK = 1 << 20;
 const PARTS_TABLE = 'CREATE TABLE alert_parts (key VARCHAR, seq INTEGER, value BLOB)';
 
-type EdgeSlotInfo = Omit<EdgeSlot, 'index' | 'override' | 'lastDataMs'>;
+type EdgeSlotInfo = Omit<EdgeSlot, 'index' | 'override'>;
 type DnsSlotInfo = Omit<DnsSlot, 'index' | 'override' | 'lastDataMs'>;
 
 export interface SavedMeta {

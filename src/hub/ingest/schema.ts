@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { CONNECT_BUCKETS, DURATION_BUCKETS, DNS_BUCKETS, RTT_BUCKETS } from '../../model/distribution.js';
 import { FAIL_REASONS } from '../../model/edge.js';
+import { REQUEST_BUCKETS } from '../../model/requests.js';
 import type { wire } from '../../model/index.js';
 
 /** Limits that keep one message's cost bounded (the body size limit comes first). */
@@ -13,6 +14,8 @@ export const LIMITS = {
   localAddrs: 64,
   actualPeers: 64,
   labels: 64,
+  /** Status classes and gRPC codes of one edge's requests. */
+  statuses: 32,
 } as const;
 
 const count = z.number().finite().nonnegative();
@@ -73,6 +76,14 @@ const tcpEdge = z.object({
   connect: histogram(CONNECT_BUCKETS, 'connect'),
   rtt: histogram(RTT_BUCKETS, 'rtt'),
   duration: histogram(DURATION_BUCKETS, 'duration'),
+  requests: z
+    .object({
+      count,
+      errors: count,
+      by_status: z.record(name, count).refine((r) => Object.keys(r).length <= LIMITS.statuses, `at most ${LIMITS.statuses} status keys`),
+      duration: histogram(REQUEST_BUCKETS, 'requests.duration'),
+    })
+    .optional(),
 });
 
 const flowEdge = z.object({

@@ -3,7 +3,8 @@
 // replicas can serve behind a load balancer. Each query asks for the window's increase of every
 // per-edge counter (and the histograms' buckets), makes one side record per series, and runs the
 // same join as the embedded store over that window: the same edges, with counts as PromQL's
-// increase() gives them (extrapolated to the window's bounds).
+// increase() gives them (extrapolated to the window's bounds) for series that existed before the
+// window. A series born inside it (a new edge) counts from zero: its last value (counterGrowth).
 //
 // Scrape configuration: each agent target carries a `node` label (and `zone`), e.g.
 // static_configs: [{targets: ['10.0.0.5:9387'], labels: {node: node-a, zone: zone-1}}] or, on
@@ -54,6 +55,17 @@ const COUNTERS: Array<[string, keyof wire.TcpEdgeV1]> = [
   ['flowscope_tcp_retransmits_total', 'retransmits'],
 ];
 
+/**
+ * How much a counter grew over the range `r`. A series that existed before the range: increase().
+ * A series born inside it (an edge's first connections): its last value, since the agent's counters
+ * start at zero with the edge. increase() alone sees only the growth between a new series' samples
+ * and loses what the first scrape found (Prometheus; VictoriaMetrics counts it): up to a scrape
+ * interval of each new edge's traffic.
+ */
+export function counterGrowth(selector: string, r: string): string {
+  return `(increase(${selector}[${r}]) and (${selector} offset ${r})) or last_over_time(${selector}[${r}])`;
+}
+
 export class PrometheusError extends Error {
   override name = 'PrometheusError';
 }
@@ -92,18 +104,19 @@ export class PrometheusStore implements GraphStore {
   /** Every query of one evaluation: at `time` over `rangeS` (instant), or per step (range). */
   private async fetchAll(rangeS: number, at: { time: number } | { start: number; end: number; step: number }): Promise<Map<number, Map<string, Acc>>> {
     const r = `${Math.max(1, Math.round(rangeS))}s`;
+    const grown = (selector: string): string => counterGrowth(selector, r);
     const params = (query: string): [string, Record<string, string>] =>
       'time' in at ? ['/api/v1/query', { query, time: String(at.time / 1000) }] : ['/api/v1/query_range', { query, start: String(at.start / 1000), end: String(at.end / 1000), step: `${at.step / 1000}s` }];
     const queries: Array<[string, (acc: Acc, m: Labels, v: number) => void]> = [
-      ...COUNTERS.map(([metric, field]): [string, (acc: Acc, m: Labels, v: number) => void] => [`sum by (${BY}) (increase(${metric}[${r}]))`, (acc, _m, v) => ((acc.record[field] as number) += v)]),
-      [`sum by (${BY}, reason) (increase(flowscope_tcp_connect_failures_total[${r}]))`, (acc, m, v) => {
+      ...COUNTERS.map(([metric, field]): [string, (acc: Acc, m: Labels, v: number) => void] => [`sum by (${BY}) (${grown(metric)})`, (acc, _m, v) => ((acc.record[field] as number) += v)]),
+      [`sum by (${BY}, reason) (${grown('flowscope_tcp_connect_failures_total')})`, (acc, m, v) => {
         const reason = (FAIL_REASONS as readonly string[]).includes(m.reason ?? '') ? (m.reason as FailReason) : 'other';
         (acc.record.failures ??= {})[reason] = (acc.record.failures[reason] ?? 0) + v;
       }],
-      [`sum by (${BY}, direction) (increase(flowscope_tcp_resets_total[${r}]))`, (acc, m, v) => (m.direction === 'sent' ? (acc.record.resets_sent += v) : (acc.record.resets_received += v))],
+      [`sum by (${BY}, direction) (${grown('flowscope_tcp_resets_total')})`, (acc, m, v) => (m.direction === 'sent' ? (acc.record.resets_sent += v) : (acc.record.resets_received += v))],
       [`sum by (${BY}) (last_over_time(flowscope_tcp_active_connections[${r}]))`, (acc, _m, v) => (acc.record.active += v)],
-      [`sum by (${BY}, le) (increase(flowscope_tcp_connect_duration_seconds_bucket[${r}]))`, (acc, m, v) => acc.connectCum.set(Number(m.le), v)],
-      [`sum by (${BY}, le) (increase(flowscope_tcp_rtt_seconds_bucket[${r}]))`, (acc, m, v) => acc.rttCum.set(Number(m.le), v)],
+      [`sum by (${BY}, le) (${grown('flowscope_tcp_connect_duration_seconds_bucket')})`, (acc, m, v) => acc.connectCum.set(Number(m.le), v)],
+      [`sum by (${BY}, le) (${grown('flowscope_tcp_rtt_seconds_bucket')})`, (acc, m, v) => acc.rttCum.set(Number(m.le), v)],
       [`max by (${BY}, local_addr) (max_over_time(flowscope_tcp_local_address_info[${r}]))`, (acc, m) => {
         if (m.local_addr && !(acc.record.local_addrs ??= []).includes(m.local_addr)) acc.record.local_addrs.push(m.local_addr);
       }],

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { failuresV1, histogramDeltaV1, histogramV1, workloadV1, type BatchV1, type HelloV1 } from './v1.js';
 import { CONNECT_BUCKETS } from '../distribution.js';
+import { REQUEST_BUCKETS } from '../requests.js';
 import type { AgentCapabilities } from '../capabilities.js';
 import type { WorkloadEnd } from '../workload.js';
 
@@ -87,6 +88,7 @@ test('batch v1 keeps its golden shape, built with the model helpers', () => {
         resets_sent: 0,
         resets_received: 3,
         connect: histogramDeltaV1(connect, before)!,
+        requests: { count: 12, errors: 1, by_status: { '2xx': 10, '4xx': 1, '5xx': 1 }, duration: histogramV1({ bounds: REQUEST_BUCKETS, counts: REQUEST_BUCKETS.map((_, i) => (i === 3 ? 11 : i === 6 ? 1 : 0)), sum: 0.041, count: 12 }) },
       },
     ],
     flows: [{ direction: 'egress', protocol: 'udp', interface: 'eth0', peer: '10.0.0.53', port: 53, packets: 10, bytes: 840 }],

@@ -88,6 +88,20 @@ export interface TcpEdgeV1 {
   connect?: HistogramV1;
   rtt?: HistogramV1;
   duration?: HistogramV1;
+  /** Requests (HTTP, gRPC) this end saw on the edge's connections, when L7 capture found any. */
+  requests?: RequestsV1;
+}
+
+/**
+ * Requests on a TCP edge over one interval, as one end saw them (duration in REQUEST_BUCKETS).
+ * `by_status`: HTTP status classes ("2xx".."5xx"), gRPC codes as "grpc:CODE", "none" for an
+ * exchange cut short without a status. `errors`: HTTP 5xx and gRPC codes other than OK.
+ */
+export interface RequestsV1 {
+  count: number;
+  errors: number;
+  by_status: Record<string, number>;
+  duration?: HistogramV1;
 }
 
 /** A packet-level edge's change over one interval. */

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { parseView } from '../../graph/views.js';
 import { DEFAULT_FILE, DEFAULT_RULES } from './defaults.js';
 import { durationMs, fileSchema, fraction, type RawFile, type RawReceiver, type RawRules } from './schema.js';
-import { readSecretFile, readSecretUrl, SecretError } from './secrets.js';
+import { readSecretFile, readSecretUrl, SecretError } from '../../../lib/secret-file.js';
 import type { AlertsConfig, AnomalyRule, AnomalySignal, DeliveryOptions, DnsRule, FailuresRule, Match, NewDependencyRule, ReceiverConfig, ReceiverKind, Rules } from './types.js';
 import { YamlSource, fieldName, type FieldPath } from './yaml-source.js';
 

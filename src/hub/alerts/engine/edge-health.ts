@@ -52,7 +52,6 @@ export interface EdgeSlot {
   readonly override: number;
   /** The fine edges' keys (the store's), for explanations. */
   readonly members: string[];
-  lastDataMs: number;
 }
 
 /** A burn window pair compiled to ring windows. */
@@ -121,6 +120,10 @@ export class EdgeHealth {
   private readonly scopes = new Map<string, EndScope>();
   /** Per slot: its windows changed since it was last judged (new data, a bucket moved, a new band). */
   dirty = new Uint8Array(1024);
+  /** Per slot: which compiled rules apply (its override's index + 1), and the end of its latest interval (ms). */
+  private ruleIndex = new Int16Array(1024);
+  private lastData = new Float64Array(1024);
+  private readonly shortMs: number;
   /** Fine edge number to slot (-1: not seen yet), the fast way to a slot. */
   private fineToSlot = new Int32Array(1024).fill(NO_PENDING);
 
@@ -130,6 +133,7 @@ export class EdgeHealth {
   ) {
     this.view = view;
     const { shortMs, longMs } = config.resolution;
+    this.shortMs = shortMs;
     const all = [config.rules, ...config.overrides.map((o) => o.rules)];
     const shorts = [...new Set(all.flatMap((r) => r.failures.windows.map((w) => Math.max(1, Math.round(w.shortMs / shortMs)))))].sort((a, b) => a - b);
     const longs = [...new Set(all.flatMap((r) => r.failures.windows.map((w) => Math.max(1, Math.round(w.longMs / longMs)))))].sort((a, b) => a - b);
@@ -161,7 +165,7 @@ export class EdgeHealth {
   }
 
   rulesOf(slot: number): Rules {
-    return this.compiled[this.slots[slot]!.override + 1]!.rules;
+    return this.compiled[this.ruleIndex[slot]!]!.rules;
   }
 
   slotById(id: string): number | undefined {
@@ -207,10 +211,10 @@ export class EdgeHealth {
   }
 
   /** Adds a slot (restored ones come in their saved order). */
-  addSlot(s: Omit<EdgeSlot, 'index' | 'members' | 'lastDataMs' | 'override'> & { members?: string[] }): number {
+  addSlot(s: Omit<EdgeSlot, 'index' | 'members' | 'override'> & { members?: string[] }): number {
     const index = this.slots.length;
     const override = overrideFor(this.config, s.scope);
-    const slot: EdgeSlot = { ...s, index, override, members: s.members ?? [], lastDataMs: 0 };
+    const slot: EdgeSlot = { ...s, index, override, members: s.members ?? [] };
     this.slots.push(slot);
     this.byId.set(s.id, index);
     for (const m of slot.members) this.byMember.set(m, index);
@@ -227,8 +231,11 @@ export class EdgeHealth {
       this.pendingBucket = grow(this.pendingBucket, cap, 0);
       this.pendingT = grow(this.pendingT, cap, 0);
       this.dirty = grow(this.dirty, cap, 0);
+      this.ruleIndex = grow(this.ruleIndex, cap, 0);
+      this.lastData = grow(this.lastData, cap, 0);
     }
     this.dirty[index] = 1;
+    this.ruleIndex[index] = override + 1;
     return index;
   }
 
@@ -256,7 +263,7 @@ export class EdgeHealth {
       if (fine >= this.fineToSlot.length) this.fineToSlot = grow(this.fineToSlot, Math.max(fine + 1, this.fineToSlot.length * 2), NO_PENDING);
       this.fineToSlot[fine] = slot;
     }
-    const bucket = Math.floor(tMs / this.config.resolution.shortMs);
+    const bucket = Math.floor(tMs / this.shortMs);
     let row = this.pendingRow[slot]!;
     if (row !== NO_PENDING && this.pendingBucket[slot] !== bucket) {
       this.flushSlot(slot, row);
@@ -272,7 +279,8 @@ export class EdgeHealth {
         this.hasSide = grow(this.hasSide, this.hasSide.length * 2, 0);
         this.scratch = grow(this.scratch, this.scratch.length * 2, 0);
       }
-      this.scratch.fill(0, row * 2 * SCRATCH_FIELDS, (row + 1) * 2 * SCRATCH_FIELDS);
+      const x = this.scratch;
+      for (let i = row * 2 * SCRATCH_FIELDS, end = i + 2 * SCRATCH_FIELDS; i < end; i++) x[i] = 0;
       this.hasSide[2 * row] = 0;
       this.hasSide[2 * row + 1] = 0;
     } else if (tMs > this.pendingT[slot]!) this.pendingT[slot] = tMs;
@@ -313,9 +321,8 @@ export class EdgeHealth {
     const sv = c + SCRATCH_FIELDS;
     const main = hasClient ? c : sv;
     const tMs = this.pendingT[slot]!;
-    const s = this.slots[slot]!;
     this.dirty[slot] = 1;
-    if (tMs > s.lastDataMs) s.lastDataMs = tMs;
+    if (tMs > this.lastData[slot]!) this.lastData[slot] = tMs;
     const attempts = hasClient ? x[c + S_OPENED]! + x[c + S_FAILURES]! : x[sv + S_OPENED]!;
     const b = this.burnValues;
     b[ATTEMPTS] = attempts;
@@ -360,7 +367,7 @@ export class EdgeHealth {
   /** Recomputes a slot's bands from its baselines (after a point is added, or a restore). */
   updateBands(slot: number): void {
     this.dirty[slot] = 1;
-    const rules = this.compiled[this.slots[slot]!.override + 1]!.anomaly;
+    const rules = this.compiled[this.ruleIndex[slot]!]!.anomaly;
     for (let m = 0; m < ANOMALY_METRICS.length; m++) {
       const enough = this.baselines.count(slot, m) >= this.config.baseline.minPoints;
       this.uppers[slot * ANOMALY_METRICS.length + m] = enough ? upperBand(this.baselines.median(slot, m), this.baselines.mad(slot, m), rules[m]!) : NaN;
@@ -369,7 +376,7 @@ export class EdgeHealth {
 
   /** Each burn window pair of the slot's rules: attempts, failures and burn rates in both windows. */
   burn(slot: number): Array<{ pair: CompiledBurn; shortAttempts: number; shortFailures: number; longAttempts: number; longFailures: number }> {
-    const c = this.compiled[this.slots[slot]!.override + 1]!;
+    const c = this.compiled[this.ruleIndex[slot]!]!;
     return c.burn.map((pair) => ({
       pair,
       shortAttempts: this.shortBurn.sum(slot, pair.short, ATTEMPTS),
@@ -384,7 +391,7 @@ export class EdgeHealth {
    * of the worst burn window pair that fired (undefined when none did).
    */
   judge(slot: number, out: Uint8Array): Severity | undefined {
-    const c = this.compiled[this.slots[slot]!.override + 1]!;
+    const c = this.compiled[this.ruleIndex[slot]!]!;
     const f = c.rules.failures;
     let severity: Severity | undefined;
     if (!f.enabled) out[0] = UNKNOWN;
@@ -434,7 +441,7 @@ export class EdgeHealth {
   recordPoints(skip: (slot: number, metric: number) => boolean): number {
     let n = 0;
     for (let slot = 0; slot < this.slots.length; slot++) {
-      const c = this.compiled[this.slots[slot]!.override + 1]!;
+      const c = this.compiled[this.ruleIndex[slot]!]!;
       for (let m = 0; m < ANOMALY_METRICS.length; m++) {
         const rule = c.anomaly[m]!;
         if (!rule.enabled) continue;
@@ -451,12 +458,17 @@ export class EdgeHealth {
   slot(i: number): EdgeSlot {
     return this.slots[i]!;
   }
+
+  /** The end of the latest interval a slot had data in (ms; 0: none since the hub started). */
+  lastDataOf(slot: number): number {
+    return this.lastData[slot]!;
+  }
 }
 
 export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, error: 1, warning: 2, info: 3 };
 
 /** A typed array `n` long with `a` at its start and `fill` after. */
-function grow<T extends Float64Array | Float32Array | Int32Array | Uint8Array>(a: T, n: number, fill: number): T {
+function grow<T extends Float64Array | Float32Array | Int32Array | Int16Array | Uint8Array>(a: T, n: number, fill: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);
   b.fill(fill);
   b.set(a);

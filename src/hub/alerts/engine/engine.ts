@@ -325,7 +325,7 @@ export class AlertEngine {
     for (const slot of this.settling) {
       const e = this.edges.slot(slot);
       const rule = this.edges.rulesOf(slot).newDependency;
-      if (e.lastDataMs >= e.firstSeenMs + rule.settleMs) this.newDependency(slot, nowMs, result);
+      if (this.edges.lastDataOf(slot) >= e.firstSeenMs + rule.settleMs) this.newDependency(slot, nowMs, result);
       else if (nowMs - e.firstSeenMs < 3 * rule.settleMs) waiting.push(slot);
     }
     this.settling = waiting;

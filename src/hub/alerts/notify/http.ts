@@ -1,6 +1,6 @@
 // One POST to a receiver: JSON body, a timeout, and errors that say what went wrong without the
 // address (webhook URLs carry their secret in the path) or anything else secret.
-import { redact } from '../config/secrets.js';
+import { redact } from '../../../lib/secret-file.js';
 
 export class DeliveryError extends Error {
   override name = 'DeliveryError';

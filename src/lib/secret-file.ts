@@ -1,6 +1,6 @@
-// Secrets (webhook URLs, routing keys, bearer tokens) come from files only: never from the command
-// line (other users see it in ps) and never from the alerts file itself (it gets shared and
-// reviewed). A file anyone can read is refused. Messages name the file, never what is in it.
+// Secrets (tokens, webhook URLs, routing keys) come from files only: never from the command line
+// (other users see it in ps) and never from a configuration file (it gets shared and reviewed). A
+// file anyone can read is refused. Messages name the file, never what is in it.
 import { readFileSync, statSync } from 'node:fs';
 
 export class SecretError extends Error {
