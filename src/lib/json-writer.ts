@@ -45,6 +45,14 @@ export class JsonWriter {
     return this;
   }
 
+  /** Bytes from..to of `b` as they are (pre-encoded JSON text). */
+  slice(b: Buffer, from: number, to: number): this {
+    this.room(to - from);
+    b.copy(this.buf, this.at, from, to);
+    this.at += to - from;
+    return this;
+  }
+
   /** Text known to be ASCII and already valid JSON (punctuation, keys, numbers). */
   raw(s: string): this {
     const n = s.length;
@@ -153,5 +161,51 @@ export class JsonWriter {
     this.at = 0;
     this.buf = Buffer.alloc(0);
     return this.done;
+  }
+}
+
+/**
+ * JSON text per item number (e.g. an edge's fixed members), encoded once and kept in one growing
+ * buffer: answers copy the bytes instead of encoding the same strings again (no object per item).
+ */
+export class JsonBytesCache {
+  private buf = Buffer.allocUnsafe(1 << 16);
+  private used = 0;
+  private start = new Int32Array(0);
+  private end = new Int32Array(0);
+
+  /** Writes item `i`'s text, made (by `make`) the first time it is asked for. */
+  write(w: JsonWriter, i: number, make: () => string): void {
+    if (i >= this.start.length) this.growIndex(i + 1);
+    let from = this.start[i]!;
+    if (from < 0) {
+      const text = make();
+      const n = Buffer.byteLength(text);
+      if (this.used + n > this.buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
+        this.buf.copy(bigger, 0, 0, this.used);
+        this.buf = bigger;
+      }
+      from = this.used;
+      this.used += this.buf.write(text, from, n, 'utf8');
+      this.start[i] = from;
+      this.end[i] = this.used;
+    }
+    w.slice(this.buf, from, this.end[i]!);
+  }
+
+  private growIndex(n: number): void {
+    const size = Math.max(n, this.start.length * 2, 1024);
+    const start = new Int32Array(size).fill(-1);
+    start.set(this.start);
+    const end = new Int32Array(size);
+    end.set(this.end);
+    this.start = start;
+    this.end = end;
+  }
+
+  /** Bytes held (for memory accounting). */
+  get bytes(): number {
+    return this.used;
   }
 }

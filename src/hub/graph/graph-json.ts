@@ -3,7 +3,7 @@
 // stringifying them took most of the answer's time). The shapes are the API's Graph, GraphEdge
 // and SideView.
 import { FAIL_REASONS } from '../../model/edge.js';
-import { JsonWriter } from '../../lib/json-writer.js';
+import { JsonBytesCache, JsonWriter } from '../../lib/json-writer.js';
 import { C, quantileOfRows, round } from './counters.js';
 import type { ViewIndex } from './view-index.js';
 import { edgeRows, type ViewTotals } from './view-totals.js';
@@ -28,29 +28,39 @@ function side(w: JsonWriter, v: Float64Array, at: number): void {
   w.raw('}');
 }
 
-const escaped = new WeakMap<ViewIndex, { nodes: string[]; edges: string[] }>();
+/** What repeats in every answer of a view, as JSON text kept with its index. */
+interface Encoded {
+  /** Per view edge: `{"id":...,"source":...,"target":...,"port":...,"protocol":...` (they never change). */
+  edgeHeads: JsonBytesCache;
+  /** Per view node: `{"id":...,"kind":...,"name":...,"labels":`. */
+  nodeHeads: JsonBytesCache;
+  /** Per endpoint of the index: its labels in this view. */
+  endpointLabels: JsonBytesCache;
+  /** Per view node: its labels when every member had traffic, and how many members it had then. */
+  allLabels: string[];
+  allMembers: number[];
+}
 
-/** Ids as JSON text, kept with the index (they repeat in every answer). */
-function idsOf(index: ViewIndex): { nodes: string[]; edges: string[] } {
-  let e = escaped.get(index);
-  if (!e) escaped.set(index, (e = { nodes: [], edges: [] }));
+const encoded = new WeakMap<ViewIndex, Encoded>();
+
+function encodedOf(index: ViewIndex): Encoded {
+  let e = encoded.get(index);
+  if (!e) encoded.set(index, (e = { edgeHeads: new JsonBytesCache(), nodeHeads: new JsonBytesCache(), endpointLabels: new JsonBytesCache(), allLabels: [], allMembers: [] }));
   return e;
 }
 
 /** One edge of the view's totals at `pos`, as GraphEdge JSON; `extra` is JSON members to add (`,"alerts":[...]`). */
 export function writeEdge(w: JsonWriter, t: ViewTotals, pos: number, extra = '', withSides = true): void {
   const { index } = t;
-  const ids = idsOf(index);
   const ve = t.edges[pos]!;
   const { c, ca, s, sa, m, ma } = t.rowsAt(pos, rows);
   const fromClient = ca >= 0;
-  const src = index.source[ve]!;
-  const dst = index.target[ve]!;
-  w.raw('{"id":').utf8((ids.edges[ve] ??= JSON.stringify(index.edgeId(ve))));
-  w.raw(',"source":').utf8((ids.nodes[src] ??= JSON.stringify(index.nodeIds[src])));
-  w.raw(',"target":').utf8((ids.nodes[dst] ??= JSON.stringify(index.nodeIds[dst])));
-  w.raw(',"port":').number(index.port[ve]!);
-  w.raw(',"protocol":').string(index.protocol[ve]!);
+  encodedOf(index).edgeHeads.write(
+    w,
+    ve,
+    () =>
+      `{"id":${JSON.stringify(index.edgeId(ve))},"source":${JSON.stringify(index.nodeIds[index.source[ve]!])},"target":${JSON.stringify(index.nodeIds[index.target[ve]!])},"port":${index.port[ve]},"protocol":${JSON.stringify(index.protocol[ve])}`,
+  );
   w.raw(',"connections":').number(round(m[ma + C.opened]!));
   w.raw(',"active":').number(round(m[ma + C.active]!));
   w.raw(',"failures":{');
@@ -86,11 +96,21 @@ export function writeEdge(w: JsonWriter, t: ViewTotals, pos: number, extra = '',
 }
 
 export function writeNode(w: JsonWriter, t: ViewTotals, node: number, extra = ''): void {
-  const ids = idsOf(t.index);
-  w.raw('{"id":').utf8((ids.nodes[node] ??= JSON.stringify(t.index.nodeIds[node])));
-  w.raw(',"kind":').string(t.index.nodeKinds[node]!);
-  w.raw(',"name":').string(t.index.nodeNames[node]!);
-  w.raw(',"labels":').utf8(JSON.stringify(t.nodeLabels(node)));
+  const { index } = t;
+  const e = encodedOf(index);
+  e.nodeHeads.write(w, node, () => `{"id":${JSON.stringify(index.nodeIds[node])},"kind":${JSON.stringify(index.nodeKinds[node])},"name":${JSON.stringify(index.nodeNames[node])},"labels":`);
+  // The labels depend on which members had traffic: the two common cases (one member, or all of
+  // them) are kept encoded; a mix is worked out.
+  const members = index.nodeMembers[node]!;
+  const present = t.presentMember(node);
+  if (present.count <= 1) e.endpointLabels.write(w, present.only, () => JSON.stringify(index.endpointLabels[present.only]));
+  else if (present.count === members.length) {
+    if (e.allMembers[node] !== members.length) {
+      e.allLabels[node] = JSON.stringify(t.nodeLabels(node));
+      e.allMembers[node] = members.length;
+    }
+    w.utf8(e.allLabels[node]!);
+  } else w.utf8(JSON.stringify(t.nodeLabels(node)));
   if (extra) w.utf8(extra);
   w.raw('}');
 }

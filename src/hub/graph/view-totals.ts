@@ -131,22 +131,30 @@ export class ViewTotals {
     return out;
   }
 
+  /** How many of a view node's endpoints had traffic, and one of them (the first member when none did). */
+  presentMember(node: number): { count: number; only: number } {
+    const members = this.index.nodeMembers[node]!;
+    let only = members[0]!;
+    let count = 0;
+    let first = true;
+    for (const m of members) {
+      if (this.present[m]) {
+        if (first) only = m;
+        first = false;
+        count++;
+      }
+    }
+    return { count, only };
+  }
+
   /**
    * A view node's labels over its endpoints that had traffic: one value where they agree, the
    * sorted values joined by ',' where they differ (at most 16 values a key).
    */
   nodeLabels(node: number): Record<string, string> {
+    const { count, only } = this.presentMember(node);
+    if (count <= 1) return { ...this.index.endpointLabels[only]! };
     const members = this.index.nodeMembers[node]!;
-    let only: number | undefined;
-    let count = 0;
-    for (const m of members) {
-      if (this.present[m]) {
-        only = m;
-        if (++count > 1) break;
-      }
-    }
-    if (count === 0) only = members[0];
-    if (count <= 1) return { ...this.index.endpointLabels[only!]! };
     const values = new Map<string, Set<string>>();
     for (const m of members) {
       if (!this.present[m]) continue;
