@@ -5,7 +5,7 @@
 import type { Endpoint } from './endpoint.js';
 import { edgeId } from './graph.js';
 import { endpointLabels, nodeOf, viewName, type View } from './views.js';
-import type { ResolvedEdge } from '../store/store.js';
+import type { KnownEdges, ResolvedEdge } from '../store/store.js';
 
 /** Grows an Int32Array to hold at least `n` items (new items set to `fill`). */
 function grow(a: Int32Array, n: number, fill = -1): Int32Array {
@@ -50,6 +50,8 @@ export class ViewIndex {
   /** Per fine edge (local number), its ends' endpoint numbers. */
   fineClient: Int32Array = new Int32Array(0);
   fineServer: Int32Array = new Int32Array(0);
+  /** The store's known edges with ids below this are indexed. */
+  private knownIndexed = 0;
 
   constructor(readonly view: View) {
     this.name = viewName(view);
@@ -146,9 +148,13 @@ export class ViewIndex {
     return id;
   }
 
-  /** Indexes fine edges the store knows (cheap for those already indexed). */
-  indexAll(edges: Iterable<ResolvedEdge>): void {
-    for (const e of edges) this.fineNumber(e);
+  /** Indexes the fine edges the store knows that this index has not seen (ids only grow). */
+  indexAll(known: KnownEdges): void {
+    for (let id = this.knownIndexed; id < known.size; id++) {
+      const e = known.edge(id);
+      if (e) this.fineNumber(e);
+    }
+    this.knownIndexed = Math.max(this.knownIndexed, known.size);
   }
 
   /**

@@ -6,7 +6,7 @@ import { edgeTotalsOf, selectFine, type FineTotals } from '../graph/fine-totals.
 import type { Ingest } from '../ingest/pipeline.js';
 import { LiveWindows, DEFAULT_LIVE_WINDOWS_MS } from '../live/live.js';
 import type { DuckStore, RowsTable } from './duckdb.js';
-import type { EdgeTotals, GraphStore, KnownEndpoint, ResolvedEdge, SeriesPoint, Window } from './store.js';
+import type { EdgeTotals, GraphStore, KnownEdges, KnownEndpoint, ResolvedEdge, SeriesPoint, Window } from './store.js';
 
 export interface EmbeddedOptions {
   /** Window lengths kept in memory (ms; default the last 5 minutes and the last hour). */
@@ -110,8 +110,9 @@ export class EmbeddedStore implements GraphStore {
     return out;
   }
 
-  *known(): Iterable<ResolvedEdge> {
-    for (const f of this.ingest.edges.values()) yield this.resolvedEdge(f.id);
+  known(): KnownEdges {
+    const list = this.ingest.edges.values();
+    return { size: list.length, edge: (id) => (list[id] ? this.resolvedEdge(id) : undefined) };
   }
 
   async series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]> {

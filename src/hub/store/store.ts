@@ -12,6 +12,13 @@ export interface Window {
 }
 
 /** A fine edge with its ends resolved. */
+/** The fine edges a store has numbered, by id from 0 to size - 1 (they only grow: indexes read only the new ones). */
+export interface KnownEdges {
+  readonly size: number;
+  /** The edge with this id (undefined for an id the store skipped). */
+  edge(id: number): ResolvedEdge | undefined;
+}
+
 export interface ResolvedEdge {
   /** Stable for the store's life: what series() selects by. */
   readonly key: string;
@@ -54,7 +61,7 @@ export interface GraphStore {
    */
   fine(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<FineTotals>;
   /** Every fine edge the store knows (whatever the window), when it can tell cheaply; else undefined. */
-  known(): Iterable<ResolvedEdge> | undefined;
+  known(): KnownEdges | undefined;
   series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]>;
   /** Every endpoint seen within the retention, with its addresses (for search). */
   endpoints(): Promise<KnownEndpoint[]>;
