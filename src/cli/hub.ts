@@ -9,6 +9,7 @@ import { createLogger } from '../lib/log.js';
 import { readSecretFile } from '../lib/secret-file.js';
 import { UsageError } from './errors.js';
 import { parseListen } from './options.js';
+import { webOptionsFrom } from './web-options.js';
 import { hostname } from 'node:os';
 import { AlertsConfigError, defaultAlertsConfig, loadAlertsConfig } from '../hub/alerts/config/load.js';
 import type { AlertsConfig } from '../hub/alerts/config/types.js';
@@ -78,6 +79,8 @@ export interface HubStartOptions {
   memoryLimit: string;
   /** A file, false (--no-alerts), or undefined/true: the default rules. */
   alerts?: string | boolean;
+  /** TLS for the hub's endpoint (exporter-toolkit format, as the agent's). */
+  'web.config.file'?: string;
 }
 
 /** The alerting configuration the options ask for; errors name the file and line. */
@@ -98,6 +101,9 @@ export async function startHubFromOptions(o: HubStartOptions, log: ReturnType<ty
   const listen = parseListen(o.listen, '--listen');
   const retentionMs = parseRetention(o.retention);
   const token = o.tokenFile ? readTokenFile(o.tokenFile, '--token-file') : undefined;
+  const { web } = webOptionsFrom(o);
+  // One Authorization header cannot carry both the agents' bearer token and a password.
+  if (web && web.users.size > 0) throw new UsageError(`--web.config.file ${web.file}: basic_auth_users is not for the hub: agents and API clients authenticate with the bearer token of --token-file; keep tls_server_config only`);
   if (!token && !isLoopback(listen.host)) {
     throw new UsageError(`--listen ${o.listen} reaches beyond this host: give --token-file with a secret (agents then use --hub-token-file), or listen on 127.0.0.1`);
   }
@@ -111,12 +117,11 @@ export async function startHubFromOptions(o: HubStartOptions, log: ReturnType<ty
   }
   const prometheusStepMs = o.prometheusStep ? parseRetentionLike(o.prometheusStep, '--prometheus-step') : undefined;
   const alerts = alertsFromOptions(o, listen);
-  const hub = await startHub({ listen, dataDir: o.data, retentionMs, token, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, prometheusUrl, prometheusStepMs, alerts }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new Error(`cannot listen on ${o.listen}: the port is in use (find it with: ss -ltnp 'sport = :${listen.port}'); choose another with --listen`);
+  const hub = await startHub({ listen, dataDir: o.data, retentionMs, token, web, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, prometheusUrl, prometheusStepMs, alerts }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EACCES' && String(err.message).includes(o.data)) throw new Error(`cannot write ${o.data}: run as root or choose another directory with --data`);
     throw err;
   });
-  log.info({ url: hub.url, store: prometheusUrl ? `prometheus ${prometheusUrl}` : `embedded ${o.data}`, retention: formatDuration(retentionMs), token: token ? 'required' : 'none (loopback only)' }, 'hub listening');
+  log.info({ url: hub.url, store: prometheusUrl ? `prometheus ${prometheusUrl}` : `embedded ${o.data}`, retention: formatDuration(retentionMs), token: token ? 'required' : 'none (loopback only)', tls: web?.tls ? web.file : 'none' }, 'hub listening');
   return hub;
 }
 
@@ -124,6 +129,7 @@ export function registerHub(program: Command): void {
   addHubOptions(program.command('hub').description("the cluster's live service map: agents send it their edges (--hub URL), it joins both sides, keeps history and serves the API and UI"))
     .option('--prometheus <url>', 'compute the graph and history with PromQL from this Prometheus-compatible store, which scrapes the agents (targets labelled node and zone); the hub keeps no state')
     .option('--prometheus-step <duration>', "that store's scrape interval", '15s')
+    .option('--web.config.file <file>', "TLS for the API, the UI and agents, in the Prometheus exporter-toolkit format (tls_server_config; as the agent's endpoint; agents then use --hub https://...)")
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--log-format <format>', 'auto (text for people on a terminal, JSON lines otherwise), json or text', 'auto')
     .action(async (flags: HubCliOptions) => {

@@ -2,6 +2,7 @@
 // PromQL), the join and the query API behind one HTTP server, and the timers that keep it going.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { Server as TlsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { DuckStore } from './store/duckdb.js';
 import { EmbeddedStore } from './store/embedded.js';
@@ -9,7 +10,9 @@ import { Ingest, DEFAULT_INGEST, type IngestOptions } from './ingest/pipeline.js
 import { HubMetrics } from './metrics.js';
 import { Queries } from './api/queries.js';
 import { StreamHub } from './api/stream.js';
-import { createApiServer } from './api/server.js';
+import { createApiHandler } from './api/server.js';
+import { serve, type HttpLimits } from '../lib/http-listen.js';
+import type { WebConfig } from '../lib/web-config.js';
 import { openApiDocument } from './api/openapi.js';
 import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
 import type { EdgeTotals, GraphStore } from './store/store.js';
@@ -25,6 +28,8 @@ export interface HubOptions {
   dataDir: string;
   retentionMs: number;
   token?: string;
+  /** TLS (and client certificates) from --web.config.file; none: plain HTTP. */
+  web?: WebConfig;
   webDir?: string;
   version: string;
   log: Logger;
@@ -48,8 +53,19 @@ export interface HubOptions {
   now?: () => number;
 }
 
+/** Methods the API answers (others get 405 before it sees them). */
+const HUB_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/**
+ * The limits of lib/http-listen for the hub: bodies are the API's to check (its 413 names the limit
+ * and counts the refusal), a connection per agent (hundreds), and no cut-off on a response's
+ * length: the stream's responses never end (its keep-alive every 15 s keeps the socket busy), and
+ * an answer to a slow reader is bounded by the socket's inactivity timeout instead.
+ */
+const HUB_HTTP_LIMITS: Partial<HttpLimits> = { maxBodyBytes: Number.MAX_SAFE_INTEGER, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 30_000, responseTimeoutMs: 2 ** 31 - 1, maxConnections: 16_384 };
+
 export interface RunningHub {
-  server: Server;
+  server: Server | TlsServer;
   url: string;
   store: GraphStore;
   metrics: HubMetrics;
@@ -186,7 +202,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const queries = new Queries(store, o.now ?? Date.now, alerts ? { any: (w) => alerts.alerts(w.from).length > 0, of: (e, w) => ({ alerts: alerts.marks(e, w) }) } : undefined);
   const status = async (): Promise<unknown> => ({ store: store.kind, retention_seconds: store.retentionMs / 1000, ...backend.status() });
   const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
-  const server = createApiServer({
+  const handler = createApiHandler({
     queries,
     stream,
     metrics,
@@ -199,20 +215,22 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     webDir: o.webDir,
     extra: alerts ? (req, url) => alertsApi(alerts, req, url, Date.now()) : undefined,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.listen.port, o.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const endpoint = await serve(handler, { listen: o.listen, web: o.web, limits: HUB_HTTP_LIMITS, log: o.log, methods: HUB_METHODS }).catch(async (err: unknown) => {
+    await alerts?.close().catch(() => undefined);
+    await backend.close().catch(() => undefined);
+    for (const t of timers) clearInterval(t);
+    stream.close();
+    throw err;
   });
+  const { server } = endpoint;
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = `http://${host}:${addr.port}`;
+  const url = `${endpoint.tls ? 'https' : 'http'}://${host}:${addr.port}`;
+  if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = url;
   let closed = false;
   return {
     server,
-    url: `http://${host}:${addr.port}`,
+    url,
     store,
     metrics,
     ingest,
@@ -222,10 +240,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
       closed = true;
       for (const t of timers) clearInterval(t);
       stream.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await endpoint.close();
       await alerts?.close().catch((err: unknown) => o.log.error({ err }, 'saving the alert state failed'));
       await backend.close();
     },

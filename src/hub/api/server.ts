@@ -92,7 +92,8 @@ The UI is not built here (dist/web is absent). The API:
   GET  /metrics                 the hub's own metrics
 `;
 
-export function createApiServer(o: ApiOptions): http.Server {
+/** The hub's request handler (served by lib/http-listen's serve: TLS from --web.config.file, limits). */
+export function createApiHandler(o: ApiOptions): http.RequestListener {
   const tokenDigest = o.token ? digest(o.token) : undefined;
   const authorized = (req: IncomingMessage): boolean => {
     if (!tokenDigest) return true;
@@ -246,7 +247,7 @@ export function createApiServer(o: ApiOptions): http.Server {
     return 'static';
   };
 
-  const server = http.createServer((req, res) => {
+  return (req, res) => {
     const started = process.hrtime.bigint();
     let endpoint = 'other';
     route(req, res)
@@ -271,9 +272,5 @@ export function createApiServer(o: ApiOptions): http.Server {
       .finally(() => {
         if (endpoint !== 'stream') o.metrics.queryDuration.observe({ endpoint }, Number(process.hrtime.bigint() - started) / 1e9);
       });
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 30_000;
-  return server;
+  };
 }
