@@ -148,30 +148,36 @@ async function compare(dirA: string, distA: string, dirB: string, distB: string,
   const b = child(dirB, distB);
   const [ha, hb] = [await a.ask({}), await b.ask({})];
   console.log(`A ${distA} on ${dirA}; B ${distB} on ${dirB}: live windows loaded in ${hb.liveLoadS ?? '-'} s (B), ${ha.liveLoadS ?? '-'} s (A)`);
-  const end = meta.end;
   const pod = c.pods[c.edges[0]![1]]!;
   const client = c.pods[c.edges[0]![0]]!;
   const wl = (p: typeof pod): string => `workload:${p.namespace}/${p.workload}`;
-  const at = (fromMin: number, toMin = 0): string => `from=${new Date(end - fromMin * MINUTE).toISOString()}&to=${new Date(end - toMin * MINUTE).toISOString()}`;
   const edge = encodeURIComponent(`workload|${wl(client)}|${wl(pod)}|${pod.port}`);
-  const queries: Record<string, { path: string; gzip?: boolean }> = {
-    'graph view=workload (5 min)': { path: `/api/v1/graph?view=workload&${at(5)}` },
-    'graph view=workload (5 min), gzip': { path: `/api/v1/graph?view=workload&${at(5)}`, gzip: true },
-    'graph view=workload (5 min), sides=true': { path: `/api/v1/graph?view=workload&sides=true&${at(5)}` },
-    'graph view=pod (5 min)': { path: `/api/v1/graph?view=pod&${at(5)}` },
-    'graph view=workload (1 h)': { path: `/api/v1/graph?view=workload&${at(60)}` },
-    'neighbourhood hops=2 (pod, 5 min)': { path: `/api/v1/neighbourhood?node=${encodeURIComponent(`pod:${pod.namespace}/${pod.name}`)}&hops=2&${at(5)}` },
-    'breakdown by=node (workload edge, 5 min)': { path: `/api/v1/breakdown?by=node&edge=${edge}&${at(5)}` },
-    'diff view=workload (5 min vs 30 min before)': { path: `/api/v1/diff?view=workload&${at(5)}&baseline_from=${new Date(end - 35 * MINUTE).toISOString()}&baseline_to=${new Date(end - 30 * MINUTE).toISOString()}` },
-    'search q=<a pod name prefix>': { path: `/api/v1/search?q=${encodeURIComponent(pod.name.slice(0, 12))}` },
-    'history edge 1 h, step 1 m': { path: `/api/v1/history?step=1m&${at(60)}&edge=${edge}` },
-    'graph view=workload (20-15 min ago: the store)': { path: `/api/v1/graph?view=workload&${at(20, 15)}` },
+  // Windows end where each directory's hour ends (the two were prepared at different times): the
+  // same windows relative to each build's data, so that the live windows can answer.
+  const queriesAt = (end: number): Record<string, { path: string; gzip?: boolean }> => {
+    const at = (fromMin: number, toMin = 0): string => `from=${new Date(end - fromMin * MINUTE).toISOString()}&to=${new Date(end - toMin * MINUTE).toISOString()}`;
+    return {
+      'graph view=workload (5 min)': { path: `/api/v1/graph?view=workload&${at(5)}` },
+      'graph view=workload (5 min), gzip': { path: `/api/v1/graph?view=workload&${at(5)}`, gzip: true },
+      'graph view=workload (5 min), sides=true': { path: `/api/v1/graph?view=workload&sides=true&${at(5)}` },
+      'graph view=pod (5 min)': { path: `/api/v1/graph?view=pod&${at(5)}` },
+      'graph view=workload (1 h)': { path: `/api/v1/graph?view=workload&${at(60)}` },
+      'neighbourhood hops=2 (pod, 5 min)': { path: `/api/v1/neighbourhood?node=${encodeURIComponent(`pod:${pod.namespace}/${pod.name}`)}&hops=2&${at(5)}` },
+      'breakdown by=node (workload edge, 5 min)': { path: `/api/v1/breakdown?by=node&edge=${edge}&${at(5)}` },
+      'diff view=workload (5 min vs 30 min before)': { path: `/api/v1/diff?view=workload&${at(5)}&baseline_from=${new Date(end - 35 * MINUTE).toISOString()}&baseline_to=${new Date(end - 30 * MINUTE).toISOString()}` },
+      'search q=<a pod name prefix>': { path: `/api/v1/search?q=${encodeURIComponent(pod.name.slice(0, 12))}` },
+      'history edge 1 h, step 1 m': { path: `/api/v1/history?step=1m&${at(60)}&edge=${edge}` },
+      'graph view=workload (20-15 min ago: the store)': { path: `/api/v1/graph?view=workload&${at(20, 15)}` },
+    };
   };
+  const metaB = JSON.parse(readFileSync(join(dirB, 'bench.json'), 'utf8')) as Meta;
+  const perBuild = { A: queriesAt(meta.end), B: queriesAt(metaB.end) };
+  const queries = perBuild.A;
   const names = Object.keys(queries);
   const times = { A: new Map(names.map((k) => [k, [] as number[]])), B: new Map(names.map((k) => [k, [] as number[]])) };
   const sizes = { A: new Map<string, number>(), B: new Map<string, number>() };
   const run = async (which: 'A' | 'B', url: string, name: string): Promise<void> => {
-    const q = queries[name]!;
+    const q = perBuild[which][name]!;
     const started = process.hrtime.bigint();
     const res = await fetch(`${url}${q.path}`, { headers: { 'accept-encoding': q.gzip ? 'gzip' : 'identity' } });
     const body = await res.arrayBuffer();
