@@ -3,6 +3,7 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import type { AgentOptions } from '../agent/agent.js';
 import { UsageError } from './errors.js';
 import { readTokenFile } from './hub.js';
@@ -53,4 +54,41 @@ export function agentHubOptionsFrom(flags: AgentHubFlags, nodeName: string): Pic
     };
   }
   return { hub, netns };
+}
+
+/** What the zone lookup needs of the agent's options. */
+export interface ZoneSource {
+  kubernetes: 'auto' | 'on' | 'off';
+  kubeconfig?: string;
+  nodeName?: string;
+}
+
+/**
+ * This node's zone from its Kubernetes Node's topology.kubernetes.io/zone label (the older
+ * failure-domain label too), read once at start when the agent reaches the API as its enricher
+ * would (--kubernetes on, or auto in a pod or with --kubeconfig); '' when not, with a warning
+ * saying why. --zone, when given, is used instead.
+ */
+export async function kubernetesZone(o: ZoneSource, log: Logger, timeoutMs = 10_000): Promise<string> {
+  const wanted = o.kubernetes === 'on' || (o.kubernetes === 'auto' && (o.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
+  if (!wanted || !o.nodeName) return '';
+  const nodeName = o.nodeName;
+  try {
+    const [{ loadKubeConfig }, { trimNode }, { CoreV1Api }] = await Promise.all([import('../agent/enrich/k8s.js'), import('../agent/enrich/k8s-index.js'), import('@kubernetes/client-node')]);
+    const api = loadKubeConfig(o.kubeconfig).makeApiClient(CoreV1Api);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs)));
+    const list = await Promise.race([api.listNode({ fieldSelector: `metadata.name=${nodeName}` }), timeout]).finally(() => clearTimeout(timer));
+    const node = list.items.find((n) => n.metadata?.name === nodeName);
+    if (!node) {
+      log.warn({ node: nodeName }, `the Kubernetes API has no node ${nodeName}: the hub gets no zone for this node (set --node-name to the node's name, or give --zone)`);
+      return '';
+    }
+    const zone = trimNode(node).rec.zone;
+    if (zone) log.info({ node: nodeName, zone }, "zone from the Kubernetes node's topology.kubernetes.io/zone label");
+    return zone;
+  } catch (err) {
+    log.warn({ err: (err as Error).message, node: nodeName }, `the zone could not be read from the Kubernetes API (${(err as Error).message}): the hub gets none for this node (give --zone)`);
+    return '';
+  }
 }
