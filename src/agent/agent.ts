@@ -188,7 +188,8 @@ export class Agent {
     );
     log.info({ listen: formatListen(this.options.listen), intervalMs: this.options.intervalMs }, `serving metrics on ${this.server.tls ? 'https' : 'http'}://${formatListen(this.options.listen)}/metrics`);
     if (this.options.hub) {
-      this.hub = new HubExport({ ...this.options.hub, intervalMs: this.options.intervalMs, version: VERSION }, () => this.capabilities(), log);
+      const node = this.options.hub.node;
+      this.hub = new HubExport({ ...this.options.hub, zoneOf: () => this.enricher.nodeZone(node), intervalMs: this.options.intervalMs, version: VERSION }, () => this.capabilities(), log);
       log.info({ hub: this.options.hub.url, agent: this.options.hub.agent, node: this.options.hub.node, zone: this.options.hub.zone }, 'sending edges to the hub');
     }
     this.lastTickMs = Date.now();

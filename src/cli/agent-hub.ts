@@ -1,16 +1,21 @@
 // The agent's options for the hub and for standing as one node of several on one kernel:
-// --hub, --hub-token-file, --netns, --zone (with --node-name).
-import { statSync } from 'node:fs';
+// --hub, --hub-token-file, --hub-ca-file, --hub-cert-file/--hub-key-file, --hub-basic-auth-file,
+// --netns, --zone (with --node-name).
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import type { Logger } from 'pino';
 import type { AgentOptions } from '../agent/agent.js';
 import { UsageError } from './errors.js';
 import { readTokenFile } from './hub.js';
+import { readSecretFile } from '../lib/secret-file.js';
 
 export interface AgentHubFlags {
   hub?: string;
   hubTokenFile?: string;
+  hubCaFile?: string;
+  hubCertFile?: string;
+  hubKeyFile?: string;
+  hubBasicAuthFile?: string;
   netns?: string;
   zone?: string;
 }
@@ -19,6 +24,10 @@ export function addAgentHubOptions(cmd: Command): Command {
   return cmd
     .option('--hub <url>', 'send each interval\'s edges to a hub (e.g. http://hub:4040): buffered while it is away, resent without double counting')
     .option('--hub-token-file <path>', "the hub's bearer token (the hub's --token-file)")
+    .option('--hub-ca-file <path>', "CA certificate(s) (PEM) that signed the hub's certificate, for an https:// hub (default: the system's)")
+    .option('--hub-cert-file <path>', "this agent's client certificate (PEM), for a hub that asks for one (with --hub-key-file)")
+    .option('--hub-key-file <path>', 'the key of --hub-cert-file (PEM)')
+    .option('--hub-basic-auth-file <path>', "USER:PASSWORD for a hub with basic_auth_users in its --web.config.file (a file readable only by root)")
     .option('--netns <path>', 'observe only the connections of this network namespace (e.g. /run/netns/NAME): with --node-name and --zone, one agent per namespace stands for one node')
     .option('--zone <zone>', "this node's zone (default: none; on Kubernetes nodes the topology.kubernetes.io/zone label)");
 }
@@ -35,7 +44,11 @@ function netnsInode(path: string): number {
 
 export function agentHubOptionsFrom(flags: AgentHubFlags, nodeName: string): Pick<AgentOptions, 'hub' | 'netns'> {
   const netns = flags.netns ? netnsInode(flags.netns) : undefined;
-  if (flags.hubTokenFile && !flags.hub) throw new UsageError('--hub-token-file needs --hub URL');
+  for (const [flag, given] of [['--hub-token-file', flags.hubTokenFile], ['--hub-ca-file', flags.hubCaFile], ['--hub-cert-file', flags.hubCertFile], ['--hub-basic-auth-file', flags.hubBasicAuthFile]] as const) {
+    if (given && !flags.hub) throw new UsageError(`${flag} needs --hub URL`);
+  }
+  if (Boolean(flags.hubCertFile) !== Boolean(flags.hubKeyFile)) throw new UsageError('--hub-cert-file and --hub-key-file go together');
+  if (flags.hubTokenFile && flags.hubBasicAuthFile) throw new UsageError('--hub-token-file and --hub-basic-auth-file both go in the Authorization header: give the one the hub asks for');
   let hub: AgentOptions['hub'];
   if (flags.hub) {
     let url: URL;
@@ -45,9 +58,13 @@ export function agentHubOptionsFrom(flags: AgentHubFlags, nodeName: string): Pic
       throw new UsageError(`--hub '${flags.hub}' is not a URL: use e.g. http://127.0.0.1:4040`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--hub '${flags.hub}': use an http:// or https:// URL`);
+    if (url.username || url.password) throw new UsageError(`--hub '${url.host}': no credentials in the URL (command lines are visible to every user); use --hub-basic-auth-file`);
+    if (url.protocol === 'http:' && (flags.hubCaFile || flags.hubCertFile)) throw new UsageError('--hub-ca-file and --hub-cert-file need an https:// hub URL');
     hub = {
       url: url.toString().replace(/\/+$/, ''),
       token: flags.hubTokenFile ? readTokenFile(flags.hubTokenFile, '--hub-token-file') : undefined,
+      tls: hubTls(flags),
+      basicAuth: flags.hubBasicAuthFile ? readBasicAuthFile(flags.hubBasicAuthFile) : undefined,
       agent: netns !== undefined ? `${nodeName}/${basename(flags.netns!)}` : nodeName,
       node: nodeName,
       zone: flags.zone ?? '',
@@ -56,39 +73,33 @@ export function agentHubOptionsFrom(flags: AgentHubFlags, nodeName: string): Pic
   return { hub, netns };
 }
 
-/** What the zone lookup needs of the agent's options. */
-export interface ZoneSource {
-  kubernetes: 'auto' | 'on' | 'off';
-  kubeconfig?: string;
-  nodeName?: string;
+/** A PEM file; a private key must not be readable by every user. */
+function readPem(path: string, flag: string, secret = false): string {
+  try {
+    if (secret && (statSync(path).mode & 0o004) !== 0) throw new UsageError(`${flag} ${path} is readable by every user: chmod 600 ${path}`);
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`${flag} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
-/**
- * This node's zone from its Kubernetes Node's topology.kubernetes.io/zone label (the older
- * failure-domain label too), read once at start when the agent reaches the API as its enricher
- * would (--kubernetes on, or auto in a pod or with --kubeconfig); '' when not, with a warning
- * saying why. --zone, when given, is used instead.
- */
-export async function kubernetesZone(o: ZoneSource, log: Logger, timeoutMs = 10_000): Promise<string> {
-  const wanted = o.kubernetes === 'on' || (o.kubernetes === 'auto' && (o.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST !== undefined));
-  if (!wanted || !o.nodeName) return '';
-  const nodeName = o.nodeName;
+function hubTls(flags: AgentHubFlags): NonNullable<AgentOptions['hub']>['tls'] {
+  if (!flags.hubCaFile && !flags.hubCertFile) return undefined;
+  return {
+    ...(flags.hubCaFile ? { ca: readPem(flags.hubCaFile, '--hub-ca-file') } : {}),
+    ...(flags.hubCertFile ? { cert: readPem(flags.hubCertFile, '--hub-cert-file'), key: readPem(flags.hubKeyFile!, '--hub-key-file', true) } : {}),
+  };
+}
+
+function readBasicAuthFile(path: string): { user: string; password: string } {
+  let text: string;
   try {
-    const [{ loadKubeConfig }, { trimNode }, { CoreV1Api }] = await Promise.all([import('../agent/enrich/k8s.js'), import('../agent/enrich/k8s-index.js'), import('@kubernetes/client-node')]);
-    const api = loadKubeConfig(o.kubeconfig).makeApiClient(CoreV1Api);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs)));
-    const list = await Promise.race([api.listNode({ fieldSelector: `metadata.name=${nodeName}` }), timeout]).finally(() => clearTimeout(timer));
-    const node = list.items.find((n) => n.metadata?.name === nodeName);
-    if (!node) {
-      log.warn({ node: nodeName }, `the Kubernetes API has no node ${nodeName}: the hub gets no zone for this node (set --node-name to the node's name, or give --zone)`);
-      return '';
-    }
-    const zone = trimNode(node).rec.zone;
-    if (zone) log.info({ node: nodeName, zone }, "zone from the Kubernetes node's topology.kubernetes.io/zone label");
-    return zone;
+    text = readSecretFile(path);
   } catch (err) {
-    log.warn({ err: (err as Error).message, node: nodeName }, `the zone could not be read from the Kubernetes API (${(err as Error).message}): the hub gets none for this node (give --zone)`);
-    return '';
+    throw new UsageError(`--hub-basic-auth-file ${(err as Error).message}`);
   }
+  const colon = text.indexOf(':');
+  if (colon <= 0 || colon === text.length - 1) throw new UsageError(`--hub-basic-auth-file ${path} does not hold USER:PASSWORD on one line`);
+  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }

@@ -10,7 +10,7 @@ import { AgentPrograms } from './agent-programs.js';
 import { UsageError } from './errors.js';
 import { parseL7Rule } from '../agent/l7/switch.js';
 import { addWebOptions, webOptionsFrom, type WebFlags } from './web-options.js';
-import { addAgentHubOptions, agentHubOptionsFrom, kubernetesZone, type AgentHubFlags } from './agent-hub.js';
+import { addAgentHubOptions, agentHubOptionsFrom, type AgentHubFlags } from './agent-hub.js';
 
 interface AgentFlags extends WebFlags, AgentHubFlags {
   listen: string;
@@ -202,9 +202,7 @@ export function registerAgent(program: Command): void {
   addAgentOptions(program.command('agent').description('follow every TCP connection on this node and export per-edge metrics (Prometheus on :9387)')).action(
     async (flags: AgentFlags) => {
       requireBpfPrivileges('agent');
-      const options = agentOptionsFrom(flags);
-      if (options.hub && !options.hub.zone && options.enrich) options.hub.zone = await kubernetesZone(options.enrich, options.log);
-      await runAgent(options);
+      await runAgent(agentOptionsFrom(flags));
     },
   );
 }

@@ -9,7 +9,7 @@ import { createLogger } from '../lib/log.js';
 import { readSecretFile } from '../lib/secret-file.js';
 import { UsageError } from './errors.js';
 import { parseListen } from './options.js';
-import { webOptionsFrom } from './web-options.js';
+import { addWebConfigOption, authenticates, webOptionsFrom } from './web-options.js';
 import { hostname } from 'node:os';
 import { AlertsConfigError, defaultAlertsConfig, loadAlertsConfig } from '../hub/alerts/config/load.js';
 import type { AlertsConfig } from '../hub/alerts/config/types.js';
@@ -57,11 +57,13 @@ function parseRetention(value: string): number {
 }
 
 export function addHubOptions(cmd: Command, prefix = ''): Command {
+  // `up` runs the agent beside the hub: its --web.config.file is the agent's endpoint's.
+  if (!prefix) addWebConfigOption(cmd);
   return cmd
     .option(`--${prefix}listen <addr>`, 'address for the API, the UI and agents (HOST:PORT)', HUB_DEFAULTS.listen)
     .option('--data <dir>', 'where history is kept (DuckDB, Parquet files)', HUB_DEFAULTS.data)
     .option('--retention <duration>', 'how long history is kept (1-minute resolution; interval resolution for the last hour)', HUB_DEFAULTS.retention)
-    .option('--token-file <path>', 'bearer token required from agents and API clients (required when listening beyond loopback)')
+    .option('--token-file <path>', 'bearer token required from agents and API clients (beyond loopback, this or credentials in --web.config.file are required)')
     .option('--web <dir>', 'the UI files to serve at / (default: dist/web of this installation)')
     .option('--memory-limit <size>', "DuckDB's memory limit", '1GB')
     .option('--alerts <file>', 'alert rules, thresholds per namespace or workload, and receivers (YAML; see docs/alerts.md); without it the default rules run with no receivers')
@@ -79,15 +81,15 @@ export interface HubStartOptions {
   memoryLimit: string;
   /** A file, false (--no-alerts), or undefined/true: the default rules. */
   alerts?: string | boolean;
-  /** TLS for the hub's endpoint (exporter-toolkit format, as the agent's). */
+  /** TLS and basic authentication of the hub's endpoint (not with `up`). */
   'web.config.file'?: string;
 }
 
 /** The alerting configuration the options ask for; errors name the file and line. */
-export function alertsFromOptions(o: Pick<HubStartOptions, 'alerts'>, listen: { host: string; port: number }): AlertsConfig | false {
+export function alertsFromOptions(o: Pick<HubStartOptions, 'alerts'>, listen: { host: string; port: number }, tls = false): AlertsConfig | false {
   if (o.alerts === false) return false;
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? hostname() : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  const externalUrl = `http://${host}:${listen.port}`;
+  const externalUrl = `${tls ? 'https' : 'http'}://${host}:${listen.port}`;
   try {
     return typeof o.alerts === 'string' ? loadAlertsConfig(o.alerts, { externalUrl }) : defaultAlertsConfig({ externalUrl });
   } catch (err) {
@@ -102,10 +104,11 @@ export async function startHubFromOptions(o: HubStartOptions, log: ReturnType<ty
   const retentionMs = parseRetention(o.retention);
   const token = o.tokenFile ? readTokenFile(o.tokenFile, '--token-file') : undefined;
   const { web } = webOptionsFrom(o);
-  // One Authorization header cannot carry both the agents' bearer token and a password.
-  if (web && web.users.size > 0) throw new UsageError(`--web.config.file ${web.file}: basic_auth_users is not for the hub: agents and API clients authenticate with the bearer token of --token-file; keep tls_server_config only`);
-  if (!token && !isLoopback(listen.host)) {
-    throw new UsageError(`--listen ${o.listen} reaches beyond this host: give --token-file with a secret (agents then use --hub-token-file), or listen on 127.0.0.1`);
+  if (token && web?.users.size) throw new UsageError('--token-file and basic_auth_users in --web.config.file both use the Authorization header: choose one (agents send the token with --hub-token-file, or the credentials with --hub-basic-auth-file)');
+  if (!token && !authenticates(web) && !isLoopback(listen.host)) {
+    throw new UsageError(
+      `--listen ${o.listen} reaches beyond this host: give --token-file with a secret (agents then use --hub-token-file), or a --web.config.file with basic_auth_users or required client certificates, or listen on 127.0.0.1`,
+    );
   }
   let prometheusUrl: string | undefined;
   if (o.prometheus) {
@@ -116,12 +119,13 @@ export async function startHubFromOptions(o: HubStartOptions, log: ReturnType<ty
     }
   }
   const prometheusStepMs = o.prometheusStep ? parseRetentionLike(o.prometheusStep, '--prometheus-step') : undefined;
-  const alerts = alertsFromOptions(o, listen);
-  const hub = await startHub({ listen, dataDir: o.data, retentionMs, token, web, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, prometheusUrl, prometheusStepMs, alerts }).catch((err: NodeJS.ErrnoException) => {
+  const alerts = alertsFromOptions(o, listen, Boolean(web?.tls));
+  const hub = await startHub({ listen, web, dataDir: o.data, retentionMs, token, webDir: o.web ?? repoPath('dist/web'), version: VERSION, log, memoryLimit: o.memoryLimit, prometheusUrl, prometheusStepMs, alerts }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new Error(`cannot listen on ${o.listen}: the port is in use (find it with: ss -ltnp 'sport = :${listen.port}'); choose another with --listen`);
     if (err.code === 'EACCES' && String(err.message).includes(o.data)) throw new Error(`cannot write ${o.data}: run as root or choose another directory with --data`);
     throw err;
   });
-  log.info({ url: hub.url, store: prometheusUrl ? `prometheus ${prometheusUrl}` : `embedded ${o.data}`, retention: formatDuration(retentionMs), token: token ? 'required' : 'none (loopback only)', tls: web?.tls ? web.file : 'none' }, 'hub listening');
+  log.info({ url: hub.url, store: prometheusUrl ? `prometheus ${prometheusUrl}` : `embedded ${o.data}`, retention: formatDuration(retentionMs), token: token ? 'required' : 'none', tls: Boolean(web?.tls), basicAuth: (web?.users.size ?? 0) > 0 }, 'hub listening');
   return hub;
 }
 
@@ -129,7 +133,6 @@ export function registerHub(program: Command): void {
   addHubOptions(program.command('hub').description("the cluster's live service map: agents send it their edges (--hub URL), it joins both sides, keeps history and serves the API and UI"))
     .option('--prometheus <url>', 'compute the graph and history with PromQL from this Prometheus-compatible store, which scrapes the agents (targets labelled node and zone); the hub keeps no state')
     .option('--prometheus-step <duration>', "that store's scrape interval", '15s')
-    .option('--web.config.file <file>', "TLS for the API, the UI and agents, in the Prometheus exporter-toolkit format (tls_server_config; as the agent's endpoint; agents then use --hub https://...)")
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--log-format <format>', 'auto (text for people on a terminal, JSON lines otherwise), json or text', 'auto')
     .action(async (flags: HubCliOptions) => {

@@ -19,7 +19,8 @@ export function registerUp(program: Command): void {
   addHubOptions(addAgentOptions(cmd), 'hub-').action(async (flags: UpFlags) => {
     requireBpfPrivileges('up');
     const log = createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'flowscope-up' });
-    const hub = await startHubFromOptions({ ...flags, listen: flags.hubListen }, log);
+    // --web.config.file is the agent's endpoint's here; the hub of `up` is for this host (loopback by default).
+    const hub = await startHubFromOptions({ ...flags, listen: flags.hubListen, 'web.config.file': undefined }, log);
     try {
       const token = flags.tokenFile;
       const options = agentOptionsFrom({ ...(flags as unknown as Parameters<typeof agentOptionsFrom>[0]), hub: flags.hub ?? hub.url, hubTokenFile: token });

@@ -10,10 +10,19 @@ export interface WebFlags {
   'web.enableDetails'?: boolean;
 }
 
+export function addWebConfigOption(cmd: Command): Command {
+  return cmd.option('--web.config.file <file>', 'TLS and basic authentication for the endpoint, in the Prometheus exporter-toolkit format (tls_server_config, basic_auth_users with bcrypt hashes)');
+}
+
 export function addWebOptions(cmd: Command, details = '/capabilities and /connections'): Command {
-  return cmd
-    .option('--web.config.file <file>', 'TLS and basic authentication for the endpoint, in the Prometheus exporter-toolkit format (tls_server_config, basic_auth_users with bcrypt hashes)')
-    .option('--web.enable-details', `serve ${details} even when listening beyond loopback (they name processes and peers; off by default there)`);
+  return addWebConfigOption(cmd).option('--web.enable-details', `serve ${details} even when listening beyond loopback (they name processes and peers; off by default there)`);
+}
+
+/** Whether a web configuration keeps strangers out: credentials or a verified client certificate. */
+export function authenticates(web: WebConfig | undefined): boolean {
+  if (!web) return false;
+  const c = web.tls?.clientAuth;
+  return web.users.size > 0 || c === 'RequireAndVerifyClientCert' || c === 'RequireClientCert';
 }
 
 export function webOptionsFrom(flags: WebFlags): { web?: WebConfig; enableDetails: boolean } {

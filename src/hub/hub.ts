@@ -2,7 +2,8 @@
 // PromQL), the join and the query API behind one HTTP server, and the timers that keep it going.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { Server as TlsServer } from 'node:https';
+import { serve, type Endpoint } from '../lib/http-listen.js';
+import type { WebConfig } from '../lib/web-config.js';
 import type { Logger } from 'pino';
 import { DuckStore } from './store/duckdb.js';
 import { EmbeddedStore } from './store/embedded.js';
@@ -11,8 +12,6 @@ import { HubMetrics } from './metrics.js';
 import { Queries } from './api/queries.js';
 import { StreamHub } from './api/stream.js';
 import { createApiHandler } from './api/server.js';
-import { serve, type HttpLimits } from '../lib/http-listen.js';
-import type { WebConfig } from '../lib/web-config.js';
 import { openApiDocument } from './api/openapi.js';
 import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
 import type { EdgeTotals, GraphStore } from './store/store.js';
@@ -28,8 +27,6 @@ export interface HubOptions {
   dataDir: string;
   retentionMs: number;
   token?: string;
-  /** TLS (and client certificates) from --web.config.file; none: plain HTTP. */
-  web?: WebConfig;
   webDir?: string;
   version: string;
   log: Logger;
@@ -51,21 +48,24 @@ export interface HubOptions {
   liveWindowsMs?: number[];
   /** The hub's clock (ms; default Date.now): what queries and the live windows call now. */
   now?: () => number;
+  /** TLS and basic authentication (--web.config.file); absent: plain HTTP. */
+  web?: WebConfig;
 }
 
-/** Methods the API answers (others get 405 before it sees them). */
-const HUB_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
-
-/**
- * The limits of lib/http-listen for the hub: bodies are the API's to check (its 413 names the limit
- * and counts the refusal), a connection per agent (hundreds), and no cut-off on a response's
- * length: the stream's responses never end (its keep-alive every 15 s keeps the socket busy), and
- * an answer to a slow reader is bounded by the socket's inactivity timeout instead.
- */
-const HUB_HTTP_LIMITS: Partial<HttpLimits> = { maxBodyBytes: Number.MAX_SAFE_INTEGER, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 30_000, responseTimeoutMs: 2 ** 31 - 1, maxConnections: 16_384 };
+/** Connections, time limits and bodies of the hub's endpoint: every agent keeps a connection, the stream lasts. */
+const HUB_HTTP_LIMITS = {
+  maxConnections: 65_536,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  responseTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 30_000,
+  maxHeaderBytes: 16_384,
+};
 
 export interface RunningHub {
-  server: Server | TlsServer;
+  server: Server;
+  /** The endpoint's refusals (TLS handshakes, credentials, sizes), by reason. */
+  endpoint: Endpoint;
   url: string;
   store: GraphStore;
   metrics: HubMetrics;
@@ -215,14 +215,17 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
     webDir: o.webDir,
     extra: alerts ? (req, url) => alertsApi(alerts, req, url, Date.now()) : undefined,
   });
-  const endpoint = await serve(handler, { listen: o.listen, web: o.web, limits: HUB_HTTP_LIMITS, log: o.log, methods: HUB_METHODS }).catch(async (err: unknown) => {
-    await alerts?.close().catch(() => undefined);
-    await backend.close().catch(() => undefined);
-    for (const t of timers) clearInterval(t);
-    stream.close();
-    throw err;
+  const endpoint = await serve(handler, {
+    listen: o.listen,
+    web: o.web,
+    log: o.log,
+    // The API answers each method itself (a JSON 405 naming the allowed ones).
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    // The ingest handler enforces its own body limit (and counts what it refuses).
+    limits: { ...HUB_HTTP_LIMITS, maxBodyBytes: Number.MAX_SAFE_INTEGER },
+    untimedPaths: ['/api/v1/stream'],
   });
-  const { server } = endpoint;
+  const server = endpoint.server as Server;
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${endpoint.tls ? 'https' : 'http'}://${host}:${addr.port}`;
@@ -230,6 +233,7 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   let closed = false;
   return {
     server,
+    endpoint,
     url,
     store,
     metrics,

@@ -67,6 +67,8 @@ export interface ServeOptions {
   listenFlag?: string;
   /** Methods the handler serves; others get 405 (default GET and HEAD). */
   methods?: readonly string[];
+  /** Paths whose responses last as long as the client wants (event streams): no response timeout. */
+  untimedPaths?: readonly string[];
 }
 
 export interface Endpoint {
@@ -106,14 +108,18 @@ export async function serve(handler: http.RequestListener, o: ServeOptions): Pro
   const methods = o.methods ?? ['GET', 'HEAD'];
   const common = { maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: 1000, requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs };
 
+  const untimed = new Set(o.untimedPaths ?? []);
+
   const gate: http.RequestListener = (req, res) => {
-    const timer = setTimeout(() => {
-      refuse('slow_response');
-      cutOff(req.socket);
-    }, limits.responseTimeoutMs);
-    res.once('close', () => clearTimeout(timer));
-    for (const [k, v] of Object.entries(web?.headers ?? {})) res.setHeader(k, v);
     const path = (req.url ?? '/').split('?')[0]!;
+    if (!untimed.has(path)) {
+      const timer = setTimeout(() => {
+        refuse('slow_response');
+        cutOff(req.socket);
+      }, limits.responseTimeoutMs);
+      res.once('close', () => clearTimeout(timer));
+    }
+    for (const [k, v] of Object.entries(web?.headers ?? {})) res.setHeader(k, v);
     const pass = (): void => {
       if (!methods.includes(req.method ?? '')) {
         res.writeHead(405, { allow: methods.join(', '), 'content-type': 'text/plain', connection: 'close' }).end(`method not allowed: use ${methods.join(' or ')}\n`);

@@ -4,12 +4,12 @@
 // password or without TLS is down. Detail pages stay on the node when listening beyond loopback.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flowscopeBin } from '../support/paths.js';
 import { freePort } from '../support/agent.js';
-import { runCommand, sleep } from '../support/run.js';
+import { background, runCommand, sleep } from '../support/run.js';
 import { bcryptHash, makeCertificates, type TestCertificates } from '../support/certs.js';
 import { rawExchange, request, type RequestOptions } from '../support/https.js';
 import { startPrometheus } from '../support/prometheus.js';
@@ -29,23 +29,10 @@ interface Running {
 /** Starts a flowscope command and waits until its /healthz answers over TLS with the credentials. */
 async function startSecured(command: string, args: string[], host = '127.0.0.1'): Promise<Running> {
   const port = await freePort();
-  const proc = spawn(flowscopeBin, [command, '--listen', `${host}:${port}`, '--web.config.file', webFile, '--log-level', 'info', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLOWSCOPE_FLOW_INTERFACES: '^lo$' },
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => proc.on('close', () => r()));
-  const stop = async (): Promise<void> => {
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  };
+  const { proc, output, stop } = background(flowscopeBin, [command, '--listen', `${host}:${port}`, '--web.config.file', webFile, '--log-level', 'info', ...args], { ...process.env, FLOWSCOPE_FLOW_INTERFACES: '^lo$' });
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`${command} exited: ${out}`);
+    if (proc.exitCode !== null) throw new Error(`${command} exited: ${output()}`);
     try {
       if ((await request(`https://127.0.0.1:${port}/healthz`, { ca: certs.caCert, auth: `prometheus:${PASSWORD}` })).status === 200) break;
     } catch {
@@ -53,11 +40,11 @@ async function startSecured(command: string, args: string[], host = '127.0.0.1')
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`${command} did not become healthy: ${out}`);
+      throw new Error(`${command} did not become healthy: ${output()}`);
     }
     await sleep(200);
   }
-  return { port, proc, output: () => out, stop };
+  return { port, proc, output, stop };
 }
 
 let agent: Running;

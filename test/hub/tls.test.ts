@@ -1,122 +1,138 @@
-// `flowscope hub --web.config.file`: the hub's API, UI and ingest over TLS with the agent endpoint's
-// configuration format. curl (OpenSSL) trusts it with the test CA and gets the API with the token,
-// 401 without; a client that trusts another CA, and plain HTTP, get nothing; a real agent sends its
-// batches over https (trusting the CA through NODE_EXTRA_CA_CERTS) and the hub hears it. A
-// configuration with basic_auth_users is refused: the bearer token is the hub's authentication.
+// The hub behind --web.config.file (TLS and basic authentication, the exporter-toolkit format): the
+// right credentials over TLS get the API and the UI; none, wrong ones and plain HTTP get nothing; an
+// agent with --hub-ca-file and --hub-basic-auth-file sends its edges (the connections a client made
+// arrive at the hub); an agent that does not trust the hub's certificate says what to do and sends
+// nothing; the hub refuses to listen beyond loopback with neither a token nor credentials.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flowscopeBin } from '../support/paths.js';
-import { freePort } from '../support/agent.js';
+import { freePort, startAgent, type RunningAgent } from '../support/agent.js';
+import { background, type Background, runCommand, sleep, waitFor } from '../support/run.js';
 import { bcryptHash, makeCertificates, type TestCertificates } from '../support/certs.js';
-import { request } from '../support/https.js';
-import { runCommand, sh, waitFor } from '../support/run.js';
+import { rawExchange, request, type RequestOptions } from '../support/https.js';
 
-const TOKEN = 'hub-tls-test-token-0123456789';
+const PASSWORD = 'hub-Pa55-word-for-agents';
 let certs: TestCertificates;
 let dir: string;
+let hub: Background & { port: number };
+const agents: RunningAgent[] = [];
 
-before(() => {
+async function startHubCli(args: string[], host = '127.0.0.1'): Promise<typeof hub> {
+  const port = await freePort();
+  const { proc, output, stop } = background(flowscopeBin, ['hub', '--listen', `${host}:${port}`, '--data', join(dir, `data-${port}`), '--no-alerts', '--log-level', 'info', ...args]);
+  await waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`hub exited: ${output()}`);
+      return (await request(`https://127.0.0.1:${port}/healthz`, right()).catch(() => ({ status: 0 }))).status === 200;
+    },
+    30_000,
+    'the hub over TLS',
+    200,
+  );
+  return { port, proc, output, stop };
+}
+
+const right = (): RequestOptions => ({ ca: certs.caCert, auth: `agent:${PASSWORD}` });
+
+before(async () => {
   certs = makeCertificates();
   dir = mkdtempSync(join(tmpdir(), 'fs-hub-tls-'));
-  writeFileSync(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+  writeFileSync(join(certs.dir, 'web.yml'), `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  agent: ${bcryptHash(PASSWORD)}\n`);
+  writeFileSync(join(dir, 'credentials'), `agent:${PASSWORD}\n`, { mode: 0o600 });
+  hub = await startHubCli(['--web.config.file', join(certs.dir, 'web.yml')]);
 });
 
-after(() => {
+after(async () => {
+  for (const a of agents) await a.stop().catch(() => undefined);
+  await hub?.stop();
   certs?.remove();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
 });
 
-interface Proc {
-  proc: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
+test('the right credentials over TLS get the API and the UI; none, wrong ones and plain HTTP get nothing', async () => {
+  const status = await request(`https://127.0.0.1:${hub.port}/api/v1/status`, right());
+  assert.equal(status.status, 200, status.body);
+  assert.equal(JSON.parse(status.body).store, 'embedded');
+  const page = await request(`https://127.0.0.1:${hub.port}/`, right());
+  assert.equal(page.status, 200);
+  assert.match(String(page.headers['content-type']), /text\/html/);
+  for (const path of ['/api/v1/status', '/api/v1/graph', '/api/openapi.json', '/metrics', '/', '/api/v1/ingest']) {
+    for (const auth of [undefined, 'agent:wrong', `admin:${PASSWORD}`]) {
+      const r = await request(`https://127.0.0.1:${hub.port}${path}`, { ca: certs.caCert, ...(auth ? { auth } : {}) });
+      assert.equal(r.status, 401, `${path} with ${auth ?? 'nothing'}`);
+      assert.ok(!/"edges"|"store"|flowscope_hub|<html/i.test(r.body), `${path}: ${r.body.slice(0, 80)}`);
+    }
+  }
+  const plain = await rawExchange('127.0.0.1', hub.port, [`GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${Buffer.from(`agent:${PASSWORD}`).toString('base64')}\r\n\r\n`], { waitMs: 3000 });
+  assert.ok(!plain.received.toString('latin1').startsWith('HTTP/'), `plain HTTP got an HTTP answer: ${plain.received.toString('latin1').slice(0, 80)}`);
+  assert.ok(!plain.received.toString('latin1').includes('"store"'), 'plain HTTP: no API answer');
+});
 
-function start(args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
-  const proc = spawn(flowscopeBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('close', () => r()));
-  return {
-    proc,
-    output: () => out,
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
-
-test('the hub serves its API and ingest over TLS from --web.config.file; a real agent reports over https', async () => {
-  const web = join(dir, 'web.yml');
-  writeFileSync(web, `tls_server_config:\n  cert_file: ${certs.serverCert}\n  key_file: ${certs.serverKey}\n`);
-  const port = await freePort();
-  const url = `https://127.0.0.1:${port}`;
-  const hub = start(['hub', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'data'), '--token-file', join(dir, 'token'), '--web.config.file', web, '--no-alerts', '--log-level', 'info']);
-  let agent: Proc | undefined;
+test("an agent that trusts the hub's CA and has the credentials sends its edges: the connections a client made arrive", { timeout: 90_000 }, async () => {
+  const server = net.createServer((s) => s.end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
   try {
-    await waitFor(
-      () => {
-        if (hub.proc.exitCode !== null) throw new Error(`the hub exited: ${hub.output()}`);
-        return hub.output().includes('hub listening');
-      },
-      60_000,
-      'the hub to listen',
-    );
-    // curl, trusting the test CA: the API with the token; 401 without.
-    const curl = (path: string, ...extra: string[]): { status: number; body: string } => {
-      const out = sh('curl', ['-sS', '--cacert', certs.caCert, '-w', '\n%{http_code}', ...extra, `${url}${path}`]);
-      const at = out.lastIndexOf('\n');
-      return { status: Number(out.slice(at + 1)), body: out.slice(0, at) };
-    };
-    const status = curl('/api/v1/status', '-H', `Authorization: Bearer ${TOKEN}`);
-    assert.equal(status.status, 200, status.body);
-    assert.equal(JSON.parse(status.body).store, 'embedded');
-    assert.equal(curl('/api/v1/graph').status, 401, 'no token over TLS');
-    // A client trusting another CA refuses the hub's certificate; plain HTTP gets no answer.
-    const stranger = await runCommand('curl', ['-sS', '--cacert', certs.strangerCert, `${url}/healthz`], { timeoutMs: 30_000 });
-    assert.notEqual(stranger.code, 0, 'a client that trusts another CA does not get through');
-    assert.match(stranger.stderr, /certificate|SSL/i);
-    const plain = await request(`http://127.0.0.1:${port}/healthz`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    assert.notEqual(plain, 200, 'plain HTTP is not served');
-
-    // A real agent sends over https, trusting the CA through Node's NODE_EXTRA_CA_CERTS.
-    const agentPort = await freePort();
-    agent = start(['agent', '--hub', url, '--hub-token-file', join(dir, 'token'), '--node-name', 'tls-node', '--no-flows', '--listen', `127.0.0.1:${agentPort}`, '--log-level', 'warn'], { ...process.env, NODE_EXTRA_CA_CERTS: certs.caCert });
-    const heard = await waitFor(
+    const agent = await startAgent(['--no-flows', '--no-l7', '--node-name', 'tls-node', '--hub', `https://127.0.0.1:${hub.port}`, '--hub-ca-file', certs.caCert, '--hub-basic-auth-file', join(dir, 'credentials')]);
+    agents.push(agent);
+    await sleep(1500);
+    const N = 25;
+    for (let i = 0; i < N; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const c = net.connect(port, '127.0.0.1', () => c.resume());
+        c.on('end', () => c.end());
+        c.on('close', () => resolve());
+        c.on('error', reject);
+      });
+    }
+    const seen = await waitFor(
       async () => {
-        if (agent!.proc.exitCode !== null) throw new Error(`the agent exited: ${agent!.output()}`);
-        const r = await request(`${url}/api/v1/status`, { ca: certs.caCert, headers: { authorization: `Bearer ${TOKEN}` } });
-        const agents = (JSON.parse(r.body) as { agents: Array<{ node: string; reporting: boolean; batches: number }> }).agents;
-        // Batches, not only the hello: ingest went over TLS too.
-        return agents.find((a) => a.node === 'tls-node' && a.reporting && a.batches > 0);
+        const r = await request(`https://127.0.0.1:${hub.port}/api/v1/graph?view=node&from=-5m&filter=port=${port}`, right());
+        const edges = (JSON.parse(r.body).edges ?? []) as Array<{ connections: number }>;
+        const total = edges.reduce((s, e) => s + e.connections, 0);
+        return total >= N ? total : undefined;
       },
-      60_000,
-      'the agent to report to the hub over TLS',
+      45_000,
+      `the ${N} connections to port ${port} at the hub`,
       500,
     );
-    assert.equal(heard?.node, 'tls-node');
-    assert.doesNotMatch(agent.output(), /certificate|self.signed|UNABLE_TO_VERIFY/i, 'the agent trusted the hub');
+    assert.equal(seen, N, 'every connection, once');
+    const status = JSON.parse((await request(`https://127.0.0.1:${hub.port}/api/v1/status`, right())).body);
+    assert.ok(status.agents.some((a: { node: string; reporting: boolean }) => a.node === 'tls-node' && a.reporting), JSON.stringify(status.agents));
   } finally {
-    await agent?.stop();
-    await hub.stop();
+    server.close();
   }
 });
 
-test('the hub refuses a web configuration with basic_auth_users (its authentication is the bearer token)', async () => {
-  const web = join(dir, 'web-users.yml');
-  writeFileSync(web, `tls_server_config:\n  cert_file: ${certs.serverCert}\n  key_file: ${certs.serverKey}\nbasic_auth_users:\n  prometheus: ${bcryptHash('a-password-here')}\n`);
-  const r = await runCommand(flowscopeBin, ['hub', '--listen', `127.0.0.1:${await freePort()}`, '--data', join(dir, 'data2'), '--web.config.file', web, '--no-alerts'], { timeoutMs: 30_000 });
-  assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /basic_auth_users is not for the hub/);
+test("an agent that does not trust the hub's certificate says how to fix it, and nothing arrives", { timeout: 60_000 }, async () => {
+  const agent = await startAgent(['--no-flows', '--no-l7', '--node-name', 'untrusting-node', '--hub', `https://127.0.0.1:${hub.port}`, '--hub-basic-auth-file', join(dir, 'credentials')]);
+  agents.push(agent);
+  const log = (): string => agent.stdout() + agent.stderr();
+  await waitFor(() => log().includes('--hub-ca-file'), 20_000, `the agent's certificate error: ${log()}`);
+  assert.match(log(), /"code":"UNABLE_TO_VERIFY_LEAF_SIGNATURE".*certificate is not trusted/);
+  const status = JSON.parse((await request(`https://127.0.0.1:${hub.port}/api/v1/status`, right())).body);
+  assert.ok(!status.agents.some((a: { node: string }) => a.node === 'untrusting-node'), 'the untrusting agent reached the hub');
+  const m = await request(`https://127.0.0.1:${hub.port}/metrics`, right());
+  assert.equal(m.status, 200);
+});
+
+test('beyond loopback the hub needs a token or credentials; with credentials in the web configuration it starts', async () => {
+  const open = await runCommand(flowscopeBin, ['hub', '--listen', `0.0.0.0:${await freePort()}`, '--data', join(dir, 'open'), '--no-alerts'], { timeoutMs: 20_000 });
+  assert.notEqual(open.code, 0);
+  assert.match(open.stderr, /--token-file|basic_auth_users/);
+  const tlsOnly = join(certs.dir, 'tls-only.yml');
+  writeFileSync(tlsOnly, 'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n');
+  const noAuth = await runCommand(flowscopeBin, ['hub', '--listen', `0.0.0.0:${await freePort()}`, '--data', join(dir, 'tls-only'), '--no-alerts', '--web.config.file', tlsOnly], { timeoutMs: 20_000 });
+  assert.notEqual(noAuth.code, 0, 'TLS alone lets anyone in');
+  const both = join(dir, 'token');
+  writeFileSync(both, 'a-token-of-enough-length-1234567890', { mode: 0o600 });
+  const clash = await runCommand(flowscopeBin, ['hub', '--listen', `127.0.0.1:${await freePort()}`, '--data', join(dir, 'clash'), '--no-alerts', '--web.config.file', join(certs.dir, 'web.yml'), '--token-file', both], { timeoutMs: 20_000 });
+  assert.notEqual(clash.code, 0);
+  assert.match(clash.stderr, /Authorization header/);
+  const wide = await startHubCli(['--web.config.file', join(certs.dir, 'web.yml')], '0.0.0.0');
+  await wide.stop();
 });

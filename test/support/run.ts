@@ -1,5 +1,5 @@
 // Running real commands from tests.
-import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 /** Runs a command and returns its stdout; throws with stderr on failure. */
 export function sh(cmd: string, args: string[], options: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): string {
@@ -61,4 +61,30 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, wh
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+/** A command running in the background: its output (stdout and stderr together) and a stop that waits for its exit. */
+export interface Background {
+  proc: ChildProcess;
+  output(): string;
+  /** SIGTERM, then SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+export function background(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Background {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => proc.on('close', () => r()));
+  return {
+    proc,
+    output: () => out,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
 }

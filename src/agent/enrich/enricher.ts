@@ -92,6 +92,11 @@ export class Enricher implements OwnerResolver {
     }
   }
 
+  /** A node's zone from its Kubernetes labels (topology.kubernetes.io/zone); '' when unknown. */
+  nodeZone(name: string): string {
+    return this.k8s?.index.nodesByName.get(name)?.zone ?? '';
+  }
+
   stop(): void {
     this.k8s?.stop();
     this.sources.close();

@@ -4,12 +4,16 @@
 // full jitter. A batch is resent as it was (same run and seq), so the hub applies it once.
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
+import { Agent, fetch } from 'undici';
 import type { BatchV1, HelloV1 } from '../../model/wire/v1.js';
 
 export interface HubSenderOptions {
   /** The hub's base URL, e.g. http://hub:4040. */
   url: string;
   token?: string;
+  /** For an https:// hub: the CA that signed its certificate, and a client certificate. */
+  tls?: HubTls;
+  basicAuth?: { user: string; password: string };
   hello: () => HelloV1;
   log: Logger;
   /** Compressed bytes kept while the hub is away (default 64 MiB). */
@@ -21,6 +25,13 @@ export interface HubSenderOptions {
   timeoutMs?: number;
   /** For tests. */
   random?: () => number;
+}
+
+export interface HubTls {
+  /** PEM: the certificate(s) to trust instead of the system's. */
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 export interface HubSenderStats {
@@ -66,12 +77,23 @@ export class HubSender {
   private readonly endpoint: string;
   private readonly maxBufferBytes: number;
   private readonly random: () => number;
+  private readonly dispatcher: Agent;
+  private readonly authorization: string | undefined;
+  /** Connection problems already logged (by code): each is told once, then at debug level. */
+  private readonly told = new Set<string>();
 
   constructor(private readonly o: HubSenderOptions) {
     this.endpoint = `${o.url.replace(/\/+$/, '')}/api/v1/ingest`;
+    this.dispatcher = new Agent({ connect: { ...(o.tls?.ca ? { ca: o.tls.ca } : {}), ...(o.tls?.cert ? { cert: o.tls.cert, key: o.tls.key } : {}) } });
+    this.authorization = o.token ? `Bearer ${o.token}` : o.basicAuth ? `Basic ${Buffer.from(`${o.basicAuth.user}:${o.basicAuth.password}`).toString('base64')}` : undefined;
     this.maxBufferBytes = o.maxBufferBytes ?? 64 << 20;
     this.perRequest = o.maxBatchesPerRequest ?? 32;
     this.random = o.random ?? Math.random;
+  }
+
+  /** The next request starts with a hello again (what it says changed). */
+  renewHello(): void {
+    this.needHello = true;
   }
 
   /** Queues a batch (compressed now); drops the oldest when over the buffer's bound. */
@@ -112,6 +134,7 @@ export class HubSender {
     if (this.sleeping) clearTimeout(this.sleeping);
     this.interrupt?.();
     await this.loop;
+    await this.dispatcher.close().catch(() => undefined);
   }
 
   private async run(): Promise<void> {
@@ -147,20 +170,21 @@ export class HubSender {
     parts.push(CLOSE);
     const body = Buffer.concat(parts);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
-    if (this.o.token) headers.authorization = `Bearer ${this.o.token}`;
+    if (this.authorization) headers.authorization = this.authorization;
     this.stats.requests++;
     let status: number;
     let text = '';
     try {
-      const res = await fetch(this.endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000) });
+      const res = await fetch(this.endpoint, { method: 'POST', headers, body, dispatcher: this.dispatcher, signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000) });
       status = res.status;
       text = await res.text();
     } catch (err) {
       this.stats.failedRequests++;
-      this.o.log.debug({ err: (err as Error).message, buffered: this.queue.length }, 'hub unreachable; will retry');
+      this.unreachable(err as Error);
       return false;
     }
     if (status === 200) {
+      this.told.clear();
       this.needHello = false;
       this.take(batch.length);
       this.stats.sent += batch.length;
@@ -185,9 +209,23 @@ export class HubSender {
       this.o.log.error({ status, seq: batch[0]!.seq, error: text.slice(0, 500) }, 'the hub refused a batch; it is dropped');
       return true;
     }
-    if (status === 401 || status === 403) this.o.log.error({ status }, 'the hub refused the token (--hub-token-file); batches stay buffered');
+    if (status === 401 || status === 403) this.o.log.error({ status }, `the hub refused ${this.o.basicAuth ? 'the credentials (--hub-basic-auth-file)' : this.o.token ? 'the token (--hub-token-file)' : 'to take batches without credentials (--hub-token-file or --hub-basic-auth-file)'}; batches stay buffered`);
     else this.o.log.warn({ status, error: text.slice(0, 200) }, 'the hub did not accept the batches; will retry');
     return false;
+  }
+
+  /** Why the hub could not be reached: a certificate problem is an error with its fix (once), the rest a retry. */
+  private unreachable(err: Error): void {
+    const cause = (err as Error & { cause?: NodeJS.ErrnoException }).cause;
+    const code = cause?.code ?? err.name;
+    const tls = /CERT|SIGNATURE|VERIFY|SELF_SIGNED|ALTNAME|SSL|TLS|ISSUER/i.test(code);
+    if (!this.told.has(code)) {
+      this.told.add(code);
+      if (tls) this.o.log.error({ code, err: cause?.message ?? err.message }, "the hub's certificate is not trusted or does not name it: give the CA that signed it with --hub-ca-file, and a hub URL with a name the certificate holds; batches stay buffered");
+      else this.o.log.warn({ code, err: cause?.message ?? err.message, buffered: this.queue.length }, 'hub unreachable; will retry');
+      return;
+    }
+    this.o.log.debug({ code, buffered: this.queue.length }, 'hub unreachable; will retry');
   }
 
   private take(n: number): void {

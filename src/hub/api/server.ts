@@ -92,7 +92,7 @@ The UI is not built here (dist/web is absent). The API:
   GET  /metrics                 the hub's own metrics
 `;
 
-/** The hub's request handler (served by lib/http-listen's serve: TLS from --web.config.file, limits). */
+/** The hub's request handler; `serve()` (src/lib/http-listen.ts) listens with it, over TLS when configured. */
 export function createApiHandler(o: ApiOptions): http.RequestListener {
   const tokenDigest = o.token ? digest(o.token) : undefined;
   const authorized = (req: IncomingMessage): boolean => {
