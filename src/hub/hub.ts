@@ -13,6 +13,7 @@ import { Queries } from './api/queries.js';
 import { StreamHub } from './api/stream.js';
 import { createApiHandler } from './api/server.js';
 import { openApiDocument } from './api/openapi.js';
+import { releaseJson } from '../lib/json-writer.js';
 import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
 import type { EdgeTotals, GraphStore } from './store/store.js';
 import { PrometheusStore } from './store/prometheus.js';
@@ -88,6 +89,8 @@ interface Backend {
   store: GraphStore;
   ingest?: Ingest;
   status(): Record<string, unknown>;
+  /** Settles once the store can answer from memory (the embedded store's live windows loaded). */
+  ready?: Promise<void>;
   /** Feeds alerting every interval (and gives it a place for its state, when the backend has one). */
   alerting(o: HubOptions, config: AlertsConfig, metrics: HubMetrics): Promise<AlertService>;
   close(): Promise<void>;
@@ -98,7 +101,7 @@ async function embedded(o: HubOptions, metrics: HubMetrics, stream: StreamHub, t
   const duck = await DuckStore.open({ dataDir: o.dataDir, retentionMs: o.retentionMs, memoryLimit: o.memoryLimit });
   const ingest = await Ingest.open(duck, metrics, o.log, o.ingest ?? DEFAULT_INGEST);
   const store = new EmbeddedStore(duck, ingest, { liveWindowsMs: o.liveWindowsMs, now: o.now, log: o.log });
-  void store.start().catch(() => undefined);
+  const ready = store.start().catch(() => undefined);
   ingest.onFinalized((f) => {
     if (stream.size === 0) return;
     const byEdge = new Map<number, [Side | undefined, Side | undefined]>();
@@ -118,6 +121,7 @@ async function embedded(o: HubOptions, metrics: HubMetrics, stream: StreamHub, t
   return {
     store,
     ingest,
+    ready,
     status: () => {
       const now = Date.now();
       return {
@@ -200,6 +204,13 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const alertsConfig = o.alerts || undefined;
   const alerts = alertsConfig ? await backend.alerting(o, alertsConfig, metrics) : undefined;
   const queries = new Queries(store, o.now ?? Date.now, alerts ? { any: (w) => alerts.alerts(w.from).length > 0, of: (e, w) => ({ alerts: alerts.marks(e, w) }) } : undefined);
+  let closed = false;
+  // The default view's index and JSON encodings are built once the live windows are in, so that
+  // the first request does not pay for them (about a second at 100,000 edges).
+  void backend.ready
+    ?.then(() => (closed ? undefined : queries.graph(new URLSearchParams({ view: 'workload' }))))
+    .then((answer) => answer && releaseJson(answer.parts))
+    .catch((err: unknown) => o.log.debug({ err }, 'warming the workload view failed'));
   const status = async (): Promise<unknown> => ({ store: store.kind, retention_seconds: store.retentionMs / 1000, ...backend.status() });
   const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
   const handler = createApiHandler({
@@ -230,7 +241,6 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${endpoint.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = url;
-  let closed = false;
   return {
     server,
     endpoint,
