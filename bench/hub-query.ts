@@ -104,7 +104,10 @@ async function serve(dir: string, dist: string): Promise<void> {
   const live = (hub.store as Module).live as Module | undefined;
   const t0 = Date.now();
   if (live) while (!live.ready) await new Promise((r) => setTimeout(r, 100));
-  process.send!({ url: hub.url, liveLoadS: live ? (Date.now() - t0) / 1000 : null });
+  // As users meet a hub: up for a few seconds (what it does once loaded, e.g. warming the default view, is done).
+  const liveLoadS = live ? (Date.now() - t0) / 1000 : null;
+  await new Promise((r) => setTimeout(r, 5000));
+  process.send!({ url: hub.url, liveLoadS });
   process.on('message', async (m: { kind: string }) => {
     if (m.kind === 'stats') {
       const duck = (hub.store as Module).duck;
