@@ -2,16 +2,10 @@
 // each fine edge with traffic, and its sides' counters as (array, offset) pairs into the store's
 // own arrays (the live window's sums, or the rows DuckDB returned). Readers must not keep them.
 import { WIDTH, type Side } from './counters.js';
-import type { EdgeTotals, ResolvedEdge } from '../store/store.js';
+import type { EdgeTotals, FineTotals, ResolvedEdge } from '../store/store.js';
 
-/** Visits one fine edge: a side is absent when its offset is -1. */
-export type FineVisitor = (edge: ResolvedEdge, client: Float64Array, clientAt: number, server: Float64Array, serverAt: number) => void;
-
-export interface FineTotals {
-  /** Fine edges with traffic in the window. */
-  readonly size: number;
-  forEach(visit: FineVisitor): void;
-}
+// The shapes are the store interface's (store.ts): named here too for the graph's code.
+export type { FineTotals, FineVisitor } from '../store/store.js';
 
 const NONE = new Float64Array(0);
 

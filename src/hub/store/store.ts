@@ -3,7 +3,6 @@
 import type { Side } from '../graph/counters.js';
 import type { Protocol } from '../graph/edges.js';
 import type { Endpoint } from '../graph/endpoint.js';
-import type { FineTotals } from '../graph/fine-totals.js';
 
 /** A time window, ms since the epoch: samples with from < t <= to. */
 export interface Window {
@@ -12,6 +11,19 @@ export interface Window {
 }
 
 /** A fine edge with its ends resolved. */
+/** Visits one fine edge of a window's totals: a side is absent when its offset is -1. */
+export type FineVisitor = (edge: ResolvedEdge, client: Float64Array, clientAt: number, server: Float64Array, serverAt: number) => void;
+
+/**
+ * A window's totals per fine edge without an object per edge: each fine edge with traffic, and its
+ * sides' counters as (array, offset) pairs into the store's own arrays (helpers in graph/fine-totals.ts).
+ */
+export interface FineTotals {
+  /** Fine edges with traffic in the window. */
+  readonly size: number;
+  forEach(visit: FineVisitor): void;
+}
+
 /** The fine edges a store has numbered, by id from 0 to size - 1 (they only grow: indexes read only the new ones). */
 export interface KnownEdges {
   readonly size: number;
