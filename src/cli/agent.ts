@@ -76,7 +76,8 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
     .option('--no-dns', 'do not parse DNS (port 53) from packets')
     .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739')
-    .option('--no-l7', 'no HTTP/gRPC requests per edge (no syscall tracepoints, no OpenSSL uprobes)')
+    .option('--l7', 'HTTP/1, HTTP/2 and gRPC requests per edge, TLS included (off by default: it traces every read and write on the node and every OpenSSL call; see the README for its cost)')
+    .option('--no-l7', 'no request capture (the default)')
     .option('--l7-rule <rule>', 'switch request capture on or off per workload, last match wins: on|off[:namespace=NS,workload=NAME,cgroup=PATH] (cgroup may end in *); a bare on|off sets the default (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--l7-max-routes <n>', 'distinct routes per request edge before new ones count as route="other"', '100')
     .option('--no-l7-tls', 'do not attach OpenSSL uprobes (requests over TLS are not seen)');

@@ -41,6 +41,19 @@ export interface EdgeCounters {
   connect_p99_seconds: number | null;
 }
 
+export type AlertSeverity = 'critical' | 'error' | 'warning' | 'info';
+
+/** An alert's mark on a graph edge (the hub's alerting, when it runs). */
+export interface AlertMark {
+  /** The alert's id (GET /api/v1/alerts). */
+  id: string;
+  name: string;
+  severity: AlertSeverity;
+  state: 'pending' | 'firing' | 'resolved';
+  /** When it started (RFC 3339). */
+  since: string;
+}
+
 export interface GraphEdge extends EdgeCounters {
   id: string;
   source: string;
@@ -52,6 +65,8 @@ export interface GraphEdge extends EdgeCounters {
   /** Each side's own view (graph and neighbourhood carry them when asked: sides=true). */
   client?: SideView | null;
   server?: SideView | null;
+  /** Alerts on this edge active during the window (absent when none, or when alerting is off). */
+  alerts?: AlertMark[];
 }
 
 export interface Graph {

@@ -28,7 +28,8 @@ test('/healthz answers 200 with status ok once intervals run', async () => {
 });
 
 test('/capabilities lists the hook of each TCP group and why fallbacks were taken', async () => {
-  const caps = await agent.json<{ tcp: { hooks: Array<{ group: string; hook: string | null; fallbacks: unknown[] }> } }>('/capabilities');
+  const caps = await agent.json<{ tcp: { hooks: Array<{ group: string; hook: string | null; fallbacks: unknown[] }> }; l7: { status: string } }>('/capabilities');
+  assert.equal(caps.l7.status, 'off', 'request capture is off unless --l7');
   const groups = Object.fromEntries(caps.tcp.hooks.map((h) => [h.group, h]));
   for (const g of ['lifecycle', 'snapshots', 'accept', 'resets']) assert.ok(groups[g], `group ${g} reported`);
   // The best flavour doctor's probes found working on this kernel is the one taken.

@@ -27,7 +27,7 @@ before(async () => {
   certDir = mkdtempSync(join(tmpdir(), 'fs-l7-priv-'));
   // What crosses the kernel boundary, as the agent's decoder receives it.
   raw = L7Tracer.open({ selfPid: process.pid, onEvents: (b) => crossed.push(Buffer.from(b.buffer)) });
-  agent = await startAgent(['--output', 'ndjson', '--no-flows', '--log-level', 'debug']);
+  agent = await startAgent(['--l7', '--output', 'ndjson', '--no-flows', '--log-level', 'debug']);
 });
 after(async () => {
   raw?.close();

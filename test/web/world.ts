@@ -9,6 +9,7 @@ import { type ChildProcess } from 'node:child_process';
 import { startTestHub, type TestHub } from '../hub/support.js';
 import { caughtUp, createSegment, destroyCluster, graph, nodes, startIn, startNodeAgent, type Node } from '../hub/cluster.js';
 import { repoPath } from '../../src/lib/paths.js';
+import type { HubOptions } from '../../src/hub/hub.js';
 import { waitFor } from '../support/run.js';
 
 /** A program under a name of its own: a TCP server (optional; `reset` answers with RST) and a client loop. */
@@ -82,8 +83,9 @@ interface Program {
   calls: string[];
 }
 
-export async function startWorld(): Promise<World> {
-  const hub = await startTestHub({ webDir: repoPath('dist/web') });
+/** `hub`: options for the hub (alerting, a token...). */
+export async function startWorld(hubOptions: Partial<HubOptions> = {}): Promise<World> {
+  const hub = await startTestHub({ webDir: repoPath('dist/web'), ...hubOptions });
   const [a, b, c] = nodes as [Node, Node, Node];
   const talks: Talk[] = [];
   const addrOf = new Map<string, string>();

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { AlertMark } from '../../model/api.js';
 import { buildViewGraph, type ViewEdge } from '../graph/graph.js';
 import type { EdgeTotals, GraphStore, ResolvedEdge, Window } from '../store/store.js';
 import type { AlertsConfig } from './config/types.js';
@@ -27,15 +28,6 @@ export interface AlertServiceOptions {
   /** Names the hub in PagerDuty events (their source). */
   hubName: string;
   now?: () => number;
-}
-
-/** An alert's mark on a graph edge. */
-export interface AlertMark {
-  id: string;
-  name: string;
-  severity: string;
-  state: 'pending' | 'firing' | 'resolved';
-  since: string;
 }
 
 /** How long a firing alert waits for its explanation before it is delivered without one. */

@@ -19,6 +19,10 @@ import { useUrlState } from './useUrlState.js';
 import { useHubData } from './useHubData.js';
 import { useLayout } from './useLayout.js';
 import { setMapStatus } from './debug.js';
+import { AlertsPanel, ALERTS_PANEL_ID } from './AlertsPanel.js';
+import { useAlerts } from './useAlerts.js';
+import { alertsSignature, edgeOfAlert, firingCount } from '../logic/alerts.js';
+import type { AlertItem } from '../logic/api-types.js';
 import { onTokenChange, tokenNeeded } from './token.js';
 
 const MUTES_KEY = 'flowscope.mutes';
@@ -68,7 +72,14 @@ export function App() {
       }),
     [],
   );
-  const data = useHubData(state, tokenVersion);
+  const alerts = useAlerts(tokenVersion);
+  const [alertsOpen, setAlertsOpen] = useState(false);
+  const alertsButton = useRef<HTMLButtonElement>(null);
+  const closeAlerts = useCallback(() => {
+    setAlertsOpen(false);
+    alertsButton.current?.focus();
+  }, []);
+  const data = useHubData(state, tokenVersion, alertsSignature(alerts.alerts));
   const mapRef = useRef<MapHandle>(null);
   const pendingCentre = useRef<string | null>(null);
   const previousAuto = useRef<Set<string>>(new Set());
@@ -122,10 +133,10 @@ export function App() {
     [vis, update],
   );
 
-  /** Selects a node and centres the map on it, expanding the groups that hide it. */
+  /** Selects a node (or an edge, with its ends) and centres the map on it, expanding the groups that hide it. */
   const reveal = useCallback(
-    (id: string) => {
-      const hidden = hierarchy ? groupsToReveal(hierarchy, id).filter((g) => vis?.collapsed.has(g)) : [];
+    (id: string, nodes: readonly string[] = [id]) => {
+      const hidden = hierarchy ? [...new Set(nodes.flatMap((n) => groupsToReveal(hierarchy, n)))].filter((g) => vis?.collapsed.has(g)) : [];
       update((s) => ({
         selected: id,
         tab: 'map',
@@ -149,6 +160,22 @@ export function App() {
       } else setNotice(`${p.name} had no connections in this window${state.filter ? ' that match the filter' : ''}.`);
     },
     [prepared, reveal, state.view, state.filter, update],
+  );
+
+  /** Selects an alert's edge and centres the map on it (expanding what hides its ends), or switches to the view it was raised in. */
+  const showAlert = useCallback(
+    (a: AlertItem) => {
+      const e = prepared ? edgeOfAlert(a, prepared.edges) : undefined;
+      if (e) {
+        reveal(e.id, [e.source, e.target]);
+        setNotice('');
+      } else if (a.edge && a.edge.view !== state.view) {
+        pendingCentre.current = a.edge.id;
+        update({ view: a.edge.view, selected: a.edge.id, expanded: [], collapsed: [], groups: null, neighbourhood: null, tab: 'map', mutes: rememberedMutes(a.edge.view) ?? [] });
+        setNotice(`Switched to the ${a.edge.view} view to show ${a.name}.`);
+      } else setNotice(`${a.name}: its edge is not on the map in this window${state.filter ? ' or filter' : ''}${state.mutes.length ? ' (or is muted)' : ''}.`);
+    },
+    [prepared, reveal, update, state.view, state.filter, state.mutes.length],
   );
 
   useEffect(() => rememberMutes(state.view, state.mutes), [state.view, state.mutes]);
@@ -212,6 +239,14 @@ export function App() {
           onRelayout={relayout}
           onCopyLink={copyLink}
           search={<SearchBox nodes={prepared?.nodes ?? []} onPick={onPick} />}
+          alerts={
+            alerts.enabled ? (
+              <button ref={alertsButton} type="button" className={`alerts-button${firingCount(alerts.alerts) ? ' firing' : ''}`} aria-expanded={alertsOpen} aria-controls={ALERTS_PANEL_ID} onClick={() => setAlertsOpen((o) => !o)}>
+                Alerts <span className="count">{firingCount(alerts.alerts)}</span>
+                <span className="visually-hidden"> firing</span>
+              </button>
+            ) : null
+          }
         />
       </header>
       <div className="status" role="status" aria-live="polite" data-testid="status">
@@ -280,6 +315,7 @@ export function App() {
             onSelect={select}
           />
         )}
+        {alertsOpen && alerts.enabled ? <AlertsPanel data={alerts} onMap={(a) => Boolean(prepared && edgeOfAlert(a, prepared.edges))} onShow={showAlert} onClose={closeAlerts} /> : null}
         {state.selected && prepared ? (
           <Details
             selected={state.selected}
@@ -315,10 +351,10 @@ function Legend({ compare }: { compare: boolean }) {
   return (
     <ul className="legend" aria-label="Legend">
       <li>
-        <span className="swatch failing" /> failing
+        <span className="swatch failing" /> failing (or a critical alert on it)
       </li>
       <li>
-        <span className="swatch degraded" /> degraded (some failures, retransmits, slower than before)
+        <span className="swatch degraded" /> degraded (some failures, retransmits, slower than before, or a warning alert)
       </li>
       <li>
         <span className="swatch ok" /> healthy

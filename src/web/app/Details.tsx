@@ -320,6 +320,18 @@ function EdgeDetails({ edge, p, window, refreshKey, onSelect }: { edge: GraphEdg
           ))}
         </ul>
       ) : null}
+      {edge.alerts?.length ? (
+        <section>
+          <h3>Alerts in this window</h3>
+          <ul className="edge-alerts">
+            {edge.alerts.map((m) => (
+              <li key={m.id} data-alert-id={m.id}>
+                <span className={`severity severity-${m.severity}`}>{m.severity}</span> {m.name}, {m.state} since {fmt.time(m.since)}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
       <section>
         <h3>This window</h3>
         <Counters e={edge} sides={sides} />

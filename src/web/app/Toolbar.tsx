@@ -152,9 +152,11 @@ export interface ToolbarProps {
   onRelayout(): void;
   onCopyLink(): void;
   search: React.ReactNode;
+  /** The Alerts button (absent when the hub runs no alerting). */
+  alerts?: React.ReactNode;
 }
 
-export function Toolbar({ state: s, update, namespaces, muted, onRelayout, onCopyLink, search }: ToolbarProps) {
+export function Toolbar({ state: s, update, namespaces, muted, onRelayout, onCopyLink, search, alerts }: ToolbarProps) {
   const groups = s.groups ?? defaultGroups(s.view);
   const groupText = groups.join(',');
   return (
@@ -225,6 +227,7 @@ export function Toolbar({ state: s, update, namespaces, muted, onRelayout, onCop
         <button type="button" onClick={onCopyLink} title="Copy a link to this view">
           Copy link
         </button>
+        {alerts}
       </div>
       <div className="row">
         <FilterControls filter={s.filter} namespaces={namespaces} onChange={(filter) => update({ filter })} />

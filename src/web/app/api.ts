@@ -1,6 +1,8 @@
-// The hub's query API: GET requests with the bearer token when one was given; errors carry the
-// hub's message (which names the parameter at fault). A 401 asks the user for the token.
-import type { BreakdownAnswer, DiffAnswer, Graph, HistoryAnswer, NeighbourhoodAnswer, SearchAnswer, StatusAnswer } from '../logic/api-types.js';
+// The hub's query API: GET requests (and the silences' POST and DELETE) with the bearer token when
+// one was given; errors carry the hub's message (which names the parameter at fault). A 401 asks
+// the user for the token.
+import type { AlertsAnswer, BreakdownAnswer, DiffAnswer, Graph, HistoryAnswer, NeighbourhoodAnswer, SearchAnswer, SilenceItem, SilencesAnswer, StatusAnswer } from '../logic/api-types.js';
+import type { SilenceRequest } from '../logic/alerts.js';
 import { getToken } from './token.js';
 
 export class HubError extends Error {
@@ -27,9 +29,7 @@ export function query(params: Params): string {
   return q.toString();
 }
 
-export async function get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
-  const qs = query(params);
-  const res = await fetch(`${path}${qs ? `?${qs}` : ''}`, { headers: { accept: 'application/json', ...authHeaders() }, signal, cache: 'no-store' });
+async function answer<T>(res: Response): Promise<T> {
   const text = await res.text();
   let body: unknown;
   try {
@@ -44,6 +44,18 @@ export async function get<T>(path: string, params: Params = {}, signal?: AbortSi
   return body as T;
 }
 
+export async function get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  const qs = query(params);
+  return answer<T>(await fetch(`${path}${qs ? `?${qs}` : ''}`, { headers: { accept: 'application/json', ...authHeaders() }, signal, cache: 'no-store' }));
+}
+
+/** The few writes the UI makes (silences: they change what receivers get, never a workload). */
+async function send<T>(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...authHeaders() };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return answer<T>(await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' }));
+}
+
 export const api = {
   graph: (p: Params, signal?: AbortSignal) => get<Graph>('/api/v1/graph', p, signal),
   neighbourhood: (p: Params, signal?: AbortSignal) => get<NeighbourhoodAnswer>('/api/v1/neighbourhood', p, signal),
@@ -52,4 +64,8 @@ export const api = {
   diff: (p: Params, signal?: AbortSignal) => get<DiffAnswer>('/api/v1/diff', p, signal),
   history: (p: Params, signal?: AbortSignal) => get<HistoryAnswer>('/api/v1/history', p, signal),
   status: (signal?: AbortSignal) => get<StatusAnswer>('/api/v1/status', {}, signal),
+  alerts: (signal?: AbortSignal) => get<AlertsAnswer>('/api/v1/alerts', { state: 'active' }, signal),
+  silences: (signal?: AbortSignal) => get<SilencesAnswer>('/api/v1/silences', {}, signal),
+  silence: (request: SilenceRequest) => send<SilenceItem>('POST', '/api/v1/silences', request),
+  expireSilence: (id: string) => send<SilenceItem>('DELETE', `/api/v1/silences/${encodeURIComponent(id)}`),
 };

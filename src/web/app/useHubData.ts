@@ -1,6 +1,7 @@
 // What the screen shows, from the hub: the graph (or a neighbourhood) for the window, the earlier
 // latency of each edge, the diff in compare mode, and, when live, the stream's intervals merged in
-// between full refreshes.
+// between full refreshes. The stream carries no alert marks, so the graph is read again whenever
+// the firing alerts change (`alertsKey`).
 import { useEffect, useRef, useState } from 'react';
 import type { DiffAnswer, Graph, StatusAnswer } from '../logic/api-types.js';
 import { mergeInterval } from '../logic/model.js';
@@ -32,11 +33,11 @@ const MERGE_MS = 1000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function useHubData(s: UiState, tokenVersion: number): HubData {
+export function useHubData(s: UiState, tokenVersion: number, alertsKey = ''): HubData {
   const [data, setData] = useState<HubData>({ graph: null, request: '', earlier: null, diff: null, status: null, error: null, loading: true, stream: 'off', updatedAt: 0, intervals: 0 });
   const [tick, setTick] = useState(0);
   const generation = useRef(0);
-  const key = JSON.stringify([s.view, s.range, s.from, s.to, s.filter, s.neighbourhood, s.neighbourhood ? s.hops : 0, s.compare, s.baselineFrom, s.baselineTo, tokenVersion]);
+  const key = JSON.stringify([s.view, s.range, s.from, s.to, s.filter, s.neighbourhood, s.neighbourhood ? s.hops : 0, s.compare, s.baselineFrom, s.baselineTo, tokenVersion, alertsKey]);
 
   useEffect(() => {
     const gen = ++generation.current;

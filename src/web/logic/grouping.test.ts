@@ -110,3 +110,21 @@ test('groupsToReveal names the groups around a node, outermost first', () => {
   assert.deepEqual(groupsToReveal(h, 'workload:ns1-0/w1'), ['group:zone=z1', 'group:zone=z1/namespace=ns1-0']);
   assert.deepEqual(groupsToReveal(h, 'group:zone=z1/namespace=ns1-0'), ['group:zone=z1']);
 });
+
+test('an aggregated edge inherits the worst health of its connections and names their firing alerts once each', () => {
+  const x = node('workload:s/x', { namespace: 'n1' });
+  const y = node('workload:s/y', { namespace: 'n1' });
+  const z = node('workload:s/z', { namespace: 'n2' });
+  const alert = { id: 'a1', name: 'FlowscopeEdgeFailures', severity: 'critical' as const, state: 'firing' as const, since: '2026-12-07T10:00:00Z' };
+  const resolved = { ...alert, id: 'a2', name: 'FlowscopeRttAnomaly', state: 'resolved' as const };
+  const g: Graph = { view: 'workload', from: '', to: '', nodes: [x, y, z], edges: [edge(x.id, z.id, 80, { alerts: [alert, resolved] }), edge(y.id, z.id, 80, { alerts: [alert] }), edge(y.id, z.id, 81)] };
+  const { v } = show(g, ['namespace'], 1000, { collapsed: [groupId([{ level: 'namespace', value: 'n1' }])] });
+  const agg = v.edges.find((e) => e.id.startsWith('agg:'))!;
+  assert.equal(agg.members.length, 3);
+  assert.equal(agg.health, 'failing', 'the critical alert colours the whole aggregate');
+  assert.deepEqual(agg.reasons, ['2 of 3 connections between them are failing', 'alert: FlowscopeEdgeFailures since 2026-12-07 10:00:00Z']);
+  const { v: open } = show(g, ['namespace'], 1000);
+  const direct = open.edges.find((e) => e.id === g.edges[0]!.id)!;
+  assert.equal(direct.health, 'failing');
+  assert.deepEqual(direct.reasons, ['alert: FlowscopeEdgeFailures since 2026-12-07 10:00:00Z']);
+});

@@ -4,7 +4,7 @@
 // first (workloads into namespaces, then namespaces into zones), then expands back the smallest
 // ones that fit; what it did is returned so the screen can say so.
 import type { EdgeCounters, GraphEdge, GraphNode } from './api-types.js';
-import { HEALTH_ORDER, worse, type Health, type HealthVerdict } from './health.js';
+import { alertReason, firingAlerts, HEALTH_ORDER, worse, type Health, type HealthVerdict } from './health.js';
 
 export interface Group {
   id: string;
@@ -343,6 +343,8 @@ export function visibleGraph(
       const bad = ve.members.filter((m) => health.get(m.id)?.health === ve.health && ve.health !== 'ok' && ve.health !== 'idle').length;
       if (bad) ve.reasons = [`${bad} of ${ve.members.length} connections between them are ${ve.health}`];
     }
+    // A box's edge names the alerts of the connections inside it (its colour is already their worst).
+    if (ve.id !== ve.members[0]!.id) ve.reasons = [...ve.reasons, ...memberAlerts(ve.members)];
     for (const end of [ve.source, ve.target]) {
       const v = visNodes.get(end)!;
       v.health = worse(v.health, ve.health);
@@ -425,4 +427,11 @@ function ancestorsOf(h: Hierarchy, groupId: string): string[] {
     p = h.groups.get(p)?.parent ?? null;
   }
   return out;
+}
+
+/** The firing alerts of an aggregate's connections, each named once. */
+function memberAlerts(members: readonly GraphEdge[]): string[] {
+  const seen = new Map<string, string>();
+  for (const m of members) for (const a of firingAlerts(m)) if (!seen.has(a.id)) seen.set(a.id, alertReason(a));
+  return [...seen.values()];
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { edgeHealth, edgeWidth, worse } from './health.js';
-import type { EdgeCounters } from './api-types.js';
+import { edgeHealth, edgeWidth, firingAlerts, worse } from './health.js';
+import type { AlertMark, EdgeCounters } from './api-types.js';
 
 const base: EdgeCounters = { connections: 100, active: 0, failures: {}, bytes_sent: 1e6, bytes_received: 1e6, retransmits: 0, resets: 0, rtt_p50_seconds: 0.0002, rtt_p99_seconds: 0.0005, connect_p50_seconds: 0.0003, connect_p99_seconds: 0.0006 };
 
@@ -39,4 +39,39 @@ test('widths grow with traffic on a log scale, from 1 to 9 px', () => {
   assert.ok(edgeWidth(10, 100) > 1 && edgeWidth(10, 100) < edgeWidth(50, 100));
   assert.equal(worse('ok', 'failing'), 'failing');
   assert.equal(worse('degraded', 'idle'), 'degraded');
+});
+
+const mark = (over: Partial<AlertMark> = {}): AlertMark => ({ id: 'f00d', name: 'FlowscopeNewDependency', severity: 'warning', state: 'firing', since: '2026-12-07T10:51:02.250Z', ...over });
+
+test('health: a firing alert makes its edge at least what its severity says, and is named first among the reasons', () => {
+  const warned = edgeHealth({ ...base, alerts: [mark()] });
+  assert.equal(warned.health, 'degraded', 'warning: at least degraded');
+  assert.deepEqual(warned.reasons, ['alert: FlowscopeNewDependency since 2026-12-07 10:51:02Z']);
+  assert.equal(edgeHealth({ ...base, alerts: [mark({ severity: 'critical', name: 'FlowscopeEdgeFailures' })] }).health, 'failing');
+  assert.equal(edgeHealth({ ...base, alerts: [mark({ severity: 'error' })] }).health, 'failing');
+  const info = edgeHealth({ ...base, alerts: [mark({ severity: 'info' })] });
+  assert.equal(info.health, 'ok', 'info alerts are named, not coloured');
+  assert.match(info.reasons[0]!, /^alert: FlowscopeNewDependency since /);
+  // An idle edge with an alert on it is drawn as the alert says.
+  assert.equal(edgeHealth({ ...base, connections: 0, bytes_sent: 0, bytes_received: 0, alerts: [mark()] }).health, 'degraded');
+});
+
+test('health: an alert never makes an edge look better than its counters; the worst alert wins', () => {
+  const v = edgeHealth({ ...base, failures: { refused: 20 }, alerts: [mark()] });
+  assert.equal(v.health, 'failing', 'the counters say failing; a warning alert does not soften that');
+  assert.equal(v.reasons.length, 2);
+  assert.match(v.reasons[0]!, /^alert: /);
+  assert.match(v.reasons[1]!, /refused 20/);
+  const both = edgeHealth({ ...base, alerts: [mark(), mark({ id: 'beef', name: 'FlowscopeEdgeFailures', severity: 'critical' })] });
+  assert.equal(both.health, 'failing');
+  assert.equal(both.reasons.length, 2);
+});
+
+test('health: resolved and pending alerts do not colour an edge nor count as a reason', () => {
+  for (const state of ['resolved', 'pending'] as const) {
+    const v = edgeHealth({ ...base, alerts: [mark({ state, severity: 'critical' })] });
+    assert.equal(v.health, 'ok', state);
+    assert.deepEqual(v.reasons, [], state);
+  }
+  assert.deepEqual(firingAlerts({ alerts: [mark({ state: 'resolved' }), mark({ id: 'x' })] }).map((m) => m.id), ['x']);
 });

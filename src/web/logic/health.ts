@@ -1,7 +1,9 @@
 // An edge's health from its counters: failing (connects failing, resets), degraded (some failures,
-// retransmissions, or latency well above the edge's own recent history), ok, or idle. Each verdict
-// carries the reasons, in words, so the map and the panel can say why.
-import { failureTotal, type EdgeCounters } from './api-types.js';
+// retransmissions, or latency well above the edge's own recent history), ok, or idle; and at least
+// what the hub's firing alerts on it say. Each verdict carries the reasons, in words, so the map,
+// the panel and the table can say why.
+import { failureTotal, type AlertMark, type AlertSeverity, type EdgeCounters } from './api-types.js';
+import { time } from './format.js';
 
 export type Health = 'failing' | 'degraded' | 'ok' | 'idle';
 
@@ -35,7 +37,29 @@ function slower(now: number | null, before: number | null): number | null {
   return now >= before * LATENCY_FACTOR && now - before >= LATENCY_FLOOR_SECONDS ? now / before : null;
 }
 
-export function edgeHealth(e: EdgeCounters, baseline?: LatencyBaseline): HealthVerdict {
+/** The least a firing alert makes of its edge, by severity (info alerts are named, not coloured). */
+export const SEVERITY_HEALTH: Readonly<Record<AlertSeverity, Health | null>> = { critical: 'failing', error: 'failing', warning: 'degraded', info: null };
+
+/** The alerts on an edge that fire now (pending and resolved ones say nothing about its health). */
+export function firingAlerts(e: { alerts?: readonly AlertMark[] }): AlertMark[] {
+  return (e.alerts ?? []).filter((m) => m.state === 'firing');
+}
+
+export const alertReason = (m: AlertMark): string => `alert: ${m.name} since ${time(m.since)}`;
+
+export function edgeHealth(e: EdgeCounters & { alerts?: readonly AlertMark[] }, baseline?: LatencyBaseline): HealthVerdict {
+  const verdict = countersHealth(e, baseline);
+  const alerts = firingAlerts(e);
+  if (!alerts.length) return verdict;
+  let health = verdict.health;
+  for (const m of alerts) {
+    const floor = SEVERITY_HEALTH[m.severity];
+    if (floor) health = worse(health, floor);
+  }
+  return { health, reasons: [...alerts.map(alertReason), ...verdict.reasons] };
+}
+
+function countersHealth(e: EdgeCounters, baseline?: LatencyBaseline): HealthVerdict {
   const reasons: string[] = [];
   const failed = failureTotal(e);
   const attempts = e.connections + failed;

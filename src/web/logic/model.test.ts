@@ -45,3 +45,12 @@ test('failures by reason over several edges, largest first', () => {
     ['refused', 3],
   ]);
 });
+
+test('a stream interval (which carries no alert marks) keeps the marks of the last full read', () => {
+  const alerts = [{ id: 'a1', name: 'FlowscopeNewDependency', severity: 'warning' as const, state: 'firing' as const, since: '2026-01-01T00:04:00Z' }];
+  const marked: Graph = { ...g, edges: [{ ...g.edges[0]!, alerts }] };
+  const m = mergeInterval(marked, { ...g, sequence: 2, to: '2026-01-01T00:05:02Z', edges: [edge(a.id, b.id, 80, { connections: 1 })] });
+  assert.deepEqual(m.edges[0]!.alerts, alerts);
+  assert.equal(prepare(m, [], false).health.get(m.edges[0]!.id)!.health, 'failing', 'refused 1 of 11 is failing anyway');
+  assert.match(prepare(m, [], false).health.get(m.edges[0]!.id)!.reasons[0]!, /^alert: FlowscopeNewDependency since 2026-01-01 00:04:00Z$/);
+});

@@ -4,7 +4,11 @@ import { type Graph, type GraphEdge, type GraphNode, type StreamInterval } from 
 import { edgeHealth, isProblem, type HealthVerdict, type LatencyBaseline } from './health.js';
 import { isMuted, type MuteRule } from './mute.js';
 
-/** An interval from the stream added to the graph: new nodes and edges appear, counts grow. */
+/**
+ * An interval from the stream added to the graph: new nodes and edges appear, counts grow. The
+ * stream carries no alert marks: an edge keeps those of the last full read of the graph, which is
+ * read again whenever the firing alerts change.
+ */
 export function mergeInterval(g: Graph, ev: StreamInterval): Graph {
   const nodes = new Map(g.nodes.map((n) => [n.id, n]));
   for (const n of ev.nodes) nodes.set(n.id, n);
@@ -33,6 +37,7 @@ export function mergeInterval(g: Graph, ev: StreamInterval): Graph {
       connect_p50_seconds: e.connect_p50_seconds ?? cur.connect_p50_seconds,
       connect_p99_seconds: e.connect_p99_seconds ?? cur.connect_p99_seconds,
       sides,
+      ...(e.alerts ? { alerts: e.alerts } : {}),
     });
   }
   return { ...g, to: ev.to > g.to ? ev.to : g.to, nodes: [...nodes.values()], edges: [...edges.values()] };

@@ -23,3 +23,12 @@ test('filtering keeps rows with every word somewhere in them', () => {
   assert.equal(filterRows(rows, '').length, 3);
   assert.equal(filterRows(rows, 'nothing-like-this').length, 0);
 });
+
+test('a row names the firing alerts on its edge, and the filter finds them', () => {
+  const marked = edge('workload:s/alpha', 'workload:s/beta', 9000, { alerts: [{ id: 'a', name: 'FlowscopeNewDependency', severity: 'warning', state: 'firing', since: '2026-12-07T10:00:00Z' }, { id: 'b', name: 'FlowscopeRttAnomaly', severity: 'warning', state: 'resolved', since: '2026-12-07T09:00:00Z' }] });
+  const row = edgeRow(marked, nodes, edgeHealth(marked));
+  assert.equal(row.alerts, 'FlowscopeNewDependency (warning, since 2026-12-07 10:00:00Z)');
+  assert.equal(row.health, 'degraded');
+  assert.deepEqual(filterRows([...rows, row], 'newdependency').map((r) => r.port), [9000]);
+  assert.equal(rows[0]!.alerts, '');
+});

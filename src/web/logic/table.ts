@@ -1,7 +1,8 @@
 // The table view's rows: one per edge of the graph (after mute rules and the failures-only switch),
 // sortable by any column and filtered by text in any of them.
 import { failureTotal, type GraphEdge, type GraphNode } from './api-types.js';
-import type { Health, HealthVerdict } from './health.js';
+import { firingAlerts, type Health, type HealthVerdict } from './health.js';
+import { time } from './format.js';
 
 export type Change = 'new' | 'vanished' | '';
 
@@ -23,6 +24,8 @@ export interface EdgeRow {
   rtt_p99_seconds: number | null;
   connect_p99_seconds: number | null;
   health: Health;
+  /** The firing alerts on it: "FlowscopeNewDependency (warning, since ...)". */
+  alerts: string;
   sides: string;
   change: Change;
 }
@@ -45,6 +48,7 @@ export const EDGE_COLUMNS: ReadonlyArray<{ key: ColumnKey; label: string; numeri
   { key: 'connect_p99_seconds', label: 'Connect p99', numeric: true },
   { key: 'sides', label: 'Reported by', numeric: false },
   { key: 'change', label: 'Change', numeric: false },
+  { key: 'alerts', label: 'Alerts', numeric: false },
 ];
 
 const HEALTH_RANK: Record<Health, number> = { failing: 3, degraded: 2, ok: 1, idle: 0 };
@@ -71,6 +75,9 @@ export function edgeRow(e: GraphEdge, nodes: ReadonlyMap<string, GraphNode>, ver
     rtt_p99_seconds: e.rtt_p99_seconds,
     connect_p99_seconds: e.connect_p99_seconds,
     health: verdict?.health ?? 'ok',
+    alerts: firingAlerts(e)
+      .map((a) => `${a.name} (${a.severity}, since ${time(a.since)})`)
+      .join(', '),
     sides: e.sides.join(' + '),
     change,
   };
@@ -96,7 +103,7 @@ export function filterRows(rows: readonly EdgeRow[], query: string): EdgeRow[] {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   if (!words.length) return [...rows];
   return rows.filter((r) => {
-    const text = `${r.source} ${r.sourceId} ${r.target} ${r.targetId} ${r.port} ${r.protocol} ${r.health} ${r.failureReasons} ${r.sides} ${r.change}`.toLowerCase();
+    const text = `${r.source} ${r.sourceId} ${r.target} ${r.targetId} ${r.port} ${r.protocol} ${r.health} ${r.alerts} ${r.failureReasons} ${r.sides} ${r.change}`.toLowerCase();
     return words.every((w) => text.includes(w));
   });
 }
