@@ -13,6 +13,7 @@ import { Queries } from './api/queries.js';
 import { StreamHub } from './api/stream.js';
 import { createApiHandler } from './api/server.js';
 import { openApiDocument } from './api/openapi.js';
+import { releaseJson } from '../lib/json-writer.js';
 import { DEFAULT_LIMITS, type BodyLimits } from './api/ingest-http.js';
 import type { EdgeTotals, GraphStore } from './store/store.js';
 import { PrometheusStore } from './store/prometheus.js';
@@ -44,6 +45,10 @@ export interface HubOptions {
   prometheusStepMs?: number;
   /** Alerting (`flowscope hub` turns it on with the default rules unless told otherwise); absent: off. */
   alerts?: AlertsConfig | false;
+  /** Window lengths the live graph keeps in memory (ms; default the last 5 minutes and the last hour). */
+  liveWindowsMs?: number[];
+  /** The hub's clock (ms; default Date.now): what queries and the live windows call now. */
+  now?: () => number;
   /** TLS and basic authentication (--web.config.file); absent: plain HTTP. */
   web?: WebConfig;
 }
@@ -71,8 +76,7 @@ export interface RunningHub {
 }
 
 /** Roll-ups, Parquet export, retention; then the store's gauges. */
-async function maintain(duck: DuckStore, ingest: Ingest, metrics: HubMetrics): Promise<void> {
-  const now = Date.now();
+async function maintain(duck: DuckStore, ingest: Ingest, metrics: HubMetrics, now: number): Promise<void> {
   await duck.maintain(now, ingest.finalTo(now));
   metrics.storeBytes.set(duck.diskBytes());
   for (const [table, n] of Object.entries(await duck.rowCounts())) metrics.storeRows.set({ table }, n);
@@ -85,6 +89,8 @@ interface Backend {
   store: GraphStore;
   ingest?: Ingest;
   status(): Record<string, unknown>;
+  /** Settles once the store can answer from memory (the embedded store's live windows loaded). */
+  ready?: Promise<void>;
   /** Feeds alerting every interval (and gives it a place for its state, when the backend has one). */
   alerting(o: HubOptions, config: AlertsConfig, metrics: HubMetrics): Promise<AlertService>;
   close(): Promise<void>;
@@ -94,7 +100,8 @@ interface Backend {
 async function embedded(o: HubOptions, metrics: HubMetrics, stream: StreamHub, timers: NodeJS.Timeout[]): Promise<Backend> {
   const duck = await DuckStore.open({ dataDir: o.dataDir, retentionMs: o.retentionMs, memoryLimit: o.memoryLimit });
   const ingest = await Ingest.open(duck, metrics, o.log, o.ingest ?? DEFAULT_INGEST);
-  const store = new EmbeddedStore(duck, ingest);
+  const store = new EmbeddedStore(duck, ingest, { liveWindowsMs: o.liveWindowsMs, now: o.now, log: o.log });
+  const ready = store.start().catch(() => undefined);
   ingest.onFinalized((f) => {
     if (stream.size === 0) return;
     const byEdge = new Map<number, [Side | undefined, Side | undefined]>();
@@ -109,11 +116,12 @@ async function embedded(o: HubOptions, metrics: HubMetrics, stream: StreamHub, t
     stream.publish(totals, from, f.t);
   });
   timers.push(setInterval(() => void ingest.finalize().catch((err: unknown) => o.log.error({ err }, 'joining batches failed')), o.finalizeMs ?? 500).unref());
-  timers.push(setInterval(() => void maintain(duck, ingest, metrics).catch((err: unknown) => o.log.error({ err }, 'store maintenance failed')), o.maintainMs ?? 10_000).unref());
+  timers.push(setInterval(() => void maintain(duck, ingest, metrics, (o.now ?? Date.now)()).catch((err: unknown) => o.log.error({ err }, 'store maintenance failed')), o.maintainMs ?? 10_000).unref());
   timers.push(setInterval(() => void ingest.saveClaims().catch((err: unknown) => o.log.warn({ err }, 'saving the join state failed')), 60_000).unref());
   return {
     store,
     ingest,
+    ready,
     status: () => {
       const now = Date.now();
       return {
@@ -195,7 +203,14 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const { store, ingest } = backend;
   const alertsConfig = o.alerts || undefined;
   const alerts = alertsConfig ? await backend.alerting(o, alertsConfig, metrics) : undefined;
-  const queries = new Queries(store, Date.now, alerts ? (e, w) => ({ alerts: alerts.marks(e, w) }) : undefined);
+  const queries = new Queries(store, o.now ?? Date.now, alerts ? { any: (w) => alerts.alerts(w.from).length > 0, of: (e, w) => ({ alerts: alerts.marks(e, w) }) } : undefined);
+  let closed = false;
+  // The default view's index and JSON encodings are built once the live windows are in, so that
+  // the first request does not pay for them (about a second at 100,000 edges).
+  void backend.ready
+    ?.then(() => (closed ? undefined : queries.graph(new URLSearchParams({ view: 'workload' }))))
+    .then((answer) => answer && releaseJson(answer.parts))
+    .catch((err: unknown) => o.log.debug({ err }, 'warming the workload view failed'));
   const status = async (): Promise<unknown> => ({ store: store.kind, retention_seconds: store.retentionMs / 1000, ...backend.status() });
   const doc = alerts ? extendOpenApi(openApiDocument(o.version)) : openApiDocument(o.version);
   const handler = createApiHandler({
@@ -226,7 +241,6 @@ export async function startHub(o: HubOptions): Promise<RunningHub> {
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${endpoint.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   if (alertsConfig && !alertsConfig.externalUrl) alertsConfig.externalUrl = url;
-  let closed = false;
   return {
     server,
     endpoint,

@@ -62,8 +62,9 @@ export interface GraphEdge extends EdgeCounters {
   protocol: string;
   /** Which sides reported: both when the join found the server's agent and the client's. */
   sides: Array<'client' | 'server'>;
-  client: SideView | null;
-  server: SideView | null;
+  /** Each side's own view (graph and neighbourhood carry them when asked: sides=true). */
+  client?: SideView | null;
+  server?: SideView | null;
   /** Alerts on this edge active during the window (absent when none, or when alerting is off). */
   alerts?: AlertMark[];
 }

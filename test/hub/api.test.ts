@@ -77,9 +77,30 @@ after(async () => {
 });
 
 test('the workload graph joins both agents\' views of checkout -> payments and names the external peer by DNS', async () => {
-  const { status, body } = await hub.get('/api/v1/graph?view=workload');
+  const { status, body } = await hub.get('/api/v1/graph?view=workload&sides=true');
   assert.equal(status, 200);
   conforms('Graph', body);
+  // Without sides=true (the map's default), the same edges without each side's own view.
+  const lean = (await hub.get('/api/v1/graph?view=workload')).body;
+  conforms('Graph', lean);
+  assert.deepEqual(
+    lean.edges.map((e: any) => e.id),
+    body.edges.map((e: any) => e.id),
+  );
+  assert.ok(lean.edges.every((e: any) => !('client' in e) && !('server' in e)), 'no side views unless asked');
+  assert.deepEqual(lean.edges[0], Object.fromEntries(Object.entries(body.edges[0]).filter(([k]) => k !== 'client' && k !== 'server')));
+  // Compressed for a client that accepts gzip (answers from 8 KiB on).
+  const window = `from=${encodeURIComponent(body.from)}&to=${encodeURIComponent(body.to)}`;
+  const plain = await hub.get(`/api/v1/graph?view=pod&sides=true&${window}`);
+  const gz = await fetch(`${hub.url}/api/v1/graph?view=pod&sides=true&${window}`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.deepEqual(await gz.json(), plain.body, 'the same answer with gzip accepted');
+  const doc = await hub.get('/api/openapi.json');
+  assert.ok(doc.text.length >= 8192);
+  const docGz = await fetch(`${hub.url}/api/openapi.json`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(docGz.headers.get('content-encoding'), 'gzip', 'large answers are compressed');
+  assert.deepEqual(await docGz.json(), doc.body);
+  const refused = await fetch(`${hub.url}/api/openapi.json`, { headers: { 'accept-encoding': 'gzip;q=0, identity' } });
+  assert.equal(refused.headers.get('content-encoding'), null, 'gzip;q=0 is honoured');
   const edge = body.edges.find((e: any) => e.source === 'workload:shop/checkout' && e.target === 'workload:shop/payments');
   assert.ok(edge, JSON.stringify(body.edges.map((e: any) => e.id)));
   assert.deepEqual(edge.sides, ['client', 'server']);

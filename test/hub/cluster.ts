@@ -143,7 +143,7 @@ export interface Edge {
 }
 
 export async function graph(hub: TestHub, view: string, query = '&from=-15m'): Promise<{ nodes: Array<{ id: string; labels: Record<string, string> }>; edges: Edge[] }> {
-  const r = await hub.get(`/api/v1/graph?view=${view}${query}`);
+  const r = await hub.get(`/api/v1/graph?view=${view}${query}&sides=true`);
   assert.equal(r.status, 200, r.text);
   return r.body;
 }

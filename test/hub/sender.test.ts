@@ -36,7 +36,7 @@ function pairAt(seq: number, t: number) {
 }
 
 async function edgeTotals(url: string): Promise<{ client: number; server: number; sides: string[] }> {
-  const g = (await (await fetch(`${url}/api/v1/graph?view=process&from=-10m`)).json()) as { edges: Array<{ connections: number; sides: string[]; server: { connections: number } | null }> };
+  const g = (await (await fetch(`${url}/api/v1/graph?view=process&from=-10m&sides=true`)).json()) as { edges: Array<{ connections: number; sides: string[]; server: { connections: number } | null }> };
   const e = g.edges[0];
   return { client: e?.connections ?? 0, server: e?.server?.connections ?? 0, sides: e?.sides ?? [] };
 }

@@ -11,7 +11,7 @@ import { DuckStore, HOUR, MINUTE } from '../../src/hub/store/duckdb.js';
 import { Ingest, DEFAULT_INGEST } from '../../src/hub/ingest/pipeline.js';
 import { HubMetrics } from '../../src/hub/metrics.js';
 import { EmbeddedStore } from '../../src/hub/store/embedded.js';
-import { C } from '../../src/hub/graph/counters.js';
+import { C, COLUMNS, newSide } from '../../src/hub/graph/counters.js';
 import { batch, hello, tcp, type AgentRun } from './batches.js';
 
 const log = pino({ level: 'silent' });
@@ -19,7 +19,7 @@ const log = pino({ level: 'silent' });
 async function openHub(dir: string) {
   const duck = await DuckStore.open({ dataDir: dir, retentionMs: 24 * HOUR });
   const ingest = await Ingest.open(duck, new HubMetrics(), log, DEFAULT_INGEST);
-  return { duck, ingest, store: new EmbeddedStore(duck, ingest) };
+  return { duck, ingest, store: new EmbeddedStore(duck, ingest, { log }) };
 }
 
 const start = new Date(Date.now() - 10 * MINUTE).toISOString();
@@ -127,6 +127,52 @@ test('finished minutes roll up and finished hours go to Parquet that DuckDB read
       [180, 180, 180, 180],
     );
     await hub.duck.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('samples written with one column per bucket (before pairs) are moved into pairs on open, counted the same', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-hub-migrate-'));
+  try {
+    // The old layout, as a hub of the previous version left it.
+    const cols = COLUMNS.map((c) => `${c} DOUBLE`).join(', ');
+    const db = await DuckDBInstance.create(join(dir, 'flowscope.duckdb'));
+    const conn = await db.connect();
+    await conn.run(`CREATE TABLE samples (t BIGINT, dur INTEGER, edge INTEGER, side TINYINT, ${cols})`);
+    await conn.run(`CREATE TABLE minutes (t BIGINT, edge INTEGER, side TINYINT, ${cols})`);
+    const t0 = Math.floor(Date.now() / MINUTE) * MINUTE - 10 * MINUTE;
+    const expected = newSide();
+    for (let k = 1; k <= 6; k++) {
+      const v = newSide();
+      v[C.opened] = k;
+      v[C.active] = k;
+      v[C.connect + 2] = k;
+      v[C.connect + 16] = k * 0.0004;
+      v[C.connect + 17] = k;
+      v[C.rtt + 5] = 2 * k;
+      v[C.rtt + 15] = 2 * k * 0.003;
+      v[C.rtt + 16] = 2 * k;
+      for (let i = 0; i < v.length; i++) expected[i] = i === C.active ? k : expected[i]! + v[i]!;
+      await conn.run(`INSERT INTO samples VALUES (${t0 + k * 10_000}, 10000, 0, 0, ${Array.from(v).join(', ')})`);
+      await conn.run(`INSERT INTO minutes VALUES (${t0 + MINUTE}, 0, 0, ${Array.from(v).join(', ')})`);
+    }
+    conn.closeSync();
+    db.closeSync();
+    const duck = await DuckStore.open({ dataDir: dir, retentionMs: 24 * HOUR });
+    try {
+      const totals = await duck.totals({ from: t0, to: t0 + MINUTE });
+      const got = totals.get(0)![0]!;
+      for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - expected[i]!) < 1e-9, `column ${COLUMNS[i]}: ${got[i]} against ${expected[i]} as before`);
+      const r = await duck.connect();
+      const hist = (await r.runAndReadAll('SELECT count(*) FROM samples_hist')).getRows()[0]![0];
+      assert.equal(Number(hist), 12, 'two buckets hit per row: two pairs');
+      const dense = (await r.runAndReadAll(`SELECT count(*) FROM information_schema.columns WHERE table_name = 'samples'`)).getRows()[0]![0];
+      assert.equal(Number(dense), 4 + 17, 'samples keep 17 counters as columns');
+      r.closeSync();
+    } finally {
+      await duck.close();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -37,7 +37,8 @@ const schemas: Record<string, Schema> = {
     labels: { type: 'object', additionalProperties: str, description: 'Identity labels; node and zone where the view is finer than a node; values joined by "," where members differ' },
   }),
   SideView,
-  GraphEdge: obj({
+  GraphEdge: obj(
+    {
     id: { ...str, description: 'VIEW|SOURCE|TARGET|PORT' },
     source: { ...str, description: 'The client end (a node id)' },
     target: { ...str, description: 'The server end (a node id)' },
@@ -55,9 +56,11 @@ const schemas: Record<string, Schema> = {
     connect_p50_seconds: nullableNum,
     connect_p99_seconds: nullableNum,
     sides: { type: 'array', items: { enum: ['client', 'server'] }, description: 'Which agents reported the edge: both when the client and the server were joined' },
-    client: { oneOf: [ref('SideView'), { type: 'null' }] },
-    server: { oneOf: [ref('SideView'), { type: 'null' }] },
-  }),
+    client: { oneOf: [ref('SideView'), { type: 'null' }], description: "The client's own view (graph and neighbourhood: with sides=true)" },
+    server: { oneOf: [ref('SideView'), { type: 'null' }], description: "The server's own view (graph and neighbourhood: with sides=true)" },
+    },
+    ['id', 'source', 'target', 'port', 'protocol', 'connections', 'active', 'failures', 'bytes_sent', 'bytes_received', 'retransmits', 'resets', 'rtt_p50_seconds', 'rtt_p99_seconds', 'connect_p50_seconds', 'connect_p99_seconds', 'sides'],
+  ),
   Graph: obj({ view: str, from: str, to: str, nodes: { type: 'array', items: ref('GraphNode') }, edges: { type: 'array', items: ref('GraphEdge') } }),
   Neighbourhood: {
     allOf: [ref('Graph'), obj({ node: str, hops: { type: 'integer' }, distance: { type: 'object', additionalProperties: { type: 'integer' } } })],
@@ -165,6 +168,13 @@ const filterParam = {
   description: `Comma-separated KEY=VALUE or KEY!=VALUE; keys: ${FILTER_KEYS.join(', ')}. An edge is kept when port/protocol terms hold and one end satisfies every other term`,
   schema: { type: 'string' },
 };
+const sidesParam = {
+  name: 'sides',
+  in: 'query',
+  required: false,
+  description: "true: each edge also carries its client's and its server's own view (client, server); default false (the map needs the edge's totals; a panel asks for one edge's sides)",
+  schema: { type: 'boolean' },
+};
 const json = (schema: string, description = 'OK') => ({ description, content: { 'application/json': { schema: ref(schema) } } });
 const errors = { '400': json('Error', 'A parameter is wrong: the message names it'), '401': json('Error', 'A token is configured and the request has none, or a wrong one') };
 
@@ -177,10 +187,10 @@ export function openApiDocument(version: string): Schema {
     components: { schemas: { ...schemas, IngestBody: z.toJSONSchema(bodySchema, { io: 'input', unrepresentable: 'any' }) as Schema }, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths: {
-      '/api/v1/graph': get('The service map over a window, in one view', [viewParam, ...windowParams, filterParam], 'Graph'),
+      '/api/v1/graph': get('The service map over a window, in one view', [viewParam, ...windowParams, filterParam, sidesParam], 'Graph'),
       '/api/v1/neighbourhood': get(
         'Every node within N hops of a node (edges followed either way) and the edges among them',
-        [{ name: 'node', in: 'query', required: true, schema: { type: 'string' } }, { name: 'hops', in: 'query', required: false, description: '0-10, default 1', schema: { type: 'integer' } }, { ...viewParam, description: "Default: the node id's kind" }, ...windowParams, filterParam],
+        [{ name: 'node', in: 'query', required: true, schema: { type: 'string' } }, { name: 'hops', in: 'query', required: false, description: '0-10, default 1', schema: { type: 'integer' } }, { ...viewParam, description: "Default: the node id's kind" }, ...windowParams, filterParam, sidesParam],
         'Neighbourhood',
       ),
       '/api/v1/search': get('Nodes of every view by name, label value or address, best first', [{ name: 'q', in: 'query', required: true, schema: { type: 'string' } }, { name: 'limit', in: 'query', required: false, schema: { type: 'integer' } }], 'SearchResult'),

@@ -87,3 +87,13 @@ export function parseChoice<T extends string>(q: URLSearchParams, name: string, 
   if (!(choices as readonly string[]).includes(v)) throw badRequest(name, `'${v}' is not one of ${choices.join(', ')}`);
   return v as T;
 }
+
+/** true/false (also 1/0, yes/no). */
+export function parseBoolean(q: URLSearchParams, name: string, fallback: boolean): boolean {
+  const v = q.get(name);
+  if (v === null || v === '') return fallback;
+  const t = v.trim().toLowerCase();
+  if (t === 'true' || t === '1' || t === 'yes') return true;
+  if (t === 'false' || t === '0' || t === 'no') return false;
+  throw badRequest(name, `'${v}' is not true or false`);
+}

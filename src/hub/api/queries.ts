@@ -1,14 +1,16 @@
 // The query API's answers, from a GraphStore (embedded or Prometheus): graph, neighbourhood,
 // search, breakdown, diff and history. Each takes the request's parameters and returns JSON.
 import { breakdown, DOMAINS, type Breakdown } from '../graph/breakdown.js';
-import { diff, type Diff } from '../graph/diff.js';
+import { diffTotals, type Diff } from '../graph/diff.js';
 import { Filter, FilterError } from '../graph/filter.js';
-import { buildViewGraph, edgeCounters, graphEdge, parseEdgeId, toGraph, type Graph, type GraphEdge, type GraphNode, type ViewEdge, type ViewGraph } from '../graph/graph.js';
-import { neighbourhood } from '../graph/neighbourhood.js';
+import { buildViewGraph, edgeCounters, graphEdge, parseEdgeId, type Graph, type GraphEdge, type GraphNode, type ViewEdge, type ViewGraph } from '../graph/graph.js';
+import { graphJson } from '../graph/graph-json.js';
 import { search, type SearchHit } from '../graph/search.js';
+import { ViewIndexes, type ViewIndex } from '../graph/view-index.js';
+import { groupTotals, type ViewTotals } from '../graph/view-totals.js';
 import { nodeOf, parseView, ViewError, VIEW_KINDS, type View } from '../graph/views.js';
 import type { GraphStore, ResolvedEdge, Window } from '../store/store.js';
-import { badRequest, formatDuration, parseChoice, parseDurationMs, parseInteger, parseWindow, requireParam } from './params.js';
+import { badRequest, formatDuration, parseBoolean, parseChoice, parseDurationMs, parseInteger, parseWindow, requireParam } from './params.js';
 
 export const HISTORY_METRICS = [
   'connections',
@@ -29,6 +31,7 @@ export type HistoryMetric = (typeof HISTORY_METRICS)[number];
 const MAX_POINTS = 11_000;
 
 export interface NeighbourhoodResult extends Graph {
+  // Written as JSON text (RawJson) by the API; this is its shape.
   node: string;
   hops: number;
   /** Node id to hops from the start. */
@@ -86,11 +89,24 @@ function viewOfNode(id: string): string {
 /** Extra fields a graph edge carries (the alerts on it), from its fine edges and the window. */
 export type EdgeMarks = (edge: ViewEdge, window: Window) => Record<string, unknown> | undefined;
 
+export interface Marks {
+  /** Whether anything could mark an edge in this window (else edges are not asked one by one). */
+  any(window: Window): boolean;
+  of: EdgeMarks;
+}
+
+/** An answer already written as JSON bytes (in buffers): sent as it is. */
+export class RawJson {
+  constructor(readonly parts: Buffer[]) {}
+}
+
 export class Queries {
+  private readonly indexes = new ViewIndexes();
+
   constructor(
     readonly store: GraphStore,
     private readonly now: () => number = Date.now,
-    private readonly marks?: EdgeMarks,
+    private readonly marks?: Marks,
   ) {}
 
   private window(q: URLSearchParams, names?: { from: string; to: string }): Window {
@@ -101,52 +117,76 @@ export class Queries {
     return buildViewGraph(await this.store.edges(w, select), v, f);
   }
 
-  async graph(q: URLSearchParams): Promise<Graph> {
+  /** The view's index, with every fine edge the store knows (when it can tell) indexed. */
+  private index(v: View): ViewIndex {
+    const index = this.indexes.get(v);
+    const known = this.store.known();
+    if (known) index.indexAll(known);
+    return index;
+  }
+
+  /** The alerts on each edge, as JSON members to add (only when there are alerts in the window). */
+  private edgeMarks(t: ViewTotals, w: Window): ((pos: number) => string) | undefined {
+    const marks = this.marks;
+    if (!marks || !marks.any(w)) return undefined;
+    const { index } = t;
+    return (pos) => {
+      const ve = t.edges[pos]!;
+      const members = index.members[ve]!.map((no) => ({ edge: index.fine[no]!, sides: [undefined, undefined] as const }));
+      const extra = marks.of({ id: index.edgeId(ve), members } as unknown as ViewEdge, w);
+      if (!extra) return '';
+      let out = '';
+      for (const [k, val] of Object.entries(extra)) if (val !== undefined) out += `,${JSON.stringify(k)}:${JSON.stringify(val)}`;
+      return out;
+    };
+  }
+
+  async graph(q: URLSearchParams): Promise<RawJson> {
     const v = view(q);
     const f = filter(q);
     const w = this.window(q);
-    const g = await this.viewGraph(w, v, f);
-    const out = toGraph(g, w.from, w.to);
-    if (this.marks) for (const e of out.edges) Object.assign(e, this.marks(g.edges.get(e.id)!, w));
-    return out;
+    const sides = parseBoolean(q, 'sides', false);
+    const index = this.index(v);
+    const t = groupTotals(index, await this.store.fine(w), f);
+    return new RawJson(graphJson(t, { from: w.from, to: w.to, edgeExtra: this.edgeMarks(t, w), sides }));
   }
 
-  async neighbourhood(q: URLSearchParams): Promise<NeighbourhoodResult> {
+  async neighbourhood(q: URLSearchParams): Promise<RawJson> {
     const node = requireParam(q, 'node', 'the id of a node (from graph or search)');
     const v = view(q, viewOfNode(node));
     const hops = parseInteger(q, 'hops', 1, 0, 10);
     const w = this.window(q);
-    const g = await this.viewGraph(w, v, filter(q), this.around(v, node, hops));
-    if (!g.nodes.has(node)) throw badRequest('node', `'${node}' has no edges in the ${q.get('view') || viewOfNode(node)} view between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()} (find ids with /api/v1/search or /api/v1/graph)`);
-    const n = neighbourhood(g, node, hops);
-    const keep = new Set(n.edges.map((e) => e.id));
-    return { ...toGraph(g, w.from, w.to, (id) => n.distance.has(id), (e) => keep.has(e.id)), node, hops, distance: Object.fromEntries(n.distance) };
-  }
-
-  /**
-   * The fine edges that can lie within `hops` of a node, from every edge the store knows (any
-   * window): a superset of the window's neighbourhood, so that only those are read.
-   */
-  private around(v: View, node: string, hops: number): ((e: ResolvedEdge) => boolean) | undefined {
-    const known = this.store.known();
-    if (!known) return undefined;
-    const all = [...known];
-    const ends = new Map<ResolvedEdge, [string, string]>(all.map((e) => [e, [nodeOf(e.client, v).id, nodeOf(e.server, v).id]]));
-    const reached = new Set([node]);
-    for (let d = 0; d < hops; d++) {
-      const next: string[] = [];
-      for (const [a, b] of ends.values()) {
-        if (reached.has(a) && !reached.has(b)) next.push(b);
-        else if (reached.has(b) && !reached.has(a)) next.push(a);
-      }
-      if (next.length === 0) break;
-      for (const n of next) reached.add(n);
-    }
-    return (e) => {
-      const pair = ends.get(e);
-      // The node's own edges too: they show it has traffic in the window (with 0 hops as well).
-      return pair ? (reached.has(pair[0]) && reached.has(pair[1])) || pair[0] === node || pair[1] === node : true;
+    const f = filter(q);
+    const sides = parseBoolean(q, 'sides', false);
+    const index = this.index(v);
+    const missing = (): never => {
+      throw badRequest('node', `'${node}' has no edges in the ${q.get('view') || viewOfNode(node)} view between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()} (find ids with /api/v1/search or /api/v1/graph)`);
     };
+    // Every view edge ever seen (when the store can tell) bounds what the window can reach: only
+    // those fine edges are read and added up.
+    let candidate: ((ve: number) => boolean) | undefined;
+    let select: ((e: ResolvedEdge) => boolean) | undefined;
+    const start = index.nodeNumber(node);
+    if (this.store.known()) {
+      if (start === undefined) missing();
+      const reached = index.reach(start!, hops);
+      const near = (ve: number): boolean => (reached.has(index.source[ve]!) && reached.has(index.target[ve]!)) || index.source[ve] === start || index.target[ve] === start;
+      const fineEdges = new Set<ResolvedEdge>();
+      for (const n of reached.keys()) for (const ve of index.adjacent[n]!) if (near(ve)) for (const no of index.members[ve]!) fineEdges.add(index.fine[no]!);
+      candidate = near;
+      select = (e) => fineEdges.has(e);
+    }
+    const t = groupTotals(index, await this.store.fine(w, select), f, candidate);
+    const from = index.nodeNumber(node);
+    if (from === undefined || !t.nodes().includes(from)) missing();
+    // Distances over the edges with traffic in the window.
+    const distance = index.reach(from!, hops, (ve) => t.position[ve] !== undefined && t.position[ve]! >= 0);
+    const keep = (pos: number): boolean => distance.has(index.source[t.edges[pos]!]!) && distance.has(index.target[t.edges[pos]!]!);
+    const distances: Record<string, number> = {};
+    for (const [n, d] of distance) distances[index.nodeIds[n]!] = d;
+    return new RawJson(
+      graphJson(t, { from: w.from, to: w.to, keep, edgeExtra: this.edgeMarks(t, w), sides, tail: `,"node":${JSON.stringify(node)},"hops":${hops},"distance":${JSON.stringify(distances)}` }),
+    );
   }
 
   async search(q: URLSearchParams): Promise<{ query: string; results: SearchHit[] }> {
@@ -166,10 +206,31 @@ export class Queries {
     } catch {
       throw badRequest('edge', `'${id}' names no view: use an edges[].id from /api/v1/graph`);
     }
-    const g = await this.viewGraph(w, v, undefined, (e) => e.port === parsed.port && nodeOf(e.client, v).id === parsed.source && nodeOf(e.server, v).id === parsed.target);
+    const g = await this.viewGraph(w, v, undefined, this.membersOf(v, parsed) ?? ((e) => e.port === parsed.port && nodeOf(e.client, v).id === parsed.source && nodeOf(e.server, v).id === parsed.target));
     const edge = g.edges.get(id);
     if (!edge) throw badRequest('edge', `'${id}' has no traffic between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()}`);
     return { view: v, edge };
+  }
+
+  /** The fine edges of a view edge, from the index (when the store knows its edges). */
+  private membersOf(v: View, e: { source: string; target: string; port: number }): ((e: ResolvedEdge) => boolean) | undefined {
+    if (!this.store.known()) return undefined;
+    const index = this.index(v);
+    const src = index.nodeNumber(e.source);
+    const dst = index.nodeNumber(e.target);
+    const ve = src === undefined || dst === undefined ? undefined : index.edgeNumber(src, dst, e.port);
+    const members = new Set(ve === undefined ? [] : index.members[ve]!.map((no) => index.fine[no]!));
+    return (f) => members.has(f);
+  }
+
+  /** The fine edges touching a view node, from the index (when the store knows its edges). */
+  private touching(v: View, node: string): ((e: ResolvedEdge) => boolean) | undefined {
+    if (!this.store.known()) return undefined;
+    const index = this.index(v);
+    const n = index.nodeNumber(node);
+    const members = new Set<ResolvedEdge>();
+    if (n !== undefined) for (const ve of index.adjacent[n]!) for (const no of index.members[ve]!) members.add(index.fine[no]!);
+    return (f) => members.has(f);
   }
 
   async breakdown(q: URLSearchParams): Promise<BreakdownResult> {
@@ -192,14 +253,17 @@ export class Queries {
     const baseline = q.get('baseline_to') ? b : { from: b.from, to: b.from + length };
     if (baseline.to > now) throw badRequest('baseline_to', 'is in the future');
     const limit = parseInteger(q, 'limit', 50, 1, 10_000);
-    const [cur, base] = await Promise.all([this.viewGraph(w, v, f), this.viewGraph(baseline, v, f)]);
+    const index = this.index(v);
+    // The baseline first: the current window may be read from live state (use it before awaiting).
+    const base = groupTotals(index, await this.store.fine(baseline), f);
+    const cur = groupTotals(index, await this.store.fine(w), f);
     return {
       view: q.get('view') || 'workload',
       from: new Date(w.from).toISOString(),
       to: new Date(w.to).toISOString(),
       baseline_from: new Date(baseline.from).toISOString(),
       baseline_to: new Date(baseline.to).toISOString(),
-      ...diff(cur, base, length / 1000, (baseline.to - baseline.from) / 1000, limit),
+      ...diffTotals(cur, base, length / 1000, (baseline.to - baseline.from) / 1000, limit),
     };
   }
 
@@ -220,7 +284,7 @@ export class Queries {
       keys = new Set(edge.members.map((m) => m.edge.key));
     } else {
       const v = view(q, viewOfNode(nodeParam!));
-      const touches = (e: ResolvedEdge): boolean => nodeOf(e.client, v).id === nodeParam || nodeOf(e.server, v).id === nodeParam;
+      const touches = this.touching(v, nodeParam!) ?? ((e: ResolvedEdge): boolean => nodeOf(e.client, v).id === nodeParam || nodeOf(e.server, v).id === nodeParam);
       keys = new Set((await this.store.edges(w, touches)).map((t) => t.edge.key));
       if (keys.size === 0) throw badRequest('node', `'${nodeParam}' has no edges in the ${q.get('view') || viewOfNode(nodeParam!)} view in this window (find ids with /api/v1/search or /api/v1/graph)`);
     }

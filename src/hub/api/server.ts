@@ -4,13 +4,15 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
+import { writeGzip } from '../../lib/gzip-parallel.js';
+import { releaseJson } from '../../lib/json-writer.js';
 import type { Logger } from 'pino';
 import type { HubMetrics } from '../metrics.js';
 import { Filter, FilterError } from '../graph/filter.js';
 import { parseView, ViewError } from '../graph/views.js';
 import { ApiError, badRequest } from './params.js';
 import { decodeBody, parseMessages, readBody, type BodyLimits } from './ingest-http.js';
-import type { Queries } from './queries.js';
+import { RawJson, type Queries } from './queries.js';
 import type { StreamHub } from './stream.js';
 import type { AcceptResult } from '../ingest/pipeline.js';
 import type { BatchIn, HelloIn } from '../ingest/schema.js';
@@ -57,6 +59,23 @@ const TYPES: Record<string, string> = {
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/** Answers from this size on are compressed for clients that accept gzip. */
+const GZIP_FROM_BYTES = 8192;
+/** Fast compression: most of the size goes at level 1, at a fraction of the default's time. */
+const GZIP_LEVEL = 1;
+
+/** Whether Accept-Encoding allows gzip (q=0 refuses it). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  for (const item of header.split(',')) {
+    const [name, ...params] = item.trim().toLowerCase().split(';');
+    if (name !== 'gzip' && name !== '*') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return !q || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
 const ROOT_PAGE = `flowscope hub
 
 The UI is not built here (dist/web is absent). The API:
@@ -82,10 +101,24 @@ export function createApiHandler(o: ApiOptions): http.RequestListener {
     return m !== null && timingSafeEqual(digest(m[1]!.trim()), tokenDigest);
   };
 
-  const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
+  const sendJson = (res: ServerResponse, status: number, body: unknown, req?: IncomingMessage): void => {
+    const parts = body instanceof RawJson ? body.parts : [Buffer.from(JSON.stringify(body))];
+    let length = 0;
+    for (const p of parts) length += p.length;
+    const headers = { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', vary: 'accept-encoding' };
+    if (req && length >= GZIP_FROM_BYTES && acceptsGzip(req.headers['accept-encoding'])) {
+      // Compressed in parallel on libuv's threads (large graphs are tens of MB).
+      res.writeHead(status, { ...headers, 'content-encoding': 'gzip' });
+      writeGzip(parts, res, GZIP_LEVEL).then(
+        () => releaseJson(parts),
+        () => res.destroy(),
+      );
+      return;
+    }
+    res.writeHead(status, { ...headers, 'content-length': length });
+    for (let i = 0; i < parts.length - 1; i++) res.write(parts[i]);
+    res.end(parts[parts.length - 1]);
+    if (body instanceof RawJson) res.once('close', () => res.writableFinished && releaseJson(parts));
   };
   const sendError = (res: ServerResponse, err: ApiError): void => sendJson(res, err.status, err.field ? { error: err.message, field: err.field } : { error: err.message });
 
@@ -206,7 +239,7 @@ export function createApiHandler(o: ApiOptions): http.RequestListener {
     }
     const query = queries[path];
     if (query) {
-      sendJson(res, 200, await query(url.searchParams));
+      sendJson(res, 200, await query(url.searchParams), req);
       return path.slice(path.lastIndexOf('/') + 1);
     }
     if (path.startsWith('/api/')) throw new ApiError(404, `not found: ${path} (see /api/openapi.json)`);

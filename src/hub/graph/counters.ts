@@ -105,11 +105,37 @@ export function mergedDistribution(a: Side | undefined, b: Side | undefined, whi
   return { bounds: da.bounds, counts, sum: da.sum + db.sum, count: da.count + db.count };
 }
 
+/** Quantiles are estimates within a bucket: nanoseconds are plenty (and keep answers short). */
+const seconds = (v: number): number => Math.round(v * 1e9) / 1e9;
+
 /** A quantile in seconds, or null when nothing was observed. */
 export function quantileOrNull(q: number, d: Distribution | undefined): number | null {
   if (!d || d.count <= 0) return null;
   const v = quantile(q, d);
-  return Number.isFinite(v) ? v : null;
+  return Number.isFinite(v) ? seconds(v) : null;
+}
+
+/**
+ * The same quantile of a histogram held in rows (a side's row at `at`, and optionally a second
+ * one at `bt` merged with it; -1: absent), without building a Distribution.
+ */
+export function quantileOfRows(q: number, which: 'connect' | 'rtt', a: Float64Array, at: number, b: Float64Array, bt: number): number | null {
+  const bounds = which === 'connect' ? CONNECT_BUCKETS : RTT_BUCKETS;
+  const col = which === 'connect' ? C.connect : C.rtt;
+  const n = bounds.length;
+  const count = (at >= 0 ? a[at + col + n + 1]! : 0) + (bt >= 0 ? b[bt + col + n + 1]! : 0);
+  if (!(count > 0)) return null;
+  const rank = q * count;
+  let cumulative = 0;
+  for (let i = 0; i < n; i++) {
+    const c = (at >= 0 ? a[at + col + i]! : 0) + (bt >= 0 ? b[bt + col + i]! : 0);
+    if (cumulative + c >= rank) {
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
+      return seconds(lower + ((bounds[i]! - lower) * (rank - cumulative)) / (c || 1));
+    }
+    cumulative += c;
+  }
+  return seconds(bounds[n - 1]!);
 }
 
 /** Counts that went through weights come out whole where they should be. */

@@ -64,11 +64,22 @@ export class Filter {
     return this.endTerms.every((t) => (Filter.endValue(e, t.key) === t.value) !== t.negate);
   }
 
-  matches(edge: ResolvedEdge): boolean {
+  /** Whether the filter has terms about ends (else only port and protocol decide). */
+  get hasEndTerms(): boolean {
+    return this.endTerms.length > 0;
+  }
+
+  /** The port and protocol terms. */
+  matchesEdgeTerms(edge: { readonly port: number; readonly protocol: string }): boolean {
     for (const t of this.edgeTerms) {
       const v = t.key === 'port' ? String(edge.port) : edge.protocol;
       if ((v === t.value) === t.negate) return false;
     }
+    return true;
+  }
+
+  matches(edge: ResolvedEdge): boolean {
+    if (!this.matchesEdgeTerms(edge)) return false;
     if (this.endTerms.length === 0) return true;
     return this.matchesEnd(edge.client) || this.matchesEnd(edge.server);
   }

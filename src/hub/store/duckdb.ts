@@ -5,23 +5,17 @@
 // applied), the inbox (batches accepted but not yet joined) and the join's claims.
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBDataChunk, DuckDBInstance, BIGINT, type DuckDBBlobValue, DOUBLE, INTEGER, TINYINT, type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
-import { COLUMNS, C, WIDTH, newSide, type Side } from '../graph/counters.js';
+import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
+import { COLUMNS, WIDTH, type Side } from '../graph/counters.js';
 import type { FineEdge } from '../graph/edges.js';
 import type { Endpoint, EndpointKind } from '../graph/endpoint.js';
 import type { Window } from './store.js';
+import { densePlain } from './layout.js';
+import { MINUTE, RowsTable, SAMPLE_TABLES, appendSamples, deleteUpTo, exportRows, migrateBucketColumns, readSamples, rollUp, sources, sumSteps, sumWindow, type RowReader, type SampleRow } from './samples.js';
 
-export const MINUTE = 60_000;
+export { MINUTE, RowsTable, type RowReader, type SampleRow };
+
 export const HOUR = 60 * MINUTE;
-
-export interface SampleRow {
-  /** The interval's end, ms. */
-  t: number;
-  durMs: number;
-  edge: number;
-  side: number;
-  values: Side;
-}
 
 /** One ingest request as it came (its body still encoded), with the batches it brought. */
 export interface InboxEntry {
@@ -35,6 +29,8 @@ export interface InboxEntry {
 
 /** Per edge id: [client, server] totals. */
 export type TotalsByEdge = Map<number, [Side | undefined, Side | undefined]>;
+
+const DENSE_SELECT = densePlain;
 
 const ENDPOINT_COLUMNS = ['kind', 'node', 'zone', 'process', 'cgroup', 'container', 'pod', 'namespace', 'workload', 'workload_kind', 'service', 'image', 'version', 'addr', 'dns'] as const;
 const ENDPOINT_FIELDS: Record<(typeof ENDPOINT_COLUMNS)[number], keyof Endpoint> = {
@@ -55,9 +51,6 @@ const ENDPOINT_FIELDS: Record<(typeof ENDPOINT_COLUMNS)[number], keyof Endpoint>
   dns: 'dns',
 };
 
-const valueColumns = COLUMNS.map((c) => `${c} DOUBLE`).join(', ');
-const sumColumns = COLUMNS.map((c, i) => (i === C.active ? `arg_max(${c}, t) AS ${c}` : `sum(${c}) AS ${c}`)).join(', ');
-const plainColumns = COLUMNS.join(', ');
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
@@ -65,12 +58,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS edges (id INTEGER PRIMARY KEY, client INTEGER, server INTEGER, port INTEGER, protocol VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS runs (agent VARCHAR, start VARCHAR, body VARCHAR, PRIMARY KEY (agent, start))`,
   `CREATE TABLE IF NOT EXISTS inbox (id BIGINT PRIMARY KEY, received_ms BIGINT, encoding VARCHAR, body BLOB, batches VARCHAR)`,
-  `CREATE TABLE IF NOT EXISTS samples (t BIGINT, dur INTEGER, edge INTEGER, side TINYINT, ${valueColumns})`,
-  `CREATE TABLE IF NOT EXISTS minutes (t BIGINT, edge INTEGER, side TINYINT, ${valueColumns})`,
 ];
-
-const SAMPLE_TYPES: DuckDBType[] = [BIGINT, INTEGER, INTEGER, TINYINT, ...COLUMNS.map(() => DOUBLE)];
-const MINUTE_TYPES: DuckDBType[] = [BIGINT, INTEGER, TINYINT, ...COLUMNS.map(() => DOUBLE)];
 
 /** Runs one operation at a time on a connection (DuckDB transactions are per connection). */
 class Serial {
@@ -82,11 +70,13 @@ class Serial {
   }
 }
 
-function doubles(v: DuckDBVector, n: number): ArrayLike<number> {
-  // DOUBLE vectors hold their items as a Float64Array: read it whole rather than item by item.
-  const items = (v as unknown as { items?: Float64Array }).items;
-  if (items instanceof Float64Array) return items;
-  return Array.from({ length: n }, (_, i) => Number(v.getItem(i) ?? 0));
+/** What a window's samples held per edge and side: the sums (active: the last reading), rows, and the last row's time. */
+export interface WindowState {
+  edge: number;
+  side: number;
+  values: Float64Array;
+  rows: number;
+  lastT: number;
 }
 
 export interface DuckStoreOptions {
@@ -102,6 +92,9 @@ export class DuckStore {
   private writer!: DuckDBConnection;
   private reader!: DuckDBConnection;
   private readonly writes = new Serial();
+  private readonly written = new Set<(rows: readonly SampleRow[]) => void>();
+  /** Counts writes of samples: a reader that saw it change while it read may have missed or doubled rows. */
+  writeSeq = 0;
   private savedEndpoints = 0;
   private savedEdges = 0;
   /** All samples with t <= rolledTo are in minutes too. */
@@ -110,6 +103,8 @@ export class DuckStore {
   exportedTo = 0;
   /** Samples older than this were exported and deleted: queries before it use minutes. */
   samplesFloor = 0;
+  /** Samples from this time on are still needed (live windows expire them by reading them back). */
+  keepSamplesFrom: () => number = () => Infinity;
   readonly samplesMs: number;
 
   private constructor(
@@ -135,6 +130,9 @@ export class DuckStore {
     store.writer = await instance.connect();
     store.reader = await instance.connect();
     for (const sql of SCHEMA) await store.writer.run(sql);
+    // Data of a hub from before the buckets were stored as pairs.
+    await migrateBucketColumns(store.writer);
+    for (const sql of SAMPLE_TABLES) await store.writer.run(sql);
     store.rolledTo = Number((await store.meta('rolled_to')) ?? 0);
     store.exportedTo = Number((await store.meta('exported_to')) ?? 0);
     store.samplesFloor = Number((await store.meta('samples_floor')) ?? 0);
@@ -253,12 +251,17 @@ export class DuckStore {
       await this.writer.run('BEGIN TRANSACTION');
       try {
         await this.saveDictionaries(endpoints, edges);
-        if (rows.length) await this.appendRows('samples', rows);
+        if (rows.length) await appendSamples(this.writer, 'samples', rows);
         // A late agent's samples inside minutes already rolled up go into the roll-ups too.
         const late = rows.filter((r) => r.t <= this.rolledTo).map((r) => ({ ...r, t: Math.ceil(r.t / MINUTE) * MINUTE }));
-        if (late.length) await this.appendRows('minutes', late);
+        if (late.length) await appendSamples(this.writer, 'minutes', late);
         if (doneRequests.length) await this.writer.run(`DELETE FROM inbox WHERE id IN (${doneRequests.join(',')})`);
         await this.writer.run('COMMIT');
+        if (rows.length) {
+          this.writeSeq++;
+          // In the write's turn, before anything else reads or writes: listeners see each row once.
+          for (const l of this.written) l(rows);
+        }
       } catch (err) {
         await this.writer.run('ROLLBACK').catch(() => undefined);
         this.savedEndpoints = Math.min(this.savedEndpoints, (await this.count('endpoints')) ?? 0);
@@ -268,107 +271,69 @@ export class DuckStore {
     });
   }
 
+  /** Called with the samples of each write, once committed, before the next write or exclusive task. */
+  onWritten(listener: (rows: readonly SampleRow[]) => void): () => void {
+    this.written.add(listener);
+    return () => this.written.delete(listener);
+  }
+
+  /** Runs `fn` between writes (nothing is written while it runs), with the writer's connection. */
+  exclusive<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.writes.run(() => fn(this.writer));
+  }
+
+  /** Reads the samples with from < t <= to back (on `connection`, default the reader's): buckets first, then rows. */
+  scanSamples(from: number, to: number, visit: RowReader, connection: DuckDBConnection = this.reader): Promise<number> {
+    return readSamples(connection, from, to, visit);
+  }
+
+  /** Per edge and side, what the samples after `from` hold (what a live window starts from), and how many rows each time has. */
+  async windowState(from: number, connection: DuckDBConnection = this.reader): Promise<{ states: WindowState[]; times: Array<[number, number]> }> {
+    const table = new RowsTable();
+    const only = (hist: boolean): string => `SELECT t, edge, side, ${hist ? 'b, n' : DENSE_SELECT} FROM samples${hist ? '_hist' : ''} WHERE t > ${from}`;
+    await sumWindow(connection, { dense: only(false), hist: only(true) }, table);
+    const states: WindowState[] = [];
+    for (let r = 0; r < table.size; r++) states.push({ edge: table.edges[r]!, side: table.sides[r]!, values: table.values.subarray(r * WIDTH, (r + 1) * WIDTH), rows: table.counts[r]!, lastT: table.lastT[r]! });
+    const t = await connection.runAndReadAll(`SELECT CAST(t AS DOUBLE), CAST(count(*) AS DOUBLE) FROM samples WHERE t > ${from} GROUP BY t ORDER BY t`);
+    const times = t.getRows().map((row) => [Number(row[0]), Number(row[1])] as [number, number]);
+    return { states, times };
+  }
+
   private async count(table: string): Promise<number | undefined> {
     const r = await this.writer.runAndReadAll(`SELECT count(*) FROM ${table}`).catch(() => undefined);
     return r ? Number(r.getRows()[0]![0]) : undefined;
   }
 
-  private async appendRows(table: 'samples' | 'minutes', rows: SampleRow[]): Promise<void> {
-    const appender: DuckDBAppender = await this.writer.createAppender(table);
-    const types = table === 'samples' ? SAMPLE_TYPES : MINUTE_TYPES;
-    const size = 2048;
-    const chunk = DuckDBDataChunk.create(types, size);
-    const vectors = types.map((_, i) => chunk.getColumnVector(i));
-    const at = table === 'samples' ? 4 : 3;
-    let n = 0;
-    const flush = (): void => {
-      for (const v of vectors) v.flush();
-      chunk.rowCount = n;
-      appender.appendDataChunk(chunk);
-      n = 0;
-    };
-    for (const r of rows) {
-      let c = 0;
-      vectors[c++]!.setItem(n, BigInt(r.t));
-      if (table === 'samples') vectors[c++]!.setItem(n, r.durMs);
-      vectors[c++]!.setItem(n, r.edge);
-      vectors[c++]!.setItem(n, r.side);
-      for (let i = 0; i < WIDTH; i++) vectors[at + i]!.setItem(n, r.values[i]!);
-      if (++n === size) flush();
-    }
-    if (n) flush();
-    appender.closeSync();
-  }
-
   // --- queries --------------------------------------------------------------------------------
 
-  /**
-   * Where a window's rows come from: minute roll-ups for the whole minutes inside it (or all of
-   * it, snapped to minutes, when its samples were exported), samples for the rest.
-   */
-  private sources(w: Window, edges?: readonly number[]): string {
-    const only = edges ? ` AND edge IN (${edges.length ? edges.join(',') : '-1'})` : '';
-    const oldFrom = w.from < this.samplesFloor;
-    const oldTo = w.to < this.samplesFloor;
-    const a = oldFrom ? Math.floor(w.from / MINUTE) * MINUTE : Math.ceil(w.from / MINUTE) * MINUTE;
-    const b = Math.min(oldTo ? Math.ceil(w.to / MINUTE) * MINUTE : Math.floor(w.to / MINUTE) * MINUTE, this.rolledTo);
-    if (a >= b) return `SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${w.to}${only}`;
-    // Plain ranges (no OR), so that DuckDB skips row groups by their min/max of t.
-    const parts = [`SELECT t, edge, side, ${plainColumns} FROM minutes WHERE t > ${a} AND t <= ${b}${only}`];
-    if (a > w.from) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${w.from} AND t <= ${a}${only}`);
-    if (w.to > b) parts.push(`SELECT t, edge, side, ${plainColumns} FROM samples WHERE t > ${b} AND t <= ${w.to}${only}`);
-    return parts.join(' UNION ALL ');
+  private sources(w: Window, edges?: readonly number[]) {
+    return sources(w, this.rolledTo, this.samplesFloor, edges);
+  }
+
+  /** Each edge's counters over the window, per side, as rows in one array (only those `edges` when given). */
+  async totalsTable(w: Window, edges?: readonly number[]): Promise<RowsTable> {
+    const out = new RowsTable();
+    await sumWindow(this.reader, this.sources(w, edges), out);
+    return out;
   }
 
   /** Each edge's counters over the window, per side (only those `edges` when given). */
   async totals(w: Window, edges?: readonly number[]): Promise<TotalsByEdge> {
-    const result = await this.reader.run(`SELECT edge, side, ${sumColumns} FROM (${this.sources(w, edges)}) GROUP BY edge, side`);
+    const table = await this.totalsTable(w, edges);
     const out: TotalsByEdge = new Map();
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      const n = chunk.rowCount;
-      const edge = chunk.getColumnVector(0);
-      const side = chunk.getColumnVector(1);
-      const cols = COLUMNS.map((_, i) => doubles(chunk.getColumnVector(2 + i), n));
-      for (let r = 0; r < n; r++) {
-        const id = Number(edge.getItem(r));
-        const s = Number(side.getItem(r));
-        const values = newSide();
-        for (let i = 0; i < WIDTH; i++) values[i] = cols[i]![r]!;
-        let pair = out.get(id);
-        if (!pair) out.set(id, (pair = [undefined, undefined]));
-        pair[s === 0 ? 0 : 1] = values;
-      }
+    for (let r = 0; r < table.size; r++) {
+      const id = table.edges[r]!;
+      let pair = out.get(id);
+      if (!pair) out.set(id, (pair = [undefined, undefined]));
+      pair[table.sides[r] === 0 ? 0 : 1] = table.values.slice(r * WIDTH, (r + 1) * WIDTH);
     }
     return out;
   }
 
   /** The selected edges' counters summed per step (steps end at from + k * step). */
   async series(w: Window, stepMs: number, edges: number[]): Promise<Map<number, [Side | undefined, Side | undefined]>> {
-    const out = new Map<number, [Side | undefined, Side | undefined]>();
-    if (edges.length === 0) return out;
-    const bucket = `CAST(ceil((t - ${w.from}) / ${stepMs}) AS BIGINT)`;
-    // The gauge (active) is the last reading per edge in a step, summed over edges.
-    const perEdge = `SELECT ${bucket} AS b, edge, side, ${sumColumns} FROM (${this.sources(w, edges)}) GROUP BY b, edge, side`;
-    const result = await this.reader.run(`SELECT b, side, ${COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ')} FROM (${perEdge}) GROUP BY b, side ORDER BY b`);
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      const n = chunk.rowCount;
-      const b = chunk.getColumnVector(0);
-      const side = chunk.getColumnVector(1);
-      const cols = COLUMNS.map((_, i) => doubles(chunk.getColumnVector(2 + i), n));
-      for (let r = 0; r < n; r++) {
-        const t = w.from + Number(b.getItem(r)) * stepMs;
-        const values = newSide();
-        for (let i = 0; i < WIDTH; i++) values[i] = cols[i]![r]!;
-        let pair = out.get(t);
-        if (!pair) out.set(t, (pair = [undefined, undefined]));
-        pair[Number(side.getItem(r)) === 0 ? 0 : 1] = values;
-      }
-    }
-    return out;
+    if (edges.length === 0) return new Map();
+    return sumSteps(this.reader, this.sources(w, edges), w, stepMs);
   }
 
   /** The time of the oldest data queries can reach. */
@@ -396,9 +361,7 @@ export class DuckStore {
         const from = this.rolledTo || Math.floor((first - 1) / MINUTE) * MINUTE;
         await this.writer.run('BEGIN TRANSACTION');
         try {
-          await this.writer.run(
-            `INSERT INTO minutes SELECT CAST(ceil(t / ${MINUTE}) AS BIGINT) * ${MINUTE} AS m, edge, side, ${sumColumns} FROM samples WHERE t > ${from} AND t <= ${target} GROUP BY m, edge, side ORDER BY m`,
-          );
+          await rollUp(this.writer, from, target);
           await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['rolled_to', String(target)]);
           await this.writer.run('COMMIT');
           result.rolled = target - from;
@@ -419,14 +382,14 @@ export class DuckStore {
         result.exported.push(path);
       }
       // Interval resolution is kept for samplesMs, and only for what is in Parquet already.
-      const floor = Math.min(this.exportedTo, Math.floor((nowMs - this.samplesMs) / HOUR) * HOUR);
+      const floor = Math.min(this.exportedTo, Math.floor((nowMs - this.samplesMs) / HOUR) * HOUR, Math.floor(this.keepSamplesFrom() / HOUR) * HOUR);
       if (floor > this.samplesFloor) {
-        await this.writer.run(`DELETE FROM samples WHERE t <= ${floor}`);
+        await deleteUpTo(this.writer, 'samples', floor);
         this.samplesFloor = floor;
         await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['samples_floor', String(floor)]);
       }
       const expired = nowMs - this.options.retentionMs;
-      await this.writer.run(`DELETE FROM minutes WHERE t <= ${expired}`);
+      await deleteUpTo(this.writer, 'minutes', expired);
       for (const name of readdirSync(this.parquetDir)) {
         const m = /^samples-(\d{8})T(\d{2})\.parquet$/.exec(name);
         if (!m) continue;
@@ -451,8 +414,8 @@ export class DuckStore {
     const ends = (alias: string, prefix: string): string => [...ENDPOINT_COLUMNS, 'labels'].map((c) => `${alias}.${c} AS ${prefix}_${c}`).join(', ');
     return `SELECT epoch_ms(s.t) AS time, s.dur AS duration_ms, CASE s.side WHEN 0 THEN 'client' ELSE 'server' END AS side,
         e.port, e.protocol, ${ends('c', 'client')}, ${ends('v', 'server')}, ${COLUMNS.map((c) => `s.${c}`).join(', ')}
-      FROM samples s JOIN edges e ON e.id = s.edge JOIN endpoints c ON c.id = e.client JOIN endpoints v ON v.id = e.server
-      WHERE s.t > ${from} AND s.t <= ${to} ORDER BY s.t`;
+      FROM (${exportRows(from, to)}) s JOIN edges e ON e.id = s.edge JOIN endpoints c ON c.id = e.client JOIN endpoints v ON v.id = e.server
+      ORDER BY s.t`;
   }
 
   /** Bytes on disk: the database, its write-ahead log and the Parquet files. */

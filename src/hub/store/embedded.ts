@@ -1,8 +1,22 @@
 // The embedded store as the query API sees it: DuckDB's totals and series, named with the
 // ingest's dictionaries (which it keeps in memory and in the database).
+import type { Logger } from 'pino';
+import { WIDTH } from '../graph/counters.js';
+import { edgeTotalsOf, selectFine, type FineTotals } from '../graph/fine-totals.js';
 import type { Ingest } from '../ingest/pipeline.js';
-import type { DuckStore } from './duckdb.js';
-import type { EdgeTotals, GraphStore, KnownEndpoint, ResolvedEdge, SeriesPoint, Window } from './store.js';
+import { LiveWindows, DEFAULT_LIVE_WINDOWS_MS } from '../live/live.js';
+import type { DuckStore, RowsTable } from './duckdb.js';
+import type { EdgeTotals, GraphStore, KnownEdges, KnownEndpoint, ResolvedEdge, SeriesPoint, Window } from './store.js';
+
+export interface EmbeddedOptions {
+  /** Window lengths kept in memory (ms; default the last 5 minutes and the last hour). */
+  liveWindowsMs?: number[];
+  now?: () => number;
+  log: Logger;
+}
+
+/** Where the last answer came from (for the hub's metrics and the benchmark). */
+export type AnswerSource = 'live' | 'store';
 
 /** Past this many selected edges, reading all is cheaper than a list in the query. */
 const MAX_SELECTED = 20_000;
@@ -10,11 +24,22 @@ const MAX_SELECTED = 20_000;
 export class EmbeddedStore implements GraphStore {
   readonly kind = 'embedded' as const;
   private readonly resolved: ResolvedEdge[] = [];
+  readonly live: LiveWindows;
+  /** Counts answers by where they came from. */
+  readonly answers: Record<AnswerSource, number> = { live: 0, store: 0 };
 
   constructor(
     readonly duck: DuckStore,
     readonly ingest: Ingest,
-  ) {}
+    o: EmbeddedOptions,
+  ) {
+    this.live = new LiveWindows(duck, (id) => this.resolvedEdge(id), { lengthsMs: o.liveWindowsMs ?? DEFAULT_LIVE_WINDOWS_MS, now: o.now ?? Date.now, log: o.log });
+  }
+
+  /** Loads the live windows (queries read the store until they are). */
+  start(): Promise<void> {
+    return this.live.start();
+  }
 
   get retentionMs(): number {
     return this.duck.options.retentionMs;
@@ -24,31 +49,70 @@ export class EmbeddedStore implements GraphStore {
     let e = this.resolved[id];
     if (!e) {
       const f = this.ingest.edge(id);
-      e = { key: String(id), client: this.ingest.endpoint(f.client), server: this.ingest.endpoint(f.server), port: f.port, protocol: f.protocol };
+      e = { key: String(id), id, client: this.ingest.endpoint(f.client), server: this.ingest.endpoint(f.server), port: f.port, protocol: f.protocol };
       this.resolved[id] = e;
     }
     return e;
   }
 
-  async edges(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]> {
-    let ids: number[] | undefined;
-    if (select) {
-      // The dictionary is in memory: choose the fine edges first, then read only theirs.
-      ids = [];
-      for (const f of this.ingest.edges.values()) if (select(this.resolvedEdge(f.id))) ids.push(f.id);
-      if (ids.length > MAX_SELECTED) ids = undefined;
+  async fine(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<FineTotals> {
+    const live = await this.live.totals(window);
+    if (live) {
+      this.answers.live++;
+      return select ? selectFine(live.totals, select) : live.totals;
     }
-    const totals = await this.duck.totals(window, ids);
+    this.answers.store++;
+    const ids = this.selectIds(select);
+    const fine = this.fineOfRows(await this.duck.totalsTable(window, ids));
+    return select && !ids ? selectFine(fine, select) : fine;
+  }
+
+  /** Fine totals over the store's rows (one array, no object per edge). */
+  private fineOfRows(table: RowsTable): FineTotals {
+    // Rows come per (edge, side): pair them up by edge.
+    const byEdge = new Map<number, [number, number]>();
+    for (let r = 0; r < table.size; r++) {
+      const e = table.edges[r]!;
+      let pair = byEdge.get(e);
+      if (!pair) byEdge.set(e, (pair = [-1, -1]));
+      pair[table.sides[r] === 0 ? 0 : 1] = r * WIDTH;
+    }
+    return {
+      size: byEdge.size,
+      forEach: (visit) => {
+        for (const [e, [c, s]] of byEdge) visit(this.resolvedEdge(e), table.values, c, table.values, s);
+      },
+    };
+  }
+
+  /** The ids `select` keeps, when few enough to read only those. */
+  private selectIds(select?: (e: ResolvedEdge) => boolean): number[] | undefined {
+    if (!select) return undefined;
+    // The dictionary is in memory: choose the fine edges first, then read only theirs.
+    const ids: number[] = [];
+    for (const f of this.ingest.edges.values()) if (select(this.resolvedEdge(f.id))) ids.push(f.id);
+    return ids.length > MAX_SELECTED ? undefined : ids;
+  }
+
+  async edges(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]> {
+    const live = await this.live.totals(window);
+    if (live) {
+      this.answers.live++;
+      return edgeTotalsOf(live.totals, select);
+    }
+    this.answers.store++;
+    const ids = this.selectIds(select);
     const out: EdgeTotals[] = [];
-    for (const [id, sides] of totals) {
+    for (const [id, sides] of await this.duck.totals(window, ids)) {
       const edge = this.resolvedEdge(id);
       if (!select || ids || select(edge)) out.push({ edge, sides });
     }
     return out;
   }
 
-  *known(): Iterable<ResolvedEdge> {
-    for (const f of this.ingest.edges.values()) yield this.resolvedEdge(f.id);
+  known(): KnownEdges {
+    const list = this.ingest.edges.values();
+    return { size: list.length, edge: (id) => (list[id] ? this.resolvedEdge(id) : undefined) };
   }
 
   async series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]> {
@@ -71,6 +135,7 @@ export class EmbeddedStore implements GraphStore {
   }
 
   async close(): Promise<void> {
+    this.live.close();
     await this.duck.close();
   }
 }

@@ -17,6 +17,7 @@ import { addInto, newSide, type Side } from '../graph/counters.js';
 import { EdgeDictionary } from '../graph/edges.js';
 import { EndpointDictionary, endpointKey } from '../graph/endpoint.js';
 import { Joiner } from '../graph/join.js';
+import { fineTotalsOf, type FineTotals } from '../graph/fine-totals.js';
 import type { EdgeTotals, GraphStore, KnownEndpoint, ResolvedEdge, SeriesPoint, Window } from './store.js';
 
 export interface PrometheusStoreOptions {
@@ -174,7 +175,7 @@ export class PrometheusStore implements GraphStore {
     const e = this.edgesDict.get(id);
     const client = this.endpointsDict.get(e.client);
     const server = this.endpointsDict.get(e.server);
-    return { key: `${endpointKey(client)}\u0002${endpointKey(server)}\u0002${e.port}`, client, server, port: e.port, protocol: e.protocol };
+    return { key: `${endpointKey(client)}\u0002${endpointKey(server)}\u0002${e.port}`, id, client, server, port: e.port, protocol: e.protocol };
   }
 
   async edges(w: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]> {
@@ -182,6 +183,10 @@ export class PrometheusStore implements GraphStore {
     const accs = byTime.get(w.to) ?? [...byTime.values()][0] ?? new Map<string, Acc>();
     const out = [...this.join(accs, w)].map(([id, sides]) => ({ edge: this.resolved(id), sides }));
     return select ? out.filter((t) => select(t.edge)) : out;
+  }
+
+  async fine(w: Window, select?: (e: ResolvedEdge) => boolean): Promise<FineTotals> {
+    return fineTotalsOf(await this.edges(w, select));
   }
 
   /** The join needs every series of the window: there is no cheaper way to a subset. */

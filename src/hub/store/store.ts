@@ -11,9 +11,31 @@ export interface Window {
 }
 
 /** A fine edge with its ends resolved. */
+/** Visits one fine edge of a window's totals: a side is absent when its offset is -1. */
+export type FineVisitor = (edge: ResolvedEdge, client: Float64Array, clientAt: number, server: Float64Array, serverAt: number) => void;
+
+/**
+ * A window's totals per fine edge without an object per edge: each fine edge with traffic, and its
+ * sides' counters as (array, offset) pairs into the store's own arrays (helpers in graph/fine-totals.ts).
+ */
+export interface FineTotals {
+  /** Fine edges with traffic in the window. */
+  readonly size: number;
+  forEach(visit: FineVisitor): void;
+}
+
+/** The fine edges a store has numbered, by id from 0 to size - 1 (they only grow: indexes read only the new ones). */
+export interface KnownEdges {
+  readonly size: number;
+  /** The edge with this id (undefined for an id the store skipped). */
+  edge(id: number): ResolvedEdge | undefined;
+}
+
 export interface ResolvedEdge {
   /** Stable for the store's life: what series() selects by. */
   readonly key: string;
+  /** A small integer, stable for the store's life, when the store numbers its edges (what view indexes use). */
+  readonly id?: number;
   readonly client: Endpoint;
   readonly server: Endpoint;
   readonly port: number;
@@ -45,8 +67,13 @@ export interface GraphStore {
   readonly retentionMs: number;
   /** The window's edges with traffic; with `select`, only those it keeps (a store may use it to read less). */
   edges(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<EdgeTotals[]>;
+  /**
+   * The same without an object per edge (what the graph is built from); with `select`, a store
+   * may read only those. Use the answer before awaiting anything else: it may read live state.
+   */
+  fine(window: Window, select?: (e: ResolvedEdge) => boolean): Promise<FineTotals>;
   /** Every fine edge the store knows (whatever the window), when it can tell cheaply; else undefined. */
-  known(): Iterable<ResolvedEdge> | undefined;
+  known(): KnownEdges | undefined;
   series(window: Window, stepMs: number, keys: ReadonlySet<string>): Promise<SeriesPoint[]>;
   /** Every endpoint seen within the retention, with its addresses (for search). */
   endpoints(): Promise<KnownEndpoint[]>;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { failuresV1, histogramDeltaV1, histogramV1, workloadV1, type BatchV1, type HelloV1 } from './v1.js';
-import { CONNECT_BUCKETS } from '../distribution.js';
+import { CONNECT_BUCKETS, DNS_BUCKETS } from '../distribution.js';
 import { REQUEST_BUCKETS } from '../requests.js';
 import type { AgentCapabilities } from '../capabilities.js';
 import type { WorkloadEnd } from '../workload.js';
@@ -93,7 +93,7 @@ test('batch v1 keeps its golden shape, built with the model helpers', () => {
     ],
     flows: [{ direction: 'egress', protocol: 'udp', interface: 'eth0', peer: '10.0.0.53', port: 53, packets: 10, bytes: 840 }],
     drops: [{ reason: 'NO_SOCKET', direction: 'received', protocol: 'tcp', peer: '10.0.0.9', port: 9999, local: workloadV1(checkout), remote: {}, packets: 2 }],
-    dns: [{ qtype: 'A', server: '10.0.0.53', client: workloadV1(checkout), rcodes: { NOERROR: 9, NXDOMAIN: 1 }, duration: histogramV1({ bounds: [0.001, 0.01], counts: [8, 2], sum: 0.03, count: 10 }) }],
+    dns: [{ qtype: 'A', server: '10.0.0.53', client: workloadV1(checkout), rcodes: { NOERROR: 9, NXDOMAIN: 1 }, duration: histogramV1({ bounds: DNS_BUCKETS, counts: DNS_BUCKETS.map((_, i) => (i === 2 ? 8 : i === 4 ? 2 : 0)), sum: 0.03, count: 10 }) }],
     losses: { events: { ringbuf: 0 }, rolled_up: 0, flows: {}, batches_dropped: 0 },
   };
   matchesGolden('batch.json', batch);

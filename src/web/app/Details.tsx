@@ -178,14 +178,18 @@ function NodeDetails({ node, p, view, window, refreshKey, onSelect, onNeighbourh
   );
 }
 
-export function BreakdownTable({ edgeId, window, refreshKey }: { edgeId: string; window: DetailsProps['window']; refreshKey: number }) {
+export function BreakdownTable({ edgeId, window, refreshKey, onEdge }: { edgeId: string; window: DetailsProps['window']; refreshKey: number; onEdge?: (edge: GraphEdge) => void }) {
   const [by, setBy] = useState<BreakdownDomain>('pod');
   const [state, setState] = useState<{ data: BreakdownAnswer | null; error: string | null }>({ data: null, error: null });
   useEffect(() => {
     const abort = new AbortController();
     setState((s) => ({ data: s.data?.by === by ? s.data : null, error: null }));
     api.breakdown({ edge: edgeId, by, from: window.from, to: window.to }, abort.signal).then(
-      (data) => setState({ data, error: null }),
+      (data) => {
+        setState({ data, error: null });
+        // The breakdown's edge carries each side's own view (the map's graph leaves them out).
+        onEdge?.(data.edge);
+      },
       (err: unknown) => {
         if (!abort.signal.aborted) setState({ data: null, error: err instanceof HubError ? err.message : String(err) });
       },
@@ -254,7 +258,8 @@ export function BreakdownTable({ edgeId, window, refreshKey }: { edgeId: string;
   );
 }
 
-function Counters({ e }: { e: GraphEdge }) {
+function Counters({ e: edge, sides }: { e: GraphEdge; sides: GraphEdge | null }) {
+  const e = { ...edge, client: edge.client ?? (sides?.id === edge.id ? sides.client : undefined), server: edge.server ?? (sides?.id === edge.id ? sides.server : undefined) };
   const rows: Array<[string, string, string, string]> = [
     ['Connections', fmt.count(e.connections), e.client ? fmt.count(e.client.connections) : '–', e.server ? fmt.count(e.server.connections) : '–'],
     ['Failed connects', fmt.count(failureTotal(e)), e.client ? fmt.count(e.client.failures) : '–', '–'],
@@ -285,6 +290,7 @@ function Counters({ e }: { e: GraphEdge }) {
 
 function EdgeDetails({ edge, p, window, refreshKey, onSelect }: { edge: GraphEdge; p: Prepared; window: DetailsProps['window']; refreshKey: number; onSelect(id: string): void }) {
   const verdict = p.health.get(edge.id);
+  const [sides, setSides] = useState<GraphEdge | null>(null);
   const src = p.nodeById.get(edge.source);
   const dst = p.nodeById.get(edge.target);
   return (
@@ -328,10 +334,10 @@ function EdgeDetails({ edge, p, window, refreshKey, onSelect }: { edge: GraphEdg
       ) : null}
       <section>
         <h3>This window</h3>
-        <Counters e={edge} />
+        <Counters e={edge} sides={sides} />
         <ReasonBars reasons={Object.entries(edge.failures).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])} />
       </section>
-      <BreakdownTable edgeId={edge.id} window={window} refreshKey={refreshKey} />
+      <BreakdownTable edgeId={edge.id} window={window} refreshKey={refreshKey} onEdge={setSides} />
       <section>
         <h3>Over time</h3>
         <HistoryCharts params={{ edge: edge.id, from: window.from, to: window.to }} refreshKey={refreshKey} />

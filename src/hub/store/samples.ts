@@ -1,0 +1,336 @@
+// The tables of counters over time: `samples` (one row per fine edge, side and interval, kept an
+// hour) and `minutes` (the same per minute, kept for the retention), each with a `_hist` table of
+// the histograms' buckets as sparse pairs (see layout.ts). Writing, summing a window, per-step
+// series, reading rows back, rolling samples up into minutes, and the Parquet files' query.
+import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
+import { COLUMNS, WIDTH, newSide, type Side } from '../graph/counters.js';
+import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSums } from './layout.js';
+import type { Window } from './store.js';
+
+export const MINUTE = 60_000;
+
+export interface SampleRow {
+  /** The interval's end, ms. */
+  t: number;
+  durMs: number;
+  edge: number;
+  side: number;
+  values: Side;
+}
+
+export type Table = 'samples' | 'minutes';
+
+export const SAMPLE_TABLES = [
+  `CREATE TABLE IF NOT EXISTS samples (t BIGINT, dur INTEGER, edge INTEGER, side TINYINT, ${denseDefinition})`,
+  `CREATE TABLE IF NOT EXISTS samples_hist (t BIGINT, edge INTEGER, side TINYINT, b UTINYINT, n DOUBLE)`,
+  `CREATE TABLE IF NOT EXISTS minutes (t BIGINT, edge INTEGER, side TINYINT, ${denseDefinition})`,
+  `CREATE TABLE IF NOT EXISTS minutes_hist (t BIGINT, edge INTEGER, side TINYINT, b UTINYINT, n DOUBLE)`,
+];
+
+/** Typed arrays of a vector's items (no value objects); others converted. */
+export function items(v: DuckDBVector, n: number): ArrayLike<number> {
+  const a = (v as unknown as { items?: unknown }).items;
+  if (a instanceof Float64Array || a instanceof Int32Array || a instanceof Int8Array || a instanceof Int16Array || a instanceof Uint8Array) return a;
+  return Array.from({ length: n }, (_, i) => Number(v.getItem(i) ?? 0));
+}
+
+/** Rows per chunk appended. */
+const CHUNK = 2048;
+
+/** Appends rows (and their buckets' pairs) to a table, columns filled in place. */
+export async function appendSamples(connection: DuckDBConnection, table: Table, rows: readonly SampleRow[]): Promise<void> {
+  const withDur = table === 'samples';
+  const types: DuckDBType[] = [BIGINT, ...(withDur ? [INTEGER] : []), INTEGER, TINYINT, ...DENSE.map(() => DOUBLE)];
+  const appender = await connection.createAppender(table);
+  const chunk = DuckDBDataChunk.create(types, CHUNK);
+  const vectors = types.map((_, i) => chunk.getColumnVector(i));
+  const cols = vectors.map((v) => (v as unknown as { items: BigInt64Array | Float64Array | Int32Array | Int8Array }).items);
+  const at = withDur ? 4 : 3;
+  const hist = await connection.createAppender(`${table}_hist`);
+  const hchunk = DuckDBDataChunk.create([BIGINT, INTEGER, TINYINT, UTINYINT, DOUBLE], CHUNK);
+  const hvectors = [0, 1, 2, 3, 4].map((i) => hchunk.getColumnVector(i));
+  const [ht, he, hs, hb, hn] = hvectors.map((v) => (v as unknown as { items: BigInt64Array | Int32Array | Int8Array | Uint8Array | Float64Array }).items) as [BigInt64Array, Int32Array, Int8Array, Uint8Array, Float64Array];
+  let n = 0;
+  let h = 0;
+  const flush = (): void => {
+    for (const v of vectors) v.flush();
+    chunk.rowCount = n;
+    appender.appendDataChunk(chunk);
+    n = 0;
+  };
+  const flushHist = (): void => {
+    for (const v of hvectors) v.flush();
+    hchunk.rowCount = h;
+    hist.appendDataChunk(hchunk);
+    h = 0;
+  };
+  for (const r of rows) {
+    const t = BigInt(r.t);
+    (cols[0] as BigInt64Array)[n] = t;
+    let c = 1;
+    if (withDur) (cols[c++] as Int32Array)[n] = r.durMs;
+    (cols[c++] as Int32Array)[n] = r.edge;
+    (cols[c++] as Int8Array)[n] = r.side;
+    const v = r.values;
+    for (let i = 0; i < DENSE.length; i++) (cols[at + i] as Float64Array)[n] = v[DENSE[i]!]!;
+    if (++n === CHUNK) flush();
+    for (let b = 0; b < BUCKET_COLUMNS.length; b++) {
+      const x = v[BUCKET_COLUMNS[b]!]!;
+      if (x === 0) continue;
+      ht[h] = t;
+      he[h] = r.edge;
+      hs[h] = r.side;
+      hb[h] = b;
+      hn[h] = x;
+      if (++h === CHUNK) flushHist();
+    }
+  }
+  if (n) flush();
+  if (h) flushHist();
+  appender.closeSync();
+  hist.closeSync();
+}
+
+/** Per-edge-and-side rows of WIDTH counters in one array (no object per row). */
+export class RowsTable {
+  /** Per row: edge and side. */
+  edges: Int32Array = new Int32Array(1024);
+  sides: Int8Array = new Int8Array(1024);
+  values: Float64Array = new Float64Array(1024 * WIDTH);
+  /** Per row: samples summed into it, and the latest one's time (when the query asked). */
+  counts: Float64Array = new Float64Array(1024);
+  lastT: Float64Array = new Float64Array(1024);
+  size = 0;
+  private readonly byKey = new Map<number, number>();
+
+  /** The row of (edge, side), added when new. */
+  row(edge: number, side: number): number {
+    const key = edge * 2 + side;
+    let r = this.byKey.get(key);
+    if (r !== undefined) return r;
+    r = this.size++;
+    if (r >= this.edges.length) this.grow();
+    this.byKey.set(key, r);
+    this.edges[r] = edge;
+    this.sides[r] = side;
+    return r;
+  }
+
+  find(edge: number, side: number): number | undefined {
+    return this.byKey.get(edge * 2 + side);
+  }
+
+  private grow(): void {
+    const n = this.edges.length * 2;
+    const e = new Int32Array(n);
+    e.set(this.edges);
+    const s = new Int8Array(n);
+    s.set(this.sides);
+    const v = new Float64Array(n * WIDTH);
+    v.set(this.values);
+    const c = new Float64Array(n);
+    c.set(this.counts);
+    const l = new Float64Array(n);
+    l.set(this.lastT);
+    this.edges = e;
+    this.sides = s;
+    this.values = v;
+    this.counts = c;
+    this.lastT = l;
+  }
+}
+
+/** Where a window's rows come from, as SQL over the dense table and its pairs table. */
+export interface Sources {
+  dense: string;
+  hist: string;
+}
+
+/**
+ * Minute roll-ups for the whole minutes inside the window (or all of it, snapped to minutes, when
+ * its samples were exported), samples for the rest. `extra` adds columns of the dense rows.
+ */
+export function sources(w: Window, rolledTo: number, samplesFloor: number, edges?: readonly number[], extra = ''): Sources {
+  const only = edges ? ` AND edge IN (${edges.length ? edges.join(',') : '-1'})` : '';
+  const oldFrom = w.from < samplesFloor;
+  const oldTo = w.to < samplesFloor;
+  const a = oldFrom ? Math.floor(w.from / MINUTE) * MINUTE : Math.ceil(w.from / MINUTE) * MINUTE;
+  const b = Math.min(oldTo ? Math.ceil(w.to / MINUTE) * MINUTE : Math.floor(w.to / MINUTE) * MINUTE, rolledTo);
+  const of = (table: Table, hist: boolean, from: number, to: number): string =>
+    `SELECT t, edge, side, ${hist ? 'b, n' : `${densePlain}${extra}`} FROM ${table}${hist ? '_hist' : ''} WHERE t > ${from} AND t <= ${to}${only}`;
+  const build = (hist: boolean): string => {
+    if (a >= b) return of('samples', hist, w.from, w.to);
+    // Plain ranges (no OR), so that DuckDB skips row groups by their min/max of t.
+    const parts = [of('minutes', hist, a, b)];
+    if (a > w.from) parts.push(of('samples', hist, w.from, a));
+    if (w.to > b) parts.push(of('samples', hist, b, w.to));
+    return parts.join(' UNION ALL ');
+  };
+  return { dense: build(false), hist: build(true) };
+}
+
+/** Sums a window per edge and side into `out` (counts and last times too). */
+export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable): Promise<void> {
+  const dense = await connection.run(`SELECT edge, side, CAST(count(*) AS DOUBLE), CAST(max(t) AS DOUBLE), ${denseSums} FROM (${src.dense}) GROUP BY edge, side`);
+  for (;;) {
+    const chunk = await dense.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const n = chunk.rowCount;
+    const edge = items(chunk.getColumnVector(0), n);
+    const side = items(chunk.getColumnVector(1), n);
+    const count = items(chunk.getColumnVector(2), n);
+    const last = items(chunk.getColumnVector(3), n);
+    const cols = DENSE.map((_, i) => items(chunk.getColumnVector(4 + i), n));
+    for (let r = 0; r < n; r++) {
+      const row = out.row(edge[r]!, side[r]!);
+      const at = row * WIDTH;
+      for (let i = 0; i < DENSE.length; i++) out.values[at + DENSE[i]!] = cols[i]![r]!;
+      out.counts[row] = count[r]!;
+      out.lastT[row] = last[r]!;
+    }
+  }
+  const hist = await connection.run(`SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
+  for (;;) {
+    const chunk = await hist.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const n = chunk.rowCount;
+    const edge = items(chunk.getColumnVector(0), n);
+    const side = items(chunk.getColumnVector(1), n);
+    const b = items(chunk.getColumnVector(2), n);
+    const sum = items(chunk.getColumnVector(3), n);
+    for (let r = 0; r < n; r++) {
+      const row = out.find(edge[r]!, side[r]!);
+      if (row !== undefined) out.values[row * WIDTH + BUCKET_COLUMNS[b[r]!]!] = sum[r]!;
+    }
+  }
+}
+
+/** The selected edges' counters summed per step (steps end at from + k * step), per side. */
+export async function sumSteps(connection: DuckDBConnection, src: Sources, w: Window, stepMs: number): Promise<Map<number, [Side | undefined, Side | undefined]>> {
+  const out = new Map<number, [Side | undefined, Side | undefined]>();
+  const bucket = `CAST(ceil((t - ${w.from}) / ${stepMs}) AS BIGINT)`;
+  const sideOf = (b: number, side: number): Side => {
+    const t = w.from + b * stepMs;
+    let pair = out.get(t);
+    if (!pair) out.set(t, (pair = [undefined, undefined]));
+    return (pair[side === 0 ? 0 : 1] ??= newSide());
+  };
+  // The gauge (active) is the last reading per edge in a step, summed over edges.
+  const perEdge = `SELECT ${bucket} AS s, edge, side, ${denseSums} FROM (${src.dense}) GROUP BY s, edge, side`;
+  const dense = await connection.run(`SELECT s, side, ${DENSE_NAMES.map((c) => `sum(${c}) AS ${c}`).join(', ')} FROM (${perEdge}) GROUP BY s, side ORDER BY s`);
+  for (;;) {
+    const chunk = await dense.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const n = chunk.rowCount;
+    const s = chunk.getColumnVector(0);
+    const side = items(chunk.getColumnVector(1), n);
+    const cols = DENSE.map((_, i) => items(chunk.getColumnVector(2 + i), n));
+    for (let r = 0; r < n; r++) {
+      const v = sideOf(Number(s.getItem(r)), side[r]!);
+      for (let i = 0; i < DENSE.length; i++) v[DENSE[i]!] = cols[i]![r]!;
+    }
+  }
+  const hist = await connection.run(`SELECT ${bucket} AS s, side, b, sum(n) FROM (${src.hist}) GROUP BY s, side, b`);
+  for (;;) {
+    const chunk = await hist.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const n = chunk.rowCount;
+    const s = chunk.getColumnVector(0);
+    const side = items(chunk.getColumnVector(1), n);
+    const b = items(chunk.getColumnVector(2), n);
+    const sum = items(chunk.getColumnVector(3), n);
+    for (let r = 0; r < n; r++) sideOf(Number(s.getItem(r)), side[r]!)[BUCKET_COLUMNS[b[r]!]!] = sum[r]!;
+  }
+  return out;
+}
+
+/** Visitors of rows read back: buckets first (pairs), then each row's other counters (buckets 0 there). */
+export interface RowReader {
+  bucket(edge: number, side: number, column: number, n: number): void;
+  row(t: number, edge: number, side: number, values: Float64Array): void;
+}
+
+/** Reads the samples with from < t <= to back. */
+export async function readSamples(connection: DuckDBConnection, from: number, to: number, visit: RowReader): Promise<number> {
+  const hist = await connection.run(`SELECT edge, side, b, n FROM samples_hist WHERE t > ${from} AND t <= ${to}`);
+  for (;;) {
+    const chunk = await hist.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const n = chunk.rowCount;
+    const edge = items(chunk.getColumnVector(0), n);
+    const side = items(chunk.getColumnVector(1), n);
+    const b = items(chunk.getColumnVector(2), n);
+    const v = items(chunk.getColumnVector(3), n);
+    for (let r = 0; r < n; r++) visit.bucket(edge[r]!, side[r]!, BUCKET_COLUMNS[b[r]!]!, v[r]!);
+  }
+  const dense = await connection.run(`SELECT CAST(t AS DOUBLE), edge, side, ${densePlain} FROM samples WHERE t > ${from} AND t <= ${to}`);
+  const row = newSide();
+  let rows = 0;
+  for (;;) {
+    const chunk = await dense.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const n = chunk.rowCount;
+    const t = items(chunk.getColumnVector(0), n);
+    const edge = items(chunk.getColumnVector(1), n);
+    const side = items(chunk.getColumnVector(2), n);
+    const cols = DENSE.map((_, i) => items(chunk.getColumnVector(3 + i), n));
+    for (let r = 0; r < n; r++) {
+      for (let i = 0; i < DENSE.length; i++) row[DENSE[i]!] = cols[i]![r]!;
+      visit.row(t[r]!, edge[r]!, side[r]!, row);
+    }
+    rows += n;
+  }
+  return rows;
+}
+
+/** Rolls samples with from < t <= to up into minutes (both tables). */
+export async function rollUp(connection: DuckDBConnection, from: number, to: number): Promise<void> {
+  const minute = `CAST(ceil(t / ${MINUTE}) AS BIGINT) * ${MINUTE}`;
+  await connection.run(`INSERT INTO minutes SELECT ${minute} AS m, edge, side, ${denseSums} FROM samples WHERE t > ${from} AND t <= ${to} GROUP BY m, edge, side ORDER BY m`);
+  await connection.run(`INSERT INTO minutes_hist SELECT ${minute} AS m, edge, side, b, sum(n) FROM samples_hist WHERE t > ${from} AND t <= ${to} GROUP BY m, edge, side, b ORDER BY m`);
+}
+
+/** Deletes rows with t <= before from a table and its pairs. */
+export async function deleteUpTo(connection: DuckDBConnection, table: Table, before: number): Promise<void> {
+  await connection.run(`DELETE FROM ${table} WHERE t <= ${before}`);
+  await connection.run(`DELETE FROM ${table}_hist WHERE t <= ${before}`);
+}
+
+/**
+ * One hour of samples as rows with every counter (the buckets as the per-bucket columns,
+ * connect_b0...): what the Parquet files hold, with the ends given by `ends`.
+ */
+export function exportRows(from: number, to: number): string {
+  const bucketNames = BUCKET_COLUMNS.map((c) => `coalesce(h.${COLUMNS[c]!}, 0) AS ${COLUMNS[c]!}`).join(', ');
+  return `SELECT s.*, ${bucketNames}
+    FROM (SELECT * FROM samples WHERE t > ${from} AND t <= ${to}) s
+    LEFT JOIN (SELECT t, edge, side, ${bucketPivot('x')} FROM samples_hist x WHERE t > ${from} AND t <= ${to} GROUP BY t, edge, side) h USING (t, edge, side)`;
+}
+
+/**
+ * Tables written before the buckets were pairs (one column per bucket): their rows moved into
+ * the new layout, in one transaction. Returns whether there was anything to move.
+ */
+export async function migrateBucketColumns(connection: DuckDBConnection): Promise<boolean> {
+  const r = await connection.runAndReadAll(`SELECT table_name FROM information_schema.columns WHERE table_name IN ('samples', 'minutes') AND column_name = 'connect_b0'`);
+  const old = r.getRows().map((row) => String(row[0]) as Table);
+  if (old.length === 0) return false;
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    for (const table of old) {
+      const keys = table === 'samples' ? 't, dur, edge, side' : 't, edge, side';
+      await connection.run(`ALTER TABLE ${table} RENAME TO ${table}_old`);
+      await connection.run(SAMPLE_TABLES[table === 'samples' ? 0 : 2]!);
+      await connection.run(SAMPLE_TABLES[table === 'samples' ? 1 : 3]!);
+      await connection.run(`INSERT INTO ${table} SELECT ${keys}, ${densePlain} FROM ${table}_old`);
+      const pairs = BUCKET_COLUMNS.map((c, b) => `SELECT t, edge, side, CAST(${b} AS UTINYINT) AS b, ${COLUMNS[c]!} AS n FROM ${table}_old WHERE ${COLUMNS[c]!} <> 0`).join(' UNION ALL ');
+      await connection.run(`INSERT INTO ${table}_hist SELECT * FROM (${pairs}) ORDER BY t`);
+      await connection.run(`DROP TABLE ${table}_old`);
+    }
+    await connection.run('COMMIT');
+  } catch (err) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  return true;
+}
