@@ -1343,8 +1343,10 @@ static __always_inline int on_state(struct sock *sk, int newstate)
 	__u64 key = (__u64)sk;
 	if (newstate == TCP_SYN_SENT || newstate == TCP_ESTABLISHED) {
 		/* A new connection on this socket address: whatever state is left belongs to an old one
-		 * whose close was missed (the kernel skips a tracing program re-entered on its CPU). */
-		bpf_map_delete_elem(&l7_conns, &key);
+		 * whose close was missed (the kernel skips a tracing program re-entered on its CPU). The
+		 * lookup first: it takes no lock, and the key is almost never there. */
+		if (bpf_map_lookup_elem(&l7_conns, &key))
+			bpf_map_delete_elem(&l7_conns, &key);
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
