@@ -16,11 +16,18 @@ import { waitFor } from '../support/run.js';
 const PROGRAM = `
 import json, socket, sys, threading, time
 name, listen, reset, targets = sys.argv[1], sys.argv[2], sys.argv[3] == "reset", json.loads(sys.argv[4])
+said = threading.Lock()
+def say(line):
+    # One write per line, under a lock: print() writes the text and the newline apart, and the
+    # server thread's "listening" could land inside the client loop's first line.
+    with said:
+        sys.stdout.write(line + "\\n")
+        sys.stdout.flush()
 with open("/proc/self/comm", "w") as f:
     f.write(name[:15])
 def serve(host, port):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((host, int(port))); s.listen(128)
-    print("listening", flush=True)
+    say("listening")
     while True:
         c, _ = s.accept()
         if reset:
@@ -34,7 +41,7 @@ if listen:
     host, port = listen.split(":")
     threading.Thread(target=serve, args=(host, port), daemon=True).start()
 elif not targets:
-    print("listening", flush=True)
+    say("listening")
 seen = {}
 while targets:
     for t in targets:
@@ -50,7 +57,7 @@ while targets:
             c.close()
         if (t, r) not in seen:
             seen[(t, r)] = 1
-            print(json.dumps({"target": t, "result": r}), flush=True)
+            say(json.dumps({"target": t, "result": r}))
     time.sleep(0.2)
 else:
     threading.Event().wait()
@@ -97,6 +104,8 @@ export async function startWorld(hubOptions: Partial<HubOptions> = {}): Promise<
       if (p.port) addrOf.set(`${p.node.addr}:${p.port}`, p.name);
       const child = startIn(p.node.ns, 'python3', ['-c', PROGRAM, p.name, p.port ? `${p.node.addr}:${p.port}` : '', p.reset ? 'reset' : '', JSON.stringify(p.calls)]);
       started.push(child);
+      let errors = '';
+      child.stderr!.on('data', (d: Buffer) => (errors += d.toString()));
       let buf = '';
       let listening = false;
       child.stdout!.on('data', (d: Buffer) => {
@@ -106,12 +115,17 @@ export async function startWorld(hubOptions: Partial<HubOptions> = {}): Promise<
           buf = buf.slice(i + 1);
           if (line === 'listening') listening = true;
           else {
-            const r = JSON.parse(line) as { target: string; result: string };
+            let r: { target: string; result: string };
+            try {
+              r = JSON.parse(line) as typeof r;
+            } catch {
+              throw new Error(`${p.name} said something that is neither "listening" nor a result: ${line}`);
+            }
             talks.push({ client: p.name, server: addrOf.get(r.target) ?? r.target, port: Number(r.target.split(':')[1]), result: r.result });
           }
         }
       });
-      if (p.port) await waitFor(() => listening, 10_000, `${p.name} listening`);
+      if (p.port) await waitFor(() => listening, 10_000, `${p.name} listening`).catch((err: Error) => Promise.reject(new Error(`${err.message}; its stderr: ${errors || '(nothing)'}`)));
     };
     const world: World = {
       hub,
