@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sh } from '../support/run.js';
-import { createVethNamespace, type VethPair } from '../support/netns.js';
+import { createVethNamespace, freeSubnet, type VethPair } from '../support/netns.js';
 import { completeJsonLines } from '../support/agent.js';
 
 export interface FlowLink extends VethPair {
@@ -15,7 +15,7 @@ export interface FlowLink extends VethPair {
 /** A namespace on a veth pair with IPv6 off (or on, with `ipv6`) and static neighbours. */
 export function createFlowLink(options: { ipv6?: boolean } = {}): FlowLink {
   const ipv6 = options.ipv6 === true;
-  const link = createVethNamespace(10 + Math.floor(Math.random() * 240), { net: '10.66', names: ['fsfn', 'fsfh', 'fsfp'], ipv6 });
+  const link = createVethNamespace(freeSubnet('10.66', 10, 240), { net: '10.66', names: ['fsfn', 'fsfh', 'fsfp'], ipv6 });
   try {
     const { ns, host, peer } = link;
     const hostMac = readFileSync(`/sys/class/net/${host}/address`, 'utf8').trim();

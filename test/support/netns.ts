@@ -36,15 +36,29 @@ export interface VethOptions {
 }
 
 /**
- * A network namespace connected to the root namespace by a veth pair, addressed from 10.x (never
- * a real network). `subnet` is the third octet, so parallel fixtures do not collide.
+ * A third octet in [from, from + span) that no address of this host's root namespace uses in
+ * `net` (a fixture another test left behind, or one running beside this one, would make a second
+ * route to the same /24 and take this one's traffic). Random among the free ones.
  */
-export function createVethNamespace(subnet = 100 + Math.floor(Math.random() * 100), options: VethOptions = {}): VethPair {
+export function freeSubnet(net: string, from: number, span: number): number {
+  const used = new Set<number>();
+  for (const m of sh('ip', ['-o', '-4', 'addr', 'show']).matchAll(new RegExp(`inet ${net.replace(/\./g, '\\.')}\\.(\\d+)\\.`, 'g'))) used.add(Number(m[1]));
+  const free = Array.from({ length: span }, (_, i) => from + i).filter((x) => !used.has(x));
+  if (free.length === 0) throw new Error(`no free ${net}.X.0/24 in ${from}-${from + span - 1}: remove the leftovers (ip -br addr | grep ${net})`);
+  return free[Math.floor(Math.random() * free.length)]!;
+}
+
+/**
+ * A network namespace connected to the root namespace by a veth pair, addressed from 10.x (never
+ * a real network). `subnet` is the third octet, free on this host unless given.
+ */
+export function createVethNamespace(subnet?: number, options: VethOptions = {}): VethPair {
   const [nsPrefix, hostPrefix, peerPrefix] = options.names ?? ['fsns', 'fsh', 'fsp'];
   const ns = uniqueName(nsPrefix);
   const host = uniqueName(hostPrefix);
   const peer = uniqueName(peerPrefix);
   const net = options.net ?? '10.77';
+  subnet ??= freeSubnet(net, 100, 100);
   const hostAddr = `${net}.${subnet}.1`;
   const peerAddr = `${net}.${subnet}.2`;
   const v6 = `fd${net.split('.')[1]}:${subnet.toString(16)}::`;
