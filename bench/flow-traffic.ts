@@ -9,7 +9,7 @@ import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BpfObject } from '../src/bpf/index.js';
-import { createFlowLink, udpFrame, type FlowLink } from '../test/flows/support.js';
+import { createFlowLink, routePeers, udpFrame, type FlowLink } from '../test/flows/support.js';
 import { compileC } from '../test/support/cbin.js';
 import { sh } from '../test/support/run.js';
 import { repoPath } from '../src/lib/paths.js';
@@ -80,20 +80,6 @@ export interface TrafficBench {
  * A namespace on a veth pair, trafgen configurations and, for 'delivered', the receiving application
  * (on CPU 1; trafgen sends from CPU 0); removed on destroy() and on SIGINT/SIGTERM.
  */
-/** A /16 of peers behind the namespace: routed through it, so that the host's reverse-path check passes. */
-function routePeers(link: FlowLink): { prefix: string; remove(): void } {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const prefix = `10.${150 + Math.floor(Math.random() * 90)}`;
-    try {
-      sh('ip', ['route', 'add', `${prefix}.0.0/16`, 'via', link.peerAddr, 'dev', link.host]);
-      return { prefix, remove: () => sh('ip', ['route', 'del', `${prefix}.0.0/16`], { allowFail: true }) };
-    } catch {
-      // taken: another one
-    }
-  }
-  throw new Error('no free 10.x.0.0/16 to route the peers through');
-}
-
 export async function createTrafficBench(delivery: Delivery = 'dropped', mode: TrafgenMode = trafgenMode()): Promise<TrafficBench> {
   const link = createFlowLink();
   const peers = routePeers(link);
