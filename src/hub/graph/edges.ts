@@ -18,31 +18,45 @@ export const SERVER = 1;
 export type SideIndex = typeof CLIENT | typeof SERVER;
 
 export class EdgeDictionary {
-  private readonly byKey = new Map<string, number>();
+  /** Per protocol: client * 65536 + port, then server, to the id (numbers: no key string per lookup). */
+  private readonly byKey = new Map<Protocol, Map<number, Map<number, number>>>();
   private readonly list: FineEdge[] = [];
 
   get size(): number {
     return this.list.length;
   }
 
-  private static key(client: number, server: number, port: number, protocol: Protocol): string {
-    return `${client}:${server}:${port}:${protocol}`;
+  private servers(client: number, port: number, protocol: Protocol): Map<number, number> {
+    let byClient = this.byKey.get(protocol);
+    if (!byClient) this.byKey.set(protocol, (byClient = new Map()));
+    const key = client * 65536 + port;
+    let servers = byClient.get(key);
+    if (!servers) byClient.set(key, (servers = new Map()));
+    return servers;
   }
 
   /** The id of a fine edge, and whether it is new. */
   intern(client: number, server: number, port: number, protocol: Protocol = 'tcp'): { id: number; created: boolean } {
-    const key = EdgeDictionary.key(client, server, port, protocol);
-    const id = this.byKey.get(key);
-    if (id !== undefined) return { id, created: false };
-    const edge: FineEdge = { id: this.list.length, client, server, port, protocol };
-    this.list.push(edge);
-    this.byKey.set(key, edge.id);
-    return { id: edge.id, created: true };
+    const n = this.list.length;
+    const id = this.idOf(client, server, port, protocol);
+    return { id, created: id === n };
+  }
+
+  /** The id of a fine edge, made when new (intern without an object per call: the join's hot path). */
+  idOf(client: number, server: number, port: number, protocol: Protocol = 'tcp'): number {
+    const servers = this.servers(client, port, protocol);
+    let id = servers.get(server);
+    if (id === undefined) {
+      id = this.list.length;
+      this.list.push({ id, client, server, port, protocol });
+      servers.set(server, id);
+    }
+    return id;
   }
 
   restore(edge: FineEdge): void {
     this.list[edge.id] = edge;
-    this.byKey.set(EdgeDictionary.key(edge.client, edge.server, edge.port, edge.protocol), edge.id);
+    this.servers(edge.client, edge.port, edge.protocol).set(edge.server, edge.id);
   }
 
   get(id: number): FineEdge {

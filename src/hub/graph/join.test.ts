@@ -32,7 +32,7 @@ function setup() {
   const endpoints = new EndpointDictionary();
   const edges = new EdgeDictionary();
   const joiner = new Joiner(endpoints, edges);
-  const feed = (b: wire.BatchV1): void => joiner.observe({ node: b.run.node, zone: 'z1' }, b, { from: Date.parse(b.from), to: Date.parse(b.to) });
+  const feed = (b: wire.BatchV1): void => void joiner.observe({ node: b.run.node, zone: 'z1' }, b, { from: Date.parse(b.from), to: Date.parse(b.to) });
   const resolve = (b: wire.BatchV1): Contribution[] => joiner.resolve({ node: b.run.node, zone: 'z1' }, b, { from: Date.parse(b.from), to: Date.parse(b.to) });
   const describe = (c: Contribution): string => {
     const e = edges.get(c.edge);

@@ -10,9 +10,9 @@
 // (actual_peers); those backends are joined instead of the service address.
 import type { wire } from '../../model/index.js';
 import { ClaimIndex, holders, type Candidate, type Match } from './claims.js';
-import { addTcpRecord, newSide, type Side } from './counters.js';
+import { WIDTH, addTcpRecord, type Side } from './counters.js';
 import { CLIENT, SERVER, type EdgeDictionary, type SideIndex } from './edges.js';
-import { EndpointDictionary, externalEndpoint, knowsWorkload, peerEndpoint, processEndpoint } from './endpoint.js';
+import { EndpointDictionary, externalEndpoint, knowsWorkload, peerEndpoint, processEndpoint, type Endpoint } from './endpoint.js';
 
 export interface RunInfo {
   node: string;
@@ -25,8 +25,11 @@ export interface BatchWindow {
   to: number;
 }
 
-/** One side's counters for one fine edge over one interval. */
+/** One side's counters for one fine edge over one interval (a sample row as the store writes it). */
 export interface Contribution {
+  /** The interval's end and length, ms. */
+  t: number;
+  durMs: number;
   edge: number;
   side: SideIndex;
   values: Side;
@@ -62,31 +65,42 @@ export class Joiner {
     this.claims = claims ?? { servers: new ClaimIndex(), clients: new ClaimIndex() };
   }
 
-  /** Endpoint ids of the reporting processes, by a key built without making an Endpoint (the hot path). */
-  private readonly processIds = new Map<string, number>();
-  private readonly recordIds = new WeakMap<wire.TcpEdgeV1, number>();
+  /**
+   * Endpoint ids of the reporting processes by a short key (process, pod, container); the few
+   * endpoints under one key are told apart by comparing their fields (the hot path: no long key
+   * string, no JSON of the labels per record).
+   */
+  private readonly processIds = new Map<string, number[]>();
 
   private localEndpoint(run: RunInfo, r: wire.TcpEdgeV1): number {
-    let id = this.recordIds.get(r);
-    if (id !== undefined) return id;
     const w = r.local;
-    const key = `${run.node}\u0001${run.zone}\u0001${r.process}\u0001${r.cgroup ?? ''}\u0001${w.container ?? ''}\u0001${w.pod ?? ''}\u0001${w.namespace ?? ''}\u0001${w.workload ?? ''}\u0001${w.workload_kind ?? ''}\u0001${w.service ?? ''}\u0001${w.image ?? ''}\u0001${w.version ?? ''}\u0001${w.node ?? ''}\u0001${w.zone ?? ''}\u0001${w.labels ? JSON.stringify(w.labels) : ''}`;
-    id = this.processIds.get(key);
-    if (id === undefined) {
-      id = this.endpoints.intern(processEndpoint(run.node, run.zone, r.process, r.cgroup ?? '', w));
+    const key = `${r.process}\u0001${w.pod ?? ''}\u0001${w.container ?? ''}`;
+    let ids = this.processIds.get(key);
+    if (ids) for (const id of ids) if (sameProcess(this.endpoints.get(id), run, r)) return id;
+    const id = this.endpoints.intern(processEndpoint(run.node, run.zone, r.process, r.cgroup ?? '', w));
+    if (!ids) {
       if (this.processIds.size > 1_000_000) this.processIds.clear();
-      this.processIds.set(key, id);
+      this.processIds.set(key, (ids = []));
     }
-    this.recordIds.set(r, id);
+    if (!ids.includes(id)) ids.push(id);
     return id;
   }
 
+  /** The reporting processes' endpoint ids of a batch's TCP records, in order (observe's, for resolve). */
+  localEndpoints(run: RunInfo, batch: wire.BatchV1): Int32Array {
+    const out = new Int32Array(batch.tcp.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.localEndpoint(run, batch.tcp[i]!);
+    return out;
+  }
+
   /** Registers what a batch says about who held which address (as soon as it arrives). */
-  observe(run: RunInfo, batch: wire.BatchV1, w: BatchWindow): void {
+  observe(run: RunInfo, batch: wire.BatchV1, w: BatchWindow): Int32Array {
     for (const f of batch.flows) if (f.peer_dns) this.dnsNames.set(f.peer, f.peer_dns);
-    for (const r of batch.tcp) {
+    const locals = this.localEndpoints(run, batch);
+    for (let i = 0; i < batch.tcp.length; i++) {
+      const r = batch.tcp[i]!;
       if (!r.local_addrs?.length) continue;
-      const endpoint = this.localEndpoint(run, r);
+      const endpoint = locals[i]!;
       if (r.role === 'server') {
         for (const a of r.local_addrs) this.claims.servers.claim(serverKey(a, r.port), endpoint, w.from, w.to, [r.peer], r.opened + r.active);
       } else {
@@ -94,22 +108,45 @@ export class Joiner {
         for (const a of r.local_addrs) this.claims.clients.claim(a, endpoint, w.from, w.to, reached, r.opened + r.active);
       }
     }
+    return locals;
   }
 
-  /** The batch's TCP records as contributions to fine edges (call after observe, once the other agents had time to report). */
-  resolve(run: RunInfo, batch: wire.BatchV1, w: BatchWindow): Contribution[] {
-    const out = new Map<string, Contribution>();
+  /**
+   * The batch's TCP records as contributions to fine edges (call after observe, once the other
+   * agents had time to report; `locals` is what observe returned). Their counters are views into
+   * one array per batch (a Float64Array per contribution costs an allocation of its own).
+   */
+  resolve(run: RunInfo, batch: wire.BatchV1, w: BatchWindow, locals = this.localEndpoints(run, batch)): Contribution[] {
+    const byRow = new Map<number, Contribution>();
+    const out: Contribution[] = [];
+    let slab = new Float64Array(Math.max(1, batch.tcp.length) * WIDTH);
+    let used = 0;
+    const durMs = w.to - w.from;
     const add = (client: number, server: number, port: number, side: SideIndex, r: wire.TcpEdgeV1, weight: number): void => {
-      const { id } = this.edges.intern(client, server, port);
-      const key = `${id}:${side}`;
-      let c = out.get(key);
-      if (!c) out.set(key, (c = { edge: id, side, values: newSide() }));
+      const id = this.edges.idOf(client, server, port);
+      const row = id * 2 + side;
+      let c = byRow.get(row);
+      if (!c) {
+        if (used === slab.length) {
+          slab = new Float64Array(slab.length);
+          used = 0;
+        }
+        c = { t: w.to, durMs, edge: id, side, values: slab.subarray(used, used + WIDTH) };
+        used += WIDTH;
+        byRow.set(row, c);
+        out.push(c);
+      }
       addTcpRecord(c.values, r, weight);
     };
-    for (const r of batch.tcp) {
-      const local = this.localEndpoint(run, r);
+    for (let i = 0; i < batch.tcp.length; i++) {
+      const r = batch.tcp[i]!;
+      const local = locals[i]!;
       if (r.role === 'client') {
-        const targets = r.actual_peers?.length ? r.actual_peers : [{ addr: r.peer, port: r.port, connections: 1 }];
+        if (!r.actual_peers?.length) {
+          add(local, this.resolveServer(r, r.peer, r.port, w, r.remote), r.port, CLIENT, r, 1);
+          continue;
+        }
+        const targets = r.actual_peers;
         const total = targets.reduce((s, t) => s + t.connections, 0);
         for (const t of targets) {
           const share = total > 0 ? t.connections / total : 1 / targets.length;
@@ -121,7 +158,7 @@ export class Joiner {
         for (const { endpoint, weight } of this.resolveClients(r, w)) add(endpoint, local, r.port, SERVER, r, weight);
       }
     }
-    return [...out.values()];
+    return out;
   }
 
   private fallback(addr: string, view: wire.WorkloadV1): number {
@@ -162,4 +199,35 @@ function shares(candidates: Candidate[]): Array<{ endpoint: number; weight: numb
   if (candidates.length === 1) return [{ endpoint: candidates[0]!.endpoint, weight: 1 }];
   const total = candidates.reduce((s, c) => s + c.traffic, 0);
   return candidates.map((c) => ({ endpoint: c.endpoint, weight: total > 0 ? c.traffic / total : 1 / candidates.length }));
+}
+
+/** Whether `e` is the endpoint processEndpoint would make of this record (see localEndpoint). */
+function sameProcess(e: Endpoint, run: RunInfo, r: wire.TcpEdgeV1): boolean {
+  const w = r.local;
+  return (
+    e.kind === 'process' &&
+    e.process === r.process &&
+    e.cgroup === (r.cgroup ?? '') &&
+    e.node === (w.node || run.node) &&
+    e.zone === (w.zone || run.zone) &&
+    e.pod === (w.pod ?? '') &&
+    e.container === (w.container ?? '') &&
+    e.namespace === (w.namespace ?? '') &&
+    e.workload === (w.workload ?? '') &&
+    e.workloadKind === (w.workload_kind ?? '') &&
+    e.service === (w.service ?? '') &&
+    e.image === (w.image ?? '') &&
+    e.version === (w.version ?? '') &&
+    sameLabels(e.labels, w.labels ?? {})
+  );
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  let n = 0;
+  for (const k in b) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in a) n--;
+  return n === 0;
 }

@@ -37,7 +37,7 @@ export interface AcceptResult {
 export interface Finalized {
   /** The latest interval end among them, ms. */
   t: number;
-  contributions: Array<Contribution & { t: number }>;
+  contributions: Contribution[];
   /** The DNS records of the batches joined (alerting watches them per client and server). */
   dns: Array<{ t: number; node: string; zone: string; records: wire.DnsV1[] }>;
 }
@@ -47,6 +47,8 @@ interface Pending {
   request: number;
   run: RunState;
   batch: wire.BatchV1;
+  /** The reporting processes' endpoint ids of its TCP records (the join's observe). */
+  locals: Int32Array;
   from: number;
   to: number;
   receivedMs: number;
@@ -137,8 +139,8 @@ export class Ingest {
   private queue(request: number, run: RunState, batch: wire.BatchV1, receivedMs: number): void {
     const from = Date.parse(batch.from);
     const to = Date.parse(batch.to);
-    this.joiner.observe(run, batch, { from, to });
-    this.pending.push({ request, run, batch, from, to, receivedMs });
+    const locals = this.joiner.observe(run, batch, { from, to });
+    this.pending.push({ request, run, batch, locals, from, to, receivedMs });
     this.requestPending.set(request, (this.requestPending.get(request) ?? 0) + 1);
   }
 
@@ -252,18 +254,19 @@ export class Ingest {
     if (ready.length === 0) return 0;
     this.pending = waiting;
     ready.sort((a, b) => a.to - b.to);
-    const rows: SampleRow[] = [];
-    const contributions: Finalized['contributions'] = [];
+    // A contribution is a sample row as the store writes it: the same objects for both.
+    const contributions: Contribution[] = [];
     const before = { ...this.joiner.resolved };
+    const seen = this.endpointSeen;
     for (const p of ready) {
-      for (const c of this.joiner.resolve(p.run, p.batch, { from: p.from, to: p.to })) {
-        rows.push({ t: p.to, durMs: p.to - p.from, edge: c.edge, side: c.side, values: c.values });
-        contributions.push({ ...c, t: p.to });
+      for (const c of this.joiner.resolve(p.run, p.batch, { from: p.from, to: p.to }, p.locals)) {
+        contributions.push(c);
         const edge = this.edges.get(c.edge);
-        this.endpointSeen[edge.client] = Math.max(this.endpointSeen[edge.client] ?? 0, p.to);
-        this.endpointSeen[edge.server] = Math.max(this.endpointSeen[edge.server] ?? 0, p.to);
+        if (!(seen[edge.client]! >= p.to)) seen[edge.client] = p.to;
+        if (!(seen[edge.server]! >= p.to)) seen[edge.server] = p.to;
       }
     }
+    const rows: SampleRow[] = contributions;
     for (const k of Object.keys(before) as Array<keyof typeof before>) this.metrics.joins.inc({ result: k }, this.joiner.resolved[k] - before[k]);
     try {
       const left = new Map<number, number>();

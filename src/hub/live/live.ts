@@ -76,7 +76,7 @@ export class LiveWindows {
   }
 
   private add(rows: readonly SampleRow[]): void {
-    for (const w of this.windows) for (const r of rows) w.add(r.t, r.edge, r.side, r.values);
+    for (const w of this.windows) w.addRows(rows);
   }
 
   /** Moves every window's start to now - its length, subtracting the samples it passes. */

@@ -105,7 +105,31 @@ export class SlidingWindow {
 
   /** A sample written: in when after the start. */
   add(t: number, edge: number, side: number, v: ArrayLike<number>): void {
-    if (!(t > this.start)) return;
+    if (!this.sum(t, edge, side, v)) return;
+    this.timeline.add(t);
+    this.version++;
+  }
+
+  /** Samples written (one write's rows): as add, with the timeline counted once per time. */
+  addRows(rows: readonly { t: number; edge: number; side: number; values: ArrayLike<number> }[]): void {
+    let t = NaN;
+    let n = 0;
+    for (const r of rows) {
+      if (!this.sum(r.t, r.edge, r.side, r.values)) continue;
+      if (r.t !== t) {
+        if (n) this.timeline.add(t, n);
+        t = r.t;
+        n = 0;
+      }
+      n++;
+    }
+    if (n) this.timeline.add(t, n);
+    this.version++;
+  }
+
+  /** Adds a sample's counters into its row; false when it is not after the start. */
+  private sum(t: number, edge: number, side: number, v: ArrayLike<number>): boolean {
+    if (!(t > this.start)) return false;
     const row = edge * 2 + side;
     this.ensure(row);
     const at = row * WIDTH;
@@ -123,8 +147,7 @@ export class SlidingWindow {
       } else values[at + C.active] = active;
     }
     this.counts[row]!++;
-    this.timeline.add(t);
-    this.version++;
+    return true;
   }
 
   /** A sample the start moved past (read back from the store). */
