@@ -103,6 +103,15 @@ export function holders(spans: readonly ClaimSpan[] | undefined, from: number, t
   if (!spans || spans.length === 0) return undefined;
   const lo = from - slackMs;
   const hi = to + slackMs;
+  if (spans.length === 1) {
+    // The common case (one holder): no lists or maps per record.
+    const span = spans[0]!;
+    const overlap = Math.min(hi, span.to) - Math.max(lo, span.from);
+    if (overlap > 0 || (overlap === 0 && span.from === span.to)) {
+      const o = Math.max(overlap, 1);
+      return { match: 'joined', candidates: [{ endpoint: span.endpoint, overlap: o, traffic: o * ((span.connections + 0.001) / (span.to - span.from + 1000)) }] };
+    }
+  }
   const overlapping: Array<{ span: ClaimSpan; overlap: number; wanted: boolean }> = [];
   for (const span of spans) {
     const overlap = Math.min(hi, span.to) - Math.max(lo, span.from);

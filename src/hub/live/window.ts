@@ -114,6 +114,9 @@ export class SlidingWindow {
   addRows(rows: readonly { t: number; edge: number; side: number; values: ArrayLike<number> }[]): void {
     let t = NaN;
     let n = 0;
+    let last = -1;
+    for (const r of rows) last = Math.max(last, r.edge * 2 + r.side);
+    if (last >= 0) this.ensure(last);
     for (const r of rows) {
       if (!this.sum(r.t, r.edge, r.side, r.values)) continue;
       if (r.t !== t) {
