@@ -1,8 +1,10 @@
 // Ingest: edge records per second the hub absorbs (accepted, joined, written to DuckDB), and the
 // hub's CPU per record, from simulated agents in a child process posting gzip JSON batches over
 // HTTP; end-to-end lag from a batch's arrival to its samples being written.
-//   node dist/bench/hub-ingest.js [pods] [edges] [intervals]
+//   node dist/bench/hub-ingest.js [pods] [edges] [intervals] [--paced]
 // Defaults: 10,000 pods on 100 nodes, 100,000 edges (200,000 side records per interval), 10 intervals.
+// Without --paced the intervals are posted back to back (throughput; the lag then includes the
+// queue); with --paced each interval is posted when it ends, as agents do (the steady-state lag).
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,15 +16,17 @@ import { startHub } from '../src/hub/hub.js';
 import { cluster, hello, intervalBatches, rng } from './hub-synthetic.js';
 import { cpuSeconds, fmt, median, table } from './support.js';
 
-const off = process.argv[2] === '--agents' ? 1 : 0;
-const pods = Number(process.argv[2 + off] ?? 10_000);
-const edges = Number(process.argv[3 + off] ?? 100_000);
-const intervals = Number(process.argv[4 + off] ?? 10);
+const paced = process.argv.includes('--paced');
+const args = process.argv.filter((a) => a !== '--paced');
+const off = args[2] === '--agents' ? 1 : 0;
+const pods = Number(args[2 + off] ?? 10_000);
+const edges = Number(args[3 + off] ?? 100_000);
+const intervals = Number(args[4 + off] ?? 10);
 const intervalMs = 10_000;
 
-if (process.argv[2] === '--agents') {
+if (args[2] === '--agents') {
   // The agents: build every node's batches for each interval, gzip them, post them (4 at a time).
-  const url = process.argv[6]!;
+  const url = args[6]!;
   const c = cluster(pods, edges);
   const r = rng(3);
   const post = async (body: Buffer): Promise<void> => {
@@ -30,7 +34,7 @@ if (process.argv[2] === '--agents') {
     if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
   };
   await post(gzipSync(JSON.stringify(Array.from({ length: c.nodes }, (_, n) => hello(c, n, intervalMs)))));
-  const t0 = Date.now() - (intervals + 1) * intervalMs;
+  const t0 = paced ? Date.now() : Date.now() - (intervals + 1) * intervalMs;
   let records = 0;
   let sendMs = 0;
   for (let i = 1; i <= intervals; i++) {
@@ -38,6 +42,8 @@ if (process.argv[2] === '--agents') {
       records += b.tcp.length;
       return gzipSync(JSON.stringify(b));
     });
+    // Paced: each interval is sent once it has ended (its bodies made while it runs, as agents do).
+    if (paced) await new Promise((r) => setTimeout(r, Math.max(0, t0 + i * intervalMs - Date.now())));
     const started = Date.now();
     let next = 0;
     await Promise.all(
@@ -73,7 +79,7 @@ ingest.accept = async (messages, nowMs, raw) => {
 
 const cpu0 = process.cpuUsage();
 const wall0 = Date.now();
-const child = fork(fileURLToPath(import.meta.url), ['--agents', String(pods), String(edges), String(intervals), hub.url], { stdio: 'inherit' });
+const child = fork(fileURLToPath(import.meta.url), ['--agents', String(pods), String(edges), String(intervals), hub.url, ...(paced ? ['--paced'] : [])], { stdio: 'inherit' });
 const sent = await new Promise<{ records: number; sendMs: number }>((resolve, reject) => {
   child.once('message', (m) => resolve(m as { records: number; sendMs: number }));
   child.once('exit', (code) => code && reject(new Error(`agents exited with ${code}`)));
