@@ -29,8 +29,13 @@ if (args[2] === '--agents') {
   const url = args[6]!;
   const c = cluster(pods, edges);
   const r = rng(3);
-  const post = async (body: Buffer): Promise<void> => {
-    const res = await fetch(`${url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+  const post = async (body: Buffer, attempt = 1): Promise<void> => {
+    // A kept-alive socket the hub closed meanwhile: sent again, as agents do (batches are idempotent).
+    const res = await fetch(`${url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body }).catch((err: unknown) => {
+      if (attempt < 3) return undefined;
+      throw err;
+    });
+    if (!res) return post(body, attempt + 1);
     if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
   };
   await post(gzipSync(JSON.stringify(Array.from({ length: c.nodes }, (_, n) => hello(c, n, intervalMs)))));

@@ -134,11 +134,20 @@ async function serve(dir: string, dist: string): Promise<void> {
 function child(dir: string, dist: string): { proc: ChildProcess; ask: (m: object) => Promise<any> } {
   const proc = fork(here, ['serve', dir, dist], { stdio: 'inherit' });
   const waiting: Array<(v: unknown) => void> = [];
-  proc.on('message', (m) => waiting.shift()?.(m));
+  // A message that comes before anyone waits for it (the second hub ready while the first loads) is kept.
+  const early: unknown[] = [];
+  proc.on('message', (m) => {
+    const w = waiting.shift();
+    if (w) w(m);
+    else early.push(m);
+  });
   const ask = (m: object): Promise<any> =>
     new Promise((res) => {
-      waiting.push(res);
-      if (Object.keys(m).length) proc.send(m);
+      if (Object.keys(m).length) {
+        waiting.push(res);
+        proc.send(m);
+      } else if (early.length) res(early.shift());
+      else waiting.push(res);
     });
   return { proc, ask };
 }

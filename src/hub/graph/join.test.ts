@@ -121,3 +121,27 @@ test('a holder that has not reported this interval yet still names the peer (its
   assert.deepEqual(resolve(later).map(describe), ['node-a/curl -> node-b/nginx:80 client']);
   assert.equal(joiner.resolved.recent, 1);
 });
+
+test("a reporting process is one endpoint per identity: the same pod's process with other labels, image or node is another", () => {
+  const { joiner, endpoints } = setup();
+  const run = { node: 'node-a', zone: 'z1' };
+  const rec = (local: wire.WorkloadV1, cgroup?: string): wire.TcpEdgeV1 => record({ role: 'client', process: 'app', peer: '10.0.0.2', port: 80, local, ...(cgroup ? { cgroup } : {}) });
+  const base = { pod: 'p1', namespace: 'ns', workload: 'w', image: 'img:1', labels: { app: 'w', tier: 'web' } };
+  const records = [
+    rec(base),
+    rec({ ...base, labels: { tier: 'web', app: 'w' } }), // the same labels in another order
+    rec({ ...base, labels: { app: 'w' } }),
+    rec({ ...base, labels: { app: 'w', tier: 'db' } }),
+    rec({ ...base, image: 'img:2' }),
+    rec({ ...base, node: 'node-z' }),
+    rec(base, '/kubepods/x'),
+  ];
+  const ids = [...joiner.localEndpoints(run, batch('node-a', 1, 0, records))];
+  assert.equal(ids[1], ids[0], 'labels in another order are the same identity');
+  assert.equal(new Set(ids).size, 6, `six identities: ${ids.join(',')}`);
+  // Asked again (another batch), each record finds its own endpoint.
+  assert.deepEqual([...joiner.localEndpoints(run, batch('node-a', 2, 1, records))], ids);
+  assert.equal(endpoints.get(ids[5]!).node, 'node-z');
+  assert.equal(endpoints.get(ids[6]!).cgroup, '/kubepods/x');
+  assert.equal(endpoints.size, 6);
+});
