@@ -558,6 +558,10 @@ int edge_cache_flush(void *ctx)
 
 /* ---- drops ---- */
 
+/* Nonzero: only drops in the network namespace with this inode are counted (--netns; the
+ * tracepoint sees every namespace's). A drop's namespace is its device's, else its socket's. */
+const volatile __u32 only_netns = 0;
+
 /* What a drop needs of the sk_buff, read by the hook: fields straight off the BTF pointer where the
  * kernel has tp_btf (plain loads), with probe reads on raw_tp. */
 struct drop_src {
@@ -680,6 +684,12 @@ int BPF_PROG(drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason
 	if (reason <= SKB_CONSUMED || bench_off())
 		return 0; /* not a drop */
 	struct net_device *dev = skb->dev;
+	if (only_netns) {
+		struct sock *sk = skb->sk;
+		__u32 netns = dev ? dev->nd_net.net->ns.inum : sk ? sk->__sk_common.skc_net.net->ns.inum : 0;
+		if (netns != only_netns)
+			return 0;
+	}
 	struct drop_src d = {
 		.head = skb->head,
 		.len = skb->len,
@@ -699,6 +709,12 @@ int BPF_PROG(drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason
 	if (reason <= SKB_CONSUMED || bench_off())
 		return 0;
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	if (only_netns) {
+		struct sock *sk = BPF_CORE_READ(skb, sk);
+		__u32 netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : sk ? BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) : 0;
+		if (netns != only_netns)
+			return 0;
+	}
 	struct drop_src d = {
 		.head = BPF_CORE_READ(skb, head),
 		.len = BPF_CORE_READ(skb, len),

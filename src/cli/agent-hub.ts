@@ -28,7 +28,7 @@ export function addAgentHubOptions(cmd: Command): Command {
     .option('--hub-cert-file <path>', "this agent's client certificate (PEM), for a hub that asks for one (with --hub-key-file)")
     .option('--hub-key-file <path>', 'the key of --hub-cert-file (PEM)')
     .option('--hub-basic-auth-file <path>', "USER:PASSWORD for a hub with basic_auth_users in its --web.config.file (a file readable only by root)")
-    .option('--netns <path>', 'observe only the connections of this network namespace (e.g. /run/netns/NAME): with --node-name and --zone, one agent per namespace stands for one node')
+    .option('--netns <path>', 'observe only this network namespace (e.g. /run/netns/NAME): its connections, and flows, drops and DNS on its interfaces; with --node-name and --zone, one agent per namespace stands for one node')
     .option('--zone <zone>', "this node's zone (default: none; on Kubernetes nodes the topology.kubernetes.io/zone label)");
 }
 

@@ -27,6 +27,11 @@ const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
 export interface FlowTracerOptions {
   /** Interfaces to watch (default: every interface of this network namespace but loopback). */
   interfaces?: RegExp;
+  /**
+   * Another network namespace (--netns): the classifier goes on its interfaces, and the drop hook
+   * counts only its drops (`inode` filters them in the kernel). DNS comes from the classifier.
+   */
+  netns?: { path: string; inode: number };
   tcMode?: 'auto' | 'tcx' | 'legacy';
   /** Flows in the kernel map (beyond: spilled to the agent through a ring buffer); also the edge map's size. */
   maxFlows?: number;
@@ -114,6 +119,7 @@ export class FlowTracer {
     const ports = ephemeralRange();
     this.interfaces = new InterfaceWatcher(obj, {
       include: options.interfaces,
+      netns: options.netns?.path,
       tcMode: options.tcMode ?? 'auto',
       onAttach: (i) => log.info({ interface: i.name, ifindex: i.ifindex, mode: i.mode }, `flows: attached to ${i.name} (${i.mode})`),
       onDetach: (i) => log.info({ interface: i.name }, `flows: released ${i.name}`),
@@ -158,7 +164,7 @@ export class FlowTracer {
         name: 'flowscope_flows',
         layout,
         programs,
-        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high, bench_gated: benchGate ? 1 : 0 },
+        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high, bench_gated: benchGate ? 1 : 0, only_netns: options.netns?.inode ?? 0 },
         ...(benchGate ? { reuseMaps: { bench_gate: benchGate } } : {}),
         // Only the maps this mode counts in get their size (the others are never written).
         maxEntries: { flows: trackFlows ? maxFlows : 1, edges: trackFlows ? 1 : maxFlows, ...(cache.on ? {} : { edge_slots: 1 }) },
