@@ -17,6 +17,7 @@ const haveDnsmasq = commandExists('dnsmasq');
 /** The test's interfaces all start so (the agents watch only them); 15 characters at most. */
 const PREFIX = uniqueName('fsnv').slice(0, 8);
 const sw = uniqueName('fsnsw');
+const NS_EPHEMERAL = '20000 29999';
 
 interface Node {
   name: 'a' | 'b' | 'c';
@@ -59,6 +60,9 @@ before(async () => {
     sh('ip', ['-n', n.ns, 'addr', 'add', `${n.addr}/24`, 'dev', n.dev]);
     sh('ip', ['-n', n.ns, 'link', 'set', n.dev, 'up']);
     sh('ip', ['-n', n.ns, 'link', 'set', 'lo', 'up']);
+    // Ephemeral ports of their own, below this host's: the test's service ports (3xxxx) are ephemeral
+    // in the agents' namespace and not in these; each agent is to tell them apart by its namespace's.
+    ns(n, 'sysctl', ['-qw', `net.ipv4.ip_local_port_range=${NS_EPHEMERAL}`]);
   }
   // The bridge learns every address now: no unicast of the test is flooded to a bystander.
   for (const n of nodes) for (const m of nodes) if (n !== m) ns(n, 'ping', ['-c', '1', '-W', '2', m.addr]);
@@ -125,8 +129,8 @@ const drops = (m: Metrics, match: Record<string, string>): number => m.sum('flow
 const settle = (): Promise<void> => sleep(2500);
 
 test('UDP between two namespaces: the sender\'s agent counts egress, the receiver\'s ingress, exactly; the third agent nothing', async () => {
-  // Service ports below the ephemeral range (32768-60999), where a port is the service's without doubt.
-  const port = 30000 + Math.floor(Math.random() * 1000);
+  // A service port in this host's ephemeral range but not in the namespaces'.
+  const port = 35000 + Math.floor(Math.random() * 1000);
   const N = 300;
   const [outBefore, inBefore] = [snmp(a, 'Udp', 'OutDatagrams'), snmp(b, 'Udp', 'InDatagrams')];
   const got = await receiver(b, b.addr, port, N);
@@ -222,7 +226,7 @@ test("an interface added to a namespace after start is attached by that namespac
     sh('ip', ['-n', n.ns, 'link', 'set', dev, 'up']);
   }
   for (const n of [a, b]) await n.agent!.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 2, 5000, `node-${n.name} attached the new veth`);
-  const port = 29000 + Math.floor(Math.random() * 1000);
+  const port = 36000 + Math.floor(Math.random() * 1000);
   const N = 100;
   const got = await receiver(b, `${second}.2`, port, N);
   assert.equal(send(a, `${second}.2`, port, N), N);

@@ -19,7 +19,7 @@ import { EdgeReader } from './edge-reader.js';
 import { FlowReader } from './flow-reader.js';
 import { FlowEdges, MapPressure } from './identity.js';
 import { InterfaceWatcher } from './interfaces.js';
-import { ephemeralRange } from '../edges/ports.js';
+import { ephemeralRangeIn, type PortRange } from '../edges/ports.js';
 
 export const FLOWS_OBJECT = repoPath('bpf/.output/flows.bpf.o');
 const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
@@ -107,6 +107,7 @@ export class FlowTracer {
     readonly dropHook: { program: string | undefined; fallbacks: string[] },
     private readonly options: FlowTracerOptions,
     readonly edgeCache: EdgeCacheChoice,
+    ports: PortRange,
   ) {
     const log = options.log;
     this.trackFlows = options.trackFlows !== false;
@@ -116,7 +117,6 @@ export class FlowTracer {
     const maxSeries = options.maxSeries ?? 10000;
     this.edges = new EdgeTable(flowEdgeKind, { maxSeries });
     this.drops = new EdgeTable(dropEdgeKind, { maxSeries });
-    const ports = ephemeralRange();
     this.interfaces = new InterfaceWatcher(obj, {
       include: options.interfaces,
       netns: options.netns?.path,
@@ -150,7 +150,8 @@ export class FlowTracer {
 
   static open(options: FlowTracerOptions): FlowTracer {
     const fallbacks: string[] = [];
-    const ports = ephemeralRange();
+    // The service port of a flow is told apart from ephemeral ones by its namespace's range.
+    const ports = ephemeralRangeIn(options.netns?.path);
     const trackFlows = options.trackFlows !== false;
     const maxFlows = options.maxFlows ?? 65536;
     const dropCandidates = options.drops === false ? [undefined] : ['drop_btf', 'drop_raw', undefined];
@@ -173,7 +174,7 @@ export class FlowTracer {
         obj.load();
         if (drop === 'drop_btf') obj.program(drop).attachTrace();
         else if (drop === 'drop_raw') obj.program(drop).attachRawTracepoint('kfree_skb');
-        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options, cache);
+        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options, cache, ports);
         tracer.interfaces.scan();
         return tracer;
       } catch (err) {
