@@ -8,7 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startAgent, type RunningAgent } from '../support/agent.js';
-import { commandExists, sh, sleep, waitFor } from '../support/run.js';
+import { commandExists, runCommand, sh, sleep, waitFor } from '../support/run.js';
+import { flowscopeBin } from '../support/paths.js';
 import { freeSubnet, uniqueName } from '../support/netns.js';
 import type { Metrics } from '../support/prom.js';
 import { loadedProgramIds, loadedPrograms, programIdsHeldBy } from '../support/bpftool.js';
@@ -263,4 +264,15 @@ test("stopping an agent removes its programs from its namespace's interfaces (tc
   }
   assert.deepEqual(filters(c, c.dev), [], "c: the legacy filters are gone from c's veth");
   assert.equal((await a.agent!.scrape()).sum('flowscope_agent_flow_interfaces'), 2, "a's agent still attached to a's two veths");
+});
+
+test('--netns that is not a network namespace: exit 2 with one line naming the path and what to give instead', async () => {
+  for (const [path, says] of [['/etc/hostname', /is not a namespace file/], ['/proc/self/ns/mnt', /is a mnt namespace, not a network one/], ['/nonexistent-netns', /cannot be read/]] as const) {
+    const r = await runCommand(flowscopeBin, ['agent', '--netns', path, '--listen', '127.0.0.1:0']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), new RegExp(`^flowscope: --netns ${path} `));
+    assert.match(r.stderr, says);
+    assert.match(r.stderr, /\/run\/netns\/NAME/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
 });
