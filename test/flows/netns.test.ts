@@ -13,6 +13,8 @@ import { flowscopeBin } from '../support/paths.js';
 import { freeSubnet, uniqueName } from '../support/netns.js';
 import type { Metrics } from '../support/prom.js';
 import { loadedProgramIds, loadedPrograms, programIdsHeldBy } from '../support/bpftool.js';
+import { compileC } from '../support/cbin.js';
+import { NO_NETLINK_SHIM } from './support.js';
 
 const haveDnsmasq = commandExists('dnsmasq');
 /** The test's interfaces all start so (the agents watch only them); 15 characters at most. */
@@ -264,6 +266,36 @@ test("stopping an agent removes its programs from its namespace's interfaces (tc
   }
   assert.deepEqual(filters(c, c.dev), [], "c: the legacy filters are gone from c's veth");
   assert.equal((await a.agent!.scrape()).sum('flowscope_agent_flow_interfaces'), 2, "a's agent still attached to a's two veths");
+});
+
+test("without a netlink socket an agent of a namespace polls that namespace's links (ip in it), attaches and releases", async () => {
+  const shim = compileC('no-netlink.so', NO_NETLINK_SHIM, ['-shared', '-fPIC', '-ldl']);
+  const saved = process.env.LD_PRELOAD;
+  process.env.LD_PRELOAD = shim;
+  const prefix = uniqueName('fsnp').slice(0, 10);
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent(['--netns', `/run/netns/${a.ns}`, '--flow-interfaces', `^${prefix}`, '--interval', '500ms']);
+  } finally {
+    if (saved === undefined) delete process.env.LD_PRELOAD;
+    else process.env.LD_PRELOAD = saved;
+  }
+  try {
+    const caps = await agent.json<{ flows: { linkEvents: { source: string; fallback?: string } } }>('/capabilities');
+    assert.equal(caps.flows.linkEvents.source, 'poll');
+    assert.match(caps.flows.linkEvents.fallback ?? '', /netlink link events unavailable \(netlink socket: Protocol not supported\): polling `ip -j link` in that namespace/);
+    sh('ip', ['-n', a.ns, 'link', 'add', `${prefix}a`, 'type', 'veth', 'peer', 'name', `${prefix}b`]);
+    // A device of the same name in this namespace is not the agent's.
+    sh('ip', ['link', 'add', `${prefix}c`, 'type', 'veth', 'peer', 'name', `${prefix}d`]);
+    await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 2, 3000, "both ends in a's namespace attached by polling");
+    await settle();
+    assert.equal((await agent.scrape()).sum('flowscope_agent_flow_interfaces'), 2, 'not the ones of the root namespace');
+    sh('ip', ['-n', a.ns, 'link', 'del', `${prefix}a`]);
+    await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 0, 3000, 'released by polling');
+  } finally {
+    sh('ip', ['link', 'del', `${prefix}c`], { allowFail: true });
+    assert.equal(await agent.stop(), 0);
+  }
 });
 
 test('--netns that is not a network namespace: exit 2 with one line naming the path and what to give instead', async () => {

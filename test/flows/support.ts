@@ -148,3 +148,27 @@ export function udpFrame(src: [number, number, number, number], dst: [number, nu
   pkt.writeUInt16BE(26, 38);
   return pkt;
 }
+
+// Makes socket(AF_NETLINK, .., NETLINK_ROUTE) fail in node only (not in the `ip` and `tc` it runs).
+export const NO_NETLINK_SHIM = String.raw`
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/netlink.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int socket(int domain, int type, int protocol) {
+  static int (*real)(int, int, int);
+  if (!real) real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+  char exe[256] = "";
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  const char *base = n > 0 ? strrchr(exe, '/') : NULL;
+  if (domain == AF_NETLINK && protocol == NETLINK_ROUTE && base && strcmp(base, "/node") == 0) {
+    errno = EPROTONOSUPPORT;
+    return -1;
+  }
+  return real(domain, type, protocol);
+}
+`;

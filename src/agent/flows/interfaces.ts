@@ -19,6 +19,7 @@ import { LinkTable, type LinkState } from './link-events-table.js';
 import { NetlinkLinkSource, PolledLinkSource, type LinkSource, type LinkSourceStatus } from './link-events-source.js';
 
 const POLLING = 'polling /proc/self/net/dev and `ip -j link` every interval instead';
+const POLLING_NETNS = 'polling `ip -j link` in that namespace (nsenter) every interval instead';
 /**
  * Loopback is left out unless --flow-interfaces names it: its TCP is counted by the connection
  * hooks already, and the classifier on it would cost every local connection a dozen runs (see the
@@ -111,18 +112,22 @@ export class InterfaceWatcher {
     return s && { ...s, overruns: s.overruns + this.pastOverruns };
   }
 
+  private get polling(): string {
+    return this.options.netns === undefined ? POLLING : POLLING_NETNS;
+  }
+
   private startSource(): LinkSource {
     try {
       return new NetlinkLinkSource(this.table, { resyncMs: this.options.resyncMs, netns: this.options.netns, onFailure: (why) => this.fallBack(why) });
     } catch (err) {
-      return new PolledLinkSource(this.table, `netlink link events unavailable (${(err as Error).message.split('\n')[0]!}): ${POLLING}`, this.options.netns);
+      return new PolledLinkSource(this.table, `netlink link events unavailable (${(err as Error).message.split('\n')[0]!}): ${this.polling}`, this.options.netns);
     }
   }
 
   private fallBack(why: string): void {
     if (this.closed) return;
     this.pastOverruns += this.source?.status().overruns ?? 0;
-    const reason = `${why}: ${POLLING}`;
+    const reason = `${why}: ${this.polling}`;
     this.source = new PolledLinkSource(this.table, reason, this.options.netns);
     this.onWarning?.(`flows: ${reason}`);
   }
