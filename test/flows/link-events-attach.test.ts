@@ -10,7 +10,7 @@ import { sh, sleep } from '../support/run.js';
 import { compileC } from '../support/cbin.js';
 import { uniqueName } from '../support/netns.js';
 import { bpfLinkIds, ifindexOf, legacyTcView, prepareTcxView, tcxView } from './tc-view.js';
-import { NO_NETLINK_SHIM } from './support.js';
+import { startAgentWithoutNetlink } from './support.js';
 
 const LIMIT_MS = 1000;
 
@@ -176,16 +176,7 @@ test('legacy clsact: filters appear and go with link events', async () => {
 
 test('without a netlink socket the agent polls, warns, and says so in /capabilities', async () => {
   const prefix = uniqueName('fslf').slice(0, 10);
-  const shim = compileC('no-netlink.so', NO_NETLINK_SHIM, ['-shared', '-fPIC', '-ldl']);
-  const saved = process.env.LD_PRELOAD;
-  process.env.LD_PRELOAD = shim;
-  let agent: RunningAgent;
-  try {
-    agent = await startAgent(['--flow-interfaces', `^${prefix}`, '--interval', '500ms']);
-  } finally {
-    if (saved === undefined) delete process.env.LD_PRELOAD;
-    else process.env.LD_PRELOAD = saved;
-  }
+  const agent = await startAgentWithoutNetlink(['--flow-interfaces', `^${prefix}`, '--interval', '500ms']);
   try {
     const caps = await agent.json<{ flows: { linkEvents: { source: string; fallback?: string } } }>('/capabilities');
     assert.equal(caps.flows.linkEvents.source, 'poll');

@@ -13,8 +13,7 @@ import { flowscopeBin } from '../support/paths.js';
 import { freeSubnet, uniqueName } from '../support/netns.js';
 import type { Metrics } from '../support/prom.js';
 import { loadedProgramIds, loadedPrograms, programIdsHeldBy } from '../support/bpftool.js';
-import { compileC } from '../support/cbin.js';
-import { NO_NETLINK_SHIM } from './support.js';
+import { startAgentWithoutNetlink } from './support.js';
 
 const haveDnsmasq = commandExists('dnsmasq');
 /** The test's interfaces all start so (the agents watch only them); 15 characters at most. */
@@ -269,17 +268,8 @@ test("stopping an agent removes its programs from its namespace's interfaces (tc
 });
 
 test("without a netlink socket an agent of a namespace polls that namespace's links (ip in it), attaches and releases", async () => {
-  const shim = compileC('no-netlink.so', NO_NETLINK_SHIM, ['-shared', '-fPIC', '-ldl']);
-  const saved = process.env.LD_PRELOAD;
-  process.env.LD_PRELOAD = shim;
   const prefix = uniqueName('fsnp').slice(0, 10);
-  let agent: RunningAgent;
-  try {
-    agent = await startAgent(['--netns', `/run/netns/${a.ns}`, '--flow-interfaces', `^${prefix}`, '--interval', '500ms']);
-  } finally {
-    if (saved === undefined) delete process.env.LD_PRELOAD;
-    else process.env.LD_PRELOAD = saved;
-  }
+  const agent = await startAgentWithoutNetlink(['--netns', `/run/netns/${a.ns}`, '--flow-interfaces', `^${prefix}`, '--interval', '500ms']);
   try {
     const caps = await agent.json<{ flows: { linkEvents: { source: string; fallback?: string } } }>('/capabilities');
     assert.equal(caps.flows.linkEvents.source, 'poll');

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sh } from '../support/run.js';
 import { createVethNamespace, freeSubnet, type VethPair } from '../support/netns.js';
-import { completeJsonLines } from '../support/agent.js';
+import { completeJsonLines, startAgent, type RunningAgent } from '../support/agent.js';
+import { compileC } from '../support/cbin.js';
 
 export interface FlowLink extends VethPair {
   hostMac: string;
@@ -150,7 +151,7 @@ export function udpFrame(src: [number, number, number, number], dst: [number, nu
 }
 
 // Makes socket(AF_NETLINK, .., NETLINK_ROUTE) fail in node only (not in the `ip` and `tc` it runs).
-export const NO_NETLINK_SHIM = String.raw`
+const NO_NETLINK_SHIM = String.raw`
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -172,3 +173,16 @@ int socket(int domain, int type, int protocol) {
   return real(domain, type, protocol);
 }
 `;
+
+/** An agent whose netlink route sockets fail (NO_NETLINK_SHIM preloaded into it alone): it falls back to polling. */
+export async function startAgentWithoutNetlink(args: string[]): Promise<RunningAgent> {
+  const shim = compileC('no-netlink.so', NO_NETLINK_SHIM, ['-shared', '-fPIC', '-ldl']);
+  const saved = process.env.LD_PRELOAD;
+  process.env.LD_PRELOAD = shim;
+  try {
+    return await startAgent(args);
+  } finally {
+    if (saved === undefined) delete process.env.LD_PRELOAD;
+    else process.env.LD_PRELOAD = saved;
+  }
+}
