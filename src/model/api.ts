@@ -19,6 +19,9 @@ export interface SideView {
   resets_received: number;
   rtt_p50_seconds: number | null;
   rtt_p99_seconds: number | null;
+  /** Requests this side's agent captured (HTTP, gRPC; present only when it saw any). */
+  requests?: number;
+  request_errors?: number;
 }
 
 /** An edge's counters over a window. */
@@ -39,6 +42,17 @@ export interface EdgeCounters {
   rtt_p99_seconds: number | null;
   connect_p50_seconds: number | null;
   connect_p99_seconds: number | null;
+  /**
+   * Requests (HTTP, gRPC) on the edge's connections, present only when an end's agent captured
+   * some (L7 capture): the count of the side that saw more (both see the same requests).
+   */
+  requests?: number;
+  /** HTTP 5xx and gRPC codes other than OK. */
+  request_errors?: number;
+  /** By status: HTTP classes ("2xx".."5xx"), "none" (cut short), gRPC codes ("grpc:OK", "grpc:UNAVAILABLE"...), "other". */
+  requests_by_status?: Record<string, number>;
+  request_p50_seconds?: number | null;
+  request_p99_seconds?: number | null;
 }
 
 export type AlertSeverity = 'critical' | 'error' | 'warning' | 'info';

@@ -26,7 +26,15 @@ const SideView = obj({
   resets_received: num,
   rtt_p50_seconds: nullableNum,
   rtt_p99_seconds: nullableNum,
-});
+  requests: { ...num, description: "Requests this side's agent captured (present only when it saw any)" },
+  request_errors: { ...num, description: 'Of them, HTTP 5xx and gRPC codes other than OK' },
+}, ['connections', 'active', 'failures', 'bytes_sent', 'bytes_received', 'retransmits', 'resets_sent', 'resets_received', 'rtt_p50_seconds', 'rtt_p99_seconds']);
+
+/** Said wherever request figures are documented: where they come from and what the Prometheus path lacks. */
+const REQUESTS_NOTE =
+  'Present only when an end of the edge captured requests (agents with --l7); from the side that saw more (both ends see the same requests). ' +
+  'With --prometheus the hub computes them from flowscope_http_requests_total, flowscope_grpc_requests_total and the two *_request_duration_seconds histograms; ' +
+  'the per-side request_errors there are HTTP 5xx plus gRPC codes other than OK, as the agents count them.';
 
 const schemas: Record<string, Schema> = {
   Error: obj({ error: { ...str, description: 'What was wrong and how to fix it' }, field: { ...str, description: 'The parameter or body field at fault' } }, ['error']),
@@ -55,6 +63,15 @@ const schemas: Record<string, Schema> = {
     rtt_p99_seconds: nullableNum,
     connect_p50_seconds: nullableNum,
     connect_p99_seconds: nullableNum,
+    requests: { ...num, description: `Requests (HTTP, gRPC) on the edge's connections. ${REQUESTS_NOTE}` },
+    request_errors: { ...num, description: 'Requests that failed on the server: HTTP 5xx and gRPC codes other than OK' },
+    requests_by_status: {
+      type: 'object',
+      additionalProperties: num,
+      description: 'Requests by status: HTTP classes 1xx-5xx, "none" (cut short without a status), gRPC codes as "grpc:CODE" ("grpc:OK", "grpc:UNAVAILABLE"), "other" (a code the hub does not know)',
+    },
+    request_p50_seconds: { ...nullableNum, description: 'Request duration (request head to end of response), median' },
+    request_p99_seconds: nullableNum,
     sides: { type: 'array', items: { enum: ['client', 'server'] }, description: 'Which agents reported the edge: both when the client and the server were joined' },
     client: { oneOf: [ref('SideView'), { type: 'null' }], description: "The client's own view (graph and neighbourhood: with sides=true)" },
     server: { oneOf: [ref('SideView'), { type: 'null' }], description: "The server's own view (graph and neighbourhood: with sides=true)" },
