@@ -5,20 +5,32 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { flowscopeBin } from '../support/paths.js';
 import { freePort } from '../support/agent.js';
-import { sh, waitFor } from '../support/run.js';
+import { commandExists, sh, waitFor } from '../support/run.js';
 import { startTestHub, type TestHub } from './support.js';
-import { createSegment, destroyCluster, graphWhen, nodes, startIn, stopChild, type Node } from './cluster.js';
+import { createSegment, destroyCluster, graph, graphWhen, nodes, startIn, stopChild, type Node } from './cluster.js';
 
 const [client, server] = nodes as [Node, Node, Node];
 const agents: ChildProcess[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'fs-hub-req-'));
 let hub: TestHub | undefined;
+let viaProm: TestHub | undefined;
+let prometheus: ChildProcess | undefined;
 after(async () => {
+  if (prometheus) await stopChild(prometheus).catch(() => undefined);
   for (const a of agents) await stopChild(a).catch(() => undefined);
   await destroyCluster();
   await hub?.destroy();
+  await viaProm?.destroy();
+  rmSync(dir, { recursive: true, force: true });
 });
+
+/** What the first test made, for the Prometheus path's. */
+let made: { from: number; to: number; tally: Record<string, number>; ports: number[] } | undefined;
 
 const SERVER = `
 import http.server, sys
@@ -70,6 +82,7 @@ test('an agent with --l7 and --hub: the hub edge carries the client\'s request c
   createSegment();
   hub = await startTestHub({ listen: { host: '127.0.0.1', port: await freePort() } });
   const ports = [await freePort(), await freePort()];
+  const from = Date.now();
   const procs = [startAgent(client, hub.url, ports[0]!), startAgent(server, hub.url, ports[1]!)];
   for (const [i, p] of procs.entries()) {
     let err = '';
@@ -96,6 +109,7 @@ test('an agent with --l7 and --hub: the hub edge carries the client\'s request c
   assert.equal(await new Promise((r) => run.once('exit', r)), 0, 'the client ran');
   const tally = JSON.parse(out) as Record<string, number>;
   assert.deepEqual(tally, { '200': 31, '404': 7, '500': 5 }, 'the server answered as made');
+  made = { from, to: 0, tally, ports };
   const expected = { '2xx': tally['200'], '4xx': tally['404'], '5xx': tally['500'] };
   const total = paths.length;
 
@@ -131,4 +145,33 @@ test('an agent with --l7 and --hub: the hub edge carries the client\'s request c
   const bad = await hub.get('/api/v1/history?edge=x&metric=requests_total&from=-15m');
   assert.equal(bad.status, 400);
   assert.equal(bad.body.field, 'metric');
+  made.to = Date.now();
+});
+
+test('the Prometheus path: Debian\'s Prometheus scrapes the same agents; the hub computes the same requests with PromQL', { timeout: 120_000 }, async (t) => {
+  if (!commandExists('prometheus')) {
+    t.skip('Debian prometheus is not installed (scripts/setup.sh installs it)');
+    return;
+  }
+  assert.ok(made, 'the first test made the traffic');
+  const { tally, ports } = made;
+  const targets = ports.map((p, i) => `      - targets: ['127.0.0.1:${p}']\n        labels: { node: ${nodes[i]!.name}, zone: ${nodes[i]!.zone} }`).join('\n');
+  writeFileSync(join(dir, 'scrape.yml'), `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: flowscope\n    static_configs:\n${targets}\n`);
+  const promPort = await freePort();
+  prometheus = spawn('prometheus', [`--config.file=${join(dir, 'scrape.yml')}`, `--storage.tsdb.path=${join(dir, 'prom')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
+  await waitFor(() => fetch(`http://127.0.0.1:${promPort}/-/ready`).then((r) => r.ok, () => false), 30_000, 'Prometheus');
+  viaProm = await startTestHub({ prometheusUrl: `http://127.0.0.1:${promPort}`, prometheusStepMs: 1000 });
+  // The agents' counters hold every request since they started: the series are born with their
+  // first scrape, so the window's growth is their value.
+  const total = Object.values(tally).reduce((a, b) => a + b, 0);
+  const edgeOf = async () => ((await graph(viaProm!, 'node', '&from=-2m&filter=port=8080')).edges as unknown as RequestEdge[]).find((e) => e.source === `node:${client.name}` && e.target === `node:${server.name}`);
+  let e: RequestEdge | undefined;
+  await waitFor(async () => (e = await edgeOf())?.requests === total && e?.server?.requests === total, 30_000, 'the Prometheus path to see the requests');
+  assert.deepEqual(e!.requests_by_status, { '2xx': tally['200'], '4xx': tally['404'], '5xx': tally['500'] });
+  assert.equal(e!.request_errors, tally['500']);
+  assert.equal(e!.client?.requests, total);
+  assert.ok(typeof e!.request_p99_seconds === 'number' && e!.request_p99_seconds > 0 && e!.request_p99_seconds < 5, `p99 ${e!.request_p99_seconds}`);
+  // Histograms from the buckets' le labels (+Inf included): round trips have quantiles too.
+  const rtt = (e as unknown as { rtt_p99_seconds: number | null }).rtt_p99_seconds;
+  assert.ok(typeof rtt === 'number' && rtt > 0, `rtt p99 ${rtt}`);
 });

@@ -33,8 +33,8 @@ const SideView = obj({
 /** Said wherever request figures are documented: where they come from and what the Prometheus path lacks. */
 const REQUESTS_NOTE =
   'Present only when an end of the edge captured requests (agents with --l7); from the side that saw more (both ends see the same requests). ' +
-  'With --prometheus the hub computes them from flowscope_http_requests_total, flowscope_grpc_requests_total and the two *_request_duration_seconds histograms; ' +
-  'the per-side request_errors there are HTTP 5xx plus gRPC codes other than OK, as the agents count them.';
+  'With --prometheus the hub computes the same figures from flowscope_http_requests_total (status classes), flowscope_grpc_requests_total (codes) and the two ' +
+  'flowscope_*_request_duration_seconds histograms (quantiles from their buckets), with increase() over the window like every other count there.';
 
 const schemas: Record<string, Schema> = {
   Error: obj({ error: { ...str, description: 'What was wrong and how to fix it' }, field: { ...str, description: 'The parameter or body field at fault' } }, ['error']),
