@@ -117,8 +117,11 @@ export interface BreakdownPart {
   /** Connects and round trips at least four times the fastest part's median (and 1 ms). */
   slow: number;
   slow_share: number;
-  /** Failures, resets and slow observations of this part over those of the edge. */
+  /** Failures, resets, slow observations and failed requests of this part over those of the edge. */
   problem_share: number;
+  /** Failed requests (HTTP 5xx, gRPC not OK) and their share of the edge's: present when the edge carried requests. */
+  request_errors?: number;
+  request_error_share?: number;
   rtt_p99_seconds: number | null;
   connect_p99_seconds: number | null;
 }
@@ -126,7 +129,7 @@ export interface BreakdownPart {
 export interface Breakdown {
   by: BreakdownDomain;
   /** slow_*_seconds: from where a round trip or connect counts as slow. */
-  total: { connections: number; failures: number; resets: number; slow: number; slow_rtt_seconds: number | null; slow_connect_seconds: number | null };
+  total: { connections: number; failures: number; resets: number; slow: number; slow_rtt_seconds: number | null; slow_connect_seconds: number | null; request_errors?: number };
   parts: BreakdownPart[];
 }
 

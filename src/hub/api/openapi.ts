@@ -102,7 +102,10 @@ const schemas: Record<string, Schema> = {
     to: str,
     by: { enum: [...DOMAINS] },
     edge: ref('GraphEdge'),
-    total: obj({ connections: num, failures: num, resets: num, slow: num, slow_rtt_seconds: nullableNum, slow_connect_seconds: nullableNum }),
+    total: obj(
+      { connections: num, failures: num, resets: num, slow: num, slow_rtt_seconds: nullableNum, slow_connect_seconds: nullableNum, request_errors: { ...num, description: 'Failed requests (present when the edge carried requests)' } },
+      ['connections', 'failures', 'resets', 'slow', 'slow_rtt_seconds', 'slow_connect_seconds'],
+    ),
     parts: {
       type: 'array',
       description: 'Ranked: parts holding more of the problem first; a part with all the traffic last',
@@ -117,10 +120,12 @@ const schemas: Record<string, Schema> = {
         resets: num,
         slow: num,
         slow_share: num,
-        problem_share: num,
+        problem_share: { ...num, description: 'Failures, resets, slow observations and failed requests of this part over those of the edge' },
+        request_errors: { ...num, description: 'Failed requests: HTTP 5xx, gRPC not OK (present when the edge carried requests)' },
+        request_error_share: num,
         rtt_p99_seconds: nullableNum,
         connect_p99_seconds: nullableNum,
-      }),
+      }, ['side', 'value', 'connections', 'traffic_share', 'failures', 'failure_count', 'failure_share', 'resets', 'slow', 'slow_share', 'problem_share', 'rtt_p99_seconds', 'connect_p99_seconds']),
     },
   }),
   Diff: obj({

@@ -4,7 +4,8 @@ import { REQUEST_BUCKETS } from '../../model/requests.js';
 import { addTcpRecord, newSide } from './counters.js';
 import { processEndpoint } from './endpoint.js';
 import { fineTotalsOf } from './fine-totals.js';
-import { edgeCounters } from './graph.js';
+import { breakdown } from './breakdown.js';
+import { buildViewGraph, edgeCounters } from './graph.js';
 import { graphJson } from './graph-json.js';
 import { ViewIndex } from './view-index.js';
 import { groupTotals } from './view-totals.js';
@@ -58,4 +59,30 @@ test('an edge carries requests by status and their quantiles only when a side sa
   assert.equal(both.json.requests, 12);
   assert.deepEqual(both.json.requests_by_status, { '2xx': 12 });
   assert.equal(both.json.request_p50_seconds, null, 'no durations sent: no quantile');
+});
+
+test('breakdown: the server pod that answers 5xx holds the failed requests and tops the ranking', () => {
+  const pod = (name: string) => processEndpoint('node-b', 'z1', 'nginx', '', { namespace: 'shop', workload: 'payments', pod: name });
+  const members: EdgeTotals[] = ['payments-1', 'payments-2', 'payments-3'].map((name, id) => {
+    const errors = name === 'payments-2' ? 9 : 0;
+    const byStatus = { '2xx': 30 - errors, ...(errors ? { '5xx': errors } : {}) };
+    const side = (role: 'client' | 'server') => {
+      const v = newSide();
+      addTcpRecord(v, record(role, { count: 30, errors, by_status: byStatus }));
+      return v;
+    };
+    return { edge: { key: String(id), id, client, server: pod(name), port: 80, protocol: 'tcp' }, sides: [side('client'), side('server')] };
+  });
+  const g = buildViewGraph(members, parseView('workload'));
+  const b = breakdown([...g.edges.values()][0]!, 'pod');
+  assert.equal(b.total.request_errors, 9);
+  const top = b.parts[0]!;
+  assert.equal(top.value, 'payments-2');
+  assert.equal(top.request_errors, 9);
+  assert.equal(top.request_error_share, 1);
+  assert.equal(top.problem_share, 1);
+  assert.ok(Math.abs(top.traffic_share - 1 / 3) < 0.01);
+  // Without requests the parts carry no request members.
+  const plain = breakdown([...buildViewGraph([{ ...members[0]!, sides: [newSide(), undefined] }], parseView('workload')).edges.values()][0]!, 'pod');
+  assert.equal('request_errors' in plain.parts[0]!, false);
 });
