@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { flowscopeBin } from '../support/paths.js';
 import { freePort } from '../support/agent.js';
 import { commandExists, sh, waitFor } from '../support/run.js';
@@ -126,6 +127,21 @@ test('an agent with --l7 and --hub: the hub edge carries the client\'s request c
   assert.equal(e.server?.request_errors, tally['500']);
   assert.ok(typeof e.request_p50_seconds === 'number' && e.request_p50_seconds > 0 && e.request_p50_seconds < 1, `p50 ${e.request_p50_seconds}`);
   assert.ok(typeof e.request_p99_seconds === 'number' && e.request_p99_seconds >= e.request_p50_seconds && e.request_p99_seconds < 5, `p99 ${e.request_p99_seconds}`);
+
+  // The answers as /api/openapi.json documents them (request members included), and the breakdown.
+  const schemas = new Ajv2020({ strict: false, allErrors: true });
+  schemas.addSchema({ ...(await hub.get('/api/openapi.json')).body, $id: 'https://flowscope.dev/openapi.json' });
+  const conforms = (schema: string, body: unknown): void => {
+    const validate = schemas.getSchema(`https://flowscope.dev/openapi.json#/components/schemas/${schema}`)!;
+    assert.ok(validate(body), `${schema}: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+  };
+  conforms('Graph', g);
+  const doc = (await hub.get('/api/openapi.json')).body;
+  assert.ok(doc.components.schemas.GraphEdge.properties.requests_by_status, 'documented');
+  const bd = await hub.get(`/api/v1/breakdown?by=pod&from=-15m&edge=${encodeURIComponent(e.id)}`);
+  assert.equal(bd.status, 200, bd.text);
+  conforms('Breakdown', bd.body);
+  assert.equal(bd.body.total.request_errors, tally['500']);
 
   // The process view: the same requests on the edge between the two programs.
   const procs2 = await graphWhen(hub, 'process', '&from=-15m&filter=port=8080', () => true);
