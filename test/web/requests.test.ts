@@ -64,6 +64,15 @@ test("an edge's panel shows its requests: rate, error ratio, status classes, p50
   assert.match(text, /p50 \/ p99\s*\d+(\.\d+)? ms \/ \d+ ms/);
   assert.equal(await panel.locator('.health').first().textContent(), 'failing', 'the edge is judged by its failed requests');
   assert.match(await panel.locator('.reasons').innerText(), /10% of requests failed \(5xx 20\)/);
+  // The breakdown counts the failed requests too.
+  const breakdown = panel.getByTestId('breakdown');
+  await breakdown.locator('table tbody tr').first().waitFor();
+  assert.match(await breakdown.locator('p.muted').first().innerText(), /, 20 failed requests/);
+  const headers = await breakdown.locator('thead th').allInnerTexts();
+  const col = headers.indexOf('Failed requests');
+  assert.ok(col > 0, headers.join(' | '));
+  const cells = await breakdown.locator('tbody tr').evaluateAll((rows, c) => rows.map((r) => (r as unknown as { children: Array<{ textContent: string }> }).children[c]!.textContent), col);
+  assert.deepEqual(cells, ['20', '20'], 'each end\'s part (one pod each) holds the 20');
   await screenshot(page, 'edge-panel-requests');
 
   // An edge whose agents captured no requests has no request section.

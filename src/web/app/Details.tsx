@@ -218,6 +218,7 @@ export function BreakdownTable({ edgeId, window, refreshKey, onEdge }: { edgeId:
         <>
           <p className="muted">
             {fmt.count(d.total.connections)} connections, {fmt.count(d.total.failures)} failed connects, {fmt.count(d.total.resets)} resets, {fmt.count(d.total.slow)} slow
+            {d.total.request_errors !== undefined ? `, ${fmt.count(d.total.request_errors)} failed requests` : ''}
             {d.total.slow_connect_seconds !== null ? ` (connect ≥ ${fmt.seconds(d.total.slow_connect_seconds)})` : ''}. Ranked by share of the problems; the bar beside it is the share of the traffic.
           </p>
           <table className="ranked" aria-label={`Failure domains by ${d.by}`}>
@@ -231,6 +232,7 @@ export function BreakdownTable({ edgeId, window, refreshKey, onEdge }: { edgeId:
                 { label: 'Failed', numeric: true },
                 { label: 'Resets', numeric: true },
                 { label: 'Slow', numeric: true },
+                ...(d.total.request_errors !== undefined ? [{ label: 'Failed requests', numeric: true }] : []),
                 { label: 'Connect p99', numeric: true },
               ]}
             />
@@ -253,6 +255,7 @@ export function BreakdownTable({ edgeId, window, refreshKey, onEdge }: { edgeId:
                   <td className="num">{fmt.count(part.failure_count)}</td>
                   <td className="num">{fmt.count(part.resets)}</td>
                   <td className="num">{fmt.count(part.slow)}</td>
+                  {d.total.request_errors !== undefined ? <td className="num">{fmt.count(part.request_errors ?? 0)}</td> : null}
                   <td className="num">{fmt.seconds(part.connect_p99_seconds)}</td>
                 </tr>
               ))}
