@@ -32,6 +32,10 @@ function side(w: JsonWriter, v: Float64Array, at: number): void {
   w.raw('}');
 }
 
+/** `"2xx":`, `"grpc:OK":`... (written as they are: no escaping per edge). */
+const STATUS_KEYS = REQUEST_STATUSES.map((k) => `${JSON.stringify(k)}:`);
+const NEXT_STATUS_KEYS = STATUS_KEYS.map((k) => `,${k}`);
+
 /** The edge's request members (only when a side saw requests): the side that saw more counts. */
 function requestMembers(w: JsonWriter, c: Float64Array, ca: number, s: Float64Array, sa: number): void {
   const which = requestSide(c, ca, s, sa);
@@ -45,7 +49,7 @@ function requestMembers(w: JsonWriter, c: Float64Array, ca: number, s: Float64Ar
   for (let i = 0; i < REQUEST_STATUSES.length; i++) {
     const n = v[at + C.statuses + i]!;
     if (n > 0) {
-      w.raw(first ? '' : ',').string(REQUEST_STATUSES[i]!).raw(':').number(round(n));
+      w.raw(first ? STATUS_KEYS[i]! : NEXT_STATUS_KEYS[i]!).number(round(n));
       first = false;
     }
   }
