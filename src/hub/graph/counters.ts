@@ -78,9 +78,19 @@ export function newSide(): Side {
   return new Float64Array(WIDTH);
 }
 
+const REQUEST_COUNT_AT = C.request + REQUEST_BUCKETS.length + 1;
+
+/**
+ * How many of a row's columns can be non-zero: all of them when it counted requests, else only
+ * the TCP columns before the request ones (most edges carry no requests: sums skip 43 zeros).
+ */
+export function usedWidth(row: ArrayLike<number>, at = 0): number {
+  return row[at + C.requests] === 0 && row[at + REQUEST_COUNT_AT] === 0 ? C.requests : WIDTH;
+}
+
 /** Adds `src` (times `weight`) into `dst`; gauges add too (several records of one interval make one edge). */
 export function addInto(dst: Side, src: ArrayLike<number>, weight = 1): void {
-  for (let i = 0; i < WIDTH; i++) dst[i]! += src[i]! * weight;
+  for (let i = 0, n = usedWidth(src); i < n; i++) dst[i]! += src[i]! * weight;
 }
 
 function putHistogram(dst: Side, at: number, buckets: number, h: wire.HistogramV1 | undefined, weight: number): void {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { REQUEST_BUCKETS } from '../../model/requests.js';
-import { addTcpRecord, newSide } from './counters.js';
+import { C, WIDTH, addInto, addTcpRecord, newSide, usedWidth } from './counters.js';
 import { processEndpoint } from './endpoint.js';
 import { fineTotalsOf } from './fine-totals.js';
 import { breakdown } from './breakdown.js';
@@ -85,4 +85,21 @@ test('breakdown: the server pod that answers 5xx holds the failed requests and t
   // Without requests the parts carry no request members.
   const plain = breakdown([...buildViewGraph([{ ...members[0]!, sides: [newSide(), undefined] }], parseView('workload')).edges.values()][0]!, 'pod');
   assert.equal('request_errors' in plain.parts[0]!, false);
+});
+
+test('sums skip the request columns of rows without requests and keep those of rows with them', () => {
+  const plain = newSide();
+  addTcpRecord(plain, record('client'));
+  const withRequests = newSide();
+  addTcpRecord(withRequests, record('client', { count: 3, errors: 1, by_status: { '2xx': 2, '5xx': 1 }, duration: hist(2, 3) }));
+  assert.equal(usedWidth(plain), C.requests);
+  assert.equal(usedWidth(withRequests), WIDTH);
+  const total = newSide();
+  addInto(total, withRequests);
+  addInto(total, plain);
+  addInto(total, withRequests);
+  assert.equal(total[C.opened], 6);
+  assert.equal(total[C.requests], 6);
+  assert.equal(total[C.requestErrors], 2);
+  assert.equal(total[C.request + REQUEST_BUCKETS.length + 1], 6);
 });
