@@ -7,6 +7,8 @@
 //   node dist/bench/flows-pps.js [seconds per cell = 8] [phase ms = 50]
 //   FLOWS_PPS_DELIVERY=delivered|dropped (default both), FLOWS_PPS_ONLY=<regexp of variant names>,
 //   FLOWS_TRAFGEN=ring|sendto (default both): how trafgen sends, see TrafgenMode in bench/flow-traffic.ts
+//   FLOWS_PPS_REFERENCE=<another checkout, built>: the default agent of that build too, in the row
+//   after this build's (e.g. `git worktree add --detach /tmp/ref <previous commit>` and `make all` there)
 //
 // trafgen runs in a namespace on one CPU and sends to the root-namespace end of a veth pair, where
 // the programs sit on TC ingress. veth delivers in the sender's softirq, so the sender's CPU carries
@@ -23,7 +25,8 @@
 // phases, so the drop hook's cost is in the closed-port rows. The in-process variants have a gate
 // program in front of them. No cell is left out.
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { BpfObject, enableBpfStats, type Link } from '../src/bpf/index.js';
 import { repoPath } from '../src/lib/paths.js';
 import { flowscopeBin } from '../test/support/paths.js';
@@ -169,7 +172,7 @@ function linkedProgIds(): Set<number> {
   return new Set(links.map((l) => l.prog_id));
 }
 
-function agentProcess(name: string, extra: string[]): Variant {
+function agentProcess(name: string, extra: string[], bin = flowscopeBin): Variant {
   return {
     name,
     switchedBy: 'its own gate (classifier and drop hook)',
@@ -177,7 +180,7 @@ function agentProcess(name: string, extra: string[]): Variant {
       const gate = agentGate();
       const before = linkedProgIds();
       const proc: ChildProcess = spawn(
-        flowscopeBin,
+        bin,
         ['agent', '--listen', `127.0.0.1:${await freePort()}`, '--flow-interfaces', `^${link.host}$`, '--max-flows', '131072', '--log-level', 'info', ...extra],
         { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLOWSCOPE_BENCH_GATE: gate.path } },
       );
@@ -272,8 +275,19 @@ const tcpdump: Variant = {
   },
 };
 
+/** The default agent of another checkout (FLOWS_PPS_REFERENCE), e.g. the previous revision, built. */
+function referenceAgent(): Variant[] {
+  const dir = process.env.FLOWS_PPS_REFERENCE;
+  if (!dir) return [];
+  const bin = join(dir, 'bin/flowscope');
+  if (!existsSync(bin)) throw new Error(`FLOWS_PPS_REFERENCE=${dir}: no bin/flowscope there (a checkout of flowscope, built with make all)`);
+  const rev = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  return [agentProcess(`flowscope agent (flows + drops), reference build ${rev}`, [], bin)];
+}
+
 const VARIANTS: Variant[] = [
   agentProcess('flowscope agent (flows + drops)', []),
+  ...referenceAgent(),
   agentProcess('flowscope agent, --no-drops', ['--no-drops']),
   agentProcess('flowscope agent, --no-drops, flow records on', ['--no-drops', '--flows', 'ndjson']),
   inProcess("agent's classifier alone, per flow (records on)", FLOWS_OBJ, 'flow_in', { flows: 131072 }),
