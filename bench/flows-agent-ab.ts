@@ -13,9 +13,8 @@
 //
 // A = this build, B = the reference. The rule for stalled phases is flows-pps's: a phase whose "off"
 // neighbours carried no packet gives no ratio, and is counted.
-import { enableBpfStats } from '../src/bpf/index.js';
-import { agentProcess, referenceAgent, type Switchable } from './flows-agent.js';
-import { createTrafficBench, FLOW_COUNTS, quantile, sleep, type Delivery, type TrafficBench, type FlowCount, type TrafgenMode } from './flow-traffic.js';
+import { agentProcess, nsPerPacket, referenceAgent, type Switchable } from './flows-agent.js';
+import { createTrafficBench, FLOW_COUNTS, quantile, type Delivery, type TrafficBench, type FlowCount, type TrafgenMode } from './flow-traffic.js';
 import { fmt, median, table } from './support.js';
 
 const dashdash = process.argv.indexOf('--');
@@ -45,20 +44,6 @@ const ratio = (on: number, offBefore: number, offAfter: number): number | undefi
   const mean = (offBefore + offAfter) / 2;
   return mean > 0 ? on / mean : undefined;
 };
-
-async function nsPerPacket(sw: Switchable): Promise<number | undefined> {
-  await sw.on();
-  const stats = enableBpfStats();
-  try {
-    const s0 = sw.runStats();
-    await sleep(500);
-    const s1 = sw.runStats();
-    return s0 && s1 && s1.runs > s0.runs ? (s1.ns - s0.ns) / (s1.runs - s0.runs) : undefined;
-  } finally {
-    stats.close();
-    await sw.off();
-  }
-}
 
 async function measurePair(bench: TrafficBench, flows: FlowCount): Promise<Pair> {
   const start = (which: 'this' | 'reference'): Promise<Switchable> =>

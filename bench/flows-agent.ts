@@ -4,7 +4,8 @@
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BpfObject } from '../src/bpf/index.js';
+import { BpfObject, enableBpfStats } from '../src/bpf/index.js';
+import { sleep } from './flow-traffic.js';
 import { repoPath } from '../src/lib/paths.js';
 import { flowscopeBin } from '../test/support/paths.js';
 import { freePort } from '../test/support/agent.js';
@@ -134,4 +135,19 @@ export function referenceAgent(dir: string, name: string, extra: string[] = []):
   if (!existsSync(bin)) throw new Error(`${dir}: no bin/flowscope there (a checkout of flowscope, built with make all)`);
   const rev = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   return agentProcess(`${name}, reference build ${rev}`, extra, bin);
+}
+
+/** Run time per packet of a variant, in a short extra "on" phase with kernel BPF statistics on (they cost time themselves). */
+export async function nsPerPacket(sw: Switchable): Promise<number | undefined> {
+  await sw.on();
+  const stats = enableBpfStats();
+  try {
+    const s0 = sw.runStats();
+    await sleep(500);
+    const s1 = sw.runStats();
+    return s0 && s1 && s1.runs > s0.runs ? (s1.ns - s0.ns) / (s1.runs - s0.runs) : undefined;
+  } finally {
+    stats.close();
+    await sw.off();
+  }
 }

@@ -25,11 +25,11 @@
 // phases, so the drop hook's cost is in the closed-port rows. The in-process variants have a gate
 // program in front of them. No cell is left out.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { BpfObject, enableBpfStats, type Link } from '../src/bpf/index.js';
+import { BpfObject, type Link } from '../src/bpf/index.js';
 import { repoPath } from '../src/lib/paths.js';
 import { type FlowLink } from '../test/flows/support.js';
-import { agentProcess, referenceAgent, VARIANTS_OBJ, type Switchable, type Variant } from './flows-agent.js';
-import { createTrafficBench, FLOW_COUNTS, quantile, sleep, testRunNs, type Delivery, type FlowCount, type TrafficBench, type TrafgenMode } from './flow-traffic.js';
+import { agentProcess, nsPerPacket, referenceAgent, VARIANTS_OBJ, type Variant } from './flows-agent.js';
+import { createTrafficBench, FLOW_COUNTS, quantile, testRunNs, type Delivery, type FlowCount, type TrafficBench, type TrafgenMode } from './flow-traffic.js';
 import { fmt, median, table } from './support.js';
 
 const cellSeconds = Number(process.argv[2] ?? 8);
@@ -204,18 +204,7 @@ async function measureCell(bench: TrafficBench, flows: FlowCount, v: Variant): P
         if (offMean > 0) cell.ratios.push(cell.on[i]! / offMean);
         else cell.stalled++;
       }
-      // Run time per packet in a short extra phase with kernel BPF statistics on (they cost time themselves).
-      await sw.on();
-      const stats = enableBpfStats();
-      try {
-        const s0 = sw.runStats();
-        await sleep(500);
-        const s1 = sw.runStats();
-        if (s0 && s1 && s1.runs > s0.runs) cell.nsPerPkt = (s1.ns - s0.ns) / (s1.runs - s0.runs);
-      } finally {
-        stats.close();
-        await sw.off();
-      }
+      cell.nsPerPkt = await nsPerPacket(sw);
     });
     return cell;
   } finally {
