@@ -24,6 +24,9 @@ import { runCommand } from '../test/support/run.js';
 const rounds = Number(process.argv[2] ?? 5);
 const seconds = Number(process.argv[3] ?? 8);
 const connections = Number(process.argv[4] ?? 32);
+/** L7_WRK_PROTOS=https runs one protocol; L7_RING_BYTES sets the agent's record ring (default the object's). */
+const protocols = (process.env.L7_WRK_PROTOS ?? 'http,https').split(',') as Proto[];
+const ringBytes = process.env.L7_RING_BYTES ? Number(process.env.L7_RING_BYTES) : undefined;
 
 interface WrkResult {
   rps: number;
@@ -65,13 +68,13 @@ interface Runs {
   exchanges: number[];
 }
 const results = {} as Record<Proto, Record<Mode, Runs>>;
-for (const p of ['http', 'https'] as Proto[]) {
+for (const p of protocols) {
   results[p] = {} as Record<Mode, Runs>;
   for (const m of MODES) results[p][m] = { wrk: [], cpu: [], exchanges: [] };
 }
 
 function startMonitor(mode: Mode): L7Monitor {
-  return L7Monitor.start({ log, cgroupRoot, ...(mode === 'server' ? { switch: [`off:cgroup=/${clientCgroup}`] } : {}) });
+  return L7Monitor.start({ log, cgroupRoot, ...(ringBytes ? { ringBytes } : {}), ...(mode === 'server' ? { switch: [`off:cgroup=/${clientCgroup}`] } : {}) });
 }
 
 async function measure(proto: Proto, mode: Mode): Promise<void> {
@@ -96,7 +99,7 @@ async function measure(proto: Proto, mode: Mode): Promise<void> {
 
 try {
   for (let round = 0; round < rounds; round++) {
-    for (const proto of ['http', 'https'] as Proto[]) {
+    for (const proto of protocols) {
       const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
       for (const mode of order) await measure(proto, mode);
     }
@@ -104,18 +107,30 @@ try {
   }
   // Kernel-side cost per request (BPF statistics on: they cost time themselves, so not in the rounds above).
   const kernel = {} as Record<Proto, Record<'both' | 'server', number>>;
-  for (const proto of ['http', 'https'] as Proto[]) {
+  const perProgram: Array<Record<string, string>> = [];
+  for (const proto of protocols) {
     kernel[proto] = { both: 0, server: 0 };
     for (const mode of ['both', 'server'] as const) {
       const stats = enableBpfStats();
       const monitor = startMonitor(mode);
       const r = await wrk(urls[proto]);
-      kernel[proto][mode] = monitor.bpfRuns().reduce((a, p) => a + p.runTimeNs, 0) / r.requests;
+      const runs = monitor.bpfRuns();
+      kernel[proto][mode] = runs.reduce((a, p) => a + p.runTimeNs, 0) / r.requests;
+      for (const p of runs.filter((x) => x.runCount > 0).sort((a, b) => b.runTimeNs - a.runTimeNs)) {
+        perProgram.push({
+          protocol: proto,
+          captured: mode === 'both' ? 'both ends' : 'nginx only',
+          program: p.program,
+          'runs per req': fmt(p.runCount / r.requests, 2),
+          'ns per run': fmt(p.runTimeNs / p.runCount),
+          'ns per req': fmt(p.runTimeNs / r.requests),
+        });
+      }
       monitor.stop();
       stats.close();
     }
   }
-  const rows = (['http', 'https'] as Proto[]).flatMap((proto) =>
+  const rows = protocols.flatMap((proto) =>
     (['both', 'server'] as const).map((mode) => {
       const off = results[proto].off;
       const on = results[proto][mode];
@@ -138,6 +153,8 @@ try {
   const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
   console.log(`wrk -t1 -c${connections} -d${seconds}s, ${rounds} rounds, nginx 1 worker; load average at the end: ${load}\n`);
   console.log(table(rows));
+  console.log(`\nBPF programs (statistics on, one run per case):\n`);
+  console.log(table(perProgram));
 } finally {
   await nginx.stop();
   rmdirSync(join(cgroupRoot, clientCgroup));

@@ -1120,7 +1120,8 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 	bpf_map_delete_elem(&ssl_calls, &id);
 	__u64 n = 0;
 	if (ex) {
-		if ((int)ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.ex_len_ptr))
+		/* 1 from SSL_read_ex/SSL_write_ex; > 0 from the internal functions they wrap (ssl-sites.ts) */
+		if ((int)ret <= 0 || bpf_probe_read_user(&n, sizeof(n), (void *)call.ex_len_ptr))
 			return 0;
 	} else {
 		/* int return: -1 is 0xffffffff in the upper-zeroed register */
