@@ -66,11 +66,13 @@ interface Runs {
   wrk: WrkResult[];
   cpu: number[];
   exchanges: number[];
+  /** Records lost to a full ring buffer (the kernel's count of failed reservations). */
+  ringLost: number[];
 }
 const results = {} as Record<Proto, Record<Mode, Runs>>;
 for (const p of protocols) {
   results[p] = {} as Record<Mode, Runs>;
-  for (const m of MODES) results[p][m] = { wrk: [], cpu: [], exchanges: [] };
+  for (const m of MODES) results[p][m] = { wrk: [], cpu: [], exchanges: [], ringLost: [] };
 }
 
 function startMonitor(mode: Mode): L7Monitor {
@@ -92,6 +94,8 @@ async function measure(proto: Proto, mode: Mode): Promise<void> {
     monitor.renderSelf(out);
     const n = out.filter((l) => l.startsWith('flowscope_agent_l7_exchanges_total{')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
     runs.exchanges.push(n / r.requests);
+    const full = out.find((l) => l.startsWith('flowscope_agent_l7_kernel_events_total{') && l.includes('event="ringbuf_full"'));
+    runs.ringLost.push(Number(full?.split(' ').pop() ?? 0));
     clearInterval(tick);
     monitor.stop();
   }
@@ -147,11 +151,12 @@ try {
         'agent CPU ms per 10k req': fmt(median(cpuPer10k) * 1000, 1),
         'kernel µs per req': fmt(kernel[proto][mode] / 1000, 2),
         'exchanges per req': fmt(median(on.exchanges), 3),
+        'ring lost (max)': fmt(Math.max(...on.ringLost)),
       };
     }),
   );
   const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
-  console.log(`wrk -t1 -c${connections} -d${seconds}s, ${rounds} rounds, nginx 1 worker; load average at the end: ${load}\n`);
+  console.log(`wrk -t1 -c${connections} -d${seconds}s, ${rounds} rounds, nginx 1 worker, ring ${ringBytes ?? 'default'}; load average at the end: ${load}\n`);
   console.log(table(rows));
   console.log(`\nBPF programs (statistics on, one run per case):\n`);
   console.log(table(perProgram));
