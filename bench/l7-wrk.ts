@@ -86,11 +86,13 @@ interface Runs {
   ringLost: number[];
   /** CPU µs of nginx's worker and wrk per request: the served work, with the probes' traps and programs. */
   servedUs: number[];
+  /** This process's resident memory at the end of the run (the ring buffer's pages are in it once touched). */
+  rssMb: number[];
 }
 const results = {} as Record<Proto, Record<Mode, Runs>>;
 for (const p of protocols) {
   results[p] = {} as Record<Mode, Runs>;
-  for (const m of MODES) results[p][m] = { wrk: [], cpu: [], exchanges: [], ringLost: [], servedUs: [] };
+  for (const m of MODES) results[p][m] = { wrk: [], cpu: [], exchanges: [], ringLost: [], servedUs: [], rssMb: [] };
 }
 
 function startMonitor(mode: Mode): L7Monitor {
@@ -116,6 +118,7 @@ async function measure(proto: Proto, mode: Mode): Promise<void> {
     runs.exchanges.push(n / r.requests);
     const full = out.find((l) => l.startsWith('flowscope_agent_l7_kernel_events_total{') && l.includes('event="ringbuf_full"'));
     runs.ringLost.push(Number(full?.split(' ').pop() ?? 0));
+    runs.rssMb.push(process.memoryUsage().rss / 2 ** 20);
     clearInterval(tick);
     monitor.stop();
   }
@@ -175,6 +178,7 @@ try {
         'kernel µs per req': fmt(kernel[proto][mode] / 1000, 2),
         'exchanges per req': fmt(median(on.exchanges), 3),
         'ring lost (max)': fmt(Math.max(...on.ringLost)),
+        'RSS MiB (max)': fmt(Math.max(...on.rssMb)),
       };
     }),
   );
