@@ -29,6 +29,8 @@ const connections = Number(process.argv[4] ?? 32);
 /** L7_WRK_PROTOS=https runs one protocol; L7_RING_BYTES sets the agent's record ring (default the object's). */
 const protocols = (process.env.L7_WRK_PROTOS ?? 'http,https').split(',') as Proto[];
 const ringBytes = process.env.L7_RING_BYTES ? Number(process.env.L7_RING_BYTES) : undefined;
+/** L7_STALL_MS: the agent's event loop is blocked this long once a second while capturing (a slow scrape, a long GC). */
+const stallMs = Number(process.env.L7_STALL_MS ?? 0);
 
 interface WrkResult {
   rps: number;
@@ -101,7 +103,12 @@ function startMonitor(mode: Mode): L7Monitor {
 
 async function measure(proto: Proto, mode: Mode): Promise<void> {
   const monitor = mode === 'off' ? undefined : startMonitor(mode);
-  const tick = monitor ? setInterval(() => void monitor.tick(), 1000) : undefined;
+  const tick = monitor
+    ? setInterval(() => {
+        void monitor.tick();
+        for (const until = Date.now() + stallMs; Date.now() < until; );
+      }, 1000)
+    : undefined;
   const cpu0 = process.cpuUsage();
   const nginx0 = workersCpu();
   const r = await wrk(urls[proto]);
@@ -183,7 +190,7 @@ try {
     }),
   );
   const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
-  console.log(`wrk -t1 -c${connections} -d${seconds}s, ${rounds} rounds, nginx 1 worker, ring ${ringBytes ?? 'default'}; load average at the end: ${load}\n`);
+  console.log(`wrk -t1 -c${connections} -d${seconds}s, ${rounds} rounds, nginx 1 worker, ring ${ringBytes ?? 'default'}, event loop stalls ${stallMs} ms/s; load average at the end: ${load}\n`);
   console.log(table(rows));
   console.log(`\nBPF programs (statistics on, one run per case):\n`);
   console.log(table(perProgram));
