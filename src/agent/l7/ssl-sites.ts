@@ -1,8 +1,8 @@
 // Where to put the OpenSSL probes of a file. A uprobe costs one breakpoint trap when the kernel can
 // emulate the probed instruction (push of a register, a call or jump) and a second trap, a single
 // step out of line, when it cannot. That second trap is the expensive part: measured on this VM,
-// ~25 µs per call for Debian's libssl, whose SSL_read/SSL_write begin with `sub $0x18,%rsp`, against
-// ~1 µs for a function that begins with `push` (bench/RESULTS.md, "TLS capture cost").
+// 10-23 µs per call on a function that begins with `sub $0x18,%rsp`, as Debian's SSL_read/SSL_write
+// do, against ~1 µs on one that begins with `push` (bench/RESULTS.md, "TLS capture cost").
 //
 // Debian's SSL_read/SSL_read_ex (and the write pair) are thin wrappers around one internal function,
 // ssl_read_internal(ssl, buf, num, size_t *readbytes) (ssl_write_internal), which begins with pushes
