@@ -5,6 +5,7 @@
 //
 //   node dist/bench/flows-ab.js A.bpf.o[:prog] B.bpf.o[:prog] [seconds per flow count = 10] [phase ms = 50]
 //        [--global name=value ...]   read-only settings given to both (e.g. track_flows=0)
+//        [--max map=entries ...]     max_entries given to both (e.g. edges=131072, as the agent's --max-flows)
 //   FLOWS_AB_DELIVERY=delivered|dropped (default dropped): see bench/flow-traffic.ts
 //
 // The program defaults to flow_in; TC programs go on the veth's ingress, others where their section says
@@ -14,18 +15,23 @@ import { fmt, median } from './support.js';
 import { createTrafficBench, FLOW_COUNTS, quantile, type Delivery } from './flow-traffic.js';
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: node dist/bench/flows-ab.js A.bpf.o[:prog] B.bpf.o[:prog] [seconds = 10] [phase ms = 50] [--global name=value ...]`);
+  console.error(`${msg}\nusage: node dist/bench/flows-ab.js A.bpf.o[:prog] B.bpf.o[:prog] [seconds = 10] [phase ms = 50] [--global name=value ...] [--max map=entries ...]`);
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
 const globals: Record<string, number> = {};
+const maxEntries: Record<string, number> = {};
 const positional: string[] = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--global') {
     const m = /^(\w+)=(\d+)$/.exec(args[++i] ?? '');
     if (!m) usage(`--global wants name=value, got '${args[i] ?? ''}'`);
     globals[m[1]!] = Number(m[2]);
+  } else if (args[i] === '--max') {
+    const m = /^(\w+)=(\d+)$/.exec(args[++i] ?? '');
+    if (!m) usage(`--max wants map=entries, got '${args[i] ?? ''}'`);
+    maxEntries[m[1]!] = Number(m[2]);
   } else positional.push(args[i]!);
 }
 if (positional.length < 2) usage('two objects are needed');
@@ -39,7 +45,7 @@ async function main(): Promise<void> {
   try {
     for (const spec of [specA, specB]) {
       const [path, prog = 'flow_in'] = spec.split(':') as [string, string?];
-      loaded.push({ obj: BpfObject.load(path, { programs: [prog], globals }), prog, name: `${path}:${prog}` });
+      loaded.push({ obj: BpfObject.load(path, { programs: [prog], globals, maxEntries }), prog, name: `${path}:${prog}` });
     }
   } catch (err) {
     for (const l of loaded) l.obj.close();
@@ -68,7 +74,9 @@ async function main(): Promise<void> {
           for (let i = 0; i < turns; i++) {
             await take(1);
             await take(0);
-            ratios.push(pps[1]![i]! / ((pps[0]![i]! + pps[0]![i + 1]!) / 2));
+            // A turn whose A phases on either side carried nothing (the sender stalled) has no ratio.
+            const aMean = (pps[0]![i]! + pps[0]![i + 1]!) / 2;
+            if (aMean > 0) ratios.push(pps[1]![i]! / aMean);
           }
         } finally {
           link?.destroy();
@@ -88,7 +96,7 @@ async function main(): Promise<void> {
     for (const l of loaded) l.obj.close();
     bench.destroy();
   }
-  console.log(`A = ${loaded[0]!.name}, B = ${loaded[1]!.name}${Object.keys(globals).length ? `, settings ${JSON.stringify(globals)}` : ''}`);
+  console.log(`A = ${loaded[0]!.name}, B = ${loaded[1]!.name}${Object.keys(globals).length ? `, settings ${JSON.stringify(globals)}` : ''}${Object.keys(maxEntries).length ? `, max_entries ${JSON.stringify(maxEntries)}` : ''}`);
 }
 
 await main();

@@ -7,6 +7,8 @@
 //   node dist/bench/flows-pps.js [seconds per cell = 8] [phase ms = 50]
 //   FLOWS_PPS_DELIVERY=delivered|dropped (default both), FLOWS_PPS_ONLY=<regexp of variant names>,
 //   FLOWS_TRAFGEN=ring|sendto (default both): how trafgen sends, see TrafgenMode in bench/flow-traffic.ts
+//   FLOWS_PPS_REFERENCE=<another checkout, built>: the default agent of that build too, in the row
+//   after this build's (e.g. `git worktree add --detach /tmp/ref <previous commit>` and `make all` there)
 //
 // trafgen runs in a namespace on one CPU and sends to the root-namespace end of a veth pair, where
 // the programs sit on TC ingress. veth delivers in the sender's softirq, so the sender's CPU carries
@@ -22,43 +24,17 @@
 // the agent's own classifier and drop hook read (FLOWSCOPE_BENCH_GATE): both are off in the "off"
 // phases, so the drop hook's cost is in the closed-port rows. The in-process variants have a gate
 // program in front of them. No cell is left out.
-import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { BpfObject, enableBpfStats, type Link } from '../src/bpf/index.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { BpfObject, type Link } from '../src/bpf/index.js';
 import { repoPath } from '../src/lib/paths.js';
-import { flowscopeBin } from '../test/support/paths.js';
-import { freePort } from '../test/support/agent.js';
 import { type FlowLink } from '../test/flows/support.js';
-import { createTrafficBench, FLOW_COUNTS, quantile, sleep, testRunNs, type Delivery, type FlowCount, type TrafficBench, type TrafgenMode } from './flow-traffic.js';
+import { agentProcess, nsPerPacket, referenceAgent, VARIANTS_OBJ, type Variant } from './flows-agent.js';
+import { createTrafficBench, FLOW_COUNTS, quantile, testRunNs, type Delivery, type FlowCount, type TrafficBench, type TrafgenMode } from './flow-traffic.js';
 import { fmt, median, table } from './support.js';
 
 const cellSeconds = Number(process.argv[2] ?? 8);
 const phaseMs = Number(process.argv[3] ?? 50);
-const VARIANTS_OBJ = repoPath('bpf/.output/bench/flow_variants.bpf.o');
 const FLOWS_OBJ = repoPath('bpf/.output/flows.bpf.o');
-
-interface RunStats {
-  ns: number;
-  runs: number;
-}
-
-/** A variant made ready once per cell, then switched on and off many times while trafgen runs. */
-interface Switchable {
-  on(): Promise<void>;
-  off(): Promise<void>;
-  close(): Promise<void>;
-  /** Cumulative BPF run time and run count of the variant's programs (statistics must be enabled). */
-  runStats(): RunStats | undefined;
-}
-
-interface Variant {
-  name: string;
-  /** Object and program for a cache-hot BPF_PROG_TEST_RUN of one 60-byte UDP frame. */
-  testRun?: { obj: string; prog: string; globals?: Record<string, number> };
-  /** How the variant is switched: a tcx attach and detach, a gate in front of it, a process started and stopped. */
-  switchedBy: string;
-  prepare(link: FlowLink): Promise<Switchable>;
-}
 
 /**
  * A program of an object loaded in this process, attached once behind the gate, which switches it:
@@ -138,99 +114,6 @@ function loadGate(link: FlowLink): { open(): void; shut(): void; attach(): void;
   }
 }
 
-/** A map the agent's packet programs read (FLOWSCOPE_BENCH_GATE): 1 switches them off. */
-function agentGate(): { path: string; open(): void; shut(): void; close(): void } {
-  const o = BpfObject.load(VARIANTS_OBJ, { programs: ['v_gate'] });
-  const path = `/sys/fs/bpf/flowscope-bench-gate-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
-  const gate = o.map('gate');
-  const key = Buffer.alloc(4);
-  const set = (v: number): void => gate.set(key, Buffer.from(new Uint32Array([v]).buffer));
-  try {
-    set(1);
-    o.pinMap('gate', path);
-  } catch (err) {
-    o.close();
-    throw err;
-  }
-  return {
-    path,
-    open: () => set(0),
-    shut: () => set(1),
-    close() {
-      rmSync(path, { force: true });
-      o.close();
-    },
-  };
-}
-
-/** Programs behind BPF links now (bpftool here cannot tell a program's owner: new links can). */
-function linkedProgIds(): Set<number> {
-  const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as Array<{ prog_id: number }>;
-  return new Set(links.map((l) => l.prog_id));
-}
-
-function agentProcess(name: string, extra: string[]): Variant {
-  return {
-    name,
-    switchedBy: 'its own gate (classifier and drop hook)',
-    async prepare(link) {
-      const gate = agentGate();
-      const before = linkedProgIds();
-      const proc: ChildProcess = spawn(
-        flowscopeBin,
-        ['agent', '--listen', `127.0.0.1:${await freePort()}`, '--flow-interfaces', `^${link.host}$`, '--max-flows', '131072', '--log-level', 'info', ...extra],
-        { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLOWSCOPE_BENCH_GATE: gate.path } },
-      );
-      let err = '';
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => {
-          gate.close();
-          reject(new Error(`agent did not attach: ${err}`));
-        }, 20_000);
-        proc.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('serving metrics')) {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-        proc.once('exit', (c) => {
-          gate.close();
-          reject(new Error(`agent exited ${c}: ${err}`));
-        });
-      });
-      // Its programs: behind the links that came with it.
-      const mine = [...linkedProgIds()].filter((id) => !before.has(id));
-      const onExit = (): void => {
-        proc.kill('SIGTERM');
-        rmSync(gate.path, { force: true });
-      };
-      process.once('exit', onExit); // an interrupted bench leaves no agent behind
-      const stopAgent = async (): Promise<void> => {
-        process.off('exit', onExit);
-        proc.kill('SIGTERM');
-        await new Promise((r) => proc.once('close', r));
-        gate.close();
-      };
-      return {
-        on: async () => gate.open(),
-        off: async () => gate.shut(),
-        async close() {
-          await stopAgent();
-        },
-        runStats() {
-          // The agent's ingress classifier and drop hook (per packet: their run time over the classifier's runs).
-          const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as Array<{ id: number; name: string; run_time_ns?: number; run_cnt?: number }>;
-          const ours = progs.filter((p) => mine.includes(p.id));
-          const classifier = ours.find((p) => p.name === 'flow_in');
-          const drop = ours.find((p) => p.name.startsWith('drop_'));
-          return { ns: (classifier?.run_time_ns ?? 0) + (drop?.run_time_ns ?? 0), runs: classifier?.run_cnt ?? 0 };
-        },
-      };
-    },
-  };
-}
-
 const gateAlone: Variant = {
   name: 'gate alone (switches the in-process rows)',
   switchedBy: 'attach / detach',
@@ -274,6 +157,7 @@ const tcpdump: Variant = {
 
 const VARIANTS: Variant[] = [
   agentProcess('flowscope agent (flows + drops)', []),
+  ...(process.env.FLOWS_PPS_REFERENCE ? [referenceAgent(process.env.FLOWS_PPS_REFERENCE, 'flowscope agent (flows + drops)')] : []),
   agentProcess('flowscope agent, --no-drops', ['--no-drops']),
   agentProcess('flowscope agent, --no-drops, flow records on', ['--no-drops', '--flows', 'ndjson']),
   inProcess("agent's classifier alone, per flow (records on)", FLOWS_OBJ, 'flow_in', { flows: 131072 }),
@@ -320,18 +204,7 @@ async function measureCell(bench: TrafficBench, flows: FlowCount, v: Variant): P
         if (offMean > 0) cell.ratios.push(cell.on[i]! / offMean);
         else cell.stalled++;
       }
-      // Run time per packet in a short extra phase with kernel BPF statistics on (they cost time themselves).
-      await sw.on();
-      const stats = enableBpfStats();
-      try {
-        const s0 = sw.runStats();
-        await sleep(500);
-        const s1 = sw.runStats();
-        if (s0 && s1 && s1.runs > s0.runs) cell.nsPerPkt = (s1.ns - s0.ns) / (s1.runs - s0.runs);
-      } finally {
-        stats.close();
-        await sw.off();
-      }
+      cell.nsPerPkt = await nsPerPacket(sw);
     });
     return cell;
   } finally {

@@ -4,7 +4,7 @@
 // load falls on both alike. Then each hub's memory and bytes on disk per edge-hour.
 //
 //   node dist/bench/hub-query.js compare DIR_A DIST_A DIR_B DIST_B [rounds]
-//   node dist/bench/hub-query.js prepare DIR DIST [pods] [edges] [interval-seconds]
+//   node dist/bench/hub-query.js prepare DIR DIST [pods] [edges] [interval-seconds] [request-share]
 //
 // DIST is a build's dist/ directory (this one: dist). `prepare` writes a data directory with that
 // build's own store: the dictionaries come from real ingest (one interval through accept and the
@@ -37,7 +37,7 @@ interface Meta {
 type Module = Record<string, any>;
 const load = (dist: string, path: string): Promise<Module> => import(resolve(dist, path));
 
-async function prepare(dir: string, dist: string, pods: number, edges: number, intervalS: number): Promise<void> {
+async function prepare(dir: string, dist: string, pods: number, edges: number, intervalS: number, requestShare: number): Promise<void> {
   const { DuckStore } = await load(dist, 'src/hub/store/duckdb.js');
   const { Ingest, DEFAULT_INGEST } = await load(dist, 'src/hub/ingest/pipeline.js');
   const { HubMetrics } = await load(dist, 'src/hub/metrics.js');
@@ -70,6 +70,18 @@ async function prepare(dir: string, dist: string, pods: number, edges: number, i
     s[C.rtt + 15] = n * 0.0002;
     s[C.rtt + 16] = n;
     if (r() < 0.05) s[C.failures + 1] = 1;
+    // Requests on that share of the samples (a build that stores them): mostly 2xx, some 4xx, a 5xx now and then.
+    if (requestShare > 0 && C.requests !== undefined && r() < requestShare) {
+      const q = 5 * n;
+      s[C.requests] = q;
+      s[C.statuses + 1] = q - 1;
+      s[C.statuses + (r() < 0.2 ? 4 : 3)] = 1;
+      s[C.requestErrors] = s[C.statuses + 4];
+      s[C.request + 4] = q - 1;
+      s[C.request + 8] = 1;
+      s[C.request + 15] = (q - 1) * 0.004 + 0.08;
+      s[C.request + 16] = q;
+    }
     return s;
   });
   let rows = 0;
@@ -262,8 +274,8 @@ async function compare(dirA: string, distA: string, dirB: string, distB: string,
 }
 
 if (mode === 'prepare') {
-  const [dir, dist, pods, edges, interval] = process.argv.slice(3);
-  await prepare(resolve(dir!), resolve(dist!), Number(pods ?? 10_000), Number(edges ?? 100_000), Number(interval ?? 60));
+  const [dir, dist, pods, edges, interval, requestShare] = process.argv.slice(3);
+  await prepare(resolve(dir!), resolve(dist!), Number(pods ?? 10_000), Number(edges ?? 100_000), Number(interval ?? 60), Number(requestShare ?? 0));
 } else if (mode === 'serve') {
   await serve(process.argv[3]!, process.argv[4]!);
 } else if (mode === 'compare') {

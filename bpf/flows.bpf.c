@@ -558,6 +558,10 @@ int edge_cache_flush(void *ctx)
 
 /* ---- drops ---- */
 
+/* Nonzero: only drops in the network namespace with this inode are counted (--netns; the
+ * tracepoint sees every namespace's). A drop's namespace is its device's, else its socket's. */
+const volatile __u32 only_netns = 0;
+
 /* What a drop needs of the sk_buff, read by the hook: fields straight off the BTF pointer where the
  * kernel has tp_btf (plain loads), with probe reads on raw_tp. */
 struct drop_src {
@@ -585,25 +589,34 @@ static __always_inline __u32 proto_class(__u8 proto)
 	return DPC_OTHER;
 }
 
-/* The counters of a drop: its entry in `drops` (made if new), or, when the map has no room until the
- * agent's next drain, its reason's slot in drop_overflow (counted without addresses, never lost). */
-static __always_inline struct drop_counts *drop_counts_of(struct drop_key *key, __u32 reason)
+/* Counts a drop in its entry of `drops` (made if new), or, from the moment this CPU found that map
+ * full until the agent's next drain, in its reason's slot of drop_overflow: counted without
+ * addresses, never lost. While the map is full the hook does not look it up at all: with many
+ * distinct peers dropping (a scan, a flood to a closed port), every lookup is a walk of a cold hash
+ * bucket for a key that is mostly not there: ~190 ns a drop at 65,536 distinct peers, against ~110
+ * without the lookup (node dist/bench/flows-ab.js, bench/RESULTS.md). A drop whose entry is already
+ * in the map also goes to drop_overflow until the drain (at most one interval). */
+static __always_inline void count_drop(struct drop_key *key, __u32 reason, __u32 len)
 {
-	struct drop_counts *s = bpf_map_lookup_elem(&drops, key);
-	if (s)
-		return s;
 	__u32 zero = 0;
 	__u64 *drained = bpf_map_lookup_elem(&drop_drains, &zero);
 	__u64 *full_at = bpf_map_lookup_elem(&drop_full_at, &zero);
 	if (!drained || !full_at)
-		return NULL;
+		return;
+	struct drop_counts *s;
 	if (*full_at != *drained + 1) {
-		struct drop_counts none = {};
-		long err = bpf_map_update_elem(&drops, key, &none, BPF_NOEXIST);
-		if (err == 0 || err == -EEXIST) {
-			s = bpf_map_lookup_elem(&drops, key);
+		s = bpf_map_lookup_elem(&drops, key);
+		if (s)
+			goto add;
+		/* New: inserted with its counts (per-CPU: the other CPUs' slots start at zero). */
+		struct drop_counts first = { .packets = 1, .bytes = len };
+		long err = bpf_map_update_elem(&drops, key, &first, BPF_NOEXIST);
+		if (err == 0)
+			return;
+		if (err == -EEXIST) {
+			s = bpf_map_lookup_elem(&drops, key); /* another CPU inserted it: our slot is zero */
 			if (s)
-				return s;
+				goto add;
 		} else {
 			*full_at = *drained + 1;
 		}
@@ -611,7 +624,12 @@ static __always_inline struct drop_counts *drop_counts_of(struct drop_key *key, 
 	__u32 slot = (reason < DROP_REASON_SLOTS - 1 ? reason : DROP_REASON_SLOTS - 1) << DROP_SLOT_REASON_SHIFT |
 		     proto_class(key->proto) << DROP_SLOT_CLASS_SHIFT | key->received;
 	bump(FC_DROP_MAP_FULL);
-	return bpf_map_lookup_elem(&drop_overflow, &slot);
+	s = bpf_map_lookup_elem(&drop_overflow, &slot);
+	if (!s)
+		return;
+add:
+	s->packets += 1;
+	s->bytes += len;
 }
 
 static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
@@ -667,11 +685,7 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 		else
 			key.port = d->received ? service_port(dport, sport) : service_port(sport, dport);
 	}
-	struct drop_counts *s = drop_counts_of(&key, reason);
-	if (s) {
-		s->packets += 1;
-		s->bytes += d->len;
-	}
+	count_drop(&key, reason, d->len);
 }
 
 SEC("tp_btf/kfree_skb")
@@ -680,6 +694,12 @@ int BPF_PROG(drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason
 	if (reason <= SKB_CONSUMED || bench_off())
 		return 0; /* not a drop */
 	struct net_device *dev = skb->dev;
+	if (only_netns) {
+		struct sock *sk = skb->sk;
+		__u32 netns = dev ? dev->nd_net.net->ns.inum : sk ? sk->__sk_common.skc_net.net->ns.inum : 0;
+		if (netns != only_netns)
+			return 0;
+	}
 	struct drop_src d = {
 		.head = skb->head,
 		.len = skb->len,
@@ -699,6 +719,12 @@ int BPF_PROG(drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason
 	if (reason <= SKB_CONSUMED || bench_off())
 		return 0;
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	if (only_netns) {
+		struct sock *sk = BPF_CORE_READ(skb, sk);
+		__u32 netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : sk ? BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) : 0;
+		if (netns != only_netns)
+			return 0;
+	}
 	struct drop_src d = {
 		.head = BPF_CORE_READ(skb, head),
 		.len = BPF_CORE_READ(skb, len),

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <string>
 
 namespace flowscope {
@@ -53,6 +54,11 @@ bool HasArg(const Napi::CallbackInfo& info, size_t i);
 // callback, where no C++ exception may escape (std::terminate): making the Buffer fails while the
 // environment shuts down, and what the callback throws goes back to JavaScript when it still can.
 void DeliverBatch(Napi::Env env, Napi::Function callback, uint8_t* data, size_t length, double n, int err);
+
+// Runs `fn` inside the network namespace at `netnsPath` (right here when it is empty), on a thread
+// of its own that joins it: see netns.cc. `fn` must not touch N-API (it may run on that thread).
+// Returns 0, or the errno of opening or entering the namespace, with `op` naming which.
+int InNetns(const std::string& netnsPath, const std::function<void()>& fn, std::string* op);
 
 void InitObject(Napi::Env env, Napi::Object exports);
 void InitMap(Napi::Env env, Napi::Object exports);

@@ -4,11 +4,8 @@
 // that no other thread of the process ever changes namespace.
 #include "common.h"
 
-#include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 
-#include <thread>
 #include <vector>
 
 namespace flowscope {
@@ -21,24 +18,8 @@ struct IterResult {
   std::vector<uint8_t> out;
 };
 
-// Creates the iterator from `linkFd` (after joining `netnsPath` if given) and reads it to its end.
-void RunIter(int linkFd, const std::string& netnsPath, bool keep, IterResult* r) {
-  if (!netnsPath.empty()) {
-    int ns = open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC);
-    if (ns < 0) {
-      r->err = errno;
-      r->op = "open network namespace " + netnsPath;
-      return;
-    }
-    int rc = setns(ns, CLONE_NEWNET);
-    int e = errno;
-    close(ns);
-    if (rc != 0) {
-      r->err = e;
-      r->op = "enter network namespace " + netnsPath;
-      return;
-    }
-  }
+// Creates the iterator from `linkFd` and reads it to its end.
+void RunIter(int linkFd, bool keep, IterResult* r) {
   int fd = bpf_iter_create(linkFd);
   if (fd < 0) {
     r->err = errno;
@@ -67,12 +48,9 @@ Napi::Value IterRead(const Napi::CallbackInfo& info) {
   std::string netns = HasArg(info, 1) ? ArgString(info, 1, "netnsPath") : "";
   bool keep = info[2].ToBoolean().Value();
   IterResult r;
-  if (netns.empty()) {
-    RunIter(linkFd, netns, keep, &r);
-  } else {
-    std::thread t(RunIter, linkFd, netns, keep, &r);
-    t.join();
-  }
+  std::string op;
+  int err = InNetns(netns, [&] { RunIter(linkFd, keep, &r); }, &op);
+  if (err) ThrowBpf(env, op, err);
   if (r.err) ThrowBpf(env, r.op, r.err);
   return Napi::Buffer<uint8_t>::Copy(env, r.out.data(), r.out.size());
 }

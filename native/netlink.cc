@@ -1,6 +1,7 @@
-// NativeLinkWatcher: the link events of this process's network namespace (RTM_NEWLINK and
-// RTM_DELLINK from a NETLINK_ROUTE socket bound to RTMGRP_LINK), read on a thread of its own and
-// handed to JavaScript as raw netlink messages, one Buffer per batch. Decoding lives in TypeScript.
+// NativeLinkWatcher: the link events of this process's network namespace, or of the one at option
+// `netnsPath` (the socket is made there, see netns.cc) (RTM_NEWLINK and RTM_DELLINK from a
+// NETLINK_ROUTE socket bound to RTMGRP_LINK), read on a thread of its own and handed to JavaScript
+// as raw netlink messages, one Buffer per batch. Decoding lives in TypeScript.
 //
 // Batch layout: the netlink messages as the kernel wrote them (host byte order), back to back,
 // each datagram padded to 4 bytes. Besides link messages, the replies to our dump requests end with
@@ -68,8 +69,10 @@ class NativeLinkWatcher : public Napi::ObjectWrap<NativeLinkWatcher> {
     Napi::Env env = info.Env();
     if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "onBatch must be a function");
     int rcvbuf = 1 << 20;
+    std::string netns;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
+      if (o.Has("netnsPath") && o.Get("netnsPath").IsString()) netns = o.Get("netnsPath").As<Napi::String>().Utf8Value();
       if (o.Has("rcvbufBytes")) rcvbuf = o.Get("rcvbufBytes").As<Napi::Number>().Int32Value();
       if (o.Has("maxBatchBytes")) maxBatchBytes_ = o.Get("maxBatchBytes").As<Napi::Number>().Uint32Value();
       if (o.Has("maxPendingBatches")) maxPending_ = o.Get("maxPendingBatches").As<Napi::Number>().Uint32Value();
@@ -77,8 +80,15 @@ class NativeLinkWatcher : public Napi::ObjectWrap<NativeLinkWatcher> {
     if (maxBatchBytes_ < kRecvBytes) maxBatchBytes_ = kRecvBytes;
     if (maxPending_ < 1) maxPending_ = 1;
 
-    sock_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (sock_ < 0) ThrowBpf(env, "netlink socket", errno);
+    // The socket belongs to the namespace it is made in, whichever thread reads it later.
+    int sockErr = 0;
+    std::string op;
+    int nsErr = InNetns(netns, [&] {
+      sock_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+      sockErr = errno;
+    }, &op);
+    if (nsErr != 0) ThrowBpf(env, op, nsErr);
+    if (sock_ < 0) ThrowBpf(env, "netlink socket", sockErr);
     // SO_RCVBUFFORCE passes net.core.rmem_max where we may (CAP_NET_ADMIN).
     if (setsockopt(sock_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
       setsockopt(sock_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);

@@ -47,12 +47,15 @@ constexpr uint32_t kFlagAfter = 1U << 4;   // BPF_F_AFTER
 
 enum class LinkKind { Libbpf, RawFd, LegacyTc };
 
+std::string InNamespace(const std::string& netnsPath) { return netnsPath.empty() ? "" : " in " + netnsPath; }
+
 struct LinkState {
   LinkKind kind;
   std::string description;
   struct bpf_link* link = nullptr;  // Libbpf
   int fd = -1;                      // RawFd
   struct bpf_tc_hook hook {};       // LegacyTc
+  std::string netnsPath;            // LegacyTc: the namespace of hook.ifindex (empty: ours)
   uint32_t tcHandle = 0;
   uint32_t tcPriority = 0;
   bool destroyed = false;
@@ -68,8 +71,11 @@ struct LinkState {
         return close(fd) == 0 ? 0 : -errno;
       case LinkKind::LegacyTc: {
         LIBBPF_OPTS(bpf_tc_opts, opts, .handle = tcHandle, .priority = tcPriority);
-        int err = bpf_tc_detach(&hook, &opts);
-        // The interface may already be gone (veth deleted): the filter went with it.
+        int err = 0;
+        std::string op;
+        int nsErr = InNetns(netnsPath, [&] { err = bpf_tc_detach(&hook, &opts); }, &op);
+        // The namespace (and its devices) or the interface may already be gone: the filter went with it.
+        if (nsErr != 0) return nsErr == ENOENT ? 0 : -nsErr;
         return (err == -ENODEV || err == -ENOENT || err == -EINVAL) ? 0 : err;
       }
     }
@@ -480,8 +486,9 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     return FromLibbpfLink(info.Env(), link, std::string(bpf_program__section_name(prog)) + " on cgroup " + path, capture);
   }
 
-  // attachTcx(prog, ifindex, ingress, first): a tcx link (Linux 6.6+), appended after the programs
-  // already attached unless `first`.
+  // attachTcx(prog, ifindex, ingress, first, netnsPath?): a tcx link (Linux 6.6+), appended after
+  // the programs already attached unless `first`; `ifindex` is one of netnsPath's network namespace
+  // when given (the link is made there; it is an fd, detached by closing it from anywhere).
   Napi::Value AttachTcx(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     struct bpf_program* prog = Prog(info);
@@ -496,9 +503,16 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     attr.link_create.target_ifindex = ifindex;
     attr.link_create.attach_type = static_cast<enum bpf_attach_type>(ingress ? kAttachTcxIngress : kAttachTcxEgress);
     attr.link_create.flags = first ? kFlagBefore : kFlagAfter;
-    int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
-    std::string what = std::string("tcx ") + (ingress ? "ingress" : "egress") + " ifindex " + std::to_string(ifindex);
-    if (fd < 0) ThrowBpf(env, "attach " + what, errno);
+    std::string netns = HasArg(info, 4) ? ArgString(info, 4, "netnsPath") : "";
+    int fd = -1, linkErr = 0;
+    std::string op;
+    int nsErr = InNetns(netns, [&] {
+      fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
+      linkErr = errno;
+    }, &op);
+    if (nsErr != 0) ThrowBpf(env, op, nsErr);
+    std::string what = std::string("tcx ") + (ingress ? "ingress" : "egress") + " ifindex " + std::to_string(ifindex) + InNamespace(netns);
+    if (fd < 0) ThrowBpf(env, "attach " + what, linkErr);
     auto state = std::make_shared<LinkState>();
     state->kind = LinkKind::RawFd;
     state->fd = fd;
@@ -543,8 +557,9 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     return AddLink(env, state);
   }
 
-  // attachTcLegacy(prog, ifindex, ingress, priority, handle): a direct-action cls_bpf filter on the
-  // clsact qdisc. Never replaces: an existing filter at that priority/handle is an EEXIST error.
+  // attachTcLegacy(prog, ifindex, ingress, priority, handle, netnsPath?): a direct-action cls_bpf
+  // filter on the clsact qdisc. Never replaces: an existing filter at that priority/handle is an
+  // EEXIST error. With netnsPath, on an interface of that namespace (attached and detached there).
   Napi::Value AttachTcLegacy(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     struct bpf_program* prog = Prog(info);
@@ -559,13 +574,20 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     state->hook.sz = sizeof(struct bpf_tc_hook);
     state->hook.ifindex = ifindex;
     state->hook.attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
-    std::string what = std::string("tc ") + (ingress ? "ingress" : "egress") + " ifindex " + std::to_string(ifindex);
-    LogCapture capture;
-    int err = bpf_tc_hook_create(&state->hook);
-    if (err != 0 && err != -EEXIST) ThrowBpf(env, "create clsact qdisc for " + what, err, capture.Text());
+    state->netnsPath = HasArg(info, 5) ? ArgString(info, 5, "netnsPath") : "";
+    std::string what = std::string("tc ") + (ingress ? "ingress" : "egress") + " ifindex " + std::to_string(ifindex) + InNamespace(state->netnsPath);
     LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = progFd, .flags = 0, .handle = handle, .priority = priority);
-    err = bpf_tc_attach(&state->hook, &opts);
-    if (err != 0) ThrowBpf(env, "attach " + what + " priority " + std::to_string(priority), err, capture.Text());
+    int hookErr = 0, err = 0;
+    std::string log, op;
+    int nsErr = InNetns(state->netnsPath, [&] {
+      LogCapture capture;  // libbpf's log is captured per thread
+      hookErr = bpf_tc_hook_create(&state->hook);
+      if (hookErr == 0 || hookErr == -EEXIST) err = bpf_tc_attach(&state->hook, &opts);
+      log = capture.Text();
+    }, &op);
+    if (nsErr != 0) ThrowBpf(env, op, nsErr);
+    if (hookErr != 0 && hookErr != -EEXIST) ThrowBpf(env, "create clsact qdisc for " + what, hookErr, log);
+    if (err != 0) ThrowBpf(env, "attach " + what + " priority " + std::to_string(priority), err, log);
     state->tcHandle = opts.handle;
     state->tcPriority = opts.priority;
     state->description = what + " priority " + std::to_string(opts.priority);

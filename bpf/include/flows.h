@@ -135,7 +135,8 @@ struct drop_counts {
 	__u64 bytes;
 };
 
-/* Drops that find the drop map full are counted in a per-CPU array by reason, protocol class and
+/* Drops that find the drop map full (from a CPU's first failed insert until the agent's next drain:
+ * bpf/flows.bpf.c count_drop) are counted in a per-CPU array by reason, protocol class and
  * direction only: slot = reason' << DROP_SLOT_REASON_SHIFT | class << DROP_SLOT_CLASS_SHIFT | received,
  * where reason' is the reason, or DROP_REASON_SLOTS - 1 for any reason from there on (subsystem
  * reasons). */

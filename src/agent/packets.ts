@@ -13,6 +13,8 @@ import { NdjsonWriter } from './export/ndjson.js';
 export interface PacketOptions {
   /** Interfaces to watch (default: all of this network namespace). */
   interfaces?: RegExp;
+  /** Another network namespace (--netns): its interfaces, drops and DNS only. */
+  netns?: { path: string; inode: number };
   tcMode: 'auto' | 'tcx' | 'legacy';
   maxFlows: number;
   idleTimeoutMs: number;
@@ -44,6 +46,7 @@ export class Packets {
     const dns = options.dns ? new DnsTracker({ maxSeries, workloadOf: options.workloadOf }) : undefined;
     const tracer = FlowTracer.open({
       interfaces: options.interfaces,
+      netns: options.netns,
       tcMode: options.tcMode,
       maxFlows: options.maxFlows,
       // The metrics need only edges: the kernel counts per 5-tuple only when flow records go somewhere.

@@ -59,9 +59,9 @@ export interface NativeObject {
   attachKprobe(program: string, fn: string, retprobe: boolean): NativeLink;
   attachUprobe(program: string, binaryPath: string, fn: string | null, offset: number, pid: number, retprobe: boolean): NativeLink;
   attachCgroup(program: string, cgroupPath: string): NativeLink;
-  attachTcx(program: string, ifindex: number, ingress: boolean, first: boolean): NativeLink;
+  attachTcx(program: string, ifindex: number, ingress: boolean, first: boolean, netnsPath?: string): NativeLink;
   attachSocketFilter(program: string, ifindex: number): NativeLink;
-  attachTcLegacy(program: string, ifindex: number, ingress: boolean, priority: number, handle: number): NativeLink;
+  attachTcLegacy(program: string, ifindex: number, ingress: boolean, priority: number, handle: number, netnsPath?: string): NativeLink;
   attachIter(program: string): NativeLink;
   reuseMap(map: string, pinPath: string): void;
   pinMap(map: string, pinPath: string): void;
@@ -97,6 +97,8 @@ export interface NativeLinkWatcherOptions {
   rcvbufBytes?: number;
   maxBatchBytes?: number;
   maxPendingBatches?: number;
+  /** The link events of this network namespace (e.g. /run/netns/NAME) instead of ours. */
+  netnsPath?: string;
 }
 
 /** Link events of this network namespace as raw netlink messages (native/netlink.cc). */

@@ -36,8 +36,10 @@ export interface OpenOptions {
 export type TcDirection = 'ingress' | 'egress';
 
 export interface TcAttachOptions {
-  /** Interface name (in this network namespace) or index. */
+  /** Interface name (in this network namespace) or index (in `netns` when given). */
   interface: string | number;
+  /** The network namespace the interface belongs to (e.g. /run/netns/NAME; default: ours). */
+  netns?: string;
   direction: TcDirection;
   /**
    * 'tcx' (Linux 6.6+, a link that goes away with the process), 'legacy' (cls_bpf on clsact), or
@@ -172,12 +174,14 @@ export class Program {
 
   /** A TC classifier on an interface, chained with the programs already there, never replacing them. */
   attachTc(o: TcAttachOptions): Link {
+    if (o.netns !== undefined && typeof o.interface !== 'number') throw new TypeError('attachTc: an interface of another network namespace is given by its index');
     const ifindex = typeof o.interface === 'number' ? o.interface : interfaceIndex(o.interface);
+    const netns = o.netns === undefined ? [] : [o.netns];
     const ingress = o.direction === 'ingress';
     const mode = o.mode ?? 'auto';
     if (mode !== 'legacy' && tcxSupported !== false) {
       try {
-        const link = this.link(() => this.raw.attachTcx(this.name, ifindex, ingress, o.first ?? false));
+        const link = this.link(() => this.raw.attachTcx(this.name, ifindex, ingress, o.first ?? false, ...netns));
         tcxSupported = true;
         return link;
       } catch (err) {
@@ -189,7 +193,7 @@ export class Program {
     let priority = o.priority ?? (o.first ? 1 : TC_LEGACY_DEFAULT_PRIORITY);
     for (let attempt = 0; ; attempt++) {
       try {
-        return this.link(() => this.raw.attachTcLegacy(this.name, ifindex, ingress, priority, TC_LEGACY_HANDLE));
+        return this.link(() => this.raw.attachTcLegacy(this.name, ifindex, ingress, priority, TC_LEGACY_HANDLE, ...netns));
       } catch (err) {
         // Another filter holds this priority: never replace it, take the next free one.
         if (o.priority !== undefined || attempt >= 32 || !(err instanceof BpfError && err.code === 'EEXIST')) throw err;

@@ -1,7 +1,7 @@
 // The agent's options for the hub and for standing as one node of several on one kernel:
 // --hub, --hub-token-file, --hub-ca-file, --hub-cert-file/--hub-key-file, --hub-basic-auth-file,
 // --netns, --zone (with --node-name).
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync, statfsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { AgentOptions } from '../agent/agent.js';
@@ -28,17 +28,34 @@ export function addAgentHubOptions(cmd: Command): Command {
     .option('--hub-cert-file <path>', "this agent's client certificate (PEM), for a hub that asks for one (with --hub-key-file)")
     .option('--hub-key-file <path>', 'the key of --hub-cert-file (PEM)')
     .option('--hub-basic-auth-file <path>', "USER:PASSWORD for a hub with basic_auth_users in its --web.config.file (a file readable only by root)")
-    .option('--netns <path>', 'observe only the connections of this network namespace (e.g. /run/netns/NAME): with --node-name and --zone, one agent per namespace stands for one node')
+    .option('--netns <path>', 'observe only this network namespace (e.g. /run/netns/NAME): its connections, and flows, drops and DNS on its interfaces; with --node-name and --zone, one agent per namespace stands for one node')
     .option('--zone <zone>', "this node's zone (default: none; on Kubernetes nodes the topology.kubernetes.io/zone label)");
+}
+
+/** nsfs: where namespace files live (a /proc/PID/ns link, or a bind mount of one as ip netns makes). */
+const NSFS_MAGIC = 0x6e736673;
+
+/** What a /proc/PID/ns/* link says it is ("net", "mnt"...); undefined for other paths (bind mounts say nothing). */
+function procNamespaceKind(path: string): string | undefined {
+  try {
+    return /^(\w+):\[\d+\]$/.exec(readlinkSync(path))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** The network namespace's inode: what the kernel reports for each connection. */
 function netnsInode(path: string): number {
+  const hint = '(use /run/netns/NAME from ip netns, or /proc/PID/ns/net)';
   try {
     const st = statSync(path);
+    if (statfsSync(path).type !== NSFS_MAGIC) throw new UsageError(`--netns ${path} is not a namespace file ${hint}`);
+    const kind = procNamespaceKind(path);
+    if (kind !== undefined && kind !== 'net') throw new UsageError(`--netns ${path} is a ${kind} namespace, not a network one ${hint}`);
     return st.ino;
   } catch (err) {
-    throw new UsageError(`--netns ${path} cannot be read: ${(err as Error).message} (use /run/netns/NAME from ip netns, or /proc/PID/ns/net)`);
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`--netns ${path} cannot be read: ${(err as Error).message} ${hint}`);
   }
 }
 

@@ -120,9 +120,6 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
   }
   const nodeName = flags.nodeName ?? process.env.NODE_NAME ?? hostname();
   const hubOptions = agentHubOptionsFrom(flags, nodeName);
-  // An agent of one network namespace sees only its connections; the TC programs would attach to
-  // this namespace's interfaces, not that one's: no packet part.
-  if (hubOptions.netns !== undefined) flags.flows = false;
   return {
     ...hubOptions,
     l7: flags.l7 ? { switch: flags.l7Rule, maxRoutes: parseCount(flags.l7MaxRoutes, '--l7-max-routes', 1, 100_000), tls: flags.l7Tls } : undefined,
@@ -139,6 +136,8 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
         ? undefined
         : {
             interfaces: include,
+            // --netns: the classifier on that namespace's interfaces, its drops and DNS only.
+            netns: hubOptions.netns !== undefined ? { path: flags.netns!, inode: hubOptions.netns } : undefined,
             tcMode: flags.flowTcMode as 'auto' | 'tcx' | 'legacy',
             maxFlows: parseCount(flags.maxFlows, '--max-flows', 1, 16_777_216),
             idleTimeoutMs: parseDuration(flags.flowIdleTimeout, '--flow-idle-timeout'),

@@ -33,3 +33,8 @@ export function netnsPath(netns: number, pids: number[]): string | undefined {
   }
   return undefined;
 }
+
+/** A command line that runs `cmd` inside the network namespace at `netnsPath` (nsenter), or as is. */
+export function commandIn(netnsPath: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return netnsPath === undefined ? [cmd, args] : ['nsenter', [`--net=${netnsPath}`, '--', cmd, ...args]];
+}

@@ -19,6 +19,9 @@ export interface SideView {
   resets_received: number;
   rtt_p50_seconds: number | null;
   rtt_p99_seconds: number | null;
+  /** Requests this side's agent captured (HTTP, gRPC; present only when it saw any). */
+  requests?: number;
+  request_errors?: number;
 }
 
 /** An edge's counters over a window. */
@@ -39,6 +42,17 @@ export interface EdgeCounters {
   rtt_p99_seconds: number | null;
   connect_p50_seconds: number | null;
   connect_p99_seconds: number | null;
+  /**
+   * Requests (HTTP, gRPC) on the edge's connections, present only when an end's agent captured
+   * some (L7 capture): the count of the side that saw more (both see the same requests).
+   */
+  requests?: number;
+  /** HTTP 5xx and gRPC codes other than OK. */
+  request_errors?: number;
+  /** By status: HTTP classes ("2xx".."5xx"), "none" (cut short), gRPC codes ("grpc:OK", "grpc:UNAVAILABLE"...), "other". */
+  requests_by_status?: Record<string, number>;
+  request_p50_seconds?: number | null;
+  request_p99_seconds?: number | null;
 }
 
 export type AlertSeverity = 'critical' | 'error' | 'warning' | 'info';
@@ -103,8 +117,11 @@ export interface BreakdownPart {
   /** Connects and round trips at least four times the fastest part's median (and 1 ms). */
   slow: number;
   slow_share: number;
-  /** Failures, resets and slow observations of this part over those of the edge. */
+  /** Failures, resets, slow observations and failed requests of this part over those of the edge. */
   problem_share: number;
+  /** Failed requests (HTTP 5xx, gRPC not OK) and their share of the edge's: present when the edge carried requests. */
+  request_errors?: number;
+  request_error_share?: number;
   rtt_p99_seconds: number | null;
   connect_p99_seconds: number | null;
 }
@@ -112,7 +129,7 @@ export interface BreakdownPart {
 export interface Breakdown {
   by: BreakdownDomain;
   /** slow_*_seconds: from where a round trip or connect counts as slow. */
-  total: { connections: number; failures: number; resets: number; slow: number; slow_rtt_seconds: number | null; slow_connect_seconds: number | null };
+  total: { connections: number; failures: number; resets: number; slow: number; slow_rtt_seconds: number | null; slow_connect_seconds: number | null; request_errors?: number };
   parts: BreakdownPart[];
 }
 

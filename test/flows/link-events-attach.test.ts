@@ -10,6 +10,7 @@ import { sh, sleep } from '../support/run.js';
 import { compileC } from '../support/cbin.js';
 import { uniqueName } from '../support/netns.js';
 import { bpfLinkIds, ifindexOf, legacyTcView, prepareTcxView, tcxView } from './tc-view.js';
+import { startAgentWithoutNetlink } from './support.js';
 
 const LIMIT_MS = 1000;
 
@@ -172,42 +173,10 @@ test('legacy clsact: filters appear and go with link events', async () => {
   }
 });
 
-// Makes socket(AF_NETLINK, .., NETLINK_ROUTE) fail in node only (not in the `ip` and `tc` it runs).
-const NO_NETLINK_SHIM = String.raw`
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <linux/netlink.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-int socket(int domain, int type, int protocol) {
-  static int (*real)(int, int, int);
-  if (!real) real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
-  char exe[256] = "";
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  const char *base = n > 0 ? strrchr(exe, '/') : NULL;
-  if (domain == AF_NETLINK && protocol == NETLINK_ROUTE && base && strcmp(base, "/node") == 0) {
-    errno = EPROTONOSUPPORT;
-    return -1;
-  }
-  return real(domain, type, protocol);
-}
-`;
 
 test('without a netlink socket the agent polls, warns, and says so in /capabilities', async () => {
   const prefix = uniqueName('fslf').slice(0, 10);
-  const shim = compileC('no-netlink.so', NO_NETLINK_SHIM, ['-shared', '-fPIC', '-ldl']);
-  const saved = process.env.LD_PRELOAD;
-  process.env.LD_PRELOAD = shim;
-  let agent: RunningAgent;
-  try {
-    agent = await startAgent(['--flow-interfaces', `^${prefix}`, '--interval', '500ms']);
-  } finally {
-    if (saved === undefined) delete process.env.LD_PRELOAD;
-    else process.env.LD_PRELOAD = saved;
-  }
+  const agent = await startAgentWithoutNetlink(['--flow-interfaces', `^${prefix}`, '--interval', '500ms']);
   try {
     const caps = await agent.json<{ flows: { linkEvents: { source: string; fallback?: string } } }>('/capabilities');
     assert.equal(caps.flows.linkEvents.source, 'poll');

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sh } from '../support/run.js';
 import { createVethNamespace, freeSubnet, type VethPair } from '../support/netns.js';
-import { completeJsonLines } from '../support/agent.js';
+import { completeJsonLines, startAgent, type RunningAgent } from '../support/agent.js';
+import { compileC } from '../support/cbin.js';
 
 export interface FlowLink extends VethPair {
   hostMac: string;
@@ -147,4 +148,41 @@ export function udpFrame(src: [number, number, number, number], dst: [number, nu
   pkt.writeUInt16BE(dport, 36);
   pkt.writeUInt16BE(26, 38);
   return pkt;
+}
+
+// Makes socket(AF_NETLINK, .., NETLINK_ROUTE) fail in node only (not in the `ip` and `tc` it runs).
+const NO_NETLINK_SHIM = String.raw`
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/netlink.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int socket(int domain, int type, int protocol) {
+  static int (*real)(int, int, int);
+  if (!real) real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+  char exe[256] = "";
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  const char *base = n > 0 ? strrchr(exe, '/') : NULL;
+  if (domain == AF_NETLINK && protocol == NETLINK_ROUTE && base && strcmp(base, "/node") == 0) {
+    errno = EPROTONOSUPPORT;
+    return -1;
+  }
+  return real(domain, type, protocol);
+}
+`;
+
+/** An agent whose netlink route sockets fail (NO_NETLINK_SHIM preloaded into it alone): it falls back to polling. */
+export async function startAgentWithoutNetlink(args: string[]): Promise<RunningAgent> {
+  const shim = compileC('no-netlink.so', NO_NETLINK_SHIM, ['-shared', '-fPIC', '-ldl']);
+  const saved = process.env.LD_PRELOAD;
+  process.env.LD_PRELOAD = shim;
+  try {
+    return await startAgent(args);
+  } finally {
+    if (saved === undefined) delete process.env.LD_PRELOAD;
+    else process.env.LD_PRELOAD = saved;
+  }
 }

@@ -116,7 +116,7 @@ export interface AgentProc {
 
 export async function startNodeAgent(n: Node, hubUrl: string): Promise<AgentProc> {
   const port = await freePort();
-  const proc = spawn(flowscopeBin, ['agent', '--netns', `/run/netns/${n.ns}`, '--node-name', n.name, '--zone', n.zone, '--hub', hubUrl, '--no-flows', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(flowscopeBin, ['agent', '--netns', `/run/netns/${n.ns}`, '--node-name', n.name, '--zone', n.zone, '--hub', hubUrl, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(proc);
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -135,8 +135,9 @@ test('finished minutes roll up and finished hours go to Parquet that DuckDB read
 test('samples written with one column per bucket (before pairs) are moved into pairs on open, counted the same', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-hub-migrate-'));
   try {
-    // The old layout, as a hub of the previous version left it.
-    const cols = COLUMNS.map((c) => `${c} DOUBLE`).join(', ');
+    // The old layout, as a hub of the previous version left it (before requests, too).
+    const old = COLUMNS.slice(0, C.requests);
+    const cols = old.map((c) => `${c} DOUBLE`).join(', ');
     const db = await DuckDBInstance.create(join(dir, 'flowscope.duckdb'));
     const conn = await db.connect();
     await conn.run(`CREATE TABLE samples (t BIGINT, dur INTEGER, edge INTEGER, side TINYINT, ${cols})`);
@@ -154,8 +155,8 @@ test('samples written with one column per bucket (before pairs) are moved into p
       v[C.rtt + 15] = 2 * k * 0.003;
       v[C.rtt + 16] = 2 * k;
       for (let i = 0; i < v.length; i++) expected[i] = i === C.active ? k : expected[i]! + v[i]!;
-      await conn.run(`INSERT INTO samples VALUES (${t0 + k * 10_000}, 10000, 0, 0, ${Array.from(v).join(', ')})`);
-      await conn.run(`INSERT INTO minutes VALUES (${t0 + MINUTE}, 0, 0, ${Array.from(v).join(', ')})`);
+      await conn.run(`INSERT INTO samples VALUES (${t0 + k * 10_000}, 10000, 0, 0, ${Array.from(v.subarray(0, old.length)).join(', ')})`);
+      await conn.run(`INSERT INTO minutes VALUES (${t0 + MINUTE}, 0, 0, ${Array.from(v.subarray(0, old.length)).join(', ')})`);
     }
     conn.closeSync();
     db.closeSync();
@@ -168,7 +169,7 @@ test('samples written with one column per bucket (before pairs) are moved into p
       const hist = (await r.runAndReadAll('SELECT count(*) FROM samples_hist')).getRows()[0]![0];
       assert.equal(Number(hist), 12, 'two buckets hit per row: two pairs');
       const dense = (await r.runAndReadAll(`SELECT count(*) FROM information_schema.columns WHERE table_name = 'samples'`)).getRows()[0]![0];
-      assert.equal(Number(dense), 4 + 17, 'samples keep 17 counters as columns');
+      assert.equal(Number(dense), 4 + 17 + 4, 'samples keep 17 counters as columns, and 4 of requests');
       r.closeSync();
     } finally {
       await duck.close();

@@ -4,10 +4,12 @@
 // created again under the same name has a new index and is attached anew. A link dump every minute
 // and after every overrun (the kernel dropped events because our socket's buffer was full) repairs
 // what events missed. The socket belongs to this process's network namespace, even where /sys
-// belongs to another (as under `nsenter --net`). Where no netlink socket can be had, the fallback
+// belongs to another (as under `nsenter --net`), or to the namespace given (--netns: the socket
+// is made there, and the programs attached there, by a thread of the addon that enters it). Where no netlink socket can be had, the fallback
 // polls /proc/self/net/dev and `ip -j link` every interval (at most one interval late), and
 // /capabilities says so.
 import { execFileSync } from 'node:child_process';
+import { commandIn } from '../../lib/netns.js';
 import type { BpfObject, Link } from '../../bpf/index.js';
 import type { InterfaceReport, OtherProgram } from '../../model/capabilities.js';
 
@@ -17,6 +19,7 @@ import { LinkTable, type LinkState } from './link-events-table.js';
 import { NetlinkLinkSource, PolledLinkSource, type LinkSource, type LinkSourceStatus } from './link-events-source.js';
 
 const POLLING = 'polling /proc/self/net/dev and `ip -j link` every interval instead';
+const POLLING_NETNS = 'polling `ip -j link` in that namespace (nsenter) every interval instead';
 /**
  * Loopback is left out unless --flow-interfaces names it: its TCP is counted by the connection
  * hooks already, and the classifier on it would cost every local connection a dozen runs (see the
@@ -43,6 +46,8 @@ export interface AttachedInterface {
 export interface InterfaceWatcherOptions {
   /** Only interfaces whose name matches (default: every interface but loopback). */
   include?: RegExp;
+  /** The interfaces of this network namespace (e.g. /run/netns/NAME) instead of ours. */
+  netns?: string;
   /** 'auto' (tcx where present), 'tcx' or 'legacy'. */
   tcMode: 'auto' | 'tcx' | 'legacy';
   /** A link dump this often even when link events say nothing (default 60 s). */
@@ -107,19 +112,23 @@ export class InterfaceWatcher {
     return s && { ...s, overruns: s.overruns + this.pastOverruns };
   }
 
+  private get polling(): string {
+    return this.options.netns === undefined ? POLLING : POLLING_NETNS;
+  }
+
   private startSource(): LinkSource {
     try {
-      return new NetlinkLinkSource(this.table, { resyncMs: this.options.resyncMs, onFailure: (why) => this.fallBack(why) });
+      return new NetlinkLinkSource(this.table, { resyncMs: this.options.resyncMs, netns: this.options.netns, onFailure: (why) => this.fallBack(why) });
     } catch (err) {
-      return new PolledLinkSource(this.table, `netlink link events unavailable (${(err as Error).message.split('\n')[0]!}): ${POLLING}`);
+      return new PolledLinkSource(this.table, `netlink link events unavailable (${(err as Error).message.split('\n')[0]!}): ${this.polling}`, this.options.netns);
     }
   }
 
   private fallBack(why: string): void {
     if (this.closed) return;
     this.pastOverruns += this.source?.status().overruns ?? 0;
-    const reason = `${why}: ${POLLING}`;
-    this.source = new PolledLinkSource(this.table, reason);
+    const reason = `${why}: ${this.polling}`;
+    this.source = new PolledLinkSource(this.table, reason, this.options.netns);
     this.onWarning?.(`flows: ${reason}`);
   }
 
@@ -166,7 +175,7 @@ export class InterfaceWatcher {
       for (const direction of ['ingress', 'egress'] as const) {
         const prog = `flow_${kind === 'l3' ? 'l3_' : ''}${direction === 'ingress' ? 'in' : 'out'}`;
         // First in the chain: a program attached before ours could drop or redirect what we should see.
-        links.push(this.obj.program(prog).attachTc({ interface: ifindex, direction, mode: this.options.tcMode, first: true }));
+        links.push(this.obj.program(prog).attachTc({ interface: ifindex, netns: this.options.netns, direction, mode: this.options.tcMode, first: true }));
       }
     } catch (err) {
       for (const l of links) l.destroy();
@@ -197,7 +206,7 @@ export class InterfaceWatcher {
   private others(): Map<string, OtherProgram[]> {
     if (this.othersCache && Date.now() - this.othersCache.at < 5000) return this.othersCache.value;
     const value = new Map<string, OtherProgram[]>();
-    for (const a of this.attached.values()) value.set(a.name, otherPrograms(a));
+    for (const a of this.attached.values()) value.set(a.name, otherPrograms(a, this.options.netns));
     this.othersCache = { at: Date.now(), value };
     return value;
   }
@@ -231,12 +240,16 @@ interface TcFilterJson {
  * and XDP (`ip link`). tcx runs before every legacy filter, and ours is attached first in the tcx
  * chain, so only XDP (ingress) and, in legacy mode, filters with a lower priority run before us.
  */
-export function otherPrograms(a: AttachedInterface): OtherProgram[] {
+export function otherPrograms(a: AttachedInterface, netns?: string): OtherProgram[] {
+  const run = (cmd: string, args: string[]): string => {
+    const [file, argv] = commandIn(netns, cmd, args);
+    return execFileSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+  };
   const out: OtherProgram[] = [];
   (['ingress', 'egress'] as const).forEach((direction, i) => {
     let filters: TcFilterJson[] = [];
     try {
-      filters = JSON.parse(execFileSync('tc', ['-j', 'filter', 'show', 'dev', a.name, direction], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }) || '[]') as TcFilterJson[];
+      filters = JSON.parse(run('tc', ['-j', 'filter', 'show', 'dev', a.name, direction]) || '[]') as TcFilterJson[];
     } catch {
       return;
     }
@@ -260,7 +273,7 @@ export function otherPrograms(a: AttachedInterface): OtherProgram[] {
     }
   });
   try {
-    const links = JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show', 'dev', a.name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })) as Array<{ xdp?: { prog?: { name?: string; id?: number } } }>;
+    const links = JSON.parse(run('ip', ['-j', '-d', 'link', 'show', 'dev', a.name])) as Array<{ xdp?: { prog?: { name?: string; id?: number } } }>;
     const xdp = links[0]?.xdp;
     if (xdp) out.push({ hook: 'xdp', direction: 'ingress', name: xdp.prog?.name ?? 'xdp', runsBeforeUs: true, canHide: true });
   } catch {

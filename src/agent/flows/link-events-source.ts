@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { openLinkWatcher, type LinkWatcher, type LinkWatcherOptions } from '../../bpf/netlink.js';
 import { devNames } from '../../lib/procnet.js';
+import { commandIn } from '../../lib/netns.js';
 import { errnoName } from '../../bpf/errors.js';
 import { AF_UNSPEC, ENOBUFS, arphrdOf, LinkMessage, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, RTM_DELLINK, RTM_NEWLINK, forEachLinkMessage } from '../../bpf/netlink-messages.js';
 import type { LinkTable } from './link-events-table.js';
@@ -35,6 +36,8 @@ export interface NetlinkLinkSourceOptions {
   /** The watcher thread stopped: the caller should switch to another source. */
   onFailure: (reason: string) => void;
   native?: LinkWatcherOptions;
+  /** The link events of this network namespace (e.g. /run/netns/NAME) instead of ours. */
+  netns?: string;
 }
 
 export class NetlinkLinkSource implements LinkSource {
@@ -57,7 +60,7 @@ export class NetlinkLinkSource implements LinkSource {
     private readonly options: NetlinkLinkSourceOptions,
   ) {
     this.resyncMs = options.resyncMs ?? 60_000;
-    this.handle = openLinkWatcher((b, err) => this.onBatch(b, err), options.native ?? {});
+    this.handle = openLinkWatcher((b, err) => this.onBatch(b, err), { ...options.native, ...(options.netns !== undefined ? { netnsPath: options.netns } : {}) });
     try {
       table.beginListing();
       this.onMessages(this.handle.takeInitial());
@@ -166,7 +169,7 @@ interface IpLink {
 /**
  * The fallback: the names in /proc/self/net/dev every interval (this process's network namespace),
  * and when they change, and every few intervals anyway, indexes and types from `ip -j link`.
- * At most one interval late.
+ * At most one interval late. For another namespace (`netns`), `ip -j link` in it every interval.
  */
 export class PolledLinkSource implements LinkSource {
   private lastNames = '';
@@ -175,14 +178,15 @@ export class PolledLinkSource implements LinkSource {
   constructor(
     private readonly table: LinkTable,
     private readonly reason: string,
+    private readonly netns?: string,
   ) {
     this.tick();
   }
 
   tick(): void {
-    const names = devNames().join(' ');
-    if (names === this.lastNames && ++this.polls % FULL_POLL_EVERY !== 0) return;
-    const links = listLinks();
+    const names = this.netns === undefined ? devNames().join(' ') : '';
+    if (this.netns === undefined && names === this.lastNames && ++this.polls % FULL_POLL_EVERY !== 0) return;
+    const links = listLinks(this.netns);
     if (!links) return; // no `ip`: again next interval
     this.lastNames = names;
     this.table.beginListing();
@@ -198,9 +202,10 @@ export class PolledLinkSource implements LinkSource {
 }
 
 
-function listLinks(): IpLink[] | undefined {
+function listLinks(netns: string | undefined): IpLink[] | undefined {
   try {
-    return JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })) as IpLink[];
+    const [cmd, args] = commandIn(netns, 'ip', ['-j', 'link', 'show']);
+    return JSON.parse(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })) as IpLink[];
   } catch {
     return undefined;
   }

@@ -19,7 +19,7 @@ import { EdgeReader } from './edge-reader.js';
 import { FlowReader } from './flow-reader.js';
 import { FlowEdges, MapPressure } from './identity.js';
 import { InterfaceWatcher } from './interfaces.js';
-import { ephemeralRange } from '../edges/ports.js';
+import { ephemeralRangeIn, type PortRange } from '../edges/ports.js';
 
 export const FLOWS_OBJECT = repoPath('bpf/.output/flows.bpf.o');
 const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
@@ -27,6 +27,11 @@ const TC_PROGRAMS = ['flow_in', 'flow_out', 'flow_l3_in', 'flow_l3_out'];
 export interface FlowTracerOptions {
   /** Interfaces to watch (default: every interface of this network namespace but loopback). */
   interfaces?: RegExp;
+  /**
+   * Another network namespace (--netns): the classifier goes on its interfaces, and the drop hook
+   * counts only its drops (`inode` filters them in the kernel). DNS comes from the classifier.
+   */
+  netns?: { path: string; inode: number };
   tcMode?: 'auto' | 'tcx' | 'legacy';
   /** Flows in the kernel map (beyond: spilled to the agent through a ring buffer); also the edge map's size. */
   maxFlows?: number;
@@ -102,6 +107,7 @@ export class FlowTracer {
     readonly dropHook: { program: string | undefined; fallbacks: string[] },
     private readonly options: FlowTracerOptions,
     readonly edgeCache: EdgeCacheChoice,
+    ports: PortRange,
   ) {
     const log = options.log;
     this.trackFlows = options.trackFlows !== false;
@@ -111,9 +117,9 @@ export class FlowTracer {
     const maxSeries = options.maxSeries ?? 10000;
     this.edges = new EdgeTable(flowEdgeKind, { maxSeries });
     this.drops = new EdgeTable(dropEdgeKind, { maxSeries });
-    const ports = ephemeralRange();
     this.interfaces = new InterfaceWatcher(obj, {
       include: options.interfaces,
+      netns: options.netns?.path,
       tcMode: options.tcMode ?? 'auto',
       onAttach: (i) => log.info({ interface: i.name, ifindex: i.ifindex, mode: i.mode }, `flows: attached to ${i.name} (${i.mode})`),
       onDetach: (i) => log.info({ interface: i.name }, `flows: released ${i.name}`),
@@ -144,7 +150,8 @@ export class FlowTracer {
 
   static open(options: FlowTracerOptions): FlowTracer {
     const fallbacks: string[] = [];
-    const ports = ephemeralRange();
+    // The service port of a flow is told apart from ephemeral ones by its namespace's range.
+    const ports = ephemeralRangeIn(options.netns?.path);
     const trackFlows = options.trackFlows !== false;
     const maxFlows = options.maxFlows ?? 65536;
     const dropCandidates = options.drops === false ? [undefined] : ['drop_btf', 'drop_raw', undefined];
@@ -158,7 +165,7 @@ export class FlowTracer {
         name: 'flowscope_flows',
         layout,
         programs,
-        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high, bench_gated: benchGate ? 1 : 0 },
+        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high, bench_gated: benchGate ? 1 : 0, only_netns: options.netns?.inode ?? 0 },
         ...(benchGate ? { reuseMaps: { bench_gate: benchGate } } : {}),
         // Only the maps this mode counts in get their size (the others are never written).
         maxEntries: { flows: trackFlows ? maxFlows : 1, edges: trackFlows ? 1 : maxFlows, ...(cache.on ? {} : { edge_slots: 1 }) },
@@ -167,7 +174,7 @@ export class FlowTracer {
         obj.load();
         if (drop === 'drop_btf') obj.program(drop).attachTrace();
         else if (drop === 'drop_raw') obj.program(drop).attachRawTracepoint('kfree_skb');
-        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options, cache);
+        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options, cache, ports);
         tracer.interfaces.scan();
         return tracer;
       } catch (err) {

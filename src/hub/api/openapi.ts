@@ -26,7 +26,15 @@ const SideView = obj({
   resets_received: num,
   rtt_p50_seconds: nullableNum,
   rtt_p99_seconds: nullableNum,
-});
+  requests: { ...num, description: "Requests this side's agent captured (present only when it saw any)" },
+  request_errors: { ...num, description: 'Of them, HTTP 5xx and gRPC codes other than OK' },
+}, ['connections', 'active', 'failures', 'bytes_sent', 'bytes_received', 'retransmits', 'resets_sent', 'resets_received', 'rtt_p50_seconds', 'rtt_p99_seconds']);
+
+/** Said wherever request figures are documented: where they come from and what the Prometheus path lacks. */
+const REQUESTS_NOTE =
+  'Present only when an end of the edge captured requests (agents with --l7); from the side that saw more (both ends see the same requests). ' +
+  'With --prometheus the hub computes the same figures from flowscope_http_requests_total (status classes), flowscope_grpc_requests_total (codes) and the two ' +
+  'flowscope_*_request_duration_seconds histograms (quantiles from their buckets), with increase() over the window like every other count there.';
 
 const schemas: Record<string, Schema> = {
   Error: obj({ error: { ...str, description: 'What was wrong and how to fix it' }, field: { ...str, description: 'The parameter or body field at fault' } }, ['error']),
@@ -55,6 +63,15 @@ const schemas: Record<string, Schema> = {
     rtt_p99_seconds: nullableNum,
     connect_p50_seconds: nullableNum,
     connect_p99_seconds: nullableNum,
+    requests: { ...num, description: `Requests (HTTP, gRPC) on the edge's connections. ${REQUESTS_NOTE}` },
+    request_errors: { ...num, description: 'Requests that failed on the server: HTTP 5xx and gRPC codes other than OK' },
+    requests_by_status: {
+      type: 'object',
+      additionalProperties: num,
+      description: 'Requests by status: HTTP classes 1xx-5xx, "none" (cut short without a status), gRPC codes as "grpc:CODE" ("grpc:OK", "grpc:UNAVAILABLE"), "other" (a code the hub does not know)',
+    },
+    request_p50_seconds: { ...nullableNum, description: 'Request duration (request head to end of response), median' },
+    request_p99_seconds: nullableNum,
     sides: { type: 'array', items: { enum: ['client', 'server'] }, description: 'Which agents reported the edge: both when the client and the server were joined' },
     client: { oneOf: [ref('SideView'), { type: 'null' }], description: "The client's own view (graph and neighbourhood: with sides=true)" },
     server: { oneOf: [ref('SideView'), { type: 'null' }], description: "The server's own view (graph and neighbourhood: with sides=true)" },
@@ -85,7 +102,10 @@ const schemas: Record<string, Schema> = {
     to: str,
     by: { enum: [...DOMAINS] },
     edge: ref('GraphEdge'),
-    total: obj({ connections: num, failures: num, resets: num, slow: num, slow_rtt_seconds: nullableNum, slow_connect_seconds: nullableNum }),
+    total: obj(
+      { connections: num, failures: num, resets: num, slow: num, slow_rtt_seconds: nullableNum, slow_connect_seconds: nullableNum, request_errors: { ...num, description: 'Failed requests (present when the edge carried requests)' } },
+      ['connections', 'failures', 'resets', 'slow', 'slow_rtt_seconds', 'slow_connect_seconds'],
+    ),
     parts: {
       type: 'array',
       description: 'Ranked: parts holding more of the problem first; a part with all the traffic last',
@@ -100,10 +120,12 @@ const schemas: Record<string, Schema> = {
         resets: num,
         slow: num,
         slow_share: num,
-        problem_share: num,
+        problem_share: { ...num, description: 'Failures, resets, slow observations and failed requests of this part over those of the edge' },
+        request_errors: { ...num, description: 'Failed requests: HTTP 5xx, gRPC not OK (present when the edge carried requests)' },
+        request_error_share: num,
         rtt_p99_seconds: nullableNum,
         connect_p99_seconds: nullableNum,
-      }),
+      }, ['side', 'value', 'connections', 'traffic_share', 'failures', 'failure_count', 'failure_share', 'resets', 'slow', 'slow_share', 'problem_share', 'rtt_p99_seconds', 'connect_p99_seconds']),
     },
   }),
   Diff: obj({

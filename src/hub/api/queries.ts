@@ -25,6 +25,11 @@ export const HISTORY_METRICS = [
   'rtt_p99_seconds',
   'connect_p50_seconds',
   'connect_p99_seconds',
+  'requests',
+  'request_errors',
+  'request_error_ratio',
+  'request_p50_seconds',
+  'request_p99_seconds',
 ] as const;
 export type HistoryMetric = (typeof HISTORY_METRICS)[number];
 
@@ -308,9 +313,17 @@ export class Queries {
 }
 
 function metricValue(c: ReturnType<typeof edgeCounters> | undefined, m: HistoryMetric): number | null {
-  if (!c) return m.endsWith('_seconds') || m === 'failure_ratio' ? null : 0;
+  if (!c) return m.endsWith('_seconds') || m.endsWith('_ratio') ? null : 0;
   const failures = Object.values(c.failures).reduce((s, n) => s + n, 0);
   switch (m) {
+    case 'requests':
+    case 'request_errors':
+      return c[m] ?? 0;
+    case 'request_error_ratio':
+      return c.requests ? (c.request_errors ?? 0) / c.requests : null;
+    case 'request_p50_seconds':
+    case 'request_p99_seconds':
+      return c[m] ?? null;
     case 'failures':
       return failures;
     case 'failure_ratio':

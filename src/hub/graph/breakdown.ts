@@ -1,14 +1,16 @@
 // The failure domain behind an edge's problems: its fine edges split by one domain (version, pod,
 // node, zone, image, process or port) on each end, each part with its share of the traffic and
-// its share of the problems (failed connections, resets, and slow connects and round trips).
+// its share of the problems (failed connections, resets, slow connects and round trips, and failed
+// requests where the agents capture them).
 // Parts are ranked by how much of the problem they hold; a part that carries all of the traffic
 // (the only client, say) explains nothing and goes after those that do.
-import { C, distribution, failureCount, failuresOf, mergedDistribution, newSide, addInto, quantileOrNull, round, type Side } from './counters.js';
+import { C, distribution, failureCount, failuresOf, mergedDistribution, newSide, addInto, quantileOrNull, requestSide, round, type Side } from './counters.js';
 import type { Distribution } from '../../model/distribution.js';
 import type { Endpoint } from './endpoint.js';
 import type { ViewEdge } from './graph.js';
 
 const SLOW_FLOOR_SECONDS = 0.001;
+const NO_SIDE = new Float64Array(0);
 
 export { BREAKDOWN_DOMAINS as DOMAINS, type Breakdown, type BreakdownPart, type BreakdownDomain as Domain } from '../../model/api.js';
 import type { Breakdown, BreakdownPart, BreakdownDomain as Domain } from '../../model/api.js';
@@ -86,10 +88,13 @@ export function breakdown(edge: ViewEdge, by: Domain): Breakdown {
     const failures = client ? failureCount(client) : 0;
     const resets = main[C.resetsSent]! + main[C.resetsReceived]!;
     const slow = slowCount(mergedDistribution(client, server, 'rtt'), rttSlow) + slowCount(client ? distribution(client, 'connect') : undefined, connectSlow);
-    return { connections: main[C.opened]!, failures, resets, slow };
+    const none = NO_SIDE;
+    const r = requestSide(client ?? none, client ? 0 : -1, server ?? none, server ? 0 : -1);
+    const requestErrors = r < 0 ? 0 : (r === 0 ? client : server)![C.requestErrors]!;
+    return { connections: main[C.opened]!, failures, resets, slow, requestErrors, requests: r >= 0 };
   };
   const total = measure(edge.client, edge.server);
-  const problems = total.failures + total.resets + total.slow;
+  const problems = total.failures + total.resets + total.slow + total.requestErrors;
   const share = (n: number, of: number): number => (of > 0 ? round(n / of) : 0);
   const out: BreakdownPart[] = [...parts.values()].map((a) => {
     const m = measure(a.client, a.server);
@@ -104,7 +109,8 @@ export function breakdown(edge: ViewEdge, by: Domain): Breakdown {
       resets: round(m.resets),
       slow: round(m.slow),
       slow_share: share(m.slow, total.slow),
-      problem_share: share(m.failures + m.resets + m.slow, problems),
+      problem_share: share(m.failures + m.resets + m.slow + m.requestErrors, problems),
+      ...(total.requests ? { request_errors: round(m.requestErrors), request_error_share: share(m.requestErrors, total.requestErrors) } : {}),
       rtt_p99_seconds: quantileOrNull(0.99, mergedDistribution(a.client, a.server, 'rtt')),
       connect_p99_seconds: quantileOrNull(0.99, a.client ? distribution(a.client, 'connect') : undefined),
     };
@@ -120,6 +126,7 @@ export function breakdown(edge: ViewEdge, by: Domain): Breakdown {
       slow: round(total.slow),
       slow_rtt_seconds: Number.isFinite(rttSlow) ? rttSlow : null,
       slow_connect_seconds: Number.isFinite(connectSlow) ? connectSlow : null,
+      ...(total.requests ? { request_errors: round(total.requestErrors) } : {}),
     },
     parts: out,
   };

@@ -3,6 +3,7 @@
 import { CONNECT_BUCKETS, RTT_BUCKETS, quantile, type Distribution } from '../../model/distribution.js';
 import { FAIL_REASONS, type FailReason } from '../../model/edge.js';
 import type { wire } from '../../model/index.js';
+import { REQUEST_BUCKETS } from '../../model/requests.js';
 
 export const SCALAR_COLUMNS = [
   'opened',
@@ -19,8 +20,33 @@ export const SCALAR_COLUMNS = [
 const CONNECT_COLUMNS = [...CONNECT_BUCKETS.map((_, i) => `connect_b${i}`), 'connect_sum', 'connect_count'];
 const RTT_COLUMNS = [...RTT_BUCKETS.map((_, i) => `rtt_b${i}`), 'rtt_sum', 'rtt_count'];
 
+/** gRPC status codes (grpc/doc/statuscodes.md), each counted in its own column. */
+const GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+
+/**
+ * The request status keys a side counts (the wire's by_status keys): HTTP classes, 'none' (cut
+ * short without a status), the gRPC codes, and 'other' for any key not in this list (codes such as
+ * grpc:UNKNOWN_20).
+ */
+export const REQUEST_STATUSES: readonly string[] = ['1xx', '2xx', '3xx', '4xx', '5xx', 'none', ...GRPC_CODES.map((c) => `grpc:${c}`), 'other'];
+const statusIndex = new Map(REQUEST_STATUSES.map((k, i) => [k, i]));
+const OTHER_STATUS = REQUEST_STATUSES.length - 1;
+
+/** The column name of a status key: requests_2xx, requests_grpc_unavailable. */
+const statusColumn = (k: string): string => `requests_${k.replace('grpc:', 'grpc_').toLowerCase()}`;
+
+// Appended after the TCP columns: the columns before them keep their places (stored layouts too).
+const REQUEST_COLUMNS = [
+  'requests',
+  'request_errors',
+  ...REQUEST_BUCKETS.map((_, i) => `request_b${i}`),
+  'request_sum',
+  'request_count',
+  ...REQUEST_STATUSES.map(statusColumn),
+];
+
 /** Every column of a side, in layout order. */
-export const COLUMNS: readonly string[] = [...SCALAR_COLUMNS, ...CONNECT_COLUMNS, ...RTT_COLUMNS];
+export const COLUMNS: readonly string[] = [...SCALAR_COLUMNS, ...CONNECT_COLUMNS, ...RTT_COLUMNS, ...REQUEST_COLUMNS];
 export const WIDTH = COLUMNS.length;
 
 export const C = {
@@ -35,6 +61,12 @@ export const C = {
   resetsReceived: 7 + FAIL_REASONS.length,
   connect: SCALAR_COLUMNS.length,
   rtt: SCALAR_COLUMNS.length + CONNECT_COLUMNS.length,
+  requests: SCALAR_COLUMNS.length + CONNECT_COLUMNS.length + RTT_COLUMNS.length,
+  requestErrors: SCALAR_COLUMNS.length + CONNECT_COLUMNS.length + RTT_COLUMNS.length + 1,
+  /** The request duration histogram (REQUEST_BUCKETS, then sum and count). */
+  request: SCALAR_COLUMNS.length + CONNECT_COLUMNS.length + RTT_COLUMNS.length + 2,
+  /** Requests per status key, in REQUEST_STATUSES order. */
+  statuses: SCALAR_COLUMNS.length + CONNECT_COLUMNS.length + RTT_COLUMNS.length + 2 + REQUEST_BUCKETS.length + 2,
 } as const;
 
 /** Gauges are not summed over time: the latest reading counts. */
@@ -46,9 +78,19 @@ export function newSide(): Side {
   return new Float64Array(WIDTH);
 }
 
+const REQUEST_COUNT_AT = C.request + REQUEST_BUCKETS.length + 1;
+
+/**
+ * How many of a row's columns can be non-zero: all of them when it counted requests, else only
+ * the TCP columns before the request ones (most edges carry no requests: sums skip 43 zeros).
+ */
+export function usedWidth(row: ArrayLike<number>, at = 0): number {
+  return row[at + C.requests] === 0 && row[at + REQUEST_COUNT_AT] === 0 ? C.requests : WIDTH;
+}
+
 /** Adds `src` (times `weight`) into `dst`; gauges add too (several records of one interval make one edge). */
 export function addInto(dst: Side, src: ArrayLike<number>, weight = 1): void {
-  for (let i = 0; i < WIDTH; i++) dst[i]! += src[i]! * weight;
+  for (let i = 0, n = usedWidth(src); i < n; i++) dst[i]! += src[i]! * weight;
 }
 
 function putHistogram(dst: Side, at: number, buckets: number, h: wire.HistogramV1 | undefined, weight: number): void {
@@ -71,6 +113,35 @@ export function addTcpRecord(dst: Side, r: wire.TcpEdgeV1, weight = 1): void {
   dst[C.resetsReceived]! += r.resets_received * weight;
   putHistogram(dst, C.connect, CONNECT_BUCKETS.length, r.connect, weight);
   putHistogram(dst, C.rtt, RTT_BUCKETS.length, r.rtt, weight);
+  const q = r.requests;
+  if (q) {
+    dst[C.requests]! += q.count * weight;
+    dst[C.requestErrors]! += q.errors * weight;
+    for (const [status, n] of Object.entries(q.by_status)) dst[C.statuses + (statusIndex.get(status) ?? OTHER_STATUS)]! += n * weight;
+    putHistogram(dst, C.request, REQUEST_BUCKETS.length, q.duration, weight);
+  }
+}
+
+/** Requests by status key (only keys with requests), from a side's row at `at`. */
+export function requestsByStatus(v: ArrayLike<number>, at: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < REQUEST_STATUSES.length; i++) {
+    const n = v[at + C.statuses + i]!;
+    if (n > 0) out[REQUEST_STATUSES[i]!] = round(n);
+  }
+  return out;
+}
+
+/**
+ * Of an edge's two sides (rows at `ca` and `sa`, -1: absent), the offset of the one whose requests
+ * stand for the edge: both ends see the same requests when both capture them, so the one that saw
+ * more (the other may not capture, or only some of its members do); -1 when neither saw any.
+ */
+export function requestSide(c: ArrayLike<number>, ca: number, s: ArrayLike<number>, sa: number): 0 | 1 | -1 {
+  const rc = ca >= 0 ? c[ca + C.requests]! : 0;
+  const rs = sa >= 0 ? s[sa + C.requests]! : 0;
+  if (!(rc > 0) && !(rs > 0)) return -1;
+  return rc >= rs ? 0 : 1;
 }
 
 export function failuresOf(s: Side): Partial<Record<FailReason, number>> {
@@ -89,14 +160,21 @@ export function failureCount(s: Side): number {
 }
 
 /** A histogram of a side as a Distribution (a view, no copy). */
-export function distribution(s: Side, which: 'connect' | 'rtt'): Distribution {
-  const bounds = which === 'connect' ? CONNECT_BUCKETS : RTT_BUCKETS;
-  const at = which === 'connect' ? C.connect : C.rtt;
+export type HistogramName = 'connect' | 'rtt' | 'request';
+
+const HISTOGRAMS: Record<HistogramName, { bounds: readonly number[]; at: number }> = {
+  connect: { bounds: CONNECT_BUCKETS, at: C.connect },
+  rtt: { bounds: RTT_BUCKETS, at: C.rtt },
+  request: { bounds: REQUEST_BUCKETS, at: C.request },
+};
+
+export function distribution(s: Side, which: HistogramName): Distribution {
+  const { bounds, at } = HISTOGRAMS[which];
   return { bounds, counts: s.subarray(at, at + bounds.length), sum: s[at + bounds.length]!, count: s[at + bounds.length + 1]! };
 }
 
 /** Merges two histograms of the same layout (either may be absent). */
-export function mergedDistribution(a: Side | undefined, b: Side | undefined, which: 'connect' | 'rtt'): Distribution | undefined {
+export function mergedDistribution(a: Side | undefined, b: Side | undefined, which: HistogramName): Distribution | undefined {
   if (!a && !b) return undefined;
   if (!a || !b) return distribution((a ?? b)!, which);
   const da = distribution(a, which);
@@ -119,9 +197,8 @@ export function quantileOrNull(q: number, d: Distribution | undefined): number |
  * The same quantile of a histogram held in rows (a side's row at `at`, and optionally a second
  * one at `bt` merged with it; -1: absent), without building a Distribution.
  */
-export function quantileOfRows(q: number, which: 'connect' | 'rtt', a: Float64Array, at: number, b: Float64Array, bt: number): number | null {
-  const bounds = which === 'connect' ? CONNECT_BUCKETS : RTT_BUCKETS;
-  const col = which === 'connect' ? C.connect : C.rtt;
+export function quantileOfRows(q: number, which: HistogramName, a: Float64Array, at: number, b: Float64Array, bt: number): number | null {
+  const { bounds, at: col } = HISTOGRAMS[which];
   const n = bounds.length;
   const count = (at >= 0 ? a[at + col + n + 1]! : 0) + (bt >= 0 ? b[bt + col + n + 1]! : 0);
   if (!(count > 0)) return null;

@@ -4,7 +4,7 @@
 // and SideView.
 import { FAIL_REASONS } from '../../model/edge.js';
 import { JsonBytesCache, JsonWriter } from '../../lib/json-writer.js';
-import { C, quantileOfRows, round } from './counters.js';
+import { C, REQUEST_STATUSES, quantileOfRows, requestSide, round } from './counters.js';
 import type { ViewIndex } from './view-index.js';
 import { edgeRows, type ViewTotals } from './view-totals.js';
 
@@ -25,7 +25,36 @@ function side(w: JsonWriter, v: Float64Array, at: number): void {
   w.raw(',"resets_received":').number(round(v[at + C.resetsReceived]!));
   w.raw(',"rtt_p50_seconds":').secondsOrNull(quantileOfRows(0.5, 'rtt', v, at, NONE, -1));
   w.raw(',"rtt_p99_seconds":').secondsOrNull(quantileOfRows(0.99, 'rtt', v, at, NONE, -1));
+  if (v[at + C.requests]! > 0) {
+    w.raw(',"requests":').number(round(v[at + C.requests]!));
+    w.raw(',"request_errors":').number(round(v[at + C.requestErrors]!));
+  }
   w.raw('}');
+}
+
+/** `"2xx":`, `"grpc:OK":`... (written as they are: no escaping per edge). */
+const STATUS_KEYS = REQUEST_STATUSES.map((k) => `${JSON.stringify(k)}:`);
+const NEXT_STATUS_KEYS = STATUS_KEYS.map((k) => `,${k}`);
+
+/** The edge's request members (only when a side saw requests): the side that saw more counts. */
+function requestMembers(w: JsonWriter, c: Float64Array, ca: number, s: Float64Array, sa: number): void {
+  const which = requestSide(c, ca, s, sa);
+  if (which < 0) return;
+  const v = which === 0 ? c : s;
+  const at = which === 0 ? ca : sa;
+  w.raw(',"requests":').number(round(v[at + C.requests]!));
+  w.raw(',"request_errors":').number(round(v[at + C.requestErrors]!));
+  w.raw(',"requests_by_status":{');
+  let first = true;
+  for (let i = 0; i < REQUEST_STATUSES.length; i++) {
+    const n = v[at + C.statuses + i]!;
+    if (n > 0) {
+      w.raw(first ? STATUS_KEYS[i]! : NEXT_STATUS_KEYS[i]!).number(round(n));
+      first = false;
+    }
+  }
+  w.raw('},"request_p50_seconds":').secondsOrNull(quantileOfRows(0.5, 'request', v, at, NONE, -1));
+  w.raw(',"request_p99_seconds":').secondsOrNull(quantileOfRows(0.99, 'request', v, at, NONE, -1));
 }
 
 /** What repeats in every answer of a view, as JSON text kept with its index. */
@@ -82,6 +111,7 @@ export function writeEdge(w: JsonWriter, t: ViewTotals, pos: number, extra = '',
   w.raw(',"rtt_p99_seconds":').secondsOrNull(quantileOfRows(0.99, 'rtt', c, ca, s, sa));
   w.raw(',"connect_p50_seconds":').secondsOrNull(quantileOfRows(0.5, 'connect', c, ca, NONE, -1));
   w.raw(',"connect_p99_seconds":').secondsOrNull(quantileOfRows(0.99, 'connect', c, ca, NONE, -1));
+  requestMembers(w, c, ca, s, sa);
   w.raw(ca >= 0 && sa >= 0 ? ',"sides":["client","server"]' : ca >= 0 ? ',"sides":["client"]' : ',"sides":["server"]');
   if (withSides) {
     w.raw(',"client":');

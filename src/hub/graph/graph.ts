@@ -1,6 +1,6 @@
 // A view of the service map over a window: fine edges grouped into view nodes and view edges,
 // with each edge's counters from both sides. The JSON shapes here are the API's.
-import { C, addInto, failureCount, failuresOf, mergedDistribution, newSide, quantileOrNull, round, distribution, type Side } from './counters.js';
+import { C, addInto, failureCount, failuresOf, mergedDistribution, newSide, quantileOrNull, requestSide, requestsByStatus, round, distribution, type Side } from './counters.js';
 import type { Endpoint } from './endpoint.js';
 import { endpointLabels, nodeOf, viewName, type NodeRef, type View } from './views.js';
 import type { Filter } from './filter.js';
@@ -108,6 +108,23 @@ function sideView(s: Side | undefined): SideView | null {
     resets_received: round(s[C.resetsReceived]!),
     rtt_p50_seconds: quantileOrNull(0.5, rtt),
     rtt_p99_seconds: quantileOrNull(0.99, rtt),
+    ...(s[C.requests]! > 0 ? { requests: round(s[C.requests]!), request_errors: round(s[C.requestErrors]!) } : {}),
+  };
+}
+
+/** The edge's request members, present when a side saw requests (see requestSide). */
+function requestCounters(client: Side | undefined, server: Side | undefined): Pick<GraphEdge, 'requests' | 'request_errors' | 'requests_by_status' | 'request_p50_seconds' | 'request_p99_seconds'> {
+  const none = new Float64Array(0);
+  const which = requestSide(client ?? none, client ? 0 : -1, server ?? none, server ? 0 : -1);
+  if (which < 0) return {};
+  const s = (which === 0 ? client : server)!;
+  const d = distribution(s, 'request');
+  return {
+    requests: round(s[C.requests]!),
+    request_errors: round(s[C.requestErrors]!),
+    requests_by_status: requestsByStatus(s, 0),
+    request_p50_seconds: quantileOrNull(0.5, d),
+    request_p99_seconds: quantileOrNull(0.99, d),
   };
 }
 
@@ -132,6 +149,7 @@ export function edgeCounters(client: Side | undefined, server: Side | undefined)
     rtt_p99_seconds: quantileOrNull(0.99, rtt),
     connect_p50_seconds: quantileOrNull(0.5, connect),
     connect_p99_seconds: quantileOrNull(0.99, connect),
+    ...requestCounters(client, server),
     sides,
     client: sideView(client),
     server: sideView(server),

@@ -2,7 +2,7 @@
 // side, a row of counters. A view edge with one fine edge on a side points at that edge's row
 // where the store holds it (no copy); rows are copied and added only where fine edges meet. What
 // the graph, neighbourhood and diff answers are written from (before the store's next change).
-import { WIDTH } from './counters.js';
+import { WIDTH, usedWidth } from './counters.js';
 import type { FineTotals } from './fine-totals.js';
 import type { Filter } from './filter.js';
 import type { ViewIndex } from './view-index.js';
@@ -89,7 +89,7 @@ export class ViewTotals {
       offsets[pos] = d = o;
       this.owned[pos * 2 + side] = 1;
     }
-    for (let i = 0; i < WIDTH; i++) dst[d + i]! += src[at + i]!;
+    for (let i = 0, n = usedWidth(src, at); i < n; i++) dst[d + i]! += src[at + i]!;
   }
 
   /** Fills `r` with a position's rows. */

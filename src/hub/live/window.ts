@@ -2,7 +2,7 @@
 // with start < t (no end: the newest samples are in), the number of those samples, and the latest
 // reading of the gauge. Samples are added as they are written and subtracted as the start moves
 // past them (read back from the store), so that the window's totals are always at hand.
-import { C, WIDTH } from '../graph/counters.js';
+import { C, WIDTH, usedWidth } from '../graph/counters.js';
 
 /** Sample times in the window and how many rows each holds (to size a query's adjustment). */
 class Timeline {
@@ -115,7 +115,7 @@ export class SlidingWindow {
       this.lastT[row] = t;
     } else {
       const active = values[at + C.active]!;
-      for (let i = 0; i < WIDTH; i++) values[at + i]! += v[i]!;
+      for (let i = 0, n = usedWidth(v); i < n; i++) values[at + i]! += v[i]!;
       // The gauge is the latest reading, not a sum.
       if (t >= this.lastT[row]!) {
         values[at + C.active] = v[C.active]!;
@@ -138,7 +138,7 @@ export class SlidingWindow {
       this.lastT[row] = 0;
     } else {
       const active = this.values[at + C.active]!;
-      for (let i = 0; i < WIDTH; i++) this.values[at + i]! -= v[i]!;
+      for (let i = 0, n = usedWidth(v); i < n; i++) this.values[at + i]! -= v[i]!;
       this.values[at + C.active] = active;
     }
   }

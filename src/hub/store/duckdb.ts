@@ -11,7 +11,7 @@ import type { FineEdge } from '../graph/edges.js';
 import type { Endpoint, EndpointKind } from '../graph/endpoint.js';
 import type { Window } from './store.js';
 import { densePlain } from './layout.js';
-import { MINUTE, RowsTable, SAMPLE_TABLES, appendSamples, deleteUpTo, exportRows, migrateBucketColumns, readSamples, rollUp, sources, sumSteps, sumWindow, type RowReader, type SampleRow } from './samples.js';
+import { MINUTE, RowsTable, SAMPLE_TABLES, addRequestColumns, appendSamples, deleteUpTo, exportRows, migrateBucketColumns, readSamples, rollUp, sources, sumSteps, sumWindow, type RowReader, type SampleRow } from './samples.js';
 
 export { MINUTE, RowsTable, type RowReader, type SampleRow };
 
@@ -130,7 +130,8 @@ export class DuckStore {
     store.writer = await instance.connect();
     store.reader = await instance.connect();
     for (const sql of SCHEMA) await store.writer.run(sql);
-    // Data of a hub from before the buckets were stored as pairs.
+    // Data of a hub from before requests were stored, and from before the buckets were pairs.
+    await addRequestColumns(store.writer);
     await migrateBucketColumns(store.writer);
     for (const sql of SAMPLE_TABLES) await store.writer.run(sql);
     store.rolledTo = Number((await store.meta('rolled_to')) ?? 0);

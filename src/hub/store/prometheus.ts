@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { wire } from '../../model/index.js';
 import { CONNECT_BUCKETS, RTT_BUCKETS } from '../../model/distribution.js';
 import { FAIL_REASONS, type FailReason } from '../../model/edge.js';
+import { REQUEST_BUCKETS, grpcStatusKey, httpStatusClass, isRequestError } from '../../model/requests.js';
 import { addInto, newSide, type Side } from '../graph/counters.js';
 import { EdgeDictionary } from '../graph/edges.js';
 import { EndpointDictionary, endpointKey } from '../graph/endpoint.js';
@@ -45,6 +46,20 @@ interface Acc {
   record: wire.TcpEdgeV1;
   connectCum: Map<number, number>;
   rttCum: Map<number, number>;
+  /** Requests of the side's request edges (HTTP and gRPC together), when the agent captures them. */
+  requests: wire.RequestsV1 | undefined;
+  requestCum: Map<number, number>;
+}
+
+/** A bucket's bound from its le label ("+Inf", which Number() does not read, is the count). */
+const leOf = (m: Labels): number => (m.le === '+Inf' ? Infinity : Number(m.le));
+
+/** Requests of one status key (an HTTP class, a gRPC code) added to a side record's. */
+function addRequests(acc: Acc, status: string, n: number): void {
+  const r = (acc.requests ??= { count: 0, errors: 0, by_status: {} });
+  r.count += n;
+  if (isRequestError(status)) r.errors += n;
+  r.by_status[status] = (r.by_status[status] ?? 0) + n;
 }
 
 const COUNTERS: Array<[string, keyof wire.TcpEdgeV1]> = [
@@ -115,8 +130,13 @@ export class PrometheusStore implements GraphStore {
       }],
       [`sum by (${BY}, direction) (${grown('flowscope_tcp_resets_total')})`, (acc, m, v) => (m.direction === 'sent' ? (acc.record.resets_sent += v) : (acc.record.resets_received += v))],
       [`sum by (${BY}) (last_over_time(flowscope_tcp_active_connections[${r}]))`, (acc, _m, v) => (acc.record.active += v)],
-      [`sum by (${BY}, le) (${grown('flowscope_tcp_connect_duration_seconds_bucket')})`, (acc, m, v) => acc.connectCum.set(Number(m.le), v)],
-      [`sum by (${BY}, le) (${grown('flowscope_tcp_rtt_seconds_bucket')})`, (acc, m, v) => acc.rttCum.set(Number(m.le), v)],
+      [`sum by (${BY}, le) (${grown('flowscope_tcp_connect_duration_seconds_bucket')})`, (acc, m, v) => acc.connectCum.set(leOf(m), v)],
+      [`sum by (${BY}, le) (${grown('flowscope_tcp_rtt_seconds_bucket')})`, (acc, m, v) => acc.rttCum.set(leOf(m), v)],
+      // Requests (agents with --l7): their request edges carry the TCP edge's labels (and tls).
+      [`sum by (${BY}, status) (${grown('flowscope_http_requests_total')})`, (acc, m, v) => addRequests(acc, httpStatusClass(m.status ?? ''), v)],
+      [`sum by (${BY}, code) (${grown('flowscope_grpc_requests_total')})`, (acc, m, v) => addRequests(acc, grpcStatusKey(m.code ?? ''), v)],
+      [`sum by (${BY}, le) (${grown('flowscope_http_request_duration_seconds_bucket')})`, (acc, m, v) => acc.requestCum.set(leOf(m), (acc.requestCum.get(leOf(m)) ?? 0) + v)],
+      [`sum by (${BY}, le) (${grown('flowscope_grpc_request_duration_seconds_bucket')})`, (acc, m, v) => acc.requestCum.set(leOf(m), (acc.requestCum.get(leOf(m)) ?? 0) + v)],
       [`max by (${BY}, local_addr) (max_over_time(flowscope_tcp_local_address_info[${r}]))`, (acc, m) => {
         if (m.local_addr && !(acc.record.local_addrs ??= []).includes(m.local_addr)) acc.record.local_addrs.push(m.local_addr);
       }],
@@ -155,7 +175,12 @@ export class PrometheusStore implements GraphStore {
       const rtt = histogram(acc.rttCum, RTT_BUCKETS);
       if (connect) r.connect = connect;
       if (rtt) r.rtt = rtt;
-      if (r.opened || r.closed || r.active || r.bytes_sent || r.bytes_received || r.failures) n.tcp.push(r);
+      if (acc.requests && acc.requests.count > 0) {
+        r.requests = acc.requests;
+        const duration = histogram(acc.requestCum, REQUEST_BUCKETS);
+        if (duration) r.requests.duration = duration;
+      }
+      if (r.opened || r.closed || r.active || r.bytes_sent || r.bytes_received || r.failures || r.requests) n.tcp.push(r);
     }
     const joiner = new Joiner(this.endpointsDict, this.edgesDict);
     const batches = [...byNode].map(([node, n]) => ({ run: { node, zone: n.zone }, batch: batchOf(node, n.tcp, w) }));
@@ -256,6 +281,8 @@ function newAcc(m: Labels): Acc {
     },
     connectCum: new Map(),
     rttCum: new Map(),
+    requests: undefined,
+    requestCum: new Map(),
   };
 }
 

@@ -4,7 +4,7 @@
 // series, reading rows back, rolling samples up into minutes, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { COLUMNS, WIDTH, newSide, type Side } from '../graph/counters.js';
-import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSums } from './layout.js';
+import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSums } from './layout.js';
 import type { Window } from './store.js';
 
 export const MINUTE = 60_000;
@@ -308,6 +308,23 @@ export function exportRows(from: number, to: number): string {
 }
 
 /**
+ * Tables written before requests were stored: the request columns added (zero in the old rows),
+ * at the end where the appender expects them. Returns the tables changed.
+ */
+export async function addRequestColumns(connection: DuckDBConnection): Promise<Table[]> {
+  const changed: Table[] = [];
+  for (const table of ['samples', 'minutes'] as const) {
+    const r = await connection.runAndReadAll(`SELECT column_name FROM information_schema.columns WHERE table_name = '${table}'`);
+    const have = new Set(r.getRows().map((row) => String(row[0])));
+    if (have.size === 0) continue;
+    const missing = REQUEST_DENSE_NAMES.filter((c) => !have.has(c));
+    for (const c of missing) await connection.run(`ALTER TABLE ${table} ADD COLUMN ${c} DOUBLE DEFAULT 0`);
+    if (missing.length) changed.push(table);
+  }
+  return changed;
+}
+
+/**
  * Tables written before the buckets were pairs (one column per bucket): their rows moved into
  * the new layout, in one transaction. Returns whether there was anything to move.
  */
@@ -323,7 +340,8 @@ export async function migrateBucketColumns(connection: DuckDBConnection): Promis
       await connection.run(SAMPLE_TABLES[table === 'samples' ? 0 : 2]!);
       await connection.run(SAMPLE_TABLES[table === 'samples' ? 1 : 3]!);
       await connection.run(`INSERT INTO ${table} SELECT ${keys}, ${densePlain} FROM ${table}_old`);
-      const pairs = BUCKET_COLUMNS.map((c, b) => `SELECT t, edge, side, CAST(${b} AS UTINYINT) AS b, ${COLUMNS[c]!} AS n FROM ${table}_old WHERE ${COLUMNS[c]!} <> 0`).join(' UNION ALL ');
+      // Those tables had connect's and RTT's buckets as columns (the pairs' first numbers).
+      const pairs = BUCKET_COLUMNS.filter((c) => /^(connect|rtt)_b/.test(COLUMNS[c]!)).map((c, b) => `SELECT t, edge, side, CAST(${b} AS UTINYINT) AS b, ${COLUMNS[c]!} AS n FROM ${table}_old WHERE ${COLUMNS[c]!} <> 0`).join(' UNION ALL ');
       await connection.run(`INSERT INTO ${table}_hist SELECT * FROM (${pairs}) ORDER BY t`);
       await connection.run(`DROP TABLE ${table}_old`);
     }

@@ -55,7 +55,7 @@ function Labels({ labels }: { labels: Record<string, string> }) {
   );
 }
 
-const HISTORY_METRICS = ['connections', 'failures', 'bytes_sent', 'bytes_received', 'retransmits', 'resets', 'rtt_p50_seconds', 'rtt_p99_seconds', 'connect_p50_seconds', 'connect_p99_seconds'];
+const HISTORY_METRICS = ['connections', 'failures', 'bytes_sent', 'bytes_received', 'retransmits', 'resets', 'rtt_p50_seconds', 'rtt_p99_seconds', 'connect_p50_seconds', 'connect_p99_seconds', 'requests', 'request_errors', 'request_p50_seconds', 'request_p99_seconds'];
 
 function useHistory(params: Params, refreshKey: number): { data: HistoryAnswer | null; error: string | null } {
   const [state, setState] = useState<{ data: HistoryAnswer | null; error: string | null }>({ data: null, error: null });
@@ -87,6 +87,12 @@ function HistoryCharts({ params, refreshKey }: { params: Params; refreshKey: num
       <Chart title={`Retransmits and resets (${perStep})`} times={data.times} format={fmt.count} series={[{ label: 'retransmits', values: s('retransmits'), colour: HEALTH_COLOURS.degraded }, { label: 'resets', values: s('resets'), colour: HEALTH_COLOURS.failing }]} />
       <Chart title="Round-trip time" times={data.times} format={(v) => fmt.seconds(v)} series={[{ label: 'p50', values: s('rtt_p50_seconds'), colour: '#4f8a5b' }, { label: 'p99', values: s('rtt_p99_seconds'), colour: '#b5651d' }]} />
       <Chart title="Connect time" times={data.times} format={(v) => fmt.seconds(v)} series={[{ label: 'p50', values: s('connect_p50_seconds'), colour: '#4f8a5b' }, { label: 'p99', values: s('connect_p99_seconds'), colour: '#b5651d' }]} />
+      {s('requests').some((v) => v !== null && v > 0) ? (
+        <>
+          <Chart title={`Requests and errors (${perStep})`} times={data.times} format={fmt.count} series={[{ label: 'requests', values: s('requests'), colour: '#3d6fb6' }, { label: 'errors', values: s('request_errors'), colour: HEALTH_COLOURS.failing }]} />
+          <Chart title="Request duration" times={data.times} format={(v) => fmt.seconds(v)} series={[{ label: 'p50', values: s('request_p50_seconds'), colour: '#4f8a5b' }, { label: 'p99', values: s('request_p99_seconds'), colour: '#b5651d' }]} />
+        </>
+      ) : null}
     </div>
   );
 }
@@ -212,6 +218,7 @@ export function BreakdownTable({ edgeId, window, refreshKey, onEdge }: { edgeId:
         <>
           <p className="muted">
             {fmt.count(d.total.connections)} connections, {fmt.count(d.total.failures)} failed connects, {fmt.count(d.total.resets)} resets, {fmt.count(d.total.slow)} slow
+            {d.total.request_errors !== undefined ? `, ${fmt.count(d.total.request_errors)} failed requests` : ''}
             {d.total.slow_connect_seconds !== null ? ` (connect ≥ ${fmt.seconds(d.total.slow_connect_seconds)})` : ''}. Ranked by share of the problems; the bar beside it is the share of the traffic.
           </p>
           <table className="ranked" aria-label={`Failure domains by ${d.by}`}>
@@ -225,6 +232,7 @@ export function BreakdownTable({ edgeId, window, refreshKey, onEdge }: { edgeId:
                 { label: 'Failed', numeric: true },
                 { label: 'Resets', numeric: true },
                 { label: 'Slow', numeric: true },
+                ...(d.total.request_errors !== undefined ? [{ label: 'Failed requests', numeric: true }] : []),
                 { label: 'Connect p99', numeric: true },
               ]}
             />
@@ -247,6 +255,7 @@ export function BreakdownTable({ edgeId, window, refreshKey, onEdge }: { edgeId:
                   <td className="num">{fmt.count(part.failure_count)}</td>
                   <td className="num">{fmt.count(part.resets)}</td>
                   <td className="num">{fmt.count(part.slow)}</td>
+                  {d.total.request_errors !== undefined ? <td className="num">{fmt.count(part.request_errors ?? 0)}</td> : null}
                   <td className="num">{fmt.seconds(part.connect_p99_seconds)}</td>
                 </tr>
               ))}
@@ -285,6 +294,49 @@ function Counters({ e: edge, sides }: { e: GraphEdge; sides: GraphEdge | null })
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** Status keys in the order an SRE reads them: errors first, then the rest by count. */
+function statusOrder([a, na]: [string, number], [b, nb]: [string, number]): number {
+  const rank = (k: string): number => (k === '5xx' || (k.startsWith('grpc:') && k !== 'grpc:OK') ? 0 : k === '4xx' || k === 'none' ? 1 : 2);
+  return rank(a) - rank(b) || nb - na;
+}
+
+/** Requests on the edge (agents with --l7): rate, error ratio, status classes and durations. */
+function RequestCounters({ e, window }: { e: GraphEdge; window: DetailsProps['window'] }) {
+  if (e.requests === undefined) return null;
+  const seconds = Math.max(1, (Date.parse(window.to) - Date.parse(window.from)) / 1000);
+  const errors = e.request_errors ?? 0;
+  const statuses = Object.entries(e.requests_by_status ?? {}).sort(statusOrder);
+  return (
+    <section data-testid="requests">
+      <h3>Requests</h3>
+      <dl className="labels requests">
+        <div>
+          <dt>requests/s</dt>
+          <dd>
+            {(e.requests / seconds).toFixed(e.requests / seconds >= 10 ? 0 : 2)} ({fmt.count(e.requests)} in the window)
+          </dd>
+        </div>
+        <div>
+          <dt>errors</dt>
+          <dd className={errors > 0 ? 'problem' : undefined}>
+            {fmt.percent(e.requests > 0 ? errors / e.requests : 0)} ({fmt.count(errors)}: 5xx, gRPC not OK)
+          </dd>
+        </div>
+        <div>
+          <dt>by status</dt>
+          <dd data-testid="request-statuses">{statuses.map(([k, n]) => `${k} ${fmt.count(n)}`).join(' · ') || '–'}</dd>
+        </div>
+        <div>
+          <dt>p50 / p99</dt>
+          <dd>
+            {fmt.seconds(e.request_p50_seconds ?? null)} / {fmt.seconds(e.request_p99_seconds ?? null)}
+          </dd>
+        </div>
+      </dl>
+    </section>
   );
 }
 
@@ -337,6 +389,7 @@ function EdgeDetails({ edge, p, window, refreshKey, onSelect }: { edge: GraphEdg
         <Counters e={edge} sides={sides} />
         <ReasonBars reasons={Object.entries(edge.failures).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])} />
       </section>
+      <RequestCounters e={edge} window={window} />
       <BreakdownTable edgeId={edge.id} window={window} refreshKey={refreshKey} onEdge={setSides} />
       <section>
         <h3>Over time</h3>

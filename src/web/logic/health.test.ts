@@ -14,6 +14,17 @@ test('health: failed connects at 5% or more are failing, fewer degraded, none ok
   assert.equal(edgeHealth({ ...base, connections: 0, bytes_sent: 0, bytes_received: 0 }).health, 'idle');
 });
 
+test('health: failed requests (5xx, gRPC not OK) at 5% or more are failing, fewer degraded; 4xx are the client\'s and do not count', () => {
+  const requests = (errors: number, byStatus: Record<string, number>) => ({ ...base, requests: 200, request_errors: errors, requests_by_status: byStatus });
+  assert.equal(edgeHealth(requests(0, { '2xx': 150, '4xx': 50 })).health, 'ok');
+  const failing = edgeHealth(requests(12, { '2xx': 188, '5xx': 10, 'grpc:UNAVAILABLE': 2 }));
+  assert.equal(failing.health, 'failing');
+  assert.deepEqual(failing.reasons, ['6% of requests failed (5xx 10, grpc:UNAVAILABLE 2)']);
+  assert.equal(edgeHealth(requests(2, { '2xx': 198, '5xx': 2 })).health, 'degraded');
+  // Requests on long-lived connections (none opened in the window) are traffic.
+  assert.equal(edgeHealth({ ...base, connections: 0, bytes_sent: 0, bytes_received: 0, requests: 5, request_errors: 0 }).health, 'ok');
+});
+
 test('health: resets and retransmissions above 1% of segments degrade an edge', () => {
   assert.equal(edgeHealth({ ...base, resets: 1 }).health, 'degraded');
   assert.equal(edgeHealth({ ...base, resets: 10 }).health, 'failing');

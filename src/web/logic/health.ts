@@ -63,7 +63,7 @@ function countersHealth(e: EdgeCounters, baseline?: LatencyBaseline): HealthVerd
   const reasons: string[] = [];
   const failed = failureTotal(e);
   const attempts = e.connections + failed;
-  let health: Health = attempts > 0 || e.bytes_sent + e.bytes_received > 0 || e.active > 0 ? 'ok' : 'idle';
+  let health: Health = attempts > 0 || e.bytes_sent + e.bytes_received > 0 || e.active > 0 || (e.requests ?? 0) > 0 ? 'ok' : 'idle';
   if (failed > 0) {
     const ratio = failed / Math.max(1, attempts);
     const byReason = Object.entries(e.failures)
@@ -77,6 +77,19 @@ function countersHealth(e: EdgeCounters, baseline?: LatencyBaseline): HealthVerd
   if (e.resets > 0) {
     reasons.push(`${e.resets} reset${e.resets === 1 ? '' : 's'}`);
     const ratio = e.resets / Math.max(1, e.connections);
+    if (ratio >= FAILING_RATIO) health = 'failing';
+    else if (health !== 'failing') health = 'degraded';
+  }
+  // Requests (when the agents capture them): failed ones (HTTP 5xx, gRPC not OK) as failed connects are.
+  const requestErrors = e.request_errors ?? 0;
+  if (e.requests && requestErrors > 0) {
+    const ratio = requestErrors / e.requests;
+    const byStatus = Object.entries(e.requests_by_status ?? {})
+      .filter(([k, n]) => n > 0 && (k === '5xx' || (k.startsWith('grpc:') && k !== 'grpc:OK')))
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    reasons.push(`${pct(ratio)} of requests failed (${byStatus})`);
     if (ratio >= FAILING_RATIO) health = 'failing';
     else if (health !== 'failing') health = 'degraded';
   }
