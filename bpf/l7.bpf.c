@@ -1105,6 +1105,16 @@ int BPF_KPROBE(ssl_enter, void *ssl, void *buf, int num, void *ex_len)
 	__u64 id = bpf_get_current_pid_tgid();
 	if ((id >> 32) == targ_self_tgid)
 		return 0;
+	/* A thread's entry is written in place (a lookup costs a fraction of an update) and deleted
+	 * when the thread exits. */
+	struct ssl_call *cp = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (cp) {
+		cp->ssl = (__u64)ssl;
+		cp->buf = (__u64)buf;
+		cp->ex_len_ptr = (__u64)ex_len;
+		cp->sk = 0;
+		return 0;
+	}
 	struct ssl_call call = {.ssl = (__u64)ssl, .buf = (__u64)buf, .ex_len_ptr = (__u64)ex_len, .sk = 0};
 	bpf_map_update_elem(&ssl_calls, &id, &call, BPF_ANY);
 	return 0;
@@ -1114,13 +1124,14 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_call *cp = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (!cp)
+	if (!cp || !cp->ssl)
 		return 0;
 	struct ssl_call call = *cp;
-	bpf_map_delete_elem(&ssl_calls, &id);
+	cp->ssl = 0; /* no call in flight on this thread */
 	__u64 n = 0;
 	if (ex) {
-		if ((int)ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.ex_len_ptr))
+		/* 1 from SSL_read_ex/SSL_write_ex; > 0 from the internal functions they wrap (ssl-sites.ts) */
+		if ((int)ret <= 0 || bpf_probe_read_user(&n, sizeof(n), (void *)call.ex_len_ptr))
 			return 0;
 	} else {
 		/* int return: -1 is 0xffffffff in the upper-zeroed register */
@@ -1236,7 +1247,7 @@ static __always_inline int data_enter(__u64 fd, __u64 buf, __u32 iovcnt, __u8 ki
 		return 0;
 	__u64 key = (__u64)sk;
 	struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (call) {
+	if (call && call->ssl) {
 		/* Inside SSL_read/SSL_write: this is the SSL object's socket, carrying ciphertext. */
 		call->sk = key;
 		struct l7_conn *c = conn_of(sk);
@@ -1415,6 +1426,11 @@ SEC("tracepoint/sched/sched_process_exit")
 int l7_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	/* the thread's entries of the maps written in place (not LRU: an entry in use is never evicted) */
+	if (bpf_map_lookup_elem(&ssl_calls, &id))
+		bpf_map_delete_elem(&ssl_calls, &id);
+	if (bpf_map_lookup_elem(&l7_active, &id))
+		bpf_map_delete_elem(&l7_active, &id);
 	if ((__u32)id == (id >> 32)) /* the thread group leader: the process */
 		emit_proc(L7_REC_EXIT, id >> 32);
 	return 0;

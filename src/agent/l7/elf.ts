@@ -11,6 +11,8 @@ const MAX_TABLE = 256 << 20;
 interface Section {
   name: string;
   type: number;
+  flags: number;
+  addr: number;
   offset: number;
   size: number;
   link: number;
@@ -18,8 +20,8 @@ interface Section {
 }
 
 export interface ElfFile {
-  /** Of `wanted`, the functions defined in the file. */
-  readonly functions: Set<string>;
+  /** Of `wanted`, the functions defined in the file, and their addresses. */
+  readonly functions: Map<string, number>;
   /** Whether the read-only data holds `needle` (only when asked). */
   readonly rodataHas: boolean | undefined;
 }
@@ -51,6 +53,8 @@ function sections(fd: number): Section[] | undefined {
     raw.push({
       nameOff: tbl.readUInt32LE(o),
       type: tbl.readUInt32LE(o + 4),
+      flags: Number(tbl.readBigUInt64LE(o + 8)),
+      addr: Number(tbl.readBigUInt64LE(o + 0x10)),
       offset: Number(tbl.readBigUInt64LE(o + 0x18)),
       size: Number(tbl.readBigUInt64LE(o + 0x20)),
       link: tbl.readUInt32LE(o + 0x28),
@@ -61,7 +65,7 @@ function sections(fd: number): Section[] | undefined {
   const names = strs && strs.size < MAX_TABLE ? readAt(fd, strs.offset, strs.size) : Buffer.alloc(0);
   return raw.map((s) => {
     const end = names.indexOf(0, s.nameOff);
-    return { name: names.toString('latin1', s.nameOff, end < 0 ? names.length : end), type: s.type, offset: s.offset, size: s.size, link: s.link, entsize: s.entsize };
+    return { name: names.toString('latin1', s.nameOff, end < 0 ? names.length : end), type: s.type, flags: s.flags, addr: s.addr, offset: s.offset, size: s.size, link: s.link, entsize: s.entsize };
   });
 }
 
@@ -77,7 +81,7 @@ export function readElf(path: string, wanted: readonly string[], needle?: string
     if (!fstatSync(fd).isFile()) return undefined;
     const secs = sections(fd);
     if (!secs) return undefined;
-    const functions = new Set<string>();
+    const functions = new Map<string, number>();
     const want = new Set(wanted);
     for (const s of secs) {
       if ((s.type !== SHT_DYNSYM && s.type !== SHT_SYMTAB) || s.entsize !== 24 || s.size > MAX_TABLE) continue;
@@ -93,7 +97,7 @@ export function readElf(path: string, wanted: readonly string[], needle?: string
         if (strs[nameOff] !== 0x53 || strs[nameOff + 1] !== 0x53 || strs[nameOff + 2] !== 0x4c || strs[nameOff + 3] !== 0x5f) continue;
         const end = strs.indexOf(0, nameOff);
         const name = strs.toString('latin1', nameOff, end < 0 ? strs.length : end);
-        if (want.has(name)) functions.add(name);
+        if (want.has(name)) functions.set(name, Number(syms.readBigUInt64LE(o + 8)));
       }
     }
     let rodataHas: boolean | undefined;
@@ -102,6 +106,28 @@ export function readElf(path: string, wanted: readonly string[], needle?: string
       rodataHas = ro ? sectionHas(fd, ro, Buffer.from(needle, 'latin1')) : false;
     }
     return { functions, rodataHas };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const SHT_PROGBITS = 1;
+const SHF_EXECINSTR = 4;
+
+/** `size` bytes of code at virtual address `addr`, and their offset in the file (what a uprobe is attached at). */
+export function readCode(path: string, addr: number, size: number): { bytes: Buffer; fileOffset: number } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const s = sections(fd)?.find((x) => x.type === SHT_PROGBITS && (x.flags & SHF_EXECINSTR) !== 0 && addr >= x.addr && addr + size <= x.addr + x.size);
+    if (!s) return undefined;
+    const fileOffset = addr - s.addr + s.offset;
+    const bytes = readAt(fd, fileOffset, size);
+    return bytes.length === size ? { bytes, fileOffset } : undefined;
   } finally {
     closeSync(fd);
   }

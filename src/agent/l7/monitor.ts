@@ -40,6 +40,8 @@ export interface L7Options {
   releaseAfterMs?: number;
   /** Attach OpenSSL probes (default true). */
   tls?: boolean;
+  /** Size of the kernel-to-agent ring buffer of records (a power of two of pages; default the object's). */
+  ringBytes?: number;
 }
 
 /** An NDJSON request record: what was asked and answered, never a path, query, header or body. */
@@ -101,7 +103,7 @@ export class L7Monitor {
   static start(options: L7Options): L7Monitor {
     const m = new L7Monitor(options);
     try {
-      m.tracer = L7Tracer.open({ selfPid: process.pid, defaultOn: m.sw.defaultOn, onEvents: (b) => m.records.handle(b) });
+      m.tracer = L7Tracer.open({ selfPid: process.pid, defaultOn: m.sw.defaultOn, ...(options.ringBytes ? { ringBytes: options.ringBytes } : {}), onEvents: (b) => m.records.handle(b) });
       m.applySwitch();
       if (options.tls !== false) {
         m.openssl = new OpenSslProbes(m.tracer, { selfPid: process.pid, log: options.log, ...(options.releaseAfterMs !== undefined ? { releaseAfterMs: options.releaseAfterMs } : {}) });

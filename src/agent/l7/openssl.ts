@@ -6,17 +6,15 @@
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Link } from '../../bpf/index.js';
-import { readElf } from './elf.js';
-
-export const SSL_FUNCTIONS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'] as const;
-type SslFunction = (typeof SSL_FUNCTIONS)[number];
+import { readCode, readElf } from './elf.js';
+import { SSL_FUNCTIONS, planSslSites, type SslFunction, type SslSite } from './ssl-sites.js';
 const LIBSSL = /\/libssl\.so\.3$/m;
 const OPENSSL_VERSION_TEXT = 'OpenSSL 3.';
 /** When to look again at a process that just exec'd: the dynamic loader maps libssl within milliseconds. */
 const EXEC_RETRIES_MS = [0, 50, 500];
 
 export interface SslAttacher {
-  attachSsl(binary: string, fn: SslFunction): Link[];
+  attachSsl(binary: string, site: SslSite): Link[];
 }
 
 interface Target {
@@ -24,6 +22,7 @@ interface Target {
   kind: 'libssl' | 'static';
   path: string;
   functions: SslFunction[];
+  probes: string[];
   links: Link[];
   pids: Set<number>;
   idleTimer: NodeJS.Timeout | undefined;
@@ -31,7 +30,8 @@ interface Target {
 }
 
 export interface OpenSslCapabilities {
-  attached: Array<{ kind: 'libssl' | 'static'; path: string; functions: string[]; processes: number }>;
+  /** functions: the API functions whose calls are seen; probes: where the uprobes are (a name, or a file offset and the functions it covers). */
+  attached: Array<{ kind: 'libssl' | 'static'; path: string; functions: string[]; probes: string[]; processes: number }>;
   /** Executables that carry OpenSSL 3's version text but export no SSL_* functions: not traced. */
   staticWithoutSymbols: Array<{ path: string; pid: number; comm: string }>;
   attachErrors: Array<{ path: string; error: string }>;
@@ -181,9 +181,9 @@ export class OpenSslProbes {
         this.options.log?.warn({ path, err: attached.error }, `OpenSSL probes could not be attached to ${path}: ${attached.error}`);
         return;
       }
-      t = { key, kind, path, functions: attached.functions, links: attached.links, pids: new Set(), idleTimer: undefined, attachedAt: new Date().toISOString() };
+      t = { key, kind, path, functions: attached.functions, probes: attached.probes, links: attached.links, pids: new Set(), idleTimer: undefined, attachedAt: new Date().toISOString() };
       this.targets.set(key, t);
-      this.options.log?.info({ path, kind, functions: attached.functions }, `OpenSSL probes attached: ${path}`);
+      this.options.log?.info({ path, kind, functions: attached.functions, probes: attached.probes }, `OpenSSL probes attached: ${path}`);
     }
     if (t.idleTimer) {
       clearTimeout(t.idleTimer);
@@ -198,18 +198,20 @@ export class OpenSslProbes {
     keys.add(key);
   }
 
-  private attach(openPath: string): { links: Link[]; functions: SslFunction[] } | { error: string } {
+  private attach(openPath: string): { links: Link[]; functions: SslFunction[]; probes: string[] } | { error: string } {
     const elf = readElf(openPath, SSL_FUNCTIONS);
-    const present = SSL_FUNCTIONS.filter((f) => elf?.functions.has(f));
-    if (!present.includes('SSL_read') || !present.includes('SSL_write')) return { error: 'SSL_read/SSL_write not found in its symbols' };
+    if (!elf?.functions.has('SSL_read') || !elf.functions.has('SSL_write')) return { error: 'SSL_read/SSL_write not found in its symbols' };
+    const sites = planSslSites(elf.functions, (addr, size) => readCode(openPath, addr, size));
     const links: Link[] = [];
     try {
-      for (const fn of present) links.push(...this.attacher.attachSsl(openPath, fn));
+      for (const site of sites) links.push(...this.attacher.attachSsl(openPath, site));
     } catch (err) {
       for (const l of links) l.destroy();
       return { error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
     }
-    return { links, functions: present };
+    const functions = SSL_FUNCTIONS.filter((f) => sites.some((s) => s.covers.includes(f)));
+    const probes = sites.map((s) => ('function' in s.target ? s.target.function : `0x${s.target.offset.toString(16)} (${s.covers.join(', ')})`));
+    return { links, functions, probes };
   }
 
   /** Processes currently counted as using an attached file. */
@@ -219,7 +221,7 @@ export class OpenSslProbes {
 
   capabilities(): OpenSslCapabilities {
     return {
-      attached: [...this.targets.values()].map((t) => ({ kind: t.kind, path: t.path, functions: t.functions, processes: t.pids.size })),
+      attached: [...this.targets.values()].map((t) => ({ kind: t.kind, path: t.path, functions: t.functions, probes: t.probes, processes: t.pids.size })),
       staticWithoutSymbols: [...this.withoutSymbols.values()],
       attachErrors: [...this.errors.entries()].map(([path, error]) => ({ path, error })),
       released: this.released,

@@ -3,6 +3,7 @@
 import { BpfObject, BpfError, VerifierError, NotSupportedError, codec, type Link, type MapReader, type Program, type ProgramRunStats, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
 import { repoPath } from '../../lib/paths.js';
 import { layout, L7Counter } from '../../bpf/gen/l7.gen.js';
+import type { SslSite } from './ssl-sites.js';
 
 export const L7_OBJECT = repoPath('bpf/.output/l7.bpf.o');
 
@@ -157,12 +158,13 @@ export class L7Tracer {
     );
   }
 
-  /** Attaches the OpenSSL probes of one function in one file (a library or an executable). */
-  attachSsl(binary: string, fn: 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex'): Link[] {
-    const exit = { SSL_read: 'ssl_read_exit', SSL_write: 'ssl_write_exit', SSL_read_ex: 'ssl_read_ex_exit', SSL_write_ex: 'ssl_write_ex_exit' }[fn];
-    const entry = this.obj.program('ssl_enter').attachUprobe({ binary, function: fn });
+  /** Attaches the entry and return probes of one site in one file (a library or an executable). */
+  attachSsl(binary: string, site: SslSite): Link[] {
+    const exit = { read: 'ssl_read_exit', write: 'ssl_write_exit', read_ex: 'ssl_read_ex_exit', write_ex: 'ssl_write_ex_exit' }[site.returns];
+    const at = 'function' in site.target ? { function: site.target.function } : { offset: site.target.offset };
+    const entry = this.obj.program('ssl_enter').attachUprobe({ binary, ...at });
     try {
-      return [entry, this.obj.program(exit).attachUprobe({ binary, function: fn, retprobe: true })];
+      return [entry, this.obj.program(exit).attachUprobe({ binary, ...at, retprobe: true })];
     } catch (err) {
       entry.destroy();
       throw err;
