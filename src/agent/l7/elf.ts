@@ -71,13 +71,7 @@ function sections(fd: number): Section[] | undefined {
 
 /** Reads a file's function symbols of interest (and optionally whether .rodata holds `needle`); undefined when not an ELF file we read. */
 export function readElf(path: string, wanted: readonly string[], needle?: string): ElfFile | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
+  return withFile(path, (fd) => {
     if (!fstatSync(fd).isFile()) return undefined;
     const secs = sections(fd);
     if (!secs) return undefined;
@@ -106,9 +100,7 @@ export function readElf(path: string, wanted: readonly string[], needle?: string
       rodataHas = ro ? sectionHas(fd, ro, Buffer.from(needle, 'latin1')) : false;
     }
     return { functions, rodataHas };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 const SHT_PROGBITS = 1;
@@ -116,6 +108,17 @@ const SHF_EXECINSTR = 4;
 
 /** `size` bytes of code at virtual address `addr`, and their offset in the file (what a uprobe is attached at). */
 export function readCode(path: string, addr: number, size: number): { bytes: Buffer; fileOffset: number } | undefined {
+  return withFile(path, (fd) => {
+    const s = sections(fd)?.find((x) => x.type === SHT_PROGBITS && (x.flags & SHF_EXECINSTR) !== 0 && addr >= x.addr && addr + size <= x.addr + x.size);
+    if (!s) return undefined;
+    const fileOffset = addr - s.addr + s.offset;
+    const bytes = readAt(fd, fileOffset, size);
+    return bytes.length === size ? { bytes, fileOffset } : undefined;
+  });
+}
+
+/** Runs `read` on the file open for reading, closed after; undefined when it cannot be opened. */
+function withFile<T>(path: string, read: (fd: number) => T | undefined): T | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -123,11 +126,7 @@ export function readCode(path: string, addr: number, size: number): { bytes: Buf
     return undefined;
   }
   try {
-    const s = sections(fd)?.find((x) => x.type === SHT_PROGBITS && (x.flags & SHF_EXECINSTR) !== 0 && addr >= x.addr && addr + size <= x.addr + x.size);
-    if (!s) return undefined;
-    const fileOffset = addr - s.addr + s.offset;
-    const bytes = readAt(fd, fileOffset, size);
-    return bytes.length === size ? { bytes, fileOffset } : undefined;
+    return read(fd);
   } finally {
     closeSync(fd);
   }
