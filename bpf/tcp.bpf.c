@@ -758,34 +758,102 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	return 0;
 }
 
-/* Set while a lifecycle program runs on this CPU. The kernel does not re-enter a tracing program
- * on the CPU it is running on: a state change in a softirq that interrupts it (a packet arriving on
- * loopback, say) is skipped and counted in the program's recursion_misses. The companion program
- * below, attached to the same tracepoint, handles exactly those. */
+/* Claims: the kernel does not re-enter a tracing program on the CPU it runs on. A state change in a
+ * softirq that interrupts the lifecycle program (a packet arriving on loopback, say) is skipped and
+ * counted in the program's recursion_misses, and the kernel counts the program running from before
+ * its first instruction to after its last. So the lifecycle program claims each change it takes,
+ * first thing, in a small per-CPU stack; its companion, attached to the same tracepoint after it
+ * (the kernel calls a tracepoint's probes in attach order), runs for every change, takes back the
+ * claim of a change the lifecycle program took and handles any change not claimed: the ones the
+ * kernel skipped the lifecycle program for, whenever in its run they came.
+ *
+ * Tracepoint probes run with preemption disabled and TCP changes state in task or softirq context,
+ * so runs nest at most task -> softirq and strictly last in, first out. When the companion runs for
+ * a change the lifecycle program claimed, that claim is the newest still in the stack bar claims
+ * made by lifecycle runs nested in this companion run before it read the stack (their own companion
+ * was skipped): those are dropped with it. A lifecycle run nested in a companion run after its last
+ * read leaves a claim nobody takes: claims older than CLAIM_TTL_NS are never matched and are
+ * dropped from the top, and when the stack is full the oldest claim goes (TC_CLAIM_DROPPED). */
+#define CLAIM_SLOTS 8
+#define CLAIM_TTL_NS 100000000ULL
+
+struct state_claim {
+	__u64 sk;
+	__u64 at_ns;
+	__u32 change; /* oldstate << 8 | newstate */
+	__u32 pad;
+};
+
+struct state_claims {
+	__u32 top; /* claims in slot[0..top), oldest first */
+	__u32 pad;
+	struct state_claim slot[CLAIM_SLOTS];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
-} state_busy SEC(".maps");
+	__type(value, struct state_claims);
+} state_claims SEC(".maps");
 
-static __always_inline int handle_state_marked(struct sock *sk, int oldstate, int newstate, const bool direct)
+static __always_inline void claim(struct state_claims *c, __u64 sk, __u32 change, __u64 now)
 {
-	__u32 zero = 0;
-	__u32 *busy = bpf_map_lookup_elem(&state_busy, &zero);
-	if (busy)
-		*busy = 1;
-	handle_state(sk, oldstate, newstate, direct);
-	if (busy)
-		*busy = 0;
-	return 0;
+	__u32 top = c->top;
+	/* Unclaimed leftovers on top (see above) go first. */
+	for (int i = 0; i < CLAIM_SLOTS && top > 0; i++) {
+		if (top > CLAIM_SLOTS || now - c->slot[(top - 1) & (CLAIM_SLOTS - 1)].at_ns < CLAIM_TTL_NS)
+			break;
+		top--;
+	}
+	if (top >= CLAIM_SLOTS) {
+		for (int i = 0; i < CLAIM_SLOTS - 1; i++)
+			c->slot[i] = c->slot[i + 1];
+		top = CLAIM_SLOTS - 1;
+		bump(TC_CLAIM_DROPPED);
+	}
+	struct state_claim *e = &c->slot[top & (CLAIM_SLOTS - 1)];
+	e->sk = sk;
+	e->at_ns = now;
+	e->change = change;
+	c->top = top + 1;
 }
 
-static __always_inline int handle_state_nested(struct sock *sk, int oldstate, int newstate, const bool direct)
+/* Takes back the claim of this change: whether the lifecycle program took it. */
+static __always_inline bool unclaim(struct state_claims *c, __u64 sk, __u32 change, __u64 now)
+{
+	__u32 top = c->top;
+	for (int i = CLAIM_SLOTS - 1; i >= 0; i--) {
+		if ((__u32)i >= top)
+			continue;
+		struct state_claim *e = &c->slot[i];
+		if (e->sk == sk && e->change == change && now - e->at_ns < CLAIM_TTL_NS) {
+			c->top = i; /* with it, the unclaimed ones above it */
+			return true;
+		}
+	}
+	return false;
+}
+
+static __always_inline __u32 change_of(int oldstate, int newstate)
+{
+	return ((__u32)oldstate & 0xff) << 8 | ((__u32)newstate & 0xff);
+}
+
+static __always_inline int handle_state_claimed(struct sock *sk, int oldstate, int newstate, const bool direct)
 {
 	__u32 zero = 0;
-	__u32 *busy = bpf_map_lookup_elem(&state_busy, &zero);
-	if (!busy || !*busy)
+	struct state_claims *c = bpf_map_lookup_elem(&state_claims, &zero);
+	if (c)
+		claim(c, (__u64)sk, change_of(oldstate, newstate), bpf_ktime_get_ns());
+	return handle_state(sk, oldstate, newstate, direct);
+}
+
+static __always_inline int handle_state_unclaimed(struct sock *sk, int oldstate, int newstate, const bool direct)
+{
+	__u32 zero = 0;
+	struct state_claims *c = bpf_map_lookup_elem(&state_claims, &zero);
+	if (!c || unclaim(c, (__u64)sk, change_of(oldstate, newstate), bpf_ktime_get_ns()))
 		return 0;
 	bump(TC_NESTED_HANDLED);
 	return handle_state(sk, oldstate, newstate, direct);
@@ -794,36 +862,38 @@ static __always_inline int handle_state_nested(struct sock *sk, int oldstate, in
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_marked(sk, oldstate, newstate, true);
+	return handle_state_claimed(sk, oldstate, newstate, true);
 }
 
-/* The companion: runs for every state change, acts only when the lifecycle program is mid-run on
- * this CPU, i.e. when the kernel is skipping it for this nested change (each tracing program has
- * its own recursion guard). */
+/* The companion: runs after the lifecycle program for every state change and handles the ones it
+ * did not claim, which the kernel skipped it for (each tracing program has its own recursion guard). */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_nested_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_nested(sk, oldstate, newstate, true);
+	return handle_state_unclaimed(sk, oldstate, newstate, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_state_raw, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_marked(sk, oldstate, newstate, false);
+	return handle_state_claimed(sk, oldstate, newstate, false);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_state_nested, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_nested(sk, oldstate, newstate, false);
+	return handle_state_unclaimed(sk, oldstate, newstate, false);
 }
 
+/* Classic tracepoint programs share one per-CPU guard (bpf_prog_active) with every kprobe and
+ * tracepoint program: a change arriving while any of them runs on the CPU is skipped for all of
+ * them, so no companion can take it. Those skips are losses, counted in recursion_misses. */
 SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	return handle_state_marked((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
+	return handle_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
 }
 
 /* ---- adoption: connections open before tracking began ---- */
