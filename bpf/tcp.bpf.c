@@ -762,99 +762,95 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
  * softirq that interrupts the lifecycle program (a packet arriving on loopback, say) is skipped and
  * counted in the program's recursion_misses, and the kernel counts the program running from before
  * its first instruction to after its last. So the lifecycle program claims each change it takes,
- * first thing, in a small per-CPU stack; its companion, attached to the same tracepoint after it
- * (the kernel calls a tracepoint's probes in attach order), runs for every change, takes back the
- * claim of a change the lifecycle program took and handles any change not claimed: the ones the
- * kernel skipped the lifecycle program for, whenever in its run they came.
+ * first thing; its companion, attached to the same tracepoint after it (the kernel calls a
+ * tracepoint's probes in attach order), runs for every change, takes back the claim of a change the
+ * lifecycle program took and handles any change not claimed: the ones the kernel skipped the
+ * lifecycle program for, whenever in its run they came (TC_NESTED_HANDLED: equal to its
+ * recursion_misses).
  *
- * Tracepoint probes run with preemption disabled and TCP changes state in task or softirq context,
- * so runs nest at most task -> softirq and strictly last in, first out. When the companion runs for
- * a change the lifecycle program claimed, that claim is the newest still in the stack bar claims
- * made by lifecycle runs nested in this companion run before it read the stack (their own companion
- * was skipped): those are dropped with it. A lifecycle run nested in a companion run after its last
- * read leaves a claim nobody takes: claims older than CLAIM_TTL_NS are never matched and are
- * dropped from the top, and when the stack is full the oldest claim goes (TC_CLAIM_DROPPED). */
+ * A claim is keyed by the run's frame address: the tracepoint calls both programs from the same
+ * place, so their frames start at the same address for the same change, and at another for any
+ * change that interrupts them (on the interrupt stack, or deeper on the same one). Runs at one
+ * address never overlap (probes run with preemption disabled; an interruption is elsewhere), so a
+ * claim still there when another run starts at its address is stale: one a lifecycle run nested in
+ * a companion run left (the kernel skipped the companion for it); it is replaced. Stale claims live
+ * on interrupt stacks, at the few depths TCP changes state in a softirq: CLAIM_SLOTS holds them and
+ * the live ones (one per interrupted context); a claim pushed out for room is TC_CLAIM_EVICTED. */
 #define CLAIM_SLOTS 8
-#define CLAIM_TTL_NS 100000000ULL
 
 struct state_claim {
+	__u64 frame;
 	__u64 sk;
-	__u64 at_ns;
-	__u32 change; /* oldstate << 8 | newstate */
+	__u32 change; /* oldstate << 8 | newstate | 1 << 16; 0: free */
 	__u32 pad;
-};
-
-struct state_claims {
-	__u32 top; /* claims in slot[0..top), oldest first */
-	__u32 pad;
-	struct state_claim slot[CLAIM_SLOTS];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct state_claims);
+	__type(value, struct state_claim[CLAIM_SLOTS]);
 } state_claims SEC(".maps");
-
-static __always_inline void claim(struct state_claims *c, __u64 sk, __u32 change, __u64 now)
-{
-	__u32 top = c->top;
-	/* Unclaimed leftovers on top (see above) go first. */
-	for (int i = 0; i < CLAIM_SLOTS && top > 0; i++) {
-		if (top > CLAIM_SLOTS || now - c->slot[(top - 1) & (CLAIM_SLOTS - 1)].at_ns < CLAIM_TTL_NS)
-			break;
-		top--;
-	}
-	if (top >= CLAIM_SLOTS) {
-		for (int i = 0; i < CLAIM_SLOTS - 1; i++)
-			c->slot[i] = c->slot[i + 1];
-		top = CLAIM_SLOTS - 1;
-		bump(TC_CLAIM_DROPPED);
-	}
-	struct state_claim *e = &c->slot[top & (CLAIM_SLOTS - 1)];
-	e->sk = sk;
-	e->at_ns = now;
-	e->change = change;
-	c->top = top + 1;
-}
-
-/* Takes back the claim of this change: whether the lifecycle program took it. */
-static __always_inline bool unclaim(struct state_claims *c, __u64 sk, __u32 change, __u64 now)
-{
-	__u32 top = c->top;
-	for (int i = CLAIM_SLOTS - 1; i >= 0; i--) {
-		if ((__u32)i >= top)
-			continue;
-		struct state_claim *e = &c->slot[i];
-		if (e->sk == sk && e->change == change && now - e->at_ns < CLAIM_TTL_NS) {
-			c->top = i; /* with it, the unclaimed ones above it */
-			return true;
-		}
-	}
-	return false;
-}
 
 static __always_inline __u32 change_of(int oldstate, int newstate)
 {
-	return ((__u32)oldstate & 0xff) << 8 | ((__u32)newstate & 0xff);
+	return ((__u32)oldstate & 0xff) << 8 | ((__u32)newstate & 0xff) | 0x10000;
+}
+
+/* The program's frame address (r10), as a number (a privileged program may keep addresses). */
+static __always_inline __u64 frame_address(void)
+{
+	__u64 frame;
+	asm volatile("%0 = r10" : "=r"(frame));
+	return frame;
+}
+
+/* The slot of the claim made at `frame` (CLAIM_SLOTS: none). */
+static __always_inline __u32 claim_at(struct state_claim *c, __u64 frame)
+{
+	for (__u32 i = 0; i < CLAIM_SLOTS; i++)
+		if (c[i].change && c[i].frame == frame)
+			return i;
+	return CLAIM_SLOTS;
 }
 
 static __always_inline int handle_state_claimed(struct sock *sk, int oldstate, int newstate, const bool direct)
 {
+	__u64 frame = frame_address();
 	__u32 zero = 0;
-	struct state_claims *c = bpf_map_lookup_elem(&state_claims, &zero);
-	if (c)
-		claim(c, (__u64)sk, change_of(oldstate, newstate), bpf_ktime_get_ns());
+	struct state_claim *c = bpf_map_lookup_elem(&state_claims, &zero);
+	if (c) {
+		__u32 i = claim_at(c, frame);
+		if (i >= CLAIM_SLOTS) {
+			for (i = 0; i < CLAIM_SLOTS; i++)
+				if (!c[i].change)
+					break;
+		}
+		if (i >= CLAIM_SLOTS) {
+			i = bpf_get_prandom_u32() & (CLAIM_SLOTS - 1);
+			bump(TC_CLAIM_EVICTED);
+		}
+		c[i & (CLAIM_SLOTS - 1)].frame = frame;
+		c[i & (CLAIM_SLOTS - 1)].sk = (__u64)sk;
+		c[i & (CLAIM_SLOTS - 1)].change = change_of(oldstate, newstate);
+	}
 	return handle_state(sk, oldstate, newstate, direct);
 }
 
 static __always_inline int handle_state_unclaimed(struct sock *sk, int oldstate, int newstate, const bool direct)
 {
+	__u64 frame = frame_address();
 	__u32 zero = 0;
-	struct state_claims *c = bpf_map_lookup_elem(&state_claims, &zero);
-	if (!c || unclaim(c, (__u64)sk, change_of(oldstate, newstate), bpf_ktime_get_ns()))
+	struct state_claim *c = bpf_map_lookup_elem(&state_claims, &zero);
+	if (!c)
 		return 0;
+	__u32 i = claim_at(c, frame);
+	if (i < CLAIM_SLOTS) {
+		bool claimed = c[i].change == change_of(oldstate, newstate) && c[i].sk == (__u64)sk;
+		c[i].change = 0;
+		if (claimed)
+			return 0;
+	}
 	bump(TC_NESTED_HANDLED);
 	return handle_state(sk, oldstate, newstate, direct);
 }

@@ -80,9 +80,9 @@ enum tcp_counter {
 	/* closes inferred: a new connection on a socket address whose previous connection's close the
 	 * kernel skipped (see TC_NESTED_HANDLED) counts that close */
 	TC_CLOSE_INFERRED = 8,
-	/* claims of state changes dropped because the per-CPU claim stack was full (the oldest goes:
-	 * one left by a run nested in the companion's; were it live, its change would count twice) */
-	TC_CLAIM_DROPPED = 9,
+	/* claims of state changes pushed out of a full claim table (tcp.bpf.c: state_claims); were
+	 * one live, its change counted twice */
+	TC_CLAIM_EVICTED = 9,
 	TC_MAX = 10,
 };
 

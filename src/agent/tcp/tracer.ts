@@ -55,8 +55,8 @@ export const LOSS_SOURCES: Record<string, number> = {
   reset_map_full: TcpCounter.TC_RESET_MAP_FULL,
   state_unavailable: TcpCounter.TC_STATE_UNAVAILABLE,
   owner_map_full: TcpCounter.TC_OWNER_MAP_FULL,
-  // a state change's claim dropped from a full claim stack: were it live, that change counted twice
-  claim_dropped: TcpCounter.TC_CLAIM_DROPPED,
+  // a state change's claim pushed out of a full claim table: were it live, that change counted twice
+  claim_evicted: TcpCounter.TC_CLAIM_EVICTED,
 };
 
 function u64Array(values: bigint[]): Buffer {

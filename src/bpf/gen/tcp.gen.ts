@@ -64,7 +64,7 @@ export const TcpCounter = {
   TC_ADOPTED: 6,
   TC_OWNER_MAP_FULL: 7,
   TC_CLOSE_INFERRED: 8,
-  TC_CLAIM_DROPPED: 9,
+  TC_CLAIM_EVICTED: 9,
   TC_MAX: 10,
 } as const;
 
@@ -1156,6 +1156,6 @@ export const layout = {
   events: { keySize: 0, valueSize: 0 },
   events_lost: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   tcp_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
-  state_claims: { keySize: 4, valueSize: 200 }, // key: __u32, value: struct state_claims
+  state_claims: { keySize: 4, valueSize: 192 }, // key: __u32
   accept_seen: { keySize: 4, valueSize: 16 }, // key: __u32, value: struct accept_seen
 } as const satisfies ObjectLayout;
