@@ -769,13 +769,16 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
  * recursion_misses).
  *
  * A claim is keyed by the run's frame address: the tracepoint calls both programs from the same
- * place, so their frames start at the same address for the same change, and at another for any
+ * place, so their frames start at the same address for the same change, and elsewhere for any
  * change that interrupts them (on the interrupt stack, or deeper on the same one). Runs at one
  * address never overlap (probes run with preemption disabled; an interruption is elsewhere), so a
- * claim still there when another run starts at its address is stale: one a lifecycle run nested in
- * a companion run left (the kernel skipped the companion for it); it is replaced. Stale claims live
- * on interrupt stacks, at the few depths TCP changes state in a softirq: CLAIM_SLOTS holds them and
- * the live ones (one per interrupted context); a claim pushed out for room is TC_CLAIM_EVICTED. */
+ * claim still there when another run starts at its address is stale: a lifecycle run nested in a
+ * companion run left it (the kernel skipped the companion for it). Stale claims are replaced by the
+ * next claim at their address and cleared by the next claim on their socket (a socket's changes
+ * never nest: they run under its lock), so one could hide a skipped change only if that change were
+ * on the same socket, with the same states, and every change between on that socket had been
+ * skipped too. CLAIM_SLOTS holds the live claims (one per interrupted context) and the stale ones;
+ * a claim pushed out for room is counted (TC_CLAIM_EVICTED). */
 #define CLAIM_SLOTS 8
 
 struct state_claim {
@@ -805,34 +808,37 @@ static __always_inline __u64 frame_address(void)
 	return frame;
 }
 
-/* The slot of the claim made at `frame` (CLAIM_SLOTS: none). */
-static __always_inline __u32 claim_at(struct state_claim *c, __u64 frame)
-{
-	for (__u32 i = 0; i < CLAIM_SLOTS; i++)
-		if (c[i].change && c[i].frame == frame)
-			return i;
-	return CLAIM_SLOTS;
-}
-
 static __always_inline int handle_state_claimed(struct sock *sk, int oldstate, int newstate, const bool direct)
 {
 	__u64 frame = frame_address();
 	__u32 zero = 0;
 	struct state_claim *c = bpf_map_lookup_elem(&state_claims, &zero);
 	if (c) {
-		__u32 i = claim_at(c, frame);
-		if (i >= CLAIM_SLOTS) {
-			for (i = 0; i < CLAIM_SLOTS; i++)
-				if (!c[i].change)
-					break;
+		/* One pass: the slot at this frame (a stale claim), else a free one; any other claim
+		 * on this socket is stale too (a socket's changes do not nest: they run under its lock). */
+		__u32 at = CLAIM_SLOTS, free = CLAIM_SLOTS;
+		for (__u32 i = 0; i < CLAIM_SLOTS; i++) {
+			if (!c[i].change) {
+				if (free == CLAIM_SLOTS)
+					free = i;
+			} else if (c[i].frame == frame) {
+				at = i;
+			} else if (c[i].sk == (__u64)sk) {
+				c[i].change = 0;
+				if (free == CLAIM_SLOTS)
+					free = i;
+			}
 		}
-		if (i >= CLAIM_SLOTS) {
-			i = bpf_get_prandom_u32() & (CLAIM_SLOTS - 1);
+		if (at == CLAIM_SLOTS)
+			at = free;
+		if (at == CLAIM_SLOTS) {
+			at = bpf_get_prandom_u32();
 			bump(TC_CLAIM_EVICTED);
 		}
-		c[i & (CLAIM_SLOTS - 1)].frame = frame;
-		c[i & (CLAIM_SLOTS - 1)].sk = (__u64)sk;
-		c[i & (CLAIM_SLOTS - 1)].change = change_of(oldstate, newstate);
+		at &= CLAIM_SLOTS - 1;
+		c[at].frame = frame;
+		c[at].sk = (__u64)sk;
+		c[at].change = change_of(oldstate, newstate);
 	}
 	return handle_state(sk, oldstate, newstate, direct);
 }
@@ -844,12 +850,14 @@ static __always_inline int handle_state_unclaimed(struct sock *sk, int oldstate,
 	struct state_claim *c = bpf_map_lookup_elem(&state_claims, &zero);
 	if (!c)
 		return 0;
-	__u32 i = claim_at(c, frame);
-	if (i < CLAIM_SLOTS) {
+	for (__u32 i = 0; i < CLAIM_SLOTS; i++) {
+		if (!c[i].change || c[i].frame != frame)
+			continue;
 		bool claimed = c[i].change == change_of(oldstate, newstate) && c[i].sk == (__u64)sk;
 		c[i].change = 0;
 		if (claimed)
 			return 0;
+		break;
 	}
 	bump(TC_NESTED_HANDLED);
 	return handle_state(sk, oldstate, newstate, direct);
