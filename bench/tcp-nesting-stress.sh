@@ -26,19 +26,22 @@ for line in sys.stdin:
       print(json.dumps({e['formatted']['key']: sum(v['value'] for v in e['formatted']['values']) for e in d})); sys.exit(0)" || true
 
 }
+ns=; apid=; sp=
+cleanup() { [ -n "$sp" ] && kill $sp 2>/dev/null; [ -n "$apid" ] && kill $apid 2>/dev/null; [ -n "$ns" ] && ip netns del $ns 2>/dev/null; true; }
+trap cleanup EXIT
 one() { # build-label build-dir
-  local port=$((20000 + RANDOM % 20000)) ns=fsnest$RANDOM$RANDOM
-  FLOWSCOPE_FLOW_INTERFACES='^lo$' "$2/bin/flowscope" agent --listen 127.0.0.1:$port --log-level error "${agent_args[@]}" >/dev/null 2>&1 & local apid=$!
+  local port=$((20000 + RANDOM % 20000)); ns=fsnest$RANDOM$RANDOM
+  FLOWSCOPE_FLOW_INTERFACES='^lo$' "$2/bin/flowscope" agent --listen 127.0.0.1:$port --log-level error "${agent_args[@]}" >/dev/null 2>&1 & apid=$!
   for _ in $(seq 100); do curl -sf 127.0.0.1:$port/healthz >/dev/null && break; sleep 0.2; done
   ip netns add $ns; ip -n $ns link set lo up
   ip netns exec $ns sh -c "echo $mask > /sys/class/net/lo/queues/rx-0/rps_cpus"
-  ip netns exec $ns "$bin" server 127.0.0.1 7000 1 >/dev/null 2>&1 & local sp=$!; sleep 0.4
+  ip netns exec $ns "$bin" server 127.0.0.1 7000 1 >/dev/null 2>&1 & sp=$!; sleep 0.4
   local c; c=$(ip netns exec $ns "$bin" churn 127.0.0.1 7000 $secs 2)
-  sleep 0.3; kill $sp; wait $sp 2>/dev/null || true; sleep 2.5
+  sleep 0.3; kill $sp; wait $sp 2>/dev/null || true; sp=; sleep 2.5
   local m; m=$(mktemp); curl -s 127.0.0.1:$port/metrics > "$m"
   local info; info=$(python3 "$here/test/support/prog_info.py" $(progs $apid))
   local cnt; cnt=$(counters $apid)
-  kill $apid; wait $apid 2>/dev/null || true; ip netns del $ns
+  kill $apid; wait $apid 2>/dev/null || true; apid=; ip netns del $ns; ns=
   M="$m" python3 - "$1" "$c" "$info" "$cnt" <<'PY'
 import json,os,re,sys
 label,churn,info,cnt=sys.argv[1],json.loads(sys.argv[2]),json.loads(sys.argv[3]),json.loads(sys.argv[4])
