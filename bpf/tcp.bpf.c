@@ -768,9 +768,11 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
  * lifecycle program for, whenever in its run they came (TC_NESTED_HANDLED: equal to its
  * recursion_misses).
  *
- * A claim is keyed by the run's frame address: the tracepoint calls both programs from the same
- * place, so their frames start at the same address for the same change, and elsewhere for any
- * change that interrupts them (on the interrupt stack, or deeper on the same one). Runs at one
+ * A claim is keyed by the run's context address: the tracepoint calls both programs from the same
+ * place, and the kernel's bpf_trace_run* puts the arguments it hands them (ctx) in its own frame, so
+ * ctx is the same address for both runs of one change, and elsewhere for any change that interrupts
+ * them (on the interrupt stack, or deeper on the same one). Not the programs' own frame pointer:
+ * a JIT may give each program a private stack. Runs at one
  * address never overlap (probes run with preemption disabled; an interruption is elsewhere), so a
  * claim still there when another run starts at its address is stale: a lifecycle run nested in a
  * companion run left it (the kernel skipped the companion for it). Stale claims are replaced by the
@@ -800,17 +802,9 @@ static __always_inline __u32 change_of(int oldstate, int newstate)
 	return ((__u32)oldstate & 0xff) << 8 | ((__u32)newstate & 0xff) | 0x10000;
 }
 
-/* The program's frame address (r10), as a number (a privileged program may keep addresses). */
-static __always_inline __u64 frame_address(void)
-{
-	__u64 frame;
-	asm volatile("%0 = r10" : "=r"(frame));
-	return frame;
-}
 
-static __always_inline int handle_state_claimed(struct sock *sk, int oldstate, int newstate, const bool direct)
+static __always_inline int handle_state_claimed(__u64 frame, struct sock *sk, int oldstate, int newstate, const bool direct)
 {
-	__u64 frame = frame_address();
 	__u32 zero = 0;
 	struct state_claim *c = bpf_map_lookup_elem(&state_claims, &zero);
 	if (c) {
@@ -843,9 +837,8 @@ static __always_inline int handle_state_claimed(struct sock *sk, int oldstate, i
 	return handle_state(sk, oldstate, newstate, direct);
 }
 
-static __always_inline int handle_state_unclaimed(struct sock *sk, int oldstate, int newstate, const bool direct)
+static __always_inline int handle_state_unclaimed(__u64 frame, struct sock *sk, int oldstate, int newstate, const bool direct)
 {
-	__u64 frame = frame_address();
 	__u32 zero = 0;
 	struct state_claim *c = bpf_map_lookup_elem(&state_claims, &zero);
 	if (!c)
@@ -866,7 +859,7 @@ static __always_inline int handle_state_unclaimed(struct sock *sk, int oldstate,
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_claimed(sk, oldstate, newstate, true);
+	return handle_state_claimed((__u64)ctx, sk, oldstate, newstate, true);
 }
 
 /* The companion: runs after the lifecycle program for every state change and handles the ones it
@@ -874,19 +867,19 @@ int BPF_PROG(tcp_state_btf, struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_nested_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_unclaimed(sk, oldstate, newstate, true);
+	return handle_state_unclaimed((__u64)ctx, sk, oldstate, newstate, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_state_raw, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_claimed(sk, oldstate, newstate, false);
+	return handle_state_claimed((__u64)ctx, sk, oldstate, newstate, false);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_state_nested, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_unclaimed(sk, oldstate, newstate, false);
+	return handle_state_unclaimed((__u64)ctx, sk, oldstate, newstate, false);
 }
 
 /* Classic tracepoint programs share one per-CPU guard (bpf_prog_active) with every kprobe and
