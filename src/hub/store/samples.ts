@@ -6,7 +6,7 @@
 // samples up into minutes and minutes into fives, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { COLUMNS, WIDTH, newSide, type Side } from '../graph/counters.js';
-import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSums } from './layout.js';
+import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
 import type { Window } from './store.js';
 
 export const MINUTE = 60_000;
@@ -203,11 +203,24 @@ export function sources(w: Window, rolledTo: number, samplesFloor: number, edges
   return { dense: build(false), hist: build(true), unique: slices.length === 1 && m <= a && a <= w.from && w.to <= b };
 }
 
+/**
+ * The row columns (Side layout indices) not zero in every row of the window: the others need no
+ * summing nor reading (a scan costs less than a column summed: most windows count no requests,
+ * and many no failures of some kinds, retransmits or resets).
+ */
+async function usedColumns(connection: DuckDBConnection, src: Sources): Promise<number[]> {
+  const r = await connection.runAndReadAll(`SELECT ${DENSE_NAMES.map((c) => `bool_or(${c} <> 0)`).join(', ')} FROM (${src.dense})`);
+  const row = r.getRows()[0] ?? [];
+  return DENSE.filter((_, k) => row[k] === true);
+}
+
 /** Sums a window per edge and side into `out` (with `counts`, the rows summed and the latest one's time too). */
 export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable, counts = false): Promise<void> {
-  const sums = counts ? `CAST(count(*) AS DOUBLE), CAST(max(t) AS DOUBLE), ${denseSums}` : denseSums;
+  const used = await usedColumns(connection, src);
+  const names = used.map((i) => COLUMNS[i]!);
+  const sums = [...(counts ? ['CAST(count(*) AS DOUBLE)', 'CAST(max(t) AS DOUBLE)'] : []), ...used.map(denseSum)].join(', ');
   const at = counts ? 4 : 2;
-  const denseSql = src.unique && !counts ? `SELECT edge, side, ${densePlain} FROM (${src.dense})` : `SELECT edge, side, ${sums} FROM (${src.dense}) GROUP BY edge, side`;
+  const denseSql = src.unique && !counts ? `SELECT edge, side${names.map((c) => `, ${c}`).join('')} FROM (${src.dense})` : `SELECT edge, side${sums ? `, ${sums}` : ''} FROM (${src.dense}) GROUP BY edge, side`;
   const dense = await connection.run(denseSql);
   out.reserve(dense.rowCount);
   let bases = new Int32Array(0);
@@ -217,7 +230,7 @@ export async function sumWindow(connection: DuckDBConnection, src: Sources, out:
     const n = chunk.rowCount;
     const edge = items(chunk.getColumnVector(0), n);
     const side = items(chunk.getColumnVector(1), n);
-    const cols = DENSE.map((_, i) => items(chunk.getColumnVector(at + i), n));
+    const cols = used.map((_, i) => items(chunk.getColumnVector(at + i), n));
     const count = counts ? items(chunk.getColumnVector(2), n) : undefined;
     const last = counts ? items(chunk.getColumnVector(3), n) : undefined;
     // Rows first, then one column at a time (each loop reads one kind of array: a fast loop).
@@ -229,7 +242,7 @@ export async function sumWindow(connection: DuckDBConnection, src: Sources, out:
       if (last) out.lastT[row] = last[r]!;
     }
     const values = out.values;
-    for (let i = 0; i < DENSE.length; i++) copyColumn(cols[i]!, n, bases, values, DENSE[i]!);
+    for (let i = 0; i < used.length; i++) copyColumn(cols[i]!, n, bases, values, used[i]!);
   }
   const hist = await connection.run(src.unique ? `SELECT edge, side, b, n FROM (${src.hist})` : `SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
   for (;;) {
