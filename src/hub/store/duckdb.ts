@@ -107,7 +107,7 @@ export class DuckStore {
   /** The times of the complete `fives` rows (those a late sample touched are taken out until made again). */
   readonly fives = new Set<number>();
   /** Most `fives` rows one maintenance makes (catching up after an upgrade or a pause, it does not hold the writer long). */
-  fivesPerMaintain = 15;
+  fivesPerMaintain = 5;
   /** Samples from this time on are still needed (live windows expire them by reading them back). */
   keepSamplesFrom: () => number = () => Infinity;
   readonly samplesMs: number;
