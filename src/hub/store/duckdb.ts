@@ -1,7 +1,8 @@
 // The embedded history: DuckDB in one file under --data. Interval-resolution samples for the last
-// hour, 1-minute roll-ups for the retention, 5-minute sums at each minute for as long as the
-// samples (what windows not ending now read: a row per edge and side per five minutes), finished hours exported to Parquet (readable by any
-// tool: one row per edge side and interval, both ends' identities as columns). Also kept here so
+// hour, 1-minute roll-ups for the retention, 5-minute sums at each minute's end for as long as the
+// samples (what windows not ending now read: a row per edge side per five minutes), finished
+// hours exported to Parquet (readable by any tool: one row per edge side and interval, both ends'
+// identities as columns). Also kept here so
 // that a restart loses nothing: the endpoint and edge dictionaries, the agent runs (what was
 // applied), the inbox (batches accepted but not yet joined) and the join's claims.
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
