@@ -4,7 +4,7 @@
 // subtracted). A query for a window that starts at (or just after) one of them and reaches the
 // newest samples is answered from memory; anything else goes to the store's history.
 import type { Logger } from 'pino';
-import { C, WIDTH } from '../graph/counters.js';
+import { C, WIDTH, sideCopy } from '../graph/counters.js';
 import type { FineTotals, FineVisitor } from '../graph/fine-totals.js';
 import type { DuckStore, SampleRow } from '../store/duckdb.js';
 import type { ResolvedEdge, Window } from '../store/store.js';
@@ -150,27 +150,31 @@ export class LiveWindows {
           adjusted.set(row, { array: NONE, at: -1 });
           continue;
         }
-        const copy = cur.array.slice(cur.at, cur.at + WIDTH);
+        const copy = sideCopy(cur.array, cur.at);
         const active = copy[C.active]!;
         for (let i = 0; i < WIDTH; i++) copy[i]! -= m.values[i]!;
         copy[C.active] = active;
         adjusted.set(row, { array: copy, at: 0 });
       }
     }
-    const side = (values: Float64Array, edge: number, s: number): [Float64Array, number] => {
+    // A side's row: adjusted, or the window's own (narrow or wide: see window.ts), or none.
+    const array = (edge: number, s: number): Float64Array => {
       const row = edge * 2 + s;
-      const a = adjusted.get(row);
-      if (a) return [a.array, a.at];
-      return w.rowCount(edge, s) > 0 ? [values, row * WIDTH] : [NONE, -1];
+      return (adjusted.size > 0 ? adjusted.get(row)?.array : undefined) ?? (w.rowCount(edge, s) > 0 ? w.rowArray(row) : NONE);
+    };
+    const at = (edge: number, s: number): number => {
+      const row = edge * 2 + s;
+      return (adjusted.size > 0 ? adjusted.get(row)?.at : undefined) ?? (w.rowCount(edge, s) > 0 ? w.rowAt(row) : -1);
     };
     const each = (visit: FineVisitor): number => {
-      const values = w.array();
       let n = 0;
       for (let edge = 0; edge < w.edges; edge++) {
         if (w.rowCount(edge, 0) === 0 && w.rowCount(edge, 1) === 0) continue;
-        const [c, ca] = side(values, edge, 0);
-        const [s, sa] = side(values, edge, 1);
+        const ca = at(edge, 0);
+        const sa = at(edge, 1);
         if (ca < 0 && sa < 0) continue;
+        const c = array(edge, 0);
+        const s = array(edge, 1);
         n++;
         visit(this.resolve(edge), c, ca, s, sa);
       }
