@@ -176,8 +176,10 @@ export class SlidingWindow {
     for (const s of list) {
       const row = s.edge * 2 + s.side;
       this.ensure(row);
-      if (this.slotOf[row]! > 0 || hasRequestColumns(s.values)) this.wide.set(s.values.subarray(0, WIDTH), this.widen(row));
-      else this.narrow.set(s.values.subarray(0, NARROW), row * NARROW);
+      if (this.slotOf[row]! > 0 || hasRequestColumns(s.values)) {
+        const at = this.widen(row); // before reading this.wide: widening may replace it
+        this.wide.set(s.values.subarray(0, WIDTH), at);
+      } else this.narrow.set(s.values.subarray(0, NARROW), row * NARROW);
       this.counts[row] = s.rows;
       this.lastT[row] = s.lastT;
     }
