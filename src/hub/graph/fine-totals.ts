@@ -1,6 +1,8 @@
 // A window's totals per fine edge, as the stores hand them to the graph without an object per edge:
 // each fine edge with traffic, and its sides' counters as (array, offset) pairs into the store's
 // own arrays (the live window's sums, or the rows DuckDB returned). Readers must not keep them.
+// A live window's row of a side without requests is narrow (counters.ts, narrowRows): read request
+// columns only through usedWidth, requestsAt, requestSide, quantileOfRows and sideCopy.
 import { sideCopy, type Side } from './counters.js';
 import type { EdgeTotals, FineTotals, ResolvedEdge } from '../store/store.js';
 

@@ -2,6 +2,7 @@
 // side, a row of counters. A view edge with one fine edge on a side points at that edge's row
 // where the store holds it (no copy); rows are copied and added only where fine edges meet. What
 // the graph, neighbourhood and diff answers are written from (before the store's next change).
+// A row pointed at may be a live window's narrow row (see fine-totals.ts).
 import { NARROW, WIDTH, isNarrow, sideCopy, usedWidth } from './counters.js';
 import type { FineTotals } from './fine-totals.js';
 import type { Filter } from './filter.js';
