@@ -80,12 +80,48 @@ export function newSide(): Side {
 
 const REQUEST_COUNT_AT = C.request + REQUEST_BUCKETS.length + 1;
 
+/** The columns before the request ones: all a narrow row holds. */
+export const NARROW = C.requests;
+
+const narrowArrays = new WeakSet<object>();
+
+/**
+ * An array of narrow rows (NARROW columns each, at row * NARROW): rows of an edge side without
+ * requests, as the live windows keep them (most edges carry none). A row of such an array reads
+ * as a row of WIDTH whose request columns are 0 only through the helpers here (usedWidth,
+ * requestsAt, requestSide, quantileOfRows, sideCopy): its request columns are the next row's.
+ */
+export function narrowRows(rows: number): Float64Array {
+  const a = new Float64Array(rows * NARROW);
+  narrowArrays.add(a);
+  return a;
+}
+
+/** True when `a` holds narrow rows (see narrowRows). */
+export function isNarrow(a: ArrayLike<number>): boolean {
+  return narrowArrays.has(a as object);
+}
+
 /**
  * How many of a row's columns can be non-zero: all of them when it counted requests, else only
  * the TCP columns before the request ones (most edges carry no requests: sums skip 43 zeros).
  */
 export function usedWidth(row: ArrayLike<number>, at = 0): number {
+  if (isNarrow(row)) return NARROW;
   return row[at + C.requests] === 0 && row[at + REQUEST_COUNT_AT] === 0 ? C.requests : WIDTH;
+}
+
+/** A row's request count (0 for a narrow row). */
+export function requestsAt(row: ArrayLike<number>, at: number): number {
+  return isNarrow(row) ? 0 : row[at + C.requests]!;
+}
+
+/** A row as a Side of its own (a narrow row's request columns 0). */
+export function sideCopy(row: Float64Array, at: number): Side {
+  if (!isNarrow(row)) return row.slice(at, at + WIDTH);
+  const out = newSide();
+  out.set(row.subarray(at, at + NARROW));
+  return out;
 }
 
 /** Adds `src` (times `weight`) into `dst`; gauges add too (several records of one interval make one edge). */
@@ -125,6 +161,7 @@ export function addTcpRecord(dst: Side, r: wire.TcpEdgeV1, weight = 1): void {
 /** Requests by status key (only keys with requests), from a side's row at `at`. */
 export function requestsByStatus(v: ArrayLike<number>, at: number): Record<string, number> {
   const out: Record<string, number> = {};
+  if (isNarrow(v)) return out;
   for (let i = 0; i < REQUEST_STATUSES.length; i++) {
     const n = v[at + C.statuses + i]!;
     if (n > 0) out[REQUEST_STATUSES[i]!] = round(n);
@@ -138,8 +175,8 @@ export function requestsByStatus(v: ArrayLike<number>, at: number): Record<strin
  * more (the other may not capture, or only some of its members do); -1 when neither saw any.
  */
 export function requestSide(c: ArrayLike<number>, ca: number, s: ArrayLike<number>, sa: number): 0 | 1 | -1 {
-  const rc = ca >= 0 ? c[ca + C.requests]! : 0;
-  const rs = sa >= 0 ? s[sa + C.requests]! : 0;
+  const rc = ca >= 0 ? requestsAt(c, ca) : 0;
+  const rs = sa >= 0 ? requestsAt(s, sa) : 0;
   if (!(rc > 0) && !(rs > 0)) return -1;
   return rc >= rs ? 0 : 1;
 }
@@ -200,6 +237,11 @@ export function quantileOrNull(q: number, d: Distribution | undefined): number |
 export function quantileOfRows(q: number, which: HistogramName, a: Float64Array, at: number, b: Float64Array, bt: number): number | null {
   const { bounds, at: col } = HISTOGRAMS[which];
   const n = bounds.length;
+  if (col >= NARROW) {
+    // A narrow row's request histogram is empty.
+    if (at >= 0 && isNarrow(a)) at = -1;
+    if (bt >= 0 && isNarrow(b)) bt = -1;
+  }
   const count = (at >= 0 ? a[at + col + n + 1]! : 0) + (bt >= 0 ? b[bt + col + n + 1]! : 0);
   if (!(count > 0)) return null;
   const rank = q * count;

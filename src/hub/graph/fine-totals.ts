@@ -1,7 +1,9 @@
 // A window's totals per fine edge, as the stores hand them to the graph without an object per edge:
 // each fine edge with traffic, and its sides' counters as (array, offset) pairs into the store's
 // own arrays (the live window's sums, or the rows DuckDB returned). Readers must not keep them.
-import { WIDTH, type Side } from './counters.js';
+// A live window's row of a side without requests is narrow (counters.ts, narrowRows): read request
+// columns only through usedWidth, requestsAt, requestSide, quantileOfRows and sideCopy.
+import { sideCopy, type Side } from './counters.js';
 import type { EdgeTotals, FineTotals, ResolvedEdge } from '../store/store.js';
 
 // The shapes are the store interface's (store.ts): named here too for the graph's code.
@@ -25,7 +27,7 @@ export function fineTotalsOf(totals: readonly EdgeTotals[]): FineTotals {
 /** The same totals as objects (what breakdown, history and alerting take): copies of the sides. */
 export function edgeTotalsOf(fine: FineTotals, select?: (e: ResolvedEdge) => boolean): EdgeTotals[] {
   const out: EdgeTotals[] = [];
-  const copy = (a: Float64Array, at: number): Side | undefined => (at < 0 ? undefined : a.slice(at, at + WIDTH));
+  const copy = (a: Float64Array, at: number): Side | undefined => (at < 0 ? undefined : sideCopy(a, at));
   fine.forEach((edge, c, ca, s, sa) => {
     if (!select || select(edge)) out.push({ edge, sides: [copy(c, ca), copy(s, sa)] });
   });

@@ -4,7 +4,7 @@
 // and SideView.
 import { FAIL_REASONS } from '../../model/edge.js';
 import { JsonBytesCache, JsonWriter } from '../../lib/json-writer.js';
-import { C, REQUEST_STATUSES, quantileOfRows, requestSide, round } from './counters.js';
+import { C, REQUEST_STATUSES, quantileOfRows, requestSide, requestsAt, round } from './counters.js';
 import type { ViewIndex } from './view-index.js';
 import { edgeRows, type ViewTotals } from './view-totals.js';
 
@@ -25,7 +25,7 @@ function side(w: JsonWriter, v: Float64Array, at: number): void {
   w.raw(',"resets_received":').number(round(v[at + C.resetsReceived]!));
   w.raw(',"rtt_p50_seconds":').secondsOrNull(quantileOfRows(0.5, 'rtt', v, at, NONE, -1));
   w.raw(',"rtt_p99_seconds":').secondsOrNull(quantileOfRows(0.99, 'rtt', v, at, NONE, -1));
-  if (v[at + C.requests]! > 0) {
+  if (requestsAt(v, at) > 0) {
     w.raw(',"requests":').number(round(v[at + C.requests]!));
     w.raw(',"request_errors":').number(round(v[at + C.requestErrors]!));
   }

@@ -2,7 +2,8 @@
 // side, a row of counters. A view edge with one fine edge on a side points at that edge's row
 // where the store holds it (no copy); rows are copied and added only where fine edges meet. What
 // the graph, neighbourhood and diff answers are written from (before the store's next change).
-import { WIDTH, usedWidth } from './counters.js';
+// A row pointed at may be a live window's narrow row (see fine-totals.ts).
+import { NARROW, WIDTH, isNarrow, sideCopy, usedWidth } from './counters.js';
 import type { FineTotals } from './fine-totals.js';
 import type { Filter } from './filter.js';
 import type { ViewIndex } from './view-index.js';
@@ -84,7 +85,7 @@ export class ViewTotals {
     let d = cur;
     if (!this.owned[pos * 2 + side]) {
       const [block, o] = this.rows.take();
-      block.set(dst.subarray(cur, cur + WIDTH), o);
+      block.set(dst.subarray(cur, cur + (isNarrow(dst) ? NARROW : WIDTH)), o);
       arrays[pos] = dst = block;
       offsets[pos] = d = o;
       this.owned[pos * 2 + side] = 1;
@@ -107,7 +108,9 @@ export class ViewTotals {
   side(pos: number, side: 0 | 1): Float64Array | undefined {
     const at = side === 0 ? this.clientAt[pos]! : this.serverAt[pos]!;
     if (at < 0) return undefined;
-    return (side === 0 ? this.clientArray[pos]! : this.serverArray[pos]!).subarray(at, at + WIDTH);
+    const array = side === 0 ? this.clientArray[pos]! : this.serverArray[pos]!;
+    // A narrow row (see counters.ts) is copied: its request columns are not there.
+    return isNarrow(array) ? sideCopy(array, at) : array.subarray(at, at + WIDTH);
   }
 
   /** View nodes with traffic (ends of the edges kept), in first-met order. */

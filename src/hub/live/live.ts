@@ -4,7 +4,7 @@
 // subtracted). A query for a window that starts at (or just after) one of them and reaches the
 // newest samples is answered from memory; anything else goes to the store's history.
 import type { Logger } from 'pino';
-import { C, WIDTH } from '../graph/counters.js';
+import { C, NARROW, WIDTH, isNarrow } from '../graph/counters.js';
 import type { FineTotals, FineVisitor } from '../graph/fine-totals.js';
 import type { DuckStore, SampleRow } from '../store/duckdb.js';
 import type { ResolvedEdge, Window } from '../store/store.js';
@@ -31,6 +31,30 @@ export interface LiveAnswer {
   lengthMs: number;
   /** Sample rows read back to start the answer later than the window. */
   adjustedRows: number;
+}
+
+/** Sums of WIDTH columns per row (edge * 2 + side) in one growing array (no array per row), and their sample counts. */
+class RowSums {
+  values = new Float64Array(64 * WIDTH);
+  rows: number[] = [];
+  /** Row to its offset in `values`. */
+  readonly offsets = new Map<number, number>();
+
+  /** The row's offset, zeros when new. */
+  at(row: number): number {
+    let at = this.offsets.get(row);
+    if (at === undefined) {
+      at = this.rows.length * WIDTH;
+      this.rows.push(0);
+      if (at + WIDTH > this.values.length) {
+        const values = new Float64Array(this.values.length * 2);
+        values.set(this.values);
+        this.values = values;
+      }
+      this.offsets.set(row, at);
+    }
+    return at;
+  }
 }
 
 export class LiveWindows {
@@ -119,19 +143,17 @@ export class LiveWindows {
         if (skip > max) break;
         if (skip === 0) return { totals: this.view(w), lengthMs: w.lengthMs, adjustedRows: 0 };
         // Samples between the window's start and the query's: read back, subtracted from copies.
-        const minus = new Map<number, { values: Float64Array; rows: number }>();
-        const entry = (edge: number, side: number): { values: Float64Array; rows: number } => {
-          const row = edge * 2 + side;
-          let m = minus.get(row);
-          if (!m) minus.set(row, (m = { values: new Float64Array(WIDTH), rows: 0 }));
-          return m;
-        };
+        const minus = new RowSums();
         await this.duck.scanSamples(start, q.from, {
-          bucket: (edge, side, column, n) => void (entry(edge, side).values[column]! += n),
+          bucket: (edge, side, column, n) => {
+            const at = minus.at(edge * 2 + side); // before reading values: a new row may replace them
+            minus.values[at + column]! += n;
+          },
           row: (_t, edge, side, v) => {
-            const m = entry(edge, side);
-            for (let i = 0; i < WIDTH; i++) m.values[i]! += v[i]!;
-            m.rows++;
+            const at = minus.at(edge * 2 + side);
+            const values = minus.values;
+            for (let i = 0; i < WIDTH; i++) values[at + i]! += v[i]!;
+            minus.rows[at / WIDTH]!++;
           },
         });
         if (w.version !== version || w.start !== start || this.duck.writeSeq !== seq) continue;
@@ -141,36 +163,41 @@ export class LiveWindows {
     return undefined;
   }
 
-  private view(w: SlidingWindow, minus?: Map<number, { values: Float64Array; rows: number }>): FineTotals {
+  private view(w: SlidingWindow, minus?: RowSums): FineTotals {
     const adjusted = new Map<number, { array: Float64Array; at: number }>();
     if (minus) {
-      for (const [row, m] of minus) {
+      // Each row's sums turn into the window's row less them, in place.
+      const values = minus.values;
+      for (const [row, at] of minus.offsets) {
         const cur = w.row(row >> 1, row & 1);
-        if (!cur || cur.rows <= m.rows) {
+        if (!cur || cur.rows <= minus.rows[at / WIDTH]!) {
           adjusted.set(row, { array: NONE, at: -1 });
           continue;
         }
-        const copy = cur.array.slice(cur.at, cur.at + WIDTH);
-        const active = copy[C.active]!;
-        for (let i = 0; i < WIDTH; i++) copy[i]! -= m.values[i]!;
-        copy[C.active] = active;
-        adjusted.set(row, { array: copy, at: 0 });
+        const narrow = isNarrow(cur.array);
+        for (let i = 0; i < WIDTH; i++) values[at + i] = (narrow && i >= NARROW ? 0 : cur.array[cur.at + i]!) - values[at + i]!;
+        values[at + C.active] = cur.array[cur.at + C.active]!;
+        adjusted.set(row, { array: values, at });
       }
     }
-    const side = (values: Float64Array, edge: number, s: number): [Float64Array, number] => {
+    // A side's row: adjusted, or the window's own (narrow or wide: see window.ts), or none.
+    const array = (edge: number, s: number): Float64Array => {
       const row = edge * 2 + s;
-      const a = adjusted.get(row);
-      if (a) return [a.array, a.at];
-      return w.rowCount(edge, s) > 0 ? [values, row * WIDTH] : [NONE, -1];
+      return (adjusted.size > 0 ? adjusted.get(row)?.array : undefined) ?? (w.rowCount(edge, s) > 0 ? w.rowArray(row) : NONE);
+    };
+    const at = (edge: number, s: number): number => {
+      const row = edge * 2 + s;
+      return (adjusted.size > 0 ? adjusted.get(row)?.at : undefined) ?? (w.rowCount(edge, s) > 0 ? w.rowAt(row) : -1);
     };
     const each = (visit: FineVisitor): number => {
-      const values = w.array();
       let n = 0;
       for (let edge = 0; edge < w.edges; edge++) {
         if (w.rowCount(edge, 0) === 0 && w.rowCount(edge, 1) === 0) continue;
-        const [c, ca] = side(values, edge, 0);
-        const [s, sa] = side(values, edge, 1);
+        const ca = at(edge, 0);
+        const sa = at(edge, 1);
         if (ca < 0 && sa < 0) continue;
+        const c = array(edge, 0);
+        const s = array(edge, 1);
         n++;
         visit(this.resolve(edge), c, ca, s, sa);
       }
