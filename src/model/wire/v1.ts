@@ -11,6 +11,7 @@ import type { FailReason, FlowDirection, Role } from '../edge.js';
 import { FAIL_REASONS } from '../edge.js';
 import type { FlowRecord, LifecycleRecord } from '../records.js';
 import type { Workload, WorkloadInfo } from '../workload.js';
+import type { TcpColumnsV1 } from './columns.js';
 
 export const WIRE_VERSION = 1 as const;
 
@@ -159,6 +160,12 @@ export interface BatchV1 {
   from: string;
   to: string;
   tcp: TcpEdgeV1[];
+  /**
+   * Addition: TCP records as columns (columns.ts), after those of `tcp`. Agents send this by
+   * default with `tcp` left out (a hub that does not know it refuses the batch naming `tcp`, and
+   * the agent then sends records).
+   */
+  tcp_columns?: TcpColumnsV1;
   flows: FlowEdgeV1[];
   drops: DropV1[];
   dns: DnsV1[];
@@ -210,3 +217,5 @@ export function failuresV1(failures: ArrayLike<number>): Partial<Record<FailReas
   }
   return out;
 }
+
+export * from './columns.js';

@@ -1,0 +1,262 @@
+// The columnar form of a batch's TCP records (an addition to wire v1): one array per field, the
+// strings and the workload ends in per-batch dictionaries referred to by index. A hub decodes it
+// without one object per record (JSON.parse makes a few long arrays of numbers) and reads the rows
+// by index through one reused record (TcpRows.at). Frequent fields are dense columns; rare ones
+// (failures, actual_peers, requests) are [row, value] pairs in the record form.
+import { CONNECT_BUCKETS, DURATION_BUCKETS, RTT_BUCKETS } from '../distribution.js';
+import type { FailReason, Role } from '../edge.js';
+import type { BatchV1, HistogramV1, RequestsV1, TcpEdgeV1, WorkloadV1 } from './v1.js';
+
+/** A histogram field over the rows that have it (rows ascending; counts: `rows.length` x buckets). */
+export interface HistogramColumnsV1 {
+  rows: number[];
+  counts: number[];
+  sum: number[];
+  count: number[];
+}
+
+export interface TcpColumnsV1 {
+  /** The strings the columns refer to (process, cgroup, peer, local_addrs, actual_peers' addr). */
+  strings: string[];
+  /** The ends `local` and `remote` refer to. */
+  ends: WorkloadV1[];
+  /** 0 client, 1 server; its length is the number of rows, every dense column has it too. */
+  role: number[];
+  process: number[];
+  /** -1: none. */
+  cgroup: number[];
+  peer: number[];
+  port: number[];
+  local: number[];
+  remote: number[];
+  /** Per row, how many local addresses; their string indexes follow one another in `local_addrs`. */
+  local_addr_count: number[];
+  local_addrs: number[];
+  opened: number[];
+  closed: number[];
+  active: number[];
+  bytes_sent: number[];
+  bytes_received: number[];
+  retransmits: number[];
+  resets_sent: number[];
+  resets_received: number[];
+  connect?: HistogramColumnsV1;
+  rtt?: HistogramColumnsV1;
+  duration?: HistogramColumnsV1;
+  /** [row, value] pairs, rows ascending. */
+  failures?: Array<[number, Partial<Record<FailReason, number>>]>;
+  actual_peers?: Array<[number, Array<{ addr: number; port: number; connections: number }>]>;
+  requests?: Array<[number, RequestsV1]>;
+}
+
+/** A batch as agents send it by default: its TCP records as columns (`tcp` absent or empty). */
+export type ColumnarBatchV1 = Omit<BatchV1, 'tcp'> & { tcp?: TcpEdgeV1[]; tcp_columns: TcpColumnsV1 };
+
+export const ROLES: readonly Role[] = ['client', 'server'];
+export const DENSE_COUNTERS = ['opened', 'closed', 'active', 'bytes_sent', 'bytes_received', 'retransmits', 'resets_sent', 'resets_received'] as const;
+export const HISTOGRAM_FIELDS = ['connect', 'rtt', 'duration'] as const;
+export const SPARSE_FIELDS = ['failures', 'actual_peers', 'requests'] as const;
+/** Buckets per row of each histogram field (the record form's layouts). */
+export const HISTOGRAM_BUCKETS: Readonly<Record<(typeof HISTOGRAM_FIELDS)[number], number>> = { connect: CONNECT_BUCKETS.length, rtt: RTT_BUCKETS.length, duration: DURATION_BUCKETS.length };
+
+/** The columns of these records (an agent's encoder). */
+export function tcpColumns(records: readonly TcpEdgeV1[]): TcpColumnsV1 {
+  const strings: string[] = [];
+  const stringIds = new Map<string, number>();
+  const str = (s: string): number => {
+    let id = stringIds.get(s);
+    if (id === undefined) stringIds.set(s, (id = strings.push(s) - 1));
+    return id;
+  };
+  const ends: WorkloadV1[] = [];
+  const endIds = new Map<string, number>();
+  const end = (w: WorkloadV1): number => {
+    const key = JSON.stringify(w);
+    let id = endIds.get(key);
+    if (id === undefined) endIds.set(key, (id = ends.push(w) - 1));
+    return id;
+  };
+  const n = records.length;
+  const dense = (): number[] => new Array<number>(n);
+  const c: TcpColumnsV1 = {
+    strings,
+    ends,
+    role: dense(),
+    process: dense(),
+    cgroup: dense(),
+    peer: dense(),
+    port: dense(),
+    local: dense(),
+    remote: dense(),
+    local_addr_count: dense(),
+    local_addrs: [],
+    opened: dense(),
+    closed: dense(),
+    active: dense(),
+    bytes_sent: dense(),
+    bytes_received: dense(),
+    retransmits: dense(),
+    resets_sent: dense(),
+    resets_received: dense(),
+  };
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    c.role[i] = r.role === 'server' ? 1 : 0;
+    c.process[i] = str(r.process);
+    c.cgroup[i] = r.cgroup === undefined ? -1 : str(r.cgroup);
+    c.peer[i] = str(r.peer);
+    c.port[i] = r.port;
+    c.local[i] = end(r.local);
+    c.remote[i] = end(r.remote);
+    const addrs = r.local_addrs ?? [];
+    c.local_addr_count[i] = addrs.length;
+    for (const a of addrs) c.local_addrs.push(str(a));
+    for (const k of DENSE_COUNTERS) c[k][i] = r[k];
+    for (const k of HISTOGRAM_FIELDS) {
+      const h = r[k];
+      if (!h) continue;
+      const hc = (c[k] ??= { rows: [], counts: [], sum: [], count: [] });
+      hc.rows.push(i);
+      for (const x of h.counts) hc.counts.push(x);
+      hc.sum.push(h.sum);
+      hc.count.push(h.count);
+    }
+    if (r.failures) (c.failures ??= []).push([i, r.failures]);
+    if (r.actual_peers) (c.actual_peers ??= []).push([i, r.actual_peers.map((p) => ({ addr: str(p.addr), port: p.port, connections: p.connections }))]);
+    if (r.requests) (c.requests ??= []).push([i, r.requests]);
+  }
+  return c;
+}
+
+/** The batch with its TCP records as columns. */
+export function columnarBatch(batch: BatchV1): ColumnarBatchV1 {
+  const { tcp, ...rest } = batch;
+  return { ...rest, tcp_columns: tcpColumns(tcp) };
+}
+
+/** A batch's TCP records by index. The record `at` returns is valid until the next call (it is reused). */
+export interface TcpRows {
+  readonly length: number;
+  /** Records share their ends (the same object for the same end): true for rows read from columns. */
+  readonly sharedEnds?: boolean;
+  at(i: number): TcpEdgeV1;
+}
+
+interface HistogramAt {
+  /** Per row, its position in the columns (-1: none). */
+  pos: Int32Array;
+  buckets: number;
+  columns: HistogramColumnsV1;
+  /** The reused histogram the row's record carries. */
+  out: HistogramV1;
+}
+
+/** Reads columns (already checked: see the hub's checkTcpColumns) as records, one reused record. */
+export class TcpColumnRows implements TcpRows {
+  readonly length: number;
+  readonly sharedEnds = true;
+  private readonly addrStart: Int32Array;
+  private readonly hist: Array<HistogramAt | undefined>;
+  private readonly sparse: Array<Map<number, unknown> | undefined>;
+  private readonly addrs: string[] = [];
+  private readonly r: TcpEdgeV1;
+
+  constructor(private readonly c: TcpColumnsV1) {
+    const n = (this.length = c.role.length);
+    this.addrStart = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) this.addrStart[i + 1] = this.addrStart[i]! + c.local_addr_count[i]!;
+    this.hist = HISTOGRAM_FIELDS.map((k) => {
+      const columns = c[k];
+      if (!columns || columns.rows.length === 0) return undefined;
+      const pos = new Int32Array(n).fill(-1);
+      columns.rows.forEach((row, j) => (pos[row] = j));
+      return { pos, buckets: HISTOGRAM_BUCKETS[k], columns, out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0), sum: 0, count: 0 } };
+    });
+    this.sparse = SPARSE_FIELDS.map((k) => {
+      const pairs = c[k] as Array<[number, unknown]> | undefined;
+      return pairs?.length ? new Map(pairs) : undefined;
+    });
+    this.r = { role: 'client', process: '', peer: '', port: 0, local: {}, remote: {}, local_addrs: this.addrs, opened: 0, closed: 0, active: 0, bytes_sent: 0, bytes_received: 0, retransmits: 0, resets_sent: 0, resets_received: 0 };
+  }
+
+  at(i: number): TcpEdgeV1 {
+    const c = this.c;
+    const s = c.strings;
+    const r = this.r;
+    r.role = ROLES[c.role[i]!]!;
+    r.process = s[c.process[i]!]!;
+    const cg = c.cgroup[i]!;
+    r.cgroup = cg < 0 ? undefined : s[cg];
+    r.peer = s[c.peer[i]!]!;
+    r.port = c.port[i]!;
+    r.local = c.ends[c.local[i]!]!;
+    r.remote = c.ends[c.remote[i]!]!;
+    const from = this.addrStart[i]!;
+    const to = this.addrStart[i + 1]!;
+    const addrs = this.addrs;
+    addrs.length = to - from;
+    for (let j = from; j < to; j++) addrs[j - from] = s[c.local_addrs[j]!]!;
+    r.opened = c.opened[i]!;
+    r.closed = c.closed[i]!;
+    r.active = c.active[i]!;
+    r.bytes_sent = c.bytes_sent[i]!;
+    r.bytes_received = c.bytes_received[i]!;
+    r.retransmits = c.retransmits[i]!;
+    r.resets_sent = c.resets_sent[i]!;
+    r.resets_received = c.resets_received[i]!;
+    r.connect = this.histogram(0, i);
+    r.rtt = this.histogram(1, i);
+    r.duration = this.histogram(2, i);
+    r.failures = this.sparse[0]?.get(i) as TcpEdgeV1['failures'];
+    const peers = this.sparse[1]?.get(i) as Array<{ addr: number; port: number; connections: number }> | undefined;
+    r.actual_peers = peers?.map((p) => ({ addr: s[p.addr]!, port: p.port, connections: p.connections }));
+    r.requests = this.sparse[2]?.get(i) as RequestsV1 | undefined;
+    return r;
+  }
+
+  private histogram(k: number, i: number): HistogramV1 | undefined {
+    const h = this.hist[k];
+    if (!h) return undefined;
+    const j = h.pos[i]!;
+    if (j < 0) return undefined;
+    const { counts, sum, count } = h.columns;
+    const out = h.out;
+    for (let b = 0, at = j * h.buckets; b < h.buckets; b++) out.counts[b] = counts[at + b]!;
+    out.sum = sum[j]!;
+    out.count = count[j]!;
+    return out;
+  }
+}
+
+/** The rows of `tcp`, then those of `columns`. */
+export function tcpRows(tcp: readonly TcpEdgeV1[], columns: TcpRows | undefined): TcpRows {
+  if (!columns || columns.length === 0) return { length: tcp.length, at: (i) => tcp[i]! };
+  if (tcp.length === 0) return columns;
+  return { length: tcp.length + columns.length, at: (i) => (i < tcp.length ? tcp[i]! : columns.at(i - tcp.length)) };
+}
+
+/** A batch's TCP records, whichever form they came in. */
+export function batchTcpRows(batch: BatchV1): TcpRows {
+  return tcpRows(batch.tcp ?? [], batch.tcp_columns && new TcpColumnRows(batch.tcp_columns));
+}
+
+/** A record of its own (a copy of the reused one). */
+export function copyRecord(r: TcpEdgeV1): TcpEdgeV1 {
+  const out: TcpEdgeV1 = { ...r };
+  for (const k of Object.keys(out) as Array<keyof TcpEdgeV1>) if (out[k] === undefined) delete out[k];
+  if (r.local_addrs) out.local_addrs = [...r.local_addrs];
+  for (const k of HISTOGRAM_FIELDS) {
+    const h = r[k];
+    if (h) out[k] = { counts: [...h.counts], sum: h.sum, count: h.count };
+  }
+  return out;
+}
+
+/** The batch in the record form (for a hub that does not know the columns). */
+export function recordBatch(batch: ColumnarBatchV1): BatchV1 {
+  const { tcp_columns, tcp, ...rest } = batch;
+  const rows = new TcpColumnRows(tcp_columns);
+  const out = [...(tcp ?? [])];
+  for (let i = 0; i < rows.length; i++) out.push(copyRecord(rows.at(i)));
+  return { ...rest, tcp: out };
+}
