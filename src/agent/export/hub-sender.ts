@@ -113,13 +113,18 @@ export class HubSender {
     const gz = gzipSync(JSON.stringify(this.columns ? columnarBatch(batch) : batch));
     this.queue.push({ seq: batch.seq, gz });
     this.bytes += gz.length;
+    this.trim();
+    this.wake?.();
+  }
+
+  /** Drops the oldest batches while over the buffer's bound (counted). */
+  private trim(): void {
     while (this.bytes > this.maxBufferBytes && this.queue.length > 1) {
       const old = this.queue.shift()!;
       this.bytes -= old.gz.length;
       this.stats.dropped++;
     }
     this.updateStats();
-    this.wake?.();
   }
 
   private updateStats(): void {
@@ -254,7 +259,8 @@ export class HubSender {
       this.bytes += gz.length - q.gz.length;
       q.gz = gz;
     }
-    this.updateStats();
+    // Records take more room than columns: the buffer's bound still holds.
+    this.trim();
   }
 
   private take(n: number): void {
