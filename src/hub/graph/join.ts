@@ -48,7 +48,6 @@ export interface JoinOptions {
 
 export const DEFAULT_JOIN: JoinOptions = { slackMs: 2_000, recentMs: 5 * 60_000, keepMs: 60 * 60_000 };
 
-const serverKey = (addr: string, port: number): string => `${addr}|${port}`;
 
 export class Joiner {
   readonly claims: { servers: ClaimIndex; clients: ClaimIndex };
@@ -86,6 +85,23 @@ export class Joiner {
     return id;
   }
 
+  /**
+   * A server's claim key, `addr|port`: one string per address and port, kept (a new string per
+   * record costs its allocation, and hashing it again at every look-up of the claims).
+   */
+  private readonly keys = new Map<string, Map<number, string>>();
+
+  private serverKey(addr: string, port: number): string {
+    let byPort = this.keys.get(addr);
+    if (!byPort) {
+      if (this.keys.size > 1_000_000) this.keys.clear();
+      this.keys.set(addr, (byPort = new Map()));
+    }
+    let key = byPort.get(port);
+    if (key === undefined) byPort.set(port, (key = `${addr}|${port}`));
+    return key;
+  }
+
   private localsOf(run: RunInfo, rows: wire.TcpRows): (r: wire.TcpEdgeV1) => number {
     const find = (r: wire.TcpEdgeV1): number => this.localEndpoint(run, r);
     return rows.sharedEnds ? batchLocals(find) : find;
@@ -113,9 +129,9 @@ export class Joiner {
       const endpoint = (locals[i] = local(r));
       if (!r.local_addrs?.length) continue;
       if (r.role === 'server') {
-        for (const a of r.local_addrs) this.claims.servers.claim(serverKey(a, r.port), endpoint, w.from, w.to, [r.peer], r.opened + r.active);
+        for (const a of r.local_addrs) this.claims.servers.claim(this.serverKey(a, r.port), endpoint, w.from, w.to, [r.peer], r.opened + r.active);
       } else {
-        const reached = r.actual_peers?.length ? r.actual_peers.map((p) => serverKey(p.addr, p.port)) : [serverKey(r.peer, r.port)];
+        const reached = r.actual_peers?.length ? r.actual_peers.map((p) => this.serverKey(p.addr, p.port)) : [this.serverKey(r.peer, r.port)];
         for (const a of r.local_addrs) this.claims.clients.claim(a, endpoint, w.from, w.to, reached, r.opened + r.active);
       }
     }
@@ -184,7 +200,7 @@ export class Joiner {
 
   private resolveServer(r: wire.TcpEdgeV1, addr: string, port: number, w: BatchWindow, view: wire.WorkloadV1): number {
     const mine = r.local_addrs ?? [];
-    const found = holders(this.claims.servers.get(serverKey(addr, port)), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
+    const found = holders(this.claims.servers.get(this.serverKey(addr, port)), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
     if (!found) return this.fallback(addr, view);
     this.resolved[found.match]++;
     // One listener holds an address and port at a time: the one that held it longest in the window.
@@ -192,7 +208,7 @@ export class Joiner {
   }
 
   private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): Array<{ endpoint: number; weight: number }> {
-    const mine = (r.local_addrs ?? []).map((a) => serverKey(a, r.port));
+    const mine = (r.local_addrs ?? []).map((a) => this.serverKey(a, r.port));
     const found = holders(this.claims.clients.get(r.peer), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.length === 0 || mine.some((k) => seen.has(k)));
     if (!found) return [{ endpoint: this.fallback(r.peer, r.remote), weight: 1 }];
     this.resolved[found.match]++;

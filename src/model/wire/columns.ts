@@ -151,38 +151,109 @@ interface HistogramAt {
   out: HistogramV1;
 }
 
+/** What a row reads besides its columns: set up once per batch. */
+interface RowIndex {
+  c: TcpColumnsV1;
+  hist: Array<HistogramAt | undefined>;
+  sparse: Array<Map<number, unknown> | undefined>;
+}
+
+/**
+ * The reused record: the fields every reader wants are set by `at`; histograms and the rare
+ * fields are read from the columns when asked for (the join's first pass does not).
+ */
+class ColumnRow implements TcpEdgeV1 {
+  role: Role = 'client';
+  process = '';
+  cgroup: string | undefined = undefined;
+  peer = '';
+  port = 0;
+  local: WorkloadV1 = {};
+  remote: WorkloadV1 = {};
+  local_addrs: string[] = [];
+  opened = 0;
+  closed = 0;
+  active = 0;
+  bytes_sent = 0;
+  bytes_received = 0;
+  retransmits = 0;
+  resets_sent = 0;
+  resets_received = 0;
+  /** The row this record is. */
+  i = 0;
+
+  constructor(private readonly x: RowIndex) {}
+
+  get connect(): HistogramV1 | undefined {
+    return this.histogram(0);
+  }
+
+  get rtt(): HistogramV1 | undefined {
+    return this.histogram(1);
+  }
+
+  get duration(): HistogramV1 | undefined {
+    return this.histogram(2);
+  }
+
+  get failures(): TcpEdgeV1['failures'] {
+    return this.x.sparse[0]?.get(this.i) as TcpEdgeV1['failures'];
+  }
+
+  get actual_peers(): TcpEdgeV1['actual_peers'] {
+    const peers = this.x.sparse[1]?.get(this.i) as Array<{ addr: number; port: number; connections: number }> | undefined;
+    const s = this.x.c.strings;
+    return peers?.map((p) => ({ addr: s[p.addr]!, port: p.port, connections: p.connections }));
+  }
+
+  get requests(): RequestsV1 | undefined {
+    return this.x.sparse[2]?.get(this.i) as RequestsV1 | undefined;
+  }
+
+  private histogram(k: number): HistogramV1 | undefined {
+    const h = this.x.hist[k];
+    if (!h) return undefined;
+    const j = h.pos[this.i]!;
+    if (j < 0) return undefined;
+    const { counts, sum, count } = h.columns;
+    const out = h.out;
+    for (let b = 0, at = j * h.buckets; b < h.buckets; b++) out.counts[b] = counts[at + b]!;
+    out.sum = sum[j]!;
+    out.count = count[j]!;
+    return out;
+  }
+}
+
 /** Reads columns (already checked: see the hub's checkTcpColumns) as records, one reused record. */
 export class TcpColumnRows implements TcpRows {
   readonly length: number;
   readonly sharedEnds = true;
   private readonly addrStart: Int32Array;
-  private readonly hist: Array<HistogramAt | undefined>;
-  private readonly sparse: Array<Map<number, unknown> | undefined>;
-  private readonly addrs: string[] = [];
-  private readonly r: TcpEdgeV1;
+  private readonly r: ColumnRow;
 
   constructor(private readonly c: TcpColumnsV1) {
     const n = (this.length = c.role.length);
     this.addrStart = new Int32Array(n + 1);
     for (let i = 0; i < n; i++) this.addrStart[i + 1] = this.addrStart[i]! + c.local_addr_count[i]!;
-    this.hist = HISTOGRAM_FIELDS.map((k) => {
+    const hist = HISTOGRAM_FIELDS.map((k) => {
       const columns = c[k];
       if (!columns || columns.rows.length === 0) return undefined;
       const pos = new Int32Array(n).fill(-1);
       columns.rows.forEach((row, j) => (pos[row] = j));
       return { pos, buckets: HISTOGRAM_BUCKETS[k], columns, out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0), sum: 0, count: 0 } };
     });
-    this.sparse = SPARSE_FIELDS.map((k) => {
+    const sparse = SPARSE_FIELDS.map((k) => {
       const pairs = c[k] as Array<[number, unknown]> | undefined;
       return pairs?.length ? new Map(pairs) : undefined;
     });
-    this.r = { role: 'client', process: '', peer: '', port: 0, local: {}, remote: {}, local_addrs: this.addrs, opened: 0, closed: 0, active: 0, bytes_sent: 0, bytes_received: 0, retransmits: 0, resets_sent: 0, resets_received: 0 };
+    this.r = new ColumnRow({ c, hist, sparse });
   }
 
   at(i: number): TcpEdgeV1 {
     const c = this.c;
     const s = c.strings;
     const r = this.r;
+    r.i = i;
     r.role = ROLES[c.role[i]!]!;
     r.process = s[c.process[i]!]!;
     const cg = c.cgroup[i]!;
@@ -193,7 +264,7 @@ export class TcpColumnRows implements TcpRows {
     r.remote = c.ends[c.remote[i]!]!;
     const from = this.addrStart[i]!;
     const to = this.addrStart[i + 1]!;
-    const addrs = this.addrs;
+    const addrs = r.local_addrs;
     addrs.length = to - from;
     for (let j = from; j < to; j++) addrs[j - from] = s[c.local_addrs[j]!]!;
     r.opened = c.opened[i]!;
@@ -204,27 +275,7 @@ export class TcpColumnRows implements TcpRows {
     r.retransmits = c.retransmits[i]!;
     r.resets_sent = c.resets_sent[i]!;
     r.resets_received = c.resets_received[i]!;
-    r.connect = this.histogram(0, i);
-    r.rtt = this.histogram(1, i);
-    r.duration = this.histogram(2, i);
-    r.failures = this.sparse[0]?.get(i) as TcpEdgeV1['failures'];
-    const peers = this.sparse[1]?.get(i) as Array<{ addr: number; port: number; connections: number }> | undefined;
-    r.actual_peers = peers?.map((p) => ({ addr: s[p.addr]!, port: p.port, connections: p.connections }));
-    r.requests = this.sparse[2]?.get(i) as RequestsV1 | undefined;
     return r;
-  }
-
-  private histogram(k: number, i: number): HistogramV1 | undefined {
-    const h = this.hist[k];
-    if (!h) return undefined;
-    const j = h.pos[i]!;
-    if (j < 0) return undefined;
-    const { counts, sum, count } = h.columns;
-    const out = h.out;
-    for (let b = 0, at = j * h.buckets; b < h.buckets; b++) out.counts[b] = counts[at + b]!;
-    out.sum = sum[j]!;
-    out.count = count[j]!;
-    return out;
   }
 }
 
@@ -240,16 +291,22 @@ export function batchTcpRows(batch: BatchV1): TcpRows {
   return tcpRows(batch.tcp ?? [], batch.tcp_columns && new TcpColumnRows(batch.tcp_columns));
 }
 
-/** A record of its own (a copy of the reused one). */
+/** A record's fields, in the record form's order. */
+const RECORD_KEYS: ReadonlyArray<keyof TcpEdgeV1> = ['role', 'process', 'cgroup', 'peer', 'port', 'local', 'remote', 'local_addrs', 'actual_peers', 'opened', 'closed', 'active', 'failures', 'bytes_sent', 'bytes_received', 'retransmits', 'resets_sent', 'resets_received', 'connect', 'rtt', 'duration', 'requests'];
+
+/** A record of its own (a copy of the reused one), with only the fields it has. */
 export function copyRecord(r: TcpEdgeV1): TcpEdgeV1 {
-  const out: TcpEdgeV1 = { ...r };
-  for (const k of Object.keys(out) as Array<keyof TcpEdgeV1>) if (out[k] === undefined) delete out[k];
+  const out: Record<string, unknown> = {};
+  for (const k of RECORD_KEYS) {
+    const v = r[k];
+    if (v !== undefined) out[k] = v;
+  }
   if (r.local_addrs) out.local_addrs = [...r.local_addrs];
   for (const k of HISTOGRAM_FIELDS) {
     const h = r[k];
     if (h) out[k] = { counts: [...h.counts], sum: h.sum, count: h.count };
   }
-  return out;
+  return out as unknown as TcpEdgeV1;
 }
 
 /** The batch in the record form (for a hub that does not know the columns). */
