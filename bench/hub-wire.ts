@@ -9,7 +9,7 @@ import { parseMessages } from '../src/hub/api/ingest-http.js';
 import { batchTcpRows, columnarBatch } from '../src/model/wire/columns.js';
 import type { BatchV1 } from '../src/model/wire/v1.js';
 import { cluster, intervalBatches, rng } from './hub-synthetic.js';
-import { fmt, median, table } from './support.js';
+import { cpuSeconds, fmt, median, table } from './support.js';
 
 const perBatch = Number(process.argv[2] ?? 2000);
 const rounds = Number(process.argv[3] ?? 7);
@@ -119,16 +119,17 @@ const results = new Map(variants.map((v) => [v.name, { bytes: 0, enc: [] as numb
 for (let r = 0; r < rounds; r++) {
   for (const v of r % 2 ? [...variants].reverse() : variants) {
     const res = results.get(v.name)!;
-    let t = process.hrtime.bigint();
+    // CPU time (this process's threads), not wall time: the machine may be shared.
+    let t = process.cpuUsage();
     const buf = v.encode();
-    res.enc.push(Number(process.hrtime.bigint() - t) / 1e3 / n);
+    res.enc.push((cpuSeconds(process.cpuUsage(t)) * 1e6) / n);
     res.bytes = buf.length;
-    t = process.hrtime.bigint();
+    t = process.cpuUsage();
     v.decode(buf);
-    res.dec.push(Number(process.hrtime.bigint() - t) / 1e3 / n);
+    res.dec.push((cpuSeconds(process.cpuUsage(t)) * 1e6) / n);
   }
 }
-console.log(`${n} TCP records per batch (one node's interval), ${rounds} rounds, alternating; medians (min-max)\n`);
+console.log(`${n} TCP records per batch (one node's interval), ${rounds} rounds, alternating; CPU µs per record, medians (min-max)\n`);
 const spread = (xs: number[]): string => `${fmt(median(xs), 2)} (${fmt(Math.min(...xs), 2)}-${fmt(Math.max(...xs), 2)})`;
 console.log(
   table(

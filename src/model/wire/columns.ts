@@ -69,11 +69,16 @@ export function tcpColumns(records: readonly TcpEdgeV1[]): TcpColumnsV1 {
     return id;
   };
   const ends: WorkloadV1[] = [];
-  const endIds = new Map<string, number>();
+  // By pod (most ends have one), then compared field by field: cheaper than a key string per end.
+  // The same end twice in the dictionary costs only room: past 32 ends under one name, no search.
+  const endIds = new Map<string, number[]>();
   const end = (w: WorkloadV1): number => {
-    const key = JSON.stringify(w);
-    let id = endIds.get(key);
-    if (id === undefined) endIds.set(key, (id = ends.push(w) - 1));
+    const key = w.pod ?? w.workload ?? w.service ?? w.container ?? '';
+    let ids = endIds.get(key);
+    if (!ids) endIds.set(key, (ids = []));
+    for (const id of ids) if (sameEnd(ends[id]!, w)) return id;
+    const id = ends.push(w) - 1;
+    if (ids.length < 32) ids.push(id);
     return id;
   };
   const n = records.length;
@@ -126,6 +131,23 @@ export function tcpColumns(records: readonly TcpEdgeV1[]): TcpColumnsV1 {
     if (r.requests) (c.requests ??= []).push([i, r.requests]);
   }
   return c;
+}
+
+const END_FIELDS = ['container', 'pod', 'namespace', 'workload', 'service', 'kind', 'workload_kind', 'image', 'version', 'node', 'zone'] as const;
+
+function sameEnd(a: WorkloadV1, b: WorkloadV1): boolean {
+  if (a === b) return true;
+  for (const k of END_FIELDS) if (a[k] !== b[k]) return false;
+  const la = a.labels;
+  const lb = b.labels;
+  if (!la || !lb) return la === lb;
+  let n = 0;
+  for (const k in la) {
+    if (la[k] !== lb[k]) return false;
+    n++;
+  }
+  for (const _ in lb) n--;
+  return n === 0;
 }
 
 /** The batch with its TCP records as columns. */
