@@ -5,7 +5,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Agent, fetch } from 'undici';
-import { columnarBatch, recordBatch, type BatchV1, type ColumnarBatchV1, type HelloV1 } from '../../model/wire/v1.js';
+import { columnarBatch, recordBatch, type BatchV1, type ColumnarBatchV1, type HelloV1 } from '../../model/wire/index.js';
 
 export interface HubSenderOptions {
   /** The hub's base URL, e.g. http://hub:4040. */

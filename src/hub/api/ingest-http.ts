@@ -1,6 +1,7 @@
 // POST /api/v1/ingest: an agent's messages as JSON (one message, or an array of them), gzip or
-// plain; a batch's TCP records as records or as columns (tcp_columns, checked column by column). A body that is too large is refused with 413 before it is read in full, one that does
-// not decode or validate with 400 naming the field; either way nothing changes.
+// plain; a batch's TCP records as records or as columns (tcp_columns, checked column by column).
+// A body that is too large is refused with 413 before it is read in full, one that does not
+// decode or validate with 400 naming the field; either way nothing changes.
 import type { IncomingMessage } from 'node:http';
 import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';

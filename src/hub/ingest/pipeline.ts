@@ -174,6 +174,8 @@ export class Ingest {
         continue;
       }
       const batch = m as wire.BatchV1;
+      // Records as columns come without `tcp` (parseMessages adds it; other callers may not).
+      batch.tcp ??= [];
       const to = Date.parse(batch.to);
       run.lastHeardMs = nowMs;
       run.lastTo = Math.max(run.lastTo, to);

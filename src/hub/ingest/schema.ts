@@ -148,7 +148,7 @@ export const batchSchema = z
     to: time,
     // Absent when the records come as columns (checked by checkTcpColumns: see columns-check.ts).
     tcp: z.array(tcpEdge).max(LIMITS.records).optional(),
-    tcp_columns: anObject.optional(),
+    tcp_columns: anObject.describe('TCP records as columns (wire v1 addition): see tcp_columns in the hub README and src/model/wire/columns.ts').optional(),
     flows: z.array(flowEdge).max(LIMITS.records),
     drops: z.array(drop).max(LIMITS.records),
     dns: z.array(dns).max(LIMITS.records),

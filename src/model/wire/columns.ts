@@ -4,50 +4,8 @@
 // by index through one reused record (TcpRows.at). Frequent fields are dense columns; rare ones
 // (failures, actual_peers, requests) are [row, value] pairs in the record form.
 import { CONNECT_BUCKETS, DURATION_BUCKETS, RTT_BUCKETS } from '../distribution.js';
-import type { FailReason, Role } from '../edge.js';
-import type { BatchV1, HistogramV1, RequestsV1, TcpEdgeV1, WorkloadV1 } from './v1.js';
-
-/** A histogram field over the rows that have it (rows ascending; counts: `rows.length` x buckets). */
-export interface HistogramColumnsV1 {
-  rows: number[];
-  counts: number[];
-  sum: number[];
-  count: number[];
-}
-
-export interface TcpColumnsV1 {
-  /** The strings the columns refer to (process, cgroup, peer, local_addrs, actual_peers' addr). */
-  strings: string[];
-  /** The ends `local` and `remote` refer to. */
-  ends: WorkloadV1[];
-  /** 0 client, 1 server; its length is the number of rows, every dense column has it too. */
-  role: number[];
-  process: number[];
-  /** -1: none. */
-  cgroup: number[];
-  peer: number[];
-  port: number[];
-  local: number[];
-  remote: number[];
-  /** Per row, how many local addresses; their string indexes follow one another in `local_addrs`. */
-  local_addr_count: number[];
-  local_addrs: number[];
-  opened: number[];
-  closed: number[];
-  active: number[];
-  bytes_sent: number[];
-  bytes_received: number[];
-  retransmits: number[];
-  resets_sent: number[];
-  resets_received: number[];
-  connect?: HistogramColumnsV1;
-  rtt?: HistogramColumnsV1;
-  duration?: HistogramColumnsV1;
-  /** [row, value] pairs, rows ascending. */
-  failures?: Array<[number, Partial<Record<FailReason, number>>]>;
-  actual_peers?: Array<[number, Array<{ addr: number; port: number; connections: number }>]>;
-  requests?: Array<[number, RequestsV1]>;
-}
+import type { Role } from '../edge.js';
+import type { BatchV1, HistogramColumnsV1, HistogramV1, RequestsV1, TcpColumnsV1, TcpEdgeV1, WorkloadV1 } from './v1.js';
 
 /** A batch as agents send it by default: its TCP records as columns (`tcp` absent or empty). */
 export type ColumnarBatchV1 = Omit<BatchV1, 'tcp'> & { tcp?: TcpEdgeV1[]; tcp_columns: TcpColumnsV1 };

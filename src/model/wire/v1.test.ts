@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { columnarBatch, failuresV1, histogramDeltaV1, histogramV1, recordBatch, workloadV1, type BatchV1, type HelloV1 } from './v1.js';
+import { failuresV1, histogramDeltaV1, histogramV1, workloadV1, type BatchV1, type HelloV1 } from './v1.js';
+import { columnarBatch, recordBatch } from './columns.js';
 import { CONNECT_BUCKETS, DNS_BUCKETS } from '../distribution.js';
 import { REQUEST_BUCKETS } from '../requests.js';
 import type { AgentCapabilities } from '../capabilities.js';

@@ -11,7 +11,6 @@ import type { FailReason, FlowDirection, Role } from '../edge.js';
 import { FAIL_REASONS } from '../edge.js';
 import type { FlowRecord, LifecycleRecord } from '../records.js';
 import type { Workload, WorkloadInfo } from '../workload.js';
-import type { TcpColumnsV1 } from './columns.js';
 
 export const WIRE_VERSION = 1 as const;
 
@@ -150,6 +149,51 @@ export interface LossesV1 {
   batches_dropped: number;
 }
 
+// TCP records as columns (an addition; the encoder and the reader are columns.ts): one array per
+// field, strings and ends in per-batch dictionaries referred to by index.
+
+/** A histogram field over the rows that have it (rows ascending; counts: `rows.length` x buckets). */
+export interface HistogramColumnsV1 {
+  rows: number[];
+  counts: number[];
+  sum: number[];
+  count: number[];
+}
+
+export interface TcpColumnsV1 {
+  /** The strings the columns refer to (process, cgroup, peer, local_addrs, actual_peers' addr). */
+  strings: string[];
+  /** The ends `local` and `remote` refer to. */
+  ends: WorkloadV1[];
+  /** 0 client, 1 server; its length is the number of rows, every dense column has it too. */
+  role: number[];
+  process: number[];
+  /** -1: none. */
+  cgroup: number[];
+  peer: number[];
+  port: number[];
+  local: number[];
+  remote: number[];
+  /** Per row, how many local addresses; their string indexes follow one another in `local_addrs`. */
+  local_addr_count: number[];
+  local_addrs: number[];
+  opened: number[];
+  closed: number[];
+  active: number[];
+  bytes_sent: number[];
+  bytes_received: number[];
+  retransmits: number[];
+  resets_sent: number[];
+  resets_received: number[];
+  connect?: HistogramColumnsV1;
+  rtt?: HistogramColumnsV1;
+  duration?: HistogramColumnsV1;
+  /** [row, value] pairs, rows ascending. */
+  failures?: Array<[number, Partial<Record<FailReason, number>>]>;
+  actual_peers?: Array<[number, Array<{ addr: number; port: number; connections: number }>]>;
+  requests?: Array<[number, RequestsV1]>;
+}
+
 export interface BatchV1 {
   v: 1;
   kind: 'batch';
@@ -217,5 +261,3 @@ export function failuresV1(failures: ArrayLike<number>): Partial<Record<FailReas
   }
   return out;
 }
-
-export * from './columns.js';
