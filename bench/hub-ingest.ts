@@ -1,7 +1,9 @@
 // Ingest: edge records per second the hub absorbs (accepted, joined, written to DuckDB), and the
 // hub's CPU per record, from simulated agents in a child process posting gzip JSON batches over
 // HTTP; end-to-end lag from a batch's arrival to its samples being written.
-//   node dist/bench/hub-ingest.js [pods] [edges] [intervals] [--paced]
+//   node dist/bench/hub-ingest.js [pods] [edges] [intervals] [--paced] [--records]
+// Batches carry their TCP records as columns (tcp_columns), as agents send them; --records sends
+// the record form (older agents).
 // Defaults: 10,000 pods on 100 nodes, 100,000 edges (200,000 side records per interval), 10 intervals.
 // Without --paced the intervals are posted back to back (throughput; the lag then includes the
 // queue); with --paced each interval is posted when it ends, as agents do (the steady-state lag).
@@ -13,11 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import pino from 'pino';
 import { startHub } from '../src/hub/hub.js';
+import { columnarBatch } from '../src/model/wire/columns.js';
 import { cluster, hello, intervalBatches, rng } from './hub-synthetic.js';
 import { cpuSeconds, fmt, median, table } from './support.js';
 
 const paced = process.argv.includes('--paced');
-const args = process.argv.filter((a) => a !== '--paced');
+const records = process.argv.includes('--records');
+const args = process.argv.filter((a) => a !== '--paced' && a !== '--records');
 const off = args[2] === '--agents' ? 1 : 0;
 const pods = Number(args[2 + off] ?? 10_000);
 const edges = Number(args[3 + off] ?? 100_000);
@@ -40,12 +44,12 @@ if (args[2] === '--agents') {
   };
   await post(gzipSync(JSON.stringify(Array.from({ length: c.nodes }, (_, n) => hello(c, n, intervalMs)))));
   const t0 = paced ? Date.now() : Date.now() - (intervals + 1) * intervalMs;
-  let records = 0;
+  let sent = 0;
   let sendMs = 0;
   for (let i = 1; i <= intervals; i++) {
     const bodies = intervalBatches(c, i, t0 + (i - 1) * intervalMs, t0 + i * intervalMs, r).map((b) => {
-      records += b.tcp.length;
-      return gzipSync(JSON.stringify(b));
+      sent += b.tcp.length;
+      return gzipSync(JSON.stringify(records ? b : columnarBatch(b)));
     });
     // Paced: each interval is sent once it has ended (its bodies made while it runs, as agents do).
     if (paced) await new Promise((r) => setTimeout(r, Math.max(0, t0 + i * intervalMs - Date.now())));
@@ -58,7 +62,7 @@ if (args[2] === '--agents') {
     );
     sendMs += Date.now() - started;
   }
-  process.send!({ records, sendMs });
+  process.send!({ records: sent, sendMs });
   process.exit(0);
 }
 
@@ -84,7 +88,7 @@ ingest.accept = async (messages, nowMs, raw) => {
 
 const cpu0 = process.cpuUsage();
 const wall0 = Date.now();
-const child = fork(fileURLToPath(import.meta.url), ['--agents', String(pods), String(edges), String(intervals), hub.url, ...(paced ? ['--paced'] : [])], { stdio: 'inherit' });
+const child = fork(fileURLToPath(import.meta.url), ['--agents', String(pods), String(edges), String(intervals), hub.url, ...(paced ? ['--paced'] : []), ...(records ? ['--records'] : [])], { stdio: 'inherit' });
 const sent = await new Promise<{ records: number; sendMs: number }>((resolve, reject) => {
   child.once('message', (m) => resolve(m as { records: number; sendMs: number }));
   child.once('exit', (code) => code && reject(new Error(`agents exited with ${code}`)));
@@ -100,7 +104,7 @@ await hub.close();
 rmSync(dir, { recursive: true, force: true });
 
 lags.sort((a, b) => a - b);
-console.log(`${fmt(pods)} pods on ${Math.round(pods / 100)} nodes, ${fmt(edges)} edges: ${fmt(sent.records)} side records in ${intervals} intervals (${fmt(sent.records / intervals)} per interval)\n`);
+console.log(`${fmt(pods)} pods on ${Math.round(pods / 100)} nodes, ${fmt(edges)} edges: ${fmt(sent.records)} side records in ${intervals} intervals (${fmt(sent.records / intervals)} per interval), TCP records as ${records ? 'records' : 'columns'}\n`);
 console.log(
   table([
     { measure: 'records per second, wall (accept + join + write)', value: fmt(sent.records / wall) },

@@ -8,4 +8,4 @@ export * from './edge.js';
 export * from './records.js';
 export * from './requests.js';
 export * from './workload.js';
-export * as wire from './wire/v1.js';
+export * as wire from './wire/index.js';

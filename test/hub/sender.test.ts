@@ -1,9 +1,11 @@
 // The agent's hub sender against a real hub: batches wait while the hub is away and arrive once;
-// a lost answer is resent and counted once; a full buffer drops the oldest and both sides say so.
+// a lost answer is resent and counted once; a full buffer drops the oldest and both sides say so;
+// TCP records go as columns, or as records to a hub that refuses columns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import pino from 'pino';
 import { HubSender } from '../../src/agent/export/hub-sender.js';
 import { batch, hello, tcp, type AgentRun } from './batches.js';
@@ -157,6 +159,56 @@ test('stopping sends the backlog at once, even in the middle of a long backoff',
     assert.equal(a.stats.sent, 5);
     assert.ok(Date.now() - started < 5000);
   } finally {
+    await hub.destroy();
+  }
+});
+
+test('a hub that does not read columns (an older hub) gets records: the buffered batches too, every count once', async () => {
+  const hub = await startTestHub();
+  // An older hub in front of this one: it refuses a batch without `tcp` as main's hub did before
+  // columns (400 naming `[i].tcp`, checked against that build) and passes record batches on.
+  let refused = 0;
+  let columnsSeen = 0;
+  const proxy = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const messages = JSON.parse(gunzipSync(body).toString('utf8')) as Array<{ kind: string; tcp?: unknown; tcp_columns?: unknown }>;
+      const at = messages.findIndex((m) => m.kind === 'batch' && m.tcp === undefined);
+      columnsSeen += messages.filter((m) => m.tcp_columns !== undefined).length;
+      if (at >= 0) {
+        refused++;
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `[${at}].tcp: Invalid input: expected array, received undefined`, field: `[${at}].tcp` }));
+        return;
+      }
+      void fetch(`${hub.url}${req.url}`, { method: 'POST', headers: req.headers as Record<string, string>, body }).then(async (r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text()));
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const a = new HubSender({ url, hello: () => hello(client), ...fast });
+  const b = new HubSender({ url, hello: () => hello(server), ...fast });
+  try {
+    const t0 = Date.now() - 30_000;
+    for (let i = 1; i <= 6; i++) {
+      const p = pairAt(i, t0 + i * 1000);
+      a.enqueue(p.c);
+      b.enqueue(p.s);
+    }
+    assert.equal(a.sendsColumns, true, 'columns by default');
+    a.start();
+    b.start();
+    await waitFor(() => a.stats.buffered === 0 && b.stats.buffered === 0, 15_000, 'every batch to be acknowledged');
+    await hub.settle();
+    assert.deepEqual(await edgeTotals(hub.url), { client: 21, server: 21, sides: ['client', 'server'] });
+    assert.equal(a.sendsColumns, false);
+    assert.equal(a.stats.rejected + b.stats.rejected, 0, 'nothing dropped');
+    assert.ok(refused >= 2 && columnsSeen >= 2, `each sender was refused once (${refused}, ${columnsSeen})`);
+  } finally {
+    await a.stop(100);
+    await b.stop(100);
+    proxy.close();
     await hub.destroy();
   }
 });

@@ -12,6 +12,7 @@ import { Ingest, DEFAULT_INGEST } from '../../src/hub/ingest/pipeline.js';
 import { HubMetrics } from '../../src/hub/metrics.js';
 import { EmbeddedStore } from '../../src/hub/store/embedded.js';
 import { C, COLUMNS, newSide } from '../../src/hub/graph/counters.js';
+import { wire } from '../../src/model/index.js';
 import { batch, hello, tcp, type AgentRun } from './batches.js';
 
 const log = pino({ level: 'silent' });
@@ -26,26 +27,33 @@ const start = new Date(Date.now() - 10 * MINUTE).toISOString();
 const client: AgentRun = { agent: 'node-a', node: 'node-a', zone: 'z1', start };
 const server: AgentRun = { agent: 'node-b', node: 'node-b', zone: 'z2', start };
 
-function pair(seq: number, t: number, opened: number) {
+type Form = (b: wire.BatchV1) => wire.BatchV1;
+/** Batches as agents send them: TCP records as columns (read back from their JSON, without `tcp`), or as records. */
+const FORMS: Record<string, Form> = {
+  records: (b) => b,
+  columns: (b) => JSON.parse(JSON.stringify(wire.columnarBatch(b))) as wire.BatchV1,
+};
+
+function pair(seq: number, t: number, opened: number, form: Form = FORMS.records!) {
   return [
     batch(client, seq, t - 1000, t, [tcp({ role: 'client', process: 'curl', peer: '10.0.0.2', port: 80, local_addrs: ['10.0.0.1'], opened, closed: opened, bytes_sent: 100 * opened })]),
     batch(server, seq, t - 1000, t, [tcp({ role: 'server', process: 'nginx', peer: '10.0.0.1', port: 80, local_addrs: ['10.0.0.2'], opened, closed: opened, bytes_received: 100 * opened })]),
-  ];
+  ].map(form);
 }
 
-test('batches are applied once, joined into one edge with both sides, and survive a restart', async () => {
+for (const [name, form] of Object.entries(FORMS)) test(`batches (TCP records as ${name}) are applied once, joined into one edge with both sides, and survive a restart`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-hub-store-'));
   try {
     let hub = await openHub(dir);
     const t0 = Date.now() - 5 * MINUTE;
-    const unknown = await hub.ingest.accept(pair(1, t0, 1));
+    const unknown = await hub.ingest.accept(pair(1, t0, 1, form));
     assert.equal(unknown.applied, 0);
     assert.equal(unknown.unknownRuns.length, 2, 'batches of runs without hello are refused until hello');
     await hub.ingest.accept([hello(client), hello(server)]);
-    let r = await hub.ingest.accept([...pair(1, t0, 3), ...pair(2, t0 + 1000, 4)]);
+    let r = await hub.ingest.accept([...pair(1, t0, 3, form), ...pair(2, t0 + 1000, 4, form)]);
     assert.equal(r.applied, 4);
     // A resend after a lost answer changes nothing.
-    r = await hub.ingest.accept(pair(2, t0 + 1000, 4));
+    r = await hub.ingest.accept(pair(2, t0 + 1000, 4, form));
     assert.equal(r.applied, 0);
     assert.equal(r.duplicates, 2);
     assert.equal(await hub.ingest.finalize(Date.now(), true), 4);
@@ -59,12 +67,12 @@ test('batches are applied once, joined into one edge with both sides, and surviv
     assert.equal(e!.sides[0]![C.opened], 7);
     assert.equal(e!.sides[1]![C.opened], 7);
     // Accepted but not joined yet when the hub stops: the inbox keeps it.
-    await hub.ingest.accept(pair(3, t0 + 2000, 5));
+    await hub.ingest.accept(pair(3, t0 + 2000, 5, form));
     await hub.ingest.saveClaims();
     await hub.duck.close();
 
     hub = await openHub(dir);
-    r = await hub.ingest.accept(pair(3, t0 + 2000, 5));
+    r = await hub.ingest.accept(pair(3, t0 + 2000, 5, form));
     assert.equal(r.duplicates, 2, 'the runs remember what was applied across a restart');
     assert.equal(hub.ingest.pendingBatches, 2, 'the inbox is replayed');
     await hub.ingest.finalize(Date.now(), true);

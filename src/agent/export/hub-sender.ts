@@ -2,10 +2,10 @@
 // when catching up. While the hub is away, batches wait in a bounded buffer (the oldest are
 // dropped, and counted, when it is full) and requests are retried with exponential backoff and
 // full jitter. A batch is resent as it was (same run and seq), so the hub applies it once.
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Agent, fetch } from 'undici';
-import type { BatchV1, HelloV1 } from '../../model/wire/v1.js';
+import { columnarBatch, recordBatch, type BatchV1, type ColumnarBatchV1, type HelloV1 } from '../../model/wire/index.js';
 
 export interface HubSenderOptions {
   /** The hub's base URL, e.g. http://hub:4040. */
@@ -23,6 +23,11 @@ export interface HubSenderOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   timeoutMs?: number;
+  /**
+   * TCP records as columns (wire v1's tcp_columns: cheaper for the hub; default). A hub that does
+   * not know them refuses the batch naming `tcp`: the sender then sends records from then on.
+   */
+  tcpColumns?: boolean;
   /** For tests. */
   random?: () => number;
 }
@@ -79,6 +84,7 @@ export class HubSender {
   private readonly random: () => number;
   private readonly dispatcher: Agent;
   private readonly authorization: string | undefined;
+  private columns: boolean;
   /** Connection problems already logged (by code): each is told once, then at debug level. */
   private readonly told = new Set<string>();
 
@@ -89,6 +95,12 @@ export class HubSender {
     this.maxBufferBytes = o.maxBufferBytes ?? 64 << 20;
     this.perRequest = o.maxBatchesPerRequest ?? 32;
     this.random = o.random ?? Math.random;
+    this.columns = o.tcpColumns ?? true;
+  }
+
+  /** Whether batches go with their TCP records as columns (false after a hub refused them). */
+  get sendsColumns(): boolean {
+    return this.columns;
   }
 
   /** The next request starts with a hello again (what it says changed). */
@@ -98,16 +110,21 @@ export class HubSender {
 
   /** Queues a batch (compressed now); drops the oldest when over the buffer's bound. */
   enqueue(batch: BatchV1): void {
-    const gz = gzipSync(JSON.stringify(batch));
+    const gz = gzipSync(JSON.stringify(this.columns ? columnarBatch(batch) : batch));
     this.queue.push({ seq: batch.seq, gz });
     this.bytes += gz.length;
+    this.trim();
+    this.wake?.();
+  }
+
+  /** Drops the oldest batches while over the buffer's bound (counted). */
+  private trim(): void {
     while (this.bytes > this.maxBufferBytes && this.queue.length > 1) {
       const old = this.queue.shift()!;
       this.bytes -= old.gz.length;
       this.stats.dropped++;
     }
     this.updateStats();
-    this.wake?.();
   }
 
   private updateStats(): void {
@@ -198,6 +215,11 @@ export class HubSender {
       this.needHello = true;
       return true;
     }
+    if (status === 400 && this.columns && refusedColumns(text)) {
+      this.o.log.warn('the hub does not take TCP records as columns (an older hub): sending records');
+      this.asRecords();
+      return true;
+    }
     if (status === 413 || status === 400) {
       if (batch.length > 1) {
         // Find the one at fault: send one at a time.
@@ -228,8 +250,31 @@ export class HubSender {
     this.o.log.debug({ code, buffered: this.queue.length }, 'hub unreachable; will retry');
   }
 
+  /** Sends records from now on, the buffered batches too (encoded again). */
+  private asRecords(): void {
+    this.columns = false;
+    for (const q of this.queue) {
+      const b = JSON.parse(gunzipSync(q.gz).toString('utf8')) as BatchV1 | ColumnarBatchV1;
+      const gz = 'tcp_columns' in b && b.tcp_columns ? gzipSync(JSON.stringify(recordBatch(b as ColumnarBatchV1))) : q.gz;
+      this.bytes += gz.length - q.gz.length;
+      q.gz = gz;
+    }
+    // Records take more room than columns: the buffer's bound still holds.
+    this.trim();
+  }
+
   private take(n: number): void {
     for (const q of this.queue.splice(0, n)) this.bytes -= q.gz.length;
     this.updateStats();
+  }
+}
+
+/** Whether a 400's answer is a hub's that wants the records (`tcp`) and does not read `tcp_columns`. */
+function refusedColumns(answer: string): boolean {
+  try {
+    const field = (JSON.parse(answer) as { field?: unknown }).field;
+    return typeof field === 'string' && /(^|[.\]])tcp$/.test(field);
+  } catch {
+    return false;
   }
 }

@@ -1,11 +1,13 @@
 // POST /api/v1/ingest: an agent's messages as JSON (one message, or an array of them), gzip or
-// plain. A body that is too large is refused with 413 before it is read in full, one that does
-// not decode or validate with 400 naming the field; either way nothing changes.
+// plain; a batch's TCP records as records or as columns (tcp_columns, checked column by column).
+// A body that is too large is refused with 413 before it is read in full, one that does not
+// decode or validate with 400 naming the field; either way nothing changes.
 import type { IncomingMessage } from 'node:http';
 import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { checkTcpColumns } from '../ingest/columns-check.js';
 import { bodySchema, describeIssues, LIMITS, type BatchIn, type HelloIn } from '../ingest/schema.js';
 import { ApiError } from './params.js';
 
@@ -70,7 +72,11 @@ function refinements(messages: Array<HelloIn | BatchIn>, inArray: boolean): void
     if (m.kind !== 'batch') return;
     const at = inArray ? `[${i}].` : '';
     if (Date.parse(m.from) > Date.parse(m.to)) throw new ApiError(400, `${at}from: must not be after to`, `${at}from`);
-    for (const [j, r] of m.tcp.entries()) {
+    if (m.tcp_columns !== undefined) {
+      const problem = checkTcpColumns(m.tcp_columns, `${at}tcp_columns`);
+      if (problem) throw new ApiError(400, problem.message, problem.field);
+    } else if (m.tcp === undefined) throw new ApiError(400, `${at}tcp: required (the records, or tcp_columns)`, `${at}tcp`);
+    for (const [j, r] of (m.tcp ?? []).entries()) {
       for (const end of ['local', 'remote'] as const) {
         const labels = r[end].labels;
         if (labels && Object.keys(labels).length > LIMITS.labels) throw new ApiError(400, `${at}tcp[${j}].${end}.labels: at most ${LIMITS.labels} labels`, `${at}tcp[${j}].${end}.labels`);
@@ -96,5 +102,6 @@ export function parseMessages(text: string): Array<HelloIn | BatchIn> {
   }
   const messages = (Array.isArray(json) ? json : [json]) as Array<HelloIn | BatchIn>;
   refinements(messages, Array.isArray(json));
+  for (const m of messages) if (m.kind === 'batch') m.tcp ??= [];
   return messages;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { wire } from '../../model/index.js';
+import { RTT_BUCKETS, wire } from '../../model/index.js';
 import { C } from './counters.js';
 import { CLIENT, EdgeDictionary, SERVER } from './edges.js';
 import { EndpointDictionary } from './endpoint.js';
@@ -144,4 +144,34 @@ test("a reporting process is one endpoint per identity: the same pod's process w
   assert.equal(endpoints.get(ids[5]!).node, 'node-z');
   assert.equal(endpoints.get(ids[6]!).cgroup, '/kubepods/x');
   assert.equal(endpoints.size, 6);
+});
+
+test('records sent as columns join into the same edges with the same counters as records', () => {
+  const pod = (name: string): wire.WorkloadV1 => ({ pod: name, namespace: 'shop', workload: name.split('-')[0], labels: { app: name.split('-')[0]! } });
+  const hist = (n: number): wire.HistogramV1 => ({ counts: RTT_BUCKETS.map((_, i) => (i === 2 ? n : 0)), sum: 0.01 * n, count: n });
+  const clients = [
+    record({ role: 'client', process: 'web', cgroup: '/pod-web-1', peer: '10.0.0.2', port: 80, local: pod('web-1'), remote: pod('api-1'), local_addrs: ['10.0.0.1'], opened: 3, failures: { refused: 1 } }),
+    record({ role: 'client', process: 'web', cgroup: '/pod-web-1', peer: '10.0.0.3', port: 80, local: pod('web-1'), remote: pod('api-2'), local_addrs: ['10.0.0.1'], opened: 2, rtt: hist(2) }),
+    record({ role: 'client', process: 'web', peer: '10.96.0.1', port: 80, local: pod('web-1'), remote: { service: 'api' }, local_addrs: ['10.0.0.1'], actual_peers: [{ addr: '10.0.0.2', port: 80, connections: 3 }, { addr: '10.0.0.3', port: 80, connections: 1 }], opened: 4, requests: { count: 9, errors: 1, by_status: { '2xx': 8, '5xx': 1 } } }),
+    record({ role: 'client', process: 'cron', peer: '93.184.216.34', port: 443, local: pod('cron-1'), remote: {}, local_addrs: ['10.0.0.4'] }),
+  ];
+  const servers = [
+    record({ role: 'server', process: 'api', peer: '10.0.0.1', port: 80, local: pod('api-1'), remote: pod('web-1'), local_addrs: ['10.0.0.2'], opened: 6 }),
+    record({ role: 'server', process: 'api', peer: '10.0.0.1', port: 80, local: pod('api-2'), remote: pod('web-1'), local_addrs: ['10.0.0.3'], opened: 3 }),
+  ];
+  for (const r of clients) for (const k of Object.keys(r) as Array<keyof wire.TcpEdgeV1>) if (r[k] === undefined) delete r[k];
+  const run = (columns: boolean): string[] => {
+    const { feed, resolve, describe } = setup();
+    const asSent = (b: wire.BatchV1): wire.BatchV1 => (columns ? { tcp: [], ...(JSON.parse(JSON.stringify(wire.columnarBatch(b))) as wire.ColumnarBatchV1) } : b);
+    const a = asSent(batch('node-a', 1, 0, clients));
+    const b = asSent(batch('node-b', 1, 0, servers));
+    if (columns) assert.equal(a.tcp.length, 0, 'the records came as columns');
+    feed(a);
+    feed(b);
+    return [...resolve(a), ...resolve(b)].map((c) => `${describe(c)} ${Array.from(c.values).join(',')}`).sort();
+  };
+  const records = run(false);
+  // Two client processes of web-1 (with and without a cgroup) share its address: the servers' sides are split between them.
+  assert.equal(records.length, 9);
+  assert.deepEqual(run(true), records);
 });

@@ -8,7 +8,7 @@
 //   4. an external endpoint: the address, named by its DNS name when an agent saw one.
 // NAT: a client that reached a service address names where its connections landed
 // (actual_peers); those backends are joined instead of the service address.
-import type { wire } from '../../model/index.js';
+import { wire } from '../../model/index.js';
 import { ClaimIndex, holders, type Candidate, type Match } from './claims.js';
 import { WIDTH, addTcpRecord, type Side } from './counters.js';
 import { CLIENT, SERVER, type EdgeDictionary, type SideIndex } from './edges.js';
@@ -48,7 +48,6 @@ export interface JoinOptions {
 
 export const DEFAULT_JOIN: JoinOptions = { slackMs: 2_000, recentMs: 5 * 60_000, keepMs: 60 * 60_000 };
 
-const serverKey = (addr: string, port: number): string => `${addr}|${port}`;
 
 export class Joiner {
   readonly claims: { servers: ClaimIndex; clients: ClaimIndex };
@@ -86,25 +85,53 @@ export class Joiner {
     return id;
   }
 
+  /**
+   * A server's claim key, `addr|port`: one string per address and port, kept (a new string per
+   * record costs its allocation, and hashing it again at every look-up of the claims).
+   */
+  private readonly keys = new Map<string, Map<number, string>>();
+
+  private serverKey(addr: string, port: number): string {
+    let byPort = this.keys.get(addr);
+    if (!byPort) {
+      if (this.keys.size > 1_000_000) this.keys.clear();
+      this.keys.set(addr, (byPort = new Map()));
+    }
+    let key = byPort.get(port);
+    if (key === undefined) byPort.set(port, (key = `${addr}|${port}`));
+    return key;
+  }
+
+  private localsOf(run: RunInfo, rows: wire.TcpRows): (r: wire.TcpEdgeV1) => number {
+    const find = (r: wire.TcpEdgeV1): number => this.localEndpoint(run, r);
+    return rows.sharedEnds ? batchLocals(find) : find;
+  }
+
   /** The reporting processes' endpoint ids of a batch's TCP records, in order (observe's, for resolve). */
-  localEndpoints(run: RunInfo, batch: wire.BatchV1): Int32Array {
-    const out = new Int32Array(batch.tcp.length);
-    for (let i = 0; i < out.length; i++) out[i] = this.localEndpoint(run, batch.tcp[i]!);
+  localEndpoints(run: RunInfo, batch: wire.BatchV1, rows = wire.batchTcpRows(batch)): Int32Array {
+    const out = new Int32Array(rows.length);
+    const local = this.localsOf(run, rows);
+    for (let i = 0; i < out.length; i++) out[i] = local(rows.at(i));
     return out;
   }
 
-  /** Registers what a batch says about who held which address (as soon as it arrives). */
-  observe(run: RunInfo, batch: wire.BatchV1, w: BatchWindow): Int32Array {
+  /**
+   * Registers what a batch says about who held which address (as soon as it arrives), and returns
+   * its local endpoints (localEndpoints). `rows`: the batch's TCP records (their record may be
+   * reused from row to row: nothing here keeps it).
+   */
+  observe(run: RunInfo, batch: wire.BatchV1, w: BatchWindow, rows = wire.batchTcpRows(batch)): Int32Array {
     for (const f of batch.flows) if (f.peer_dns) this.dnsNames.set(f.peer, f.peer_dns);
-    const locals = this.localEndpoints(run, batch);
-    for (let i = 0; i < batch.tcp.length; i++) {
-      const r = batch.tcp[i]!;
+    const locals = new Int32Array(rows.length);
+    const local = this.localsOf(run, rows);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows.at(i);
+      const endpoint = (locals[i] = local(r));
       if (!r.local_addrs?.length) continue;
-      const endpoint = locals[i]!;
       if (r.role === 'server') {
-        for (const a of r.local_addrs) this.claims.servers.claim(serverKey(a, r.port), endpoint, w.from, w.to, [r.peer], r.opened + r.active);
+        for (const a of r.local_addrs) this.claims.servers.claim(this.serverKey(a, r.port), endpoint, w.from, w.to, [r.peer], r.opened + r.active);
       } else {
-        const reached = r.actual_peers?.length ? r.actual_peers.map((p) => serverKey(p.addr, p.port)) : [serverKey(r.peer, r.port)];
+        const reached = r.actual_peers?.length ? r.actual_peers.map((p) => this.serverKey(p.addr, p.port)) : [this.serverKey(r.peer, r.port)];
         for (const a of r.local_addrs) this.claims.clients.claim(a, endpoint, w.from, w.to, reached, r.opened + r.active);
       }
     }
@@ -116,10 +143,11 @@ export class Joiner {
    * agents had time to report; `locals` is what observe returned). Their counters are views into
    * one array per batch (a Float64Array per contribution costs an allocation of its own).
    */
-  resolve(run: RunInfo, batch: wire.BatchV1, w: BatchWindow, locals = this.localEndpoints(run, batch)): Contribution[] {
+  resolve(run: RunInfo, batch: wire.BatchV1, w: BatchWindow, locals?: Int32Array, rows = wire.batchTcpRows(batch)): Contribution[] {
+    locals ??= this.localEndpoints(run, batch, rows);
     const byRow = new Map<number, Contribution>();
     const out: Contribution[] = [];
-    let slab = new Float64Array(Math.max(1, batch.tcp.length) * WIDTH);
+    let slab = new Float64Array(Math.max(1, rows.length) * WIDTH);
     let used = 0;
     const durMs = w.to - w.from;
     const add = (client: number, server: number, port: number, side: SideIndex, r: wire.TcpEdgeV1, weight: number): void => {
@@ -138,8 +166,8 @@ export class Joiner {
       }
       addTcpRecord(c.values, r, weight);
     };
-    for (let i = 0; i < batch.tcp.length; i++) {
-      const r = batch.tcp[i]!;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows.at(i);
       const local = locals[i]!;
       if (r.role === 'client') {
         if (!r.actual_peers?.length) {
@@ -172,7 +200,7 @@ export class Joiner {
 
   private resolveServer(r: wire.TcpEdgeV1, addr: string, port: number, w: BatchWindow, view: wire.WorkloadV1): number {
     const mine = r.local_addrs ?? [];
-    const found = holders(this.claims.servers.get(serverKey(addr, port)), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
+    const found = holders(this.claims.servers.get(this.serverKey(addr, port)), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
     if (!found) return this.fallback(addr, view);
     this.resolved[found.match]++;
     // One listener holds an address and port at a time: the one that held it longest in the window.
@@ -180,7 +208,7 @@ export class Joiner {
   }
 
   private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): Array<{ endpoint: number; weight: number }> {
-    const mine = (r.local_addrs ?? []).map((a) => serverKey(a, r.port));
+    const mine = (r.local_addrs ?? []).map((a) => this.serverKey(a, r.port));
     const found = holders(this.claims.clients.get(r.peer), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.length === 0 || mine.some((k) => seen.has(k)));
     if (!found) return [{ endpoint: this.fallback(r.peer, r.remote), weight: 1 }];
     this.resolved[found.match]++;
@@ -193,6 +221,24 @@ export class Joiner {
     this.claims.clients.prune(nowMs - this.options.keepMs);
     if (this.dnsNames.size > 1_000_000) this.dnsNames.clear();
   }
+}
+
+/**
+ * The endpoint of a record's process within one batch, by its end object (records read from
+ * columns share their batch's ends): a look-up by identity, then process and cgroup compared,
+ * before the join's own look-up (`find`).
+ */
+function batchLocals(find: (r: wire.TcpEdgeV1) => number): (r: wire.TcpEdgeV1) => number {
+  const byEnd = new Map<wire.WorkloadV1, Array<{ process: string; cgroup: string | undefined; id: number }>>();
+  return (r) => {
+    let known = byEnd.get(r.local);
+    if (known) {
+      for (const k of known) if (k.process === r.process && k.cgroup === r.cgroup) return k.id;
+    } else byEnd.set(r.local, (known = []));
+    const id = find(r);
+    known.push({ process: r.process, cgroup: r.cgroup, id });
+    return id;
+  };
 }
 
 function shares(candidates: Candidate[]): Array<{ endpoint: number; weight: number }> {

@@ -4,7 +4,7 @@
 // after maxWaitMs), so that both sides of a connection meet whatever order agents send in.
 import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import type { wire } from '../../model/index.js';
+import { wire } from '../../model/index.js';
 import { ClaimIndex } from '../graph/claims.js';
 import { EdgeDictionary, type FineEdge } from '../graph/edges.js';
 import { EndpointDictionary, type Endpoint } from '../graph/endpoint.js';
@@ -47,6 +47,8 @@ interface Pending {
   request: number;
   run: RunState;
   batch: wire.BatchV1;
+  /** Its TCP records, as records or read from its columns. */
+  rows: wire.TcpRows;
   /** The reporting processes' endpoint ids of its TCP records (the join's observe). */
   locals: Int32Array;
   from: number;
@@ -116,6 +118,8 @@ export class Ingest {
       const parsed = JSON.parse(text) as wire.MessageV1 | wire.MessageV1[];
       for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
         if (m.kind !== 'batch' || !wanted.has(`${m.run.agent}\u0000${m.run.start}\u0000${m.seq}`)) continue;
+        // Checked when it was accepted; records as columns come without `tcp`.
+        m.tcp ??= [];
         const run = ingest.runs.get(m.run.agent, m.run.start);
         if (!run) continue;
         ingest.queue(entry.id, run, m, entry.receivedMs);
@@ -139,8 +143,9 @@ export class Ingest {
   private queue(request: number, run: RunState, batch: wire.BatchV1, receivedMs: number): void {
     const from = Date.parse(batch.from);
     const to = Date.parse(batch.to);
-    const locals = this.joiner.observe(run, batch, { from, to });
-    this.pending.push({ request, run, batch, locals, from, to, receivedMs });
+    const rows = wire.batchTcpRows(batch);
+    const locals = this.joiner.observe(run, batch, { from, to }, rows);
+    this.pending.push({ request, run, batch, rows, locals, from, to, receivedMs });
     this.requestPending.set(request, (this.requestPending.get(request) ?? 0) + 1);
   }
 
@@ -169,6 +174,8 @@ export class Ingest {
         continue;
       }
       const batch = m as wire.BatchV1;
+      // Records as columns come without `tcp` (parseMessages adds it; other callers may not).
+      batch.tcp ??= [];
       const to = Date.parse(batch.to);
       run.lastHeardMs = nowMs;
       run.lastTo = Math.max(run.lastTo, to);
@@ -180,7 +187,7 @@ export class Ingest {
       this.queue(request, run, batch, nowMs);
       result.applied++;
       this.metrics.batches.inc({ agent: run.agent, result: 'applied' });
-      this.metrics.records.inc({ kind: 'tcp' }, batch.tcp.length);
+      this.metrics.records.inc({ kind: 'tcp' }, batch.tcp.length + (batch.tcp_columns?.role.length ?? 0));
       this.metrics.records.inc({ kind: 'flows' }, batch.flows.length);
       this.metrics.records.inc({ kind: 'drops' }, batch.drops.length);
       this.metrics.records.inc({ kind: 'dns' }, batch.dns.length);
@@ -259,7 +266,7 @@ export class Ingest {
     const before = { ...this.joiner.resolved };
     const seen = this.endpointSeen;
     for (const p of ready) {
-      for (const c of this.joiner.resolve(p.run, p.batch, { from: p.from, to: p.to }, p.locals)) {
+      for (const c of this.joiner.resolve(p.run, p.batch, { from: p.from, to: p.to }, p.locals, p.rows)) {
         contributions.push(c);
         const edge = this.edges.get(c.edge);
         if (!(seen[edge.client]! >= p.to)) seen[edge.client] = p.to;

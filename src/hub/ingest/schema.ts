@@ -27,7 +27,7 @@ const time = z.iso.datetime({ offset: true });
 // as the wire's record types, which are objects without an index signature.
 const anObject = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }) as unknown as z.ZodType<object>;
 
-const workload = z.object({
+export const workload = z.object({
   container: name.optional(),
   pod: name.optional(),
   namespace: name.optional(),
@@ -51,7 +51,14 @@ function histogram(layout: readonly number[], what: string) {
     .optional();
 }
 
-const failures = z.partialRecord(z.enum(FAIL_REASONS), count).optional();
+export const failures = z.partialRecord(z.enum(FAIL_REASONS), count).optional();
+
+export const requests = z.object({
+  count,
+  errors: count,
+  by_status: z.record(name, count).refine((r) => Object.keys(r).length <= LIMITS.statuses, `at most ${LIMITS.statuses} status keys`),
+  duration: histogram(REQUEST_BUCKETS, 'requests.duration'),
+});
 
 const tcpEdge = z.object({
   role: z.enum(['client', 'server']),
@@ -78,14 +85,7 @@ const tcpEdge = z.object({
   connect: histogram(CONNECT_BUCKETS, 'connect'),
   rtt: histogram(RTT_BUCKETS, 'rtt'),
   duration: histogram(DURATION_BUCKETS, 'duration'),
-  requests: z
-    .object({
-      count,
-      errors: count,
-      by_status: z.record(name, count).refine((r) => Object.keys(r).length <= LIMITS.statuses, `at most ${LIMITS.statuses} status keys`),
-      duration: histogram(REQUEST_BUCKETS, 'requests.duration'),
-    })
-    .optional(),
+  requests: requests.optional(),
 });
 
 const flowEdge = z.object({
@@ -146,7 +146,9 @@ export const batchSchema = z
     seq: z.number().int().min(1),
     from: time,
     to: time,
-    tcp: z.array(tcpEdge).max(LIMITS.records),
+    // Absent when the records come as columns (checked by checkTcpColumns: see columns-check.ts).
+    tcp: z.array(tcpEdge).max(LIMITS.records).optional(),
+    tcp_columns: anObject.describe('TCP records as columns (wire v1 addition): see tcp_columns in the hub README and src/model/wire/columns.ts').optional(),
     flows: z.array(flowEdge).max(LIMITS.records),
     drops: z.array(drop).max(LIMITS.records),
     dns: z.array(dns).max(LIMITS.records),
@@ -154,7 +156,8 @@ export const batchSchema = z
     connections: z.array(anObject).max(LIMITS.records).optional(),
     flow_records: z.array(anObject).max(LIMITS.records).optional(),
   })
-  .refine((b) => Date.parse(b.from) <= Date.parse(b.to), { message: 'from must not be after to', path: ['from'] });
+  .refine((b) => Date.parse(b.from) <= Date.parse(b.to), { message: 'from must not be after to', path: ['from'] })
+  .refine((b) => b.tcp !== undefined || b.tcp_columns !== undefined, { message: 'required (the records, or tcp_columns)', path: ['tcp'] });
 
 /** One message, or several in order (an agent catching up sends its backlog this way). */
 export const bodySchema = z.union([z.discriminatedUnion('kind', [helloSchema, batchSchema]), z.array(z.discriminatedUnion('kind', [helloSchema, batchSchema])).max(10_000)]);

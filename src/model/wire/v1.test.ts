@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { failuresV1, histogramDeltaV1, histogramV1, workloadV1, type BatchV1, type HelloV1 } from './v1.js';
+import { columnarBatch, recordBatch } from './columns.js';
 import { CONNECT_BUCKETS, DNS_BUCKETS } from '../distribution.js';
 import { REQUEST_BUCKETS } from '../requests.js';
 import type { AgentCapabilities } from '../capabilities.js';
@@ -97,6 +98,20 @@ test('batch v1 keeps its golden shape, built with the model helpers', () => {
     losses: { events: { ringbuf: 0 }, rolled_up: 0, flows: {}, batches_dropped: 0 },
   };
   matchesGolden('batch.json', batch);
+});
+
+test('a batch with its TCP records as columns keeps its golden shape and reads back as the same records', () => {
+  const batch = JSON.parse(readFileSync(golden('batch.json'), 'utf8')) as BatchV1;
+  const first = batch.tcp[0]!;
+  batch.tcp.push(
+    { ...first, role: 'server', process: 'payments', cgroup: '/kubepods/pod-aa', peer: '10.0.1.5', local: first.remote, remote: first.local, local_addrs: ['10.0.0.7', 'fd00::7'], failures: undefined, connect: undefined, requests: undefined },
+    { ...first, peer: '10.96.0.10', actual_peers: [{ addr: '10.0.0.7', port: 8080, connections: 3 }, { addr: '10.0.0.8', port: 8080, connections: 1 }], local_addrs: [], failures: undefined, requests: undefined },
+  );
+  for (const r of batch.tcp) for (const k of Object.keys(r) as Array<keyof typeof r>) if (r[k] === undefined) delete r[k];
+  const columnar = columnarBatch(batch);
+  assert.equal('tcp' in columnar, false, 'columns replace the records');
+  matchesGolden('batch-columns.json', columnar);
+  assert.deepEqual(recordBatch(JSON.parse(JSON.stringify(columnar))), batch);
 });
 
 test('histogram deltas: nothing observed is no histogram; a reading is the difference of counts and sums', () => {

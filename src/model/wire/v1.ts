@@ -149,6 +149,51 @@ export interface LossesV1 {
   batches_dropped: number;
 }
 
+// TCP records as columns (an addition; the encoder and the reader are columns.ts): one array per
+// field, strings and ends in per-batch dictionaries referred to by index.
+
+/** A histogram field over the rows that have it (rows ascending; counts: `rows.length` x buckets). */
+export interface HistogramColumnsV1 {
+  rows: number[];
+  counts: number[];
+  sum: number[];
+  count: number[];
+}
+
+export interface TcpColumnsV1 {
+  /** The strings the columns refer to (process, cgroup, peer, local_addrs, actual_peers' addr). */
+  strings: string[];
+  /** The ends `local` and `remote` refer to. */
+  ends: WorkloadV1[];
+  /** 0 client, 1 server; its length is the number of rows, every dense column has it too. */
+  role: number[];
+  process: number[];
+  /** -1: none. */
+  cgroup: number[];
+  peer: number[];
+  port: number[];
+  local: number[];
+  remote: number[];
+  /** Per row, how many local addresses; their string indexes follow one another in `local_addrs`. */
+  local_addr_count: number[];
+  local_addrs: number[];
+  opened: number[];
+  closed: number[];
+  active: number[];
+  bytes_sent: number[];
+  bytes_received: number[];
+  retransmits: number[];
+  resets_sent: number[];
+  resets_received: number[];
+  connect?: HistogramColumnsV1;
+  rtt?: HistogramColumnsV1;
+  duration?: HistogramColumnsV1;
+  /** [row, value] pairs, rows ascending. */
+  failures?: Array<[number, Partial<Record<FailReason, number>>]>;
+  actual_peers?: Array<[number, Array<{ addr: number; port: number; connections: number }>]>;
+  requests?: Array<[number, RequestsV1]>;
+}
+
 export interface BatchV1 {
   v: 1;
   kind: 'batch';
@@ -159,6 +204,12 @@ export interface BatchV1 {
   from: string;
   to: string;
   tcp: TcpEdgeV1[];
+  /**
+   * Addition: TCP records as columns (columns.ts), after those of `tcp`. Agents send this by
+   * default with `tcp` left out (a hub that does not know it refuses the batch naming `tcp`, and
+   * the agent then sends records).
+   */
+  tcp_columns?: TcpColumnsV1;
   flows: FlowEdgeV1[];
   drops: DropV1[];
   dns: DnsV1[];

@@ -1,0 +1,299 @@
+// The columnar form of a batch's TCP records (an addition to wire v1): one array per field, the
+// strings and the workload ends in per-batch dictionaries referred to by index. A hub decodes it
+// without one object per record (JSON.parse makes a few long arrays of numbers) and reads the rows
+// by index through one reused record (TcpRows.at). Frequent fields are dense columns; rare ones
+// (failures, actual_peers, requests) are [row, value] pairs in the record form.
+import { CONNECT_BUCKETS, DURATION_BUCKETS, RTT_BUCKETS } from '../distribution.js';
+import type { Role } from '../edge.js';
+import type { BatchV1, HistogramColumnsV1, HistogramV1, RequestsV1, TcpColumnsV1, TcpEdgeV1, WorkloadV1 } from './v1.js';
+
+/** A batch as agents send it by default: its TCP records as columns (`tcp` absent or empty). */
+export type ColumnarBatchV1 = Omit<BatchV1, 'tcp'> & { tcp?: TcpEdgeV1[]; tcp_columns: TcpColumnsV1 };
+
+export const ROLES: readonly Role[] = ['client', 'server'];
+export const DENSE_COUNTERS = ['opened', 'closed', 'active', 'bytes_sent', 'bytes_received', 'retransmits', 'resets_sent', 'resets_received'] as const;
+export const HISTOGRAM_FIELDS = ['connect', 'rtt', 'duration'] as const;
+export const SPARSE_FIELDS = ['failures', 'actual_peers', 'requests'] as const;
+/** Buckets per row of each histogram field (the record form's layouts). */
+export const HISTOGRAM_BUCKETS: Readonly<Record<(typeof HISTOGRAM_FIELDS)[number], number>> = { connect: CONNECT_BUCKETS.length, rtt: RTT_BUCKETS.length, duration: DURATION_BUCKETS.length };
+
+/** The columns of these records (an agent's encoder). */
+export function tcpColumns(records: readonly TcpEdgeV1[]): TcpColumnsV1 {
+  const strings: string[] = [];
+  const stringIds = new Map<string, number>();
+  const str = (s: string): number => {
+    let id = stringIds.get(s);
+    if (id === undefined) stringIds.set(s, (id = strings.push(s) - 1));
+    return id;
+  };
+  const ends: WorkloadV1[] = [];
+  // By pod (most ends have one), then compared field by field: cheaper than a key string per end.
+  // The same end twice in the dictionary costs only room: past 32 ends under one name, no search.
+  const endIds = new Map<string, number[]>();
+  const end = (w: WorkloadV1): number => {
+    const key = w.pod ?? w.workload ?? w.service ?? w.container ?? '';
+    let ids = endIds.get(key);
+    if (!ids) endIds.set(key, (ids = []));
+    for (const id of ids) if (sameEnd(ends[id]!, w)) return id;
+    const id = ends.push(w) - 1;
+    if (ids.length < 32) ids.push(id);
+    return id;
+  };
+  const n = records.length;
+  const dense = (): number[] => new Array<number>(n);
+  const c: TcpColumnsV1 = {
+    strings,
+    ends,
+    role: dense(),
+    process: dense(),
+    cgroup: dense(),
+    peer: dense(),
+    port: dense(),
+    local: dense(),
+    remote: dense(),
+    local_addr_count: dense(),
+    local_addrs: [],
+    opened: dense(),
+    closed: dense(),
+    active: dense(),
+    bytes_sent: dense(),
+    bytes_received: dense(),
+    retransmits: dense(),
+    resets_sent: dense(),
+    resets_received: dense(),
+  };
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    c.role[i] = r.role === 'server' ? 1 : 0;
+    c.process[i] = str(r.process);
+    c.cgroup[i] = r.cgroup === undefined ? -1 : str(r.cgroup);
+    c.peer[i] = str(r.peer);
+    c.port[i] = r.port;
+    c.local[i] = end(r.local);
+    c.remote[i] = end(r.remote);
+    const addrs = r.local_addrs ?? [];
+    c.local_addr_count[i] = addrs.length;
+    for (const a of addrs) c.local_addrs.push(str(a));
+    for (const k of DENSE_COUNTERS) c[k][i] = r[k];
+    for (const k of HISTOGRAM_FIELDS) {
+      const h = r[k];
+      if (!h) continue;
+      const hc = (c[k] ??= { rows: [], counts: [], sum: [], count: [] });
+      hc.rows.push(i);
+      for (const x of h.counts) hc.counts.push(x);
+      hc.sum.push(h.sum);
+      hc.count.push(h.count);
+    }
+    if (r.failures) (c.failures ??= []).push([i, r.failures]);
+    if (r.actual_peers) (c.actual_peers ??= []).push([i, r.actual_peers.map((p) => ({ addr: str(p.addr), port: p.port, connections: p.connections }))]);
+    if (r.requests) (c.requests ??= []).push([i, r.requests]);
+  }
+  return c;
+}
+
+const END_FIELDS = ['container', 'pod', 'namespace', 'workload', 'service', 'kind', 'workload_kind', 'image', 'version', 'node', 'zone'] as const;
+
+function sameEnd(a: WorkloadV1, b: WorkloadV1): boolean {
+  if (a === b) return true;
+  for (const k of END_FIELDS) if (a[k] !== b[k]) return false;
+  const la = a.labels;
+  const lb = b.labels;
+  if (!la || !lb) return la === lb;
+  let n = 0;
+  for (const k in la) {
+    if (la[k] !== lb[k]) return false;
+    n++;
+  }
+  for (const _ in lb) n--;
+  return n === 0;
+}
+
+/** The batch with its TCP records as columns. */
+export function columnarBatch(batch: BatchV1): ColumnarBatchV1 {
+  const { tcp, ...rest } = batch;
+  return { ...rest, tcp_columns: tcpColumns(tcp) };
+}
+
+/** A batch's TCP records by index. The record `at` returns is valid until the next call (it is reused). */
+export interface TcpRows {
+  readonly length: number;
+  /** Records share their ends (the same object for the same end): true for rows read from columns. */
+  readonly sharedEnds?: boolean;
+  at(i: number): TcpEdgeV1;
+}
+
+interface HistogramAt {
+  /** Per row, its position in the columns (-1: none). */
+  pos: Int32Array;
+  buckets: number;
+  columns: HistogramColumnsV1;
+  /** The reused histogram the row's record carries. */
+  out: HistogramV1;
+}
+
+/** What a row reads besides its columns: set up once per batch. */
+interface RowIndex {
+  c: TcpColumnsV1;
+  hist: Array<HistogramAt | undefined>;
+  sparse: Array<Map<number, unknown> | undefined>;
+}
+
+/**
+ * The reused record: the fields every reader wants are set by `at`; histograms and the rare
+ * fields are read from the columns when asked for (the join's first pass does not).
+ */
+class ColumnRow implements TcpEdgeV1 {
+  role: Role = 'client';
+  process = '';
+  cgroup: string | undefined = undefined;
+  peer = '';
+  port = 0;
+  local: WorkloadV1 = {};
+  remote: WorkloadV1 = {};
+  local_addrs: string[] = [];
+  opened = 0;
+  closed = 0;
+  active = 0;
+  bytes_sent = 0;
+  bytes_received = 0;
+  retransmits = 0;
+  resets_sent = 0;
+  resets_received = 0;
+  /** The row this record is. */
+  i = 0;
+
+  constructor(private readonly x: RowIndex) {}
+
+  get connect(): HistogramV1 | undefined {
+    return this.histogram(0);
+  }
+
+  get rtt(): HistogramV1 | undefined {
+    return this.histogram(1);
+  }
+
+  get duration(): HistogramV1 | undefined {
+    return this.histogram(2);
+  }
+
+  get failures(): TcpEdgeV1['failures'] {
+    return this.x.sparse[0]?.get(this.i) as TcpEdgeV1['failures'];
+  }
+
+  get actual_peers(): TcpEdgeV1['actual_peers'] {
+    const peers = this.x.sparse[1]?.get(this.i) as Array<{ addr: number; port: number; connections: number }> | undefined;
+    const s = this.x.c.strings;
+    return peers?.map((p) => ({ addr: s[p.addr]!, port: p.port, connections: p.connections }));
+  }
+
+  get requests(): RequestsV1 | undefined {
+    return this.x.sparse[2]?.get(this.i) as RequestsV1 | undefined;
+  }
+
+  private histogram(k: number): HistogramV1 | undefined {
+    const h = this.x.hist[k];
+    if (!h) return undefined;
+    const j = h.pos[this.i]!;
+    if (j < 0) return undefined;
+    const { counts, sum, count } = h.columns;
+    const out = h.out;
+    for (let b = 0, at = j * h.buckets; b < h.buckets; b++) out.counts[b] = counts[at + b]!;
+    out.sum = sum[j]!;
+    out.count = count[j]!;
+    return out;
+  }
+}
+
+/** Reads columns (already checked: see the hub's checkTcpColumns) as records, one reused record. */
+export class TcpColumnRows implements TcpRows {
+  readonly length: number;
+  readonly sharedEnds = true;
+  private readonly addrStart: Int32Array;
+  private readonly r: ColumnRow;
+
+  constructor(private readonly c: TcpColumnsV1) {
+    const n = (this.length = c.role.length);
+    this.addrStart = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) this.addrStart[i + 1] = this.addrStart[i]! + c.local_addr_count[i]!;
+    const hist = HISTOGRAM_FIELDS.map((k) => {
+      const columns = c[k];
+      if (!columns || columns.rows.length === 0) return undefined;
+      const pos = new Int32Array(n).fill(-1);
+      columns.rows.forEach((row, j) => (pos[row] = j));
+      return { pos, buckets: HISTOGRAM_BUCKETS[k], columns, out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0), sum: 0, count: 0 } };
+    });
+    const sparse = SPARSE_FIELDS.map((k) => {
+      const pairs = c[k] as Array<[number, unknown]> | undefined;
+      return pairs?.length ? new Map(pairs) : undefined;
+    });
+    this.r = new ColumnRow({ c, hist, sparse });
+  }
+
+  at(i: number): TcpEdgeV1 {
+    const c = this.c;
+    const s = c.strings;
+    const r = this.r;
+    r.i = i;
+    r.role = ROLES[c.role[i]!]!;
+    r.process = s[c.process[i]!]!;
+    const cg = c.cgroup[i]!;
+    r.cgroup = cg < 0 ? undefined : s[cg];
+    r.peer = s[c.peer[i]!]!;
+    r.port = c.port[i]!;
+    r.local = c.ends[c.local[i]!]!;
+    r.remote = c.ends[c.remote[i]!]!;
+    const from = this.addrStart[i]!;
+    const to = this.addrStart[i + 1]!;
+    const addrs = r.local_addrs;
+    addrs.length = to - from;
+    for (let j = from; j < to; j++) addrs[j - from] = s[c.local_addrs[j]!]!;
+    r.opened = c.opened[i]!;
+    r.closed = c.closed[i]!;
+    r.active = c.active[i]!;
+    r.bytes_sent = c.bytes_sent[i]!;
+    r.bytes_received = c.bytes_received[i]!;
+    r.retransmits = c.retransmits[i]!;
+    r.resets_sent = c.resets_sent[i]!;
+    r.resets_received = c.resets_received[i]!;
+    return r;
+  }
+}
+
+/** The rows of `tcp`, then those of `columns`. */
+export function tcpRows(tcp: readonly TcpEdgeV1[], columns: TcpRows | undefined): TcpRows {
+  if (!columns || columns.length === 0) return { length: tcp.length, at: (i) => tcp[i]! };
+  if (tcp.length === 0) return columns;
+  return { length: tcp.length + columns.length, at: (i) => (i < tcp.length ? tcp[i]! : columns.at(i - tcp.length)) };
+}
+
+/** A batch's TCP records, whichever form they came in. */
+export function batchTcpRows(batch: BatchV1): TcpRows {
+  return tcpRows(batch.tcp ?? [], batch.tcp_columns && new TcpColumnRows(batch.tcp_columns));
+}
+
+/** A record's fields, in the record form's order. */
+const RECORD_KEYS: ReadonlyArray<keyof TcpEdgeV1> = ['role', 'process', 'cgroup', 'peer', 'port', 'local', 'remote', 'local_addrs', 'actual_peers', 'opened', 'closed', 'active', 'failures', 'bytes_sent', 'bytes_received', 'retransmits', 'resets_sent', 'resets_received', 'connect', 'rtt', 'duration', 'requests'];
+
+/** A record of its own (a copy of the reused one), with only the fields it has. */
+export function copyRecord(r: TcpEdgeV1): TcpEdgeV1 {
+  const out: Record<string, unknown> = {};
+  for (const k of RECORD_KEYS) {
+    const v = r[k];
+    if (v !== undefined) out[k] = v;
+  }
+  if (r.local_addrs) out.local_addrs = [...r.local_addrs];
+  for (const k of HISTOGRAM_FIELDS) {
+    const h = r[k];
+    if (h) out[k] = { counts: [...h.counts], sum: h.sum, count: h.count };
+  }
+  return out as unknown as TcpEdgeV1;
+}
+
+/** The batch in the record form (for a hub that does not know the columns). */
+export function recordBatch(batch: ColumnarBatchV1): BatchV1 {
+  const { tcp_columns, tcp, ...rest } = batch;
+  const rows = new TcpColumnRows(tcp_columns);
+  const out = [...(tcp ?? [])];
+  for (let i = 0; i < rows.length; i++) out.push(copyRecord(rows.at(i)));
+  return { ...rest, tcp: out };
+}
