@@ -1,7 +1,7 @@
 // Requests, not just connections: HTTP/1.x and HTTP/2 (gRPC) per connection, TLS included, without
 // kprobes.
 //
-// Data: syscall tracepoints (read/write, readv/writev, sendto/recvfrom, sendmsg/recvmsg; sendfile
+// Data: syscall exit tracepoints (read/write, readv/writev, sendto/recvfrom, sendmsg/recvmsg; sendfile
 // counted without content), the file descriptor resolved to its TCP socket through the task's file
 // table. TLS: uprobes on OpenSSL's SSL_read/SSL_write and their _ex forms; the socket of an SSL
 // object is the one its own reads and writes go to (a syscall nested in the SSL call), or, for
@@ -101,23 +101,6 @@ enum src_kind {
 	SRC_NONE = 2, /* sendfile: counted, no content */
 	SRC_KERNEL = 3, /* a copy in a map (a deferred SSL_write): `avail` bytes of it */
 };
-
-/* A read or write in flight: its arguments at entry, its result at exit. */
-struct l7_args {
-	__u64 sk;
-	__u64 buf; /* flat buffer, or struct iovec array */
-	__u32 iovcnt;
-	__u8 kind; /* enum src_kind */
-	__u8 dir;
-	__u8 pad[2];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct l7_args);
-} l7_active SEC(".maps");
 
 /* An SSL_read/SSL_write in flight on a thread. */
 struct ssl_call {
@@ -1225,23 +1208,26 @@ int BPF_KRETPROBE(ssl_write_ex_exit, long ret)
 
 /* ---- syscalls ---- */
 
-struct sys_enter_ctx {
-	__u64 common;
-	__s64 nr;
-	__u64 args[6];
-};
-
 struct sys_exit_ctx {
 	__u64 common;
 	__s64 nr;
 	__s64 ret;
 };
 
-static __always_inline int data_enter(__u64 fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 dir)
+/* One read or write that returned `ret` bytes: its arguments are still in the task's user registers
+ * (a syscall does not change them), so one exit program does what an entry program storing them by
+ * thread did before (bench/RESULTS.md, "L7 capture cost": the entry hooks and the store cost more
+ * than the exit's own work). */
+static __always_inline int data_done(long ret, __u8 kind, __u8 dir, bool msg)
 {
+	if (ret <= 0)
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	if ((id >> 32) == targ_self_tgid)
 		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 fd = PT_REGS_PARM1_SYSCALL(regs), buf = PT_REGS_PARM2_SYSCALL(regs);
+	__u32 iovcnt = kind == SRC_IOV ? PT_REGS_PARM3_SYSCALL(regs) : 0;
 	struct sock *sk = fd_tcp_sock(fd);
 	if (!sk)
 		return 0;
@@ -1262,90 +1248,43 @@ static __always_inline int data_enter(__u64 fd, __u64 buf, __u32 iovcnt, __u8 ki
 		tls_socket_used(id, key, dir);
 		return 0;
 	}
-	struct l7_args *a = bpf_map_lookup_elem(&l7_active, &id);
-	if (a) {
-		a->sk = key;
-		a->buf = buf;
-		a->iovcnt = iovcnt;
-		a->kind = kind;
-		a->dir = dir;
-	} else {
-		struct l7_args n = {.sk = key, .buf = buf, .iovcnt = iovcnt, .kind = kind, .dir = dir};
-		bpf_map_update_elem(&l7_active, &id, &n, BPF_ANY);
+	if (msg) {
+		/* recvmsg/sendmsg(fd, msghdr, flags): the iovec array of the message header */
+		struct user_msghdr h;
+		if (bpf_probe_read_user(&h, sizeof(h), (void *)buf))
+			return 0;
+		buf = (__u64)h.msg_iov;
+		iovcnt = h.msg_iovlen;
 	}
-	return 0;
-}
-
-static __always_inline int data_exit(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct l7_args *a = bpf_map_lookup_elem(&l7_active, &id);
-	if (!a || !a->sk)
-		return 0;
-	struct l7_args args = *a;
-	a->sk = 0;
-	if (ret <= 0)
-		return 0;
-	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &args.sk);
-	if (!c)
-		return 0;
 	count(L7_C_SYSCALLS);
-	struct data dt = {.buf = args.buf, .total = ret, .iovcnt = args.iovcnt, .kind = args.kind, .dir = args.dir};
+	struct data dt = {.buf = buf, .total = ret, .iovcnt = iovcnt, .kind = kind, .dir = dir};
 	on_data(c, &dt, false);
 	if (c->tls)
-		tls_socket_used(id, args.sk, args.dir); /* found to be TLS just now */
+		tls_socket_used(id, key, dir); /* found to be TLS just now */
 	return 0;
 }
 
 /* read/write(fd, buf, count), recvfrom/sendto(fd, buf, len, ...) */
-SEC("tracepoint/syscalls/sys_enter_read")
-int l7_read_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], 0, SRC_FLAT, L7_DIR_RECEIVED); }
-SEC("tracepoint/syscalls/sys_enter_write")
-int l7_write_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], 0, SRC_FLAT, L7_DIR_SENT); }
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int l7_recvfrom_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], 0, SRC_FLAT, L7_DIR_RECEIVED); }
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int l7_sendto_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], 0, SRC_FLAT, L7_DIR_SENT); }
-/* readv/writev(fd, iov, iovcnt) */
-SEC("tracepoint/syscalls/sys_enter_readv")
-int l7_readv_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], SRC_IOV, L7_DIR_RECEIVED); }
-SEC("tracepoint/syscalls/sys_enter_writev")
-int l7_writev_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], SRC_IOV, L7_DIR_SENT); }
-
-/* recvmsg/sendmsg(fd, msghdr, flags): the iovec array of the message header */
-static __always_inline int msg_enter(__u64 fd, __u64 msg, __u8 dir)
-{
-	struct user_msghdr h;
-	if (bpf_probe_read_user(&h, sizeof(h), (void *)msg))
-		return 0;
-	return data_enter(fd, (__u64)h.msg_iov, h.msg_iovlen, SRC_IOV, dir);
-}
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int l7_recvmsg_enter(struct sys_enter_ctx *ctx) { return msg_enter(ctx->args[0], ctx->args[1], L7_DIR_RECEIVED); }
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int l7_sendmsg_enter(struct sys_enter_ctx *ctx) { return msg_enter(ctx->args[0], ctx->args[1], L7_DIR_SENT); }
-/* sendfile(out_fd, in_fd, offset, count): counted, the content is a file's */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int l7_sendfile_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], 0, 0, SRC_NONE, L7_DIR_SENT); }
-
 SEC("tracepoint/syscalls/sys_exit_read")
-int l7_read_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_read_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_FLAT, L7_DIR_RECEIVED, false); }
 SEC("tracepoint/syscalls/sys_exit_write")
-int l7_write_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_write_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_FLAT, L7_DIR_SENT, false); }
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int l7_recvfrom_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_recvfrom_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_FLAT, L7_DIR_RECEIVED, false); }
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int l7_sendto_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_sendto_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_FLAT, L7_DIR_SENT, false); }
+/* readv/writev(fd, iov, iovcnt) */
 SEC("tracepoint/syscalls/sys_exit_readv")
-int l7_readv_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_readv_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_IOV, L7_DIR_RECEIVED, false); }
 SEC("tracepoint/syscalls/sys_exit_writev")
-int l7_writev_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_writev_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_IOV, L7_DIR_SENT, false); }
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int l7_recvmsg_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_recvmsg_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_IOV, L7_DIR_RECEIVED, true); }
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int l7_sendmsg_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_sendmsg_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_IOV, L7_DIR_SENT, true); }
+/* sendfile(out_fd, in_fd, offset, count): counted, the content is a file's */
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int l7_sendfile_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_sendfile_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_NONE, L7_DIR_SENT, false); }
 
 /* ---- connections closing, processes coming and going ---- */
 
@@ -1429,8 +1368,6 @@ int l7_exit(void *ctx)
 	/* the thread's entries of the maps written in place (not LRU: an entry in use is never evicted) */
 	if (bpf_map_lookup_elem(&ssl_calls, &id))
 		bpf_map_delete_elem(&ssl_calls, &id);
-	if (bpf_map_lookup_elem(&l7_active, &id))
-		bpf_map_delete_elem(&l7_active, &id);
 	if ((__u32)id == (id >> 32)) /* the thread group leader: the process */
 		emit_proc(L7_REC_EXIT, id >> 32);
 	return 0;

@@ -751,7 +751,6 @@ export const l7ProcCodec: Codec<L7Proc> = { size: 40, decode: decodeL7Proc, enco
 export const layout = {
   l7_events: { keySize: 0, valueSize: 0 },
   ssl_calls: { keySize: 8, valueSize: 32 }, // key: __u64, value: struct ssl_call
-  l7_active: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct l7_args
   l7_conns: { keySize: 8, valueSize: 208 }, // key: __u64, value: struct l7_conn
   l7_cgroups: { keySize: 8, valueSize: 1 }, // key: __u64, value: __u8
   ssl_socks: { keySize: 16, valueSize: 8 }, // key: struct ssl_key, value: __u64
