@@ -1128,11 +1128,15 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 	count(L7_C_TLS_CALLS);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk = call.sk;
+	struct l7_conn *c = NULL; /* found with the cached binding: neither looked up nor bound again */
 	if (!sk) {
 		struct ssl_key k = {.ssl = call.ssl, .tgid = id >> 32};
 		__u64 *cached = bpf_map_lookup_elem(&ssl_socks, &k);
-		if (cached && bpf_map_lookup_elem(&l7_conns, cached))
-			sk = *cached;
+		if (cached) {
+			c = bpf_map_lookup_elem(&l7_conns, cached);
+			if (c)
+				sk = *cached;
+		}
 	}
 	if (!sk && dir == L7_DIR_RECEIVED) {
 		struct tls_last *tl = bpf_map_lookup_elem(&tls_last, &id);
@@ -1168,8 +1172,10 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 		}
 		return 0;
 	}
-	bind_ssl(call.ssl, sk);
-	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &sk);
+	if (!c) {
+		bind_ssl(call.ssl, sk);
+		c = bpf_map_lookup_elem(&l7_conns, &sk);
+	}
 	if (!c) {
 		count(L7_C_TLS_UNBOUND);
 		return 0;
