@@ -89,6 +89,8 @@ export interface LinkEventsStatus {
 }
 
 export interface FlowCapabilities {
+  /** The network namespace whose interfaces the classifier is on and whose drops are counted (null: the agent's own). */
+  namespace: { path: string; inode: number } | null;
   interfaces: InterfaceReport[];
   hiddenTrafficPossible: boolean;
   drops: { hook: string | null; fallbacks: string[]; reasons: string };

@@ -22,7 +22,8 @@ test('interfaces are attached when they appear and released when they go', async
       const t0 = Date.now();
       await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 2, 3000, 'both ends attached');
       console.log(`# round ${round}: attached ${Date.now() - t0} ms after creation`);
-      const caps = await agent.json<{ flows: { interfaces: Array<{ name: string; attached: boolean }> } }>('/capabilities');
+      const caps = await agent.json<{ flows: { namespace: unknown; interfaces: Array<{ name: string; attached: boolean }> } }>('/capabilities');
+      assert.equal(caps.flows.namespace, null, "an agent without --netns watches its own namespace");
       assert.deepEqual(caps.flows.interfaces.filter((i) => i.attached).map((i) => i.name).sort(), [`${prefix}a`, `${prefix}b`]);
       sh('ip', ['link', 'del', name]);
       await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 0, 3000, 'released after deletion');

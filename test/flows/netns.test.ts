@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { startAgent, type RunningAgent } from '../support/agent.js';
 import { commandExists, runCommand, sh, sleep, waitFor } from '../support/run.js';
 import { flowscopeBin } from '../support/paths.js';
@@ -74,6 +75,10 @@ before(async () => {
     n.agent = await startAgent(['--netns', `/run/netns/${n.ns}`, '--node-name', `node-${n.name}`, '--flow-interfaces', `^${PREFIX}`, ...mode]);
   }
   for (const n of nodes) await n.agent!.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 10_000, `node-${n.name}'s veth attached`);
+  for (const n of nodes) {
+    const caps = await n.agent!.json<{ flows: { namespace: { path: string; inode: number } | null } }>('/capabilities');
+    assert.deepEqual(caps.flows.namespace, { path: `/run/netns/${n.ns}`, inode: statSync(`/run/netns/${n.ns}`).ino }, `node-${n.name}'s /capabilities names its namespace`);
+  }
 });
 
 after(async () => {

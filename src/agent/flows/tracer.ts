@@ -240,7 +240,9 @@ export class FlowTracer {
 
   capabilities(): Omit<FlowCapabilities, 'dns' | 'records'> {
     const interfaces = this.interfaces.report();
+    const ns = this.options.netns;
     return {
+      namespace: ns ? { path: ns.path, inode: ns.inode } : null,
       interfaces,
       hiddenTrafficPossible: interfaces.some((i) => i.others?.some((o) => o.canHide)),
       drops: { hook: this.dropHook.program ?? null, fallbacks: this.dropHook.fallbacks, reasons: this.dropReader?.reasons.source ?? 'drops off' },
