@@ -1238,17 +1238,20 @@ static __always_inline int data_done(long ret, __u8 kind, __u8 dir, bool msg)
 	if (!sk)
 		return 0;
 	__u64 key = (__u64)sk;
-	struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (call && call->ssl) {
-		/* Inside SSL_read/SSL_write: this is the SSL object's socket, carrying ciphertext. */
-		call->sk = key;
-		struct l7_conn *c = conn_of(sk);
-		if (c)
-			c->tls = 1;
-		return 0;
-	}
 	struct l7_conn *c = conn_of(sk);
-	if (!c || c->proto == P_OTHER || c->proto == P_OFF)
+	if (!c)
+		return 0;
+	/* A connection found to carry HTTP in the clear is not an SSL object's: no SSL call to look for. */
+	if (c->tls || (c->proto != P_HTTP1 && c->proto != P_HTTP2)) {
+		struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
+		if (call && call->ssl) {
+			/* Inside SSL_read/SSL_write: this is the SSL object's socket, carrying ciphertext. */
+			call->sk = key;
+			c->tls = 1;
+			return 0;
+		}
+	}
+	if (c->proto == P_OTHER || c->proto == P_OFF)
 		return 0;
 	if (c->tls) {
 		tls_socket_used(id, key, dir);
