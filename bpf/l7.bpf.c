@@ -70,6 +70,19 @@ struct l7_dir_state {
 	__u8 pad[3];
 };
 
+/* The latest HTTP/1 request of a connection, held until its response ends: both go in one record. */
+struct l7_held_request {
+	__u64 ts_ns;
+	__u32 seq;
+	__u8 held; /* 1: a request is held */
+	__u8 dir;
+	__u8 method;
+	__u8 flags;
+	__u16 path_len;
+	__u8 pad[6];
+	char path[L7_PATH_MAX];
+};
+
 struct l7_conn {
 	__u8 proto;	/* enum l7_proto */
 	__u8 tls;	/* plaintext comes from OpenSSL; the syscalls carry ciphertext */
@@ -77,6 +90,7 @@ struct l7_conn {
 	__u8 pad[5];
 	__u64 head_bits; /* bit (request seq % 64): that request was HEAD (its response has no body) */
 	struct l7_dir_state d[2];
+	struct l7_held_request req;
 	struct l7_conn_info info;
 };
 
@@ -193,13 +207,12 @@ struct head_scan {
 	__u8 pad2[6];
 };
 
-/* Per-CPU scratch: the examined window of a message, and a record being built. */
+/* Per-CPU scratch: the examined window of a message, and an HTTP/2 record being built. */
 struct scratch {
 	__u8 win[4 * L7_WINDOW]; /* room past the window: the verifier bounds offset and length separately */
 	struct head_scan hs;
 	struct l7_h2_frame frame;
 	__u8 frame_slack[2 * L7_H2_CAPTURE]; /* read_at writes into frame.payload: same reason */
-	struct l7_request req;
 };
 
 struct {
@@ -212,6 +225,7 @@ struct {
 FLOWSCOPE_EXPORT_TYPE(struct l7_request, l7_request);
 FLOWSCOPE_EXPORT_TYPE(struct l7_response, l7_response);
 FLOWSCOPE_EXPORT_TYPE(struct l7_h2_frame, l7_h2_frame);
+FLOWSCOPE_EXPORT_TYPE(struct l7_exchange, l7_exchange);
 FLOWSCOPE_EXPORT_TYPE(struct l7_close, l7_close);
 FLOWSCOPE_EXPORT_TYPE(struct l7_proc, l7_proc);
 FLOWSCOPE_EXPORT_TYPE(enum l7_record_type, l7_record_type);
@@ -446,27 +460,87 @@ static __always_inline bool ends_last_chunk(const struct data *src, __u64 total)
 
 /* ---- records ---- */
 
-/* Ends the message in direction `dir`: a pending response is sent, ending at `end_ns`. */
+/* Sends the connection's held request by itself (another request came first, or the connection
+ * closes before its response). */
+static __always_inline void send_held(struct l7_conn *c)
+{
+	struct l7_held_request *h = &c->req;
+	if (!h->held)
+		return;
+	h->held = 0;
+	__u32 plen = h->path_len;
+	if (plen > L7_PATH_MAX)
+		plen = L7_PATH_MAX;
+	struct l7_request *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
+	if (!r) {
+		count(L7_C_RINGBUF_FULL);
+		return;
+	}
+	r->type = L7_REC_REQUEST;
+	r->dir = h->dir;
+	r->method = h->method;
+	r->flags = h->flags;
+	r->path_len = plen;
+	r->pad = 0;
+	r->seq = h->seq;
+	r->pad2 = 0;
+	r->ts_ns = h->ts_ns;
+	__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
+	__builtin_memcpy(r->path, h->path, L7_PATH_MAX);
+	bpf_ringbuf_submit(r, flowscope_rb_flags(&l7_events));
+}
+
+/* Ends the message in direction `dir`: a pending response is sent, ending at `end_ns`, in one record
+ * with its request when that is held. */
 static __always_inline void finish(struct l7_conn *c, __u8 dir, __u64 end_ns, __u8 extra)
 {
 	struct l7_dir_state *d = &c->d[dir & 1];
 	if (d->status) {
-		struct l7_response *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
-		if (!r) {
-			count(L7_C_RINGBUF_FULL);
+		__u32 seq = d->seq - 1;
+		__u8 flags = d->pending_flags | extra | (c->tls ? L7_F_TLS : 0);
+		struct l7_held_request *h = &c->req;
+		if (h->held && h->dir == (dir ^ 1) && h->seq == seq) {
+			h->held = 0;
+			struct l7_exchange *x = bpf_ringbuf_reserve(&l7_events, sizeof(*x), 0);
+			if (!x) {
+				count(L7_C_RINGBUF_FULL);
+			} else {
+				x->type = L7_REC_EXCHANGE;
+				x->dir = h->dir;
+				x->method = h->method;
+				x->req_flags = h->flags;
+				x->path_len = h->path_len;
+				x->status = d->status;
+				x->seq = seq;
+				x->resp_flags = flags;
+				x->pad[0] = x->pad[1] = x->pad[2] = 0;
+				x->req_ns = h->ts_ns;
+				x->head_ns = d->head_ns;
+				x->end_ns = end_ns;
+				__builtin_memcpy(&x->conn, &c->info, sizeof(x->conn));
+				__builtin_memcpy(x->path, h->path, L7_PATH_MAX);
+				bpf_ringbuf_submit(x, flowscope_rb_flags(&l7_events));
+			}
 		} else {
-			r->type = L7_REC_RESPONSE;
-			r->dir = dir;
-			r->flags = d->pending_flags | extra | (c->tls ? L7_F_TLS : 0);
-			r->pad = 0;
-			r->status = d->status;
-			r->pad2 = 0;
-			r->seq = d->seq - 1;
-			r->pad3 = 0;
-			r->head_ns = d->head_ns;
-			r->end_ns = end_ns;
-			__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
-			bpf_ringbuf_submit(r, flowscope_rb_flags(&l7_events));
+			if (h->held && h->dir == (dir ^ 1) && h->seq < seq)
+				send_held(c); /* an older request: the agent learns of it before this response */
+			struct l7_response *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
+			if (!r) {
+				count(L7_C_RINGBUF_FULL);
+			} else {
+				r->type = L7_REC_RESPONSE;
+				r->dir = dir;
+				r->flags = flags;
+				r->pad = 0;
+				r->status = d->status;
+				r->pad2 = 0;
+				r->seq = seq;
+				r->pad3 = 0;
+				r->head_ns = d->head_ns;
+				r->end_ns = end_ns;
+				__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
+				bpf_ringbuf_submit(r, flowscope_rb_flags(&l7_events));
+			}
 		}
 	}
 	d->status = 0;
@@ -663,11 +737,13 @@ static __always_inline bool is_tls_record(const __u8 *b)
 	return b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03 && b[2] <= 0x04;
 }
 
-/* Sends a request head whose method and path are in the window at `at`. */
-static __always_inline void emit_request(struct l7_conn *c, struct scratch *s, __u8 dir, __u8 method, __u32 path_start,
+/* Holds a request head whose method and path are in the window (sent with its response, or alone
+ * when the connection's previous request is still held). */
+static __always_inline void hold_request(struct l7_conn *c, struct scratch *s, __u8 dir, __u8 method, __u32 path_start,
 					 __u32 path_end, bool path_cut, __u64 now)
 {
-	struct l7_request *r = &s->req;
+	send_held(c);
+	struct l7_held_request *h = &c->req;
 	__u32 plen = path_end > path_start ? path_end - path_start : 0;
 	__u8 flags = c->tls ? L7_F_TLS : 0;
 	if (plen > L7_PATH_MAX) {
@@ -676,27 +752,19 @@ static __always_inline void emit_request(struct l7_conn *c, struct scratch *s, _
 	}
 	if (path_cut)
 		flags |= L7_F_PATH_TRUNCATED;
-	r->type = L7_REC_REQUEST;
-	r->dir = dir;
-	r->method = method;
-	r->flags = flags;
-	r->path_len = plen;
-	r->pad = 0;
-	r->seq = c->d[dir & 1].seq;
-	r->pad2 = 0;
-	r->ts_ns = now;
-	__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
+	h->dir = dir;
+	h->method = method;
+	h->flags = flags;
+	h->seq = c->d[dir & 1].seq;
+	h->ts_ns = now;
 	__u32 from = path_start & (L7_WINDOW - 1);
 	plen &= (L7_PATH_MAX * 2 - 1);
 	if (plen > L7_PATH_MAX)
 		plen = L7_PATH_MAX;
-	if (plen)
-		bpf_probe_read_kernel(r->path, plen, &s->win[from]);
-	__u32 size = offsetof(struct l7_request, path) + plen;
-	if (size > sizeof(*r))
-		size = sizeof(*r);
-	if (bpf_ringbuf_output(&l7_events, r, size, flowscope_rb_flags(&l7_events)))
-		count(L7_C_RINGBUF_FULL);
+	if (plen && bpf_probe_read_kernel(h->path, plen, &s->win[from]))
+		plen = 0;
+	h->path_len = plen;
+	h->held = 1;
 }
 
 /* One HTTP/1 message head at offset `off` of the window: sent, and its body's framing followed.
@@ -745,7 +813,7 @@ __noinline __s64 http1_message(struct l7_conn *c, const struct data *dt, __u64 o
 	if (method) {
 		bool chunked = hp->chunked, has_cl = hp->has_cl;
 		__u64 cl = hp->content_length;
-		emit_request(c, s, dir, method, at + mlen, path_end, cut, dt->now);
+		hold_request(c, s, dir, method, at + mlen, path_end, cut, dt->now);
 		__u32 seq = d->seq;
 		if (method == L7_M_HEAD)
 			c->head_bits |= 1ULL << (seq & 63);
@@ -1325,6 +1393,7 @@ static __always_inline int on_state(struct sock *sk, int newstate)
 			finish(c, 0, c->d[0].last_ns, L7_F_END_AT_CLOSE);
 		if (c->d[1].status)
 			finish(c, 1, c->d[1].last_ns, L7_F_END_AT_CLOSE);
+		send_held(c); /* a request that got no response */
 		struct l7_close *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
 		if (r) {
 			__builtin_memset(r, 0, sizeof(*r));
