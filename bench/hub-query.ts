@@ -5,11 +5,14 @@
 //
 //   node dist/bench/hub-query.js compare DIR_A DIST_A DIR_B DIST_B [rounds]
 //   node dist/bench/hub-query.js prepare DIR DIST [pods] [edges] [interval-seconds] [request-share]
+//   node dist/bench/hub-query.js catch-up DIR DIST
 //
 // DIST is a build's dist/ directory (this one: dist). `prepare` writes a data directory with that
 // build's own store: the dictionaries come from real ingest (one interval through accept and the
 // join), the rest of the hour is written as the join's output, then rolled up and exported as the
-// running hub does. `compare` starts one hub per build on its directory, with its clock at the end
+// running hub does. `catch-up` opens a prepared directory with a build and runs its maintenance
+// to the end (what a hub upgraded in place does over its first minutes: e.g. the five-minute
+// sums), so that a directory prepared by one build serves another. `compare` starts one hub per build on its directory, with its clock at the end
 // of the synthetic hour (a build that cannot set its clock gets the same absolute windows), and
 // asks both the same queries.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -97,12 +100,26 @@ async function prepare(dir: string, dist: string, pods: number, edges: number, i
   }
   const written = (Date.now() - t) / 1000;
   t = Date.now();
+  // All of the maintenance at once (a running hub spreads catching up over its runs).
+  if ('fivesPerMaintain' in duck) duck.fivesPerMaintain = Infinity;
   await duck.maintain(hourStart + HOUR, hourStart + HOUR);
   console.log(`${dist}: ${fmt(pods)} pods, ${fmt(fine)} fine edges (${fmt(ingest.endpoints.size)} endpoints); an hour at ${intervalS} s: ${fmt(rows)} side samples written in ${fmt(written, 1)} s, rolled up in ${fmt((Date.now() - t) / 1000, 1)} s`);
   await duck.checkpoint();
   await duck.close();
   const meta: Meta = { pods, edges, intervalS, end: hourStart + HOUR, fine };
   writeFileSync(join(dir, 'bench.json'), JSON.stringify(meta));
+}
+
+async function catchUp(dir: string, dist: string): Promise<void> {
+  const meta = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as Meta;
+  const { DuckStore } = await load(dist, 'src/hub/store/duckdb.js');
+  const duck = await DuckStore.open({ dataDir: dir, retentionMs: 86_400_000 });
+  if ('fivesPerMaintain' in duck) duck.fivesPerMaintain = Infinity;
+  const t = Date.now();
+  const result = await duck.maintain(meta.end, meta.end);
+  console.log(`${dist} on ${dir}: maintenance in ${fmt((Date.now() - t) / 1000, 1)} s: ${JSON.stringify(result)}`);
+  await duck.checkpoint();
+  await duck.close();
 }
 
 /** A hub of one build on its directory, answering the parent's messages. */
@@ -285,6 +302,8 @@ async function compare(dirA: string, distA: string, dirB: string, distB: string,
 if (mode === 'prepare') {
   const [dir, dist, pods, edges, interval, requestShare] = process.argv.slice(3);
   await prepare(resolve(dir!), resolve(dist!), Number(pods ?? 10_000), Number(edges ?? 100_000), Number(interval ?? 60), Number(requestShare ?? 0));
+} else if (mode === 'catch-up') {
+  await catchUp(resolve(process.argv[3]!), resolve(process.argv[4]!));
 } else if (mode === 'serve') {
   await serve(process.argv[3]!, process.argv[4]!);
 } else if (mode === 'compare') {
@@ -295,6 +314,6 @@ if (mode === 'prepare') {
   // The same data for both builds when their stores agree: a copy of a prepared directory.
   cpSync(process.argv[3]!, process.argv[4]!, { recursive: true });
 } else {
-  console.error('usage: hub-query.js prepare DIR DIST [pods] [edges] [interval-s] | compare DIR_A DIST_A DIR_B DIST_B [rounds]');
+  console.error('usage: hub-query.js prepare DIR DIST [pods] [edges] [interval-s] | catch-up DIR DIST | compare DIR_A DIST_A DIR_B DIST_B [rounds]');
   process.exit(2);
 }

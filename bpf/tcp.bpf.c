@@ -758,35 +758,100 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	return 0;
 }
 
-/* Set while a lifecycle program runs on this CPU. The kernel does not re-enter a tracing program
- * on the CPU it is running on: a state change in a softirq that interrupts it (a packet arriving on
- * loopback, say) is skipped and counted in the program's recursion_misses. The companion program
- * below, attached to the same tracepoint, handles exactly those. */
+/* Claims: the kernel does not re-enter a tracing program on the CPU it runs on. A state change in a
+ * softirq that interrupts the lifecycle program (a packet arriving on loopback, say) is skipped and
+ * counted in the program's recursion_misses, and the kernel counts the program running from before
+ * its first instruction to after its last. So the lifecycle program claims each change it takes,
+ * first thing; its companion, attached to the same tracepoint after it (the kernel calls a
+ * tracepoint's probes in attach order), runs for every change, takes back the claim of a change the
+ * lifecycle program took and handles any change not claimed: the ones the kernel skipped the
+ * lifecycle program for, whenever in its run they came (TC_NESTED_HANDLED: equal to its
+ * recursion_misses).
+ *
+ * A claim is keyed by the run's context address: the tracepoint calls both programs from the same
+ * place, and the kernel's bpf_trace_run* puts the arguments it hands them (ctx) in its own frame, so
+ * ctx is the same address for both runs of one change, and elsewhere for any change that interrupts
+ * them (on the interrupt stack, or deeper on the same one). Not the programs' own frame pointer:
+ * a JIT may give each program a private stack. Runs at one
+ * address never overlap (probes run with preemption disabled; an interruption is elsewhere), so a
+ * claim still there when another run starts at its address is stale: a lifecycle run nested in a
+ * companion run left it (the kernel skipped the companion for it). Stale claims are replaced by the
+ * next claim at their address and cleared by the next claim on their socket (a socket's changes
+ * never nest: they run under its lock), so one could hide a skipped change only if that change were
+ * on the same socket, with the same states, and every change between on that socket had been
+ * skipped too. CLAIM_SLOTS holds the live claims (one per interrupted context) and the stale ones;
+ * a claim pushed out for room is counted (TC_CLAIM_EVICTED). */
+#define CLAIM_SLOTS 8
+
+struct state_claim {
+	__u64 frame;
+	__u64 sk;
+	__u32 change; /* oldstate << 8 | newstate | 1 << 16; 0: free */
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
-} state_busy SEC(".maps");
+	__type(value, struct state_claim[CLAIM_SLOTS]);
+} state_claims SEC(".maps");
 
-static __always_inline int handle_state_marked(struct sock *sk, int oldstate, int newstate, const bool direct)
+static __always_inline __u32 change_of(int oldstate, int newstate)
 {
-	__u32 zero = 0;
-	__u32 *busy = bpf_map_lookup_elem(&state_busy, &zero);
-	if (busy)
-		*busy = 1;
-	handle_state(sk, oldstate, newstate, direct);
-	if (busy)
-		*busy = 0;
-	return 0;
+	return ((__u32)oldstate & 0xff) << 8 | ((__u32)newstate & 0xff) | 0x10000;
 }
 
-static __always_inline int handle_state_nested(struct sock *sk, int oldstate, int newstate, const bool direct)
+
+static __always_inline int handle_state_claimed(__u64 frame, struct sock *sk, int oldstate, int newstate, const bool direct)
 {
 	__u32 zero = 0;
-	__u32 *busy = bpf_map_lookup_elem(&state_busy, &zero);
-	if (!busy || !*busy)
+	struct state_claim *c = bpf_map_lookup_elem(&state_claims, &zero);
+	if (c) {
+		/* One pass: the slot at this frame (a stale claim), else a free one; any other claim
+		 * on this socket is stale too (a socket's changes do not nest: they run under its lock). */
+		__u32 at = CLAIM_SLOTS, free = CLAIM_SLOTS;
+		for (__u32 i = 0; i < CLAIM_SLOTS; i++) {
+			if (!c[i].change) {
+				if (free == CLAIM_SLOTS)
+					free = i;
+			} else if (c[i].frame == frame) {
+				at = i;
+			} else if (c[i].sk == (__u64)sk) {
+				c[i].change = 0;
+				if (free == CLAIM_SLOTS)
+					free = i;
+			}
+		}
+		if (at == CLAIM_SLOTS)
+			at = free;
+		if (at == CLAIM_SLOTS) {
+			at = bpf_get_prandom_u32();
+			bump(TC_CLAIM_EVICTED);
+		}
+		at &= CLAIM_SLOTS - 1;
+		c[at].frame = frame;
+		c[at].sk = (__u64)sk;
+		c[at].change = change_of(oldstate, newstate);
+	}
+	return handle_state(sk, oldstate, newstate, direct);
+}
+
+static __always_inline int handle_state_unclaimed(__u64 frame, struct sock *sk, int oldstate, int newstate, const bool direct)
+{
+	__u32 zero = 0;
+	struct state_claim *c = bpf_map_lookup_elem(&state_claims, &zero);
+	if (!c)
 		return 0;
+	for (__u32 i = 0; i < CLAIM_SLOTS; i++) {
+		if (!c[i].change || c[i].frame != frame)
+			continue;
+		bool claimed = c[i].change == change_of(oldstate, newstate) && c[i].sk == (__u64)sk;
+		c[i].change = 0;
+		if (claimed)
+			return 0;
+		break;
+	}
 	bump(TC_NESTED_HANDLED);
 	return handle_state(sk, oldstate, newstate, direct);
 }
@@ -794,36 +859,38 @@ static __always_inline int handle_state_nested(struct sock *sk, int oldstate, in
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_marked(sk, oldstate, newstate, true);
+	return handle_state_claimed((__u64)ctx, sk, oldstate, newstate, true);
 }
 
-/* The companion: runs for every state change, acts only when the lifecycle program is mid-run on
- * this CPU, i.e. when the kernel is skipping it for this nested change (each tracing program has
- * its own recursion guard). */
+/* The companion: runs after the lifecycle program for every state change and handles the ones it
+ * did not claim, which the kernel skipped it for (each tracing program has its own recursion guard). */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_nested_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_nested(sk, oldstate, newstate, true);
+	return handle_state_unclaimed((__u64)ctx, sk, oldstate, newstate, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_state_raw, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_marked(sk, oldstate, newstate, false);
+	return handle_state_claimed((__u64)ctx, sk, oldstate, newstate, false);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_state_nested, struct sock *sk, int oldstate, int newstate)
 {
-	return handle_state_nested(sk, oldstate, newstate, false);
+	return handle_state_unclaimed((__u64)ctx, sk, oldstate, newstate, false);
 }
 
+/* Classic tracepoint programs share one per-CPU guard (bpf_prog_active) with every kprobe and
+ * tracepoint program: a change arriving while any of them runs on the CPU is skipped for all of
+ * them, so no companion can take it. Those skips are losses, counted in recursion_misses. */
 SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	return handle_state_marked((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
+	return handle_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
 }
 
 /* ---- adoption: connections open before tracking began ---- */

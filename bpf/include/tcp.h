@@ -68,8 +68,8 @@ enum sock_where {
 enum tcp_counter {
 	TC_LISTENER_MAP_FULL = 0,  /* a listener's owner could not be recorded */
 	TC_RESET_MAP_FULL = 1,	   /* a reset without socket could not be counted */
-	/* not a loss: state changes the nested-run companion handled because the kernel skipped the
-	 * lifecycle program, already running on that CPU (subtract from its recursion_misses) */
+	/* not a loss: state changes the companion handled because the kernel skipped the lifecycle
+	 * program, already running on that CPU (equal to its recursion_misses: subtract them) */
 	TC_NESTED_HANDLED = 2,
 	TC_STATE_UNAVAILABLE = 3,  /* no state could be kept for a connection (hash fallback full, or no memory):
 				      its open counts, its bytes and close do not (counted per edge as untracked) */
@@ -80,7 +80,10 @@ enum tcp_counter {
 	/* closes inferred: a new connection on a socket address whose previous connection's close the
 	 * kernel skipped (see TC_NESTED_HANDLED) counts that close */
 	TC_CLOSE_INFERRED = 8,
-	TC_MAX = 9,
+	/* claims of state changes pushed out of a full claim table (tcp.bpf.c: state_claims); were
+	 * one live, its change counted twice */
+	TC_CLAIM_EVICTED = 9,
+	TC_MAX = 10,
 };
 
 /* Bucket layouts of the in-kernel distributions: the bounds themselves are the model's

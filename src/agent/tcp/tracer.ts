@@ -55,6 +55,8 @@ export const LOSS_SOURCES: Record<string, number> = {
   reset_map_full: TcpCounter.TC_RESET_MAP_FULL,
   state_unavailable: TcpCounter.TC_STATE_UNAVAILABLE,
   owner_map_full: TcpCounter.TC_OWNER_MAP_FULL,
+  // a state change's claim pushed out of a full claim table: were it live, that change counted twice
+  claim_evicted: TcpCounter.TC_CLAIM_EVICTED,
 };
 
 function u64Array(values: bigint[]): Buffer {
@@ -398,7 +400,8 @@ export class TcpTracer {
 
   /**
    * Hook invocations the kernel skipped because the program was already running on that CPU (a
-   * softirq state change interrupting one in process context) and the companion did not handle.
+   * softirq state change interrupting one in process context) and the companion did not handle
+   * (none for the lifecycle programs with their companion: it handles every change they skip).
    */
   recursionMisses(): number {
     let n = 0;

@@ -64,7 +64,8 @@ export const TcpCounter = {
   TC_ADOPTED: 6,
   TC_OWNER_MAP_FULL: 7,
   TC_CLOSE_INFERRED: 8,
-  TC_MAX: 9,
+  TC_CLAIM_EVICTED: 9,
+  TC_MAX: 10,
 } as const;
 
 /** enum tcp_hist_layout */
@@ -1155,6 +1156,6 @@ export const layout = {
   events: { keySize: 0, valueSize: 0 },
   events_lost: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   tcp_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
-  state_busy: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
+  state_claims: { keySize: 4, valueSize: 192 }, // key: __u32
   accept_seen: { keySize: 4, valueSize: 16 }, // key: __u32, value: struct accept_seen
 } as const satisfies ObjectLayout;

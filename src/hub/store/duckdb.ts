@@ -1,6 +1,8 @@
 // The embedded history: DuckDB in one file under --data. Interval-resolution samples for the last
-// hour, 1-minute roll-ups for the retention, finished hours exported to Parquet (readable by any
-// tool: one row per edge side and interval, both ends' identities as columns). Also kept here so
+// hour, 1-minute roll-ups for the retention, 5-minute sums at each minute's end for as long as the
+// samples (what windows not ending now read: a row per edge side per five minutes), finished
+// hours exported to Parquet (readable by any tool: one row per edge side and interval, both ends'
+// identities as columns). Also kept here so
 // that a restart loses nothing: the endpoint and edge dictionaries, the agent runs (what was
 // applied), the inbox (batches accepted but not yet joined) and the join's claims.
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -11,7 +13,7 @@ import type { FineEdge } from '../graph/edges.js';
 import type { Endpoint, EndpointKind } from '../graph/endpoint.js';
 import type { Window } from './store.js';
 import { densePlain } from './layout.js';
-import { MINUTE, RowsTable, SAMPLE_TABLES, addRequestColumns, appendSamples, deleteUpTo, exportRows, migrateBucketColumns, readSamples, rollUp, sources, sumSteps, sumWindow, type RowReader, type SampleRow } from './samples.js';
+import { FIVE, MINUTE, RowsTable, SAMPLE_TABLES, addRequestColumns, appendSamples, deleteUpTo, exportRows, migrateBucketColumns, readSamples, rollUp, rollUpFive, sources, sumSteps, sumWindow, type RowReader, type SampleRow } from './samples.js';
 
 export { MINUTE, RowsTable, type RowReader, type SampleRow };
 
@@ -103,6 +105,12 @@ export class DuckStore {
   exportedTo = 0;
   /** Samples older than this were exported and deleted: queries before it use minutes. */
   samplesFloor = 0;
+  /** The times of the complete `fives` rows (those a late sample touched are taken out until made again). */
+  readonly fives = new Set<number>();
+  /** Counts takings out of `fives` rows: a reader that saw it change while it read may have missed rows. */
+  private fivesDrops = 0;
+  /** Most `fives` rows one maintenance makes (catching up after an upgrade or a pause, it does not hold the writer long). */
+  fivesPerMaintain = 5;
   /** Samples from this time on are still needed (live windows expire them by reading them back). */
   keepSamplesFrom: () => number = () => Infinity;
   readonly samplesMs: number;
@@ -137,6 +145,8 @@ export class DuckStore {
     store.rolledTo = Number((await store.meta('rolled_to')) ?? 0);
     store.exportedTo = Number((await store.meta('exported_to')) ?? 0);
     store.samplesFloor = Number((await store.meta('samples_floor')) ?? 0);
+    const fives = await store.reader.runAndReadAll('SELECT DISTINCT CAST(t AS DOUBLE) FROM fives');
+    for (const row of fives.getRows()) store.fives.add(Number(row[0]));
     return store;
   }
 
@@ -255,7 +265,10 @@ export class DuckStore {
         if (rows.length) await appendSamples(this.writer, 'samples', rows);
         // A late agent's samples inside minutes already rolled up go into the roll-ups too.
         const late = rows.filter((r) => r.t <= this.rolledTo).map((r) => ({ ...r, t: Math.ceil(r.t / MINUTE) * MINUTE }));
-        if (late.length) await appendSamples(this.writer, 'minutes', late);
+        if (late.length) {
+          await appendSamples(this.writer, 'minutes', late);
+          await this.dropFivesOf(new Set(late.map((r) => r.t)));
+        }
         if (doneRequests.length) await this.writer.run(`DELETE FROM inbox WHERE id IN (${doneRequests.join(',')})`);
         await this.writer.run('COMMIT');
         if (rows.length) {
@@ -270,6 +283,40 @@ export class DuckStore {
         throw err;
       }
     });
+  }
+
+  /**
+   * Takes the `fives` rows whose span holds any of these minutes out (made again by maintenance).
+   * Queries stop using them before the delete commits: until then they read minutes.
+   */
+  private async dropFivesOf(minutes: ReadonlySet<number>): Promise<void> {
+    const stale: number[] = [];
+    for (const m of minutes) for (let t = m; t < m + FIVE; t += MINUTE) if (this.fives.delete(t)) stale.push(t);
+    if (stale.length === 0) return;
+    this.fivesDrops++;
+    for (const table of ['fives', 'fives_hist']) await this.writer.run(`DELETE FROM ${table} WHERE t IN (${stale.join(',')})`);
+  }
+
+  /**
+   * Makes the missing `fives` rows of the rolled-up minutes from `from` on (at most `limit`, oldest
+   * first), each in its own transaction. Returns how many it made.
+   */
+  private async makeFives(from: number, limit: number): Promise<number> {
+    let made = 0;
+    for (let t = Math.ceil(from / MINUTE) * MINUTE; t <= this.rolledTo && made < limit; t += MINUTE) {
+      if (this.fives.has(t)) continue;
+      await this.writer.run('BEGIN TRANSACTION');
+      try {
+        await rollUpFive(this.writer, t);
+        await this.writer.run('COMMIT');
+      } catch (err) {
+        await this.writer.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+      this.fives.add(t);
+      made++;
+    }
+    return made;
   }
 
   /** Called with the samples of each write, once committed, before the next write or exclusive task. */
@@ -292,7 +339,7 @@ export class DuckStore {
   async windowState(from: number, connection: DuckDBConnection = this.reader): Promise<{ states: WindowState[]; times: Array<[number, number]> }> {
     const table = new RowsTable();
     const only = (hist: boolean): string => `SELECT t, edge, side, ${hist ? 'b, n' : DENSE_SELECT} FROM samples${hist ? '_hist' : ''} WHERE t > ${from}`;
-    await sumWindow(connection, { dense: only(false), hist: only(true) }, table);
+    await sumWindow(connection, { dense: only(false), hist: only(true) }, table, true);
     const states: WindowState[] = [];
     for (let r = 0; r < table.size; r++) states.push({ edge: table.edges[r]!, side: table.sides[r]!, values: table.values.subarray(r * WIDTH, (r + 1) * WIDTH), rows: table.counts[r]!, lastT: table.lastT[r]! });
     const t = await connection.runAndReadAll(`SELECT CAST(t AS DOUBLE), CAST(count(*) AS DOUBLE) FROM samples WHERE t > ${from} GROUP BY t ORDER BY t`);
@@ -307,15 +354,19 @@ export class DuckStore {
 
   // --- queries --------------------------------------------------------------------------------
 
-  private sources(w: Window, edges?: readonly number[]) {
-    return sources(w, this.rolledTo, this.samplesFloor, edges);
+  private sources(w: Window, edges?: readonly number[], fives = true) {
+    return sources(w, this.rolledTo, this.samplesFloor, edges, '', fives ? this.fives : undefined);
   }
 
-  /** Each edge's counters over the window, per side, as rows in one array (only those `edges` when given). */
-  async totalsTable(w: Window, edges?: readonly number[]): Promise<RowsTable> {
-    const out = new RowsTable();
-    await sumWindow(this.reader, this.sources(w, edges), out);
-    return out;
+  /** Each edge's counters over the window, per side, as rows in one array (only those `edges` when given; without `fives`, from minutes and samples only). */
+  async totalsTable(w: Window, edges?: readonly number[], fives = true): Promise<RowsTable> {
+    for (let attempt = 0; ; attempt++) {
+      const drops = this.fivesDrops;
+      const out = new RowsTable();
+      // Read again when fives were taken out meanwhile (the query may have named them); the last time without them.
+      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out);
+      if (this.fivesDrops === drops || !fives || attempt >= 2) return out;
+    }
   }
 
   /** Each edge's counters over the window, per side (only those `edges` when given). */
@@ -334,7 +385,8 @@ export class DuckStore {
   /** The selected edges' counters summed per step (steps end at from + k * step). */
   async series(w: Window, stepMs: number, edges: number[]): Promise<Map<number, [Side | undefined, Side | undefined]>> {
     if (edges.length === 0) return new Map();
-    return sumSteps(this.reader, this.sources(w, edges), w, stepMs);
+    // Steps may be shorter than five minutes: minutes and samples only.
+    return sumSteps(this.reader, this.sources(w, edges, false), w, stepMs);
   }
 
   /** The time of the oldest data queries can reach. */
@@ -350,9 +402,9 @@ export class DuckStore {
    * Rolls up whole minutes up to `finalTo` (everything up to it is joined and written), exports
    * finished hours to Parquet, drops samples past their hour and anything past the retention.
    */
-  maintain(nowMs: number, finalTo: number): Promise<{ rolled: number; exported: string[]; removed: string[] }> {
+  maintain(nowMs: number, finalTo: number): Promise<{ rolled: number; fives: number; exported: string[]; removed: string[] }> {
     return this.writes.run(async () => {
-      const result = { rolled: 0, exported: [] as string[], removed: [] as string[] };
+      const result = { rolled: 0, fives: 0, exported: [] as string[], removed: [] as string[] };
       const target = Math.floor(finalTo / MINUTE) * MINUTE;
       const first = await this.firstSample();
       if (target > this.rolledTo && first === Number.MAX_SAFE_INTEGER) {
@@ -372,6 +424,9 @@ export class DuckStore {
           throw err;
         }
       }
+      // Five-minute sums for the whole minutes as far back as samples are kept (what windows not ending now read).
+      const fivesKeptAfter = nowMs - this.samplesMs;
+      if (first !== Number.MAX_SAFE_INTEGER) result.fives = await this.makeFives(Math.max(fivesKeptAfter + 1, first), this.fivesPerMaintain);
       // Hours whose every sample is final go to Parquet.
       let hour = this.exportedTo || Math.floor((first - 1) / HOUR) * HOUR;
       while (hour + HOUR <= target && hour + HOUR <= this.rolledTo) {
@@ -391,6 +446,12 @@ export class DuckStore {
       }
       const expired = nowMs - this.options.retentionMs;
       await deleteUpTo(this.writer, 'minutes', expired);
+      // Five-minute sums go with the samples: windows older than that read minutes.
+      if ([...this.fives].some((t) => t <= fivesKeptAfter)) {
+        for (const t of this.fives) if (t <= fivesKeptAfter) this.fives.delete(t);
+        this.fivesDrops++;
+        await deleteUpTo(this.writer, 'fives', fivesKeptAfter);
+      }
       for (const name of readdirSync(this.parquetDir)) {
         const m = /^samples-(\d{8})T(\d{2})\.parquet$/.exec(name);
         if (!m) continue;

@@ -69,18 +69,23 @@ export class EmbeddedStore implements GraphStore {
 
   /** Fine totals over the store's rows (one array, no object per edge). */
   private fineOfRows(table: RowsTable): FineTotals {
-    // Rows come per (edge, side): pair them up by edge.
-    const byEdge = new Map<number, [number, number]>();
+    // Rows come per (edge, side): pair them up by edge, in the order first met.
+    const order: number[] = [];
+    let rowOf = new Int32Array(1024).fill(-1);
     for (let r = 0; r < table.size; r++) {
       const e = table.edges[r]!;
-      let pair = byEdge.get(e);
-      if (!pair) byEdge.set(e, (pair = [-1, -1]));
-      pair[table.sides[r] === 0 ? 0 : 1] = r * WIDTH;
+      if (2 * e + 1 >= rowOf.length) {
+        const grown = new Int32Array(Math.max(2 * e + 2, rowOf.length * 2)).fill(-1);
+        grown.set(rowOf);
+        rowOf = grown;
+      }
+      if (rowOf[2 * e] === -1 && rowOf[2 * e + 1] === -1) order.push(e);
+      rowOf[2 * e + (table.sides[r] === 0 ? 0 : 1)] = r * WIDTH;
     }
     return {
-      size: byEdge.size,
+      size: order.length,
       forEach: (visit) => {
-        for (const [e, [c, s]] of byEdge) visit(this.resolvedEdge(e), table.values, c, table.values, s);
+        for (const e of order) visit(this.resolvedEdge(e), table.values, rowOf[2 * e]!, table.values, rowOf[2 * e + 1]!);
       },
     };
   }

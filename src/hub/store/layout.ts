@@ -52,8 +52,10 @@ export function columnBucket(i: number): number {
 }
 
 export const denseDefinition = DENSE_NAMES.map((c) => `${c} DOUBLE`).join(', ');
-/** Sums of the row columns over a group; the gauge is its latest reading. */
-export const denseSums = DENSE.map((i) => (i === C.active ? `arg_max(${COLUMNS[i]}, t) AS ${COLUMNS[i]}` : `sum(${COLUMNS[i]}) AS ${COLUMNS[i]}`)).join(', ');
+/** The sum of a row column (a Side layout index) over a group; the gauge's is its latest reading. */
+export const denseSum = (i: number): string => (i === C.active ? `arg_max(${COLUMNS[i]}, t) AS ${COLUMNS[i]}` : `sum(${COLUMNS[i]}) AS ${COLUMNS[i]}`);
+/** Sums of the row columns over a group. */
+export const denseSums = DENSE.map(denseSum).join(', ');
 export const densePlain = DENSE_NAMES.join(', ');
 /** The buckets as the old per-bucket columns (connect_b0...), from the pairs of a group: what the Parquet files hold. */
 export const bucketPivot = (alias: string): string => BUCKET_COLUMNS.map((col, b) => `coalesce(sum(${alias}.n) FILTER (WHERE ${alias}.b = ${b}), 0) AS ${COLUMNS[col]}`).join(', ');

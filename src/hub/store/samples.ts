@@ -1,10 +1,12 @@
 // The tables of counters over time: `samples` (one row per fine edge, side and interval, kept an
-// hour) and `minutes` (the same per minute, kept for the retention), each with a `_hist` table of
-// the histograms' buckets as sparse pairs (see layout.ts). Writing, summing a window, per-step
-// series, reading rows back, rolling samples up into minutes, and the Parquet files' query.
+// hour), `minutes` (the same per minute, kept for the retention) and `fives` (per minute end, the
+// sums of the five minutes up to it: a five-minute window is one row per edge and side, not five;
+// kept as long as the samples), each with a `_hist` table of the histograms' buckets as sparse
+// pairs (see layout.ts). Writing, summing a window, per-step series, reading rows back, rolling
+// samples up into minutes and minutes into fives, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { COLUMNS, WIDTH, newSide, type Side } from '../graph/counters.js';
-import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSums } from './layout.js';
+import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
 import type { Window } from './store.js';
 
 export const MINUTE = 60_000;
@@ -18,13 +20,18 @@ export interface SampleRow {
   values: Side;
 }
 
-export type Table = 'samples' | 'minutes';
+export type Table = 'samples' | 'minutes' | 'fives';
+
+/** The span of a `fives` row: the minutes (t - FIVE, t]. */
+export const FIVE = 5 * MINUTE;
 
 export const SAMPLE_TABLES = [
   `CREATE TABLE IF NOT EXISTS samples (t BIGINT, dur INTEGER, edge INTEGER, side TINYINT, ${denseDefinition})`,
   `CREATE TABLE IF NOT EXISTS samples_hist (t BIGINT, edge INTEGER, side TINYINT, b UTINYINT, n DOUBLE)`,
   `CREATE TABLE IF NOT EXISTS minutes (t BIGINT, edge INTEGER, side TINYINT, ${denseDefinition})`,
   `CREATE TABLE IF NOT EXISTS minutes_hist (t BIGINT, edge INTEGER, side TINYINT, b UTINYINT, n DOUBLE)`,
+  `CREATE TABLE IF NOT EXISTS fives (t BIGINT, edge INTEGER, side TINYINT, ${denseDefinition})`,
+  `CREATE TABLE IF NOT EXISTS fives_hist (t BIGINT, edge INTEGER, side TINYINT, b UTINYINT, n DOUBLE)`,
 ];
 
 /** Typed arrays of a vector's items (no value objects); others converted. */
@@ -101,27 +108,40 @@ export class RowsTable {
   counts: Float64Array = new Float64Array(1024);
   lastT: Float64Array = new Float64Array(1024);
   size = 0;
-  private readonly byKey = new Map<number, number>();
+  /** Per edge * 2 + side (edge ids are the dictionary's small integers): its row + 1, 0 when absent. */
+  private byKey = new Int32Array(1024);
 
   /** The row of (edge, side), added when new. */
   row(edge: number, side: number): number {
     const key = edge * 2 + side;
-    let r = this.byKey.get(key);
-    if (r !== undefined) return r;
-    r = this.size++;
+    if (key >= this.byKey.length) this.growKeys(key);
+    const known = this.byKey[key]!;
+    if (known) return known - 1;
+    const r = this.size++;
     if (r >= this.edges.length) this.grow();
-    this.byKey.set(key, r);
+    this.byKey[key] = r + 1;
     this.edges[r] = edge;
     this.sides[r] = side;
     return r;
   }
 
   find(edge: number, side: number): number | undefined {
-    return this.byKey.get(edge * 2 + side);
+    const known = this.byKey[edge * 2 + side];
+    return known ? known - 1 : undefined;
   }
 
-  private grow(): void {
-    const n = this.edges.length * 2;
+  private growKeys(key: number): void {
+    const k = new Int32Array(Math.max(key + 1, this.byKey.length * 2));
+    k.set(this.byKey);
+    this.byKey = k;
+  }
+
+  /** Makes room for `rows` more rows at once (one copy, not one per doubling: a window's rows are 100 MB at 100,000 edges). */
+  reserve(rows: number): void {
+    if (this.size + rows > this.edges.length) this.grow(this.size + rows);
+  }
+
+  private grow(n = this.edges.length * 2): void {
     const e = new Int32Array(n);
     e.set(this.edges);
     const s = new Int8Array(n);
@@ -144,13 +164,22 @@ export class RowsTable {
 export interface Sources {
   dense: string;
   hist: string;
+  /** Each (edge, side) is in at most one dense row and each (edge, side, b) in one pair: nothing to add up. */
+  unique?: boolean;
+}
+
+/** The `fives` rows a store holds, by their time (each complete: every minute of its span summed). */
+export interface FiveSlices {
+  has(t: number): boolean;
 }
 
 /**
  * Minute roll-ups for the whole minutes inside the window (or all of it, snapped to minutes, when
- * its samples were exported), samples for the rest. `extra` adds columns of the dense rows.
+ * its samples were exported), samples for the rest; with `fives`, the whole minutes from the
+ * window's end back are five-minute rows where the store has them, minutes only for what is
+ * left. `extra` adds columns of the dense rows.
  */
-export function sources(w: Window, rolledTo: number, samplesFloor: number, edges?: readonly number[], extra = ''): Sources {
+export function sources(w: Window, rolledTo: number, samplesFloor: number, edges?: readonly number[], extra = '', fives?: FiveSlices): Sources {
   const only = edges ? ` AND edge IN (${edges.length ? edges.join(',') : '-1'})` : '';
   const oldFrom = w.from < samplesFloor;
   const oldTo = w.to < samplesFloor;
@@ -158,38 +187,64 @@ export function sources(w: Window, rolledTo: number, samplesFloor: number, edges
   const b = Math.min(oldTo ? Math.ceil(w.to / MINUTE) * MINUTE : Math.floor(w.to / MINUTE) * MINUTE, rolledTo);
   const of = (table: Table, hist: boolean, from: number, to: number): string =>
     `SELECT t, edge, side, ${hist ? 'b, n' : `${densePlain}${extra}`} FROM ${table}${hist ? '_hist' : ''} WHERE t > ${from} AND t <= ${to}${only}`;
+  if (a >= b) return { dense: of('samples', false, w.from, w.to), hist: of('samples', true, w.from, w.to) };
+  // Five-minute rows tile the whole minutes from the end back; minutes the rest.
+  const slices: number[] = [];
+  let m = b;
+  if (fives) while (m - FIVE >= a && fives.has(m)) (slices.push(m), (m -= FIVE));
   const build = (hist: boolean): string => {
-    if (a >= b) return of('samples', hist, w.from, w.to);
     // Plain ranges (no OR), so that DuckDB skips row groups by their min/max of t.
-    const parts = [of('minutes', hist, a, b)];
+    const parts = slices.map((t) => of('fives', hist, t - 1, t));
+    if (m > a) parts.push(of('minutes', hist, a, m));
     if (a > w.from) parts.push(of('samples', hist, w.from, a));
     if (w.to > b) parts.push(of('samples', hist, b, w.to));
     return parts.join(' UNION ALL ');
   };
-  return { dense: build(false), hist: build(true) };
+  return { dense: build(false), hist: build(true), unique: slices.length === 1 && m <= a && a <= w.from && w.to <= b };
 }
 
-/** Sums a window per edge and side into `out` (counts and last times too). */
-export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable): Promise<void> {
-  const dense = await connection.run(`SELECT edge, side, CAST(count(*) AS DOUBLE), CAST(max(t) AS DOUBLE), ${denseSums} FROM (${src.dense}) GROUP BY edge, side`);
+/**
+ * The row columns (Side layout indices) not zero in every row of the window: the others need no
+ * summing nor reading (a scan costs less than a column summed: most windows count no requests,
+ * and many no failures of some kinds, retransmits or resets).
+ */
+async function usedColumns(connection: DuckDBConnection, src: Sources): Promise<number[]> {
+  const r = await connection.runAndReadAll(`SELECT ${DENSE_NAMES.map((c) => `bool_or(${c} <> 0)`).join(', ')} FROM (${src.dense})`);
+  const row = r.getRows()[0] ?? [];
+  return DENSE.filter((_, k) => row[k] === true);
+}
+
+/** Sums a window per edge and side into `out` (with `counts`, the rows summed and the latest one's time too). */
+export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable, counts = false): Promise<void> {
+  const used = await usedColumns(connection, src);
+  const names = used.map((i) => COLUMNS[i]!);
+  const sums = [...(counts ? ['CAST(count(*) AS DOUBLE)', 'CAST(max(t) AS DOUBLE)'] : []), ...used.map(denseSum)].join(', ');
+  const at = counts ? 4 : 2;
+  const denseSql = src.unique && !counts ? `SELECT edge, side${names.map((c) => `, ${c}`).join('')} FROM (${src.dense})` : `SELECT edge, side${sums ? `, ${sums}` : ''} FROM (${src.dense}) GROUP BY edge, side`;
+  const dense = await connection.run(denseSql);
+  out.reserve(dense.rowCount);
+  let bases = new Int32Array(0);
   for (;;) {
     const chunk = await dense.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
     const n = chunk.rowCount;
     const edge = items(chunk.getColumnVector(0), n);
     const side = items(chunk.getColumnVector(1), n);
-    const count = items(chunk.getColumnVector(2), n);
-    const last = items(chunk.getColumnVector(3), n);
-    const cols = DENSE.map((_, i) => items(chunk.getColumnVector(4 + i), n));
+    const cols = used.map((_, i) => items(chunk.getColumnVector(at + i), n));
+    const count = counts ? items(chunk.getColumnVector(2), n) : undefined;
+    const last = counts ? items(chunk.getColumnVector(3), n) : undefined;
+    // Rows first, then one column at a time (each loop reads one kind of array: a fast loop).
+    if (bases.length < n) bases = new Int32Array(n);
     for (let r = 0; r < n; r++) {
       const row = out.row(edge[r]!, side[r]!);
-      const at = row * WIDTH;
-      for (let i = 0; i < DENSE.length; i++) out.values[at + DENSE[i]!] = cols[i]![r]!;
-      out.counts[row] = count[r]!;
-      out.lastT[row] = last[r]!;
+      bases[r] = row * WIDTH;
+      if (count) out.counts[row] = count[r]!;
+      if (last) out.lastT[row] = last[r]!;
     }
+    const values = out.values;
+    for (let i = 0; i < used.length; i++) copyColumn(cols[i]!, n, bases, values, used[i]!);
   }
-  const hist = await connection.run(`SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
+  const hist = await connection.run(src.unique ? `SELECT edge, side, b, n FROM (${src.hist})` : `SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
   for (;;) {
     const chunk = await hist.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
@@ -203,6 +258,11 @@ export async function sumWindow(connection: DuckDBConnection, src: Sources, out:
       if (row !== undefined) out.values[row * WIDTH + BUCKET_COLUMNS[b[r]!]!] = sum[r]!;
     }
   }
+}
+
+/** values[bases[r] + column] = col[r] for the first n rows. */
+function copyColumn(col: ArrayLike<number>, n: number, bases: Int32Array, values: Float64Array, column: number): void {
+  for (let r = 0; r < n; r++) values[bases[r]! + column] = col[r]!;
 }
 
 /** The selected edges' counters summed per step (steps end at from + k * step), per side. */
@@ -283,11 +343,25 @@ export async function readSamples(connection: DuckDBConnection, from: number, to
   return rows;
 }
 
+/** Sums the minutes of (t - FIVE, t] into the `fives` row at t (both tables). */
+export async function rollUpFive(connection: DuckDBConnection, t: number): Promise<void> {
+  // Rows of an earlier attempt (one whose transaction took them out but was rolled back) go first.
+  await deleteAt(connection, 'fives', t);
+  await connection.run(`INSERT INTO fives SELECT ${t} AS t, edge, side, ${denseSums} FROM minutes WHERE t > ${t - FIVE} AND t <= ${t} GROUP BY edge, side`);
+  await connection.run(`INSERT INTO fives_hist SELECT ${t} AS t, edge, side, b, sum(n) FROM minutes_hist WHERE t > ${t - FIVE} AND t <= ${t} GROUP BY edge, side, b`);
+}
+
 /** Rolls samples with from < t <= to up into minutes (both tables). */
 export async function rollUp(connection: DuckDBConnection, from: number, to: number): Promise<void> {
   const minute = `CAST(ceil(t / ${MINUTE}) AS BIGINT) * ${MINUTE}`;
   await connection.run(`INSERT INTO minutes SELECT ${minute} AS m, edge, side, ${denseSums} FROM samples WHERE t > ${from} AND t <= ${to} GROUP BY m, edge, side ORDER BY m`);
   await connection.run(`INSERT INTO minutes_hist SELECT ${minute} AS m, edge, side, b, sum(n) FROM samples_hist WHERE t > ${from} AND t <= ${to} GROUP BY m, edge, side, b ORDER BY m`);
+}
+
+/** Deletes the rows at t from a table and its pairs. */
+async function deleteAt(connection: DuckDBConnection, table: Table, t: number): Promise<void> {
+  await connection.run(`DELETE FROM ${table} WHERE t = ${t}`);
+  await connection.run(`DELETE FROM ${table}_hist WHERE t = ${t}`);
 }
 
 /** Deletes rows with t <= before from a table and its pairs. */
