@@ -1,7 +1,7 @@
 // Requests, not just connections: HTTP/1.x and HTTP/2 (gRPC) per connection, TLS included, without
 // kprobes.
 //
-// Data: syscall tracepoints (read/write, readv/writev, sendto/recvfrom, sendmsg/recvmsg; sendfile
+// Data: syscall exit tracepoints (read/write, readv/writev, sendto/recvfrom, sendmsg/recvmsg; sendfile
 // counted without content), the file descriptor resolved to its TCP socket through the task's file
 // table. TLS: uprobes on OpenSSL's SSL_read/SSL_write and their _ex forms; the socket of an SSL
 // object is the one its own reads and writes go to (a syscall nested in the SSL call), or, for
@@ -70,6 +70,19 @@ struct l7_dir_state {
 	__u8 pad[3];
 };
 
+/* The latest HTTP/1 request of a connection, held until its response ends: both go in one record. */
+struct l7_held_request {
+	__u64 ts_ns;
+	__u32 seq;
+	__u8 held; /* 1: a request is held */
+	__u8 dir;
+	__u8 method;
+	__u8 flags;
+	__u16 path_len;
+	__u8 pad[6];
+	char path[L7_PATH_MAX];
+};
+
 struct l7_conn {
 	__u8 proto;	/* enum l7_proto */
 	__u8 tls;	/* plaintext comes from OpenSSL; the syscalls carry ciphertext */
@@ -77,6 +90,7 @@ struct l7_conn {
 	__u8 pad[5];
 	__u64 head_bits; /* bit (request seq % 64): that request was HEAD (its response has no body) */
 	struct l7_dir_state d[2];
+	struct l7_held_request req;
 	struct l7_conn_info info;
 };
 
@@ -101,23 +115,6 @@ enum src_kind {
 	SRC_NONE = 2, /* sendfile: counted, no content */
 	SRC_KERNEL = 3, /* a copy in a map (a deferred SSL_write): `avail` bytes of it */
 };
-
-/* A read or write in flight: its arguments at entry, its result at exit. */
-struct l7_args {
-	__u64 sk;
-	__u64 buf; /* flat buffer, or struct iovec array */
-	__u32 iovcnt;
-	__u8 kind; /* enum src_kind */
-	__u8 dir;
-	__u8 pad[2];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct l7_args);
-} l7_active SEC(".maps");
 
 /* An SSL_read/SSL_write in flight on a thread. */
 struct ssl_call {
@@ -196,7 +193,7 @@ struct {
 	__type(value, __u64);
 } l7_counters SEC(".maps");
 
-/* State of the head scan (bpf_loop callback, eight bytes a step). Kept in the per-CPU scratch, not
+/* State of the head scan (bpf_loop callback, SCAN_WORDS words a step). Kept in the per-CPU scratch, not
  * on the stack: the verifier does not track map memory, so the callback is verified once instead
  * of once per iteration. */
 struct head_scan {
@@ -210,13 +207,12 @@ struct head_scan {
 	__u8 pad2[6];
 };
 
-/* Per-CPU scratch: the examined window of a message, and a record being built. */
+/* Per-CPU scratch: the examined window of a message, and an HTTP/2 record being built. */
 struct scratch {
 	__u8 win[4 * L7_WINDOW]; /* room past the window: the verifier bounds offset and length separately */
 	struct head_scan hs;
 	struct l7_h2_frame frame;
 	__u8 frame_slack[2 * L7_H2_CAPTURE]; /* read_at writes into frame.payload: same reason */
-	struct l7_request req;
 };
 
 struct {
@@ -229,6 +225,7 @@ struct {
 FLOWSCOPE_EXPORT_TYPE(struct l7_request, l7_request);
 FLOWSCOPE_EXPORT_TYPE(struct l7_response, l7_response);
 FLOWSCOPE_EXPORT_TYPE(struct l7_h2_frame, l7_h2_frame);
+FLOWSCOPE_EXPORT_TYPE(struct l7_exchange, l7_exchange);
 FLOWSCOPE_EXPORT_TYPE(struct l7_close, l7_close);
 FLOWSCOPE_EXPORT_TYPE(struct l7_proc, l7_proc);
 FLOWSCOPE_EXPORT_TYPE(enum l7_record_type, l7_record_type);
@@ -463,27 +460,87 @@ static __always_inline bool ends_last_chunk(const struct data *src, __u64 total)
 
 /* ---- records ---- */
 
-/* Ends the message in direction `dir`: a pending response is sent, ending at `end_ns`. */
+/* Sends the connection's held request by itself (another request came first, or the connection
+ * closes before its response). */
+static __always_inline void send_held(struct l7_conn *c)
+{
+	struct l7_held_request *h = &c->req;
+	if (!h->held)
+		return;
+	h->held = 0;
+	__u32 plen = h->path_len;
+	if (plen > L7_PATH_MAX)
+		plen = L7_PATH_MAX;
+	struct l7_request *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
+	if (!r) {
+		count(L7_C_RINGBUF_FULL);
+		return;
+	}
+	r->type = L7_REC_REQUEST;
+	r->dir = h->dir;
+	r->method = h->method;
+	r->flags = h->flags;
+	r->path_len = plen;
+	r->pad = 0;
+	r->seq = h->seq;
+	r->pad2 = 0;
+	r->ts_ns = h->ts_ns;
+	__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
+	__builtin_memcpy(r->path, h->path, L7_PATH_MAX);
+	bpf_ringbuf_submit(r, flowscope_rb_flags(&l7_events));
+}
+
+/* Ends the message in direction `dir`: a pending response is sent, ending at `end_ns`, in one record
+ * with its request when that is held. */
 static __always_inline void finish(struct l7_conn *c, __u8 dir, __u64 end_ns, __u8 extra)
 {
 	struct l7_dir_state *d = &c->d[dir & 1];
 	if (d->status) {
-		struct l7_response *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
-		if (!r) {
-			count(L7_C_RINGBUF_FULL);
+		__u32 seq = d->seq - 1;
+		__u8 flags = d->pending_flags | extra | (c->tls ? L7_F_TLS : 0);
+		struct l7_held_request *h = &c->req;
+		if (h->held && h->dir == (dir ^ 1) && h->seq == seq) {
+			h->held = 0;
+			struct l7_exchange *x = bpf_ringbuf_reserve(&l7_events, sizeof(*x), 0);
+			if (!x) {
+				count(L7_C_RINGBUF_FULL);
+			} else {
+				x->type = L7_REC_EXCHANGE;
+				x->dir = h->dir;
+				x->method = h->method;
+				x->req_flags = h->flags;
+				x->path_len = h->path_len;
+				x->status = d->status;
+				x->seq = seq;
+				x->resp_flags = flags;
+				x->pad[0] = x->pad[1] = x->pad[2] = 0;
+				x->req_ns = h->ts_ns;
+				x->head_ns = d->head_ns;
+				x->end_ns = end_ns;
+				__builtin_memcpy(&x->conn, &c->info, sizeof(x->conn));
+				__builtin_memcpy(x->path, h->path, L7_PATH_MAX);
+				bpf_ringbuf_submit(x, flowscope_rb_flags(&l7_events));
+			}
 		} else {
-			r->type = L7_REC_RESPONSE;
-			r->dir = dir;
-			r->flags = d->pending_flags | extra | (c->tls ? L7_F_TLS : 0);
-			r->pad = 0;
-			r->status = d->status;
-			r->pad2 = 0;
-			r->seq = d->seq - 1;
-			r->pad3 = 0;
-			r->head_ns = d->head_ns;
-			r->end_ns = end_ns;
-			__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
-			bpf_ringbuf_submit(r, flowscope_rb_flags(&l7_events));
+			if (h->held && h->dir == (dir ^ 1) && h->seq < seq)
+				send_held(c); /* an older request: the agent learns of it before this response */
+			struct l7_response *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
+			if (!r) {
+				count(L7_C_RINGBUF_FULL);
+			} else {
+				r->type = L7_REC_RESPONSE;
+				r->dir = dir;
+				r->flags = flags;
+				r->pad = 0;
+				r->status = d->status;
+				r->pad2 = 0;
+				r->seq = seq;
+				r->pad3 = 0;
+				r->head_ns = d->head_ns;
+				r->end_ns = end_ns;
+				__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
+				bpf_ringbuf_submit(r, flowscope_rb_flags(&l7_events));
+			}
 		}
 	}
 	d->status = 0;
@@ -576,25 +633,31 @@ struct scan_ctx {
 	struct scratch *s;
 };
 
-/* Eight bytes of the head: each newline starts a line to look at. */
+#define SCAN_WORDS 4 /* words a step: fewer steps of the loop (its call and checks cost more than a word's test) */
+
+/* SCAN_WORDS * 8 bytes of the head: each newline starts a line to look at. */
 static long scan_word(__u64 i, struct scan_ctx *ctx)
 {
 	struct scratch *sc = ctx->s;
 	if (!sc)
 		return 1;
 	struct head_scan *s = &sc->hs;
-	__u32 p = s->pos;
-	if (p >= s->end || p >= L7_WINDOW)
-		return 1;
-	s->pos = p + 8;
-	__u64 nl = zero_bytes(word_at(sc->win, p) ^ 0x0a0a0a0a0a0a0a0aULL);
-	if (!nl)
-		return 0;
+	__u32 p0 = s->pos;
+	s->pos = p0 + 8 * SCAN_WORDS;
 #pragma unroll
-	for (int j = 0; j < 8; j++) {
-		if ((nl >> (8 * j + 7)) & 1) {
-			if (header_line(sc, p + j + 1))
-				return 1;
+	for (int k = 0; k < SCAN_WORDS; k++) {
+		__u32 p = p0 + 8 * k;
+		if (p >= s->end || p >= L7_WINDOW)
+			return 1;
+		__u64 nl = zero_bytes(word_at(sc->win, p) ^ 0x0a0a0a0a0a0a0a0aULL);
+		if (!nl)
+			continue;
+#pragma unroll
+		for (int j = 0; j < 8; j++) {
+			if ((nl >> (8 * j + 7)) & 1) {
+				if (header_line(sc, p + j + 1))
+					return 1;
+			}
 		}
 	}
 	return 0;
@@ -674,11 +737,13 @@ static __always_inline bool is_tls_record(const __u8 *b)
 	return b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03 && b[2] <= 0x04;
 }
 
-/* Sends a request head whose method and path are in the window at `at`. */
-static __always_inline void emit_request(struct l7_conn *c, struct scratch *s, __u8 dir, __u8 method, __u32 path_start,
+/* Holds a request head whose method and path are in the window (sent with its response, or alone
+ * when the connection's previous request is still held). */
+static __always_inline void hold_request(struct l7_conn *c, struct scratch *s, __u8 dir, __u8 method, __u32 path_start,
 					 __u32 path_end, bool path_cut, __u64 now)
 {
-	struct l7_request *r = &s->req;
+	send_held(c);
+	struct l7_held_request *h = &c->req;
 	__u32 plen = path_end > path_start ? path_end - path_start : 0;
 	__u8 flags = c->tls ? L7_F_TLS : 0;
 	if (plen > L7_PATH_MAX) {
@@ -687,27 +752,19 @@ static __always_inline void emit_request(struct l7_conn *c, struct scratch *s, _
 	}
 	if (path_cut)
 		flags |= L7_F_PATH_TRUNCATED;
-	r->type = L7_REC_REQUEST;
-	r->dir = dir;
-	r->method = method;
-	r->flags = flags;
-	r->path_len = plen;
-	r->pad = 0;
-	r->seq = c->d[dir & 1].seq;
-	r->pad2 = 0;
-	r->ts_ns = now;
-	__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
+	h->dir = dir;
+	h->method = method;
+	h->flags = flags;
+	h->seq = c->d[dir & 1].seq;
+	h->ts_ns = now;
 	__u32 from = path_start & (L7_WINDOW - 1);
 	plen &= (L7_PATH_MAX * 2 - 1);
 	if (plen > L7_PATH_MAX)
 		plen = L7_PATH_MAX;
-	if (plen)
-		bpf_probe_read_kernel(r->path, plen, &s->win[from]);
-	__u32 size = offsetof(struct l7_request, path) + plen;
-	if (size > sizeof(*r))
-		size = sizeof(*r);
-	if (bpf_ringbuf_output(&l7_events, r, size, flowscope_rb_flags(&l7_events)))
-		count(L7_C_RINGBUF_FULL);
+	if (plen && bpf_probe_read_kernel(h->path, plen, &s->win[from]))
+		plen = 0;
+	h->path_len = plen;
+	h->held = 1;
 }
 
 /* One HTTP/1 message head at offset `off` of the window: sent, and its body's framing followed.
@@ -749,14 +806,14 @@ __noinline __s64 http1_message(struct l7_conn *c, const struct data *dt, __u64 o
 	/* the first line's newline is found like the others: the scan starts at the message */
 	hp->pos = at;
 	struct scan_ctx sctx = {.s = s};
-	bpf_loop(L7_WINDOW / 8 + 1, scan_word, &sctx, 0);
+	bpf_loop(L7_WINDOW / (8 * SCAN_WORDS) + 1, scan_word, &sctx, 0);
 	__u32 head_end = hp->head_end;
 	__u64 body = 0;
 	__u8 framing = B_NONE;
 	if (method) {
 		bool chunked = hp->chunked, has_cl = hp->has_cl;
 		__u64 cl = hp->content_length;
-		emit_request(c, s, dir, method, at + mlen, path_end, cut, dt->now);
+		hold_request(c, s, dir, method, at + mlen, path_end, cut, dt->now);
 		__u32 seq = d->seq;
 		if (method == L7_M_HEAD)
 			c->head_bits |= 1ULL << (seq & 63);
@@ -1145,11 +1202,15 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 	count(L7_C_TLS_CALLS);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk = call.sk;
+	struct l7_conn *c = NULL; /* found with the cached binding: neither looked up nor bound again */
 	if (!sk) {
 		struct ssl_key k = {.ssl = call.ssl, .tgid = id >> 32};
 		__u64 *cached = bpf_map_lookup_elem(&ssl_socks, &k);
-		if (cached && bpf_map_lookup_elem(&l7_conns, cached))
-			sk = *cached;
+		if (cached) {
+			c = bpf_map_lookup_elem(&l7_conns, cached);
+			if (c)
+				sk = *cached;
+		}
 	}
 	if (!sk && dir == L7_DIR_RECEIVED) {
 		struct tls_last *tl = bpf_map_lookup_elem(&tls_last, &id);
@@ -1185,8 +1246,10 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 		}
 		return 0;
 	}
-	bind_ssl(call.ssl, sk);
-	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &sk);
+	if (!c) {
+		bind_ssl(call.ssl, sk);
+		c = bpf_map_lookup_elem(&l7_conns, &sk);
+	}
 	if (!c) {
 		count(L7_C_TLS_UNBOUND);
 		return 0;
@@ -1225,127 +1288,86 @@ int BPF_KRETPROBE(ssl_write_ex_exit, long ret)
 
 /* ---- syscalls ---- */
 
-struct sys_enter_ctx {
-	__u64 common;
-	__s64 nr;
-	__u64 args[6];
-};
-
 struct sys_exit_ctx {
 	__u64 common;
 	__s64 nr;
 	__s64 ret;
 };
 
-static __always_inline int data_enter(__u64 fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 dir)
+/* One read or write that returned `ret` bytes: its arguments are still in the task's user registers
+ * (a syscall does not change them), so one exit program does what an entry program storing them by
+ * thread did before (bench/RESULTS.md, "L7 capture cost": the entry hooks and the store cost more
+ * than the exit's own work). */
+static __always_inline int data_done(long ret, __u8 kind, __u8 dir, bool msg)
 {
+	if (ret <= 0)
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	if ((id >> 32) == targ_self_tgid)
 		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 fd = PT_REGS_PARM1_SYSCALL(regs), buf = PT_REGS_PARM2_SYSCALL(regs);
+	__u32 iovcnt = kind == SRC_IOV ? PT_REGS_PARM3_SYSCALL(regs) : 0;
 	struct sock *sk = fd_tcp_sock(fd);
 	if (!sk)
 		return 0;
 	__u64 key = (__u64)sk;
-	struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (call && call->ssl) {
-		/* Inside SSL_read/SSL_write: this is the SSL object's socket, carrying ciphertext. */
-		call->sk = key;
-		struct l7_conn *c = conn_of(sk);
-		if (c)
-			c->tls = 1;
-		return 0;
-	}
 	struct l7_conn *c = conn_of(sk);
-	if (!c || c->proto == P_OTHER || c->proto == P_OFF)
+	if (!c)
+		return 0;
+	/* A connection found to carry HTTP in the clear is not an SSL object's: no SSL call to look for. */
+	if (c->tls || (c->proto != P_HTTP1 && c->proto != P_HTTP2)) {
+		struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
+		if (call && call->ssl) {
+			/* Inside SSL_read/SSL_write: this is the SSL object's socket, carrying ciphertext. */
+			call->sk = key;
+			c->tls = 1;
+			return 0;
+		}
+	}
+	if (c->proto == P_OTHER || c->proto == P_OFF)
 		return 0;
 	if (c->tls) {
 		tls_socket_used(id, key, dir);
 		return 0;
 	}
-	struct l7_args *a = bpf_map_lookup_elem(&l7_active, &id);
-	if (a) {
-		a->sk = key;
-		a->buf = buf;
-		a->iovcnt = iovcnt;
-		a->kind = kind;
-		a->dir = dir;
-	} else {
-		struct l7_args n = {.sk = key, .buf = buf, .iovcnt = iovcnt, .kind = kind, .dir = dir};
-		bpf_map_update_elem(&l7_active, &id, &n, BPF_ANY);
+	if (msg) {
+		/* recvmsg/sendmsg(fd, msghdr, flags): the iovec array of the message header */
+		struct user_msghdr h;
+		if (bpf_probe_read_user(&h, sizeof(h), (void *)buf))
+			return 0;
+		buf = (__u64)h.msg_iov;
+		iovcnt = h.msg_iovlen;
 	}
-	return 0;
-}
-
-static __always_inline int data_exit(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct l7_args *a = bpf_map_lookup_elem(&l7_active, &id);
-	if (!a || !a->sk)
-		return 0;
-	struct l7_args args = *a;
-	a->sk = 0;
-	if (ret <= 0)
-		return 0;
-	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &args.sk);
-	if (!c)
-		return 0;
 	count(L7_C_SYSCALLS);
-	struct data dt = {.buf = args.buf, .total = ret, .iovcnt = args.iovcnt, .kind = args.kind, .dir = args.dir};
+	struct data dt = {.buf = buf, .total = ret, .iovcnt = iovcnt, .kind = kind, .dir = dir};
 	on_data(c, &dt, false);
 	if (c->tls)
-		tls_socket_used(id, args.sk, args.dir); /* found to be TLS just now */
+		tls_socket_used(id, key, dir); /* found to be TLS just now */
 	return 0;
 }
 
 /* read/write(fd, buf, count), recvfrom/sendto(fd, buf, len, ...) */
-SEC("tracepoint/syscalls/sys_enter_read")
-int l7_read_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], 0, SRC_FLAT, L7_DIR_RECEIVED); }
-SEC("tracepoint/syscalls/sys_enter_write")
-int l7_write_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], 0, SRC_FLAT, L7_DIR_SENT); }
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int l7_recvfrom_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], 0, SRC_FLAT, L7_DIR_RECEIVED); }
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int l7_sendto_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], 0, SRC_FLAT, L7_DIR_SENT); }
-/* readv/writev(fd, iov, iovcnt) */
-SEC("tracepoint/syscalls/sys_enter_readv")
-int l7_readv_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], SRC_IOV, L7_DIR_RECEIVED); }
-SEC("tracepoint/syscalls/sys_enter_writev")
-int l7_writev_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], SRC_IOV, L7_DIR_SENT); }
-
-/* recvmsg/sendmsg(fd, msghdr, flags): the iovec array of the message header */
-static __always_inline int msg_enter(__u64 fd, __u64 msg, __u8 dir)
-{
-	struct user_msghdr h;
-	if (bpf_probe_read_user(&h, sizeof(h), (void *)msg))
-		return 0;
-	return data_enter(fd, (__u64)h.msg_iov, h.msg_iovlen, SRC_IOV, dir);
-}
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int l7_recvmsg_enter(struct sys_enter_ctx *ctx) { return msg_enter(ctx->args[0], ctx->args[1], L7_DIR_RECEIVED); }
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int l7_sendmsg_enter(struct sys_enter_ctx *ctx) { return msg_enter(ctx->args[0], ctx->args[1], L7_DIR_SENT); }
-/* sendfile(out_fd, in_fd, offset, count): counted, the content is a file's */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int l7_sendfile_enter(struct sys_enter_ctx *ctx) { return data_enter(ctx->args[0], 0, 0, SRC_NONE, L7_DIR_SENT); }
-
 SEC("tracepoint/syscalls/sys_exit_read")
-int l7_read_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_read_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_FLAT, L7_DIR_RECEIVED, false); }
 SEC("tracepoint/syscalls/sys_exit_write")
-int l7_write_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_write_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_FLAT, L7_DIR_SENT, false); }
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int l7_recvfrom_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_recvfrom_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_FLAT, L7_DIR_RECEIVED, false); }
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int l7_sendto_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_sendto_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_FLAT, L7_DIR_SENT, false); }
+/* readv/writev(fd, iov, iovcnt) */
 SEC("tracepoint/syscalls/sys_exit_readv")
-int l7_readv_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_readv_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_IOV, L7_DIR_RECEIVED, false); }
 SEC("tracepoint/syscalls/sys_exit_writev")
-int l7_writev_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_writev_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_IOV, L7_DIR_SENT, false); }
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int l7_recvmsg_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_recvmsg_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_IOV, L7_DIR_RECEIVED, true); }
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int l7_sendmsg_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_sendmsg_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_IOV, L7_DIR_SENT, true); }
+/* sendfile(out_fd, in_fd, offset, count): counted, the content is a file's */
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int l7_sendfile_exit(struct sys_exit_ctx *ctx) { return data_exit(ctx->ret); }
+int l7_sendfile_exit(struct sys_exit_ctx *ctx) { return data_done(ctx->ret, SRC_NONE, L7_DIR_SENT, false); }
 
 /* ---- connections closing, processes coming and going ---- */
 
@@ -1371,6 +1393,7 @@ static __always_inline int on_state(struct sock *sk, int newstate)
 			finish(c, 0, c->d[0].last_ns, L7_F_END_AT_CLOSE);
 		if (c->d[1].status)
 			finish(c, 1, c->d[1].last_ns, L7_F_END_AT_CLOSE);
+		send_held(c); /* a request that got no response */
 		struct l7_close *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
 		if (r) {
 			__builtin_memset(r, 0, sizeof(*r));
@@ -1429,8 +1452,6 @@ int l7_exit(void *ctx)
 	/* the thread's entries of the maps written in place (not LRU: an entry in use is never evicted) */
 	if (bpf_map_lookup_elem(&ssl_calls, &id))
 		bpf_map_delete_elem(&ssl_calls, &id);
-	if (bpf_map_lookup_elem(&l7_active, &id))
-		bpf_map_delete_elem(&l7_active, &id);
 	if ((__u32)id == (id >> 32)) /* the thread group leader: the process */
 		emit_proc(L7_REC_EXIT, id >> 32);
 	return 0;

@@ -24,6 +24,7 @@ enum l7_record_type {
 	L7_REC_CLOSE = 4,    /* a connection that carried HTTP closed: requests still waiting will get no response */
 	L7_REC_EXEC = 5,     /* a process called exec (the agent looks for OpenSSL in it) */
 	L7_REC_EXIT = 6,     /* a process exited */
+	L7_REC_EXCHANGE = 7, /* an HTTP/1 request and its response in one record (the request held until its response ended) */
 };
 
 enum l7_direction {
@@ -121,6 +122,26 @@ struct l7_response {
 	struct l7_conn_info conn;
 };
 
+/* A request and its response: what an L7_REC_REQUEST and the L7_REC_RESPONSE of the same seq carry.
+ * The kernel holds a connection's latest request until its response ends; a request that cannot
+ * wait (another one came, the connection closed) is sent alone as before. */
+struct l7_exchange {
+	__u8 type;	 /* L7_REC_EXCHANGE */
+	__u8 dir;	 /* of the request: received = this end serves; the response went the other way */
+	__u8 method;	 /* enum l7_method */
+	__u8 req_flags;	 /* enum l7_flags of the request */
+	__u16 path_len;
+	__u16 status;
+	__u32 seq;	 /* of the request and of its response */
+	__u8 resp_flags; /* enum l7_flags of the response */
+	__u8 pad[3];
+	__u64 req_ns;	 /* when the request head was read or written */
+	__u64 head_ns;	 /* the status line */
+	__u64 end_ns;	 /* the last byte of the body (see resp_flags) */
+	struct l7_conn_info conn;
+	char path[L7_PATH_MAX]; /* path_len bytes are meaningful */
+};
+
 struct l7_h2_frame {
 	__u8 type;	 /* L7_REC_H2_FRAME */
 	__u8 dir;	 /* received or sent */
@@ -155,6 +176,7 @@ struct l7_proc {
 _Static_assert(sizeof(struct l7_conn_info) == 80, "l7_conn_info layout");
 _Static_assert(sizeof(struct l7_request) == 24 + 80 + L7_PATH_MAX, "l7_request layout");
 _Static_assert(sizeof(struct l7_response) == 32 + 80, "l7_response layout");
+_Static_assert(sizeof(struct l7_exchange) == 40 + 80 + L7_PATH_MAX, "l7_exchange layout");
 _Static_assert(sizeof(struct l7_h2_frame) == 24 + 80 + L7_H2_CAPTURE, "l7_h2_frame layout");
 _Static_assert(sizeof(struct l7_close) == 24, "l7_close layout");
 _Static_assert(sizeof(struct l7_proc) == 40, "l7_proc layout");

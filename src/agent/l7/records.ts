@@ -1,6 +1,7 @@
 // The one place that reads the L7 tracer's kernel records (bpf/include/l7.h): each becomes an
-// HTTP/1 message, an HTTP/2 frame, a close, or a process event for the consumers.
-import { L7RecordType, L7Flags, L7Method, L7RequestView, L7ResponseView, L7H2FrameView, L7CloseView, L7ProcView, L7ConnInfoView } from '../../bpf/gen/l7.gen.js';
+// HTTP/1 message (or a request and its response), an HTTP/2 frame, a close, or a process event for
+// the consumers.
+import { L7RecordType, L7Flags, L7Method, L7RequestView, L7ResponseView, L7ExchangeView, L7H2FrameView, L7CloseView, L7ProcView, L7ConnInfoView } from '../../bpf/gen/l7.gen.js';
 import { formatAddr } from '../../model/addr.js';
 import type { RecordBatch } from '../../bpf/index.js';
 import type { Http1Request, Http1Response } from './http1.js';
@@ -25,6 +26,7 @@ export interface RecordSinks {
 export class L7Records {
   private readonly req = new L7RequestView();
   private readonly resp = new L7ResponseView();
+  private readonly exchange = new L7ExchangeView();
   private readonly frame = new L7H2FrameView();
   private readonly closeView = new L7CloseView();
   private readonly proc = new L7ProcView();
@@ -93,6 +95,35 @@ export class L7Records {
           tls: (f & L7Flags.L7_F_TLS) !== 0,
           headNs: r.head_ns,
           endNs: r.end_ns,
+          end: endOf(f),
+        });
+      }
+      case L7RecordType.L7_REC_EXCHANGE: {
+        // a request and its response in one record: the same as the two records one after the other
+        if (len < L7ExchangeView.size) return void this.malformed++;
+        const x = this.exchange.at(view, off);
+        const plen = Math.min(x.path_len, 128);
+        const conn = this.connOf(x.conn);
+        const received = x.dir === RECEIVED;
+        const f = x.resp_flags;
+        this.sinks.request({
+          conn,
+          received,
+          method: METHODS[x.method] ?? 'OTHER',
+          path: Buffer.from(view.buffer, view.byteOffset + off + L7ExchangeView.size - 128, plen).toString('latin1'),
+          pathTruncated: (x.req_flags & L7Flags.L7_F_PATH_TRUNCATED) !== 0,
+          tls: (x.req_flags & L7Flags.L7_F_TLS) !== 0,
+          seq: x.seq,
+          tsNs: x.req_ns,
+        });
+        return this.sinks.response({
+          sk: conn.sk,
+          received: !received,
+          status: x.status,
+          seq: x.seq,
+          tls: (f & L7Flags.L7_F_TLS) !== 0,
+          headNs: x.head_ns,
+          endNs: x.end_ns,
           end: endOf(f),
         });
       }

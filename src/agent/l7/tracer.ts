@@ -7,7 +7,7 @@ import type { SslSite } from './ssl-sites.js';
 
 export const L7_OBJECT = repoPath('bpf/.output/l7.bpf.o');
 
-/** syscall -> [enter program, exit program]; the tracepoint names are syscalls:sys_{enter,exit}_<syscall>. */
+/** syscall -> program l7_<name>_exit on syscalls:sys_exit_<syscall> (the arguments are read from the task's registers at exit: no entry hooks). */
 const SYSCALLS: ReadonlyArray<readonly [string, string]> = [
   ['read', 'read'],
   ['write', 'write'],
@@ -120,7 +120,7 @@ export class L7Tracer {
     const p = (name: string): Program => this.obj.program(name);
     this.tryAttach(
       'data',
-      'syscalls:sys_{enter,exit}_{read,write,recvfrom,sendto,readv,writev,recvmsg,sendmsg,sendfile64}',
+      'syscalls:sys_exit_{read,write,recvfrom,sendto,readv,writev,recvmsg,sendmsg,sendfile64}',
       [
         {
           hook: 'tracepoint',
@@ -128,7 +128,6 @@ export class L7Tracer {
             const links: Link[] = [];
             try {
               for (const [sc, prog] of SYSCALLS) {
-                links.push(p(`l7_${prog}_enter`).attachTracepoint('syscalls', `sys_enter_${sc}`));
                 links.push(p(`l7_${prog}_exit`).attachTracepoint('syscalls', `sys_exit_${sc}`));
               }
             } catch (err) {

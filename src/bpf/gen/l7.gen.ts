@@ -12,6 +12,7 @@ export const L7RecordType = {
   L7_REC_CLOSE: 4,
   L7_REC_EXEC: 5,
   L7_REC_EXIT: 6,
+  L7_REC_EXCHANGE: 7,
 } as const;
 
 /** enum l7_direction */
@@ -453,6 +454,158 @@ export function encodeL7Response(value: L7Response, view: DataView, offset: numb
 
 export const l7ResponseCodec: Codec<L7Response> = { size: 112, decode: decodeL7Response, encode: encodeL7Response };
 
+/** struct l7_exchange (248 bytes) */
+export const L7ExchangeLayout = {
+  size: 248,
+  fields: {
+    type: { offset: 0, size: 1 },
+    dir: { offset: 1, size: 1 },
+    method: { offset: 2, size: 1 },
+    req_flags: { offset: 3, size: 1 },
+    path_len: { offset: 4, size: 2 },
+    status: { offset: 6, size: 2 },
+    seq: { offset: 8, size: 4 },
+    resp_flags: { offset: 12, size: 1 },
+    pad: { offset: 13, size: 3 },
+    req_ns: { offset: 16, size: 8 },
+    head_ns: { offset: 24, size: 8 },
+    end_ns: { offset: 32, size: 8 },
+    conn: { offset: 40, size: 80 },
+    path: { offset: 120, size: 128 },
+  },
+} as const;
+
+export interface L7Exchange {
+  type: number;
+  dir: number;
+  method: number;
+  req_flags: number;
+  path_len: number;
+  status: number;
+  seq: number;
+  resp_flags: number;
+  pad: Uint8Array;
+  req_ns: number;
+  head_ns: number;
+  end_ns: number;
+  conn: L7ConnInfo;
+  path: string;
+}
+
+/** Reads struct l7_exchange in place: position it with at(), then read fields. Allocates nothing per record. */
+export class L7ExchangeView {
+  static readonly size = 248;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+  private readonly _conn = new L7ConnInfoView();
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get type(): number {
+    return this.view.getUint8(this.offset + 0);
+  }
+
+  get dir(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  get method(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  get req_flags(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  get path_len(): number {
+    return this.view.getUint16(this.offset + 4, true);
+  }
+
+  get status(): number {
+    return this.view.getUint16(this.offset + 6, true);
+  }
+
+  get seq(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  get resp_flags(): number {
+    return this.view.getUint8(this.offset + 12);
+  }
+
+  /** A view into the record's bytes (valid while the record's buffer is). */
+  get pad(): Uint8Array {
+    return readBytes(this.view, this.offset + 13, 3);
+  }
+
+  get req_ns(): number {
+    return readU64(this.view, this.offset + 16);
+  }
+
+  get head_ns(): number {
+    return readU64(this.view, this.offset + 24);
+  }
+
+  get end_ns(): number {
+    return readU64(this.view, this.offset + 32);
+  }
+
+  get conn(): L7ConnInfoView {
+    return this._conn.at(this.view, this.offset + 40);
+  }
+
+  get path(): string {
+    return readCString(this.view, this.offset + 120, 128);
+  }
+
+  toObject(): L7Exchange {
+    return decodeL7Exchange(this.view, this.offset);
+  }
+}
+
+export function decodeL7Exchange(view: DataView, offset: number): L7Exchange {
+  const v = new L7ExchangeView().at(view, offset);
+  return {
+    type: v.type,
+    dir: v.dir,
+    method: v.method,
+    req_flags: v.req_flags,
+    path_len: v.path_len,
+    status: v.status,
+    seq: v.seq,
+    resp_flags: v.resp_flags,
+    pad: v.pad.slice(),
+    req_ns: v.req_ns,
+    head_ns: v.head_ns,
+    end_ns: v.end_ns,
+    conn: decodeL7ConnInfo(view, offset + 40),
+    path: v.path,
+  };
+}
+
+export function encodeL7Exchange(value: L7Exchange, view: DataView, offset: number): void {
+  view.setUint8(offset + 0, value.type);
+  view.setUint8(offset + 1, value.dir);
+  view.setUint8(offset + 2, value.method);
+  view.setUint8(offset + 3, value.req_flags);
+  view.setUint16(offset + 4, value.path_len, true);
+  view.setUint16(offset + 6, value.status, true);
+  view.setUint32(offset + 8, value.seq, true);
+  view.setUint8(offset + 12, value.resp_flags);
+  writeBytes(view, offset + 13, 3, value.pad);
+  writeU64(view, offset + 16, value.req_ns);
+  writeU64(view, offset + 24, value.head_ns);
+  writeU64(view, offset + 32, value.end_ns);
+  encodeL7ConnInfo(value.conn, view, offset + 40);
+  writeCString(view, offset + 120, 128, value.path);
+}
+
+export const l7ExchangeCodec: Codec<L7Exchange> = { size: 248, decode: decodeL7Exchange, encode: encodeL7Exchange };
+
 /** struct l7_h2_frame (1128 bytes) */
 export const L7H2FrameLayout = {
   size: 1128,
@@ -751,12 +904,11 @@ export const l7ProcCodec: Codec<L7Proc> = { size: 40, decode: decodeL7Proc, enco
 export const layout = {
   l7_events: { keySize: 0, valueSize: 0 },
   ssl_calls: { keySize: 8, valueSize: 32 }, // key: __u64, value: struct ssl_call
-  l7_active: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct l7_args
-  l7_conns: { keySize: 8, valueSize: 208 }, // key: __u64, value: struct l7_conn
+  l7_conns: { keySize: 8, valueSize: 360 }, // key: __u64, value: struct l7_conn
   l7_cgroups: { keySize: 8, valueSize: 1 }, // key: __u64, value: __u8
   ssl_socks: { keySize: 16, valueSize: 8 }, // key: struct ssl_key, value: __u64
   tls_last: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct tls_last
   tls_pending: { keySize: 8, valueSize: 1048 }, // key: __u64, value: struct tls_pending
   l7_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
-  l7_scratch: { keySize: 4, valueSize: 5488 }, // key: __u32, value: struct scratch
+  l7_scratch: { keySize: 4, valueSize: 5256 }, // key: __u32, value: struct scratch
 } as const satisfies ObjectLayout;
