@@ -264,16 +264,7 @@ function sameProcess(e: Endpoint, run: RunInfo, r: wire.TcpEdgeV1): boolean {
     e.service === (w.service ?? '') &&
     e.image === (w.image ?? '') &&
     e.version === (w.version ?? '') &&
-    sameLabels(e.labels, w.labels ?? {})
+    wire.sameLabels(e.labels, w.labels ?? {})
   );
 }
 
-function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
-  let n = 0;
-  for (const k in b) {
-    if (a[k] !== b[k]) return false;
-    n++;
-  }
-  for (const _ in a) n--;
-  return n === 0;
-}

@@ -99,12 +99,17 @@ function sameEnd(a: WorkloadV1, b: WorkloadV1): boolean {
   const la = a.labels;
   const lb = b.labels;
   if (!la || !lb) return la === lb;
+  return sameLabels(la, lb);
+}
+
+/** Whether two label sets hold the same keys and values (no allocation: the ingest's hot path). */
+export function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   let n = 0;
-  for (const k in la) {
-    if (la[k] !== lb[k]) return false;
+  for (const k in b) {
+    if (a[k] !== b[k]) return false;
     n++;
   }
-  for (const _ in lb) n--;
+  for (const _ in a) n--;
   return n === 0;
 }
 
