@@ -39,6 +39,7 @@
 /* Settings before load. */
 const volatile __u32 targ_self_tgid = 0; /* the agent itself: never traced */
 const volatile __u8 default_on = 1;	 /* connections of cgroups not in l7_cgroups */
+const volatile __u8 cgroup_first = 0;	 /* some cgroup is off: a process's cgroup is checked before its descriptor is resolved */
 
 enum l7_proto {
 	P_UNKNOWN = 0,
@@ -116,18 +117,27 @@ enum src_kind {
 	SRC_KERNEL = 3, /* a copy in a map (a deferred SSL_write): `avail` bytes of it */
 };
 
-/* An SSL_read/SSL_write in flight on a thread. */
+/* The thread's latest SSL call. An SSL_read is in flight from its entry probe to its return probe;
+ * an SSL_write has no return probe (a return trap costs 0.7-2 µs): its plaintext is taken at entry
+ * when its socket is known, and it stays the thread's latest call until the next one. */
 struct ssl_call {
-	__u64 ssl;
+	__u64 ssl;	  /* 0: no SSL_read in flight and no SSL_write to follow */
 	__u64 buf;
 	__u64 ex_len_ptr; /* _ex forms: where the byte count is written */
-	__u64 sk;	  /* the socket a nested syscall used */
+	__u64 sk;	  /* the socket: from the SSL object's binding at entry, or a nested syscall */
+	__u64 num;	  /* SSL_write: bytes asked to be written */
+	__s32 fd;	  /* the socket's descriptor (-1: not known) */
+	__u8 write;	  /* an SSL_write */
+	__u8 done;	  /* SSL_write: its plaintext was taken (or it is the retry of one that was) */
+	__u8 bound;	  /* sk came from the binding: not bound again */
+	__u8 pad;
 };
 
+/* Per thread, freed with it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
@@ -139,11 +149,19 @@ struct ssl_key {
 	__u32 pad;
 };
 
+struct ssl_bind {
+	__u64 sk;
+	__u64 retry_num; /* with retry: the size of an SSL_write taken whose socket write would block */
+	__s32 fd;	 /* the socket's descriptor in that process (-1: not known, memory BIOs) */
+	__u8 retry;	 /* the next SSL_write of this size is that call again (SSL_ERROR_WANT_WRITE), not new data */
+	__u8 pad[3];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct ssl_key);
-	__type(value, __u64);
+	__type(value, struct ssl_bind);
 } ssl_socks SEC(".maps");
 
 /* The TLS socket a thread last read or wrote (memory BIOs: the SSL call comes before or after). */
@@ -1117,18 +1135,46 @@ static __always_inline void on_data(struct l7_conn *c, struct data *dt, bool fro
 
 /* ---- TLS: OpenSSL ---- */
 
-static __always_inline void bind_ssl(__u64 ssl, __u64 sk)
+/* Whether the process's cgroup is switched off (checked before any lookup when some cgroup is off: a
+ * switched-off load generator then costs a map lookup per hooked call, not a descriptor walk). */
+static __always_inline bool cgroup_off(void)
 {
-	struct ssl_key k = {.ssl = ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
-	__u64 *cur = bpf_map_lookup_elem(&ssl_socks, &k);
-	if (cur)
-		*cur = sk;
-	else
-		bpf_map_update_elem(&ssl_socks, &k, &sk, BPF_ANY);
+	if (!cgroup_first)
+		return false;
+	__u64 cg = bpf_get_current_cgroup_id();
+	__u8 *sw = bpf_map_lookup_elem(&l7_cgroups, &cg);
+	return sw ? *sw != 1 : !default_on;
 }
 
-/* A TLS socket read or written by the thread: for memory BIOs, the SSL call's socket. */
-static __always_inline void tls_socket_used(__u64 id, __u64 sk, __u8 dir)
+static __always_inline void bind_ssl(__u64 ssl, __u64 sk, __s32 fd)
+{
+	struct ssl_key k = {.ssl = ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
+	struct ssl_bind *cur = bpf_map_lookup_elem(&ssl_socks, &k);
+	if (cur) {
+		if (cur->sk != sk)
+			cur->retry = 0;
+		cur->sk = sk;
+		cur->fd = fd;
+	} else {
+		struct ssl_bind b = {.sk = sk, .fd = fd};
+		bpf_map_update_elem(&ssl_socks, &k, &b, BPF_ANY);
+	}
+}
+
+/* Plaintext an SSL call read or wrote on a connection. */
+static __always_inline void ssl_data(struct l7_conn *c, __u64 buf, __u64 n, __u8 dir)
+{
+	count(L7_C_TLS_CALLS);
+	c->tls = 1;
+	if (c->proto == P_OTHER || c->proto == P_OFF)
+		return;
+	struct data dt = {.buf = buf, .total = n, .kind = SRC_FLAT, .dir = dir};
+	on_data(c, &dt, true);
+}
+
+/* A TLS socket read or written by the thread outside an SSL_read: for memory BIOs, the SSL call's
+ * socket; for an SSL_write whose socket was not known at its entry, its own socket write. */
+static __always_inline void tls_socket_used(__u64 id, __u64 sk, __s32 fd, __u8 dir)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct tls_last *tl = bpf_map_lookup_elem(&tls_last, &id);
@@ -1148,7 +1194,14 @@ static __always_inline void tls_socket_used(__u64 id, __u64 sk, __u8 dir)
 	__u64 ssl = p->ssl;
 	p->ssl = 0;
 	count(L7_C_TLS_DEFERRED_DONE);
-	bind_ssl(ssl, sk);
+	bind_ssl(ssl, sk, fd);
+	struct ssl_call *call = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0, 0);
+	if (call && call->ssl == ssl && call->write) {
+		/* the SSL_write's own socket write: a retry of it after this write blocks is not new data */
+		call->done = 1;
+		call->sk = sk;
+		call->fd = fd;
+	}
 	struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &sk);
 	if (!c || c->proto == P_OTHER || c->proto == P_OFF)
 		return;
@@ -1156,38 +1209,149 @@ static __always_inline void tls_socket_used(__u64 id, __u64 sk, __u8 dir)
 	on_data(c, &dt, true);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(ssl_enter, void *ssl, void *buf, int num, void *ex_len)
+/* The thread's call record, the SSL object's binding when its connection is still traced. */
+static __always_inline struct ssl_call *ssl_call_begin(__u64 id, void *ssl, void *buf, void *ex_len, __u64 num, bool write,
+						       struct ssl_bind **bind, struct l7_conn **conn)
+{
+	struct ssl_call *cp = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!cp)
+		return NULL;
+	cp->ssl = (__u64)ssl;
+	cp->buf = (__u64)buf;
+	cp->ex_len_ptr = (__u64)ex_len;
+	cp->num = num;
+	cp->write = write;
+	cp->done = 0;
+	cp->sk = 0;
+	cp->fd = -1;
+	cp->bound = 0;
+	struct ssl_key k = {.ssl = (__u64)ssl, .tgid = id >> 32};
+	struct ssl_bind *b = bpf_map_lookup_elem(&ssl_socks, &k);
+	*bind = b;
+	*conn = NULL;
+	if (b) {
+		__u64 sk = b->sk;
+		struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &sk);
+		if (c) {
+			/* syscalls on this descriptor inside the call are its ciphertext: not looked at */
+			cp->sk = sk;
+			cp->fd = b->fd;
+			cp->bound = 1;
+			*conn = c;
+		}
+	}
+	return cp;
+}
+
+static __always_inline int ssl_read_enter(void *ssl, void *buf, void *ex_len)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	if ((id >> 32) == targ_self_tgid)
+	if ((id >> 32) == targ_self_tgid || cgroup_off())
 		return 0;
-	/* A thread's entry is written in place (a lookup costs a fraction of an update) and deleted
-	 * when the thread exits. */
-	struct ssl_call *cp = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (cp) {
-		cp->ssl = (__u64)ssl;
-		cp->buf = (__u64)buf;
-		cp->ex_len_ptr = (__u64)ex_len;
-		cp->sk = 0;
-		return 0;
-	}
-	struct ssl_call call = {.ssl = (__u64)ssl, .buf = (__u64)buf, .ex_len_ptr = (__u64)ex_len, .sk = 0};
-	bpf_map_update_elem(&ssl_calls, &id, &call, BPF_ANY);
+	struct ssl_bind *b;
+	struct l7_conn *c;
+	ssl_call_begin(id, ssl, buf, ex_len, 0, false, &b, &c);
 	return 0;
 }
 
-static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
+/* SSL_write(ssl, buf, num) and the _ex forms: the plaintext is in buf at entry. Taken now when the
+ * SSL object's socket is known; otherwise a copy is kept for the thread's next TLS socket write (the
+ * call's own write for a socket BIO, the application's after the call for a memory BIO). A call
+ * repeated after its socket write would block (SSL_ERROR_WANT_WRITE: same size, by the rules of the
+ * API) was taken the first time. Written bytes are taken to be all of num (partial-write mode
+ * writes the rest in a later call, which then does not begin a message). */
+static __always_inline int ssl_write_enter(void *ssl, void *buf, __u64 num)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ssl_call *cp = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (!cp || !cp->ssl)
+	if ((id >> 32) == targ_self_tgid || cgroup_off())
+		return 0;
+	struct ssl_bind *b;
+	struct l7_conn *c;
+	struct ssl_call *cp = ssl_call_begin(id, ssl, buf, NULL, num, true, &b, &c);
+	if (!cp || !num)
+		return 0;
+	if (b && b->retry) {
+		b->retry = 0;
+		if (b->retry_num == num) {
+			cp->done = 1;
+			return 0;
+		}
+	}
+	if (c) {
+		cp->done = 1;
+		ssl_data(c, (__u64)buf, num, L7_DIR_SENT);
+		return 0;
+	}
+	/* inserted from a zeroed global: the struct is too large for the stack */
+	struct tls_pending *p = bpf_map_lookup_elem(&tls_pending, &id);
+	if (!p) {
+		bpf_map_update_elem(&tls_pending, &id, &tls_pending_zero, BPF_ANY);
+		p = bpf_map_lookup_elem(&tls_pending, &id);
+		if (!p)
+			return 0;
+	} else if (p->ssl && p->ssl != (__u64)ssl) {
+		count(L7_C_PENDING_LOST);
+	}
+	__u32 k = num < L7_TLS_STASH ? num : L7_TLS_STASH;
+	MASK(k, 1023 | 1024);
+	if (k > L7_TLS_STASH)
+		k = L7_TLS_STASH;
+	if (bpf_probe_read_user(p->data, k, buf))
+		return 0;
+	p->ssl = (__u64)ssl;
+	p->ts_ns = bpf_ktime_get_ns();
+	p->len = num;
+	p->copied = k;
+	count(L7_C_TLS_DEFERRED);
+	return 0;
+}
+
+/* A socket write that would block (EAGAIN) inside the thread's latest SSL_write, already taken: the
+ * application will call it again. */
+static __always_inline void write_blocked(void)
+{
+	struct ssl_call *cp = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0, 0);
+	if (!cp || !cp->ssl || !cp->write || !cp->done || !cp->sk)
+		return;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if ((__s32)PT_REGS_PARM1_SYSCALL(regs) != cp->fd)
+		return;
+	struct ssl_key k = {.ssl = cp->ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
+	struct ssl_bind *b = bpf_map_lookup_elem(&ssl_socks, &k);
+	if (b) {
+		b->retry = 1;
+		b->retry_num = cp->num;
+	}
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_enter, void *ssl, void *buf, int num, void *ex_len)
+{
+	return ssl_read_enter(ssl, buf, ex_len);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter_int, void *ssl, void *buf, int num)
+{
+	return num > 0 ? ssl_write_enter(ssl, buf, (__u64)num) : 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter_ex, void *ssl, void *buf, __u64 num)
+{
+	return ssl_write_enter(ssl, buf, num);
+}
+
+static __always_inline int ssl_done(long ret, bool ex)
+{
+	struct ssl_call *cp = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0, 0);
+	if (!cp || !cp->ssl || cp->write)
 		return 0;
 	struct ssl_call call = *cp;
 	cp->ssl = 0; /* no call in flight on this thread */
 	__u64 n = 0;
 	if (ex) {
-		/* 1 from SSL_read_ex/SSL_write_ex; > 0 from the internal functions they wrap (ssl-sites.ts) */
+		/* 1 from SSL_read_ex; > 0 from the internal function it wraps (ssl-sites.ts) */
 		if ((int)ret <= 0 || bpf_probe_read_user(&n, sizeof(n), (void *)call.ex_len_ptr))
 			return 0;
 	} else {
@@ -1199,91 +1363,34 @@ static __always_inline int ssl_done(long ret, __u8 dir, bool ex)
 	}
 	if (!n)
 		return 0;
-	count(L7_C_TLS_CALLS);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
 	__u64 sk = call.sk;
-	struct l7_conn *c = NULL; /* found with the cached binding: neither looked up nor bound again */
 	if (!sk) {
-		struct ssl_key k = {.ssl = call.ssl, .tgid = id >> 32};
-		__u64 *cached = bpf_map_lookup_elem(&ssl_socks, &k);
-		if (cached) {
-			c = bpf_map_lookup_elem(&l7_conns, cached);
-			if (c)
-				sk = *cached;
-		}
-	}
-	if (!sk && dir == L7_DIR_RECEIVED) {
 		struct tls_last *tl = bpf_map_lookup_elem(&tls_last, &id);
-		if (tl && tl->dir == L7_DIR_RECEIVED && now - tl->ts_ns < TLS_LAST_MAX_AGE_NS)
+		if (tl && tl->dir == L7_DIR_RECEIVED && bpf_ktime_get_ns() - tl->ts_ns < TLS_LAST_MAX_AGE_NS)
 			sk = tl->sk;
 	}
-	if (!sk) {
-		if (dir == L7_DIR_SENT) {
-			/* A memory BIO: the ciphertext is written after the call returns. */
-			struct tls_pending *p = bpf_map_lookup_elem(&tls_pending, &id);
-			if (!p) {
-				/* inserted from a zeroed global: the struct is too large for the stack */
-				bpf_map_update_elem(&tls_pending, &id, &tls_pending_zero, BPF_ANY);
-				p = bpf_map_lookup_elem(&tls_pending, &id);
-				if (!p)
-					return 0;
-			} else if (p->ssl) {
-				count(L7_C_PENDING_LOST);
-			}
-			__u32 k = n < L7_TLS_STASH ? n : L7_TLS_STASH;
-			MASK(k, 1023 | 1024);
-			if (k > L7_TLS_STASH)
-				k = L7_TLS_STASH;
-			if (bpf_probe_read_user(p->data, k, (void *)call.buf))
-				return 0;
-			p->ssl = call.ssl;
-			p->ts_ns = now;
-			p->len = n;
-			p->copied = k;
-			count(L7_C_TLS_DEFERRED);
-		} else {
-			count(L7_C_TLS_UNBOUND);
-		}
-		return 0;
-	}
-	if (!c) {
-		bind_ssl(call.ssl, sk);
-		c = bpf_map_lookup_elem(&l7_conns, &sk);
-	}
+	struct l7_conn *c = sk ? bpf_map_lookup_elem(&l7_conns, &sk) : NULL;
 	if (!c) {
 		count(L7_C_TLS_UNBOUND);
 		return 0;
 	}
-	c->tls = 1;
-	if (c->proto == P_OTHER || c->proto == P_OFF)
-		return 0;
-	struct data dt = {.buf = call.buf, .total = n, .kind = SRC_FLAT, .dir = dir};
-	on_data(c, &dt, true);
+	if (!call.bound)
+		bind_ssl(call.ssl, sk, call.fd);
+	ssl_data(c, call.buf, n, L7_DIR_RECEIVED);
 	return 0;
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_exit, long ret)
 {
-	return ssl_done(ret, L7_DIR_RECEIVED, false);
+	return ssl_done(ret, false);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_ex_exit, long ret)
 {
-	return ssl_done(ret, L7_DIR_RECEIVED, true);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(ssl_write_exit, long ret)
-{
-	return ssl_done(ret, L7_DIR_SENT, false);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(ssl_write_ex_exit, long ret)
-{
-	return ssl_done(ret, L7_DIR_SENT, true);
+	return ssl_done(ret, true);
 }
 
 /* ---- syscalls ---- */
@@ -1294,20 +1401,33 @@ struct sys_exit_ctx {
 	__s64 ret;
 };
 
+#define EAGAIN 11
+
 /* One read or write that returned `ret` bytes: its arguments are still in the task's user registers
  * (a syscall does not change them), so one exit program does what an entry program storing them by
  * thread did before (bench/RESULTS.md, "L7 capture cost": the entry hooks and the store cost more
  * than the exit's own work). */
 static __always_inline int data_done(long ret, __u8 kind, __u8 dir, bool msg)
 {
-	if (ret <= 0)
+	if (ret <= 0) {
+		if (ret == -EAGAIN && dir == L7_DIR_SENT)
+			write_blocked();
 		return 0;
+	}
 	__u64 id = bpf_get_current_pid_tgid();
 	if ((id >> 32) == targ_self_tgid)
 		return 0;
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	__u64 fd = PT_REGS_PARM1_SYSCALL(regs), buf = PT_REGS_PARM2_SYSCALL(regs);
 	__u32 iovcnt = kind == SRC_IOV ? PT_REGS_PARM3_SYSCALL(regs) : 0;
+	struct ssl_call *call = bpf_task_storage_get(&ssl_calls, task, 0, 0);
+	/* The socket of the thread's SSL call (an SSL_read in flight, or the latest SSL_write, which is
+	 * the only writer of its socket's ciphertext): not resolved again. */
+	if (call && call->ssl && call->sk && (__s32)fd == call->fd && (!call->write || dir == L7_DIR_SENT))
+		return 0;
+	if (cgroup_off())
+		return 0;
 	struct sock *sk = fd_tcp_sock(fd);
 	if (!sk)
 		return 0;
@@ -1315,20 +1435,19 @@ static __always_inline int data_done(long ret, __u8 kind, __u8 dir, bool msg)
 	struct l7_conn *c = conn_of(sk);
 	if (!c)
 		return 0;
-	/* A connection found to carry HTTP in the clear is not an SSL object's: no SSL call to look for. */
-	if (c->tls || (c->proto != P_HTTP1 && c->proto != P_HTTP2)) {
-		struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
-		if (call && call->ssl) {
-			/* Inside SSL_read/SSL_write: this is the SSL object's socket, carrying ciphertext. */
-			call->sk = key;
-			c->tls = 1;
-			return 0;
-		}
+	/* A connection found to carry HTTP in the clear is not an SSL object's. */
+	if (call && call->ssl && !call->write && (c->tls || (c->proto != P_HTTP1 && c->proto != P_HTTP2))) {
+		/* Inside SSL_read: this is the SSL object's socket, carrying ciphertext. */
+		call->sk = key;
+		call->fd = fd;
+		call->bound = 0;
+		c->tls = 1;
+		return 0;
 	}
 	if (c->proto == P_OTHER || c->proto == P_OFF)
 		return 0;
 	if (c->tls) {
-		tls_socket_used(id, key, dir);
+		tls_socket_used(id, key, fd, dir);
 		return 0;
 	}
 	if (msg) {
@@ -1343,7 +1462,7 @@ static __always_inline int data_done(long ret, __u8 kind, __u8 dir, bool msg)
 	struct data dt = {.buf = buf, .total = ret, .iovcnt = iovcnt, .kind = kind, .dir = dir};
 	on_data(c, &dt, false);
 	if (c->tls)
-		tls_socket_used(id, key, dir); /* found to be TLS just now */
+		tls_socket_used(id, key, fd, dir); /* found to be TLS just now */
 	return 0;
 }
 
@@ -1449,9 +1568,6 @@ SEC("tracepoint/sched/sched_process_exit")
 int l7_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	/* the thread's entries of the maps written in place (not LRU: an entry in use is never evicted) */
-	if (bpf_map_lookup_elem(&ssl_calls, &id))
-		bpf_map_delete_elem(&ssl_calls, &id);
 	if ((__u32)id == (id >> 32)) /* the thread group leader: the process */
 		emit_proc(L7_REC_EXIT, id >> 32);
 	return 0;

@@ -103,7 +103,7 @@ export class L7Monitor {
   static start(options: L7Options): L7Monitor {
     const m = new L7Monitor(options);
     try {
-      m.tracer = L7Tracer.open({ selfPid: process.pid, defaultOn: m.sw.defaultOn, ...(options.ringBytes ? { ringBytes: options.ringBytes } : {}), onEvents: (b) => m.records.handle(b) });
+      m.tracer = L7Tracer.open({ selfPid: process.pid, defaultOn: m.sw.defaultOn, cgroupFirst: m.sw.rules.some((r) => !r.on), ...(options.ringBytes ? { ringBytes: options.ringBytes } : {}), onEvents: (b) => m.records.handle(b) });
       m.applySwitch();
       if (options.tls !== false) {
         m.openssl = new OpenSslProbes(m.tracer, { selfPid: process.pid, log: options.log, ...(options.releaseAfterMs !== undefined ? { releaseAfterMs: options.releaseAfterMs } : {}) });

@@ -32,6 +32,8 @@ export interface L7TracerOptions {
   selfPid: number;
   /** Connections of cgroups the switch does not name are traced (default true). */
   defaultOn?: boolean;
+  /** Some cgroup is switched off: the kernel checks a process's cgroup before resolving its descriptors. */
+  cgroupFirst?: boolean;
   ringBytes?: number;
   maxConnections?: number;
   onEvents: (batch: RecordBatch) => void;
@@ -79,7 +81,7 @@ export class L7Tracer {
     const obj = BpfObject.open(L7_OBJECT, {
       name: 'flowscope_l7',
       layout,
-      globals: { targ_self_tgid: o.selfPid, default_on: o.defaultOn === false ? 0 : 1 },
+      globals: { targ_self_tgid: o.selfPid, default_on: o.defaultOn === false ? 0 : 1, cgroup_first: o.cgroupFirst || o.defaultOn === false ? 1 : 0 },
       maxEntries: { l7_conns: o.maxConnections ?? 65536, ...(o.ringBytes ? { l7_events: o.ringBytes } : {}) },
       // the close hook is chosen at attach time; both are loaded (a kernel without tp_btf rejects one)
     });
@@ -157,10 +159,17 @@ export class L7Tracer {
     );
   }
 
-  /** Attaches the entry and return probes of one site in one file (a library or an executable). */
+  /**
+   * Attaches the probes of one site in one file (a library or an executable): reads need their return
+   * (the bytes read are there only then); writes only their entry (the plaintext is there, and a
+   * return probe costs a second trap per call).
+   */
   attachSsl(binary: string, site: SslSite): Link[] {
-    const exit = { read: 'ssl_read_exit', write: 'ssl_write_exit', read_ex: 'ssl_read_ex_exit', write_ex: 'ssl_write_ex_exit' }[site.returns];
     const at = 'function' in site.target ? { function: site.target.function } : { offset: site.target.offset };
+    if (site.returns === 'write' || site.returns === 'write_ex') {
+      return [this.obj.program(site.returns === 'write' ? 'ssl_write_enter_int' : 'ssl_write_enter_ex').attachUprobe({ binary, ...at })];
+    }
+    const exit = site.returns === 'read' ? 'ssl_read_exit' : 'ssl_read_ex_exit';
     const entry = this.obj.program('ssl_enter').attachUprobe({ binary, ...at });
     try {
       return [entry, this.obj.program(exit).attachUprobe({ binary, ...at, retprobe: true })];

@@ -903,10 +903,10 @@ export const l7ProcCodec: Codec<L7Proc> = { size: 40, decode: decodeL7Proc, enco
 /** Maps of l7.bpf.o: opening the object with this layout refuses maps whose sizes differ. */
 export const layout = {
   l7_events: { keySize: 0, valueSize: 0 },
-  ssl_calls: { keySize: 8, valueSize: 32 }, // key: __u64, value: struct ssl_call
   l7_conns: { keySize: 8, valueSize: 360 }, // key: __u64, value: struct l7_conn
   l7_cgroups: { keySize: 8, valueSize: 1 }, // key: __u64, value: __u8
-  ssl_socks: { keySize: 16, valueSize: 8 }, // key: struct ssl_key, value: __u64
+  ssl_calls: { keySize: 4, valueSize: 48 }, // key: int, value: struct ssl_call
+  ssl_socks: { keySize: 16, valueSize: 24 }, // key: struct ssl_key, value: struct ssl_bind
   tls_last: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct tls_last
   tls_pending: { keySize: 8, valueSize: 1048 }, // key: __u64, value: struct tls_pending
   l7_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
