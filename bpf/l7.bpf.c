@@ -141,16 +141,6 @@ struct {
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
-/* The thread (pid_tgid) that last entered an SSL call on this CPU: a syscall of another thread is not
- * nested in one, and does not pay the task-storage lookup (~130 ns a syscall on plain HTTP, measured).
- * A thread moved to another CPU inside its call takes the slower path, which finds the call too. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} ssl_cpu_last SEC(".maps");
-
 /* SSL object (of a process: addresses repeat across processes running the same program) -> socket,
  * as last learned. */
 struct ssl_key {
@@ -1226,10 +1216,6 @@ static __always_inline struct ssl_call *ssl_call_begin(__u64 id, void *ssl, void
 	struct ssl_call *cp = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!cp)
 		return NULL;
-	__u32 zero = 0;
-	__u64 *last = bpf_map_lookup_elem(&ssl_cpu_last, &zero);
-	if (last)
-		*last = id;
 	cp->ssl = (__u64)ssl;
 	cp->buf = (__u64)buf;
 	cp->ex_len_ptr = (__u64)ex_len;
@@ -1247,7 +1233,7 @@ static __always_inline struct ssl_call *ssl_call_begin(__u64 id, void *ssl, void
 		__u64 sk = b->sk;
 		struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &sk);
 		if (c) {
-			/* syscalls on this descriptor inside the call are its ciphertext: not looked at */
+			/* the call's socket: not bound again at its return, nor looked up twice */
 			cp->sk = sk;
 			cp->fd = b->fd;
 			cp->bound = 1;
@@ -1417,19 +1403,6 @@ struct sys_exit_ctx {
 
 #define EAGAIN 11
 
-/* Whether a syscall is on the socket of the thread's SSL call (an SSL_read in flight, or the latest
- * SSL_write, the only writer of its socket's ciphertext): then it is not resolved again. Global: its
- * stack is its own. */
-__noinline int on_ssl_socket(__u64 id, __s32 fd, __u8 dir)
-{
-	__u32 zero = 0;
-	__u64 *last = bpf_map_lookup_elem(&ssl_cpu_last, &zero);
-	if (!last || *last != id)
-		return 0;
-	struct ssl_call *call = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0, 0);
-	return call && call->ssl && call->sk && fd == call->fd && (!call->write || dir == L7_DIR_SENT);
-}
-
 /* One read or write that returned `ret` bytes: its arguments are still in the task's user registers
  * (a syscall does not change them), so one exit program does what an entry program storing them by
  * thread did before (bench/RESULTS.md, "L7 capture cost": the entry hooks and the store cost more
@@ -1448,8 +1421,8 @@ static __always_inline int data_done(long ret, __u8 kind, __u8 dir, bool msg)
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	__u64 fd = PT_REGS_PARM1_SYSCALL(regs), buf = PT_REGS_PARM2_SYSCALL(regs);
 	__u32 iovcnt = kind == SRC_IOV ? PT_REGS_PARM3_SYSCALL(regs) : 0;
-	if (on_ssl_socket(id, fd, dir))
-		return 0;
+	/* Not skipped before the walk for the socket of the thread's SSL call: a check there (per-CPU
+	 * slot, global function) cost plain HTTP 100-150 ns a syscall, more than it saved (RESULTS.md). */
 	if (cgroup_off())
 		return 0;
 	struct sock *sk = fd_tcp_sock(fd);
@@ -1465,12 +1438,17 @@ static __always_inline int data_done(long ret, __u8 kind, __u8 dir, bool msg)
 		call = bpf_task_storage_get(&ssl_calls, task, 0, 0);
 	if (call && call->ssl && !call->write && (c->tls || (c->proto != P_HTTP1 && c->proto != P_HTTP2))) {
 		/* Inside SSL_read: this is the SSL object's socket, carrying ciphertext. */
-		call->sk = key;
-		call->fd = fd;
-		call->bound = 0;
+		if (call->sk != key) {
+			call->sk = key;
+			call->fd = fd;
+			call->bound = 0;
+		}
 		c->tls = 1;
 		return 0;
 	}
+	/* The ciphertext of the thread's latest SSL_write, whose socket is known: nothing to learn. */
+	if (call && call->ssl && call->write && call->sk == key && dir == L7_DIR_SENT)
+		return 0;
 	if (c->proto == P_OTHER || c->proto == P_OFF)
 		return 0;
 	if (c->tls) {

@@ -906,7 +906,6 @@ export const layout = {
   l7_conns: { keySize: 8, valueSize: 360 }, // key: __u64, value: struct l7_conn
   l7_cgroups: { keySize: 8, valueSize: 1 }, // key: __u64, value: __u8
   ssl_calls: { keySize: 4, valueSize: 48 }, // key: int, value: struct ssl_call
-  ssl_cpu_last: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
   ssl_socks: { keySize: 16, valueSize: 24 }, // key: struct ssl_key, value: struct ssl_bind
   tls_last: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct tls_last
   tls_pending: { keySize: 8, valueSize: 1048 }, // key: __u64, value: struct tls_pending
