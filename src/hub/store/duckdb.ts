@@ -8,7 +8,7 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
-import { COLUMNS, WIDTH, type Side } from '../graph/counters.js';
+import { COLUMNS, WIDTH, sideCopy, type Side } from '../graph/counters.js';
 import type { FineEdge } from '../graph/edges.js';
 import type { Endpoint, EndpointKind } from '../graph/endpoint.js';
 import type { Window } from './store.js';
@@ -358,13 +358,13 @@ export class DuckStore {
     return sources(w, this.rolledTo, this.samplesFloor, edges, '', fives ? this.fives : undefined);
   }
 
-  /** Each edge's counters over the window, per side, as rows in one array (only those `edges` when given; without `fives`, from minutes and samples only). */
+  /** Each edge's counters over the window, per side, as rows in one array, narrow when the window counted no requests (only those `edges` when given; without `fives`, from minutes and samples only). */
   async totalsTable(w: Window, edges?: readonly number[], fives = true): Promise<RowsTable> {
     for (let attempt = 0; ; attempt++) {
       const drops = this.fivesDrops;
       const out = new RowsTable();
       // Read again when fives were taken out meanwhile (the query may have named them); the last time without them.
-      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out);
+      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out, false, true);
       if (this.fivesDrops === drops || !fives || attempt >= 2) return out;
     }
   }
@@ -377,7 +377,7 @@ export class DuckStore {
       const id = table.edges[r]!;
       let pair = out.get(id);
       if (!pair) out.set(id, (pair = [undefined, undefined]));
-      pair[table.sides[r] === 0 ? 0 : 1] = table.values.slice(r * WIDTH, (r + 1) * WIDTH);
+      pair[table.sides[r] === 0 ? 0 : 1] = sideCopy(table.values, r * table.stride);
     }
     return out;
   }

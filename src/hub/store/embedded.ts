@@ -1,7 +1,6 @@
 // The embedded store as the query API sees it: DuckDB's totals and series, named with the
 // ingest's dictionaries (which it keeps in memory and in the database).
 import type { Logger } from 'pino';
-import { WIDTH } from '../graph/counters.js';
 import { edgeTotalsOf, selectFine, type FineTotals } from '../graph/fine-totals.js';
 import type { Ingest } from '../ingest/pipeline.js';
 import { LiveWindows, DEFAULT_LIVE_WINDOWS_MS } from '../live/live.js';
@@ -80,7 +79,7 @@ export class EmbeddedStore implements GraphStore {
         rowOf = grown;
       }
       if (rowOf[2 * e] === -1 && rowOf[2 * e + 1] === -1) order.push(e);
-      rowOf[2 * e + (table.sides[r] === 0 ? 0 : 1)] = r * WIDTH;
+      rowOf[2 * e + (table.sides[r] === 0 ? 0 : 1)] = r * table.stride;
     }
     return {
       size: order.length,

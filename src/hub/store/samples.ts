@@ -5,7 +5,7 @@
 // pairs (see layout.ts). Writing, summing a window, per-step series, reading rows back, rolling
 // samples up into minutes and minutes into fives, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
-import { COLUMNS, WIDTH, newSide, type Side } from '../graph/counters.js';
+import { COLUMNS, NARROW, WIDTH, narrowRows, newSide, type Side } from '../graph/counters.js';
 import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
 import type { Window } from './store.js';
 
@@ -98,18 +98,37 @@ export async function appendSamples(connection: DuckDBConnection, table: Table, 
   hist.closeSync();
 }
 
-/** Per-edge-and-side rows of WIDTH counters in one array (no object per row). */
+/**
+ * Per-edge-and-side rows of WIDTH counters in one array (no object per row). After narrow() the
+ * rows are narrow (NARROW columns, counters.ts narrowRows): read them at row * stride, through the
+ * helpers of counters.ts.
+ */
 export class RowsTable {
   /** Per row: edge and side. */
   edges: Int32Array = new Int32Array(1024);
   sides: Int8Array = new Int8Array(1024);
   values: Float64Array = new Float64Array(1024 * WIDTH);
+  /** Columns per row: WIDTH, or NARROW once narrow() was called. */
+  stride: number = WIDTH;
   /** Per row: samples summed into it, and the latest one's time (when the query asked). */
   counts: Float64Array = new Float64Array(1024);
   lastT: Float64Array = new Float64Array(1024);
   size = 0;
   /** Per edge * 2 + side (edge ids are the dictionary's small integers): its row + 1, 0 when absent. */
   private byKey = new Int32Array(1024);
+
+  /** Empty again, with rows of NARROW columns (`narrow`) or WIDTH. */
+  clear(narrow: boolean): void {
+    this.byKey.fill(0);
+    this.size = 0;
+    this.stride = narrow ? NARROW : WIDTH;
+    this.values = narrow ? narrowRows(this.edges.length) : new Float64Array(this.edges.length * WIDTH);
+  }
+
+  /** Room for edge ids below `edges` without growing the key table. */
+  reserveKeys(edges: number): void {
+    if (2 * edges > this.byKey.length) this.growKeys(2 * edges - 1);
+  }
 
   /** The row of (edge, side), added when new. */
   row(edge: number, side: number): number {
@@ -146,7 +165,7 @@ export class RowsTable {
     e.set(this.edges);
     const s = new Int8Array(n);
     s.set(this.sides);
-    const v = new Float64Array(n * WIDTH);
+    const v = this.stride === WIDTH ? new Float64Array(n * WIDTH) : narrowRows(n);
     v.set(this.values);
     const c = new Float64Array(n);
     c.set(this.counts);
@@ -214,15 +233,35 @@ async function usedColumns(connection: DuckDBConnection, src: Sources): Promise<
   return DENSE.filter((_, k) => row[k] === true);
 }
 
-/** Sums a window per edge and side into `out` (with `counts`, the rows summed and the latest one's time too). */
-export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable, counts = false): Promise<void> {
+/**
+ * Sums a window per edge and side into `out` (with `counts`, the rows summed and the latest one's
+ * time too). With `narrowOk`, the rows are narrow when the window counted no requests (see
+ * RowsTable): half the memory to fill at 91 columns.
+ */
+export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable, counts = false, narrowOk = false): Promise<void> {
   const used = await usedColumns(connection, src);
+  if (narrowOk && used.every((c) => c < NARROW)) {
+    out.clear(true);
+    // Request buckets without request columns (not written so): read again with wide rows.
+    if (!(await sumInto(connection, src, out, used, counts))) {
+      out.clear(false);
+      await sumInto(connection, src, out, used, counts);
+    }
+    return;
+  }
+  await sumInto(connection, src, out, used, counts);
+}
+
+/** sumWindow's reading, of the `used` columns; false when a bucket does not fit out's rows. */
+async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTable, used: number[], counts: boolean): Promise<boolean> {
   const names = used.map((i) => COLUMNS[i]!);
   const sums = [...(counts ? ['CAST(count(*) AS DOUBLE)', 'CAST(max(t) AS DOUBLE)'] : []), ...used.map(denseSum)].join(', ');
   const at = counts ? 4 : 2;
   const denseSql = src.unique && !counts ? `SELECT edge, side${names.map((c) => `, ${c}`).join('')} FROM (${src.dense})` : `SELECT edge, side${sums ? `, ${sums}` : ''} FROM (${src.dense}) GROUP BY edge, side`;
   const dense = await connection.run(denseSql);
   out.reserve(dense.rowCount);
+  const stride = out.stride;
+  const columns = Int32Array.from(used);
   let bases = new Int32Array(0);
   for (;;) {
     const chunk = await dense.fetchChunk();
@@ -233,16 +272,14 @@ export async function sumWindow(connection: DuckDBConnection, src: Sources, out:
     const cols = used.map((_, i) => items(chunk.getColumnVector(at + i), n));
     const count = counts ? items(chunk.getColumnVector(2), n) : undefined;
     const last = counts ? items(chunk.getColumnVector(3), n) : undefined;
-    // Rows first, then one column at a time (each loop reads one kind of array: a fast loop).
     if (bases.length < n) bases = new Int32Array(n);
     for (let r = 0; r < n; r++) {
       const row = out.row(edge[r]!, side[r]!);
-      bases[r] = row * WIDTH;
+      bases[r] = row * stride;
       if (count) out.counts[row] = count[r]!;
       if (last) out.lastT[row] = last[r]!;
     }
-    const values = out.values;
-    for (let i = 0; i < used.length; i++) copyColumn(cols[i]!, n, bases, values, used[i]!);
+    copyColumns(cols, columns, n, bases, out.values);
   }
   const hist = await connection.run(src.unique ? `SELECT edge, side, b, n FROM (${src.hist})` : `SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
   for (;;) {
@@ -253,16 +290,28 @@ export async function sumWindow(connection: DuckDBConnection, src: Sources, out:
     const side = items(chunk.getColumnVector(1), n);
     const b = items(chunk.getColumnVector(2), n);
     const sum = items(chunk.getColumnVector(3), n);
+    const values = out.values;
     for (let r = 0; r < n; r++) {
       const row = out.find(edge[r]!, side[r]!);
-      if (row !== undefined) out.values[row * WIDTH + BUCKET_COLUMNS[b[r]!]!] = sum[r]!;
+      if (row === undefined) continue;
+      const column = BUCKET_COLUMNS[b[r]!]!;
+      if (column >= stride) return false;
+      values[row * stride + column] = sum[r]!;
     }
   }
+  return true;
 }
 
-/** values[bases[r] + column] = col[r] for the first n rows. */
-function copyColumn(col: ArrayLike<number>, n: number, bases: Int32Array, values: Float64Array, column: number): void {
-  for (let r = 0; r < n; r++) values[bases[r]! + column] = col[r]!;
+/**
+ * values[bases[r] + columns[i]] = cols[i][r] for the first n rows, a row at a time (the rows are
+ * fresh memory: filled in order, each cache line once).
+ */
+function copyColumns(cols: ArrayLike<number>[], columns: Int32Array, n: number, bases: Int32Array, values: Float64Array): void {
+  const k = columns.length;
+  for (let r = 0; r < n; r++) {
+    const base = bases[r]!;
+    for (let i = 0; i < k; i++) values[base + columns[i]!] = cols[i]![r]!;
+  }
 }
 
 /** The selected edges' counters summed per step (steps end at from + k * step), per side. */
