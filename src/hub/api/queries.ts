@@ -4,7 +4,7 @@ import { breakdown, DOMAINS, type Breakdown } from '../graph/breakdown.js';
 import { diffTotals, type Diff } from '../graph/diff.js';
 import { Filter, FilterError } from '../graph/filter.js';
 import { buildViewGraph, edgeCounters, graphEdge, parseEdgeId, type Graph, type GraphEdge, type GraphNode, type ViewEdge, type ViewGraph } from '../graph/graph.js';
-import { graphJson } from '../graph/graph-json.js';
+import { encodeHeads, graphJson } from '../graph/graph-json.js';
 import { search, type SearchHit } from '../graph/search.js';
 import { ViewIndexes, type ViewIndex } from '../graph/view-index.js';
 import { groupTotals, type ViewTotals } from '../graph/view-totals.js';
@@ -128,6 +128,27 @@ export class Queries {
     const known = this.store.known();
     if (known) index.indexAll(known);
     return index;
+  }
+
+  /**
+   * Builds a view's index and its JSON encodings ahead of its first request, in slices of about
+   * `sliceMs` with the event loop free in between (ingest and queries go on meanwhile; a request
+   * for the view finishes what is left itself). Returns when all of it is built.
+   */
+  async warm(v: View, sliceMs = 10, stop: () => boolean = () => false): Promise<void> {
+    const known = this.store.known();
+    if (!known) return;
+    const index = this.indexes.get(v);
+    const free = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const STEP = 256;
+    for (let done = false; !done && !stop(); await free()) {
+      const t0 = performance.now();
+      while (!done && performance.now() - t0 < sliceMs) done = index.indexAll(known, STEP);
+    }
+    for (let ve = 0; ve < index.edgeCount && !stop(); await free()) {
+      const t0 = performance.now();
+      for (; ve < index.edgeCount && performance.now() - t0 < sliceMs; ve += STEP) encodeHeads(index, ve, ve + STEP);
+    }
   }
 
   /** The alerts on each edge, as JSON members to add (only when there are alerts in the window). */

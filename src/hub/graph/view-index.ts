@@ -148,13 +148,18 @@ export class ViewIndex {
     return id;
   }
 
-  /** Indexes the fine edges the store knows that this index has not seen (ids only grow). */
-  indexAll(known: KnownEdges): void {
-    for (let id = this.knownIndexed; id < known.size; id++) {
+  /**
+   * Indexes the fine edges the store knows that this index has not seen (ids only grow); with
+   * `limit`, at most that many ids this call. True when all are indexed.
+   */
+  indexAll(known: KnownEdges, limit = Infinity): boolean {
+    const end = Math.min(known.size, this.knownIndexed + limit);
+    for (let id = this.knownIndexed; id < end; id++) {
       const e = known.edge(id);
       if (e) this.fineNumber(e);
     }
-    this.knownIndexed = Math.max(this.knownIndexed, known.size);
+    this.knownIndexed = Math.max(this.knownIndexed, end);
+    return end >= known.size;
   }
 
   /**
