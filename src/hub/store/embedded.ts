@@ -22,7 +22,7 @@ const MAX_SELECTED = 20_000;
 
 export class EmbeddedStore implements GraphStore {
   readonly kind = 'embedded' as const;
-  private readonly resolved: ResolvedEdge[] = [];
+  private readonly resolved: Array<ResolvedEdge | undefined> = [];
   readonly live: LiveWindows;
   /** Counts answers by where they came from. */
   readonly answers: Record<AnswerSource, number> = { live: 0, store: 0 };
@@ -47,6 +47,8 @@ export class EmbeddedStore implements GraphStore {
   resolvedEdge(id: number): ResolvedEdge {
     let e = this.resolved[id];
     if (!e) {
+      // Filled up to id first: an array written far past its end becomes a dictionary (slow to read).
+      while (this.resolved.length < id) this.resolved.push(undefined);
       const f = this.ingest.edge(id);
       e = { key: String(id), id, client: this.ingest.endpoint(f.client), server: this.ingest.endpoint(f.server), port: f.port, protocol: f.protocol };
       this.resolved[id] = e;

@@ -6,7 +6,7 @@
 // samples up into minutes and minutes into fives, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { COLUMNS, NARROW, WIDTH, narrowRows, newSide, type Side } from '../graph/counters.js';
-import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
+import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseAggregate, denseDefinition, densePlain, denseSums } from './layout.js';
 import type { Window } from './store.js';
 
 export const MINUTE = 60_000;
@@ -255,13 +255,16 @@ export async function sumWindow(connection: DuckDBConnection, src: Sources, out:
 /** sumWindow's reading, of the `used` columns; false when a bucket does not fit out's rows. */
 async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTable, used: number[], counts: boolean): Promise<boolean> {
   const names = used.map((i) => COLUMNS[i]!);
-  const sums = [...(counts ? ['CAST(count(*) AS DOUBLE)', 'CAST(max(t) AS DOUBLE)'] : []), ...used.map(denseSum)].join(', ');
-  const at = counts ? 4 : 2;
-  const denseSql = src.unique && !counts ? `SELECT edge, side${names.map((c) => `, ${c}`).join('')} FROM (${src.dense})` : `SELECT edge, side${sums ? `, ${sums}` : ''} FROM (${src.dense}) GROUP BY edge, side`;
+  // The used columns come as one fixed-size array per row (row after row in one vector a chunk:
+  // one vector to make instead of one per column, and DuckDB writes it faster too).
+  const row = (cols: string[]): string => (cols.length ? `, [${cols.join(', ')}]::DOUBLE[${cols.length}]` : '');
+  const counted = counts ? ', CAST(count(*) AS DOUBLE), CAST(max(t) AS DOUBLE)' : '';
+  const denseSql = src.unique && !counts ? `SELECT edge, side${row(names)} FROM (${src.dense})` : `SELECT edge, side${counted}${row(used.map(denseAggregate))} FROM (${src.dense}) GROUP BY edge, side`;
   const dense = await connection.run(denseSql);
   out.reserve(dense.rowCount);
   const stride = out.stride;
   const columns = Int32Array.from(used);
+  const at = counts ? 4 : 2;
   let bases = new Int32Array(0);
   for (;;) {
     const chunk = await dense.fetchChunk();
@@ -269,7 +272,6 @@ async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTabl
     const n = chunk.rowCount;
     const edge = items(chunk.getColumnVector(0), n);
     const side = items(chunk.getColumnVector(1), n);
-    const cols = used.map((_, i) => items(chunk.getColumnVector(at + i), n));
     const count = counts ? items(chunk.getColumnVector(2), n) : undefined;
     const last = counts ? items(chunk.getColumnVector(3), n) : undefined;
     if (bases.length < n) bases = new Int32Array(n);
@@ -279,7 +281,7 @@ async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTabl
       if (count) out.counts[row] = count[r]!;
       if (last) out.lastT[row] = last[r]!;
     }
-    copyColumns(cols, columns, n, bases, out.values);
+    if (used.length) copyRows(arrayItems(chunk.getColumnVector(at), n * used.length), columns, n, bases, out.values);
   }
   const hist = await connection.run(src.unique ? `SELECT edge, side, b, n FROM (${src.hist})` : `SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
   for (;;) {
@@ -302,15 +304,17 @@ async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTabl
   return true;
 }
 
-/**
- * values[bases[r] + columns[i]] = cols[i][r] for the first n rows, a row at a time (the rows are
- * fresh memory: filled in order, each cache line once).
- */
-function copyColumns(cols: ArrayLike<number>[], columns: Int32Array, n: number, bases: Int32Array, values: Float64Array): void {
+/** The items of a fixed-size array vector (row after row), as a typed array. */
+function arrayItems(v: DuckDBVector, n: number): ArrayLike<number> {
+  return items((v as unknown as { childData: DuckDBVector }).childData, n);
+}
+
+/** values[bases[r] + columns[i]] = src[r * k + i] for the first n rows (k = columns.length). */
+function copyRows(src: ArrayLike<number>, columns: Int32Array, n: number, bases: Int32Array, values: Float64Array): void {
   const k = columns.length;
-  for (let r = 0; r < n; r++) {
+  for (let r = 0, j = 0; r < n; r++) {
     const base = bases[r]!;
-    for (let i = 0; i < k; i++) values[base + columns[i]!] = cols[i]![r]!;
+    for (let i = 0; i < k; i++, j++) values[base + columns[i]!] = src[j]!;
   }
 }
 
