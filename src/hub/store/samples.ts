@@ -5,7 +5,7 @@
 // pairs (see layout.ts). Writing, summing a window, per-step series, reading rows back, rolling
 // samples up into minutes and minutes into fives, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
-import { COLUMNS, NARROW, WIDTH, narrowRows, newSide, type Side } from '../graph/counters.js';
+import { COLUMNS, NARROW, WIDTH, isNarrow, narrowRows, newSide, type Side } from '../graph/counters.js';
 import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseAggregate, denseDefinition, densePlain, denseSums } from './layout.js';
 import type { Window } from './store.js';
 
@@ -99,6 +99,25 @@ export async function appendSamples(connection: DuckDBConnection, table: Table, 
 }
 
 /**
+ * A row buffer given back by its table (RowsTable.recycle), zeroed, for the next large table: a
+ * window's rows are 40-150 MB at 100,000 edges, and fresh memory of that size costs page faults
+ * and a garbage collection at each query. One is kept (at most the size of the largest window read).
+ */
+let spare: Float64Array | undefined;
+/** Below this many counters a buffer is made new (cheap), and the spare is left for large reads. */
+const SPARE_MIN = 1 << 20;
+
+function rowsBuffer(rows: number, narrow: boolean): Float64Array {
+  const need = rows * (narrow ? NARROW : WIDTH);
+  const s = spare;
+  if (need >= SPARE_MIN && s && s.length >= need && isNarrow(s) === narrow) {
+    spare = undefined;
+    return s;
+  }
+  return narrow ? narrowRows(rows) : new Float64Array(need);
+}
+
+/**
  * Per-edge-and-side rows of WIDTH counters in one array (no object per row). After narrow() the
  * rows are narrow (NARROW columns, counters.ts narrowRows): read them at row * stride, through the
  * helpers of counters.ts.
@@ -123,6 +142,22 @@ export class RowsTable {
     this.size = 0;
     this.stride = narrow ? NARROW : WIDTH;
     this.values = narrow ? narrowRows(this.edges.length) : new Float64Array(this.edges.length * WIDTH);
+  }
+
+  /**
+   * Gives the rows' buffer back for the next table (zeroed here), when it is large: the table is
+   * empty after this, and no row read from it before may be read again.
+   */
+  recycle(): void {
+    const v = this.values;
+    const used = this.size * this.stride;
+    this.values = new Float64Array(0);
+    this.size = 0;
+    this.byKey = new Int32Array(0);
+    if (v.length < SPARE_MIN || (spare && spare.length >= v.length)) return;
+    // Only rows were written (a spare is zero past them).
+    v.fill(0, 0, used);
+    spare = v;
   }
 
   /** Room for edge ids below `edges` without growing the key table. */
@@ -165,8 +200,8 @@ export class RowsTable {
     e.set(this.edges);
     const s = new Int8Array(n);
     s.set(this.sides);
-    const v = this.stride === WIDTH ? new Float64Array(n * WIDTH) : narrowRows(n);
-    v.set(this.values);
+    const v = rowsBuffer(n, this.stride !== WIDTH);
+    v.set(this.values.subarray(0, this.size * this.stride));
     const c = new Float64Array(n);
     c.set(this.counts);
     const l = new Float64Array(n);

@@ -22,6 +22,8 @@ export interface FineTotals {
   /** Fine edges with traffic in the window. */
   readonly size: number;
   forEach(visit: FineVisitor): void;
+  /** Gives the store its arrays back for reuse (where it reuses them): nothing may read the totals, nor rows handed out by forEach, after. */
+  release?(): void;
 }
 
 /** The fine edges a store has numbered, by id from 0 to size - 1 (they only grow: indexes read only the new ones). */
