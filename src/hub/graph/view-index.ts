@@ -87,6 +87,11 @@ export class ViewIndex {
     return no;
   }
 
+  /** The local number of the fine edge with this store id (ResolvedEdge.id), -1 when not indexed. */
+  fineNumberOfId(id: number): number {
+    return id < this.byFineId.length ? this.byFineId[id]! : -1;
+  }
+
   /** The fine edge's local number (indexed now when new). */
   fineNumber(e: ResolvedEdge): number {
     let no: number | undefined;

@@ -88,6 +88,9 @@ export class EmbeddedStore implements GraphStore {
       forEach: (visit) => {
         for (const e of order) visit(this.resolvedEdge(e), table.values, rowOf[2 * e]!, table.values, rowOf[2 * e + 1]!);
       },
+      forEachId: (visit) => {
+        for (const e of order) visit(e, table.values, rowOf[2 * e]!, table.values, rowOf[2 * e + 1]!);
+      },
       release: () => table.recycle(),
     };
   }
