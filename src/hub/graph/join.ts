@@ -10,7 +10,8 @@
 // (actual_peers); those backends are joined instead of the service address.
 import { wire } from '../../model/index.js';
 import { ClaimIndex, holders, type Candidate, type Match } from './claims.js';
-import { WIDTH, addTcpRecord, type Side } from './counters.js';
+import { addTcpRecord, type Side } from './counters.js';
+import { SampleBlock } from './sample-block.js';
 import { CLIENT, SERVER, type EdgeDictionary, type SideIndex } from './edges.js';
 import { EndpointDictionary, externalEndpoint, knowsWorkload, peerEndpoint, processEndpoint, type Endpoint } from './endpoint.js';
 
@@ -140,31 +141,39 @@ export class Joiner {
 
   /**
    * The batch's TCP records as contributions to fine edges (call after observe, once the other
-   * agents had time to report; `locals` is what observe returned). Their counters are views into
-   * one array per batch (a Float64Array per contribution costs an allocation of its own).
+   * agents had time to report; `locals` is what observe returned), as objects (see resolveInto).
    */
   resolve(run: RunInfo, batch: wire.BatchV1, w: BatchWindow, locals?: Int32Array, rows = wire.batchTcpRows(batch)): Contribution[] {
+    const block = new SampleBlock(rows.length);
+    this.resolveInto(block, run, batch, w, locals, rows);
+    return block.rows() as Contribution[];
+  }
+
+  /** Per row (edge * 2 + side): 1 + its row in the block of the batch being resolved, when its stamp is that batch's. */
+  private rowOf = new Int32Array(0);
+  private rowStamp = new Int32Array(0);
+  private stamp = 0;
+
+  /**
+   * Adds the batch's TCP records to `block`: one row per fine edge side the batch feeds, in the
+   * order first fed (the same rows, in the same order, as resolve's contributions).
+   */
+  resolveInto(block: SampleBlock, run: RunInfo, batch: wire.BatchV1, w: BatchWindow, locals?: Int32Array, rows = wire.batchTcpRows(batch)): void {
     locals ??= this.localEndpoints(run, batch, rows);
-    const byRow = new Map<number, Contribution>();
-    const out: Contribution[] = [];
-    let slab = new Float64Array(Math.max(1, rows.length) * WIDTH);
-    let used = 0;
+    if (this.stamp === 0x7fffffff) (this.rowStamp.fill(0), (this.stamp = 0));
+    const stamp = ++this.stamp;
     const durMs = w.to - w.from;
     const add = (client: number, server: number, port: number, side: SideIndex, r: wire.TcpEdgeV1, weight: number): void => {
-      const id = this.edges.idOf(client, server, port);
-      const row = id * 2 + side;
-      let c = byRow.get(row);
-      if (!c) {
-        if (used === slab.length) {
-          slab = new Float64Array(slab.length);
-          used = 0;
-        }
-        c = { t: w.to, durMs, edge: id, side, values: slab.subarray(used, used + WIDTH) };
-        used += WIDTH;
-        byRow.set(row, c);
-        out.push(c);
+      const key = this.edges.idOf(client, server, port) * 2 + side;
+      if (key >= this.rowOf.length) this.growRows(key);
+      let i: number;
+      if (this.rowStamp[key] === stamp) i = this.rowOf[key]! - 1;
+      else {
+        i = block.push(w.to, durMs, key >> 1, side);
+        this.rowOf[key] = i + 1;
+        this.rowStamp[key] = stamp;
       }
-      addTcpRecord(c.values, r, weight);
+      addTcpRecord(block.valuesOf(i), r, weight, block.offsetOf(i));
     };
     for (let i = 0; i < rows.length; i++) {
       const r = rows.at(i);
@@ -186,7 +195,16 @@ export class Joiner {
         for (const { endpoint, weight } of this.resolveClients(r, w)) add(endpoint, local, r.port, SERVER, r, weight);
       }
     }
-    return out;
+  }
+
+  private growRows(key: number): void {
+    const n = Math.max(key + 1, this.rowOf.length * 2, 4096);
+    const rowOf = new Int32Array(n);
+    rowOf.set(this.rowOf);
+    const rowStamp = new Int32Array(n);
+    rowStamp.set(this.rowStamp);
+    this.rowOf = rowOf;
+    this.rowStamp = rowStamp;
   }
 
   private fallback(addr: string, view: wire.WorkloadV1): number {

@@ -131,7 +131,10 @@ interface HistogramAt {
   /** Per row, its position in the columns (-1: none). */
   pos: Int32Array;
   buckets: number;
-  columns: HistogramColumnsV1;
+  /** The columns as typed arrays (JSON's arrays differ in element kind from batch to batch: reads of them deoptimize the readers). */
+  counts: Float64Array;
+  sum: Float64Array;
+  count: Float64Array;
   /** The reused histogram the row's record carries. */
   out: HistogramV1;
 }
@@ -200,7 +203,7 @@ class ColumnRow implements TcpEdgeV1 {
     if (!h) return undefined;
     const j = h.pos[this.i]!;
     if (j < 0) return undefined;
-    const { counts, sum, count } = h.columns;
+    const { counts, sum, count } = h;
     const out = h.out;
     for (let b = 0, at = j * h.buckets; b < h.buckets; b++) out.counts[b] = counts[at + b]!;
     out.sum = sum[j]!;
@@ -225,8 +228,10 @@ export class TcpColumnRows implements TcpRows {
       if (!columns || columns.rows.length === 0) return undefined;
       const pos = new Int32Array(n).fill(-1);
       columns.rows.forEach((row, j) => (pos[row] = j));
-      return { pos, buckets: HISTOGRAM_BUCKETS[k], columns, out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0), sum: 0, count: 0 } };
+      return { pos, buckets: HISTOGRAM_BUCKETS[k], counts: Float64Array.from(columns.counts), sum: Float64Array.from(columns.sum), count: Float64Array.from(columns.count), out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0.5).fill(0), sum: 0, count: 0 } };
     });
+    // (The reused histograms' counts hold doubles from the start: fill(0.5) makes the array's
+    // element kind double, so that no batch's first fraction changes it under the readers.)
     const sparse = SPARSE_FIELDS.map((k) => {
       const pairs = c[k] as Array<[number, unknown]> | undefined;
       return pairs?.length ? new Map(pairs) : undefined;
