@@ -9,7 +9,7 @@
 // NAT: a client that reached a service address names where its connections landed
 // (actual_peers); those backends are joined instead of the service address.
 import { wire } from '../../model/index.js';
-import { ClaimIndex, holders, type Candidate, type Match } from './claims.js';
+import { ClaimIndex, holders, soleHolder, type Candidate, type Match } from './claims.js';
 import { addTcpRecord, type Side } from './counters.js';
 import { SampleBlock } from './sample-block.js';
 import { CLIENT, SERVER, type EdgeDictionary, type SideIndex } from './edges.js';
@@ -130,9 +130,10 @@ export class Joiner {
       const endpoint = (locals[i] = local(r));
       if (!r.local_addrs?.length) continue;
       if (r.role === 'server') {
-        for (const a of r.local_addrs) this.claims.servers.claim(this.serverKey(a, r.port), endpoint, w.from, w.to, [r.peer], r.opened + r.active);
+        for (const a of r.local_addrs) this.claims.servers.claim(this.serverKey(a, r.port), endpoint, w.from, w.to, r.peer, r.opened + r.active);
       } else {
-        const reached = r.actual_peers?.length ? r.actual_peers.map((p) => this.serverKey(p.addr, p.port)) : [this.serverKey(r.peer, r.port)];
+        const peers = r.actual_peers;
+        const reached = peers?.length ? peers.map((p) => this.serverKey(p.addr, p.port)) : this.serverKey(r.peer, r.port);
         for (const a of r.local_addrs) this.claims.clients.claim(a, endpoint, w.from, w.to, reached, r.opened + r.active);
       }
     }
@@ -217,22 +218,39 @@ export class Joiner {
   }
 
   private resolveServer(r: wire.TcpEdgeV1, addr: string, port: number, w: BatchWindow, view: wire.WorkloadV1): number {
+    const spans = this.claims.servers.get(this.serverKey(addr, port));
+    const sole = soleHolder(spans, w.from, w.to, this.options.slackMs);
+    if (sole >= 0) {
+      this.resolved.joined++;
+      return sole;
+    }
     const mine = r.local_addrs ?? [];
-    const found = holders(this.claims.servers.get(this.serverKey(addr, port)), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
+    const found = holders(spans, w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
     if (!found) return this.fallback(addr, view);
     this.resolved[found.match]++;
     // One listener holds an address and port at a time: the one that held it longest in the window.
     return found.candidates.reduce((best, c) => (c.overlap > best.overlap ? c : best)).endpoint;
   }
 
-  private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): Array<{ endpoint: number; weight: number }> {
+  private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): readonly { endpoint: number; weight: number }[] {
+    const spans = this.claims.clients.get(r.peer);
+    const sole = soleHolder(spans, w.from, w.to, this.options.slackMs);
+    if (sole >= 0) {
+      this.resolved.joined++;
+      this.sole.endpoint = sole;
+      return this.soleList;
+    }
     const mine = (r.local_addrs ?? []).map((a) => this.serverKey(a, r.port));
-    const found = holders(this.claims.clients.get(r.peer), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.length === 0 || mine.some((k) => seen.has(k)));
+    const found = holders(spans, w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.length === 0 || mine.some((k) => seen.has(k)));
     if (!found) return [{ endpoint: this.fallback(r.peer, r.remote), weight: 1 }];
     this.resolved[found.match]++;
     // Several processes on one address may all have called this server: share by their traffic.
     return shares(found.candidates);
   }
+
+  /** resolveClients' answer when one client held the address (reused: read before the next call). */
+  private readonly sole = { endpoint: -1, weight: 1 };
+  private readonly soleList = [this.sole];
 
   prune(nowMs: number): void {
     this.claims.servers.prune(nowMs - this.options.keepMs);
