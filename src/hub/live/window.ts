@@ -210,7 +210,8 @@ export class SlidingWindow {
     if (last >= 0) this.ensure(last);
     for (let i = 0; i < b.size; i++) {
       const rt = b.t[i]!;
-      if (!this.sum(rt, b.edge[i]!, b.side[i]!, b.valuesOf(i), b.offsetOf(i))) continue;
+      // A block's rows are wide rows (usedWidth without its look-up of narrow arrays).
+      if (!this.sum(rt, b.edge[i]!, b.side[i]!, b.valuesOf(i), b.offsetOf(i), b.hasRequests(i) ? WIDTH : NARROW)) continue;
       if (rt !== t) {
         if (n) this.timeline.add(t, n);
         t = rt;
@@ -223,7 +224,7 @@ export class SlidingWindow {
   }
 
   /** Adds a sample's counters (the row of `v` at `at`) into its row; false when it is not after the start. */
-  private sum(t: number, edge: number, side: number, v: ArrayLike<number>, at = 0): boolean {
+  private sum(t: number, edge: number, side: number, v: ArrayLike<number>, at = 0, used = usedWidth(v, at)): boolean {
     if (!(t > this.start)) return false;
     const row = edge * 2 + side;
     this.ensure(row);
@@ -237,7 +238,7 @@ export class SlidingWindow {
       }
       this.lastT[row] = t;
     } else {
-      const n = usedWidth(v, at);
+      const n = used;
       const to = n > NARROW ? this.widen(row) : this.rowAt(row);
       const values = this.rowArray(row);
       const active = values[to + C.active]!;
