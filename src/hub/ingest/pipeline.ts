@@ -214,6 +214,8 @@ export class Ingest {
         [...changed].map((r) => ({ agent: r.agent, start: r.start, body: RunRegistry.serialize(r) })),
       );
     }
+    // Their rows were read into typed columns when queued (wire.TcpColumnRows): the parsed arrays are not kept while they wait.
+    for (const b of applied) b.tcp_columns = undefined;
     this.metrics.pending.set(this.pending.length);
     return result;
   }
