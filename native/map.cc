@@ -156,9 +156,11 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
   return Result(env, out, done);
 }
 
-// lookupBatch(fd, keys, values, keySize, valueStride, deleteAfter) -> {count, done}
+// lookupBatch(fd, keys, values, keySize, valueStride, deleteAfter[, after]) -> {count, done}
 // Throws BpfError with errno EINVAL/ENOTSUPP when the map type has no batch operations.
 // done is false when the buffers filled up (or a hash bucket did not fit) before the end.
+// after: a batch token to start after (for an array, the key before the first one wanted), so that
+// a large array can be read in chunks.
 Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = Fd(info);
@@ -172,6 +174,12 @@ Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
   // The batch token is a bucket index for hash maps and a key for arrays.
   std::vector<uint8_t> tokenIn(std::max<size_t>(keySize, 8)), tokenOut(std::max<size_t>(keySize, 8));
   bool first = true;
+  if (info.Length() > 6 && info[6].IsBuffer()) {
+    auto after = info[6].As<Napi::Buffer<uint8_t>>();
+    if (after.Length() > tokenIn.size()) throw Napi::RangeError::New(env, "after: longer than a batch token");
+    std::copy(after.Data(), after.Data() + after.Length(), tokenIn.begin());
+    first = false;
+  }
   bool done = false;
   size_t total = 0;
   LIBBPF_OPTS(bpf_map_batch_opts, opts);

@@ -33,6 +33,20 @@ export const EdgeCacheFlushResult = {
   ECF_PENDING: 2,
 } as const;
 
+/** enum edge_table_layout */
+export const EdgeTableLayout = {
+  EDGE_PROBE: 8,
+} as const;
+
+/** enum edge_entry_state */
+export const EdgeEntryState = {
+  EES_EMPTY: 0,
+  EES_CLAIMING: 1,
+  EES_LIVE: 2,
+  EES_DRAINING: 3,
+  EES_FREE: 4,
+} as const;
+
 /** enum drop_overflow_layout */
 export const DropOverflowLayout = {
   DROP_REASON_SLOTS: 256,
@@ -618,6 +632,179 @@ export function encodeEdgeCacheState(value: EdgeCacheState, view: DataView, offs
 }
 
 export const edgeCacheStateCodec: Codec<EdgeCacheState> = { size: 8, decode: decodeEdgeCacheState, encode: encodeEdgeCacheState };
+
+/** struct edge_entry (64 bytes) */
+export const EdgeEntryLayout = {
+  size: 64,
+  fields: {
+    key: { offset: 0, size: 28 },
+    state: { offset: 28, size: 4 },
+    packets: { offset: 32, size: 8 },
+    bytes: { offset: 40, size: 8 },
+    last_ns: { offset: 48, size: 8 },
+    drain_gen: { offset: 56, size: 8 },
+  },
+} as const;
+
+export interface EdgeEntry {
+  key: EdgeKey;
+  state: number;
+  packets: number;
+  bytes: number;
+  last_ns: number;
+  drain_gen: number;
+}
+
+/** Reads struct edge_entry in place: position it with at(), then read fields. Allocates nothing per record. */
+export class EdgeEntryView {
+  static readonly size = 64;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+  private readonly _key = new EdgeKeyView();
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get key(): EdgeKeyView {
+    return this._key.at(this.view, this.offset + 0);
+  }
+
+  get state(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  get packets(): number {
+    return readU64(this.view, this.offset + 32);
+  }
+
+  get bytes(): number {
+    return readU64(this.view, this.offset + 40);
+  }
+
+  get last_ns(): number {
+    return readU64(this.view, this.offset + 48);
+  }
+
+  get drain_gen(): number {
+    return readU64(this.view, this.offset + 56);
+  }
+
+  toObject(): EdgeEntry {
+    return decodeEdgeEntry(this.view, this.offset);
+  }
+}
+
+export function decodeEdgeEntry(view: DataView, offset: number): EdgeEntry {
+  const v = new EdgeEntryView().at(view, offset);
+  return {
+    key: decodeEdgeKey(view, offset + 0),
+    state: v.state,
+    packets: v.packets,
+    bytes: v.bytes,
+    last_ns: v.last_ns,
+    drain_gen: v.drain_gen,
+  };
+}
+
+export function encodeEdgeEntry(value: EdgeEntry, view: DataView, offset: number): void {
+  encodeEdgeKey(value.key, view, offset + 0);
+  view.setUint32(offset + 28, value.state, true);
+  writeU64(view, offset + 32, value.packets);
+  writeU64(view, offset + 40, value.bytes);
+  writeU64(view, offset + 48, value.last_ns);
+  writeU64(view, offset + 56, value.drain_gen);
+}
+
+export const edgeEntryCodec: Codec<EdgeEntry> = { size: 64, decode: decodeEdgeEntry, encode: encodeEdgeEntry };
+
+/** struct edge_retire_args (32 bytes) */
+export const EdgeRetireArgsLayout = {
+  size: 32,
+  fields: {
+    gen: { offset: 0, size: 8 },
+    idle_ns: { offset: 8, size: 8 },
+    live: { offset: 16, size: 4 },
+    drained: { offset: 20, size: 4 },
+    freed: { offset: 24, size: 4 },
+    pad: { offset: 28, size: 4 },
+  },
+} as const;
+
+export interface EdgeRetireArgs {
+  gen: number;
+  idle_ns: number;
+  live: number;
+  drained: number;
+  freed: number;
+  pad: number;
+}
+
+/** Reads struct edge_retire_args in place: position it with at(), then read fields. Allocates nothing per record. */
+export class EdgeRetireArgsView {
+  static readonly size = 32;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get gen(): number {
+    return readU64(this.view, this.offset + 0);
+  }
+
+  get idle_ns(): number {
+    return readU64(this.view, this.offset + 8);
+  }
+
+  get live(): number {
+    return this.view.getUint32(this.offset + 16, true);
+  }
+
+  get drained(): number {
+    return this.view.getUint32(this.offset + 20, true);
+  }
+
+  get freed(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  get pad(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  toObject(): EdgeRetireArgs {
+    return decodeEdgeRetireArgs(this.view, this.offset);
+  }
+}
+
+export function decodeEdgeRetireArgs(view: DataView, offset: number): EdgeRetireArgs {
+  const v = new EdgeRetireArgsView().at(view, offset);
+  return {
+    gen: v.gen,
+    idle_ns: v.idle_ns,
+    live: v.live,
+    drained: v.drained,
+    freed: v.freed,
+    pad: v.pad,
+  };
+}
+
+export function encodeEdgeRetireArgs(value: EdgeRetireArgs, view: DataView, offset: number): void {
+  writeU64(view, offset + 0, value.gen);
+  writeU64(view, offset + 8, value.idle_ns);
+  view.setUint32(offset + 16, value.live, true);
+  view.setUint32(offset + 20, value.drained, true);
+  view.setUint32(offset + 24, value.freed, true);
+  view.setUint32(offset + 28, value.pad, true);
+}
+
+export const edgeRetireArgsCodec: Codec<EdgeRetireArgs> = { size: 32, decode: decodeEdgeRetireArgs, encode: encodeEdgeRetireArgs };
 
 /** struct drop_key (48 bytes) */
 export const DropKeyLayout = {

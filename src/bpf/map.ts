@@ -79,6 +79,8 @@ export class MapReader<K, V> {
   private drainMode: 'batch' | 'iterate' = 'batch';
   private keyBuf = Buffer.alloc(0);
   private valueBuf = Buffer.alloc(0);
+  private chunkKeys = Buffer.alloc(0);
+  private chunkValues = Buffer.alloc(0);
   private scratchKey: Buffer;
   private scratchValue: Buffer;
 
@@ -235,6 +237,41 @@ export class MapReader<K, V> {
       count = drain ? count + r.count : r.count;
     }
     return new MapBatch(count, viewOf(this.keyBuf), viewOf(this.valueBuf), this.keySize, this.valueStride, this.cpuStride, this.cpus);
+  }
+
+  /**
+   * Entries `start` to `start + count - 1` of an array map (fewer at its end), into buffers of their
+   * own kept for the next call: a large array read in chunks, without a buffer for all of it.
+   * Valid until the next chunk read.
+   */
+  readArrayChunk(start: number, count: number): MapBatch {
+    this.checkOpen();
+    if (!ARRAY_TYPES.has(this.type)) throw new TypeError(`map ${this.name}: chunked reads are for arrays`);
+    count = Math.max(0, Math.min(count, this.maxEntries - start));
+    if (this.chunkKeys.length < count * this.keySize || this.chunkValues.length < count * this.valueStride) {
+      this.chunkKeys = Buffer.alloc(count * this.keySize);
+      this.chunkValues = Buffer.alloc(count * this.valueStride);
+    }
+    const keys = this.chunkKeys.subarray(0, count * this.keySize);
+    const values = this.chunkValues.subarray(0, count * this.valueStride);
+    let n = 0;
+    if (count > 0 && this.mode === 'batch') {
+      try {
+        // An array's batch token is the key before the first one wanted.
+        const after = start > 0 ? Buffer.from(new Uint32Array([start - 1]).buffer) : undefined;
+        n = native().map.lookupBatch(this.fd, keys, values, this.keySize, this.valueStride, false, after).count;
+      } catch (err) {
+        if (!meansNoBatch(err)) throw err;
+        this.mode = 'iterate';
+      }
+    }
+    if (count > 0 && this.mode === 'iterate') {
+      for (n = 0; n < count; n++) {
+        keys.writeUInt32LE(start + n, n * this.keySize);
+        native().map.lookup(this.fd, keys.subarray(n * this.keySize, (n + 1) * this.keySize), values.subarray(n * this.valueStride, (n + 1) * this.valueStride));
+      }
+    }
+    return new MapBatch(n, viewOf(this.chunkKeys), viewOf(this.chunkValues), this.keySize, this.valueStride, this.cpuStride, this.cpus);
   }
 
   /** Decoded entries (allocates: for tools and tests, not for per-interval hot paths). */
