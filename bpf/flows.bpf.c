@@ -89,6 +89,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* read by the agent through a mapping, not a system call per slot */
 	__uint(max_entries, 1); /* sized by the agent: edge_table_mask + 1 */
 	__type(key, __u32);
 	__type(value, struct edge_entry);
@@ -461,9 +462,7 @@ static __always_inline int edge_slot_count(const struct edge_key *ek, __u32 len,
 	struct edge_slot *sl = bpf_map_lookup_elem(&edge_slots, &idx);
 	if (!sl)
 		return 0;
-	const __u64 *w = (const __u64 *)ek;
-	const __u64 *sw = (const __u64 *)&sl->key;
-	if (sw[0] == w[0] && sw[1] == w[1] && sw[2] == w[2] && ((const __u32 *)&sl->key)[6] == ((const __u32 *)ek)[6]) {
+	if (edge_key_equal(&sl->key, ek)) {
 		sl->packets += 1;
 		sl->bytes += len;
 		sl->last_ns = now;

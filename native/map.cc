@@ -3,6 +3,9 @@
 // by the TypeScript MapReader; these are the primitives.
 #include "common.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -156,11 +159,9 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
   return Result(env, out, done);
 }
 
-// lookupBatch(fd, keys, values, keySize, valueStride, deleteAfter[, after]) -> {count, done}
+// lookupBatch(fd, keys, values, keySize, valueStride, deleteAfter) -> {count, done}
 // Throws BpfError with errno EINVAL/ENOTSUPP when the map type has no batch operations.
 // done is false when the buffers filled up (or a hash bucket did not fit) before the end.
-// after: a batch token to start after (for an array, the key before the first one wanted), so that
-// a large array can be read in chunks.
 Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = Fd(info);
@@ -174,12 +175,6 @@ Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
   // The batch token is a bucket index for hash maps and a key for arrays.
   std::vector<uint8_t> tokenIn(std::max<size_t>(keySize, 8)), tokenOut(std::max<size_t>(keySize, 8));
   bool first = true;
-  if (info.Length() > 6 && info[6].IsBuffer()) {
-    auto after = info[6].As<Napi::Buffer<uint8_t>>();
-    if (after.Length() > tokenIn.size()) throw Napi::RangeError::New(env, "after: longer than a batch token");
-    std::copy(after.Data(), after.Data() + after.Length(), tokenIn.begin());
-    first = false;
-  }
   bool done = false;
   size_t total = 0;
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -203,6 +198,35 @@ Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
     first = false;
   }
   return Result(env, total, done);
+}
+
+// readMapped(fd, byteOffset, into) -> bytes copied
+// Copies `into.length` bytes from byte `byteOffset` of a BPF_F_MMAPABLE array's values, mapped for
+// the copy only (so they never stay resident in the agent): no system call per entry. Each 8-byte
+// word is read atomically (acquire), from the end of the range to its start: a record whose last
+// word says it is complete (written last by the program, e.g. with a compare-and-swap) is read
+// before, and so consistently with, the words in front of it. byteOffset and length: multiples of 8.
+Napi::Value ReadMapped(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Fd(info);
+  size_t offset = static_cast<size_t>(ArgInt(info, 1, "byteOffset"));
+  auto into = ArgBuffer(info, 2, "into");
+  size_t length = into.Length();
+  if (offset % 8 || length % 8) throw Napi::RangeError::New(env, "readMapped: byteOffset and length must be multiples of 8");
+  if (length == 0) return Napi::Number::New(env, 0);
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t start = offset / page * page;
+  size_t span = offset - start + length;
+  void* m = mmap(nullptr, span, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
+  if (m == MAP_FAILED) ThrowBpf(env, "mmap of a map", errno);
+  const uint64_t* from = reinterpret_cast<const uint64_t*>(static_cast<const uint8_t*>(m) + (offset - start));
+  uint8_t* to = into.Data();
+  for (size_t i = length / 8; i-- > 0;) {
+    uint64_t w = __atomic_load_n(from + i, __ATOMIC_ACQUIRE);
+    std::memcpy(to + i * 8, &w, 8);
+  }
+  munmap(m, span);
+  return Napi::Number::New(env, static_cast<double>(length));
 }
 
 // info(fd): what the kernel says about a map (also works for maps we did not create).
@@ -236,6 +260,7 @@ void InitMap(Napi::Env env, Napi::Object exports) {
   m.Set("iterate", Napi::Function::New(env, Iterate));
   m.Set("lookupBatch", Napi::Function::New(env, LookupBatch));
   m.Set("info", Napi::Function::New(env, Info));
+  m.Set("readMapped", Napi::Function::New(env, ReadMapped));
   exports.Set("map", m);
 }
 

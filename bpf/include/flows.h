@@ -138,21 +138,22 @@ enum edge_entry_state {
 
 struct edge_entry {
 	struct edge_key key;
-	__u32 state;	 /* enum edge_entry_state */
+	__u32 pad;
 	__u64 packets;	 /* since the slot was claimed */
 	__u64 bytes;
 	__u64 last_ns;	 /* CLOCK_MONOTONIC (coarse) of the last packet */
-	__u64 drain_gen; /* the retire run that made it DRAINING */
+	__u32 drain_gen; /* the retire run that made it DRAINING */
+	__u32 state;	 /* enum edge_entry_state; last: the agent reads the table from the end (MapReader.readMapped),
+			  * so a slot's state is read before its key, which a claim writes before it sets LIVE */
 };
 
 /* edge_table_retire's arguments (in) and what it found (out), one entry of `edge_retire`. */
 struct edge_retire_args {
-	__u64 gen;	/* this run's number (the agent counts its runs from 1) */
 	__u64 idle_ns;	/* a LIVE slot without packets for this long becomes DRAINING */
+	__u32 gen;	/* this run's number (the agent counts its runs from 1) */
 	__u32 live;	/* out: LIVE slots left */
 	__u32 drained;	/* out: slots made DRAINING by this run */
 	__u32 freed;	/* out: DRAINING slots freed by this run */
-	__u32 pad;
 };
 
 /* Packets the kernel freed as dropped, aggregated per edge: by reason, addresses and port (not by
@@ -214,7 +215,7 @@ _Static_assert(sizeof(struct edge_counts) == 24, "edge_counts layout");
 _Static_assert(sizeof(struct edge_slot) == 64, "edge_slot layout: one cache line");
 _Static_assert(sizeof(struct edge_cache_state) == 8, "edge_cache_state layout");
 _Static_assert(sizeof(struct edge_entry) == 64, "edge_entry layout: one cache line");
-_Static_assert(sizeof(struct edge_retire_args) == 32, "edge_retire_args layout");
+_Static_assert(sizeof(struct edge_retire_args) == 24, "edge_retire_args layout");
 _Static_assert(sizeof(struct flow_counts) == 40, "flow_stats layout");
 _Static_assert(sizeof(struct flow_spill) == 88, "flow_spill layout");
 _Static_assert(sizeof(struct drop_key) == 48, "drop_key layout");

@@ -79,8 +79,7 @@ export class MapReader<K, V> {
   private drainMode: 'batch' | 'iterate' = 'batch';
   private keyBuf = Buffer.alloc(0);
   private valueBuf = Buffer.alloc(0);
-  private chunkKeys = Buffer.alloc(0);
-  private chunkValues = Buffer.alloc(0);
+  private chunk = Buffer.alloc(0);
   private scratchKey: Buffer;
   private scratchValue: Buffer;
 
@@ -240,38 +239,19 @@ export class MapReader<K, V> {
   }
 
   /**
-   * Entries `start` to `start + count - 1` of an array map (fewer at its end), into buffers of their
-   * own kept for the next call: a large array read in chunks, without a buffer for all of it.
-   * Valid until the next chunk read.
+   * Values `start` to `start + count - 1` (fewer at its end) of an array made with BPF_F_MMAPABLE,
+   * read through a mapping (no system call per entry; native readMapped says in which order), into
+   * a buffer kept for the next call: a large array read in chunks, without a buffer for all of it.
+   * Valid until the next call; value i is at i * valueSize.
    */
-  readArrayChunk(start: number, count: number): MapBatch {
+  readMapped(start: number, count: number): DataView {
     this.checkOpen();
-    if (!ARRAY_TYPES.has(this.type)) throw new TypeError(`map ${this.name}: chunked reads are for arrays`);
+    if (this.type !== MapType.array) throw new TypeError(`map ${this.name}: only arrays can be read through a mapping`);
+    if (this.valueSize % 8) throw new TypeError(`map ${this.name}: values of ${this.valueSize} bytes, read through a mapping in 8-byte words`);
     count = Math.max(0, Math.min(count, this.maxEntries - start));
-    if (this.chunkKeys.length < count * this.keySize || this.chunkValues.length < count * this.valueStride) {
-      this.chunkKeys = Buffer.alloc(count * this.keySize);
-      this.chunkValues = Buffer.alloc(count * this.valueStride);
-    }
-    const keys = this.chunkKeys.subarray(0, count * this.keySize);
-    const values = this.chunkValues.subarray(0, count * this.valueStride);
-    let n = 0;
-    if (count > 0 && this.mode === 'batch') {
-      try {
-        // An array's batch token is the key before the first one wanted.
-        const after = start > 0 ? Buffer.from(new Uint32Array([start - 1]).buffer) : undefined;
-        n = native().map.lookupBatch(this.fd, keys, values, this.keySize, this.valueStride, false, after).count;
-      } catch (err) {
-        if (!meansNoBatch(err)) throw err;
-        this.mode = 'iterate';
-      }
-    }
-    if (count > 0 && this.mode === 'iterate') {
-      for (n = 0; n < count; n++) {
-        keys.writeUInt32LE(start + n, n * this.keySize);
-        native().map.lookup(this.fd, keys.subarray(n * this.keySize, (n + 1) * this.keySize), values.subarray(n * this.valueStride, (n + 1) * this.valueStride));
-      }
-    }
-    return new MapBatch(n, viewOf(this.chunkKeys), viewOf(this.chunkValues), this.keySize, this.valueStride, this.cpuStride, this.cpus);
+    if (this.chunk.length < count * this.valueSize) this.chunk = Buffer.alloc(count * this.valueSize);
+    native().map.readMapped(this.fd, start * this.valueSize, this.chunk.subarray(0, count * this.valueSize));
+    return viewOf(this.chunk);
   }
 
   /** Decoded entries (allocates: for tools and tests, not for per-interval hot paths). */

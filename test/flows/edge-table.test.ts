@@ -40,7 +40,7 @@ test('kernel side: new edges claim slots, a full probe window goes to the edge m
     const args = obj.map('edge_retire', codec.u32, edgeRetireArgsCodec);
     let gen = 0;
     const runRetire = (idleNs: number) => {
-      args.set(0, { gen: ++gen, idle_ns: idleNs, live: 0, drained: 0, freed: 0, pad: 0 });
+      args.set(0, { gen: ++gen, idle_ns: idleNs, live: 0, drained: 0, freed: 0 });
       assert.equal(retire.testRun().retval, 0);
       return args.get(0)!;
     };
@@ -58,6 +58,9 @@ test('kernel side: new edges claim slots, a full probe window goes to the edge m
       assert.equal(inTable(peer).reduce((n, s) => n + s.packets, 0) + inMap(peer), 10, `${peer}: every packet once, in the table or the edge map`);
     }
     assert.equal(edges.perCpuEntries().length, 4, 'the four without a slot are in the edge map');
+    // What the agent reads through the mapping is what a lookup of each slot returns.
+    const mapped = table.readMapped(0, 8);
+    for (const [i, e] of table.entries()) assert.deepEqual(edgeEntryCodec.decode(mapped, i * 64), e, `slot ${i} through the mapping`);
 
     // Idle (idle_ns 0): every slot drains; a packet of a draining edge does not land in its old slot.
     const r1 = runRetire(0);

@@ -1,6 +1,6 @@
 // The edge table (bpf/include/flows.h, struct edge_entry): the edges' home in edge mode, one slot
 // per edge in an open-addressed array the classifier counts into. Every interval the agent reads it
-// in chunks (counter growth into the edges), then runs edge_table_retire, which frees the slots it
+// through a mapping, in chunks (counter growth into the edges), then runs edge_table_retire, which frees the slots it
 // made DRAINING one run earlier (their last counts were just read) and makes idle slots DRAINING.
 import { codec, type MapReader, type Program } from '../../bpf/index.js';
 import { EdgeEntryLayout, EdgeEntryState, EdgeKeyView, type EdgeRetireArgs } from '../../bpf/gen/flows.gen.js';
@@ -9,7 +9,7 @@ import type { FlowEdges, MapPressure } from './identity.js';
 
 export const EDGE_TABLE_RETIRE_PROGRAM = 'edge_table_retire';
 
-/** Slots read per system call: 2,048 slots are 128 KiB, so a large table needs no buffer of its size. */
+/** Slots read at a time: 2,048 slots are 128 KiB, so a large table needs no buffer (nor mapping) of its size. */
 const CHUNK_SLOTS = 2048;
 
 /** The table's slot count for `maxEdges` edges: a power of two at or above it (the probe mask needs one). */
@@ -27,6 +27,7 @@ interface SlotState {
   draining: boolean;
 }
 
+const SLOT = EdgeEntryLayout.size;
 const STATE = EdgeEntryLayout.fields.state.offset;
 const PACKETS = EdgeEntryLayout.fields.packets.offset;
 const BYTES = EdgeEntryLayout.fields.bytes.offset;
@@ -62,12 +63,13 @@ export class EdgeTableReader {
   read(): void {
     const nowMs = Date.now();
     let live = 0;
-    for (let start = 0; start < this.table.maxEntries; start += CHUNK_SLOTS) {
-      const batch = this.table.readArrayChunk(start, CHUNK_SLOTS);
-      const vals = batch.values;
-      for (let i = 0; i < batch.count; i++) {
-        const idx = batch.keys.getUint32(batch.keyOffset(i), true);
-        const off = batch.valueOffset(i);
+    const n = this.table.maxEntries;
+    for (let start = 0; start < n; start += CHUNK_SLOTS) {
+      const vals = this.table.readMapped(start, CHUNK_SLOTS);
+      const count = Math.min(CHUNK_SLOTS, n - start);
+      for (let i = 0; i < count; i++) {
+        const idx = start + i;
+        const off = i * SLOT;
         const state = vals.getUint32(off + STATE, true);
         let s = this.slots[idx];
         if (state !== EdgeEntryState.EES_LIVE && state !== EdgeEntryState.EES_DRAINING) {
@@ -94,7 +96,7 @@ export class EdgeTableReader {
   private retireIdle(nowMs: number): void {
     const idleNs = this.pressure.idleTimeoutNs(this.live, this.table.maxEntries, nowMs);
     try {
-      this.retireArgs.set(0, { gen: ++this.runs, idle_ns: Math.round(idleNs), live: 0, drained: 0, freed: 0, pad: 0 });
+      this.retireArgs.set(0, { gen: ++this.runs, idle_ns: Math.round(idleNs), live: 0, drained: 0, freed: 0 });
       this.retire.testRun();
       this.freed += this.retireArgs.get(0)?.freed ?? 0;
     } catch {

@@ -638,21 +638,23 @@ export const EdgeEntryLayout = {
   size: 64,
   fields: {
     key: { offset: 0, size: 28 },
-    state: { offset: 28, size: 4 },
+    pad: { offset: 28, size: 4 },
     packets: { offset: 32, size: 8 },
     bytes: { offset: 40, size: 8 },
     last_ns: { offset: 48, size: 8 },
-    drain_gen: { offset: 56, size: 8 },
+    drain_gen: { offset: 56, size: 4 },
+    state: { offset: 60, size: 4 },
   },
 } as const;
 
 export interface EdgeEntry {
   key: EdgeKey;
-  state: number;
+  pad: number;
   packets: number;
   bytes: number;
   last_ns: number;
   drain_gen: number;
+  state: number;
 }
 
 /** Reads struct edge_entry in place: position it with at(), then read fields. Allocates nothing per record. */
@@ -672,7 +674,7 @@ export class EdgeEntryView {
     return this._key.at(this.view, this.offset + 0);
   }
 
-  get state(): number {
+  get pad(): number {
     return this.view.getUint32(this.offset + 28, true);
   }
 
@@ -689,7 +691,11 @@ export class EdgeEntryView {
   }
 
   get drain_gen(): number {
-    return readU64(this.view, this.offset + 56);
+    return this.view.getUint32(this.offset + 56, true);
+  }
+
+  get state(): number {
+    return this.view.getUint32(this.offset + 60, true);
   }
 
   toObject(): EdgeEntry {
@@ -701,50 +707,50 @@ export function decodeEdgeEntry(view: DataView, offset: number): EdgeEntry {
   const v = new EdgeEntryView().at(view, offset);
   return {
     key: decodeEdgeKey(view, offset + 0),
-    state: v.state,
+    pad: v.pad,
     packets: v.packets,
     bytes: v.bytes,
     last_ns: v.last_ns,
     drain_gen: v.drain_gen,
+    state: v.state,
   };
 }
 
 export function encodeEdgeEntry(value: EdgeEntry, view: DataView, offset: number): void {
   encodeEdgeKey(value.key, view, offset + 0);
-  view.setUint32(offset + 28, value.state, true);
+  view.setUint32(offset + 28, value.pad, true);
   writeU64(view, offset + 32, value.packets);
   writeU64(view, offset + 40, value.bytes);
   writeU64(view, offset + 48, value.last_ns);
-  writeU64(view, offset + 56, value.drain_gen);
+  view.setUint32(offset + 56, value.drain_gen, true);
+  view.setUint32(offset + 60, value.state, true);
 }
 
 export const edgeEntryCodec: Codec<EdgeEntry> = { size: 64, decode: decodeEdgeEntry, encode: encodeEdgeEntry };
 
-/** struct edge_retire_args (32 bytes) */
+/** struct edge_retire_args (24 bytes) */
 export const EdgeRetireArgsLayout = {
-  size: 32,
+  size: 24,
   fields: {
-    gen: { offset: 0, size: 8 },
-    idle_ns: { offset: 8, size: 8 },
-    live: { offset: 16, size: 4 },
-    drained: { offset: 20, size: 4 },
-    freed: { offset: 24, size: 4 },
-    pad: { offset: 28, size: 4 },
+    idle_ns: { offset: 0, size: 8 },
+    gen: { offset: 8, size: 4 },
+    live: { offset: 12, size: 4 },
+    drained: { offset: 16, size: 4 },
+    freed: { offset: 20, size: 4 },
   },
 } as const;
 
 export interface EdgeRetireArgs {
-  gen: number;
   idle_ns: number;
+  gen: number;
   live: number;
   drained: number;
   freed: number;
-  pad: number;
 }
 
 /** Reads struct edge_retire_args in place: position it with at(), then read fields. Allocates nothing per record. */
 export class EdgeRetireArgsView {
-  static readonly size = 32;
+  static readonly size = 24;
   view: DataView = EMPTY_VIEW;
   offset = 0;
 
@@ -754,28 +760,24 @@ export class EdgeRetireArgsView {
     return this;
   }
 
-  get gen(): number {
+  get idle_ns(): number {
     return readU64(this.view, this.offset + 0);
   }
 
-  get idle_ns(): number {
-    return readU64(this.view, this.offset + 8);
+  get gen(): number {
+    return this.view.getUint32(this.offset + 8, true);
   }
 
   get live(): number {
-    return this.view.getUint32(this.offset + 16, true);
+    return this.view.getUint32(this.offset + 12, true);
   }
 
   get drained(): number {
-    return this.view.getUint32(this.offset + 20, true);
+    return this.view.getUint32(this.offset + 16, true);
   }
 
   get freed(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  get pad(): number {
-    return this.view.getUint32(this.offset + 28, true);
+    return this.view.getUint32(this.offset + 20, true);
   }
 
   toObject(): EdgeRetireArgs {
@@ -786,25 +788,23 @@ export class EdgeRetireArgsView {
 export function decodeEdgeRetireArgs(view: DataView, offset: number): EdgeRetireArgs {
   const v = new EdgeRetireArgsView().at(view, offset);
   return {
-    gen: v.gen,
     idle_ns: v.idle_ns,
+    gen: v.gen,
     live: v.live,
     drained: v.drained,
     freed: v.freed,
-    pad: v.pad,
   };
 }
 
 export function encodeEdgeRetireArgs(value: EdgeRetireArgs, view: DataView, offset: number): void {
-  writeU64(view, offset + 0, value.gen);
-  writeU64(view, offset + 8, value.idle_ns);
-  view.setUint32(offset + 16, value.live, true);
-  view.setUint32(offset + 20, value.drained, true);
-  view.setUint32(offset + 24, value.freed, true);
-  view.setUint32(offset + 28, value.pad, true);
+  writeU64(view, offset + 0, value.idle_ns);
+  view.setUint32(offset + 8, value.gen, true);
+  view.setUint32(offset + 12, value.live, true);
+  view.setUint32(offset + 16, value.drained, true);
+  view.setUint32(offset + 20, value.freed, true);
 }
 
-export const edgeRetireArgsCodec: Codec<EdgeRetireArgs> = { size: 32, decode: decodeEdgeRetireArgs, encode: encodeEdgeRetireArgs };
+export const edgeRetireArgsCodec: Codec<EdgeRetireArgs> = { size: 24, decode: decodeEdgeRetireArgs, encode: encodeEdgeRetireArgs };
 
 /** struct drop_key (48 bytes) */
 export const DropKeyLayout = {
@@ -1065,7 +1065,7 @@ export const layout = {
   edge_cpu_state: { keySize: 4, valueSize: 8 }, // key: __u32, value: struct edge_cache_state
   edge_slots: { keySize: 4, valueSize: 64 }, // key: __u32, value: struct edge_slot
   edges: { keySize: 28, valueSize: 24 }, // key: struct edge_key, value: struct edge_counts
-  edge_retire: { keySize: 4, valueSize: 32 }, // key: __u32, value: struct edge_retire_args
+  edge_retire: { keySize: 4, valueSize: 24 }, // key: __u32, value: struct edge_retire_args
   bench_gate: { keySize: 4, valueSize: 4 }, // key: __u32, value: __u32
   flows: { keySize: 44, valueSize: 40 }, // key: struct flow_key, value: struct flow_counts
   edge_table: { keySize: 4, valueSize: 64 }, // key: __u32, value: struct edge_entry
