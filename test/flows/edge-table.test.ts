@@ -5,6 +5,10 @@
 // counts equal trafgen's and the interface's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { onlineCpus } from '../../src/bpf/features.js';
+import { repoPath } from '../../src/lib/paths.js';
 import { BpfObject, codec } from '../../src/bpf/index.js';
 import { FLOWS_OBJECT } from '../../src/agent/flows/tracer.js';
 import { formatAddr } from '../../src/model/addr.js';
@@ -111,6 +115,55 @@ test('kernel side: new edges claim slots, a full probe window goes to the edge m
     assert.equal(inTable(`10.9.1.${c}`)[0]!.i, slotOfA, 'a new edge with that home claims the freed slot');
   } finally {
     obj.close();
+  }
+});
+
+test('two CPUs claiming the same new edges at once: every packet counted once, in the table or the edge map', { skip: onlineCpus().length < 2 && 'needs two CPUs' }, async (t) => {
+  const [slots, peers, rounds] = [4096, 3000, 4];
+  const owner = BpfObject.load(FLOWS_OBJECT, {
+    programs: ['flow_in'],
+    globals: { track_flows: 0, edge_cache: 0, enable_dns: 0, edge_table_mask: slots - 1 },
+    maxEntries: { flows: 1, edges: 65536, edge_table: slots },
+  });
+  const tag = `${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+  const pins = { table: `/sys/fs/bpf/fs-edge-table-${tag}`, edges: `/sys/fs/bpf/fs-edges-${tag}` };
+  try {
+    owner.pinMap('edge_table', pins.table);
+    owner.pinMap('edges', pins.edges);
+    const startAt = Date.now() + 2000;
+    const sender = repoPath('dist/test/flows/edge-table-sender.js');
+    const run = (cpu: number): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const p = spawn('taskset', ['-c', String(cpu), process.execPath, sender, pins.table, pins.edges, String(peers), String(rounds), String(slots), String(startAt)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        p.once('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`sender on CPU ${cpu} exited ${code}: ${err}`))));
+      });
+    const cpus = onlineCpus();
+    const sent = await Promise.all([run(cpus[0]!), run(cpus[1]!)]);
+    assert.deepEqual(sent, [peers * rounds, peers * rounds]);
+    const counted = new Map<string, number>();
+    const slotsOf = new Map<string, number>();
+    const add = (peer: string, n: number): void => void counted.set(peer, (counted.get(peer) ?? 0) + n);
+    for (const [, e] of owner.map('edge_table', codec.u32, edgeEntryCodec).entries()) {
+      if (e.state !== S.EES_LIVE) continue;
+      const peer = formatAddr(e.key.family, e.key.peer);
+      add(peer, e.packets);
+      slotsOf.set(peer, (slotsOf.get(peer) ?? 0) + 1);
+    }
+    const inMap = owner.map('edges', edgeKeyCodec, edgeCountsCodec).perCpuEntries();
+    for (const [k, v] of inMap) add(formatAddr(k.family, k.peer), v.reduce((n, c) => n + c.packets, 0));
+    assert.equal(counted.size, peers, 'every peer counted');
+    const wrong = [...counted].filter(([, n]) => n !== 2 * rounds);
+    assert.deepEqual(wrong, [], 'every peer: each of its packets once');
+    const twice = [...slotsOf.values()].filter((n) => n > 1).length;
+    t.diagnostic(`${slotsOf.size} peers in the table (${twice} in two slots, claimed at once by both CPUs), ${inMap.length} in the edge map`);
+  } finally {
+    rmSync(pins.table, { force: true });
+    rmSync(pins.edges, { force: true });
+    owner.close();
   }
 });
 
