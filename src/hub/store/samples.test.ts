@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { C, NARROW, WIDTH, isNarrow, newSide, sideCopy } from '../graph/counters.js';
+import { SampleBlock } from '../graph/sample-block.js';
 import { RowsTable, SAMPLE_TABLES, appendSamples, sources, sumWindow, type SampleRow } from './samples.js';
 
 const MINUTE = 60_000;
@@ -51,7 +52,7 @@ function sides(t: RowsTable): Map<string, number[]> {
 
 test('a window without requests is read in narrow rows, the same counters as wide ones', async () => {
   const c = await db();
-  await appendSamples(c, 'samples', samples(50));
+  await appendSamples(c, 'samples', SampleBlock.from(samples(50)));
   const narrow = await read(c, true);
   const wide = await read(c, false);
   assert.equal(narrow.stride, NARROW);
@@ -72,6 +73,7 @@ test('a window with requests on one side is read in wide rows', async () => {
   await appendSamples(
     c,
     'samples',
+    SampleBlock.from(
     samples(20, (s, e, side) => {
       if (e === 3 && side === 1) {
         s[C.requests] = 5;
@@ -79,7 +81,7 @@ test('a window with requests on one side is read in wide rows', async () => {
         s[C.request + 2] = 5;
         s[C.request + 16] = 5;
       }
-    }),
+    })),
   );
   const t = await read(c, true);
   assert.equal(t.stride, WIDTH);
@@ -89,7 +91,7 @@ test('a window with requests on one side is read in wide rows', async () => {
 
 test('request buckets without request columns (not written so) are read again in wide rows, not lost', async () => {
   const c = await db();
-  await appendSamples(c, 'samples', samples(10, (s, e) => void (e === 4 && (s[C.request + 3] = 1))));
+  await appendSamples(c, 'samples', SampleBlock.from(samples(10, (s, e) => void (e === 4 && (s[C.request + 3] = 1)))));
   const t = await read(c, true);
   assert.equal(t.stride, WIDTH);
   assert.equal(t.values[t.find(4, 0)! * WIDTH + C.request + 3], 3);
@@ -99,7 +101,7 @@ test('request buckets without request columns (not written so) are read again in
 test('a large row buffer given back is reused by the next read, zeroed', async () => {
   const c = await db();
   // 24,000 edges: 48,000 narrow rows; half of them still above the size worth keeping.
-  await appendSamples(c, 'samples', samples(24_000, (s, e) => void (e % 2 && (s[C.retransmits] = 1))));
+  await appendSamples(c, 'samples', SampleBlock.from(samples(24_000, (s, e) => void (e % 2 && (s[C.retransmits] = 1)))));
   const first = await read(c, true);
   const expected = sides(first);
   const buffer = first.values;

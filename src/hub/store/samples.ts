@@ -6,7 +6,8 @@
 // samples up into minutes and minutes into fives, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { COLUMNS, NARROW, WIDTH, isNarrow, narrowRows, newSide, type Side } from '../graph/counters.js';
-import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseAggregate, denseDefinition, densePlain, denseSums } from './layout.js';
+import type { SampleBlock } from '../graph/sample-block.js';
+import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseAggregate, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
 import type { Window } from './store.js';
 
 export const MINUTE = 60_000;
@@ -44,8 +45,8 @@ export function items(v: DuckDBVector, n: number): ArrayLike<number> {
 /** Rows per chunk appended. */
 const CHUNK = 2048;
 
-/** Appends rows (and their buckets' pairs) to a table, columns filled in place. */
-export async function appendSamples(connection: DuckDBConnection, table: Table, rows: readonly SampleRow[]): Promise<void> {
+/** Appends a block's rows (and their buckets' pairs) to a table, columns filled in place. */
+export async function appendSamples(connection: DuckDBConnection, table: Table, block: SampleBlock): Promise<void> {
   const withDur = table === 'samples';
   const types: DuckDBType[] = [BIGINT, ...(withDur ? [INTEGER] : []), INTEGER, TINYINT, ...DENSE.map(() => DOUBLE)];
   const appender = await connection.createAppender(table);
@@ -57,36 +58,48 @@ export async function appendSamples(connection: DuckDBConnection, table: Table, 
   const hchunk = DuckDBDataChunk.create([BIGINT, INTEGER, TINYINT, UTINYINT, DOUBLE], CHUNK);
   const hvectors = [0, 1, 2, 3, 4].map((i) => hchunk.getColumnVector(i));
   const [ht, he, hs, hb, hn] = hvectors.map((v) => (v as unknown as { items: BigInt64Array | Int32Array | Int8Array | Uint8Array | Float64Array }).items) as [BigInt64Array, Int32Array, Int8Array, Uint8Array, Float64Array];
-  let n = 0;
+  // Rows of one write share a few interval ends: one BigInt per run of equal times.
+  let lastT = NaN;
+  let bigT = 0n;
+  const bigOf = (t: number): bigint => (t === lastT ? bigT : ((lastT = t), (bigT = BigInt(t))));
   let h = 0;
-  const flush = (): void => {
-    for (const v of vectors) v.flush();
-    chunk.rowCount = n;
-    appender.appendDataChunk(chunk);
-    n = 0;
-  };
   const flushHist = (): void => {
     for (const v of hvectors) v.flush();
     hchunk.rowCount = h;
     hist.appendDataChunk(hchunk);
     h = 0;
   };
-  for (const r of rows) {
-    const t = BigInt(r.t);
-    (cols[0] as BigInt64Array)[n] = t;
-    let c = 1;
-    if (withDur) (cols[c++] as Int32Array)[n] = r.durMs;
-    (cols[c++] as Int32Array)[n] = r.edge;
-    (cols[c++] as Int8Array)[n] = r.side;
-    const v = r.values;
-    for (let i = 0; i < DENSE.length; i++) (cols[at + i] as Float64Array)[n] = v[DENSE[i]!]!;
+  let n = 0;
+  const flush = (): void => {
+    for (const v of vectors) v.flush();
+    chunk.rowCount = n;
+    appender.appendDataChunk(chunk);
+    n = 0;
+  };
+  const tcol = cols[0] as BigInt64Array;
+  const durcol = withDur ? (cols[1] as Int32Array) : undefined;
+  const edgecol = cols[withDur ? 2 : 1] as Int32Array;
+  const sidecol = cols[withDur ? 3 : 2] as Int8Array;
+  const dense = cols.slice(at) as Float64Array[];
+  // A row at a time: its dense columns and its pairs read the same few cache lines.
+  for (let r = 0; r < block.size; r++) {
+    const t = bigOf(block.t[r]!);
+    const edge = block.edge[r]!;
+    const side = block.side[r]!;
+    const values = block.valuesOf(r);
+    const row = block.offsetOf(r);
+    tcol[n] = t;
+    if (durcol) durcol[n] = block.dur[r]!;
+    edgecol[n] = edge;
+    sidecol[n] = side;
+    for (let i = 0; i < DENSE.length; i++) dense[i]![n] = values[row + DENSE[i]!]!;
     if (++n === CHUNK) flush();
     for (let b = 0; b < BUCKET_COLUMNS.length; b++) {
-      const x = v[BUCKET_COLUMNS[b]!]!;
+      const x = values[row + BUCKET_COLUMNS[b]!]!;
       if (x === 0) continue;
       ht[h] = t;
-      he[h] = r.edge;
-      hs[h] = r.side;
+      he[h] = edge;
+      hs[h] = side;
       hb[h] = b;
       hn[h] = x;
       if (++h === CHUNK) flushHist();
