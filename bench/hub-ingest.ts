@@ -74,7 +74,7 @@ const lags: number[] = [];
 let written = 0;
 ingest.onFinalized((f) => {
   const now = Date.now();
-  written += f.contributions.length;
+  written += f.samples.size;
   const t = String(f.t);
   const a = acceptedAt.get(t);
   if (a !== undefined) lags.push(now - a);

@@ -48,6 +48,9 @@ const volatile __u8 bound_ports = 1;
 /* 1: edges are counted through the per-CPU edge cache (flows.h), which the agent flushes with
  * edge_cache_flush every interval; 0: straight into `edges` (kernels without BPF_F_TEST_RUN_ON_CPU). */
 const volatile __u8 edge_cache = 1;
+/* The edge table's slot count minus one (a power of two minus one; flows.h, struct edge_entry); 0: no
+ * edge table, edges are counted in `edges` only (the agent's choice where edge_table_retire cannot load). */
+const volatile __u32 edge_table_mask = 0;
 
 /* Benchmarks only (bench/flows-pps.ts, FLOWSCOPE_BENCH_GATE): the classifier and the drop hook do
  * nothing while `bench_gate` holds 1, so that a benchmark can switch the whole agent on and off
@@ -83,6 +86,21 @@ struct {
 	__type(key, struct edge_key);
 	__type(value, struct edge_counts);
 } edges SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* read by the agent through a mapping, not a system call per slot */
+	__uint(max_entries, 1); /* sized by the agent: edge_table_mask + 1 */
+	__type(key, __u32);
+	__type(value, struct edge_entry);
+} edge_table SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edge_retire_args);
+} edge_retire SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -159,6 +177,10 @@ FLOWSCOPE_EXPORT_TYPE(struct edge_key, edge_key);
 FLOWSCOPE_EXPORT_TYPE(struct edge_counts, edge_counts);
 FLOWSCOPE_EXPORT_TYPE(struct edge_slot, edge_slot);
 FLOWSCOPE_EXPORT_TYPE(struct edge_cache_state, edge_cache_state);
+FLOWSCOPE_EXPORT_TYPE(struct edge_entry, edge_entry);
+FLOWSCOPE_EXPORT_TYPE(struct edge_retire_args, edge_retire_args);
+FLOWSCOPE_EXPORT_TYPE(enum edge_entry_state, edge_entry_state);
+FLOWSCOPE_EXPORT_TYPE(enum edge_table_layout, edge_table_layout);
 FLOWSCOPE_EXPORT_TYPE(enum edge_cache_layout, edge_cache_layout);
 FLOWSCOPE_EXPORT_TYPE(enum edge_cache_flush_result, edge_cache_flush_result);
 FLOWSCOPE_EXPORT_TYPE(struct dns_packet, dns_packet);
@@ -358,6 +380,69 @@ static __always_inline void edge_hash_count(struct flow_key *key, const struct e
 	e->last_ns = now;
 }
 
+static __always_inline int edge_key_equal(const struct edge_key *a, const struct edge_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && ((const __u32 *)a)[6] == ((const __u32 *)b)[6];
+}
+
+static __always_inline __u32 edge_hash(const struct edge_key *ek)
+{
+	const __u64 *w = (const __u64 *)ek;
+	__u64 tail = ((const __u32 *)ek)[6];
+	__u64 h = (w[0] * 0x9E3779B97F4A7C15ULL) ^ (w[1] * 0xC2B2AE3D27D4EB4FULL) ^ (w[2] * 0x165667B19E3779F9ULL) ^ (tail * 0x27D4EB2F165667C5ULL);
+	return (__u32)(h >> 32) ^ (__u32)h;
+}
+
+/* Counts the packet in its edge's slot of the edge table (flows.h), claiming a free slot for a new
+ * edge; 0 when the table is off or the edge's probe window has no room (then `edges` counts it). */
+static __always_inline int edge_table_count(const struct edge_key *ek, __u32 len, __u64 now)
+{
+	if (!edge_table_mask)
+		return 0;
+	__u32 h = edge_hash(ek);
+	struct edge_entry *e;
+	__u32 idx;
+#pragma unroll
+	for (int i = 0; i < EDGE_PROBE; i++) {
+		idx = (h + i) & edge_table_mask;
+		e = bpf_map_lookup_elem(&edge_table, &idx);
+		if (!e)
+			return 0;
+		__u32 st = READ_ONCE(e->state);
+		if (st == EES_EMPTY)
+			break;
+		if (st == EES_LIVE && edge_key_equal(&e->key, ek)) {
+			__sync_fetch_and_add(&e->packets, 1);
+			__sync_fetch_and_add(&e->bytes, len);
+			if (READ_ONCE(e->last_ns) != now)
+				WRITE_ONCE(e->last_ns, now);
+			return 1;
+		}
+	}
+#pragma unroll
+	for (int i = 0; i < EDGE_PROBE; i++) {
+		idx = (h + i) & edge_table_mask;
+		e = bpf_map_lookup_elem(&edge_table, &idx);
+		if (!e)
+			return 0;
+		__u32 st = READ_ONCE(e->state);
+		if (st != EES_EMPTY && st != EES_FREE)
+			continue;
+		if (__sync_val_compare_and_swap(&e->state, st, EES_CLAIMING) != st)
+			continue;
+		__builtin_memcpy(&e->key, ek, sizeof(*ek));
+		e->packets = 1;
+		e->bytes = len;
+		e->last_ns = now;
+		e->drain_gen = 0;
+		/* A full barrier: the key and counts are there before anyone sees the slot LIVE. */
+		__sync_val_compare_and_swap(&e->state, EES_CLAIMING, EES_LIVE);
+		return 1;
+	}
+	return 0;
+}
+
 _Static_assert(EDGE_CACHE_SLOTS == 256, "edge_slot_of takes 8 bits of the hash");
 
 static __always_inline __u32 edge_slot_of(const struct edge_key *ek)
@@ -377,9 +462,7 @@ static __always_inline int edge_slot_count(const struct edge_key *ek, __u32 len,
 	struct edge_slot *sl = bpf_map_lookup_elem(&edge_slots, &idx);
 	if (!sl)
 		return 0;
-	const __u64 *w = (const __u64 *)ek;
-	const __u64 *sw = (const __u64 *)&sl->key;
-	if (sw[0] == w[0] && sw[1] == w[1] && sw[2] == w[2] && ((const __u32 *)&sl->key)[6] == ((const __u32 *)ek)[6]) {
+	if (edge_key_equal(&sl->key, ek)) {
 		sl->packets += 1;
 		sl->bytes += len;
 		sl->last_ns = now;
@@ -414,14 +497,15 @@ static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 
 			/* busy covers `edges` too: a flush interrupting us must not add to an entry we are updating. */
 			WRITE_ONCE(st->busy, 1);
 			compiler_barrier();
-			if (!edge_slot_count(&ek, len, now))
+			if (!edge_slot_count(&ek, len, now) && !edge_table_count(&ek, len, now))
 				edge_hash_count(key, &ek, len, now, flags);
 			compiler_barrier();
 			WRITE_ONCE(st->busy, 0);
 			return;
 		}
 	}
-	edge_hash_count(key, &ek, len, now, flags);
+	if (!edge_table_count(&ek, len, now))
+		edge_hash_count(key, &ek, len, now, flags);
 }
 
 static __always_inline int account(struct __sk_buff *skb, __u32 l3, __u16 ethertype, __u8 direction)
@@ -554,6 +638,60 @@ int edge_cache_flush(void *ctx)
 	compiler_barrier();
 	WRITE_ONCE(st->flushing, 0);
 	return result;
+}
+
+/* ---- the edge table's eviction ---- */
+
+struct retire_ctx {
+	struct edge_retire_args *a;
+	__u64 now;
+};
+
+static long retire_slot(__u64 i, struct retire_ctx *c)
+{
+	__u32 idx = i;
+	struct edge_entry *e = bpf_map_lookup_elem(&edge_table, &idx);
+	if (!e)
+		return 1;
+	__u32 st = READ_ONCE(e->state);
+	if (st == EES_DRAINING) {
+		/* Made DRAINING by an earlier run, and the agent has read it since: its counts are final. */
+		if (e->drain_gen < c->a->gen) {
+			WRITE_ONCE(e->state, EES_FREE);
+			c->a->freed++;
+		}
+		return 0;
+	}
+	if (st != EES_LIVE)
+		return 0;
+	__u64 last = READ_ONCE(e->last_ns);
+	if (last + c->a->idle_ns < c->now) {
+		e->drain_gen = c->a->gen;
+		if (__sync_val_compare_and_swap(&e->state, EES_LIVE, EES_DRAINING) == EES_LIVE) {
+			c->a->drained++;
+			return 0;
+		}
+	}
+	c->a->live++;
+	return 0;
+}
+
+/* Run by the agent (BPF_PROG_TEST_RUN) each interval right after it read the edge table: frees the
+ * slots made DRAINING by an earlier run (the agent read their last counts: no program can still be
+ * adding to them, an interval later), and makes LIVE slots idle for longer than idle_ns DRAINING. */
+SEC("raw_tp")
+int edge_table_retire(void *ctx)
+{
+	__u32 zero = 0;
+	struct edge_retire_args *a = bpf_map_lookup_elem(&edge_retire, &zero);
+	if (!a)
+		return 1;
+	struct retire_ctx c = { .a = a, .now = bpf_ktime_get_ns() }; /* the classifier's coarse clock is behind by at most a tick */
+	a->live = 0;
+	a->drained = 0;
+	a->freed = 0;
+	bpf_loop(edge_table_mask + 1, retire_slot, &c, 0);
+	return 0;
 }
 
 /* ---- drops ---- */

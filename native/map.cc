@@ -3,6 +3,9 @@
 // by the TypeScript MapReader; these are the primitives.
 #include "common.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -197,6 +200,35 @@ Napi::Value LookupBatch(const Napi::CallbackInfo& info) {
   return Result(env, total, done);
 }
 
+// readMapped(fd, byteOffset, into) -> bytes copied
+// Copies `into.length` bytes from byte `byteOffset` of a BPF_F_MMAPABLE array's values, mapped for
+// the copy only (so they never stay resident in the agent): no system call per entry. Each 8-byte
+// word is read atomically (acquire), from the end of the range to its start: a record whose last
+// word says it is complete (written last by the program, e.g. with a compare-and-swap) is read
+// before, and so consistently with, the words in front of it. byteOffset and length: multiples of 8.
+Napi::Value ReadMapped(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Fd(info);
+  size_t offset = static_cast<size_t>(ArgInt(info, 1, "byteOffset"));
+  auto into = ArgBuffer(info, 2, "into");
+  size_t length = into.Length();
+  if (offset % 8 || length % 8) throw Napi::RangeError::New(env, "readMapped: byteOffset and length must be multiples of 8");
+  if (length == 0) return Napi::Number::New(env, 0);
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t start = offset / page * page;
+  size_t span = offset - start + length;
+  void* m = mmap(nullptr, span, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
+  if (m == MAP_FAILED) ThrowBpf(env, "mmap of a map", errno);
+  const uint64_t* from = reinterpret_cast<const uint64_t*>(static_cast<const uint8_t*>(m) + (offset - start));
+  uint8_t* to = into.Data();
+  for (size_t i = length / 8; i-- > 0;) {
+    uint64_t w = __atomic_load_n(from + i, __ATOMIC_ACQUIRE);
+    std::memcpy(to + i * 8, &w, 8);
+  }
+  munmap(m, span);
+  return Napi::Number::New(env, static_cast<double>(length));
+}
+
 // info(fd): what the kernel says about a map (also works for maps we did not create).
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -228,6 +260,7 @@ void InitMap(Napi::Env env, Napi::Object exports) {
   m.Set("iterate", Napi::Function::New(env, Iterate));
   m.Set("lookupBatch", Napi::Function::New(env, LookupBatch));
   m.Set("info", Napi::Function::New(env, Info));
+  m.Set("readMapped", Napi::Function::New(env, ReadMapped));
   exports.Set("map", m);
 }
 

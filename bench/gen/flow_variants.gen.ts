@@ -33,6 +33,20 @@ export const EdgeCacheFlushResult = {
   ECF_PENDING: 2,
 } as const;
 
+/** enum edge_table_layout */
+export const EdgeTableLayout = {
+  EDGE_PROBE: 8,
+} as const;
+
+/** enum edge_entry_state */
+export const EdgeEntryState = {
+  EES_EMPTY: 0,
+  EES_CLAIMING: 1,
+  EES_LIVE: 2,
+  EES_DRAINING: 3,
+  EES_FREE: 4,
+} as const;
+
 /** enum drop_overflow_layout */
 export const DropOverflowLayout = {
   DROP_REASON_SLOTS: 256,
@@ -618,6 +632,179 @@ export function encodeEdgeCacheState(value: EdgeCacheState, view: DataView, offs
 }
 
 export const edgeCacheStateCodec: Codec<EdgeCacheState> = { size: 8, decode: decodeEdgeCacheState, encode: encodeEdgeCacheState };
+
+/** struct edge_entry (64 bytes) */
+export const EdgeEntryLayout = {
+  size: 64,
+  fields: {
+    key: { offset: 0, size: 28 },
+    pad: { offset: 28, size: 4 },
+    packets: { offset: 32, size: 8 },
+    bytes: { offset: 40, size: 8 },
+    last_ns: { offset: 48, size: 8 },
+    drain_gen: { offset: 56, size: 4 },
+    state: { offset: 60, size: 4 },
+  },
+} as const;
+
+export interface EdgeEntry {
+  key: EdgeKey;
+  pad: number;
+  packets: number;
+  bytes: number;
+  last_ns: number;
+  drain_gen: number;
+  state: number;
+}
+
+/** Reads struct edge_entry in place: position it with at(), then read fields. Allocates nothing per record. */
+export class EdgeEntryView {
+  static readonly size = 64;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+  private readonly _key = new EdgeKeyView();
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get key(): EdgeKeyView {
+    return this._key.at(this.view, this.offset + 0);
+  }
+
+  get pad(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  get packets(): number {
+    return readU64(this.view, this.offset + 32);
+  }
+
+  get bytes(): number {
+    return readU64(this.view, this.offset + 40);
+  }
+
+  get last_ns(): number {
+    return readU64(this.view, this.offset + 48);
+  }
+
+  get drain_gen(): number {
+    return this.view.getUint32(this.offset + 56, true);
+  }
+
+  get state(): number {
+    return this.view.getUint32(this.offset + 60, true);
+  }
+
+  toObject(): EdgeEntry {
+    return decodeEdgeEntry(this.view, this.offset);
+  }
+}
+
+export function decodeEdgeEntry(view: DataView, offset: number): EdgeEntry {
+  const v = new EdgeEntryView().at(view, offset);
+  return {
+    key: decodeEdgeKey(view, offset + 0),
+    pad: v.pad,
+    packets: v.packets,
+    bytes: v.bytes,
+    last_ns: v.last_ns,
+    drain_gen: v.drain_gen,
+    state: v.state,
+  };
+}
+
+export function encodeEdgeEntry(value: EdgeEntry, view: DataView, offset: number): void {
+  encodeEdgeKey(value.key, view, offset + 0);
+  view.setUint32(offset + 28, value.pad, true);
+  writeU64(view, offset + 32, value.packets);
+  writeU64(view, offset + 40, value.bytes);
+  writeU64(view, offset + 48, value.last_ns);
+  view.setUint32(offset + 56, value.drain_gen, true);
+  view.setUint32(offset + 60, value.state, true);
+}
+
+export const edgeEntryCodec: Codec<EdgeEntry> = { size: 64, decode: decodeEdgeEntry, encode: encodeEdgeEntry };
+
+/** struct edge_retire_args (24 bytes) */
+export const EdgeRetireArgsLayout = {
+  size: 24,
+  fields: {
+    idle_ns: { offset: 0, size: 8 },
+    gen: { offset: 8, size: 4 },
+    live: { offset: 12, size: 4 },
+    drained: { offset: 16, size: 4 },
+    freed: { offset: 20, size: 4 },
+  },
+} as const;
+
+export interface EdgeRetireArgs {
+  idle_ns: number;
+  gen: number;
+  live: number;
+  drained: number;
+  freed: number;
+}
+
+/** Reads struct edge_retire_args in place: position it with at(), then read fields. Allocates nothing per record. */
+export class EdgeRetireArgsView {
+  static readonly size = 24;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get idle_ns(): number {
+    return readU64(this.view, this.offset + 0);
+  }
+
+  get gen(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  get live(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  get drained(): number {
+    return this.view.getUint32(this.offset + 16, true);
+  }
+
+  get freed(): number {
+    return this.view.getUint32(this.offset + 20, true);
+  }
+
+  toObject(): EdgeRetireArgs {
+    return decodeEdgeRetireArgs(this.view, this.offset);
+  }
+}
+
+export function decodeEdgeRetireArgs(view: DataView, offset: number): EdgeRetireArgs {
+  const v = new EdgeRetireArgsView().at(view, offset);
+  return {
+    idle_ns: v.idle_ns,
+    gen: v.gen,
+    live: v.live,
+    drained: v.drained,
+    freed: v.freed,
+  };
+}
+
+export function encodeEdgeRetireArgs(value: EdgeRetireArgs, view: DataView, offset: number): void {
+  writeU64(view, offset + 0, value.idle_ns);
+  view.setUint32(offset + 8, value.gen, true);
+  view.setUint32(offset + 12, value.live, true);
+  view.setUint32(offset + 16, value.drained, true);
+  view.setUint32(offset + 20, value.freed, true);
+}
+
+export const edgeRetireArgsCodec: Codec<EdgeRetireArgs> = { size: 24, decode: decodeEdgeRetireArgs, encode: encodeEdgeRetireArgs };
 
 /** struct drop_key (48 bytes) */
 export const DropKeyLayout = {

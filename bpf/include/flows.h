@@ -113,6 +113,49 @@ struct edge_cache_state {
 	__u32 flushing; /* a flush is under way: the classifier leaves the slots alone */
 };
 
+/* The edge table: the edges' home, one 64-byte slot (one cache line) per edge in a shared array,
+ * open-addressed. At many distinct peers a packet's edge is a cold miss wherever it lives; here it is
+ * one line, where the per-CPU hash walks a bucket, an element and a per-CPU value (three).
+ * A packet's edge is looked for in EDGE_PROBE slots from its hash; a lookup stops at a slot never
+ * used (EES_EMPTY), never at a freed one, so freeing keeps probe chains whole. A new edge claims the
+ * first empty or freed slot of its window (compare-and-swap on state); with none free it goes to
+ * `edges` (the per-CPU hash), which stays the overflow and the edge cache's flush target.
+ * Two CPUs adding the same new edge at once may claim two slots: both count, the agent adds both.
+ * Eviction (edge_table_retire, run by the agent each interval after it read the table): an idle
+ * LIVE slot becomes DRAINING (no packet matches it any more; a program that matched it just before
+ * may still add); one interval later, after the agent has read its final counts, it becomes FREE. */
+enum edge_table_layout {
+	EDGE_PROBE = 8,
+};
+
+enum edge_entry_state {
+	EES_EMPTY = 0,	  /* never used: a lookup stops here */
+	EES_CLAIMING = 1, /* being filled by the CPU that claimed it */
+	EES_LIVE = 2,
+	EES_DRAINING = 3, /* idle, taken out of lookups; freed by the retire run after the agent's next read */
+	EES_FREE = 4,	  /* freed: reusable, lookups go on past it */
+};
+
+struct edge_entry {
+	struct edge_key key;
+	__u32 pad;
+	__u64 packets;	 /* since the slot was claimed */
+	__u64 bytes;
+	__u64 last_ns;	 /* CLOCK_MONOTONIC (coarse) of the last packet */
+	__u32 drain_gen; /* the retire run that made it DRAINING */
+	__u32 state;	 /* enum edge_entry_state; last: the agent reads the table from the end (MapReader.readMapped),
+			  * so a slot's state is read before its key, which a claim writes before it sets LIVE */
+};
+
+/* edge_table_retire's arguments (in) and what it found (out), one entry of `edge_retire`. */
+struct edge_retire_args {
+	__u64 idle_ns;	/* a LIVE slot without packets for this long becomes DRAINING */
+	__u32 gen;	/* this run's number (the agent counts its runs from 1) */
+	__u32 live;	/* out: LIVE slots left */
+	__u32 drained;	/* out: slots made DRAINING by this run */
+	__u32 freed;	/* out: DRAINING slots freed by this run */
+};
+
 /* Packets the kernel freed as dropped, aggregated per edge: by reason, addresses and port (not by
  * the ephemeral port of each connection: a connection's close frees packets too, and each would
  * otherwise be an entry of its own). port: the service port (flows.h edge_key), 0 where none can be
@@ -171,6 +214,8 @@ _Static_assert(sizeof(struct edge_key) == 28, "edge_key layout");
 _Static_assert(sizeof(struct edge_counts) == 24, "edge_counts layout");
 _Static_assert(sizeof(struct edge_slot) == 64, "edge_slot layout: one cache line");
 _Static_assert(sizeof(struct edge_cache_state) == 8, "edge_cache_state layout");
+_Static_assert(sizeof(struct edge_entry) == 64, "edge_entry layout: one cache line");
+_Static_assert(sizeof(struct edge_retire_args) == 24, "edge_retire_args layout");
 _Static_assert(sizeof(struct flow_counts) == 40, "flow_stats layout");
 _Static_assert(sizeof(struct flow_spill) == 88, "flow_spill layout");
 _Static_assert(sizeof(struct drop_key) == 48, "drop_key layout");

@@ -79,6 +79,7 @@ export class MapReader<K, V> {
   private drainMode: 'batch' | 'iterate' = 'batch';
   private keyBuf = Buffer.alloc(0);
   private valueBuf = Buffer.alloc(0);
+  private chunk = Buffer.alloc(0);
   private scratchKey: Buffer;
   private scratchValue: Buffer;
 
@@ -235,6 +236,22 @@ export class MapReader<K, V> {
       count = drain ? count + r.count : r.count;
     }
     return new MapBatch(count, viewOf(this.keyBuf), viewOf(this.valueBuf), this.keySize, this.valueStride, this.cpuStride, this.cpus);
+  }
+
+  /**
+   * Values `start` to `start + count - 1` (fewer at its end) of an array made with BPF_F_MMAPABLE,
+   * read through a mapping (no system call per entry; native readMapped says in which order), into
+   * a buffer kept for the next call: a large array read in chunks, without a buffer for all of it.
+   * Valid until the next call; value i is at i * valueSize.
+   */
+  readMapped(start: number, count: number): DataView {
+    this.checkOpen();
+    if (this.type !== MapType.array) throw new TypeError(`map ${this.name}: only arrays can be read through a mapping`);
+    if (this.valueSize % 8) throw new TypeError(`map ${this.name}: values of ${this.valueSize} bytes, read through a mapping in 8-byte words`);
+    count = Math.max(0, Math.min(count, this.maxEntries - start));
+    if (this.chunk.length < count * this.valueSize) this.chunk = Buffer.alloc(count * this.valueSize);
+    native().map.readMapped(this.fd, start * this.valueSize, this.chunk.subarray(0, count * this.valueSize));
+    return viewOf(this.chunk);
   }
 
   /** Decoded entries (allocates: for tools and tests, not for per-interval hot paths). */

@@ -127,6 +127,7 @@ export interface NativeMapOps {
   deleteMany(fd: number, keys: Buffer, keySize: number, count: number): number;
   nextKey(fd: number, key: Buffer | null, next: Buffer): boolean;
   iterate(fd: number, keys: Buffer, values: Buffer, keySize: number, valueStride: number, drain: boolean): BulkResult;
+  readMapped(fd: number, byteOffset: number, into: Buffer): number;
   lookupBatch(fd: number, keys: Buffer, values: Buffer, keySize: number, valueStride: number, drain: boolean): BulkResult;
   info(fd: number): { id: number; name: string; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number };
 }

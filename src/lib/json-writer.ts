@@ -176,6 +176,12 @@ export class JsonBytesCache {
 
   /** Writes item `i`'s text, made (by `make`) the first time it is asked for. */
   write(w: JsonWriter, i: number, make: () => string): void {
+    const from = this.ensure(i, make);
+    w.slice(this.buf, from, this.end[i]!);
+  }
+
+  /** Makes item `i`'s text (by `make`) unless it is kept already; returns where it starts. */
+  ensure(i: number, make: () => string): number {
     if (i >= this.start.length) this.growIndex(i + 1);
     let from = this.start[i]!;
     if (from < 0) {
@@ -191,7 +197,7 @@ export class JsonBytesCache {
       this.start[i] = from;
       this.end[i] = this.used;
     }
-    w.slice(this.buf, from, this.end[i]!);
+    return from;
   }
 
   private growIndex(n: number): void {

@@ -102,6 +102,8 @@ export interface FlowCapabilities {
     idleTimeoutMs: number;
     activeTimeoutMs: number;
     edgeCache: { enabled: boolean; detail: string; cpus: number };
+    /** Edge mode's open-addressed edge table (the edges' home; the flow map above is its overflow). */
+    edgeTable: { enabled: boolean; detail: string; slots: number; live: number };
   };
   linkEvents: LinkEventsStatus | null;
   dns: { source: string } | null;

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { BpfObject, VerifierError, codec, type MapReader, type ProgramRunStats, type RingBufReader, type RecordBatch } from '../../bpf/index.js';
 import { repoPath } from '../../lib/paths.js';
-import { layout, FlowCounter } from '../../bpf/gen/flows.gen.js';
+import { layout, FlowCounter, EdgeTableLayout, edgeRetireArgsCodec } from '../../bpf/gen/flows.gen.js';
 import type { DropIdentity, FlowEdgeIdentity } from '../../model/edge.js';
 import type { FlowCapabilities } from '../../model/capabilities.js';
 import type { FlowRecord } from '../../model/records.js';
@@ -16,6 +16,7 @@ import { DropReader } from '../drops/reader.js';
 import { flowEdgeKind, type FlowEdge } from './edge.js';
 import { CACHE_FLUSH_PROGRAM, EdgeCacheFlusher, edgeCacheChoice, type EdgeCacheChoice } from './edge-cache.js';
 import { EdgeReader } from './edge-reader.js';
+import { EDGE_TABLE_RETIRE_PROGRAM, EdgeTableReader, edgeTableSlots } from './edge-table.js';
 import { FlowReader } from './flow-reader.js';
 import { FlowEdges, MapPressure } from './identity.js';
 import { InterfaceWatcher } from './interfaces.js';
@@ -45,6 +46,11 @@ export interface FlowTracerOptions {
    * kernel can run the cache's flush on each CPU, Linux 5.10+).
    */
   edgeCache?: boolean;
+  /**
+   * Edge mode: count in the edge table (one slot per edge in an open-addressed array, the per-CPU
+   * hash as its overflow) (default: where its eviction program loads, Linux 5.17+ for bpf_loop).
+   */
+  edgeTable?: boolean;
   /** A flow without packets for this long leaves the kernel map (and is exported as a record). */
   idleTimeoutMs?: number;
   /** A flow still going is exported (counts since its last record) at least this often (0: only at its end). */
@@ -74,6 +80,7 @@ export interface FlowTracerStats {
   evicted: number;
   pressureIntervals: number;
   cache: { retries: number; deferred: number; pending: number; errors: number } | undefined;
+  table: { slots: number; live: number; retireErrors: number } | undefined;
   interfaces: number;
   linkOverruns: number;
   rolledUp: number;
@@ -94,6 +101,8 @@ export class FlowTracer {
   private readonly spills: RingBufReader;
   private readonly flowReader: FlowReader | undefined;
   private readonly edgeReader: EdgeReader | undefined;
+  private readonly tableReader: EdgeTableReader | undefined;
+  private readonly tablePressure: MapPressure;
   private readonly dropReader: DropReader | undefined;
   private readonly cache: EdgeCacheFlusher | undefined;
   private readonly pressure: MapPressure;
@@ -107,6 +116,7 @@ export class FlowTracer {
     readonly dropHook: { program: string | undefined; fallbacks: string[] },
     private readonly options: FlowTracerOptions,
     readonly edgeCache: EdgeCacheChoice,
+    readonly edgeTable: { on: boolean; why: string },
     ports: PortRange,
   ) {
     const log = options.log;
@@ -129,9 +139,15 @@ export class FlowTracer {
     this.pressure = new MapPressure(this.idleNs, (entries, maxEntries, idleTimeoutMs) =>
       log.warn({ entries, maxEntries, idleTimeoutMs }, `flows: the ${this.trackFlows ? 'flow' : 'edge'} map is filling up; idle flows leave sooner until it empties (raise --max-flows if this persists; said at most every 5 minutes, counted in flowscope_agent_flow_map_pressure_intervals_total)`),
     );
+    // The table's own pressure (its fill shortens its idle timeout), warned about as the map's.
+    this.tablePressure = new MapPressure(this.idleNs, (entries, maxEntries, idleTimeoutMs) =>
+      log.warn({ entries, maxEntries, idleTimeoutMs }, 'flows: the edge table is filling up; idle edges leave sooner until it empties (raise --max-flows if this persists; said at most every 5 minutes, counted in flowscope_agent_flow_map_pressure_intervals_total)'),
+    );
     this.countingMap = obj.map(this.trackFlows ? 'flows' : 'edges');
     if (this.trackFlows) this.flowReader = new FlowReader(this.countingMap, flowEdges, this.pressure, { idleNs: this.idleNs, activeNs: this.activeNs, onFlowEnd: options.onFlowEnd, interfaceName });
     else this.edgeReader = new EdgeReader(this.countingMap, flowEdges, this.pressure);
+    if (!this.trackFlows && edgeTable.on)
+      this.tableReader = new EdgeTableReader(obj.map('edge_table'), obj.map('edge_retire', codec.u32, edgeRetireArgsCodec), obj.program(EDGE_TABLE_RETIRE_PROGRAM), flowEdges, this.tablePressure);
     this.cache = edgeCache.on ? new EdgeCacheFlusher(obj.program(CACHE_FLUSH_PROGRAM), log) : undefined;
     this.dropReader = dropHook.program ? new DropReader({ drops: obj.map('drops'), drains: obj.map('drop_drains'), overflow: obj.map('drop_overflow') }, this.drops, options.workloadOf) : undefined;
     // A batch whose handling fails is logged (the first, then every 1000th) and counted as lost.
@@ -156,25 +172,31 @@ export class FlowTracer {
     const maxFlows = options.maxFlows ?? 65536;
     const dropCandidates = options.drops === false ? [undefined] : ['drop_btf', 'drop_raw', undefined];
     let cache = edgeCacheChoice(trackFlows, options.edgeCache, options.log);
+    let table = trackFlows
+      ? { on: false, why: 'counting per flow (flow records are on): the table is for edges' }
+      : options.edgeTable === false
+        ? { on: false, why: 'turned off' }
+        : { on: true, why: `${edgeTableSlots(maxFlows)} slots of 64 bytes, open addressing (${EdgeTableLayout.EDGE_PROBE} probes), the per-CPU edge map as its overflow` };
     // Benchmarks only: a pinned map switches the classifier and the drop hook on and off (bench/flows-pps.ts).
     const benchGate = process.env.FLOWSCOPE_BENCH_GATE;
     for (let i = 0; i < dropCandidates.length; ) {
       const drop = dropCandidates[i];
-      const programs = [...TC_PROGRAMS, ...(drop ? [drop] : []), ...(cache.on ? [CACHE_FLUSH_PROGRAM] : [])];
+      const programs = [...TC_PROGRAMS, ...(drop ? [drop] : []), ...(cache.on ? [CACHE_FLUSH_PROGRAM] : []), ...(table.on ? [EDGE_TABLE_RETIRE_PROGRAM] : [])];
+      const slots = table.on ? edgeTableSlots(maxFlows) : 1;
       const obj = BpfObject.open(FLOWS_OBJECT, {
         name: 'flowscope_flows',
         layout,
         programs,
-        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high, bench_gated: benchGate ? 1 : 0, only_netns: options.netns?.inode ?? 0 },
+        globals: { enable_dns: options.dns === false ? 0 : 1, track_flows: trackFlows ? 1 : 0, edge_cache: cache.on ? 1 : 0, eph_low: ports.low, eph_high: ports.high, bench_gated: benchGate ? 1 : 0, only_netns: options.netns?.inode ?? 0, edge_table_mask: table.on ? slots - 1 : 0 },
         ...(benchGate ? { reuseMaps: { bench_gate: benchGate } } : {}),
         // Only the maps this mode counts in get their size (the others are never written).
-        maxEntries: { flows: trackFlows ? maxFlows : 1, edges: trackFlows ? 1 : maxFlows, ...(cache.on ? {} : { edge_slots: 1 }) },
+        maxEntries: { flows: trackFlows ? maxFlows : 1, edges: trackFlows ? 1 : maxFlows, edge_table: slots, ...(cache.on ? {} : { edge_slots: 1 }) },
       });
       try {
         obj.load();
         if (drop === 'drop_btf') obj.program(drop).attachTrace();
         else if (drop === 'drop_raw') obj.program(drop).attachRawTracepoint('kfree_skb');
-        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options, cache, ports);
+        const tracer = new FlowTracer(obj, { program: drop, fallbacks }, options, cache, table, ports);
         tracer.interfaces.scan();
         return tracer;
       } catch (err) {
@@ -182,6 +204,11 @@ export class FlowTracer {
         if (cache.on && err instanceof VerifierError && err.program === CACHE_FLUSH_PROGRAM) {
           cache = { on: false, why: `its flush program was ${reasonOf(err)}` };
           options.log.warn({ err: reasonOf(err) }, "flows: the edge cache's flush cannot load; counting edges without the cache");
+          continue;
+        }
+        if (table.on && err instanceof VerifierError && err.program === EDGE_TABLE_RETIRE_PROGRAM) {
+          table = { on: false, why: `its eviction program was ${reasonOf(err)}` };
+          options.log.warn({ err: reasonOf(err) }, "flows: the edge table's eviction cannot load; counting edges in the per-CPU edge map only");
           continue;
         }
         if (drop === undefined) throw err;
@@ -201,6 +228,7 @@ export class FlowTracer {
     else {
       this.cache?.flush();
       this.edgeReader!.read();
+      this.tableReader?.read();
     }
     for (let c = 0; c < 6; c++) this.kernelCounters[c] = this.counters.sumPerCpuU64(c);
     this.dropReader?.read(this.kernelCounters[FlowCounter.FC_DROP_MAP_FULL]!);
@@ -228,10 +256,11 @@ export class FlowTracer {
       dropsWithoutAddresses: c[FlowCounter.FC_DROP_MAP_FULL]!,
       nonIp: c[FlowCounter.FC_NON_IP]!,
       flows: this.flowReader?.size ?? 0,
-      edgeEntries: this.edgeReader?.size ?? 0,
-      evicted: (this.flowReader?.evicted ?? 0) + (this.edgeReader?.evicted ?? 0),
-      pressureIntervals: this.pressure.intervals,
+      edgeEntries: (this.edgeReader?.size ?? 0) + (this.tableReader?.live ?? 0),
+      evicted: (this.flowReader?.evicted ?? 0) + (this.edgeReader?.evicted ?? 0) + (this.tableReader?.evicted ?? 0),
+      pressureIntervals: this.pressure.intervals + this.tablePressure.intervals,
       cache: this.cache ? { retries: this.cache.retries, deferred: this.cache.deferred, pending: this.cache.pending, errors: this.cache.errors } : undefined,
+      table: this.tableReader ? { slots: this.tableReader.size, live: this.tableReader.live, retireErrors: this.tableReader.errors } : undefined,
       interfaces: this.interfaces.count,
       linkOverruns: this.interfaces.linkEvents()?.overruns ?? 0,
       rolledUp: this.edges.rolledUp,
@@ -254,6 +283,7 @@ export class FlowTracer {
         idleTimeoutMs: this.idleNs / 1e6,
         activeTimeoutMs: this.activeNs / 1e6,
         edgeCache: { enabled: this.edgeCache.on, detail: this.edgeCache.why, cpus: this.cache?.cpuCount ?? 0 },
+        edgeTable: { enabled: this.tableReader !== undefined, detail: this.edgeTable.why, slots: this.tableReader?.size ?? 0, live: this.tableReader?.live ?? 0 },
       },
       linkEvents: this.interfaces.linkEvents() ?? null,
     };

@@ -4,12 +4,12 @@ import { breakdown, DOMAINS, type Breakdown } from '../graph/breakdown.js';
 import { diffTotals, type Diff } from '../graph/diff.js';
 import { Filter, FilterError } from '../graph/filter.js';
 import { buildViewGraph, edgeCounters, graphEdge, parseEdgeId, type Graph, type GraphEdge, type GraphNode, type ViewEdge, type ViewGraph } from '../graph/graph.js';
-import { graphJson } from '../graph/graph-json.js';
+import { encodeHeads, graphJson } from '../graph/graph-json.js';
 import { search, type SearchHit } from '../graph/search.js';
 import { ViewIndexes, type ViewIndex } from '../graph/view-index.js';
 import { groupTotals, type ViewTotals } from '../graph/view-totals.js';
 import { nodeOf, parseView, ViewError, VIEW_KINDS, type View } from '../graph/views.js';
-import type { GraphStore, ResolvedEdge, Window } from '../store/store.js';
+import type { FineTotals, GraphStore, ResolvedEdge, Window } from '../store/store.js';
 import { badRequest, formatDuration, parseBoolean, parseChoice, parseDurationMs, parseInteger, parseWindow, requireParam } from './params.js';
 
 export const HISTORY_METRICS = [
@@ -130,6 +130,27 @@ export class Queries {
     return index;
   }
 
+  /**
+   * Builds a view's index and its JSON encodings ahead of its first request, in slices of about
+   * `sliceMs` with the event loop free in between (ingest and queries go on meanwhile; a request
+   * for the view finishes what is left itself). Returns when all of it is built.
+   */
+  async warm(v: View, sliceMs = 10, stop: () => boolean = () => false): Promise<void> {
+    const known = this.store.known();
+    if (!known) return;
+    const index = this.indexes.get(v);
+    const free = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const STEP = 256;
+    for (let done = false; !done && !stop(); await free()) {
+      const t0 = performance.now();
+      while (!done && performance.now() - t0 < sliceMs) done = index.indexAll(known, STEP);
+    }
+    for (let ve = 0; ve < index.edgeCount && !stop(); await free()) {
+      const t0 = performance.now();
+      for (; ve < index.edgeCount && performance.now() - t0 < sliceMs; ve += STEP) encodeHeads(index, ve, ve + STEP);
+    }
+  }
+
   /** The alerts on each edge, as JSON members to add (only when there are alerts in the window). */
   private edgeMarks(t: ViewTotals, w: Window): ((pos: number) => string) | undefined {
     const marks = this.marks;
@@ -152,8 +173,14 @@ export class Queries {
     const w = this.window(q);
     const sides = parseBoolean(q, 'sides', false);
     const index = this.index(v);
-    const t = groupTotals(index, await this.store.fine(w), f);
-    return new RawJson(graphJson(t, { from: w.from, to: w.to, edgeExtra: this.edgeMarks(t, w), sides }));
+    const fine = await this.store.fine(w);
+    try {
+      const t = groupTotals(index, fine, f);
+      return new RawJson(graphJson(t, { from: w.from, to: w.to, edgeExtra: this.edgeMarks(t, w), sides }));
+    } finally {
+      // The answer is bytes now: nothing reads the rows any more.
+      fine.release?.();
+    }
   }
 
   async neighbourhood(q: URLSearchParams): Promise<RawJson> {
@@ -260,16 +287,24 @@ export class Queries {
     const limit = parseInteger(q, 'limit', 50, 1, 10_000);
     const index = this.index(v);
     // The baseline first: the current window may be read from live state (use it before awaiting).
-    const base = groupTotals(index, await this.store.fine(baseline), f);
-    const cur = groupTotals(index, await this.store.fine(w), f);
-    return {
-      view: q.get('view') || 'workload',
-      from: new Date(w.from).toISOString(),
-      to: new Date(w.to).toISOString(),
-      baseline_from: new Date(baseline.from).toISOString(),
-      baseline_to: new Date(baseline.to).toISOString(),
-      ...diffTotals(cur, base, length / 1000, (baseline.to - baseline.from) / 1000, limit),
-    };
+    const baseFine = await this.store.fine(baseline);
+    let curFine: FineTotals | undefined;
+    try {
+      const base = groupTotals(index, baseFine, f);
+      const cur = groupTotals(index, (curFine = await this.store.fine(w)), f);
+      return {
+        view: q.get('view') || 'workload',
+        from: new Date(w.from).toISOString(),
+        to: new Date(w.to).toISOString(),
+        baseline_from: new Date(baseline.from).toISOString(),
+        baseline_to: new Date(baseline.to).toISOString(),
+        // Made of numbers and strings: no row is referenced by the answer.
+        ...diffTotals(cur, base, length / 1000, (baseline.to - baseline.from) / 1000, limit),
+      };
+    } finally {
+      baseFine.release?.();
+      curFine?.release?.();
+    }
   }
 
   async history(q: URLSearchParams): Promise<HistoryResult> {

@@ -25,7 +25,8 @@ export class ClaimIndex {
     return this.spans.size;
   }
 
-  claim(key: string, endpoint: number, from: number, to: number, seen: Iterable<string>, connections: number): void {
+  /** `seen`: the addresses (or destinations) seen, or the one seen (no array per record on the join's hot path). */
+  claim(key: string, endpoint: number, from: number, to: number, seen: string | Iterable<string>, connections: number): void {
     let list = this.spans.get(key);
     if (!list) this.spans.set(key, (list = []));
     // Agents' batches arrive in order per agent, but the agents interleave: look back a little.
@@ -46,7 +47,9 @@ export class ClaimIndex {
       span.to = Math.max(span.to, to);
     }
     span.connections += connections;
-    for (const s of seen) if (span.seen.size < MAX_SEEN) span.seen.add(s);
+    if (typeof seen === 'string') {
+      if (span.seen.size < MAX_SEEN) span.seen.add(seen);
+    } else for (const s of seen) if (span.seen.size < MAX_SEEN) span.seen.add(s);
   }
 
   entries(): IterableIterator<[string, readonly ClaimSpan[]]> {
@@ -93,6 +96,18 @@ export interface Candidate {
 }
 
 export type Match = 'joined' | 'recent';
+
+/**
+ * The endpoint of the one span of `spans` when it is the only one and overlaps [from, to] (widened
+ * by `slackMs`), else -1: what holders answers then (joined, that endpoint alone), without its
+ * objects (the common case, on the join's hot path).
+ */
+export function soleHolder(spans: readonly ClaimSpan[] | undefined, from: number, to: number, slackMs: number): number {
+  if (!spans || spans.length !== 1) return -1;
+  const span = spans[0]!;
+  const overlap = Math.min(to + slackMs, span.to) - Math.max(from - slackMs, span.from);
+  return overlap > 0 || (overlap === 0 && span.from === span.to) ? span.endpoint : -1;
+}
 
 /**
  * The holders of `key` during [from, to] (widened by `slackMs`): those that saw `wanted` first;

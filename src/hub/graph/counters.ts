@@ -111,6 +111,11 @@ export function usedWidth(row: ArrayLike<number>, at = 0): number {
   return row[at + C.requests] === 0 && row[at + REQUEST_COUNT_AT] === 0 ? C.requests : WIDTH;
 }
 
+/** True when a wide row (not of a narrow array) at `at` counted requests: its request columns may be non-zero. */
+export function wideRowHasRequests(row: ArrayLike<number>, at: number): boolean {
+  return row[at + C.requests] !== 0 || row[at + REQUEST_COUNT_AT] !== 0;
+}
+
 /** A row's request count (0 for a narrow row). */
 export function requestsAt(row: ArrayLike<number>, at: number): number {
   return isNarrow(row) ? 0 : row[at + C.requests]!;
@@ -136,25 +141,25 @@ function putHistogram(dst: Side, at: number, buckets: number, h: wire.HistogramV
   dst[at + buckets + 1]! += h.count * weight;
 }
 
-/** A TCP edge record's counters, times `weight` (its share when one record feeds several edges), added into `dst`. */
-export function addTcpRecord(dst: Side, r: wire.TcpEdgeV1, weight = 1): void {
-  dst[C.opened]! += r.opened * weight;
-  dst[C.closed]! += r.closed * weight;
-  dst[C.active]! += r.active * weight;
-  if (r.failures) for (let i = 0; i < FAIL_REASONS.length; i++) dst[C.failures + i]! += (r.failures[FAIL_REASONS[i]!] ?? 0) * weight;
-  dst[C.bytesSent]! += r.bytes_sent * weight;
-  dst[C.bytesReceived]! += r.bytes_received * weight;
-  dst[C.retransmits]! += r.retransmits * weight;
-  dst[C.resetsSent]! += r.resets_sent * weight;
-  dst[C.resetsReceived]! += r.resets_received * weight;
-  putHistogram(dst, C.connect, CONNECT_BUCKETS.length, r.connect, weight);
-  putHistogram(dst, C.rtt, RTT_BUCKETS.length, r.rtt, weight);
+/** A TCP edge record's counters, times `weight` (its share when one record feeds several edges), added into `dst` (the row at `at`). */
+export function addTcpRecord(dst: Float64Array, r: wire.TcpEdgeV1, weight = 1, at = 0): void {
+  dst[at + C.opened]! += r.opened * weight;
+  dst[at + C.closed]! += r.closed * weight;
+  dst[at + C.active]! += r.active * weight;
+  if (r.failures) for (let i = 0; i < FAIL_REASONS.length; i++) dst[at + C.failures + i]! += (r.failures[FAIL_REASONS[i]!] ?? 0) * weight;
+  dst[at + C.bytesSent]! += r.bytes_sent * weight;
+  dst[at + C.bytesReceived]! += r.bytes_received * weight;
+  dst[at + C.retransmits]! += r.retransmits * weight;
+  dst[at + C.resetsSent]! += r.resets_sent * weight;
+  dst[at + C.resetsReceived]! += r.resets_received * weight;
+  putHistogram(dst, at + C.connect, CONNECT_BUCKETS.length, r.connect, weight);
+  putHistogram(dst, at + C.rtt, RTT_BUCKETS.length, r.rtt, weight);
   const q = r.requests;
   if (q) {
-    dst[C.requests]! += q.count * weight;
-    dst[C.requestErrors]! += q.errors * weight;
-    for (const [status, n] of Object.entries(q.by_status)) dst[C.statuses + (statusIndex.get(status) ?? OTHER_STATUS)]! += n * weight;
-    putHistogram(dst, C.request, REQUEST_BUCKETS.length, q.duration, weight);
+    dst[at + C.requests]! += q.count * weight;
+    dst[at + C.requestErrors]! += q.errors * weight;
+    for (const [status, n] of Object.entries(q.by_status)) dst[at + C.statuses + (statusIndex.get(status) ?? OTHER_STATUS)]! += n * weight;
+    putHistogram(dst, at + C.request, REQUEST_BUCKETS.length, q.duration, weight);
   }
 }
 

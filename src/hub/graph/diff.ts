@@ -103,6 +103,9 @@ export function topPositions(items: ArrayLike<number>, limit: number, before: (a
   return heap.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
 }
 
+/** Per rate metric, the floor of its log ratio (as in diff()). */
+const RATE_FLOORS = RATE_METRICS.map((m) => (m.startsWith('bytes') ? 1000 : 0.1));
+
 /** What the diff compares of a view edge, from its rows (as graphEdge would round them). */
 const rows = edgeRows();
 
@@ -147,8 +150,8 @@ export function diffTotals(current: ViewTotals, baseline: ViewTotals, currentSec
     measures(current, pos, a);
     measures(baseline, bpos, b);
     let score = 0;
-    for (let m = 0; m < RATE_METRICS.length; m++) score = Math.max(score, logRatio(b[m]! / baselineSeconds, a[m]! / currentSeconds, RATE_METRICS[m]!.startsWith('bytes') ? 1000 : 0.1));
-    for (const m of [5, 6]) if (!Number.isNaN(a[m]!) && !Number.isNaN(b[m]!)) score = Math.max(score, logRatio(b[m]!, a[m]!, 0.0005));
+    for (let m = 0; m < RATE_METRICS.length; m++) score = Math.max(score, logRatio(b[m]! / baselineSeconds, a[m]! / currentSeconds, RATE_FLOORS[m]!));
+    for (let m = 5; m <= 6; m++) if (!Number.isNaN(a[m]!) && !Number.isNaN(b[m]!)) score = Math.max(score, logRatio(b[m]!, a[m]!, 0.0005));
     score = Math.max(score, Math.abs(a[7]! - b[7]!) * 10);
     changedPos.push(pos);
     changedBase.push(bpos);

@@ -78,18 +78,29 @@ function encodedOf(index: ViewIndex): Encoded {
   return e;
 }
 
+const edgeHead = (index: ViewIndex, ve: number): string =>
+  `{"id":${JSON.stringify(index.edgeId(ve))},"source":${JSON.stringify(index.nodeIds[index.source[ve]!])},"target":${JSON.stringify(index.nodeIds[index.target[ve]!])},"port":${index.port[ve]},"protocol":${JSON.stringify(index.protocol[ve])}`;
+
+const nodeHead = (index: ViewIndex, node: number): string =>
+  `{"id":${JSON.stringify(index.nodeIds[node])},"kind":${JSON.stringify(index.nodeKinds[node])},"name":${JSON.stringify(index.nodeNames[node])},"labels":`;
+
+/**
+ * Encodes the heads of the view edges numbered [from, to) and of every view node now (what the
+ * first answer of a view would otherwise make): for warming a view a slice at a time.
+ */
+export function encodeHeads(index: ViewIndex, from: number, to: number): void {
+  const e = encodedOf(index);
+  for (let ve = from; ve < Math.min(to, index.edgeCount); ve++) e.edgeHeads.ensure(ve, () => edgeHead(index, ve));
+  if (to >= index.edgeCount) for (let node = 0; node < index.nodeCount; node++) e.nodeHeads.ensure(node, () => nodeHead(index, node));
+}
+
 /** One edge of the view's totals at `pos`, as GraphEdge JSON; `extra` is JSON members to add (`,"alerts":[...]`). */
 export function writeEdge(w: JsonWriter, t: ViewTotals, pos: number, extra = '', withSides = true): void {
   const { index } = t;
   const ve = t.edges[pos]!;
   const { c, ca, s, sa, m, ma } = t.rowsAt(pos, rows);
   const fromClient = ca >= 0;
-  encodedOf(index).edgeHeads.write(
-    w,
-    ve,
-    () =>
-      `{"id":${JSON.stringify(index.edgeId(ve))},"source":${JSON.stringify(index.nodeIds[index.source[ve]!])},"target":${JSON.stringify(index.nodeIds[index.target[ve]!])},"port":${index.port[ve]},"protocol":${JSON.stringify(index.protocol[ve])}`,
-  );
+  encodedOf(index).edgeHeads.write(w, ve, () => edgeHead(index, ve));
   w.raw(',"connections":').number(round(m[ma + C.opened]!));
   w.raw(',"active":').number(round(m[ma + C.active]!));
   w.raw(',"failures":{');
@@ -128,7 +139,7 @@ export function writeEdge(w: JsonWriter, t: ViewTotals, pos: number, extra = '',
 export function writeNode(w: JsonWriter, t: ViewTotals, node: number, extra = ''): void {
   const { index } = t;
   const e = encodedOf(index);
-  e.nodeHeads.write(w, node, () => `{"id":${JSON.stringify(index.nodeIds[node])},"kind":${JSON.stringify(index.nodeKinds[node])},"name":${JSON.stringify(index.nodeNames[node])},"labels":`);
+  e.nodeHeads.write(w, node, () => nodeHead(index, node));
   // The labels depend on which members had traffic: the two common cases (one member, or all of
   // them) are kept encoded; a mix is worked out.
   const members = index.nodeMembers[node]!;

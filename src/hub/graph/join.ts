@@ -9,8 +9,9 @@
 // NAT: a client that reached a service address names where its connections landed
 // (actual_peers); those backends are joined instead of the service address.
 import { wire } from '../../model/index.js';
-import { ClaimIndex, holders, type Candidate, type Match } from './claims.js';
-import { WIDTH, addTcpRecord, type Side } from './counters.js';
+import { ClaimIndex, holders, soleHolder, type Candidate, type Match } from './claims.js';
+import { addTcpRecord, type Side } from './counters.js';
+import { SampleBlock } from './sample-block.js';
 import { CLIENT, SERVER, type EdgeDictionary, type SideIndex } from './edges.js';
 import { EndpointDictionary, externalEndpoint, knowsWorkload, peerEndpoint, processEndpoint, type Endpoint } from './endpoint.js';
 
@@ -129,9 +130,10 @@ export class Joiner {
       const endpoint = (locals[i] = local(r));
       if (!r.local_addrs?.length) continue;
       if (r.role === 'server') {
-        for (const a of r.local_addrs) this.claims.servers.claim(this.serverKey(a, r.port), endpoint, w.from, w.to, [r.peer], r.opened + r.active);
+        for (const a of r.local_addrs) this.claims.servers.claim(this.serverKey(a, r.port), endpoint, w.from, w.to, r.peer, r.opened + r.active);
       } else {
-        const reached = r.actual_peers?.length ? r.actual_peers.map((p) => this.serverKey(p.addr, p.port)) : [this.serverKey(r.peer, r.port)];
+        const peers = r.actual_peers;
+        const reached = peers?.length ? peers.map((p) => this.serverKey(p.addr, p.port)) : this.serverKey(r.peer, r.port);
         for (const a of r.local_addrs) this.claims.clients.claim(a, endpoint, w.from, w.to, reached, r.opened + r.active);
       }
     }
@@ -140,31 +142,39 @@ export class Joiner {
 
   /**
    * The batch's TCP records as contributions to fine edges (call after observe, once the other
-   * agents had time to report; `locals` is what observe returned). Their counters are views into
-   * one array per batch (a Float64Array per contribution costs an allocation of its own).
+   * agents had time to report; `locals` is what observe returned), as objects (see resolveInto).
    */
   resolve(run: RunInfo, batch: wire.BatchV1, w: BatchWindow, locals?: Int32Array, rows = wire.batchTcpRows(batch)): Contribution[] {
+    const block = new SampleBlock(rows.length);
+    this.resolveInto(block, run, batch, w, locals, rows);
+    return block.rows() as Contribution[];
+  }
+
+  /** Per row (edge * 2 + side): 1 + its row in the block of the batch being resolved, when its stamp is that batch's. */
+  private rowOf = new Int32Array(0);
+  private rowStamp = new Int32Array(0);
+  private stamp = 0;
+
+  /**
+   * Adds the batch's TCP records to `block`: one row per fine edge side the batch feeds, in the
+   * order first fed (the same rows, in the same order, as resolve's contributions).
+   */
+  resolveInto(block: SampleBlock, run: RunInfo, batch: wire.BatchV1, w: BatchWindow, locals?: Int32Array, rows = wire.batchTcpRows(batch)): void {
     locals ??= this.localEndpoints(run, batch, rows);
-    const byRow = new Map<number, Contribution>();
-    const out: Contribution[] = [];
-    let slab = new Float64Array(Math.max(1, rows.length) * WIDTH);
-    let used = 0;
+    if (this.stamp === 0x7fffffff) (this.rowStamp.fill(0), (this.stamp = 0));
+    const stamp = ++this.stamp;
     const durMs = w.to - w.from;
     const add = (client: number, server: number, port: number, side: SideIndex, r: wire.TcpEdgeV1, weight: number): void => {
-      const id = this.edges.idOf(client, server, port);
-      const row = id * 2 + side;
-      let c = byRow.get(row);
-      if (!c) {
-        if (used === slab.length) {
-          slab = new Float64Array(slab.length);
-          used = 0;
-        }
-        c = { t: w.to, durMs, edge: id, side, values: slab.subarray(used, used + WIDTH) };
-        used += WIDTH;
-        byRow.set(row, c);
-        out.push(c);
+      const key = this.edges.idOf(client, server, port) * 2 + side;
+      if (key >= this.rowOf.length) this.growRows(key);
+      let i: number;
+      if (this.rowStamp[key] === stamp) i = this.rowOf[key]! - 1;
+      else {
+        i = block.push(w.to, durMs, key >> 1, side);
+        this.rowOf[key] = i + 1;
+        this.rowStamp[key] = stamp;
       }
-      addTcpRecord(c.values, r, weight);
+      addTcpRecord(block.valuesOf(i), r, weight, block.offsetOf(i));
     };
     for (let i = 0; i < rows.length; i++) {
       const r = rows.at(i);
@@ -186,7 +196,16 @@ export class Joiner {
         for (const { endpoint, weight } of this.resolveClients(r, w)) add(endpoint, local, r.port, SERVER, r, weight);
       }
     }
-    return out;
+  }
+
+  private growRows(key: number): void {
+    const n = Math.max(key + 1, this.rowOf.length * 2, 4096);
+    const rowOf = new Int32Array(n);
+    rowOf.set(this.rowOf);
+    const rowStamp = new Int32Array(n);
+    rowStamp.set(this.rowStamp);
+    this.rowOf = rowOf;
+    this.rowStamp = rowStamp;
   }
 
   private fallback(addr: string, view: wire.WorkloadV1): number {
@@ -199,22 +218,39 @@ export class Joiner {
   }
 
   private resolveServer(r: wire.TcpEdgeV1, addr: string, port: number, w: BatchWindow, view: wire.WorkloadV1): number {
+    const spans = this.claims.servers.get(this.serverKey(addr, port));
+    const sole = soleHolder(spans, w.from, w.to, this.options.slackMs);
+    if (sole >= 0) {
+      this.resolved.joined++;
+      return sole;
+    }
     const mine = r.local_addrs ?? [];
-    const found = holders(this.claims.servers.get(this.serverKey(addr, port)), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
+    const found = holders(spans, w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
     if (!found) return this.fallback(addr, view);
     this.resolved[found.match]++;
     // One listener holds an address and port at a time: the one that held it longest in the window.
     return found.candidates.reduce((best, c) => (c.overlap > best.overlap ? c : best)).endpoint;
   }
 
-  private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): Array<{ endpoint: number; weight: number }> {
+  private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): readonly { endpoint: number; weight: number }[] {
+    const spans = this.claims.clients.get(r.peer);
+    const sole = soleHolder(spans, w.from, w.to, this.options.slackMs);
+    if (sole >= 0) {
+      this.resolved.joined++;
+      this.sole.endpoint = sole;
+      return this.soleList;
+    }
     const mine = (r.local_addrs ?? []).map((a) => this.serverKey(a, r.port));
-    const found = holders(this.claims.clients.get(r.peer), w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.length === 0 || mine.some((k) => seen.has(k)));
+    const found = holders(spans, w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.length === 0 || mine.some((k) => seen.has(k)));
     if (!found) return [{ endpoint: this.fallback(r.peer, r.remote), weight: 1 }];
     this.resolved[found.match]++;
     // Several processes on one address may all have called this server: share by their traffic.
     return shares(found.candidates);
   }
+
+  /** resolveClients' answer when one client held the address (reused: read before the next call). */
+  private readonly sole = { endpoint: -1, weight: 1 };
+  private readonly soleList = [this.sole];
 
   prune(nowMs: number): void {
     this.claims.servers.prune(nowMs - this.options.keepMs);

@@ -87,6 +87,11 @@ export class ViewIndex {
     return no;
   }
 
+  /** The local number of the fine edge with this store id (ResolvedEdge.id), -1 when not indexed. */
+  fineNumberOfId(id: number): number {
+    return id < this.byFineId.length ? this.byFineId[id]! : -1;
+  }
+
   /** The fine edge's local number (indexed now when new). */
   fineNumber(e: ResolvedEdge): number {
     let no: number | undefined;
@@ -148,13 +153,18 @@ export class ViewIndex {
     return id;
   }
 
-  /** Indexes the fine edges the store knows that this index has not seen (ids only grow). */
-  indexAll(known: KnownEdges): void {
-    for (let id = this.knownIndexed; id < known.size; id++) {
+  /**
+   * Indexes the fine edges the store knows that this index has not seen (ids only grow); with
+   * `limit`, at most that many ids this call. True when all are indexed.
+   */
+  indexAll(known: KnownEdges, limit = Infinity): boolean {
+    const end = Math.min(known.size, this.knownIndexed + limit);
+    for (let id = this.knownIndexed; id < end; id++) {
       const e = known.edge(id);
       if (e) this.fineNumber(e);
     }
-    this.knownIndexed = Math.max(this.knownIndexed, known.size);
+    this.knownIndexed = Math.max(this.knownIndexed, end);
+    return end >= known.size;
   }
 
   /**

@@ -182,7 +182,17 @@ export function groupTotals(index: ViewIndex, fine: FineTotals, filter?: Filter,
   // Index first, and count the view edges: the arrays are sized once.
   const numbers = new Int32Array(fine.size);
   let k = 0;
-  fine.forEach((e) => void (numbers[k++] = index.fineNumber(e)));
+  // By id where the store gives ids and the index has them all (no edge object to fetch).
+  let unknown = !fine.forEachId;
+  fine.forEachId?.((id) => {
+    const no = index.fineNumberOfId(id);
+    if (no < 0) unknown = true;
+    numbers[k++] = no;
+  });
+  if (unknown) {
+    k = 0;
+    fine.forEach((e) => void (numbers[k++] = index.fineNumber(e)));
+  }
   const endMatch = filter?.hasEndTerms ? new Int8Array(index.endpointNode.length).fill(-1) : undefined;
   const keeps = (no: number): boolean => {
     if (!filter) return true;
@@ -210,7 +220,7 @@ export function groupTotals(index: ViewIndex, fine: FineTotals, filter?: Filter,
   const out = new ViewTotals(index, n, position);
   const { present, edges } = out;
   let i = 0;
-  fine.forEach((_e, c, ca, s, sa) => {
+  const visit = (_e: unknown, c: Float64Array, ca: number, s: Float64Array, sa: number): void => {
     const no = numbers[i++]!;
     if (no < 0) return;
     const pos = position[index.fineView[no]!]!;
@@ -219,6 +229,8 @@ export function groupTotals(index: ViewIndex, fine: FineTotals, filter?: Filter,
     if (sa >= 0) out.add(pos, 1, s, sa);
     present[index.fineClient[no]!] = 1;
     present[index.fineServer[no]!] = 1;
-  });
+  };
+  if (fine.forEachId) fine.forEachId(visit);
+  else fine.forEach(visit);
   return out;
 }

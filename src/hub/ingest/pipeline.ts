@@ -9,7 +9,8 @@ import { ClaimIndex } from '../graph/claims.js';
 import { EdgeDictionary, type FineEdge } from '../graph/edges.js';
 import { EndpointDictionary, type Endpoint } from '../graph/endpoint.js';
 import { DEFAULT_JOIN, Joiner, type Contribution, type JoinOptions } from '../graph/join.js';
-import type { DuckStore, InboxEntry, SampleRow } from '../store/duckdb.js';
+import { SampleBlock } from '../graph/sample-block.js';
+import type { DuckStore, InboxEntry } from '../store/duckdb.js';
 import type { HubMetrics } from '../metrics.js';
 import type { BatchIn, HelloIn } from './schema.js';
 import { RunRegistry, type RunState } from './runs.js';
@@ -37,7 +38,10 @@ export interface AcceptResult {
 export interface Finalized {
   /** The latest interval end among them, ms. */
   t: number;
-  contributions: Contribution[];
+  /** The joined samples as columns (what the store wrote and the live windows summed). */
+  samples: SampleBlock;
+  /** The same rows as objects, their values views into `samples` (made when first read). */
+  readonly contributions: readonly Contribution[];
   /** The DNS records of the batches joined (alerting watches them per client and server). */
   dns: Array<{ t: number; node: string; zone: string; records: wire.DnsV1[] }>;
 }
@@ -210,6 +214,8 @@ export class Ingest {
         [...changed].map((r) => ({ agent: r.agent, start: r.start, body: RunRegistry.serialize(r) })),
       );
     }
+    // Their rows were read into typed columns when queued (wire.TcpColumnRows): the parsed arrays are not kept while they wait.
+    for (const b of applied) b.tcp_columns = undefined;
     this.metrics.pending.set(this.pending.length);
     return result;
   }
@@ -261,25 +267,27 @@ export class Ingest {
     if (ready.length === 0) return 0;
     this.pending = waiting;
     ready.sort((a, b) => a.to - b.to);
-    // A contribution is a sample row as the store writes it: the same objects for both.
-    const contributions: Contribution[] = [];
+    // The joined samples, as the store writes them and the live windows sum them.
+    let records = 0;
+    for (const p of ready) records += p.rows.length;
+    const samples = new SampleBlock(records);
     const before = { ...this.joiner.resolved };
     const seen = this.endpointSeen;
     for (const p of ready) {
-      for (const c of this.joiner.resolve(p.run, p.batch, { from: p.from, to: p.to }, p.locals, p.rows)) {
-        contributions.push(c);
-        const edge = this.edges.get(c.edge);
+      const first = samples.size;
+      this.joiner.resolveInto(samples, p.run, p.batch, { from: p.from, to: p.to }, p.locals, p.rows);
+      for (let i = first; i < samples.size; i++) {
+        const edge = this.edges.get(samples.edge[i]!);
         if (!(seen[edge.client]! >= p.to)) seen[edge.client] = p.to;
         if (!(seen[edge.server]! >= p.to)) seen[edge.server] = p.to;
       }
     }
-    const rows: SampleRow[] = contributions;
     for (const k of Object.keys(before) as Array<keyof typeof before>) this.metrics.joins.inc({ result: k }, this.joiner.resolved[k] - before[k]);
     try {
       const left = new Map<number, number>();
       for (const p of ready) left.set(p.request, (left.get(p.request) ?? this.requestPending.get(p.request) ?? 0) - 1);
       const done = [...left].filter(([, n]) => n <= 0).map(([id]) => id);
-      await this.store.write(rows, done, this.endpoints.list(), this.edges.values());
+      await this.store.write(samples, done, this.endpoints.list(), this.edges.values());
       for (const [id, n] of left) {
         if (n <= 0) this.requestPending.delete(id);
         else this.requestPending.set(id, n);
@@ -294,7 +302,14 @@ export class Ingest {
     this.metrics.graphSize.set({ what: 'edges' }, this.edges.size);
     this.metrics.graphSize.set({ what: 'endpoints' }, this.endpoints.size);
     const dns = ready.filter((p) => p.batch.dns.length).map((p) => ({ t: p.to, node: p.run.node, zone: p.run.zone, records: p.batch.dns }));
-    const f: Finalized = { t: ready[ready.length - 1]!.to, contributions, dns };
+    const f: Finalized = {
+      t: ready[ready.length - 1]!.to,
+      samples,
+      get contributions() {
+        return samples.rows();
+      },
+      dns,
+    };
     for (const l of this.listeners) {
       try {
         l(f);

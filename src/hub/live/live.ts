@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import { C, NARROW, WIDTH, isNarrow } from '../graph/counters.js';
 import type { FineTotals, FineVisitor } from '../graph/fine-totals.js';
-import type { DuckStore, SampleRow } from '../store/duckdb.js';
+import type { SampleBlock } from '../graph/sample-block.js';
+import type { DuckStore } from '../store/duckdb.js';
 import type { ResolvedEdge, Window } from '../store/store.js';
 import { SlidingWindow } from './window.js';
 
@@ -99,8 +100,8 @@ export class LiveWindows {
     return this.windows.every((w) => w.ready) && this.unsubscribe !== undefined;
   }
 
-  private add(rows: readonly SampleRow[]): void {
-    for (const w of this.windows) w.addRows(rows);
+  private add(rows: SampleBlock): void {
+    for (const w of this.windows) w.addBlock(rows);
   }
 
   /** Moves every window's start to now - its length, subtracting the samples it passes. */

@@ -9,6 +9,7 @@
 // halves the window's memory, and the sums are the same operations on the same columns as a
 // window of wide rows (every request column of a narrow row is exactly 0 there).
 import { C, NARROW, WIDTH, narrowRows, usedWidth } from '../graph/counters.js';
+import { SampleBlock } from '../graph/sample-block.js';
 
 /** Sample times in the window and how many rows each holds (to size a query's adjustment). */
 class Timeline {
@@ -61,8 +62,8 @@ class Timeline {
 }
 
 /** True when a sample has a non-zero request column (it needs a wide row). */
-function hasRequestColumns(v: ArrayLike<number>): boolean {
-  for (let i = NARROW; i < WIDTH; i++) if (v[i] !== 0) return true;
+function hasRequestColumns(v: ArrayLike<number>, at = 0): boolean {
+  for (let i = NARROW; i < WIDTH; i++) if (v[at + i] !== 0) return true;
   return false;
 }
 
@@ -197,16 +198,23 @@ export class SlidingWindow {
 
   /** Samples written (one write's rows): as add, with the timeline counted once per time. */
   addRows(rows: readonly { t: number; edge: number; side: number; values: ArrayLike<number> }[]): void {
+    this.addBlock(SampleBlock.from(rows.map((r) => ({ ...r, durMs: 0 }))));
+  }
+
+  /** A write's samples as columns: as addRows, without an object per row. */
+  addBlock(b: SampleBlock): void {
     let t = NaN;
     let n = 0;
     let last = -1;
-    for (const r of rows) last = Math.max(last, r.edge * 2 + r.side);
+    for (let i = 0; i < b.size; i++) last = Math.max(last, b.edge[i]! * 2 + b.side[i]!);
     if (last >= 0) this.ensure(last);
-    for (const r of rows) {
-      if (!this.sum(r.t, r.edge, r.side, r.values)) continue;
-      if (r.t !== t) {
+    for (let i = 0; i < b.size; i++) {
+      const rt = b.t[i]!;
+      // A block's rows are wide rows (usedWidth without its look-up of narrow arrays).
+      if (!this.sum(rt, b.edge[i]!, b.side[i]!, b.valuesOf(i), b.offsetOf(i), b.hasRequests(i) ? WIDTH : NARROW)) continue;
+      if (rt !== t) {
         if (n) this.timeline.add(t, n);
-        t = r.t;
+        t = rt;
         n = 0;
       }
       n++;
@@ -215,31 +223,31 @@ export class SlidingWindow {
     this.version++;
   }
 
-  /** Adds a sample's counters into its row; false when it is not after the start. */
-  private sum(t: number, edge: number, side: number, v: ArrayLike<number>): boolean {
+  /** Adds a sample's counters (the row of `v` at `at`) into its row; false when it is not after the start. */
+  private sum(t: number, edge: number, side: number, v: ArrayLike<number>, at = 0, used = usedWidth(v, at)): boolean {
     if (!(t > this.start)) return false;
     const row = edge * 2 + side;
     this.ensure(row);
     if (this.counts[row] === 0) {
-      if (hasRequestColumns(v)) {
-        const at = this.widen(row);
-        for (let i = 0; i < WIDTH; i++) this.wide[at + i] = v[i]!;
+      if (hasRequestColumns(v, at)) {
+        const to = this.widen(row);
+        for (let i = 0; i < WIDTH; i++) this.wide[to + i] = v[at + i]!;
       } else {
-        const at = row * NARROW;
-        for (let i = 0; i < NARROW; i++) this.narrow[at + i] = v[i]!;
+        const to = row * NARROW;
+        for (let i = 0; i < NARROW; i++) this.narrow[to + i] = v[at + i]!;
       }
       this.lastT[row] = t;
     } else {
-      const n = usedWidth(v);
-      const at = n > NARROW ? this.widen(row) : this.rowAt(row);
+      const n = used;
+      const to = n > NARROW ? this.widen(row) : this.rowAt(row);
       const values = this.rowArray(row);
-      const active = values[at + C.active]!;
-      for (let i = 0; i < n; i++) values[at + i]! += v[i]!;
+      const active = values[to + C.active]!;
+      for (let i = 0; i < n; i++) values[to + i]! += v[at + i]!;
       // The gauge is the latest reading, not a sum.
       if (t >= this.lastT[row]!) {
-        values[at + C.active] = v[C.active]!;
+        values[to + C.active] = v[at + C.active]!;
         this.lastT[row] = t;
-      } else values[at + C.active] = active;
+      } else values[to + C.active] = active;
     }
     this.counts[row]!++;
     return true;

@@ -8,11 +8,12 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
-import { COLUMNS, WIDTH, type Side } from '../graph/counters.js';
+import { COLUMNS, WIDTH, sideCopy, type Side } from '../graph/counters.js';
 import type { FineEdge } from '../graph/edges.js';
 import type { Endpoint, EndpointKind } from '../graph/endpoint.js';
 import type { Window } from './store.js';
 import { densePlain } from './layout.js';
+import { SampleBlock } from '../graph/sample-block.js';
 import { FIVE, MINUTE, RowsTable, SAMPLE_TABLES, addRequestColumns, appendSamples, deleteUpTo, exportRows, migrateBucketColumns, readSamples, rollUp, rollUpFive, sources, sumSteps, sumWindow, type RowReader, type SampleRow } from './samples.js';
 
 export { MINUTE, RowsTable, type RowReader, type SampleRow };
@@ -94,7 +95,7 @@ export class DuckStore {
   private writer!: DuckDBConnection;
   private reader!: DuckDBConnection;
   private readonly writes = new Serial();
-  private readonly written = new Set<(rows: readonly SampleRow[]) => void>();
+  private readonly written = new Set<(rows: SampleBlock) => void>();
   /** Counts writes of samples: a reader that saw it change while it read may have missed or doubled rows. */
   writeSeq = 0;
   private savedEndpoints = 0;
@@ -257,21 +258,23 @@ export class DuckStore {
   }
 
   /** Writes joined samples (and new dictionary entries) and takes the requests whose batches are all joined out of the inbox, in one transaction. */
-  write(rows: SampleRow[], doneRequests: number[], endpoints: ArrayLike<Endpoint>, edges: ArrayLike<FineEdge>): Promise<void> {
+  write(samples: readonly SampleRow[] | SampleBlock, doneRequests: number[], endpoints: ArrayLike<Endpoint>, edges: ArrayLike<FineEdge>): Promise<void> {
+    const rows = samples instanceof SampleBlock ? samples : SampleBlock.from(samples);
     return this.writes.run(async () => {
       await this.writer.run('BEGIN TRANSACTION');
       try {
         await this.saveDictionaries(endpoints, edges);
-        if (rows.length) await appendSamples(this.writer, 'samples', rows);
+        if (rows.size) await appendSamples(this.writer, 'samples', rows);
         // A late agent's samples inside minutes already rolled up go into the roll-ups too.
-        const late = rows.filter((r) => r.t <= this.rolledTo).map((r) => ({ ...r, t: Math.ceil(r.t / MINUTE) * MINUTE }));
-        if (late.length) {
+        const rolledTo = this.rolledTo;
+        const late = rows.select((t) => t <= rolledTo, (t) => Math.ceil(t / MINUTE) * MINUTE);
+        if (late.size) {
           await appendSamples(this.writer, 'minutes', late);
-          await this.dropFivesOf(new Set(late.map((r) => r.t)));
+          await this.dropFivesOf(new Set(late.t.subarray(0, late.size)));
         }
         if (doneRequests.length) await this.writer.run(`DELETE FROM inbox WHERE id IN (${doneRequests.join(',')})`);
         await this.writer.run('COMMIT');
-        if (rows.length) {
+        if (rows.size) {
           this.writeSeq++;
           // In the write's turn, before anything else reads or writes: listeners see each row once.
           for (const l of this.written) l(rows);
@@ -320,7 +323,7 @@ export class DuckStore {
   }
 
   /** Called with the samples of each write, once committed, before the next write or exclusive task. */
-  onWritten(listener: (rows: readonly SampleRow[]) => void): () => void {
+  onWritten(listener: (rows: SampleBlock) => void): () => void {
     this.written.add(listener);
     return () => this.written.delete(listener);
   }
@@ -358,13 +361,13 @@ export class DuckStore {
     return sources(w, this.rolledTo, this.samplesFloor, edges, '', fives ? this.fives : undefined);
   }
 
-  /** Each edge's counters over the window, per side, as rows in one array (only those `edges` when given; without `fives`, from minutes and samples only). */
+  /** Each edge's counters over the window, per side, as rows in one array, narrow when the window counted no requests (only those `edges` when given; without `fives`, from minutes and samples only). */
   async totalsTable(w: Window, edges?: readonly number[], fives = true): Promise<RowsTable> {
     for (let attempt = 0; ; attempt++) {
       const drops = this.fivesDrops;
       const out = new RowsTable();
       // Read again when fives were taken out meanwhile (the query may have named them); the last time without them.
-      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out);
+      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out, false, true);
       if (this.fivesDrops === drops || !fives || attempt >= 2) return out;
     }
   }
@@ -377,7 +380,7 @@ export class DuckStore {
       const id = table.edges[r]!;
       let pair = out.get(id);
       if (!pair) out.set(id, (pair = [undefined, undefined]));
-      pair[table.sides[r] === 0 ? 0 : 1] = table.values.slice(r * WIDTH, (r + 1) * WIDTH);
+      pair[table.sides[r] === 0 ? 0 : 1] = sideCopy(table.values, r * table.stride);
     }
     return out;
   }

@@ -1,7 +1,6 @@
 // The embedded store as the query API sees it: DuckDB's totals and series, named with the
 // ingest's dictionaries (which it keeps in memory and in the database).
 import type { Logger } from 'pino';
-import { WIDTH } from '../graph/counters.js';
 import { edgeTotalsOf, selectFine, type FineTotals } from '../graph/fine-totals.js';
 import type { Ingest } from '../ingest/pipeline.js';
 import { LiveWindows, DEFAULT_LIVE_WINDOWS_MS } from '../live/live.js';
@@ -23,7 +22,7 @@ const MAX_SELECTED = 20_000;
 
 export class EmbeddedStore implements GraphStore {
   readonly kind = 'embedded' as const;
-  private readonly resolved: ResolvedEdge[] = [];
+  private readonly resolved: Array<ResolvedEdge | undefined> = [];
   readonly live: LiveWindows;
   /** Counts answers by where they came from. */
   readonly answers: Record<AnswerSource, number> = { live: 0, store: 0 };
@@ -48,6 +47,8 @@ export class EmbeddedStore implements GraphStore {
   resolvedEdge(id: number): ResolvedEdge {
     let e = this.resolved[id];
     if (!e) {
+      // Filled up to id first: an array written far past its end becomes a dictionary (slow to read).
+      while (this.resolved.length < id) this.resolved.push(undefined);
       const f = this.ingest.edge(id);
       e = { key: String(id), id, client: this.ingest.endpoint(f.client), server: this.ingest.endpoint(f.server), port: f.port, protocol: f.protocol };
       this.resolved[id] = e;
@@ -80,13 +81,17 @@ export class EmbeddedStore implements GraphStore {
         rowOf = grown;
       }
       if (rowOf[2 * e] === -1 && rowOf[2 * e + 1] === -1) order.push(e);
-      rowOf[2 * e + (table.sides[r] === 0 ? 0 : 1)] = r * WIDTH;
+      rowOf[2 * e + (table.sides[r] === 0 ? 0 : 1)] = r * table.stride;
     }
     return {
       size: order.length,
       forEach: (visit) => {
         for (const e of order) visit(this.resolvedEdge(e), table.values, rowOf[2 * e]!, table.values, rowOf[2 * e + 1]!);
       },
+      forEachId: (visit) => {
+        for (const e of order) visit(e, table.values, rowOf[2 * e]!, table.values, rowOf[2 * e + 1]!);
+      },
+      release: () => table.recycle(),
     };
   }
 

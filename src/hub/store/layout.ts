@@ -53,7 +53,9 @@ export function columnBucket(i: number): number {
 
 export const denseDefinition = DENSE_NAMES.map((c) => `${c} DOUBLE`).join(', ');
 /** The sum of a row column (a Side layout index) over a group; the gauge's is its latest reading. */
-export const denseSum = (i: number): string => (i === C.active ? `arg_max(${COLUMNS[i]}, t) AS ${COLUMNS[i]}` : `sum(${COLUMNS[i]}) AS ${COLUMNS[i]}`);
+/** A row column over a group: the gauge's latest reading, the others' sum. */
+export const denseAggregate = (i: number): string => (i === C.active ? `arg_max(${COLUMNS[i]}, t)` : `sum(${COLUMNS[i]})`);
+export const denseSum = (i: number): string => `${denseAggregate(i)} AS ${COLUMNS[i]}`;
 /** Sums of the row columns over a group. */
 export const denseSums = DENSE.map(denseSum).join(', ');
 export const densePlain = DENSE_NAMES.join(', ');

@@ -5,8 +5,9 @@
 // pairs (see layout.ts). Writing, summing a window, per-step series, reading rows back, rolling
 // samples up into minutes and minutes into fives, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
-import { COLUMNS, WIDTH, newSide, type Side } from '../graph/counters.js';
-import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
+import { COLUMNS, NARROW, WIDTH, isNarrow, narrowRows, newSide, type Side } from '../graph/counters.js';
+import type { SampleBlock } from '../graph/sample-block.js';
+import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseAggregate, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
 import type { Window } from './store.js';
 
 export const MINUTE = 60_000;
@@ -44,8 +45,8 @@ export function items(v: DuckDBVector, n: number): ArrayLike<number> {
 /** Rows per chunk appended. */
 const CHUNK = 2048;
 
-/** Appends rows (and their buckets' pairs) to a table, columns filled in place. */
-export async function appendSamples(connection: DuckDBConnection, table: Table, rows: readonly SampleRow[]): Promise<void> {
+/** Appends a block's rows (and their buckets' pairs) to a table, columns filled in place. */
+export async function appendSamples(connection: DuckDBConnection, table: Table, block: SampleBlock): Promise<void> {
   const withDur = table === 'samples';
   const types: DuckDBType[] = [BIGINT, ...(withDur ? [INTEGER] : []), INTEGER, TINYINT, ...DENSE.map(() => DOUBLE)];
   const appender = await connection.createAppender(table);
@@ -57,36 +58,48 @@ export async function appendSamples(connection: DuckDBConnection, table: Table, 
   const hchunk = DuckDBDataChunk.create([BIGINT, INTEGER, TINYINT, UTINYINT, DOUBLE], CHUNK);
   const hvectors = [0, 1, 2, 3, 4].map((i) => hchunk.getColumnVector(i));
   const [ht, he, hs, hb, hn] = hvectors.map((v) => (v as unknown as { items: BigInt64Array | Int32Array | Int8Array | Uint8Array | Float64Array }).items) as [BigInt64Array, Int32Array, Int8Array, Uint8Array, Float64Array];
-  let n = 0;
+  // Rows of one write share a few interval ends: one BigInt per run of equal times.
+  let lastT = NaN;
+  let bigT = 0n;
+  const bigOf = (t: number): bigint => (t === lastT ? bigT : ((lastT = t), (bigT = BigInt(t))));
   let h = 0;
-  const flush = (): void => {
-    for (const v of vectors) v.flush();
-    chunk.rowCount = n;
-    appender.appendDataChunk(chunk);
-    n = 0;
-  };
   const flushHist = (): void => {
     for (const v of hvectors) v.flush();
     hchunk.rowCount = h;
     hist.appendDataChunk(hchunk);
     h = 0;
   };
-  for (const r of rows) {
-    const t = BigInt(r.t);
-    (cols[0] as BigInt64Array)[n] = t;
-    let c = 1;
-    if (withDur) (cols[c++] as Int32Array)[n] = r.durMs;
-    (cols[c++] as Int32Array)[n] = r.edge;
-    (cols[c++] as Int8Array)[n] = r.side;
-    const v = r.values;
-    for (let i = 0; i < DENSE.length; i++) (cols[at + i] as Float64Array)[n] = v[DENSE[i]!]!;
+  let n = 0;
+  const flush = (): void => {
+    for (const v of vectors) v.flush();
+    chunk.rowCount = n;
+    appender.appendDataChunk(chunk);
+    n = 0;
+  };
+  const tcol = cols[0] as BigInt64Array;
+  const durcol = withDur ? (cols[1] as Int32Array) : undefined;
+  const edgecol = cols[withDur ? 2 : 1] as Int32Array;
+  const sidecol = cols[withDur ? 3 : 2] as Int8Array;
+  const dense = cols.slice(at) as Float64Array[];
+  // A row at a time: its dense columns and its pairs read the same few cache lines.
+  for (let r = 0; r < block.size; r++) {
+    const t = bigOf(block.t[r]!);
+    const edge = block.edge[r]!;
+    const side = block.side[r]!;
+    const values = block.valuesOf(r);
+    const row = block.offsetOf(r);
+    tcol[n] = t;
+    if (durcol) durcol[n] = block.dur[r]!;
+    edgecol[n] = edge;
+    sidecol[n] = side;
+    for (let i = 0; i < DENSE.length; i++) dense[i]![n] = values[row + DENSE[i]!]!;
     if (++n === CHUNK) flush();
     for (let b = 0; b < BUCKET_COLUMNS.length; b++) {
-      const x = v[BUCKET_COLUMNS[b]!]!;
+      const x = values[row + BUCKET_COLUMNS[b]!]!;
       if (x === 0) continue;
       ht[h] = t;
-      he[h] = r.edge;
-      hs[h] = r.side;
+      he[h] = edge;
+      hs[h] = side;
       hb[h] = b;
       hn[h] = x;
       if (++h === CHUNK) flushHist();
@@ -98,18 +111,72 @@ export async function appendSamples(connection: DuckDBConnection, table: Table, 
   hist.closeSync();
 }
 
-/** Per-edge-and-side rows of WIDTH counters in one array (no object per row). */
+/**
+ * A row buffer given back by its table (RowsTable.recycle), zeroed, for the next large table: a
+ * window's rows are 40-150 MB at 100,000 edges, and fresh memory of that size costs page faults
+ * and a garbage collection at each query. One is kept (at most the size of the largest window read).
+ */
+let spare: Float64Array | undefined;
+/** Below this many counters a buffer is made new (cheap), and the spare is left for large reads. */
+const SPARE_MIN = 1 << 20;
+
+function rowsBuffer(rows: number, narrow: boolean): Float64Array {
+  const need = rows * (narrow ? NARROW : WIDTH);
+  const s = spare;
+  if (need >= SPARE_MIN && s && s.length >= need && isNarrow(s) === narrow) {
+    spare = undefined;
+    return s;
+  }
+  return narrow ? narrowRows(rows) : new Float64Array(need);
+}
+
+/**
+ * Per-edge-and-side rows of WIDTH counters in one array (no object per row). After narrow() the
+ * rows are narrow (NARROW columns, counters.ts narrowRows): read them at row * stride, through the
+ * helpers of counters.ts.
+ */
 export class RowsTable {
   /** Per row: edge and side. */
   edges: Int32Array = new Int32Array(1024);
   sides: Int8Array = new Int8Array(1024);
   values: Float64Array = new Float64Array(1024 * WIDTH);
+  /** Columns per row: WIDTH, or NARROW once narrow() was called. */
+  stride: number = WIDTH;
   /** Per row: samples summed into it, and the latest one's time (when the query asked). */
   counts: Float64Array = new Float64Array(1024);
   lastT: Float64Array = new Float64Array(1024);
   size = 0;
   /** Per edge * 2 + side (edge ids are the dictionary's small integers): its row + 1, 0 when absent. */
   private byKey = new Int32Array(1024);
+
+  /** Empty again, with rows of NARROW columns (`narrow`) or WIDTH. */
+  clear(narrow: boolean): void {
+    this.byKey.fill(0);
+    this.size = 0;
+    this.stride = narrow ? NARROW : WIDTH;
+    this.values = narrow ? narrowRows(this.edges.length) : new Float64Array(this.edges.length * WIDTH);
+  }
+
+  /**
+   * Gives the rows' buffer back for the next table (zeroed here), when it is large: the table is
+   * empty after this, and no row read from it before may be read again.
+   */
+  recycle(): void {
+    const v = this.values;
+    const used = this.size * this.stride;
+    this.values = new Float64Array(0);
+    this.size = 0;
+    this.byKey = new Int32Array(0);
+    if (v.length < SPARE_MIN || (spare && spare.length >= v.length)) return;
+    // Only rows were written (a spare is zero past them).
+    v.fill(0, 0, used);
+    spare = v;
+  }
+
+  /** Room for edge ids below `edges` without growing the key table. */
+  reserveKeys(edges: number): void {
+    if (2 * edges > this.byKey.length) this.growKeys(2 * edges - 1);
+  }
 
   /** The row of (edge, side), added when new. */
   row(edge: number, side: number): number {
@@ -146,8 +213,8 @@ export class RowsTable {
     e.set(this.edges);
     const s = new Int8Array(n);
     s.set(this.sides);
-    const v = new Float64Array(n * WIDTH);
-    v.set(this.values);
+    const v = rowsBuffer(n, this.stride !== WIDTH);
+    v.set(this.values.subarray(0, this.size * this.stride));
     const c = new Float64Array(n);
     c.set(this.counts);
     const l = new Float64Array(n);
@@ -214,15 +281,38 @@ async function usedColumns(connection: DuckDBConnection, src: Sources): Promise<
   return DENSE.filter((_, k) => row[k] === true);
 }
 
-/** Sums a window per edge and side into `out` (with `counts`, the rows summed and the latest one's time too). */
-export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable, counts = false): Promise<void> {
+/**
+ * Sums a window per edge and side into `out` (with `counts`, the rows summed and the latest one's
+ * time too). With `narrowOk`, the rows are narrow when the window counted no requests (see
+ * RowsTable): half the memory to fill at 91 columns.
+ */
+export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable, counts = false, narrowOk = false): Promise<void> {
   const used = await usedColumns(connection, src);
+  if (narrowOk && used.every((c) => c < NARROW)) {
+    out.clear(true);
+    // Request buckets without request columns (not written so): read again with wide rows.
+    if (!(await sumInto(connection, src, out, used, counts))) {
+      out.clear(false);
+      await sumInto(connection, src, out, used, counts);
+    }
+    return;
+  }
+  await sumInto(connection, src, out, used, counts);
+}
+
+/** sumWindow's reading, of the `used` columns; false when a bucket does not fit out's rows. */
+async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTable, used: number[], counts: boolean): Promise<boolean> {
   const names = used.map((i) => COLUMNS[i]!);
-  const sums = [...(counts ? ['CAST(count(*) AS DOUBLE)', 'CAST(max(t) AS DOUBLE)'] : []), ...used.map(denseSum)].join(', ');
-  const at = counts ? 4 : 2;
-  const denseSql = src.unique && !counts ? `SELECT edge, side${names.map((c) => `, ${c}`).join('')} FROM (${src.dense})` : `SELECT edge, side${sums ? `, ${sums}` : ''} FROM (${src.dense}) GROUP BY edge, side`;
+  // The used columns come as one fixed-size array per row (row after row in one vector a chunk:
+  // one vector to make instead of one per column, and DuckDB writes it faster too).
+  const row = (cols: string[]): string => (cols.length ? `, [${cols.join(', ')}]::DOUBLE[${cols.length}]` : '');
+  const counted = counts ? ', CAST(count(*) AS DOUBLE), CAST(max(t) AS DOUBLE)' : '';
+  const denseSql = src.unique && !counts ? `SELECT edge, side${row(names)} FROM (${src.dense})` : `SELECT edge, side${counted}${row(used.map(denseAggregate))} FROM (${src.dense}) GROUP BY edge, side`;
   const dense = await connection.run(denseSql);
   out.reserve(dense.rowCount);
+  const stride = out.stride;
+  const columns = Int32Array.from(used);
+  const at = counts ? 4 : 2;
   let bases = new Int32Array(0);
   for (;;) {
     const chunk = await dense.fetchChunk();
@@ -230,19 +320,16 @@ export async function sumWindow(connection: DuckDBConnection, src: Sources, out:
     const n = chunk.rowCount;
     const edge = items(chunk.getColumnVector(0), n);
     const side = items(chunk.getColumnVector(1), n);
-    const cols = used.map((_, i) => items(chunk.getColumnVector(at + i), n));
     const count = counts ? items(chunk.getColumnVector(2), n) : undefined;
     const last = counts ? items(chunk.getColumnVector(3), n) : undefined;
-    // Rows first, then one column at a time (each loop reads one kind of array: a fast loop).
     if (bases.length < n) bases = new Int32Array(n);
     for (let r = 0; r < n; r++) {
       const row = out.row(edge[r]!, side[r]!);
-      bases[r] = row * WIDTH;
+      bases[r] = row * stride;
       if (count) out.counts[row] = count[r]!;
       if (last) out.lastT[row] = last[r]!;
     }
-    const values = out.values;
-    for (let i = 0; i < used.length; i++) copyColumn(cols[i]!, n, bases, values, used[i]!);
+    if (used.length) copyRows(arrayItems(chunk.getColumnVector(at), n * used.length), columns, n, bases, out.values);
   }
   const hist = await connection.run(src.unique ? `SELECT edge, side, b, n FROM (${src.hist})` : `SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
   for (;;) {
@@ -253,16 +340,30 @@ export async function sumWindow(connection: DuckDBConnection, src: Sources, out:
     const side = items(chunk.getColumnVector(1), n);
     const b = items(chunk.getColumnVector(2), n);
     const sum = items(chunk.getColumnVector(3), n);
+    const values = out.values;
     for (let r = 0; r < n; r++) {
       const row = out.find(edge[r]!, side[r]!);
-      if (row !== undefined) out.values[row * WIDTH + BUCKET_COLUMNS[b[r]!]!] = sum[r]!;
+      if (row === undefined) continue;
+      const column = BUCKET_COLUMNS[b[r]!]!;
+      if (column >= stride) return false;
+      values[row * stride + column] = sum[r]!;
     }
   }
+  return true;
 }
 
-/** values[bases[r] + column] = col[r] for the first n rows. */
-function copyColumn(col: ArrayLike<number>, n: number, bases: Int32Array, values: Float64Array, column: number): void {
-  for (let r = 0; r < n; r++) values[bases[r]! + column] = col[r]!;
+/** The items of a fixed-size array vector (row after row), as a typed array. */
+function arrayItems(v: DuckDBVector, n: number): ArrayLike<number> {
+  return items((v as unknown as { childData: DuckDBVector }).childData, n);
+}
+
+/** values[bases[r] + columns[i]] = src[r * k + i] for the first n rows (k = columns.length). */
+function copyRows(src: ArrayLike<number>, columns: Int32Array, n: number, bases: Int32Array, values: Float64Array): void {
+  const k = columns.length;
+  for (let r = 0, j = 0; r < n; r++) {
+    const base = bases[r]!;
+    for (let i = 0; i < k; i++, j++) values[base + columns[i]!] = src[j]!;
+  }
 }
 
 /** The selected edges' counters summed per step (steps end at from + k * step), per side. */

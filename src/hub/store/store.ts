@@ -14,6 +14,8 @@ export interface Window {
 /** Visits one fine edge of a window's totals: a side is absent when its offset is -1. */
 export type FineVisitor = (edge: ResolvedEdge, client: Float64Array, clientAt: number, server: Float64Array, serverAt: number) => void;
 
+export type FineIdVisitor = (id: number, client: Float64Array, clientAt: number, server: Float64Array, serverAt: number) => void;
+
 /**
  * A window's totals per fine edge without an object per edge: each fine edge with traffic, and its
  * sides' counters as (array, offset) pairs into the store's own arrays (helpers in graph/fine-totals.ts).
@@ -22,6 +24,10 @@ export interface FineTotals {
   /** Fine edges with traffic in the window. */
   readonly size: number;
   forEach(visit: FineVisitor): void;
+  /** The same visit in the same order with each edge's id (ResolvedEdge.id) for the edge, where the store has ids: no edge object to fetch. */
+  forEachId?(visit: FineIdVisitor): void;
+  /** Gives the store its arrays back for reuse (where it reuses them): nothing may read the totals, nor rows handed out by forEach, after. */
+  release?(): void;
 }
 
 /** The fine edges a store has numbered, by id from 0 to size - 1 (they only grow: indexes read only the new ones). */

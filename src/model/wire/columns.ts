@@ -131,14 +131,21 @@ interface HistogramAt {
   /** Per row, its position in the columns (-1: none). */
   pos: Int32Array;
   buckets: number;
-  columns: HistogramColumnsV1;
+  /** The columns as typed arrays (JSON's arrays differ in element kind from batch to batch: reads of them deoptimize the readers). */
+  counts: Float64Array;
+  sum: Float64Array;
+  count: Float64Array;
   /** The reused histogram the row's record carries. */
   out: HistogramV1;
 }
 
+/** The dense columns a row reads, as typed arrays (same values), with the batch's dictionaries. */
+const TYPED_COLUMNS = ['role', 'process', 'cgroup', 'peer', 'port', 'local', 'remote', 'local_addrs', ...DENSE_COUNTERS] as const;
+type TypedColumns = Record<(typeof TYPED_COLUMNS)[number], Float64Array> & Pick<TcpColumnsV1, 'strings' | 'ends'>;
+
 /** What a row reads besides its columns: set up once per batch. */
 interface RowIndex {
-  c: TcpColumnsV1;
+  c: TypedColumns;
   hist: Array<HistogramAt | undefined>;
   sparse: Array<Map<number, unknown> | undefined>;
 }
@@ -200,7 +207,7 @@ class ColumnRow implements TcpEdgeV1 {
     if (!h) return undefined;
     const j = h.pos[this.i]!;
     if (j < 0) return undefined;
-    const { counts, sum, count } = h.columns;
+    const { counts, sum, count } = h;
     const out = h.out;
     for (let b = 0, at = j * h.buckets; b < h.buckets; b++) out.counts[b] = counts[at + b]!;
     out.sum = sum[j]!;
@@ -209,26 +216,37 @@ class ColumnRow implements TcpEdgeV1 {
   }
 }
 
-/** Reads columns (already checked: see the hub's checkTcpColumns) as records, one reused record. */
+/**
+ * Reads columns (already checked: see the hub's checkTcpColumns) as records, one reused record.
+ * It keeps typed copies of the numeric columns, not the parsed arrays: a hub holds a batch until
+ * the other agents report, and the young generation's collections copy every parsed array still
+ * held (a typed array's numbers are outside the heap); reads of typed arrays also stay of one kind.
+ */
 export class TcpColumnRows implements TcpRows {
   readonly length: number;
   readonly sharedEnds = true;
   private readonly addrStart: Int32Array;
   private readonly r: ColumnRow;
+  private readonly c: TypedColumns;
 
-  constructor(private readonly c: TcpColumnsV1) {
+  constructor(columns: TcpColumnsV1) {
+    const typed: Partial<TypedColumns> = { strings: columns.strings, ends: columns.ends };
+    for (const k of TYPED_COLUMNS) typed[k] = Float64Array.from(columns[k]);
+    const c = (this.c = typed as TypedColumns);
     const n = (this.length = c.role.length);
     this.addrStart = new Int32Array(n + 1);
-    for (let i = 0; i < n; i++) this.addrStart[i + 1] = this.addrStart[i]! + c.local_addr_count[i]!;
+    for (let i = 0; i < n; i++) this.addrStart[i + 1] = this.addrStart[i]! + columns.local_addr_count[i]!;
     const hist = HISTOGRAM_FIELDS.map((k) => {
-      const columns = c[k];
-      if (!columns || columns.rows.length === 0) return undefined;
+      const h = columns[k];
+      if (!h || h.rows.length === 0) return undefined;
       const pos = new Int32Array(n).fill(-1);
-      columns.rows.forEach((row, j) => (pos[row] = j));
-      return { pos, buckets: HISTOGRAM_BUCKETS[k], columns, out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0), sum: 0, count: 0 } };
+      h.rows.forEach((row, j) => (pos[row] = j));
+      return { pos, buckets: HISTOGRAM_BUCKETS[k], counts: Float64Array.from(h.counts), sum: Float64Array.from(h.sum), count: Float64Array.from(h.count), out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0.5).fill(0), sum: 0, count: 0 } };
     });
+    // (The reused histograms' counts hold doubles from the start: fill(0.5) makes the array's
+    // element kind double, so that no batch's first fraction changes it under the readers.)
     const sparse = SPARSE_FIELDS.map((k) => {
-      const pairs = c[k] as Array<[number, unknown]> | undefined;
+      const pairs = columns[k] as Array<[number, unknown]> | undefined;
       return pairs?.length ? new Map(pairs) : undefined;
     });
     this.r = new ColumnRow({ c, hist, sparse });
