@@ -136,3 +136,20 @@ test('a raw NUL-separated cmdline is joined, redacted and bounded', () => {
   assert.equal(long.length, 100);
   assert.ok(!redactCmdline('x\0--password\0hunter2\0').includes('hunter2'));
 });
+
+test('a secret whose last path segment names a known program is still a value, not a nested command', () => {
+  // Found by the properties above (seed 1060421203): "N    /az" read as the program az.
+  for (const secret of ['N    /az', 'pw/kubectl', '/usr/bin/mysql']) {
+    for (const argv of [
+      ['curl', '-u', `admin:${secret}`, 'https://jenkins.example.com/api/json'],
+      ['curl', '--oauth2-bearer', secret, 'imaps://mail.example.com/'],
+      ['redis-cli', 'AUTH', secret],
+    ]) {
+      const out = redactArgs(argv);
+      assert.equal(out.length, argv.length);
+      assert.ok(!out.join('\n').includes(secret), `${JSON.stringify(secret)} survives: ${JSON.stringify(out)}`);
+    }
+  }
+  // Nested commands are still redacted as their own programs.
+  assert.deepEqual(redactArgs(['kubectl', 'exec', 'pod', '--', 'redis-cli', '-a', 'pw2']), ['kubectl', 'exec', 'pod', '--', 'redis-cli', '-a', REDACTED]);
+});

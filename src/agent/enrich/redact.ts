@@ -182,7 +182,7 @@ function positionalSecrets(words: readonly string[], p: Program, end: number): M
 }
 
 /** Where each command of a word list starts (after separators; a wrapper's command starts its own). */
-function commandStarts(words: readonly string[]): number[] {
+function commandStarts(words: readonly string[], nested: boolean): number[] {
   const starts = [0];
   let expectProgram = false;
   words.forEach((w, i) => {
@@ -200,15 +200,29 @@ function commandStarts(words: readonly string[]): number[] {
       return;
     }
     // docker exec db mysql -p..., kubectl exec pod -- redis-cli -a ...
-    if (isPositional(w) && isKnownProgram(w)) starts.push(i);
+    if (nested && isPositional(w) && isKnownProgram(w)) starts.push(i);
   });
   return starts;
 }
 
+/**
+ * A known program's name inside a command may start a nested command (docker exec db mysql -p...)
+ * or be a value (curl -u admin:pw/az, redis-cli AUTH x/kubectl): both readings are redacted and
+ * a word redacted by either is redacted.
+ */
 function redactWords(words: readonly string[], depth: number): string[] {
+  const split = redactCommands(words, commandStarts(words, true), depth);
+  const whole = redactCommands(words, commandStarts(words, false), depth);
+  return split.map((w, i) => {
+    const other = whole[i]!;
+    if (w === other || other === words[i]) return w;
+    return w === words[i] ? other : REDACTED;
+  });
+}
+
+function redactCommands(words: readonly string[], starts: readonly number[], depth: number): string[] {
   const out = words.slice();
   if (out.length === 0) return out;
-  const starts = commandStarts(words);
   starts.forEach((start, n) => {
     const end = starts[n + 1] ?? words.length;
     const program = programAt(words, start);
