@@ -12,10 +12,16 @@ export const EDGE_TABLE_RETIRE_PROGRAM = 'edge_table_retire';
 /** Slots read at a time: 2,048 slots are 128 KiB, so a large table needs no buffer (nor mapping) of its size. */
 const CHUNK_SLOTS = 2048;
 
-/** The table's slot count for `maxEdges` edges: a power of two at or above it (the probe mask needs one). */
+/**
+ * At most 2^20 slots (64 MiB of kernel memory): beyond that the edge map behind the table holds the
+ * rest, so a large --max-flows does not also cost a table of its size (1 GiB at the largest).
+ */
+export const MAX_EDGE_TABLE_SLOTS = 1 << 20;
+
+/** The table's slot count for `maxEdges` edges: a power of two at or above it (the probe mask needs one), capped. */
 export function edgeTableSlots(maxEdges: number): number {
   let n = 1;
-  while (n < maxEdges) n *= 2;
+  while (n < maxEdges && n < MAX_EDGE_TABLE_SLOTS) n *= 2;
   return n;
 }
 
