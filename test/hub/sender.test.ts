@@ -1,6 +1,7 @@
 // The agent's hub sender against a real hub: batches wait while the hub is away and arrive once;
 // a lost answer is resent and counted once; a full buffer drops the oldest and both sides say so;
-// TCP records go as columns, or as records to a hub that refuses columns.
+// batches go as frames, as JSON columns to a hub that refuses frames, as records to one that
+// refuses columns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -165,15 +166,22 @@ test('stopping sends the backlog at once, even in the middle of a long backoff',
 
 test('a hub that does not read columns (an older hub) gets records: the buffered batches too, every count once', async () => {
   const hub = await startTestHub();
-  // An older hub in front of this one: it refuses a batch without `tcp` as main's hub did before
-  // columns (400 naming `[i].tcp`, checked against that build) and passes record batches on.
+  // An older hub in front of this one: it refuses frames as main's hub did before them (415
+  // naming the content type), a batch without `tcp` as it did before columns (400 naming
+  // `[i].tcp`, checked against that build) and passes record batches on.
   let refused = 0;
   let columnsSeen = 0;
+  let framesRefused = 0;
   const proxy = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      if (req.headers['content-type'] !== 'application/json') {
+        framesRefused++;
+        res.writeHead(415, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `content-type: '${req.headers['content-type']}' is not supported: send application/json`, field: 'content-type' }));
+        return;
+      }
       const messages = JSON.parse(gunzipSync(body).toString('utf8')) as Array<{ kind: string; tcp?: unknown; tcp_columns?: unknown }>;
       const at = messages.findIndex((m) => m.kind === 'batch' && m.tcp === undefined);
       columnsSeen += messages.filter((m) => m.tcp_columns !== undefined).length;
@@ -197,12 +205,15 @@ test('a hub that does not read columns (an older hub) gets records: the buffered
       b.enqueue(p.s);
     }
     assert.equal(a.sendsColumns, true, 'columns by default');
+    assert.equal(a.sendsFrames, true, 'frames by default');
     a.start();
     b.start();
     await waitFor(() => a.stats.buffered === 0 && b.stats.buffered === 0, 15_000, 'every batch to be acknowledged');
     await hub.settle();
     assert.deepEqual(await edgeTotals(hub.url), { client: 21, server: 21, sides: ['client', 'server'] });
     assert.equal(a.sendsColumns, false);
+    assert.equal(a.sendsFrames, false);
+    assert.ok(framesRefused >= 2, `each sender's frames were refused once (${framesRefused})`);
     assert.equal(a.stats.rejected + b.stats.rejected, 0, 'nothing dropped');
     assert.ok(refused >= 2 && columnsSeen >= 2, `each sender was refused once (${refused}, ${columnsSeen})`);
   } finally {

@@ -28,10 +28,11 @@ const client: AgentRun = { agent: 'node-a', node: 'node-a', zone: 'z1', start };
 const server: AgentRun = { agent: 'node-b', node: 'node-b', zone: 'z2', start };
 
 type Form = (b: wire.BatchV1) => wire.BatchV1;
-/** Batches as agents send them: TCP records as columns (read back from their JSON, without `tcp`), or as records. */
+/** Batches as agents send them: TCP records as columns (read back from their JSON, without `tcp`, or from a frame: typed arrays), or as records. */
 const FORMS: Record<string, Form> = {
   records: (b) => b,
   columns: (b) => JSON.parse(JSON.stringify(wire.columnarBatch(b))) as wire.BatchV1,
+  frames: (b) => wire.frameMessage(wire.decodeFrames(wire.encodeFrame(wire.columnarBatch(b)))[0]!) as wire.BatchV1,
 };
 
 function pair(seq: number, t: number, opened: number, form: Form = FORMS.records!) {

@@ -1,11 +1,12 @@
-// Sends the agent's batches to the hub: gzip-compressed JSON, oldest first, several per request
+// Sends the agent's batches to the hub: gzip-compressed frames (wire/frames.ts; JSON to a hub that
+// does not take them), oldest first, several per request
 // when catching up. While the hub is away, batches wait in a bounded buffer (the oldest are
 // dropped, and counted, when it is full) and requests are retried with exponential backoff and
 // full jitter. A batch is resent as it was (same run and seq), so the hub applies it once.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Agent, fetch } from 'undici';
-import { columnarBatch, recordBatch, type BatchV1, type ColumnarBatchV1, type HelloV1 } from '../../model/wire/index.js';
+import { columnarBatch, decodeFrames, encodeFrame, frameMessage, FRAMES_CONTENT_TYPE, plainColumns, recordBatch, type BatchV1, type ColumnarBatchV1, type HelloV1, type TypedTcpColumns } from '../../model/wire/index.js';
 
 export interface HubSenderOptions {
   /** The hub's base URL, e.g. http://hub:4040. */
@@ -28,6 +29,12 @@ export interface HubSenderOptions {
    * not know them refuses the batch naming `tcp`: the sender then sends records from then on.
    */
   tcpColumns?: boolean;
+  /**
+   * Batches as frames (wire/frames.ts: JSON header, TCP columns in binary; cheaper for the hub;
+   * default with tcpColumns). A hub that does not know them answers 415: the sender then sends
+   * JSON from then on, its buffered batches too.
+   */
+  frames?: boolean;
   /** For tests. */
   random?: () => number;
 }
@@ -85,6 +92,7 @@ export class HubSender {
   private readonly dispatcher: Agent;
   private readonly authorization: string | undefined;
   private columns: boolean;
+  private frames: boolean;
   /** Connection problems already logged (by code): each is told once, then at debug level. */
   private readonly told = new Set<string>();
 
@@ -96,6 +104,12 @@ export class HubSender {
     this.perRequest = o.maxBatchesPerRequest ?? 32;
     this.random = o.random ?? Math.random;
     this.columns = o.tcpColumns ?? true;
+    this.frames = this.columns && (o.frames ?? true);
+  }
+
+  /** Whether batches go as frames (false after a hub refused them). */
+  get sendsFrames(): boolean {
+    return this.frames;
   }
 
   /** Whether batches go with their TCP records as columns (false after a hub refused them). */
@@ -110,7 +124,7 @@ export class HubSender {
 
   /** Queues a batch (compressed now); drops the oldest when over the buffer's bound. */
   enqueue(batch: BatchV1): void {
-    const gz = gzipSync(JSON.stringify(this.columns ? columnarBatch(batch) : batch));
+    const gz = this.frames ? gzipSync(encodeFrame(columnarBatch(batch))) : gzipSync(JSON.stringify(this.columns ? columnarBatch(batch) : batch));
     this.queue.push({ seq: batch.seq, gz });
     this.bytes += gz.length;
     this.trim();
@@ -181,12 +195,20 @@ export class HubSender {
   /** One request with the oldest batches; true when it moved forward (sent, or refused for good). */
   private async sendOnce(): Promise<boolean> {
     const batch = this.queue.slice(0, this.perRequest);
-    const parts: Buffer[] = [OPEN];
-    if (this.needHello) parts.push(gzipSync(JSON.stringify(this.o.hello())), COMMA);
-    batch.forEach((q, i) => parts.push(...(i ? [COMMA, q.gz] : [q.gz])));
-    parts.push(CLOSE);
+    const frames = this.frames;
+    const parts: Buffer[] = [];
+    if (frames) {
+      // Frames follow one another: no brackets or commas.
+      if (this.needHello) parts.push(gzipSync(encodeFrame(this.o.hello())));
+      for (const q of batch) parts.push(q.gz);
+    } else {
+      parts.push(OPEN);
+      if (this.needHello) parts.push(gzipSync(JSON.stringify(this.o.hello())), COMMA);
+      batch.forEach((q, i) => parts.push(...(i ? [COMMA, q.gz] : [q.gz])));
+      parts.push(CLOSE);
+    }
     const body = Buffer.concat(parts);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+    const headers: Record<string, string> = { 'content-type': frames ? FRAMES_CONTENT_TYPE : 'application/json', 'content-encoding': 'gzip' };
     if (this.authorization) headers.authorization = this.authorization;
     this.stats.requests++;
     let status: number;
@@ -213,6 +235,11 @@ export class HubSender {
     if (status === 409) {
       // The hub does not know this run (its state is new): hello, then the same batches again.
       this.needHello = true;
+      return true;
+    }
+    if (status === 415 && frames) {
+      this.o.log.warn('the hub does not take frames (an older hub): sending JSON');
+      this.asJson();
       return true;
     }
     if (status === 400 && this.columns && refusedColumns(text)) {
@@ -250,9 +277,23 @@ export class HubSender {
     this.o.log.debug({ code, buffered: this.queue.length }, 'hub unreachable; will retry');
   }
 
+  /** Sends JSON (TCP records as columns) from now on, the buffered batches too (encoded again). */
+  private asJson(): void {
+    this.frames = false;
+    for (const q of this.queue) {
+      const [frame] = decodeFrames(gunzipSync(q.gz));
+      const b = frameMessage(frame!) as ColumnarBatchV1;
+      const gz = gzipSync(JSON.stringify({ ...b, tcp_columns: plainColumns(b.tcp_columns as unknown as TypedTcpColumns) }));
+      this.bytes += gz.length - q.gz.length;
+      q.gz = gz;
+    }
+    this.trim();
+  }
+
   /** Sends records from now on, the buffered batches too (encoded again). */
   private asRecords(): void {
     this.columns = false;
+    this.frames = false;
     for (const q of this.queue) {
       const b = JSON.parse(gunzipSync(q.gz).toString('utf8')) as BatchV1 | ColumnarBatchV1;
       const gz = 'tcp_columns' in b && b.tcp_columns ? gzipSync(JSON.stringify(recordBatch(b as ColumnarBatchV1))) : q.gz;

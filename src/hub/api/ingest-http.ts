@@ -1,5 +1,5 @@
-// POST /api/v1/ingest: an agent's messages as JSON (one message, or an array of them), gzip or
-// plain; a batch's TCP records as records or as columns (tcp_columns, checked column by column).
+// POST /api/v1/ingest: an agent's messages as JSON (one message, or an array of them) or as
+// frames (application/x-flowscope-frames: wire/frames.ts), gzip or plain; a batch's TCP records as records or as columns (tcp_columns, checked column by column).
 // A body that is too large is refused with 413 before it is read in full, one that does not
 // decode or validate with 400 naming the field; either way nothing changes.
 import type { IncomingMessage } from 'node:http';
@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { checkTcpColumns } from '../ingest/columns-check.js';
 import { bodySchema, describeIssues, LIMITS, type BatchIn, type HelloIn } from '../ingest/schema.js';
+import { wire } from '../../model/index.js';
 import { ApiError } from './params.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -45,17 +46,22 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
 }
 
 export async function decodeBody(body: Buffer, encoding: string | undefined, limits: BodyLimits): Promise<string> {
+  return (await decompressBody(body, encoding, limits)).toString('utf8');
+}
+
+/** The body's bytes, decompressed by its content-encoding. */
+export async function decompressBody(body: Buffer, encoding: string | undefined, limits: BodyLimits): Promise<Buffer> {
   const enc = (encoding ?? 'identity').trim().toLowerCase();
   try {
-    if (enc === 'gzip' || enc === 'x-gzip') return (await gunzipAsync(body, { maxOutputLength: limits.maxDecodedBytes })).toString('utf8');
-    if (enc === 'deflate') return (await inflateAsync(body, { maxOutputLength: limits.maxDecodedBytes })).toString('utf8');
+    if (enc === 'gzip' || enc === 'x-gzip') return await gunzipAsync(body, { maxOutputLength: limits.maxDecodedBytes });
+    if (enc === 'deflate') return await inflateAsync(body, { maxOutputLength: limits.maxDecodedBytes });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge('the decompressed body', limits.maxDecodedBytes);
     throw new ApiError(400, `body: does not decompress as ${enc}: ${(err as Error).message}`, 'body');
   }
   if (enc !== 'identity') throw new ApiError(400, `content-encoding: '${enc}' is not supported: use gzip, deflate or none`, 'content-encoding');
   if (body.length > limits.maxDecodedBytes) throw tooLarge('the body', limits.maxDecodedBytes);
-  return body.toString('utf8');
+  return body;
 }
 
 // zod is the schema's source (types, messages that name the field); the hot path checks bodies
@@ -93,6 +99,26 @@ export function parseMessages(text: string): Array<HelloIn | BatchIn> {
   } catch (err) {
     throw new ApiError(400, `body: is not JSON: ${(err as Error).message}`, 'body');
   }
+  return checkMessages(json);
+}
+
+/**
+ * Reads frames (wire/frames.ts) and validates their messages as the JSON form's array of them
+ * (fields named `[i].tcp_columns.port[17]`, i the frame); the messages in order.
+ */
+export function parseFrames(body: Uint8Array): Array<HelloIn | BatchIn> {
+  let frames: wire.DecodedFrame[];
+  try {
+    frames = wire.decodeFrames(body);
+  } catch (err) {
+    if (err instanceof wire.FrameError) throw new ApiError(400, err.message, err.field);
+    throw err;
+  }
+  if (frames.length === 0) throw new ApiError(400, 'body: holds no frame', 'body');
+  return checkMessages(frames.map(wire.frameMessage));
+}
+
+function checkMessages(json: unknown): Array<HelloIn | BatchIn> {
   if (!fastCheck(json)) {
     const parsed = bodySchema.safeParse(json);
     if (!parsed.success) {

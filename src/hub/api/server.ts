@@ -7,11 +7,13 @@ import { extname, join, normalize, sep } from 'node:path';
 import { writeGzip } from '../../lib/gzip-parallel.js';
 import { releaseJson } from '../../lib/json-writer.js';
 import type { Logger } from 'pino';
+import { wire } from '../../model/index.js';
 import type { HubMetrics } from '../metrics.js';
 import { Filter, FilterError } from '../graph/filter.js';
 import { parseView, ViewError } from '../graph/views.js';
 import { ApiError, badRequest } from './params.js';
-import { decodeBody, parseMessages, readBody, type BodyLimits } from './ingest-http.js';
+import { decodeBody, decompressBody, parseFrames, parseMessages, readBody, type BodyLimits } from './ingest-http.js';
+import { framesEncoding } from '../ingest/stored-body.js';
 import { RawJson, type Queries } from './queries.js';
 import type { StreamHub } from './stream.js';
 import type { AcceptResult } from '../ingest/pipeline.js';
@@ -136,13 +138,13 @@ export function createApiHandler(o: ApiOptions): http.RequestListener {
   const handleIngest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!o.ingest) throw new ApiError(404, 'this hub reads a Prometheus-compatible store (--prometheus): agents are scraped there, not sent here');
     const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') throw new ApiError(415, `content-type: '${type}' is not supported: send application/json (gzip-compressed with content-encoding: gzip)`, 'content-type');
+    const frames = type === wire.FRAMES_CONTENT_TYPE;
+    if (type !== 'application/json' && !frames) throw new ApiError(415, `content-type: '${type}' is not supported: send application/json or ${wire.FRAMES_CONTENT_TYPE} (gzip-compressed with content-encoding: gzip)`, 'content-type');
     const raw = await readBody(req, o.limits.maxBodyBytes);
     o.metrics.ingestBytes.inc(raw.length);
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    const text = await decodeBody(raw, encoding, o.limits);
-    const messages = parseMessages(text);
-    const result = await o.ingest(messages, { body: raw, encoding });
+    const messages = frames ? parseFrames(await decompressBody(raw, encoding, o.limits)) : parseMessages(await decodeBody(raw, encoding, o.limits));
+    const result = await o.ingest(messages, { body: raw, encoding: frames ? framesEncoding(encoding) : encoding });
     if (result.unknownRuns.length) {
       o.metrics.rejected.inc({ reason: 'unknown_run' });
       sendJson(res, 409, { error: 'unknown agent run: send its hello, then the batches again', unknown_runs: result.unknownRuns, applied: result.applied, duplicates: result.duplicates });

@@ -24,11 +24,12 @@ const endCheck = new Ajv2020({ strict: false, validateFormats: false, allErrors:
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** An array of the JSON form, or a Float64Array of a frame's columns (wire/frames.ts). */
 function array(c: Record<string, unknown>, key: string, at: string, length?: number): unknown[] {
   const v = c[key];
-  if (!Array.isArray(v)) throw new Refused(`${at}.${key}`, 'must be an array');
+  if (!Array.isArray(v) && !(v instanceof Float64Array)) throw new Refused(`${at}.${key}`, 'must be an array');
   if (length !== undefined && v.length !== length) throw new Refused(`${at}.${key}`, `has ${v.length} entries, must have ${length} (one per row)`);
-  return v;
+  return v as unknown[];
 }
 
 const isInteger = (x: unknown, min: number, max: number): boolean => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;

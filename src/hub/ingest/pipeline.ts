@@ -2,7 +2,7 @@
 // durably (the inbox) before the agent hears back; its address claims count at once. Its records
 // are joined a little later, when every agent that reports has reported past its interval (or
 // after maxWaitMs), so that both sides of a connection meet whatever order agents send in.
-import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { wire } from '../../model/index.js';
 import { ClaimIndex } from '../graph/claims.js';
@@ -14,6 +14,7 @@ import type { DuckStore, InboxEntry } from '../store/duckdb.js';
 import type { HubMetrics } from '../metrics.js';
 import type { BatchIn, HelloIn } from './schema.js';
 import { RunRegistry, type RunState } from './runs.js';
+import { storedMessages } from './stored-body.js';
 
 export interface IngestOptions {
   join: JoinOptions;
@@ -62,11 +63,9 @@ interface Pending {
 
 const CLAIMS_META = 'claims';
 
-/** An inbox body as it was received. */
-function decodeStored(body: Buffer, encoding: string): string {
-  if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipSync(body).toString('utf8');
-  if (encoding === 'deflate') return inflateSync(body).toString('utf8');
-  return body.toString('utf8');
+/** The batch as the JSON form has it (a frame's typed columns as arrays). */
+function plainBatch(b: wire.BatchV1): wire.BatchV1 {
+  return b.tcp_columns ? { ...b, tcp_columns: wire.plainColumns(b.tcp_columns) } : b;
 }
 
 export class Ingest {
@@ -118,9 +117,7 @@ export class Ingest {
     let replayed = 0;
     for (const entry of inbox) {
       const wanted = new Set(entry.batches.map(([agent, start, seq]) => `${agent}\u0000${start}\u0000${seq}`));
-      const text = decodeStored(entry.body, entry.encoding);
-      const parsed = JSON.parse(text) as wire.MessageV1 | wire.MessageV1[];
-      for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+      for (const m of storedMessages(entry.body, entry.encoding) as wire.MessageV1[]) {
         if (m.kind !== 'batch' || !wanted.has(`${m.run.agent}\u0000${m.run.start}\u0000${m.seq}`)) continue;
         // Checked when it was accepted; records as columns come without `tcp`.
         m.tcp ??= [];
@@ -205,7 +202,7 @@ export class Ingest {
             id: request,
             receivedMs: nowMs,
             encoding: raw?.encoding ?? 'gzip',
-            body: raw?.body ?? gzipSync(JSON.stringify(applied)),
+            body: raw?.body ?? gzipSync(JSON.stringify(applied.map(plainBatch))),
             batches: applied.map((b) => [b.run.agent, b.run.start, b.seq]),
           }
         : undefined;

@@ -5,6 +5,7 @@
 // (failures, actual_peers, requests) are [row, value] pairs in the record form.
 import { CONNECT_BUCKETS, DURATION_BUCKETS, RTT_BUCKETS } from '../distribution.js';
 import type { Role } from '../edge.js';
+import type { TypedTcpColumns } from './frames.js';
 import type { BatchV1, HistogramColumnsV1, HistogramV1, RequestsV1, TcpColumnsV1, TcpEdgeV1, WorkloadV1 } from './v1.js';
 
 /** A batch as agents send it by default: its TCP records as columns (`tcp` absent or empty). */
@@ -229,9 +230,10 @@ export class TcpColumnRows implements TcpRows {
   private readonly r: ColumnRow;
   private readonly c: TypedColumns;
 
-  constructor(columns: TcpColumnsV1) {
+  /** `columns`: as parsed from JSON, or with typed arrays as a frame decodes them (kept, not copied). */
+  constructor(columns: TcpColumnsV1 | TypedTcpColumns) {
     const typed: Partial<TypedColumns> = { strings: columns.strings, ends: columns.ends };
-    for (const k of TYPED_COLUMNS) typed[k] = Float64Array.from(columns[k]);
+    for (const k of TYPED_COLUMNS) typed[k] = floats(columns[k]);
     const c = (this.c = typed as TypedColumns);
     const n = (this.length = c.role.length);
     this.addrStart = new Int32Array(n + 1);
@@ -240,8 +242,8 @@ export class TcpColumnRows implements TcpRows {
       const h = columns[k];
       if (!h || h.rows.length === 0) return undefined;
       const pos = new Int32Array(n).fill(-1);
-      h.rows.forEach((row, j) => (pos[row] = j));
-      return { pos, buckets: HISTOGRAM_BUCKETS[k], counts: Float64Array.from(h.counts), sum: Float64Array.from(h.sum), count: Float64Array.from(h.count), out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0.5).fill(0), sum: 0, count: 0 } };
+      for (let j = 0; j < h.rows.length; j++) pos[h.rows[j]!] = j;
+      return { pos, buckets: HISTOGRAM_BUCKETS[k], counts: floats(h.counts), sum: floats(h.sum), count: floats(h.count), out: { counts: new Array<number>(HISTOGRAM_BUCKETS[k]).fill(0.5).fill(0), sum: 0, count: 0 } };
     });
     // (The reused histograms' counts hold doubles from the start: fill(0.5) makes the array's
     // element kind double, so that no batch's first fraction changes it under the readers.)
@@ -280,6 +282,11 @@ export class TcpColumnRows implements TcpRows {
     r.resets_received = c.resets_received[i]!;
     return r;
   }
+}
+
+/** The numbers as a Float64Array: that one itself when it is one. */
+function floats(v: ArrayLike<number>): Float64Array {
+  return v instanceof Float64Array ? v : Float64Array.from(v);
 }
 
 /** The rows of `tcp`, then those of `columns`. */

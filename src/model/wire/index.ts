@@ -1,3 +1,4 @@
-// The wire v1 types and helpers, and the columnar form of TCP records (an addition to v1).
+// The wire v1 types and helpers, the columnar form of TCP records and the frames (additions to v1).
 export * from './v1.js';
 export * from './columns.js';
+export * from './frames.js';
