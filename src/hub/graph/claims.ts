@@ -7,8 +7,8 @@ export interface ClaimSpan {
   readonly endpoint: number;
   from: number;
   to: number;
-  /** Server spans: client addresses seen; client spans: destinations `addr|port` reached. */
-  readonly seen: Set<string>;
+  /** Server spans: client addresses seen (ClaimKeys' address ids); client spans: destinations reached (server key ids). */
+  readonly seen: Set<number>;
   /** Connections opened during the span (the weight when several endpoints share an address). */
   connections: number;
 }
@@ -18,17 +18,89 @@ const MERGE_GAP_MS = 5_000;
 /** Bounds the addresses one span remembers. */
 const MAX_SEEN = 256;
 
-export class ClaimIndex {
-  private readonly spans = new Map<string, ClaimSpan[]>();
+/**
+ * Addresses and server keys (address, port) as small integers: the claims' keys and what their
+ * spans saw. A look-up per record is one hash of an address string (its hash is kept by the string)
+ * and a scan of that address's few ports, not a key string made and hashed. Ids are never reused
+ * (the claims of a pruned span may still be restored); the dictionary grows with the addresses
+ * ever claimed or looked up by a claim.
+ */
+export class ClaimKeys {
+  private readonly addrIds = new Map<string, number>();
+  readonly addrs: string[] = [];
+  /** Per address id: port, key, port, key... of its server keys. */
+  private readonly ports: number[][] = [];
+  /** Per server key: its address id and port. */
+  readonly keyAddr: number[] = [];
+  readonly keyPort: number[] = [];
 
-  get keys(): number {
-    return this.spans.size;
+  /** The id of an address, made when new. */
+  addr(a: string): number {
+    let id = this.addrIds.get(a);
+    if (id === undefined) {
+      id = this.addrs.push(a) - 1;
+      this.addrIds.set(a, id);
+      this.ports.push([]);
+    }
+    return id;
   }
 
-  /** `seen`: the addresses (or destinations) seen, or the one seen (no array per record on the join's hot path). */
-  claim(key: string, endpoint: number, from: number, to: number, seen: string | Iterable<string>, connections: number): void {
-    let list = this.spans.get(key);
-    if (!list) this.spans.set(key, (list = []));
+  /** The id of an address, -1 when it has none. */
+  findAddr(a: string): number {
+    return this.addrIds.get(a) ?? -1;
+  }
+
+  /** The id of a server key (address id, port), made when new. */
+  server(addr: number, port: number): number {
+    const p = this.ports[addr]!;
+    for (let i = 0; i < p.length; i += 2) if (p[i] === port) return p[i + 1]!;
+    const key = this.keyAddr.push(addr) - 1;
+    this.keyPort.push(port);
+    p.push(port, key);
+    return key;
+  }
+
+  /** The id of a server key, -1 when it has none. */
+  findServer(addr: string, port: number): number {
+    const a = this.findAddr(addr);
+    if (a < 0) return -1;
+    const p = this.ports[a]!;
+    for (let i = 0; i < p.length; i += 2) if (p[i] === port) return p[i + 1]!;
+    return -1;
+  }
+
+  /** A server key as text, `addr|port` (the stored claims' form). */
+  serverName(key: number): string {
+    return `${this.addrs[this.keyAddr[key]!]}|${this.keyPort[key]}`;
+  }
+
+  /** The id of a server key given as `addr|port`. */
+  serverOf(name: string): number {
+    const bar = name.lastIndexOf('|');
+    return this.server(this.addr(name.slice(0, bar)), Number(name.slice(bar + 1)));
+  }
+}
+
+/** Stored claims: per key, its spans as [endpoint, from, to, seen, connections]. */
+type StoredClaims = Array<[string, Array<[number, number, number, string[], number]>]>;
+
+export class ClaimIndex {
+  /** By key id (ClaimKeys: an address id for clients, a server key id for servers). */
+  private readonly spans: Array<ClaimSpan[] | undefined> = [];
+  private count = 0;
+
+  get keys(): number {
+    return this.count;
+  }
+
+  /** `seen`: the address (or destination) seen, or those seen (no array per record on the join's hot path). */
+  claim(key: number, endpoint: number, from: number, to: number, seen: number | readonly number[], connections: number): void {
+    let list = this.spans[key];
+    if (!list) {
+      while (this.spans.length < key) this.spans.push(undefined);
+      this.spans[key] = list = [];
+      this.count++;
+    }
     // Agents' batches arrive in order per agent, but the agents interleave: look back a little.
     let span: ClaimSpan | undefined;
     for (let i = list.length - 1; i >= 0 && i >= list.length - 8; i--) {
@@ -47,41 +119,48 @@ export class ClaimIndex {
       span.to = Math.max(span.to, to);
     }
     span.connections += connections;
-    if (typeof seen === 'string') {
+    if (typeof seen === 'number') {
       if (span.seen.size < MAX_SEEN) span.seen.add(seen);
-    } else for (const s of seen) if (span.seen.size < MAX_SEEN) span.seen.add(s);
+    } else for (const x of seen) if (span.seen.size < MAX_SEEN) span.seen.add(x);
   }
 
-  entries(): IterableIterator<[string, readonly ClaimSpan[]]> {
-    return this.spans.entries();
+  *entries(): IterableIterator<[number, readonly ClaimSpan[]]> {
+    for (let k = 0; k < this.spans.length; k++) {
+      const list = this.spans[k];
+      if (list) yield [k, list];
+    }
   }
 
-  get(key: string): readonly ClaimSpan[] | undefined {
-    return this.spans.get(key);
+  get(key: number): readonly ClaimSpan[] | undefined {
+    return key < 0 ? undefined : this.spans[key];
   }
 
   /** Forgets spans that ended before `beforeMs`. */
   prune(beforeMs: number): void {
-    for (const [key, list] of this.spans) {
+    for (let k = 0; k < this.spans.length; k++) {
+      const list = this.spans[k];
+      if (!list) continue;
       const kept = list.filter((s) => s.to >= beforeMs);
-      if (kept.length === 0) this.spans.delete(key);
-      else if (kept.length !== list.length) this.spans.set(key, kept);
+      if (kept.length === 0) {
+        this.spans[k] = undefined;
+        this.count--;
+      } else if (kept.length !== list.length) this.spans[k] = kept;
     }
   }
 
-  /** Plain data for the store (restored after a restart, so the join keeps its memory). */
-  toJSON(): Array<[string, Array<[number, number, number, string[], number]>]> {
-    return [...this.spans].map(([k, list]) => [k, list.map((s) => [s.endpoint, s.from, s.to, [...s.seen], s.connections])]);
+  /** Plain data for the store (restored after a restart, so the join keeps its memory), keys and seen as text. */
+  toJSON(keyName: (key: number) => string, seenName: (seen: number) => string): StoredClaims {
+    return [...this.entries()].map(([k, list]) => [keyName(k), list.map((s) => [s.endpoint, s.from, s.to, [...s.seen].map(seenName), s.connections])]);
   }
 
-  static fromJSON(data: unknown): ClaimIndex {
+  static fromJSON(data: unknown, keyOf: (name: string) => number, seenOf: (name: string) => number): ClaimIndex {
     const index = new ClaimIndex();
     if (!Array.isArray(data)) return index;
-    for (const entry of data as Array<[string, Array<[number, number, number, string[], number]>]>) {
-      index.spans.set(
-        entry[0],
-        entry[1].map(([endpoint, from, to, seen, connections]) => ({ endpoint, from, to, seen: new Set(seen), connections })),
-      );
+    for (const entry of data as StoredClaims) {
+      const key = keyOf(entry[0]);
+      while (index.spans.length < key) index.spans.push(undefined);
+      if (!index.spans[key]) index.count++;
+      index.spans[key] = entry[1].map(([endpoint, from, to, seen, connections]) => ({ endpoint, from, to, seen: new Set(seen.map(seenOf)), connections }));
     }
     return index;
   }
@@ -114,7 +193,7 @@ export function soleHolder(spans: readonly ClaimSpan[] | undefined, from: number
  * failing any, the last holder within `recentMs` before the window (its agent has not reported
  * the interval yet).
  */
-export function holders(spans: readonly ClaimSpan[] | undefined, from: number, to: number, slackMs: number, recentMs: number, wanted: (seen: Set<string>) => boolean): { match: Match; candidates: Candidate[] } | undefined {
+export function holders(spans: readonly ClaimSpan[] | undefined, from: number, to: number, slackMs: number, recentMs: number, wanted: (seen: Set<number>) => boolean): { match: Match; candidates: Candidate[] } | undefined {
   if (!spans || spans.length === 0) return undefined;
   const lo = from - slackMs;
   const hi = to + slackMs;

@@ -9,7 +9,7 @@
 // NAT: a client that reached a service address names where its connections landed
 // (actual_peers); those backends are joined instead of the service address.
 import { wire } from '../../model/index.js';
-import { ClaimIndex, holders, soleHolder, type Candidate, type Match } from './claims.js';
+import { ClaimIndex, ClaimKeys, holders, soleHolder, type Candidate, type Match } from './claims.js';
 import { addTcpRecord, type Side } from './counters.js';
 import { SampleBlock } from './sample-block.js';
 import { CLIENT, SERVER, type EdgeDictionary, type SideIndex } from './edges.js';
@@ -51,7 +51,9 @@ export const DEFAULT_JOIN: JoinOptions = { slackMs: 2_000, recentMs: 5 * 60_000,
 
 
 export class Joiner {
-  readonly claims: { servers: ClaimIndex; clients: ClaimIndex };
+  /** Servers' claims by server key, clients' by address (ids of `keys`). */
+  claims: { servers: ClaimIndex; clients: ClaimIndex } = { servers: new ClaimIndex(), clients: new ClaimIndex() };
+  readonly keys = new ClaimKeys();
   /** The DNS names agents saw addresses resolved from. */
   readonly dnsNames = new Map<string, string>();
   readonly resolved: Record<Resolution, number> = { joined: 0, recent: 0, agent_view: 0, external: 0 };
@@ -60,9 +62,36 @@ export class Joiner {
     private readonly endpoints: EndpointDictionary,
     private readonly edges: EdgeDictionary,
     private readonly options: JoinOptions = DEFAULT_JOIN,
-    claims?: { servers: ClaimIndex; clients: ClaimIndex },
-  ) {
-    this.claims = claims ?? { servers: new ClaimIndex(), clients: new ClaimIndex() };
+  ) {}
+
+  /** The claims as plain data (server keys `addr|port`, addresses as text): what the store keeps. */
+  claimsJSON(): { servers: unknown; clients: unknown } {
+    const k = this.keys;
+    const addr = (id: number): string => k.addrs[id]!;
+    const server = (key: number): string => k.serverName(key);
+    return { servers: this.claims.servers.toJSON(server, addr), clients: this.claims.clients.toJSON(addr, server) };
+  }
+
+  /** Restores claimsJSON's data (after a restart). */
+  restoreClaims(data: { servers: unknown; clients: unknown }): void {
+    const k = this.keys;
+    const addr = (a: string): number => k.addr(a);
+    const server = (name: string): number => k.serverOf(name);
+    this.claims = { servers: ClaimIndex.fromJSON(data.servers, server, addr), clients: ClaimIndex.fromJSON(data.clients, addr, server) };
+  }
+
+  /** Per endpoint, the addresses its claims hold (for search). */
+  claimedAddresses(): Map<number, Set<string>> {
+    const out = new Map<number, Set<string>>();
+    const add = (id: number, addr: string): void => {
+      let s = out.get(id);
+      if (!s) out.set(id, (s = new Set()));
+      s.add(addr);
+    };
+    const k = this.keys;
+    for (const [key, spans] of this.claims.servers.entries()) for (const s of spans) add(s.endpoint, k.addrs[k.keyAddr[key]!]!);
+    for (const [addr, spans] of this.claims.clients.entries()) for (const s of spans) add(s.endpoint, k.addrs[addr]!);
+    return out;
   }
 
   /**
@@ -84,23 +113,6 @@ export class Joiner {
     }
     if (!ids.includes(id)) ids.push(id);
     return id;
-  }
-
-  /**
-   * A server's claim key, `addr|port`: one string per address and port, kept (a new string per
-   * record costs its allocation, and hashing it again at every look-up of the claims).
-   */
-  private readonly keys = new Map<string, Map<number, string>>();
-
-  private serverKey(addr: string, port: number): string {
-    let byPort = this.keys.get(addr);
-    if (!byPort) {
-      if (this.keys.size > 1_000_000) this.keys.clear();
-      this.keys.set(addr, (byPort = new Map()));
-    }
-    let key = byPort.get(port);
-    if (key === undefined) byPort.set(port, (key = `${addr}|${port}`));
-    return key;
   }
 
   private localsOf(run: RunInfo, rows: wire.TcpRows): (r: wire.TcpEdgeV1) => number {
@@ -129,12 +141,14 @@ export class Joiner {
       const r = rows.at(i);
       const endpoint = (locals[i] = local(r));
       if (!r.local_addrs?.length) continue;
+      const keys = this.keys;
       if (r.role === 'server') {
-        for (const a of r.local_addrs) this.claims.servers.claim(this.serverKey(a, r.port), endpoint, w.from, w.to, r.peer, r.opened + r.active);
+        const peer = keys.addr(r.peer);
+        for (const a of r.local_addrs) this.claims.servers.claim(keys.server(keys.addr(a), r.port), endpoint, w.from, w.to, peer, r.opened + r.active);
       } else {
         const peers = r.actual_peers;
-        const reached = peers?.length ? peers.map((p) => this.serverKey(p.addr, p.port)) : this.serverKey(r.peer, r.port);
-        for (const a of r.local_addrs) this.claims.clients.claim(a, endpoint, w.from, w.to, reached, r.opened + r.active);
+        const reached = peers?.length ? peers.map((p) => keys.server(keys.addr(p.addr), p.port)) : keys.server(keys.addr(r.peer), r.port);
+        for (const a of r.local_addrs) this.claims.clients.claim(keys.addr(a), endpoint, w.from, w.to, reached, r.opened + r.active);
       }
     }
     return locals;
@@ -218,14 +232,14 @@ export class Joiner {
   }
 
   private resolveServer(r: wire.TcpEdgeV1, addr: string, port: number, w: BatchWindow, view: wire.WorkloadV1): number {
-    const spans = this.claims.servers.get(this.serverKey(addr, port));
+    const spans = this.claims.servers.get(this.keys.findServer(addr, port));
     const sole = soleHolder(spans, w.from, w.to, this.options.slackMs);
     if (sole >= 0) {
       this.resolved.joined++;
       return sole;
     }
     const mine = r.local_addrs ?? [];
-    const found = holders(spans, w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(a)));
+    const found = holders(spans, w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.some((a) => seen.has(this.keys.findAddr(a))));
     if (!found) return this.fallback(addr, view);
     this.resolved[found.match]++;
     // One listener holds an address and port at a time: the one that held it longest in the window.
@@ -233,14 +247,14 @@ export class Joiner {
   }
 
   private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): readonly { endpoint: number; weight: number }[] {
-    const spans = this.claims.clients.get(r.peer);
+    const spans = this.claims.clients.get(this.keys.findAddr(r.peer));
     const sole = soleHolder(spans, w.from, w.to, this.options.slackMs);
     if (sole >= 0) {
       this.resolved.joined++;
       this.sole.endpoint = sole;
       return this.soleList;
     }
-    const mine = (r.local_addrs ?? []).map((a) => this.serverKey(a, r.port));
+    const mine = (r.local_addrs ?? []).map((a) => this.keys.findServer(a, r.port));
     const found = holders(spans, w.from, w.to, this.options.slackMs, this.options.recentMs, (seen) => mine.length === 0 || mine.some((k) => seen.has(k)));
     if (!found) return [{ endpoint: this.fallback(r.peer, r.remote), weight: 1 }];
     this.resolved[found.match]++;

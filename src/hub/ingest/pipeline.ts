@@ -5,7 +5,6 @@
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { wire } from '../../model/index.js';
-import { ClaimIndex } from '../graph/claims.js';
 import { EdgeDictionary, type FineEdge } from '../graph/edges.js';
 import { EndpointDictionary, type Endpoint } from '../graph/endpoint.js';
 import { DEFAULT_JOIN, Joiner, type Contribution, type JoinOptions } from '../graph/join.js';
@@ -91,20 +90,15 @@ export class Ingest {
     private readonly metrics: HubMetrics,
     private readonly log: Logger,
     readonly options: IngestOptions,
-    claims?: { servers: ClaimIndex; clients: ClaimIndex },
   ) {
-    this.joiner = new Joiner(this.endpoints, this.edges, options.join, claims);
+    this.joiner = new Joiner(this.endpoints, this.edges, options.join);
   }
 
   /** Restores dictionaries, runs, the join's claims and the batches accepted but not joined. */
   static async open(store: DuckStore, metrics: HubMetrics, log: Logger, options: IngestOptions = DEFAULT_INGEST): Promise<Ingest> {
     const claimsText = await store.meta(CLAIMS_META);
-    let claims: { servers: ClaimIndex; clients: ClaimIndex } | undefined;
-    if (claimsText) {
-      const data = JSON.parse(claimsText) as { servers: unknown; clients: unknown };
-      claims = { servers: ClaimIndex.fromJSON(data.servers), clients: ClaimIndex.fromJSON(data.clients) };
-    }
-    const ingest = new Ingest(store, metrics, log, options, claims);
+    const ingest = new Ingest(store, metrics, log, options);
+    if (claimsText) ingest.joiner.restoreClaims(JSON.parse(claimsText) as { servers: unknown; clients: unknown });
     const now = Date.now();
     for (const [id, e] of await store.loadEndpoints()) {
       ingest.endpoints.restore(id, e);
@@ -320,21 +314,13 @@ export class Ingest {
   /** Saves what the join remembers (claims), so that a restart resolves peers as before. */
   async saveClaims(nowMs = Date.now()): Promise<void> {
     this.joiner.prune(nowMs);
-    const body = JSON.stringify({ servers: this.joiner.claims.servers.toJSON(), clients: this.joiner.claims.clients.toJSON() });
+    const body = JSON.stringify(this.joiner.claimsJSON());
     await this.store.setMeta(CLAIMS_META, body);
   }
 
   /** Addresses each endpoint held, from the claims (for search). */
   addressesByEndpoint(): Map<number, Set<string>> {
-    const out = new Map<number, Set<string>>();
-    const add = (id: number, addr: string): void => {
-      let s = out.get(id);
-      if (!s) out.set(id, (s = new Set()));
-      s.add(addr);
-    };
-    for (const [key, spans] of this.joiner.claims.servers.entries()) for (const s of spans) add(s.endpoint, key.slice(0, key.lastIndexOf('|')));
-    for (const [addr, spans] of this.joiner.claims.clients.entries()) for (const s of spans) add(s.endpoint, addr);
-    return out;
+    return this.joiner.claimedAddresses();
   }
 
   endpoint(id: number): Endpoint {
