@@ -141,6 +141,10 @@ function putHistogram(dst: Side, at: number, buckets: number, h: wire.HistogramV
   dst[at + buckets + 1]! += h.count * weight;
 }
 
+function isHistogramAdder(r: object): r is wire.HistogramAdder {
+  return typeof (r as Partial<wire.HistogramAdder>).addHistogram === 'function';
+}
+
 /** A TCP edge record's counters, times `weight` (its share when one record feeds several edges), added into `dst` (the row at `at`). */
 export function addTcpRecord(dst: Float64Array, r: wire.TcpEdgeV1, weight = 1, at = 0): void {
   dst[at + C.opened]! += r.opened * weight;
@@ -152,8 +156,14 @@ export function addTcpRecord(dst: Float64Array, r: wire.TcpEdgeV1, weight = 1, a
   dst[at + C.retransmits]! += r.retransmits * weight;
   dst[at + C.resetsSent]! += r.resets_sent * weight;
   dst[at + C.resetsReceived]! += r.resets_received * weight;
-  putHistogram(dst, at + C.connect, CONNECT_BUCKETS.length, r.connect, weight);
-  putHistogram(dst, at + C.rtt, RTT_BUCKETS.length, r.rtt, weight);
+  if (isHistogramAdder(r)) {
+    // A row of columns: its histograms added from the columns (the field layouts are the same).
+    r.addHistogram(0, dst, at + C.connect, weight);
+    r.addHistogram(1, dst, at + C.rtt, weight);
+  } else {
+    putHistogram(dst, at + C.connect, CONNECT_BUCKETS.length, r.connect, weight);
+    putHistogram(dst, at + C.rtt, RTT_BUCKETS.length, r.rtt, weight);
+  }
   const q = r.requests;
   if (q) {
     dst[at + C.requests]! += q.count * weight;

@@ -120,6 +120,11 @@ export function columnarBatch(batch: BatchV1): ColumnarBatchV1 {
   return { ...rest, tcp_columns: tcpColumns(tcp) };
 }
 
+/** A record read from columns: its histograms can be added where wanted without a copy (ColumnRow). */
+export interface HistogramAdder {
+  addHistogram(k: number, dst: Float64Array, at: number, weight: number): void;
+}
+
 /** A batch's TCP records by index. The record `at` returns is valid until the next call (it is reused). */
 export interface TcpRows {
   readonly length: number;
@@ -155,7 +160,7 @@ interface RowIndex {
  * The reused record: the fields every reader wants are set by `at`; histograms and the rare
  * fields are read from the columns when asked for (the join's first pass does not).
  */
-class ColumnRow implements TcpEdgeV1 {
+class ColumnRow implements TcpEdgeV1, HistogramAdder {
   role: Role = 'client';
   process = '';
   cgroup: string | undefined = undefined;
@@ -201,6 +206,22 @@ class ColumnRow implements TcpEdgeV1 {
 
   get requests(): RequestsV1 | undefined {
     return this.x.sparse[2]?.get(this.i) as RequestsV1 | undefined;
+  }
+
+  /**
+   * Adds histogram field k's (0 connect, 1 rtt, 2 duration) counts, then sum and count, times
+   * `weight`, into dst from `at`, read from the columns (no copy into the record's histogram).
+   */
+  addHistogram(k: number, dst: Float64Array, at: number, weight: number): void {
+    const h = this.x.hist[k];
+    if (!h) return;
+    const j = h.pos[this.i]!;
+    if (j < 0) return;
+    const counts = h.counts;
+    const buckets = h.buckets;
+    for (let b = 0, from = j * buckets; b < buckets; b++) dst[at + b]! += counts[from + b]! * weight;
+    dst[at + buckets]! += h.sum[j]! * weight;
+    dst[at + buckets + 1]! += h.count[j]! * weight;
   }
 
   private histogram(k: number): HistogramV1 | undefined {
