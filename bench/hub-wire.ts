@@ -1,11 +1,13 @@
-// Wire encodings for agent -> hub batches, measured on the same synthetic batches: JSON + gzip with
-// TCP records as columns (what agents send), as records (older agents), against protobuf (protobufjs, the library @grpc/proto-loader brings) with and
+// Wire encodings for agent -> hub batches, measured on the same synthetic batches: frames (a JSON
+// header, the TCP columns in binary: what agents send) with and without gzip, JSON + gzip with
+// TCP records as columns (agents before frames), as records (older agents), against protobuf (protobufjs, the library @grpc/proto-loader brings) with and
 // without gzip. Bytes per record on the wire, agent CPU to encode, hub CPU to decode and check.
 //   node dist/bench/hub-wire.js [records-per-batch] [rounds]
 // Rounds alternate the encodings; medians over rounds. The machine may be shared: see the spread.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { parseMessages } from '../src/hub/api/ingest-http.js';
+import { parseFrames, parseMessages } from '../src/hub/api/ingest-http.js';
+import { encodeFrame } from '../src/model/wire/frames.js';
 import { batchTcpRows, columnarBatch } from '../src/model/wire/columns.js';
 import type { BatchV1 } from '../src/model/wire/v1.js';
 import { cluster, intervalBatches, rng } from './hub-synthetic.js';
@@ -93,6 +95,16 @@ function readRows(messages: ReturnType<typeof parseMessages>): number {
 }
 
 const variants: Variant[] = [
+  {
+    name: 'frames + gzip (column check, rows read)',
+    encode: () => gzipSync(encodeFrame(columnarBatch(batch))),
+    decode: (b) => readRows(parseFrames(gunzipSync(b))),
+  },
+  {
+    name: 'frames (column check, rows read)',
+    encode: () => Buffer.from(encodeFrame(columnarBatch(batch))),
+    decode: (b) => readRows(parseFrames(b)),
+  },
   {
     name: 'JSON columns + gzip (column check, rows read)',
     encode: () => gzipSync(JSON.stringify(columnarBatch(batch))),

@@ -62,9 +62,13 @@ export class ClaimKeys {
 
   /** The id of a server key, -1 when it has none. */
   findServer(addr: string, port: number): number {
-    const a = this.findAddr(addr);
-    if (a < 0) return -1;
-    const p = this.ports[a]!;
+    return this.findServerOf(this.findAddr(addr), port);
+  }
+
+  /** The id of a server key by its address id (-1: none), -1 when it has none. */
+  findServerOf(addr: number, port: number): number {
+    if (addr < 0) return -1;
+    const p = this.ports[addr]!;
     for (let i = 0; i < p.length; i += 2) if (p[i] === port) return p[i + 1]!;
     return -1;
   }

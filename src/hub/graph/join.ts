@@ -137,18 +137,29 @@ export class Joiner {
     for (const f of batch.flows) if (f.peer_dns) this.dnsNames.set(f.peer, f.peer_dns);
     const locals = new Int32Array(rows.length);
     const local = this.localsOf(run, rows);
+    const keys = this.keys;
+    // Rows of columns: each string of the batch looked up once (its dictionary index), not once per record.
+    const cache = this.batchCache(rows);
+    const addr = (s: string, k: number): number => {
+      if (!cache) return keys.addr(s);
+      let id = cache[k]!;
+      if (id < 0) cache[k] = id = keys.addr(s);
+      return id;
+    };
+    const peerIndex = (i: number): number => (cache ? rows.peerIndex!(i) : -1);
+    const localIndex = (i: number, j: number): number => (cache ? rows.localAddrIndex!(i, j) : -1);
     for (let i = 0; i < rows.length; i++) {
       const r = rows.at(i);
       const endpoint = (locals[i] = local(r));
-      if (!r.local_addrs?.length) continue;
-      const keys = this.keys;
+      const addrs = r.local_addrs;
+      if (!addrs?.length) continue;
       if (r.role === 'server') {
-        const peer = keys.addr(r.peer);
-        for (const a of r.local_addrs) this.claims.servers.claim(keys.server(keys.addr(a), r.port), endpoint, w.from, w.to, peer, r.opened + r.active);
+        const peer = addr(r.peer, peerIndex(i));
+        for (let j = 0; j < addrs.length; j++) this.claims.servers.claim(keys.server(addr(addrs[j]!, localIndex(i, j)), r.port), endpoint, w.from, w.to, peer, r.opened + r.active);
       } else {
         const peers = r.actual_peers;
-        const reached = peers?.length ? peers.map((p) => keys.server(keys.addr(p.addr), p.port)) : keys.server(keys.addr(r.peer), r.port);
-        for (const a of r.local_addrs) this.claims.clients.claim(keys.addr(a), endpoint, w.from, w.to, reached, r.opened + r.active);
+        const reached = peers?.length ? peers.map((p) => keys.server(keys.addr(p.addr), p.port)) : keys.server(addr(r.peer, peerIndex(i)), r.port);
+        for (let j = 0; j < addrs.length; j++) this.claims.clients.claim(addr(addrs[j]!, localIndex(i, j)), endpoint, w.from, w.to, reached, r.opened + r.active);
       }
     }
     return locals;
@@ -162,6 +173,17 @@ export class Joiner {
     const block = new SampleBlock(rows.length);
     this.resolveInto(block, run, batch, w, locals, rows);
     return block.rows() as Contribution[];
+  }
+
+  /** Per string of the batch being read (rows of columns): its address id, -1 none, -2 not looked up yet. */
+  private stringAddrs = new Int32Array(0);
+
+  private batchCache(rows: wire.TcpRows): Int32Array | undefined {
+    const n = rows.strings;
+    if (n === undefined || !rows.peerIndex || !rows.localAddrIndex) return undefined;
+    if (this.stringAddrs.length < n) this.stringAddrs = new Int32Array(Math.max(n, this.stringAddrs.length * 2));
+    this.stringAddrs.fill(-2, 0, n);
+    return this.stringAddrs;
   }
 
   /** Per row (edge * 2 + side): 1 + its row in the block of the batch being resolved, when its stamp is that batch's. */
@@ -178,6 +200,15 @@ export class Joiner {
     if (this.stamp === 0x7fffffff) (this.rowStamp.fill(0), (this.stamp = 0));
     const stamp = ++this.stamp;
     const durMs = w.to - w.from;
+    // Nothing claims an address while a batch is resolved: a look-up per string of the batch holds for all its rows.
+    const cache = this.batchCache(rows);
+    const peerAddr = (r: wire.TcpEdgeV1, i: number): number => {
+      if (!cache) return this.keys.findAddr(r.peer);
+      const k = rows.peerIndex!(i);
+      let id = cache[k]!;
+      if (id === -2) cache[k] = id = this.keys.findAddr(r.peer);
+      return id;
+    };
     const add = (client: number, server: number, port: number, side: SideIndex, r: wire.TcpEdgeV1, weight: number): void => {
       const key = this.edges.idOf(client, server, port) * 2 + side;
       if (key >= this.rowOf.length) this.growRows(key);
@@ -195,7 +226,7 @@ export class Joiner {
       const local = locals[i]!;
       if (r.role === 'client') {
         if (!r.actual_peers?.length) {
-          add(local, this.resolveServer(r, r.peer, r.port, w, r.remote), r.port, CLIENT, r, 1);
+          add(local, this.resolveServer(r, r.peer, peerAddr(r, i), r.port, w, r.remote), r.port, CLIENT, r, 1);
           continue;
         }
         const targets = r.actual_peers;
@@ -203,11 +234,11 @@ export class Joiner {
         for (const t of targets) {
           const share = total > 0 ? t.connections / total : 1 / targets.length;
           // A service address's own workload (the client's view) names a backend only when there is one.
-          const server = this.resolveServer(r, t.addr, t.port, w, t.addr === r.peer ? r.remote : {});
+          const server = this.resolveServer(r, t.addr, this.keys.findAddr(t.addr), t.port, w, t.addr === r.peer ? r.remote : {});
           add(local, server, t.port, CLIENT, r, share);
         }
       } else {
-        for (const { endpoint, weight } of this.resolveClients(r, w)) add(endpoint, local, r.port, SERVER, r, weight);
+        for (const { endpoint, weight } of this.resolveClients(r, peerAddr(r, i), w)) add(endpoint, local, r.port, SERVER, r, weight);
       }
     }
   }
@@ -231,8 +262,9 @@ export class Joiner {
     return this.endpoints.intern(externalEndpoint(addr, this.dnsNames.get(addr) ?? ''));
   }
 
-  private resolveServer(r: wire.TcpEdgeV1, addr: string, port: number, w: BatchWindow, view: wire.WorkloadV1): number {
-    const spans = this.claims.servers.get(this.keys.findServer(addr, port));
+  /** `addrId`: addr's id in keys (-1: none). */
+  private resolveServer(r: wire.TcpEdgeV1, addr: string, addrId: number, port: number, w: BatchWindow, view: wire.WorkloadV1): number {
+    const spans = this.claims.servers.get(this.keys.findServerOf(addrId, port));
     const sole = soleHolder(spans, w.from, w.to, this.options.slackMs);
     if (sole >= 0) {
       this.resolved.joined++;
@@ -246,8 +278,9 @@ export class Joiner {
     return found.candidates.reduce((best, c) => (c.overlap > best.overlap ? c : best)).endpoint;
   }
 
-  private resolveClients(r: wire.TcpEdgeV1, w: BatchWindow): readonly { endpoint: number; weight: number }[] {
-    const spans = this.claims.clients.get(this.keys.findAddr(r.peer));
+  /** `peer`: r.peer's id in keys (-1: none). */
+  private resolveClients(r: wire.TcpEdgeV1, peer: number, w: BatchWindow): readonly { endpoint: number; weight: number }[] {
+    const spans = this.claims.clients.get(peer);
     const sole = soleHolder(spans, w.from, w.to, this.options.slackMs);
     if (sole >= 0) {
       this.resolved.joined++;

@@ -130,6 +130,13 @@ export interface TcpRows {
   readonly length: number;
   /** Records share their ends (the same object for the same end): true for rows read from columns. */
   readonly sharedEnds?: boolean;
+  /**
+   * Rows read from columns: the size of the batch's string dictionary, and the dictionary indexes
+   * of a row's peer and of its j-th local address (a reader may cache a look-up per string).
+   */
+  readonly strings?: number;
+  peerIndex?(i: number): number;
+  localAddrIndex?(i: number, j: number): number;
   at(i: number): TcpEdgeV1;
 }
 
@@ -273,6 +280,18 @@ export class TcpColumnRows implements TcpRows {
       return pairs?.length ? new Map(pairs) : undefined;
     });
     this.r = new ColumnRow({ c, hist, sparse });
+  }
+
+  get strings(): number {
+    return this.c.strings.length;
+  }
+
+  peerIndex(i: number): number {
+    return this.c.peer[i]!;
+  }
+
+  localAddrIndex(i: number, j: number): number {
+    return this.c.local_addrs[this.addrStart[i]! + j]!;
   }
 
   at(i: number): TcpEdgeV1 {
