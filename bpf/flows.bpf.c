@@ -153,7 +153,7 @@ struct {
 	__type(value, struct drop_counts);
 } drop_overflow SEC(".maps");
 
-/* The agent's drain generation: it adds one after each drain of `drops`. */
+/* The agent's read generation: it adds one after each read of `drops` (which takes idle entries out). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -161,8 +161,9 @@ struct {
 	__type(value, __u64);
 } drop_drains SEC(".maps");
 
-/* Per CPU: 1 + the drain generation in which an insert into `drops` failed. A full map stays full
- * until the next drain, so new keys skip the (costly) failing insert until then. */
+/* Per CPU: 1 + the read generation in which an insert into `drops` failed. A full map stays full
+ * until the agent's next read (which takes idle entries out), so new keys skip the (costly) failing
+ * insert until then. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -394,22 +395,51 @@ static __always_inline __u32 edge_hash(const struct edge_key *ek)
 	return (__u32)(h >> 32) ^ (__u32)h;
 }
 
+/* The first slot of an edge's probe window in the edge table, its state read as soon as the key is
+ * known: with many peers that slot is a cache miss (~60 % of the classifier's time at 65,536 peers,
+ * perf on the sender's CPU), which the CPU then overlaps with the edge cache's check instead of
+ * starting it after. first is NULL when the table is off. */
+struct table_probe {
+	struct edge_entry *first;
+	__u32 h;
+	__u32 state;
+};
+
+static __always_inline void edge_table_start(const struct edge_key *ek, struct table_probe *p)
+{
+	p->first = NULL;
+	p->state = 0;
+	if (!edge_table_mask)
+		return;
+	p->h = edge_hash(ek);
+	__u32 idx = p->h & edge_table_mask;
+	p->first = bpf_map_lookup_elem(&edge_table, &idx);
+	if (p->first)
+		p->state = READ_ONCE(p->first->state);
+}
+
 /* Counts the packet in its edge's slot of the edge table (flows.h), claiming a free slot for a new
  * edge; 0 when the table is off or the edge's probe window has no room (then `edges` counts it). */
-static __always_inline int edge_table_count(const struct edge_key *ek, __u32 len, __u64 now)
+static __always_inline int edge_table_count(const struct edge_key *ek, __u32 len, __u64 now, const struct table_probe *p)
 {
-	if (!edge_table_mask)
+	if (!p->first)
 		return 0;
-	__u32 h = edge_hash(ek);
+	__u32 h = p->h;
 	struct edge_entry *e;
 	__u32 idx;
 #pragma unroll
 	for (int i = 0; i < EDGE_PROBE; i++) {
-		idx = (h + i) & edge_table_mask;
-		e = bpf_map_lookup_elem(&edge_table, &idx);
-		if (!e)
-			return 0;
-		__u32 st = READ_ONCE(e->state);
+		__u32 st;
+		if (i == 0) {
+			e = p->first;
+			st = p->state;
+		} else {
+			idx = (h + i) & edge_table_mask;
+			e = bpf_map_lookup_elem(&edge_table, &idx);
+			if (!e)
+				return 0;
+			st = READ_ONCE(e->state);
+		}
 		if (st == EES_EMPTY)
 			break;
 		if (st == EES_LIVE && edge_key_equal(&e->key, ek)) {
@@ -488,6 +518,8 @@ static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 
 	ek.proto = key->proto;
 	ek.direction = key->direction;
 	ek.port = port;
+	struct table_probe tp;
+	edge_table_start(&ek, &tp);
 	if (edge_cache) {
 		__u32 zero = 0;
 		struct edge_cache_state *st = bpf_map_lookup_elem(&edge_cpu_state, &zero);
@@ -497,14 +529,14 @@ static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 
 			/* busy covers `edges` too: a flush interrupting us must not add to an entry we are updating. */
 			WRITE_ONCE(st->busy, 1);
 			compiler_barrier();
-			if (!edge_slot_count(&ek, len, now) && !edge_table_count(&ek, len, now))
+			if (!edge_slot_count(&ek, len, now) && !edge_table_count(&ek, len, now, &tp))
 				edge_hash_count(key, &ek, len, now, flags);
 			compiler_barrier();
 			WRITE_ONCE(st->busy, 0);
 			return;
 		}
 	}
-	if (!edge_table_count(&ek, len, now))
+	if (!edge_table_count(&ek, len, now, &tp))
 		edge_hash_count(key, &ek, len, now, flags);
 }
 
@@ -728,12 +760,15 @@ static __always_inline __u32 proto_class(__u8 proto)
 }
 
 /* Counts a drop in its entry of `drops` (made if new), or, from the moment this CPU found that map
- * full until the agent's next drain, in its reason's slot of drop_overflow: counted without
+ * full until the agent's next read, in its reason's slot of drop_overflow: counted without
  * addresses, never lost. While the map is full the hook does not look it up at all: with many
  * distinct peers dropping (a scan, a flood to a closed port), every lookup is a walk of a cold hash
  * bucket for a key that is mostly not there: ~190 ns a drop at 65,536 distinct peers, against ~110
  * without the lookup (node dist/bench/flows-ab.js, bench/RESULTS.md). A drop whose entry is already
- * in the map also goes to drop_overflow until the drain (at most one interval). */
+ * in the map also goes to drop_overflow until the agent's next read (at most one interval). The agent
+ * reads `drops` in place and takes out only entries that stopped growing, a bounded number per read
+ * (src/agent/drops/reader.ts): a steady source of drops keeps its entry instead of a new insert each
+ * interval. */
 static __always_inline void count_drop(struct drop_key *key, __u32 reason, __u32 len)
 {
 	__u32 zero = 0;
