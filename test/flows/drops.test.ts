@@ -89,6 +89,21 @@ test('a drop map entry is read in place: kept while it grows, credited by its gr
   assert.ok(m.sum('flowscope_agent_drop_entries_evicted_total') >= 1, 'the eviction is counted');
 });
 
+test('UDP over IPv6 to a closed port: NO_SOCKET with the sender and the port it tried, as many as Udp6NoPorts', async () => {
+  const port = 30000 + Math.floor(Math.random() * 2000);
+  const snmp6 = (): number => Number(/Udp6NoPorts\s+(\d+)/.exec(sh('cat', ['/proc/net/snmp6']))![1]);
+  const before = snmp6();
+  const sock = dgram.createSocket('udp6');
+  try {
+    for (let i = 0; i < 9; i++) await new Promise<void>((resolve, reject) => sock.send(Buffer.from('x'), port, '::1', (err) => (err ? reject(err) : resolve())));
+  } finally {
+    sock.close();
+  }
+  assert.ok(snmp6() - before >= 9, 'the kernel counted them as Udp6NoPorts');
+  const m = await agent.waitFor((m) => drops(m, 'NO_SOCKET', '::1', port) >= 9, 5000, 'IPv6 NO_SOCKET drops');
+  assert.equal(drops(m, 'NO_SOCKET', '::1', port), 9, 'each datagram once, with its sender and port');
+});
+
 test('an iptables DROP rule in a namespace: NETFILTER_DROP, as many as the rule matched', { skip: !haveIptables && 'iptables is not installed' }, async () => {
   const port = 25000 + Math.floor(Math.random() * 5000);
   link.exec('iptables', ['-w', '-A', 'INPUT', '-p', 'udp', '--dport', String(port), '-j', 'DROP']);
