@@ -175,3 +175,25 @@ test('records sent as columns join into the same edges with the same counters as
   assert.equal(records.length, 9);
   assert.deepEqual(run(true), records);
 });
+
+test('the claims answer the same after their address dictionary is numbered anew', () => {
+  const run = (compact: boolean): string[] => {
+    const { feed, resolve, describe, joiner } = setup();
+    const client = batch('node-a', 1, 0, [record({ role: 'client', process: 'curl', peer: '10.0.0.2', port: 80, local_addrs: ['10.0.0.1'], opened: 5 }), record({ role: 'client', process: 'curl', peer: '10.0.0.3', port: 443, local_addrs: ['10.0.0.1'] })]);
+    const server = batch('node-b', 1, 0, [record({ role: 'server', process: 'nginx', peer: '10.0.0.1', port: 80, local_addrs: ['10.0.0.2'], opened: 5 })]);
+    const gone = batch('node-c', 1, 0, [record({ role: 'server', process: 'old', peer: '10.9.9.9', port: 80, local_addrs: ['10.9.9.8'] })]);
+    feed(gone);
+    joiner.prune(T0 + 2 * 3_600_000);
+    feed(client);
+    feed(server);
+    if (compact) {
+      const before = joiner.keys.addrs.length;
+      joiner.compactKeys();
+      assert.ok(joiner.keys.addrs.length < before, `pruned addresses left the dictionary (${before} -> ${joiner.keys.addrs.length})`);
+    }
+    return [...resolve(client), ...resolve(server)].map(describe).sort();
+  };
+  const plain = run(false);
+  assert.deepEqual(plain, ['node-a/curl -> external:10.0.0.3:443 client', 'node-a/curl -> node-b/nginx:80 client', 'node-a/curl -> node-b/nginx:80 server']);
+  assert.deepEqual(run(true), plain);
+});

@@ -53,7 +53,7 @@ export const DEFAULT_JOIN: JoinOptions = { slackMs: 2_000, recentMs: 5 * 60_000,
 export class Joiner {
   /** Servers' claims by server key, clients' by address (ids of `keys`). */
   claims: { servers: ClaimIndex; clients: ClaimIndex } = { servers: new ClaimIndex(), clients: new ClaimIndex() };
-  readonly keys = new ClaimKeys();
+  keys = new ClaimKeys();
   /** The DNS names agents saw addresses resolved from. */
   readonly dnsNames = new Map<string, string>();
   readonly resolved: Record<Resolution, number> = { joined: 0, recent: 0, agent_view: 0, external: 0 };
@@ -70,6 +70,13 @@ export class Joiner {
     const addr = (id: number): string => k.addrs[id]!;
     const server = (key: number): string => k.serverName(key);
     return { servers: this.claims.servers.toJSON(server, addr), clients: this.claims.clients.toJSON(addr, server) };
+  }
+
+  /** Numbers anew only the addresses and server keys the claims hold (between batches: ids change). */
+  compactKeys(): void {
+    const data = this.claimsJSON();
+    this.keys = new ClaimKeys();
+    this.restoreClaims(data);
   }
 
   /** Restores claimsJSON's data (after a restart). */
@@ -302,6 +309,8 @@ export class Joiner {
   prune(nowMs: number): void {
     this.claims.servers.prune(nowMs - this.options.keepMs);
     this.claims.clients.prune(nowMs - this.options.keepMs);
+    // Addresses no claim holds any more (pods gone) leave the dictionary once they outnumber the rest.
+    if (this.keys.addrs.length > 2 * (this.claims.servers.keys + this.claims.clients.keys) + 100_000) this.compactKeys();
     if (this.dnsNames.size > 1_000_000) this.dnsNames.clear();
   }
 }

@@ -5,7 +5,6 @@
 // pairs (see layout.ts). Writing, summing a window, per-step series, reading rows back, rolling
 // samples up into minutes and minutes into fives, and the Parquet files' query.
 import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
-import { CONNECT_BUCKETS, RTT_BUCKETS } from '../../model/distribution.js';
 import { COLUMNS, NARROW, WIDTH, isNarrow, narrowRows, newSide, type Side } from '../graph/counters.js';
 import type { SampleBlock } from '../graph/sample-block.js';
 import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseAggregate, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
@@ -45,8 +44,6 @@ export function items(v: DuckDBVector, n: number): ArrayLike<number> {
 
 /** Rows per chunk appended. */
 const CHUNK = 2048;
-/** Bucket numbers of connect's and RTT's buckets: 0 to this - 1 (layout.ts BUCKET_COLUMNS). */
-const TCP_BUCKETS = CONNECT_BUCKETS.length + RTT_BUCKETS.length;
 
 /** Appends a block's rows (and their buckets' pairs) to a table, columns filled in place. */
 export async function appendSamples(connection: DuckDBConnection, table: Table, block: SampleBlock): Promise<void> {
@@ -97,9 +94,7 @@ export async function appendSamples(connection: DuckDBConnection, table: Table, 
     sidecol[n] = side;
     for (let i = 0; i < DENSE.length; i++) dense[i]![n] = values[row + DENSE[i]!]!;
     if (++n === CHUNK) flush();
-    // A row that counted no requests has only connect's and RTT's buckets (the first pairs' numbers).
-    const buckets = block.hasRequests(r) ? BUCKET_COLUMNS.length : TCP_BUCKETS;
-    for (let b = 0; b < buckets; b++) {
+    for (let b = 0; b < BUCKET_COLUMNS.length; b++) {
       const x = values[row + BUCKET_COLUMNS[b]!]!;
       if (x === 0) continue;
       ht[h] = t;

@@ -5,7 +5,6 @@
 // (failures, actual_peers, requests) are [row, value] pairs in the record form.
 import { CONNECT_BUCKETS, DURATION_BUCKETS, RTT_BUCKETS } from '../distribution.js';
 import type { Role } from '../edge.js';
-import type { TypedTcpColumns } from './frames.js';
 import type { BatchV1, HistogramColumnsV1, HistogramV1, RequestsV1, TcpColumnsV1, TcpEdgeV1, WorkloadV1 } from './v1.js';
 
 /** A batch as agents send it by default: its TCP records as columns (`tcp` absent or empty). */
@@ -17,6 +16,17 @@ export const HISTOGRAM_FIELDS = ['connect', 'rtt', 'duration'] as const;
 export const SPARSE_FIELDS = ['failures', 'actual_peers', 'requests'] as const;
 /** Buckets per row of each histogram field (the record form's layouts). */
 export const HISTOGRAM_BUCKETS: Readonly<Record<(typeof HISTOGRAM_FIELDS)[number], number>> = { connect: CONNECT_BUCKETS.length, rtt: RTT_BUCKETS.length, duration: DURATION_BUCKETS.length };
+
+/** The dense numeric columns, in frames' order (frames.ts) (each histogram field's four follow, see HISTOGRAM_PARTS). */
+export const NUMERIC_COLUMNS = ['role', 'process', 'cgroup', 'peer', 'port', 'local', 'remote', 'local_addr_count', 'local_addrs', 'opened', 'closed', 'active', 'bytes_sent', 'bytes_received', 'retransmits', 'resets_sent', 'resets_received'] as const;
+export const HISTOGRAM_PARTS = ['rows', 'counts', 'sum', 'count'] as const;
+
+type NumericColumn = (typeof NUMERIC_COLUMNS)[number];
+
+/** TCP columns as a frame decodes them: the numbers in Float64Arrays (TcpColumnRows reads them without a copy). */
+export type TypedTcpColumns = Omit<TcpColumnsV1, NumericColumn | (typeof HISTOGRAM_FIELDS)[number]> &
+  Record<NumericColumn, Float64Array> &
+  Partial<Record<(typeof HISTOGRAM_FIELDS)[number], Record<(typeof HISTOGRAM_PARTS)[number], Float64Array>>>;
 
 /** The columns of these records (an agent's encoder). */
 export function tcpColumns(records: readonly TcpEdgeV1[]): TcpColumnsV1 {

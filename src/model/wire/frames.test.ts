@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { columnarBatch, recordBatch, type ColumnarBatchV1 } from './columns.js';
-import { decodeFrames, encodeFrame, FrameError, frameMessage, plainColumns, type TypedTcpColumns } from './frames.js';
+import { columnarBatch, recordBatch, type ColumnarBatchV1, type TypedTcpColumns } from './columns.js';
+import { decodeFrames, encodeFrame, FrameError, frameMessage, plainColumns } from './frames.js';
 import type { BatchV1, HelloV1, TcpEdgeV1 } from './v1.js';
 
 const golden = (name: string): URL => new URL(`../../../../src/model/wire/golden/${name}`, import.meta.url);

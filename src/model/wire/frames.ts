@@ -9,21 +9,10 @@
 // columns: u32 rows, then each numeric column of TcpColumnsV1 in NUMERIC_COLUMNS order as u8 kind
 // (0 absent: histogram fields only; 1 u8, 2 u16, 3 u32, 4 i32, 5 f64), u32 count, count values.
 // A body is frames one after the other (each may be its own gzip member).
-import { HISTOGRAM_FIELDS, type ColumnarBatchV1 } from './columns.js';
+import { HISTOGRAM_FIELDS, HISTOGRAM_PARTS, NUMERIC_COLUMNS, type ColumnarBatchV1, type TypedTcpColumns } from './columns.js';
 import type { HelloV1, HistogramColumnsV1, TcpColumnsV1 } from './v1.js';
 
 export const FRAMES_CONTENT_TYPE = 'application/x-flowscope-frames';
-
-/** The dense numeric columns, in frame order (each histogram field's four follow, see HISTOGRAM_PARTS). */
-export const NUMERIC_COLUMNS = ['role', 'process', 'cgroup', 'peer', 'port', 'local', 'remote', 'local_addr_count', 'local_addrs', 'opened', 'closed', 'active', 'bytes_sent', 'bytes_received', 'retransmits', 'resets_sent', 'resets_received'] as const;
-export const HISTOGRAM_PARTS = ['rows', 'counts', 'sum', 'count'] as const;
-
-type NumericColumn = (typeof NUMERIC_COLUMNS)[number];
-
-/** TCP columns as a frame decodes them: the numbers in Float64Arrays (TcpColumnRows reads them without a copy). */
-export type TypedTcpColumns = Omit<TcpColumnsV1, NumericColumn | (typeof HISTOGRAM_FIELDS)[number]> &
-  Record<NumericColumn, Float64Array> &
-  Partial<Record<(typeof HISTOGRAM_FIELDS)[number], Record<(typeof HISTOGRAM_PARTS)[number], Float64Array>>>;
 
 const MAGIC = 0x31465346; // 'FSF1' read as u32 little-endian
 const Kind = { Absent: 0, U8: 1, U16: 2, U32: 3, I32: 4, F64: 5 } as const;
