@@ -82,6 +82,31 @@ export interface WindowState {
   lastT: number;
 }
 
+/**
+ * A window's rows kept after its answer: asked again (the same sources: same tables and ranges),
+ * it is answered from them. A write at or before its end, a taking out of `fives` rows or an
+ * expiry makes it stale (read again); a stale one's buffer is recycled once its last user is done.
+ */
+interface KeptWindow {
+  /** The window's sources (dense and pairs SQL): what a read of it now would read. */
+  key: string;
+  from: number;
+  to: number;
+  table: RowsTable;
+  /** Answers reading the rows now. */
+  users: number;
+  /** Still what a read would return (and still in `kept`). */
+  valid: boolean;
+  /** Being read (not yet for others to use). */
+  reading: boolean;
+}
+
+/** The rows of one window (kept or not): `release` when nothing reads them any more. */
+export interface WindowRows {
+  table: RowsTable;
+  release(): void;
+}
+
 export interface DuckStoreOptions {
   dataDir: string;
   retentionMs: number;
@@ -94,6 +119,8 @@ export interface DuckStoreOptions {
 export class DuckStore {
   private writer!: DuckDBConnection;
   private reader!: DuckDBConnection;
+  /** Reads a window's buckets' pairs while `reader` reads its rows. */
+  private pairsReader!: DuckDBConnection;
   private readonly writes = new Serial();
   private readonly written = new Set<(rows: SampleBlock) => void>();
   /** Counts writes of samples: a reader that saw it change while it read may have missed or doubled rows. */
@@ -112,6 +139,10 @@ export class DuckStore {
   private fivesDrops = 0;
   /** Most `fives` rows one maintenance makes (catching up after an upgrade or a pause, it does not hold the writer long). */
   fivesPerMaintain = 5;
+  /** The rows of the last windows read whole (most recent last), kept for their next ask. */
+  private readonly kept: KeptWindow[] = [];
+  /** How many windows' rows are kept (a window and its baseline: a diff, or the UI going back and forth). */
+  keptWindows = 2;
   /** Samples from this time on are still needed (live windows expire them by reading them back). */
   keepSamplesFrom: () => number = () => Infinity;
   readonly samplesMs: number;
@@ -138,6 +169,7 @@ export class DuckStore {
     const store = new DuckStore(instance, options);
     store.writer = await instance.connect();
     store.reader = await instance.connect();
+    store.pairsReader = await instance.connect();
     for (const sql of SCHEMA) await store.writer.run(sql);
     // Data of a hub from before requests were stored, and from before the buckets were pairs.
     await addRequestColumns(store.writer);
@@ -275,6 +307,9 @@ export class DuckStore {
         if (doneRequests.length) await this.writer.run(`DELETE FROM inbox WHERE id IN (${doneRequests.join(',')})`);
         await this.writer.run('COMMIT');
         if (rows.size) {
+          let earliest = Infinity;
+          for (let r = 0; r < rows.size; r++) earliest = Math.min(earliest, rows.t[r]!);
+          this.staleFrom(earliest);
           this.writeSeq++;
           // In the write's turn, before anything else reads or writes: listeners see each row once.
           for (const l of this.written) l(rows);
@@ -297,6 +332,8 @@ export class DuckStore {
     for (const m of minutes) for (let t = m; t < m + FIVE; t += MINUTE) if (this.fives.delete(t)) stale.push(t);
     if (stale.length === 0) return;
     this.fivesDrops++;
+    // Windows that read them end at or after them.
+    this.staleFrom(Math.min(...stale));
     for (const table of ['fives', 'fives_hist']) await this.writer.run(`DELETE FROM ${table} WHERE t IN (${stale.join(',')})`);
   }
 
@@ -367,9 +404,68 @@ export class DuckStore {
       const drops = this.fivesDrops;
       const out = new RowsTable();
       // Read again when fives were taken out meanwhile (the query may have named them); the last time without them.
-      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out, false, true);
+      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out, false, true, this.pairsReader);
       if (this.fivesDrops === drops || !fives || attempt >= 2) return out;
     }
+  }
+
+  /**
+   * The window's rows as totalsTable gives them (every edge), kept for the next ask of the same
+   * window: the last `keptWindows` windows read are answered without reading again while no write,
+   * roll-up change or expiry touches what they read.
+   */
+  async windowRows(w: Window): Promise<WindowRows> {
+    if (this.keptWindows <= 0) {
+      const table = await this.totalsTable(w);
+      return { table, release: () => table.recycle() };
+    }
+    const src = this.sources(w);
+    const key = `${src.dense}\n${src.hist}`;
+    const hit = this.kept.find((k) => k.valid && !k.reading && k.key === key);
+    if (hit) {
+      hit.users++;
+      // Most recent last.
+      this.kept.splice(this.kept.indexOf(hit), 1);
+      this.kept.push(hit);
+      return { table: hit.table, release: () => this.unuse(hit) };
+    }
+    // The same window kept under other sources (before a roll-up changed what it reads) is of no more use.
+    for (const k of [...this.kept]) if (k.from === w.from && k.to === w.to) this.unkeep(k);
+    // Room for this one: the oldest go (their buffers are the spare this read fills).
+    while (this.kept.length >= this.keptWindows) this.unkeep(this.kept[0]!);
+    const entry: KeptWindow = { key, from: w.from, to: w.to, table: new RowsTable(), users: 1, valid: true, reading: true };
+    this.kept.push(entry);
+    try {
+      entry.table = await this.totalsTable(w);
+    } catch (err) {
+      this.unkeep(entry);
+      throw err;
+    } finally {
+      entry.reading = false;
+    }
+    // Kept only when nothing it read changed meanwhile, and what a read would read is still the same.
+    const now = this.sources(w);
+    if (entry.valid && `${now.dense}\n${now.hist}` !== key) this.unkeep(entry);
+    return { table: entry.table, release: () => this.unuse(entry) };
+  }
+
+  private unuse(k: KeptWindow): void {
+    k.users--;
+    if (!k.valid && k.users === 0) k.table.recycle();
+  }
+
+  /** Out of `kept`: stale, its buffer recycled once no answer reads it. */
+  private unkeep(k: KeptWindow): void {
+    const i = this.kept.indexOf(k);
+    if (i >= 0) this.kept.splice(i, 1);
+    if (!k.valid) return;
+    k.valid = false;
+    if (k.users === 0 && !k.reading) k.table.recycle();
+  }
+
+  /** Kept windows that end at or after `t` are stale (a write there may change their rows). */
+  private staleFrom(t: number): void {
+    for (const k of [...this.kept]) if (k.to >= t) this.unkeep(k);
   }
 
   /** Each edge's counters over the window, per side (only those `edges` when given). */
@@ -443,16 +539,20 @@ export class DuckStore {
       // Interval resolution is kept for samplesMs, and only for what is in Parquet already.
       const floor = Math.min(this.exportedTo, Math.floor((nowMs - this.samplesMs) / HOUR) * HOUR, Math.floor(this.keepSamplesFrom() / HOUR) * HOUR);
       if (floor > this.samplesFloor) {
+        for (const k of [...this.kept]) if (k.from < floor) this.unkeep(k);
         await deleteUpTo(this.writer, 'samples', floor);
         this.samplesFloor = floor;
         await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['samples_floor', String(floor)]);
       }
       const expired = nowMs - this.options.retentionMs;
+      // Windows reaching back past the retention lose rows.
+      for (const k of [...this.kept]) if (k.from < expired) this.unkeep(k);
       await deleteUpTo(this.writer, 'minutes', expired);
       // Five-minute sums go with the samples: windows older than that read minutes.
       if ([...this.fives].some((t) => t <= fivesKeptAfter)) {
         for (const t of this.fives) if (t <= fivesKeptAfter) this.fives.delete(t);
         this.fivesDrops++;
+        for (const k of [...this.kept]) if (k.from < fivesKeptAfter) this.unkeep(k);
         await deleteUpTo(this.writer, 'fives', fivesKeptAfter);
       }
       for (const name of readdirSync(this.parquetDir)) {
@@ -521,6 +621,7 @@ export class DuckStore {
       await this.writer.run('CHECKPOINT').catch(() => undefined);
     });
     this.reader.closeSync();
+    this.pairsReader.closeSync();
     this.writer.closeSync();
     this.instance.closeSync();
   }
