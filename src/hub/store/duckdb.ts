@@ -119,8 +119,6 @@ export interface DuckStoreOptions {
 export class DuckStore {
   private writer!: DuckDBConnection;
   private reader!: DuckDBConnection;
-  /** Reads a window's buckets' pairs while `reader` reads its rows. */
-  private pairsReader!: DuckDBConnection;
   private readonly writes = new Serial();
   private readonly written = new Set<(rows: SampleBlock) => void>();
   /** Counts writes of samples: a reader that saw it change while it read may have missed or doubled rows. */
@@ -143,6 +141,8 @@ export class DuckStore {
   private readonly kept: KeptWindow[] = [];
   /** How many windows' rows are kept (a window and its baseline: a diff, or the UI going back and forth). */
   keptWindows = 2;
+  /** The sources of the last windows read once (a window's rows are kept from its second read: one asked once does not push others out). */
+  private readonly readOnce: string[] = [];
   /** Samples from this time on are still needed (live windows expire them by reading them back). */
   keepSamplesFrom: () => number = () => Infinity;
   readonly samplesMs: number;
@@ -169,7 +169,6 @@ export class DuckStore {
     const store = new DuckStore(instance, options);
     store.writer = await instance.connect();
     store.reader = await instance.connect();
-    store.pairsReader = await instance.connect();
     for (const sql of SCHEMA) await store.writer.run(sql);
     // Data of a hub from before requests were stored, and from before the buckets were pairs.
     await addRequestColumns(store.writer);
@@ -404,15 +403,15 @@ export class DuckStore {
       const drops = this.fivesDrops;
       const out = new RowsTable();
       // Read again when fives were taken out meanwhile (the query may have named them); the last time without them.
-      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out, false, true, this.pairsReader);
+      await sumWindow(this.reader, this.sources(w, edges, fives && attempt < 2), out, false, true);
       if (this.fivesDrops === drops || !fives || attempt >= 2) return out;
     }
   }
 
   /**
-   * The window's rows as totalsTable gives them (every edge), kept for the next ask of the same
-   * window: the last `keptWindows` windows read are answered without reading again while no write,
-   * roll-up change or expiry touches what they read.
+   * The window's rows as totalsTable gives them (every edge), kept for the next asks of the same
+   * window from its second read on: the last `keptWindows` windows read twice are answered without
+   * reading again while no write, roll-up change or expiry touches what they read.
    */
   async windowRows(w: Window): Promise<WindowRows> {
     if (this.keptWindows <= 0) {
@@ -429,6 +428,13 @@ export class DuckStore {
       this.kept.push(hit);
       return { table: hit.table, release: () => this.unuse(hit) };
     }
+    if (!this.readOnce.includes(key)) {
+      this.readOnce.push(key);
+      if (this.readOnce.length > 4 * this.keptWindows) this.readOnce.shift();
+      const table = await this.totalsTable(w);
+      return { table, release: () => table.recycle() };
+    }
+    this.readOnce.splice(this.readOnce.indexOf(key), 1);
     // The same window kept under other sources (before a roll-up changed what it reads) is of no more use.
     for (const k of [...this.kept]) if (k.from === w.from && k.to === w.to) this.unkeep(k);
     // Room for this one: the oldest go (their buffers are the spare this read fills).
@@ -621,7 +627,6 @@ export class DuckStore {
       await this.writer.run('CHECKPOINT').catch(() => undefined);
     });
     this.reader.closeSync();
-    this.pairsReader.closeSync();
     this.writer.closeSync();
     this.instance.closeSync();
   }

@@ -4,7 +4,7 @@
 // kept as long as the samples), each with a `_hist` table of the histograms' buckets as sparse
 // pairs (see layout.ts). Writing, summing a window, per-step series, reading rows back, rolling
 // samples up into minutes and minutes into fives, and the Parquet files' query.
-import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBMaterializedResult, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
+import { DuckDBDataChunk, BIGINT, DOUBLE, INTEGER, TINYINT, UTINYINT, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { COLUMNS, NARROW, WIDTH, isNarrow, narrowRows, newSide, type Side } from '../graph/counters.js';
 import type { SampleBlock } from '../graph/sample-block.js';
 import { BUCKET_COLUMNS, DENSE, DENSE_NAMES, REQUEST_DENSE_NAMES, bucketPivot, denseAggregate, denseDefinition, densePlain, denseSum, denseSums } from './layout.js';
@@ -284,31 +284,24 @@ async function usedColumns(connection: DuckDBConnection, src: Sources): Promise<
 /**
  * Sums a window per edge and side into `out` (with `counts`, the rows summed and the latest one's
  * time too). With `narrowOk`, the rows are narrow when the window counted no requests (see
- * RowsTable): half the memory to fill at 91 columns. With `pairs`, a second connection, the
- * buckets' pairs are read on it while `connection` reads the rows (DuckDB runs both at once).
+ * RowsTable): half the memory to fill at 91 columns.
  */
-export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable, counts = false, narrowOk = false, pairs?: DuckDBConnection): Promise<void> {
-  const early = pairs ? pairs.run(histSql(src)) : undefined;
-  // Not awaited when the rows' read fails first: its failure is that one's.
-  early?.catch(() => undefined);
+export async function sumWindow(connection: DuckDBConnection, src: Sources, out: RowsTable, counts = false, narrowOk = false): Promise<void> {
   const used = await usedColumns(connection, src);
   if (narrowOk && used.every((c) => c < NARROW)) {
     out.clear(true);
     // Request buckets without request columns (not written so): read again with wide rows.
-    if (!(await sumInto(connection, src, out, used, counts, early))) {
+    if (!(await sumInto(connection, src, out, used, counts))) {
       out.clear(false);
       await sumInto(connection, src, out, used, counts);
     }
     return;
   }
-  await sumInto(connection, src, out, used, counts, early);
+  await sumInto(connection, src, out, used, counts);
 }
 
-/** The window's pairs, summed per edge, side and bucket. */
-const histSql = (src: Sources): string => (src.unique ? `SELECT edge, side, b, n FROM (${src.hist})` : `SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
-
-/** sumWindow's reading, of the `used` columns (the pairs from `pairs` when it was started already); false when a bucket does not fit out's rows. */
-async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTable, used: number[], counts: boolean, pairs?: Promise<DuckDBMaterializedResult>): Promise<boolean> {
+/** sumWindow's reading, of the `used` columns; false when a bucket does not fit out's rows. */
+async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTable, used: number[], counts: boolean): Promise<boolean> {
   const names = used.map((i) => COLUMNS[i]!);
   // The used columns come as one fixed-size array per row (row after row in one vector a chunk:
   // one vector to make instead of one per column, and DuckDB writes it faster too).
@@ -338,7 +331,7 @@ async function sumInto(connection: DuckDBConnection, src: Sources, out: RowsTabl
     }
     if (used.length) copyRows(arrayItems(chunk.getColumnVector(at), n * used.length), columns, n, bases, out.values);
   }
-  const hist = await (pairs ?? connection.run(histSql(src)));
+  const hist = await connection.run(src.unique ? `SELECT edge, side, b, n FROM (${src.hist})` : `SELECT edge, side, b, sum(n) FROM (${src.hist}) GROUP BY edge, side, b`);
   for (;;) {
     const chunk = await hist.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
