@@ -76,7 +76,7 @@ export function agentProcess(name: string, extra: string[], bin = flowscopeBin):
       const before = linkedProgIds();
       const proc: ChildProcess = spawn(
         bin,
-        ['agent', '--listen', `127.0.0.1:${await freePort()}`, '--flow-interfaces', `^${link.host}$`, '--max-flows', '131072', '--log-level', 'info', ...extra],
+        ['agent', '--listen', `127.0.0.1:${await freePort()}`, '--flow-interfaces', `^${link.host}$`, '--log-level', 'info', ...extra],
         { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLOWSCOPE_BENCH_GATE: gate.path } },
       );
       let err = '';

@@ -9,6 +9,7 @@
 //   FLOWS_TRAFGEN=ring|sendto (default both): how trafgen sends, see TrafgenMode in bench/flow-traffic.ts
 //   FLOWS_PPS_REFERENCE=<another checkout, built>: the default agent of that build too, in the row
 //   after this build's (e.g. `git worktree add --detach /tmp/ref <previous commit>` and `make all` there)
+//   FLOWS_PPS_EXTRA='<agent flags>': an agent of this build with those flags too
 //
 // trafgen runs in a namespace on one CPU and sends to the root-namespace end of a veth pair, where
 // the programs sit on TC ingress. veth delivers in the sender's softirq, so the sender's CPU carries
@@ -159,7 +160,9 @@ const VARIANTS: Variant[] = [
   agentProcess('flowscope agent (flows + drops)', []),
   ...(process.env.FLOWS_PPS_REFERENCE ? [referenceAgent(process.env.FLOWS_PPS_REFERENCE, 'flowscope agent (flows + drops)')] : []),
   agentProcess('flowscope agent, --no-drops', ['--no-drops']),
-  agentProcess('flowscope agent, --no-drops, flow records on', ['--no-drops', '--flows', 'ndjson']),
+  ...(process.env.FLOWS_PPS_EXTRA ? [agentProcess(`flowscope agent ${process.env.FLOWS_PPS_EXTRA}`, process.env.FLOWS_PPS_EXTRA.split(' '))] : []),
+  // Room for 65,536 flows plus the ICMP errors' (the default, 65,536, would spill).
+  agentProcess('flowscope agent, --no-drops, flow records on, --max-flows 131072', ['--no-drops', '--flows', 'ndjson', '--max-flows', '131072']),
   inProcess("agent's classifier alone, per flow (records on)", FLOWS_OBJ, 'flow_in', { flows: 131072 }),
   inProcess("agent's classifier alone, per edge (default: edge cache)", FLOWS_OBJ, 'flow_in', { flows: 131072, edges: 131072 }, { track_flows: 0 }),
   inProcess("agent's classifier alone, per edge, no edge cache", FLOWS_OBJ, 'flow_in', { flows: 131072, edges: 131072 }, { track_flows: 0, edge_cache: 0 }),

@@ -153,7 +153,7 @@ struct {
 	__type(value, struct drop_counts);
 } drop_overflow SEC(".maps");
 
-/* The agent's drain generation: it adds one after each drain of `drops`. */
+/* The agent's read generation: it adds one after each read of `drops` (which takes idle entries out). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -161,8 +161,9 @@ struct {
 	__type(value, __u64);
 } drop_drains SEC(".maps");
 
-/* Per CPU: 1 + the drain generation in which an insert into `drops` failed. A full map stays full
- * until the next drain, so new keys skip the (costly) failing insert until then. */
+/* Per CPU: 1 + the read generation in which an insert into `drops` failed. A full map stays full
+ * until the agent's next read (which takes idle entries out), so new keys skip the (costly) failing
+ * insert until then. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -394,22 +395,51 @@ static __always_inline __u32 edge_hash(const struct edge_key *ek)
 	return (__u32)(h >> 32) ^ (__u32)h;
 }
 
+/* The first slot of an edge's probe window in the edge table, its state read as soon as the key is
+ * known: with many peers that slot is a cache miss (~60 % of the classifier's time at 65,536 peers,
+ * perf on the sender's CPU), which the CPU then overlaps with the edge cache's check instead of
+ * starting it after. first is NULL when the table is off. */
+struct table_probe {
+	struct edge_entry *first;
+	__u32 h;
+	__u32 state;
+};
+
+static __always_inline void edge_table_start(const struct edge_key *ek, struct table_probe *p)
+{
+	p->first = NULL;
+	p->state = 0;
+	if (!edge_table_mask)
+		return;
+	p->h = edge_hash(ek);
+	__u32 idx = p->h & edge_table_mask;
+	p->first = bpf_map_lookup_elem(&edge_table, &idx);
+	if (p->first)
+		p->state = READ_ONCE(p->first->state);
+}
+
 /* Counts the packet in its edge's slot of the edge table (flows.h), claiming a free slot for a new
  * edge; 0 when the table is off or the edge's probe window has no room (then `edges` counts it). */
-static __always_inline int edge_table_count(const struct edge_key *ek, __u32 len, __u64 now)
+static __always_inline int edge_table_count(const struct edge_key *ek, __u32 len, __u64 now, const struct table_probe *p)
 {
-	if (!edge_table_mask)
+	if (!p->first)
 		return 0;
-	__u32 h = edge_hash(ek);
+	__u32 h = p->h;
 	struct edge_entry *e;
 	__u32 idx;
 #pragma unroll
 	for (int i = 0; i < EDGE_PROBE; i++) {
-		idx = (h + i) & edge_table_mask;
-		e = bpf_map_lookup_elem(&edge_table, &idx);
-		if (!e)
-			return 0;
-		__u32 st = READ_ONCE(e->state);
+		__u32 st;
+		if (i == 0) {
+			e = p->first;
+			st = p->state;
+		} else {
+			idx = (h + i) & edge_table_mask;
+			e = bpf_map_lookup_elem(&edge_table, &idx);
+			if (!e)
+				return 0;
+			st = READ_ONCE(e->state);
+		}
 		if (st == EES_EMPTY)
 			break;
 		if (st == EES_LIVE && edge_key_equal(&e->key, ek)) {
@@ -488,6 +518,8 @@ static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 
 	ek.proto = key->proto;
 	ek.direction = key->direction;
 	ek.port = port;
+	struct table_probe tp;
+	edge_table_start(&ek, &tp);
 	if (edge_cache) {
 		__u32 zero = 0;
 		struct edge_cache_state *st = bpf_map_lookup_elem(&edge_cpu_state, &zero);
@@ -497,14 +529,14 @@ static __always_inline void account_edge(struct flow_key *key, __u32 len, __u64 
 			/* busy covers `edges` too: a flush interrupting us must not add to an entry we are updating. */
 			WRITE_ONCE(st->busy, 1);
 			compiler_barrier();
-			if (!edge_slot_count(&ek, len, now) && !edge_table_count(&ek, len, now))
+			if (!edge_slot_count(&ek, len, now) && !edge_table_count(&ek, len, now, &tp))
 				edge_hash_count(key, &ek, len, now, flags);
 			compiler_barrier();
 			WRITE_ONCE(st->busy, 0);
 			return;
 		}
 	}
-	if (!edge_table_count(&ek, len, now))
+	if (!edge_table_count(&ek, len, now, &tp))
 		edge_hash_count(key, &ek, len, now, flags);
 }
 
@@ -728,50 +760,120 @@ static __always_inline __u32 proto_class(__u8 proto)
 }
 
 /* Counts a drop in its entry of `drops` (made if new), or, from the moment this CPU found that map
- * full until the agent's next drain, in its reason's slot of drop_overflow: counted without
+ * full until the agent's next read, in its reason's slot of drop_overflow: counted without
  * addresses, never lost. While the map is full the hook does not look it up at all: with many
  * distinct peers dropping (a scan, a flood to a closed port), every lookup is a walk of a cold hash
  * bucket for a key that is mostly not there: ~190 ns a drop at 65,536 distinct peers, against ~110
  * without the lookup (node dist/bench/flows-ab.js, bench/RESULTS.md). A drop whose entry is already
- * in the map also goes to drop_overflow until the drain (at most one interval). */
-static __always_inline void count_drop(struct drop_key *key, __u32 reason, __u32 len)
+ * in the map also goes to drop_overflow until the agent's next read (at most one interval). The agent
+ * reads `drops` in place and takes out only entries that stopped growing, a bounded number per read
+ * (src/agent/drops/reader.ts): a steady source of drops keeps its entry instead of a new insert each
+ * interval. */
+/* A drop in its reason's slot of drop_overflow (by protocol class and direction, no addresses). */
+static __always_inline void count_overflow(__u32 reason, __u8 proto, __u8 received, __u32 len)
+{
+	__u32 slot = (reason < DROP_REASON_SLOTS - 1 ? reason : DROP_REASON_SLOTS - 1) << DROP_SLOT_REASON_SHIFT |
+		     proto_class(proto) << DROP_SLOT_CLASS_SHIFT | received;
+	bump(FC_DROP_MAP_FULL);
+	struct drop_counts *s = bpf_map_lookup_elem(&drop_overflow, &slot);
+	if (!s)
+		return;
+	s->packets += 1;
+	s->bytes += len;
+}
+
+/* Counts a drop in its entry of `drops` (made if new); 0 when the insert found the map full (then
+ * this CPU skips the map until the agent's next read, `full_at`). */
+static __always_inline int count_in_map(struct drop_key *key, __u32 len, __u64 *full_at, __u64 generation)
+{
+	struct drop_counts *s = bpf_map_lookup_elem(&drops, key);
+	if (!s) {
+		/* New: inserted with its counts (per-CPU: the other CPUs' slots start at zero). */
+		struct drop_counts first = { .packets = 1, .bytes = len };
+		long err = bpf_map_update_elem(&drops, key, &first, BPF_NOEXIST);
+		if (err == 0)
+			return 1;
+		if (err != -EEXIST) {
+			*full_at = generation + 1;
+			return 0;
+		}
+		s = bpf_map_lookup_elem(&drops, key); /* another CPU inserted it: our slot is zero */
+		if (!s)
+			return 0;
+	}
+	s->packets += 1;
+	s->bytes += len;
+	return 1;
+}
+
+/* The kernel memory at `p` as a `type` of the kernel's BTF, read-only: its fields are plain loads
+ * that the verifier guards (a faulting one reads 0), not a helper call each (Linux 6.2+). */
+#define kernel_view(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+
+/* The IPv4 header and, without options, the ports that follow it (zeros where unreadable). */
+struct ip4_ports {
+	struct iphdr ip;
+	__be16 ports[2];
+};
+
+static __always_inline int read_ip4(const unsigned char *at, struct ip4_ports *h, int btf)
+{
+	if (!btf)
+		return bpf_probe_read_kernel(h, sizeof(*h), at);
+	const struct iphdr *ip = kernel_view(struct iphdr, at);
+	h->ip.version = ip->version;
+	h->ip.ihl = ip->ihl;
+	h->ip.protocol = ip->protocol;
+	h->ip.frag_off = ip->frag_off;
+	h->ip.saddr = ip->saddr;
+	h->ip.daddr = ip->daddr;
+	const struct udphdr *uh = kernel_view(struct udphdr, at + sizeof(struct iphdr));
+	h->ports[0] = uh->source;
+	h->ports[1] = uh->dest;
+	return 0;
+}
+
+static __always_inline int read_ip6(const unsigned char *at, struct ipv6hdr *h, int btf)
+{
+	if (!btf)
+		return bpf_probe_read_kernel(h, sizeof(*h), at);
+	const struct ipv6hdr *ip = kernel_view(struct ipv6hdr, at);
+	h->version = ip->version;
+	h->nexthdr = ip->nexthdr;
+	__builtin_memcpy(&h->saddr, &ip->saddr, sizeof(h->saddr));
+	__builtin_memcpy(&h->daddr, &ip->daddr, sizeof(h->daddr));
+	return 0;
+}
+
+static __always_inline int read_ports(const unsigned char *at, __be16 ports[2], int btf)
+{
+	if (!btf)
+		return bpf_probe_read_kernel(ports, 2 * sizeof(__be16), at);
+	const struct udphdr *uh = kernel_view(struct udphdr, at);
+	ports[0] = uh->source;
+	ports[1] = uh->dest;
+	return 0;
+}
+
+/* Counts one drop: in `drops` by reason, addresses and port, or, from the moment this CPU found that
+ * map full until the agent's next read, in its reason's slot of drop_overflow: counted without
+ * addresses, never lost. While the map is full the hook neither looks it up nor builds the key: with
+ * many distinct peers dropping (a scan, a flood to a closed port), every lookup is a walk of a cold
+ * hash bucket for a key that is mostly not there: ~190 ns a drop at 65,536 distinct peers, against
+ * ~110 without the lookup (node dist/bench/flows-ab.js, bench/RESULTS.md). A drop whose entry is
+ * already in the map also goes to drop_overflow until the agent's next read (at most one interval).
+ * The agent reads `drops` in place and takes out only entries that stopped growing, a bounded number
+ * per read (src/agent/drops/reader.ts): a steady source of drops keeps its entry instead of a new
+ * insert each interval. btf: headers read with plain loads (tp_btf), else with probe reads. */
+static __always_inline void record_drop(const struct drop_src *d, __u32 reason, int btf)
 {
 	__u32 zero = 0;
 	__u64 *drained = bpf_map_lookup_elem(&drop_drains, &zero);
 	__u64 *full_at = bpf_map_lookup_elem(&drop_full_at, &zero);
 	if (!drained || !full_at)
 		return;
-	struct drop_counts *s;
-	if (*full_at != *drained + 1) {
-		s = bpf_map_lookup_elem(&drops, key);
-		if (s)
-			goto add;
-		/* New: inserted with its counts (per-CPU: the other CPUs' slots start at zero). */
-		struct drop_counts first = { .packets = 1, .bytes = len };
-		long err = bpf_map_update_elem(&drops, key, &first, BPF_NOEXIST);
-		if (err == 0)
-			return;
-		if (err == -EEXIST) {
-			s = bpf_map_lookup_elem(&drops, key); /* another CPU inserted it: our slot is zero */
-			if (s)
-				goto add;
-		} else {
-			*full_at = *drained + 1;
-		}
-	}
-	__u32 slot = (reason < DROP_REASON_SLOTS - 1 ? reason : DROP_REASON_SLOTS - 1) << DROP_SLOT_REASON_SHIFT |
-		     proto_class(key->proto) << DROP_SLOT_CLASS_SHIFT | key->received;
-	bump(FC_DROP_MAP_FULL);
-	s = bpf_map_lookup_elem(&drop_overflow, &slot);
-	if (!s)
-		return;
-add:
-	s->packets += 1;
-	s->bytes += len;
-}
-
-static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
-{
+	__u64 generation = *drained;
+	int full = *full_at == generation + 1;
 	struct drop_key key = {};
 	key.reason = reason;
 	key.received = d->received;
@@ -780,14 +882,13 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 	__u16 sport = 0, dport = 0;
 	__u32 l4 = 0;
 	if (d->protocol == bpf_htons(ETH_P_IP)) {
-		/* The IP header and, without options, the ports in one read. */
-		struct {
-			struct iphdr ip;
-			__be16 ports[2];
-		} h;
-		if (bpf_probe_read_kernel(&h, sizeof(h), d->head + nh) == 0 && h.ip.version == 4) {
+		/* The IP header and, without options, the ports after it. */
+		struct ip4_ports h;
+		if (read_ip4(d->head + nh, &h, btf) == 0 && h.ip.version == 4) {
 			key.family = AF_INET;
 			key.proto = h.ip.protocol;
+			if (full)
+				goto overflow;
 			__builtin_memcpy(key.saddr, &h.ip.saddr, 4);
 			__builtin_memcpy(key.daddr, &h.ip.daddr, 4);
 			if (!(h.ip.frag_off & bpf_htons(IP_OFFSET_MASK))) {
@@ -801,18 +902,22 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 		}
 	} else if (d->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), d->head + nh) == 0 && ip6.version == 6) {
+		if (read_ip6(d->head + nh, &ip6, btf) == 0 && ip6.version == 6) {
 			key.family = AF_INET6;
 			key.proto = ip6.nexthdr;
+			if (full)
+				goto overflow;
 			__builtin_memcpy(key.saddr, &ip6.saddr, 16);
 			__builtin_memcpy(key.daddr, &ip6.daddr, 16);
 			/* Past extension headers the transport header offset is the kernel's, when set. */
 			l4 = th != (__u16)~0U && th > nh ? th : nh + sizeof(ip6);
 		}
 	}
+	if (full)
+		goto overflow;
 	if (l4 && (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)) {
 		__be16 ports[2];
-		if (bpf_probe_read_kernel(ports, sizeof(ports), d->head + l4) == 0) {
+		if (read_ports(d->head + l4, ports, btf) == 0) {
 			sport = bpf_ntohs(ports[0]);
 			dport = bpf_ntohs(ports[1]);
 		}
@@ -823,7 +928,10 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason)
 		else
 			key.port = d->received ? service_port(dport, sport) : service_port(sport, dport);
 	}
-	count_drop(&key, reason, d->len);
+	if (count_in_map(&key, d->len, full_at, generation))
+		return;
+overflow:
+	count_overflow(reason, key.proto, key.received, d->len);
 }
 
 SEC("tp_btf/kfree_skb")
@@ -847,7 +955,7 @@ int BPF_PROG(drop_btf, struct sk_buff *skb, void *location, enum skb_drop_reason
 		.transport_header = skb->transport_header,
 		.received = skb->skb_iif != 0,
 	};
-	record_drop(&d, reason);
+	record_drop(&d, reason, 1);
 	return 0;
 }
 
@@ -872,7 +980,7 @@ int BPF_PROG(drop_raw, struct sk_buff *skb, void *location, enum skb_drop_reason
 		.transport_header = BPF_CORE_READ(skb, transport_header),
 		.received = BPF_CORE_READ(skb, skb_iif) != 0,
 	};
-	record_drop(&d, reason);
+	record_drop(&d, reason, 0);
 	return 0;
 }
 

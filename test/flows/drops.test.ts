@@ -50,6 +50,60 @@ test('UDP to a closed port: NO_SOCKET, as many as the kernel counted in NoPorts'
   assert.equal(drops(m, 'NO_SOCKET', link.peerAddr, port), 50, 'each packet once, with its peer and port');
 });
 
+/** Packets of the kernel drop map entries (every map named "drops": the agent's) for drops from `peer` to `port`. */
+function kernelDropEntry(peer: string, port: number): number | undefined {
+  const maps = JSON.parse(sh('bpftool', ['map', 'show', '-j'])) as Array<{ id: number; name?: string }>;
+  const saddr = peer.split('.').map((b) => Number(b));
+  for (const m of maps.filter((m) => m.name === 'drops')) {
+    const entries = JSON.parse(sh('bpftool', ['map', 'dump', 'id', String(m.id), '-j'])) as Array<{ key: string[]; values: Array<{ value: string[] }> }>;
+    for (const e of entries) {
+      const key = e.key.map((h) => parseInt(h, 16));
+      if (saddr.some((b, i) => key[i] !== b) || (key[32]! | (key[33]! << 8)) !== port) continue;
+      // drop_counts: packets, the first 8 bytes of each CPU's value.
+      return e.values.reduce((n, v) => n + v.value.slice(0, 8).reduce((x, h, i) => x + parseInt(h, 16) * 2 ** (8 * i), 0), 0);
+    }
+  }
+  return undefined;
+}
+
+test('a drop map entry is read in place: kept while it grows, credited by its growth, taken out two intervals after it stops with nothing lost', { skip: !haveTrafgen && 'trafgen (netsniff-ng) is not installed' }, async () => {
+  const port = 25000 + Math.floor(Math.random() * 5000);
+  const count = (m: Awaited<ReturnType<RunningAgent['scrape']>>): number => drops(m, 'NO_SOCKET', link.peerAddr, port);
+  assert.equal(trafgen(link, { count: 20, flows: 1, dport: port }).packets, 20);
+  await agent.waitFor((m) => count(m) >= 20, 5000, 'the first 20 drops');
+  // Read by the agent, yet still in the kernel map with its counts (a drained map would be empty here).
+  assert.equal(kernelDropEntry(link.peerAddr, port), 20, 'the entry stays in the kernel map after the read');
+  assert.equal(trafgen(link, { count: 30, flows: 1, dport: port }).packets, 30);
+  await agent.waitFor((m) => count(m) >= 50, 5000, '50 drops');
+  assert.equal(kernelDropEntry(link.peerAddr, port), 50, 'the same entry, grown in place');
+  // Idle now: taken out after two reads without growth.
+  const deadline = Date.now() + 8000;
+  while (kernelDropEntry(link.peerAddr, port) !== undefined) {
+    assert.ok(Date.now() < deadline, 'the idle entry left the kernel map');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(trafgen(link, { count: 7, flows: 1, dport: port }).packets, 7);
+  const m = await agent.waitFor((m) => count(m) >= 57, 5000, '57 drops');
+  await new Promise((r) => setTimeout(r, 1200)); // one more read: nothing counted twice
+  assert.equal(count(await agent.scrape()), 57, 'each drop once: growth credited, nothing lost or doubled by the eviction');
+  assert.ok(m.sum('flowscope_agent_drop_entries_evicted_total') >= 1, 'the eviction is counted');
+});
+
+test('UDP over IPv6 to a closed port: NO_SOCKET with the sender and the port it tried, as many as Udp6NoPorts', async () => {
+  const port = 30000 + Math.floor(Math.random() * 2000);
+  const snmp6 = (): number => Number(/Udp6NoPorts\s+(\d+)/.exec(sh('cat', ['/proc/net/snmp6']))![1]);
+  const before = snmp6();
+  const sock = dgram.createSocket('udp6');
+  try {
+    for (let i = 0; i < 9; i++) await new Promise<void>((resolve, reject) => sock.send(Buffer.from('x'), port, '::1', (err) => (err ? reject(err) : resolve())));
+  } finally {
+    sock.close();
+  }
+  assert.ok(snmp6() - before >= 9, 'the kernel counted them as Udp6NoPorts');
+  const m = await agent.waitFor((m) => drops(m, 'NO_SOCKET', '::1', port) >= 9, 5000, 'IPv6 NO_SOCKET drops');
+  assert.equal(drops(m, 'NO_SOCKET', '::1', port), 9, 'each datagram once, with its sender and port');
+});
+
 test('an iptables DROP rule in a namespace: NETFILTER_DROP, as many as the rule matched', { skip: !haveIptables && 'iptables is not installed' }, async () => {
   const port = 25000 + Math.floor(Math.random() * 5000);
   link.exec('iptables', ['-w', '-A', 'INPUT', '-p', 'udp', '--dport', String(port), '-j', 'DROP']);

@@ -171,26 +171,27 @@ test('the agent under waves from distinct peers, slots evicted and claimed again
   const link = createFlowLink();
   const peers = routePeers(link);
   try {
-    // 1,024 slots for 1,500 peers: the table fills, its overflow goes to the per-CPU edge map.
+    // 2,048 slots (twice --max-flows) for 2,500 peers: the table fills, its overflow goes to the
+    // per-CPU edge map (1,024 entries).
     const agent = await startAgent(['--flow-interfaces', `^${link.host}$`, '--flow-idle-timeout', '1s', '--max-flows', '1024']);
     try {
       await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 5000, 'attached');
       const caps = await agent.json<{ flows: { flowMap: { edgeTable: { enabled: boolean; slots: number } } } }>('/capabilities');
-      assert.deepEqual([caps.flows.flowMap.edgeTable.enabled, caps.flows.flowMap.edgeTable.slots], [true, 1024]);
+      assert.deepEqual([caps.flows.flowMap.edgeTable.enabled, caps.flows.flowMap.edgeTable.slots], [true, 2048]);
       const sel = { interface: link.host, direction: 'ingress', protocol: 'udp', port: '19' };
       const m0 = await agent.scrape();
       const before = ifCounters(link.host);
       let sent = 0;
       let evicted = m0.sum('flowscope_agent_flows_evicted_total');
-      for (const [wave, flows] of [[1, 1500], [2, 600], [3, 1500]] as const) {
+      for (const [wave, flows] of [[1, 2500], [2, 600], [3, 2500]] as const) {
         sent += trafgen(link, { count: flows * 3, flows, dport: 19, peers }).packets;
         // Idle for the timeout: the slots drain, then are freed a read later.
-        const m = await agent.waitFor((m) => m.sum('flowscope_agent_flows_evicted_total') >= evicted + Math.min(flows, 1000), 10_000, `wave ${wave}'s edges to leave the table`);
+        const m = await agent.waitFor((m) => m.sum('flowscope_agent_flows_evicted_total') >= evicted + Math.min(flows, 2000), 10_000, `wave ${wave}'s edges to leave the table`);
         evicted = m.sum('flowscope_agent_flows_evicted_total');
       }
       const got = diff(before, ifCounters(link.host));
       const m = await agent.waitFor((m) => m.sum('flowscope_flow_packets_total', sel) - m0.sum('flowscope_flow_packets_total', sel) >= sent, 5000, 'every packet');
-      assert.equal(sent, 3 * (1500 + 600 + 1500), 'trafgen sent them all');
+      assert.equal(sent, 3 * (2500 + 600 + 2500), 'trafgen sent them all');
       assert.equal(m.sum('flowscope_flow_packets_total', sel) - m0.sum('flowscope_flow_packets_total', sel), sent, 'packets = trafgen');
       const all = { interface: link.host, direction: 'ingress' };
       assert.equal(m.sum('flowscope_flow_packets_total', all) - m0.sum('flowscope_flow_packets_total', all), got.rx_packets, 'packets = interface rx_packets');

@@ -236,6 +236,10 @@ export class PrometheusExporter {
     header(out, S.flowLost);
     for (const [source, n] of Object.entries(s.lost)) sample(out, S.flowLost.name, labelString([['source', source]]), n);
     one(S.dropsWithoutAddresses, s.dropsWithoutAddresses);
+    if (s.dropEntries) {
+      one(S.dropEntries, s.dropEntries.live);
+      one(S.dropEntriesEvicted, s.dropEntries.evicted);
+    }
     one(S.nonIp, s.nonIp);
     one(S.flows, s.flows);
     one(S.edgeEntries, s.edgeEntries);

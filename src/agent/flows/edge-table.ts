@@ -18,10 +18,14 @@ const CHUNK_SLOTS = 2048;
  */
 export const MAX_EDGE_TABLE_SLOTS = 1 << 20;
 
-/** The table's slot count for `maxEdges` edges: a power of two at or above it (the probe mask needs one), capped. */
+/**
+ * The table's slot count for `maxEdges` edges: a power of two (the probe mask needs one) at or above
+ * twice that, capped. At half load a new edge almost always finds a slot in its probe window; at
+ * full load many go to the edge map behind, after walking the window twice.
+ */
 export function edgeTableSlots(maxEdges: number): number {
   let n = 1;
-  while (n < maxEdges && n < MAX_EDGE_TABLE_SLOTS) n *= 2;
+  while (n < 2 * maxEdges && n < MAX_EDGE_TABLE_SLOTS) n *= 2;
   return n;
 }
 

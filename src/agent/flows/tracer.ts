@@ -74,6 +74,8 @@ export interface FlowTracerStats {
   spilled: number;
   lost: Record<string, number>;
   dropsWithoutAddresses: number;
+  /** The drop map's entries and those taken out after idling; undefined without the drop hook. */
+  dropEntries?: { live: number; evicted: number };
   nonIp: number;
   flows: number;
   edgeEntries: number;
@@ -254,6 +256,7 @@ export class FlowTracer {
         dns_handler: this.dnsRing?.handlerErrors ?? 0,
       },
       dropsWithoutAddresses: c[FlowCounter.FC_DROP_MAP_FULL]!,
+      dropEntries: this.dropReader ? { live: this.dropReader.live, evicted: this.dropReader.evicted } : undefined,
       nonIp: c[FlowCounter.FC_NON_IP]!,
       flows: this.flowReader?.size ?? 0,
       edgeEntries: (this.edgeReader?.size ?? 0) + (this.tableReader?.live ?? 0),
