@@ -14,7 +14,8 @@
 // to the end (what a hub upgraded in place does over its first minutes: e.g. the five-minute
 // sums), so that a directory prepared by one build serves another. `compare` starts one hub per build on its directory, with its clock at the end
 // of the synthetic hour (a build that cannot set its clock gets the same absolute windows), and
-// asks both the same queries.
+// asks both the same queries; then, in a table of their own, store windows no query asked before
+// (a different one each round: what a build keeps of the windows it read cannot answer them).
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { createGunzip } from 'node:zlib';
@@ -237,7 +238,7 @@ async function compare(dirA: string, distA: string, dirB: string, distB: string,
     };
   };
   const metaB = JSON.parse(readFileSync(join(dirB, 'bench.json'), 'utf8')) as Meta;
-  const perBuild = { A: queriesAt(meta.end), B: queriesAt(metaB.end) };
+  const perBuild: Record<'A' | 'B', Record<string, { path: string; gzip?: boolean }>> = { A: queriesAt(meta.end), B: queriesAt(metaB.end) };
   const queries = perBuild.A;
   const names = Object.keys(queries);
   const times = { A: new Map(names.map((k) => [k, [] as number[]])), B: new Map(names.map((k) => [k, [] as number[]])) };
@@ -262,10 +263,31 @@ async function compare(dirA: string, distA: string, dirB: string, distB: string,
       }
     }
   }
+  // Then store windows no query asked before (what a build keeps of the windows it read cannot
+  // answer them): a different one each round, 5 minutes on minutes and 5 minutes off them, going
+  // back a minute a round from 26-21 minutes ago (after the rounds above: they do not change
+  // what those found kept).
+  const freshAt = (end: number, name: string, r: number): string => {
+    const off = name.includes('off') ? 25_000 : 0;
+    return `/api/v1/graph?view=workload&from=${new Date(end - (26 + r) * MINUTE - off).toISOString()}&to=${new Date(end - (21 + r) * MINUTE - off).toISOString()}`;
+  };
+  const freshNames = ['graph view=workload, a new store window each round (on minutes)', 'graph view=workload, a new store window each round (25 s off minutes)'];
+  for (const name of freshNames) {
+    times.A.set(name, []);
+    times.B.set(name, []);
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const name of freshNames) {
+      for (const which of r % 2 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+        perBuild[which][name] = { path: freshAt(which === 'A' ? meta.end : metaB.end, name, r) };
+        await run(which, which === 'A' ? ha.url : hb.url, name);
+      }
+    }
+  }
   console.log(`\n${rounds} rounds, queries alternated A/B over HTTP on loopback, each answer read to its last byte and counted (node:http; JSON included; the gzip row asks for gzip and decompresses); median (min-max) ms\n`);
-  console.log(
+  const rows = (list: string[]): string =>
     table(
-      names.map((name) => {
+      list.map((name) => {
         const xa = times.A.get(name)!;
         const xb = times.B.get(name)!;
         const ratios = xb.map((x, i) => x / xa[i]!);
@@ -279,8 +301,12 @@ async function compare(dirA: string, distA: string, dirB: string, distB: string,
           'KiB A / B': `${fmt((sizes.A.get(name) ?? 0) / 1024)} / ${fmt((sizes.B.get(name) ?? 0) / 1024)}`,
         };
       }),
-    ),
-  );
+    );
+  console.log(rows(names));
+  console.log(`\nStore windows not asked before, ${rounds} rounds after those above:\n`);
+  console.log(rows(freshNames));
+  console.log('\nEach round, ms (A | B):');
+  for (const name of [...names.filter((n) => /store|diff/.test(n)), ...freshNames]) console.log(`  ${name}: ${times.A.get(name)!.map((x) => fmt(x)).join(' ')} | ${times.B.get(name)!.map((x) => fmt(x)).join(' ')}`);
   const up = await b.ask({ kind: 'upkeep' });
   if (up.upkeep) console.log(`\nB's live windows, one ${meta.intervalS} s interval of upkeep (read back and subtract ${fmt(meta.fine * 2)} side samples per window): ${fmt(up.upkeep.cpuMs)} ms CPU, ${fmt(up.upkeep.wallMs)} ms wall`);
   const sa = await a.ask({ kind: 'stats' });

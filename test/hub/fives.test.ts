@@ -7,19 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { DuckStore, HOUR, MINUTE, type SampleRow } from '../../src/hub/store/duckdb.js';
+import { DuckStore, HOUR, MINUTE } from '../../src/hub/store/duckdb.js';
 import { sources } from '../../src/hub/store/samples.js';
-import { Ingest, DEFAULT_INGEST } from '../../src/hub/ingest/pipeline.js';
-import { HubMetrics } from '../../src/hub/metrics.js';
-import { EmbeddedStore } from '../../src/hub/store/embedded.js';
 import { Queries, RawJson } from '../../src/hub/api/queries.js';
 import { C, WIDTH, newSide } from '../../src/hub/graph/counters.js';
 import type { Window } from '../../src/hub/store/store.js';
-import { cluster, hello, intervalBatches, rng } from '../../bench/hub-synthetic.js';
-
-const log = pino({ level: 'silent' });
-const INTERVAL = 15_000;
+import { INTERVAL, filledStore } from './filled-store.js';
 
 /** A side's counters for (edge, side, interval k): varied, with buckets, failures, requests, and sums in 1/1024ths (exact in any order). */
 function values(e: number, side: number, k: number): Float64Array {
@@ -50,28 +43,6 @@ function values(e: number, side: number, k: number): Float64Array {
   return s;
 }
 
-/** A store with `minutes` of samples every 15 s up to `end` (a minute), rolled up and summed in fives. */
-async function filledStore(dir: string, end: number, minutes: number) {
-  const duck = await DuckStore.open({ dataDir: dir, retentionMs: 24 * HOUR });
-  duck.fivesPerMaintain = Infinity;
-  const ingest = await Ingest.open(duck, new HubMetrics(), log, DEFAULT_INGEST);
-  const c = cluster(60, 300);
-  const start = end - minutes * MINUTE;
-  // The dictionaries from real ingest (one interval through accept and the join).
-  await ingest.accept(Array.from({ length: c.nodes }, (_, n) => hello(c, n, INTERVAL)));
-  for (const b of intervalBatches(c, 1, start - INTERVAL, start, rng(1))) await ingest.accept([b]);
-  await ingest.finalize(start, true);
-  const edges = ingest.edges.size;
-  for (let k = 1; k <= (minutes * MINUTE) / INTERVAL; k++) {
-    const rows: SampleRow[] = [];
-    // Not every edge in every interval: some rows of a five-minute sum come from fewer minutes.
-    for (let e = 0; e < edges; e++) for (const side of [0, 1]) if ((e + k) % 7 !== 0 || side === 0) rows.push({ t: start + k * INTERVAL, durMs: INTERVAL, edge: e, side, values: values(e, side, k) });
-    await duck.write(rows, [], ingest.endpoints.list(), ingest.edges.values());
-  }
-  await duck.maintain(end, end);
-  return { duck, ingest, store: new EmbeddedStore(duck, ingest, { log, now: () => end }), edges };
-}
-
 const text = (r: RawJson): string => Buffer.concat(r.parts).toString();
 const iso = (t: number): string => new Date(t).toISOString();
 
@@ -90,7 +61,7 @@ async function bothWays<T>(duck: DuckStore, answer: () => Promise<T>): Promise<{
 test('five-minute sums answer every window as the minutes and samples do: rows, graphs and diffs', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-hub-fives-'));
   const end = Math.floor((Date.now() - 5 * MINUTE) / MINUTE) * MINUTE;
-  const hub = await filledStore(dir, end, 45);
+  const hub = await filledStore(dir, end, 45, values);
   try {
     assert.ok(hub.duck.fives.size >= 40, `fives made for the 45 minutes (${hub.duck.fives.size})`);
     const windows: Array<[string, Window]> = [
@@ -140,7 +111,7 @@ test('five-minute sums answer every window as the minutes and samples do: rows, 
 test('a late sample takes the five-minute sums it falls in out until maintenance makes them again; they go with the samples', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-hub-fives-late-'));
   const end = Math.floor((Date.now() - 5 * MINUTE) / MINUTE) * MINUTE;
-  const hub = await filledStore(dir, end, 20);
+  const hub = await filledStore(dir, end, 20, values);
   let closed = false;
   try {
     const w = { from: end - 12 * MINUTE, to: end - 7 * MINUTE };

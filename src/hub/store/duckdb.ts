@@ -82,6 +82,31 @@ export interface WindowState {
   lastT: number;
 }
 
+/**
+ * A window's rows kept after its answer: asked again (the same sources: same tables and ranges),
+ * it is answered from them. A write at or before its end, a taking out of `fives` rows or an
+ * expiry makes it stale (read again); a stale one's buffer is recycled once its last user is done.
+ */
+interface KeptWindow {
+  /** The window's sources (dense and pairs SQL): what a read of it now would read. */
+  key: string;
+  from: number;
+  to: number;
+  table: RowsTable;
+  /** Answers reading the rows now. */
+  users: number;
+  /** Still what a read would return (and still in `kept`). */
+  valid: boolean;
+  /** Being read (not yet for others to use). */
+  reading: boolean;
+}
+
+/** The rows of one window (kept or not): `release` when nothing reads them any more. */
+export interface WindowRows {
+  table: RowsTable;
+  release(): void;
+}
+
 export interface DuckStoreOptions {
   dataDir: string;
   retentionMs: number;
@@ -112,6 +137,12 @@ export class DuckStore {
   private fivesDrops = 0;
   /** Most `fives` rows one maintenance makes (catching up after an upgrade or a pause, it does not hold the writer long). */
   fivesPerMaintain = 5;
+  /** The rows of the last windows read whole (most recent last), kept for their next ask. */
+  private readonly kept: KeptWindow[] = [];
+  /** How many windows' rows are kept (a window and its baseline: a diff, or the UI going back and forth). */
+  keptWindows = 2;
+  /** The sources of the last windows read once (a window's rows are kept from its second read: one asked once does not push others out). */
+  private readonly readOnce: string[] = [];
   /** Samples from this time on are still needed (live windows expire them by reading them back). */
   keepSamplesFrom: () => number = () => Infinity;
   readonly samplesMs: number;
@@ -275,6 +306,9 @@ export class DuckStore {
         if (doneRequests.length) await this.writer.run(`DELETE FROM inbox WHERE id IN (${doneRequests.join(',')})`);
         await this.writer.run('COMMIT');
         if (rows.size) {
+          let earliest = Infinity;
+          for (let r = 0; r < rows.size; r++) earliest = Math.min(earliest, rows.t[r]!);
+          this.staleFrom(earliest);
           this.writeSeq++;
           // In the write's turn, before anything else reads or writes: listeners see each row once.
           for (const l of this.written) l(rows);
@@ -297,6 +331,8 @@ export class DuckStore {
     for (const m of minutes) for (let t = m; t < m + FIVE; t += MINUTE) if (this.fives.delete(t)) stale.push(t);
     if (stale.length === 0) return;
     this.fivesDrops++;
+    // Windows that read them end at or after them.
+    this.staleFrom(Math.min(...stale));
     for (const table of ['fives', 'fives_hist']) await this.writer.run(`DELETE FROM ${table} WHERE t IN (${stale.join(',')})`);
   }
 
@@ -372,6 +408,72 @@ export class DuckStore {
     }
   }
 
+  /**
+   * The window's rows as totalsTable gives them (every edge), kept for the next asks of the same
+   * window from its second read on: the last `keptWindows` windows read twice are answered without
+   * reading again while no write, roll-up change or expiry touches what they read.
+   */
+  async windowRows(w: Window): Promise<WindowRows> {
+    if (this.keptWindows <= 0) {
+      const table = await this.totalsTable(w);
+      return { table, release: () => table.recycle() };
+    }
+    const src = this.sources(w);
+    const key = `${src.dense}\n${src.hist}`;
+    const hit = this.kept.find((k) => k.valid && !k.reading && k.key === key);
+    if (hit) {
+      hit.users++;
+      // Most recent last.
+      this.kept.splice(this.kept.indexOf(hit), 1);
+      this.kept.push(hit);
+      return { table: hit.table, release: () => this.unuse(hit) };
+    }
+    if (!this.readOnce.includes(key)) {
+      this.readOnce.push(key);
+      if (this.readOnce.length > 4 * this.keptWindows) this.readOnce.shift();
+      const table = await this.totalsTable(w);
+      return { table, release: () => table.recycle() };
+    }
+    this.readOnce.splice(this.readOnce.indexOf(key), 1);
+    // The same window kept under other sources (before a roll-up changed what it reads) is of no more use.
+    for (const k of [...this.kept]) if (k.from === w.from && k.to === w.to) this.unkeep(k);
+    // Room for this one: the oldest go (their buffers are the spare this read fills).
+    while (this.kept.length >= this.keptWindows) this.unkeep(this.kept[0]!);
+    const entry: KeptWindow = { key, from: w.from, to: w.to, table: new RowsTable(), users: 1, valid: true, reading: true };
+    this.kept.push(entry);
+    try {
+      entry.table = await this.totalsTable(w);
+    } catch (err) {
+      this.unkeep(entry);
+      throw err;
+    } finally {
+      entry.reading = false;
+    }
+    // Kept only when nothing it read changed meanwhile, and what a read would read is still the same.
+    const now = this.sources(w);
+    if (entry.valid && `${now.dense}\n${now.hist}` !== key) this.unkeep(entry);
+    return { table: entry.table, release: () => this.unuse(entry) };
+  }
+
+  private unuse(k: KeptWindow): void {
+    k.users--;
+    if (!k.valid && k.users === 0) k.table.recycle();
+  }
+
+  /** Out of `kept`: stale, its buffer recycled once no answer reads it. */
+  private unkeep(k: KeptWindow): void {
+    const i = this.kept.indexOf(k);
+    if (i >= 0) this.kept.splice(i, 1);
+    if (!k.valid) return;
+    k.valid = false;
+    if (k.users === 0 && !k.reading) k.table.recycle();
+  }
+
+  /** Kept windows that end at or after `t` are stale (a write there may change their rows). */
+  private staleFrom(t: number): void {
+    for (const k of [...this.kept]) if (k.to >= t) this.unkeep(k);
+  }
+
   /** Each edge's counters over the window, per side (only those `edges` when given). */
   async totals(w: Window, edges?: readonly number[]): Promise<TotalsByEdge> {
     const table = await this.totalsTable(w, edges);
@@ -443,16 +545,20 @@ export class DuckStore {
       // Interval resolution is kept for samplesMs, and only for what is in Parquet already.
       const floor = Math.min(this.exportedTo, Math.floor((nowMs - this.samplesMs) / HOUR) * HOUR, Math.floor(this.keepSamplesFrom() / HOUR) * HOUR);
       if (floor > this.samplesFloor) {
+        for (const k of [...this.kept]) if (k.from < floor) this.unkeep(k);
         await deleteUpTo(this.writer, 'samples', floor);
         this.samplesFloor = floor;
         await this.writer.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', ['samples_floor', String(floor)]);
       }
       const expired = nowMs - this.options.retentionMs;
+      // Windows reaching back past the retention lose rows.
+      for (const k of [...this.kept]) if (k.from < expired) this.unkeep(k);
       await deleteUpTo(this.writer, 'minutes', expired);
       // Five-minute sums go with the samples: windows older than that read minutes.
       if ([...this.fives].some((t) => t <= fivesKeptAfter)) {
         for (const t of this.fives) if (t <= fivesKeptAfter) this.fives.delete(t);
         this.fivesDrops++;
+        for (const k of [...this.kept]) if (k.from < fivesKeptAfter) this.unkeep(k);
         await deleteUpTo(this.writer, 'fives', fivesKeptAfter);
       }
       for (const name of readdirSync(this.parquetDir)) {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { edgeTotalsOf, selectFine, type FineTotals } from '../graph/fine-totals.js';
 import type { Ingest } from '../ingest/pipeline.js';
 import { LiveWindows, DEFAULT_LIVE_WINDOWS_MS } from '../live/live.js';
-import type { DuckStore, RowsTable } from './duckdb.js';
+import type { DuckStore, WindowRows } from './duckdb.js';
 import type { EdgeTotals, GraphStore, KnownEdges, KnownEndpoint, ResolvedEdge, SeriesPoint, Window } from './store.js';
 
 export interface EmbeddedOptions {
@@ -64,12 +64,13 @@ export class EmbeddedStore implements GraphStore {
     }
     this.answers.store++;
     const ids = this.selectIds(select);
-    const fine = this.fineOfRows(await this.duck.totalsTable(window, ids));
+    const rows: WindowRows = ids ? await this.duck.totalsTable(window, ids).then((table) => ({ table, release: () => table.recycle() })) : await this.duck.windowRows(window);
+    const fine = this.fineOfRows(rows);
     return select && !ids ? selectFine(fine, select) : fine;
   }
 
   /** Fine totals over the store's rows (one array, no object per edge). */
-  private fineOfRows(table: RowsTable): FineTotals {
+  private fineOfRows({ table, release }: WindowRows): FineTotals {
     // Rows come per (edge, side): pair them up by edge, in the order first met.
     const order: number[] = [];
     let rowOf = new Int32Array(1024).fill(-1);
@@ -91,7 +92,7 @@ export class EmbeddedStore implements GraphStore {
       forEachId: (visit) => {
         for (const e of order) visit(e, table.values, rowOf[2 * e]!, table.values, rowOf[2 * e + 1]!);
       },
-      release: () => table.recycle(),
+      release,
     };
   }
 
