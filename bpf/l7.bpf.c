@@ -40,6 +40,10 @@
 const volatile __u32 targ_self_tgid = 0; /* the agent itself: never traced */
 const volatile __u8 default_on = 1;	 /* connections of cgroups not in l7_cgroups */
 const volatile __u8 cgroup_first = 0;	 /* some cgroup is off: a process's cgroup is checked before its descriptor is resolved */
+const volatile __u8 aggregate = 0;	 /* HTTP/1 exchanges counted in l7_agg (no per-exchange records asked for) */
+
+/* Connections numbered as they are first seen (l7_agg's keys name them: socket addresses are reused). */
+__u64 next_conn_id = 0;
 
 enum l7_proto {
 	P_UNKNOWN = 0,
@@ -88,8 +92,10 @@ struct l7_conn {
 	__u8 proto;	/* enum l7_proto */
 	__u8 tls;	/* plaintext comes from OpenSSL; the syscalls carry ciphertext */
 	__u8 tries;	/* reads/writes that did not look like anything yet */
-	__u8 pad[5];
+	__u8 announced;	/* its L7_REC_CONN was sent: its exchanges can be counted in l7_agg */
+	__u8 pad[4];
 	__u64 head_bits; /* bit (request seq % 64): that request was HEAD (its response has no body) */
+	__u64 id;	 /* next_conn_id when it was first seen */
 	struct l7_dir_state d[2];
 	struct l7_held_request req;
 	struct l7_conn_info info;
@@ -200,6 +206,14 @@ struct {
 struct tls_pending tls_pending_zero = {}; /* never written */
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct l7_agg_key);
+	__type(value, struct l7_agg_value);
+} l7_agg SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } l7_events SEC(".maps");
@@ -231,6 +245,8 @@ struct scratch {
 	struct head_scan hs;
 	struct l7_h2_frame frame;
 	__u8 frame_slack[2 * L7_H2_CAPTURE]; /* read_at writes into frame.payload: same reason */
+	struct l7_agg_key agg_key;
+	struct l7_agg_value agg_zero; /* never written: a new l7_agg entry's value */
 };
 
 struct {
@@ -245,6 +261,9 @@ FLOWSCOPE_EXPORT_TYPE(struct l7_response, l7_response);
 FLOWSCOPE_EXPORT_TYPE(struct l7_h2_frame, l7_h2_frame);
 FLOWSCOPE_EXPORT_TYPE(struct l7_exchange, l7_exchange);
 FLOWSCOPE_EXPORT_TYPE(struct l7_close, l7_close);
+FLOWSCOPE_EXPORT_TYPE(struct l7_conn_rec, l7_conn_rec);
+FLOWSCOPE_EXPORT_TYPE(struct l7_agg_key, l7_agg_key);
+FLOWSCOPE_EXPORT_TYPE(struct l7_agg_value, l7_agg_value);
 FLOWSCOPE_EXPORT_TYPE(struct l7_proc, l7_proc);
 FLOWSCOPE_EXPORT_TYPE(enum l7_record_type, l7_record_type);
 FLOWSCOPE_EXPORT_TYPE(enum l7_direction, l7_direction);
@@ -354,6 +373,7 @@ static __always_inline struct l7_conn *conn_of(struct sock *sk)
 	/* Built in the scratch's frame area: struct l7_conn is too large for the stack with the rest. */
 	struct l7_conn *n = (void *)&s->frame;
 	__builtin_memset(n, 0, sizeof(*n));
+	n->id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	describe(sk, &n->info);
 	__u8 *sw = bpf_map_lookup_elem(&l7_cgroups, &n->info.cgroup_id);
 	if (sw ? *sw != 1 : !default_on)
@@ -508,6 +528,70 @@ static __always_inline void send_held(struct l7_conn *c)
 	bpf_ringbuf_submit(r, flowscope_rb_flags(&l7_events));
 }
 
+/* REQUEST_BUCKETS (src/model/requests.ts) in ns: bucket i counts durations <= agg_bound(i). */
+static __always_inline __u32 agg_bucket(__u64 ns)
+{
+	const __u64 bounds[L7_AGG_BUCKETS] = {250000ULL,   500000ULL,   1000000ULL,   2500000ULL,	 5000000ULL,
+					      10000000ULL, 25000000ULL, 50000000ULL, 100000000ULL, 250000000ULL,
+					      500000000ULL, 1000000000ULL, 2500000000ULL, 5000000000ULL, 10000000000ULL};
+	__u32 i = 0;
+#pragma unroll
+	for (int k = 0; k < L7_AGG_BUCKETS; k++)
+		i += ns > bounds[k];
+	return i;
+}
+
+/* Counts the held request and its response in l7_agg; false when the exchange must go as a record
+ * (the connection could not be announced, or the map is full). Global: verified once. */
+__noinline bool agg_exchange(struct l7_conn *c, __u16 status, __u8 resp_flags, __u64 end_ns)
+{
+	struct scratch *s = scratch();
+	if (!c || !s)
+		return false;
+	struct l7_held_request *h = &c->req;
+	if (!c->announced) {
+		struct l7_conn_rec *r = bpf_ringbuf_reserve(&l7_events, sizeof(*r), 0);
+		if (!r)
+			return false;
+		__builtin_memset(r, 0, 16);
+		r->type = L7_REC_CONN;
+		r->conn_id = c->id;
+		__builtin_memcpy(&r->conn, &c->info, sizeof(r->conn));
+		bpf_ringbuf_submit(r, flowscope_rb_flags(&l7_events));
+		c->announced = 1;
+	}
+	struct l7_agg_key *k = &s->agg_key;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->conn_id = c->id;
+	k->dir = h->dir;
+	k->method = h->method;
+	k->flags = (h->flags & (L7_F_TLS | L7_F_PATH_TRUNCATED)) | (resp_flags & L7_F_TLS);
+	k->status = status;
+	__u32 plen = h->path_len;
+	if (plen > L7_PATH_MAX)
+		plen = L7_PATH_MAX;
+	k->path_len = plen;
+	if (plen && bpf_probe_read_kernel(k->path, plen, h->path))
+		return false;
+	struct l7_agg_value *v = bpf_map_lookup_elem(&l7_agg, k);
+	if (!v) {
+		bpf_map_update_elem(&l7_agg, k, &s->agg_zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&l7_agg, k);
+		if (!v) {
+			count(L7_C_AGG_FULL);
+			return false;
+		}
+	}
+	__u64 ns = end_ns > h->ts_ns ? end_ns - h->ts_ns : 0;
+	__u32 b = agg_bucket(ns);
+	if (b > L7_AGG_BUCKETS)
+		b = L7_AGG_BUCKETS;
+	__sync_fetch_and_add(&v->buckets[b], 1);
+	__sync_fetch_and_add(&v->sum_ns, ns);
+	__sync_fetch_and_add(&v->count, 1);
+	return true;
+}
+
 /* Ends the message in direction `dir`: a pending response is sent, ending at `end_ns`, in one record
  * with its request when that is held. */
 static __always_inline void finish(struct l7_conn *c, __u8 dir, __u64 end_ns, __u8 extra)
@@ -519,8 +603,10 @@ static __always_inline void finish(struct l7_conn *c, __u8 dir, __u64 end_ns, __
 		struct l7_held_request *h = &c->req;
 		if (h->held && h->dir == (dir ^ 1) && h->seq == seq) {
 			h->held = 0;
-			struct l7_exchange *x = bpf_ringbuf_reserve(&l7_events, sizeof(*x), 0);
-			if (!x) {
+			struct l7_exchange *x = NULL;
+			if (aggregate && agg_exchange(c, d->status, flags, end_ns))
+				; /* counted */
+			else if (!(x = bpf_ringbuf_reserve(&l7_events, sizeof(*x), 0))) {
 				count(L7_C_RINGBUF_FULL);
 			} else {
 				x->type = L7_REC_EXCHANGE;

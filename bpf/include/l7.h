@@ -25,6 +25,7 @@ enum l7_record_type {
 	L7_REC_EXEC = 5,     /* a process called exec (the agent looks for OpenSSL in it) */
 	L7_REC_EXIT = 6,     /* a process exited */
 	L7_REC_EXCHANGE = 7, /* an HTTP/1 request and its response in one record (the request held until its response ended) */
+	L7_REC_CONN = 8,     /* a connection whose exchanges are counted in l7_agg: its description, once */
 };
 
 enum l7_direction {
@@ -76,7 +77,8 @@ enum l7_counter {
 	L7_C_PENDING_LOST = 9,	  /* a deferred SSL_write (memory BIO) replaced before its socket write was seen */
 	L7_C_TLS_DEFERRED = 10,	  /* SSL_write calls deferred to the thread's next TLS write (memory BIO) */
 	L7_C_TLS_DEFERRED_DONE = 11, /* deferred SSL_writes processed at that write */
-	L7_C_MAX = 12,
+	L7_C_AGG_FULL = 12,	  /* an exchange sent as a record because l7_agg was full */
+	L7_C_MAX = 13,
 };
 
 /* The connection a record belongs to, as the kernel saw it when it first carried data. */
@@ -142,6 +144,35 @@ struct l7_exchange {
 	char path[L7_PATH_MAX]; /* path_len bytes are meaningful */
 };
 
+/* Exchanges counted in the kernel (when no per-exchange records are asked for): one entry per
+ * connection, role, method, status and path; the agent reads the entries in place each interval and
+ * credits what grew. Durations (response end - request head) in the agent's request buckets. */
+#define L7_AGG_BUCKETS 15 /* REQUEST_BUCKETS in src/model/requests.ts, in ns below; one more slot above the last */
+
+struct l7_agg_key {
+	__u64 conn_id;	/* the connection (L7_REC_CONN), never reused */
+	__u8 dir;	/* of the request: received = this end serves */
+	__u8 method;	/* enum l7_method */
+	__u8 flags;	/* L7_F_TLS, L7_F_PATH_TRUNCATED */
+	__u8 pad;
+	__u16 status;
+	__u16 path_len;
+	char path[L7_PATH_MAX]; /* zero past path_len */
+};
+
+struct l7_agg_value {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 buckets[L7_AGG_BUCKETS + 1]; /* bucket i: duration <= bound i (and > bound i-1); the last: above every bound */
+};
+
+struct l7_conn_rec {
+	__u8 type; /* L7_REC_CONN */
+	__u8 pad[7];
+	__u64 conn_id;
+	struct l7_conn_info conn;
+};
+
 struct l7_h2_frame {
 	__u8 type;	 /* L7_REC_H2_FRAME */
 	__u8 dir;	 /* received or sent */
@@ -179,6 +210,9 @@ _Static_assert(sizeof(struct l7_response) == 32 + 80, "l7_response layout");
 _Static_assert(sizeof(struct l7_exchange) == 40 + 80 + L7_PATH_MAX, "l7_exchange layout");
 _Static_assert(sizeof(struct l7_h2_frame) == 24 + 80 + L7_H2_CAPTURE, "l7_h2_frame layout");
 _Static_assert(sizeof(struct l7_close) == 24, "l7_close layout");
+_Static_assert(sizeof(struct l7_agg_key) == 16 + L7_PATH_MAX, "l7_agg_key layout");
+_Static_assert(sizeof(struct l7_agg_value) == 16 + 8 * (L7_AGG_BUCKETS + 1), "l7_agg_value layout");
+_Static_assert(sizeof(struct l7_conn_rec) == 16 + 80, "l7_conn_rec layout");
 _Static_assert(sizeof(struct l7_proc) == 40, "l7_proc layout");
 
 #endif

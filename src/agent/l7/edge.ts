@@ -33,13 +33,32 @@ export class RequestEdge implements RequestCounters, EdgeBase<RequestEdgeIdentit
       s.duration.observe(seconds);
       return;
     }
-    const route = this.routes.admit(routeOf(x.path, x.pathTruncated));
-    const status = x.status ? String(x.status) : 'none';
-    const key = `${x.method}\u0000${status}\u0000${route}`;
-    let s = this.http.get(key);
-    if (!s) this.http.set(key, (s = { method: x.method, status, route, count: 0, duration: new Histogram(REQUEST_BUCKETS) }));
+    const s = this.httpSeries(x.method, x.status, x.path, x.pathTruncated);
     s.count++;
     s.duration.observe(seconds);
+  }
+
+  /**
+   * Exchanges counted in the kernel: `count` of them, their durations' sum and their growth per
+   * request bucket (REQUEST_BUCKETS, then one slot above the last bound).
+   */
+  addCounted(method: string, status: number, path: string, pathTruncated: boolean, count: number, sumNs: number, buckets: Float64Array, nowMs = Date.now()): void {
+    this.lastActivityMs = nowMs;
+    const s = this.httpSeries(method, status, path, pathTruncated);
+    s.count += count;
+    const d = s.duration;
+    for (let i = 0; i < d.counts.length; i++) d.counts[i]! += buckets[i]!;
+    d.sum += sumNs / 1e9;
+    d.count += count;
+  }
+
+  private httpSeries(method: string, statusCode: number, path: string, pathTruncated: boolean): HttpSeries & { duration: Histogram } {
+    const route = this.routes.admit(routeOf(path, pathTruncated));
+    const status = statusCode ? String(statusCode) : 'none';
+    const key = `${method}\u0000${status}\u0000${route}`;
+    let s = this.http.get(key);
+    if (!s) this.http.set(key, (s = { method, status, route, count: 0, duration: new Histogram(REQUEST_BUCKETS) }));
+    return s;
   }
 }
 

@@ -18,6 +18,7 @@ import { OpenSslProbes, type OpenSslCapabilities } from './openssl.js';
 import { L7Switch } from './switch.js';
 import { routeOf } from './route.js';
 import type { Exchange } from '../../model/requests.js';
+import { L7Aggregates, type AggregateGrowth } from './aggregates.js';
 
 export interface L7Options {
   log: Logger;
@@ -75,6 +76,8 @@ export class L7Monitor {
   private readonly sw: L7Switch;
   private tracer: L7Tracer | undefined;
   private openssl: OpenSslProbes | undefined;
+  /** HTTP/1 exchanges counted in the kernel, when no per-exchange records are asked for. */
+  private aggregates: L7Aggregates | undefined;
   private readonly exchanges = { http1: 0, http2: 0 };
   /** CLOCK_MONOTONIC (the kernel's timestamps) to wall-clock milliseconds. */
   private readonly monoToWallMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
@@ -103,7 +106,9 @@ export class L7Monitor {
   static start(options: L7Options): L7Monitor {
     const m = new L7Monitor(options);
     try {
-      m.tracer = L7Tracer.open({ selfPid: process.pid, defaultOn: m.sw.defaultOn, cgroupFirst: m.sw.rules.some((r) => !r.on), ...(options.ringBytes ? { ringBytes: options.ringBytes } : {}), onEvents: (b) => m.records.handle(b) });
+      const aggregate = !options.records;
+      m.tracer = L7Tracer.open({ selfPid: process.pid, aggregate, defaultOn: m.sw.defaultOn, cgroupFirst: m.sw.rules.some((r) => !r.on), ...(options.ringBytes ? { ringBytes: options.ringBytes } : {}), onEvents: (b) => m.records.handle(b) });
+      if (aggregate) m.aggregates = new L7Aggregates(m.tracer.aggregates, m.records, (g) => m.counted(g));
       m.applySwitch();
       if (options.tls !== false) {
         m.openssl = new OpenSslProbes(m.tracer, { selfPid: process.pid, log: options.log, ...(options.releaseAfterMs !== undefined ? { releaseAfterMs: options.releaseAfterMs } : {}) });
@@ -124,30 +129,36 @@ export class L7Monitor {
   private readonly connEdges = new WeakMap<L7Conn, { key: string; generation: number; edge: RequestEdge; identity: RequestEdgeIdentity }>();
   private generation = 0;
 
-  private edgeOf(x: Exchange): { edge: RequestEdge; identity: RequestEdgeIdentity } {
-    const key = `${x.role}${x.tls}`;
-    const cached = this.connEdges.get(x.conn);
+  private edgeOf(conn: L7Conn, role: Exchange['role'], tls: boolean): { edge: RequestEdge; identity: RequestEdgeIdentity } {
+    const key = `${role}${tls}`;
+    const cached = this.connEdges.get(conn);
     if (cached && cached.key === key && cached.generation === this.generation) return cached;
     const o = this.options;
     const identity: RequestEdgeIdentity = {
-      role: x.role,
-      process: x.conn.comm,
-      cgroup: o.cgroupName?.(x.conn.cgroupId) ?? String(x.conn.cgroupId),
-      peer: x.conn.peer,
-      port: x.role === 'server' ? x.conn.localPort : x.conn.peerPort,
-      tls: x.tls,
-      local: o.localOf?.(x.conn.cgroupId) ?? NO_WORKLOAD,
-      remote: o.remoteOf?.(x.conn.peer) ?? NO_WORKLOAD,
+      role,
+      process: conn.comm,
+      cgroup: o.cgroupName?.(conn.cgroupId) ?? String(conn.cgroupId),
+      peer: conn.peer,
+      port: role === 'server' ? conn.localPort : conn.peerPort,
+      tls,
+      local: o.localOf?.(conn.cgroupId) ?? NO_WORKLOAD,
+      remote: o.remoteOf?.(conn.peer) ?? NO_WORKLOAD,
     };
     const entry = { key, generation: this.generation, edge: this.table.get(identity), identity };
-    this.connEdges.set(x.conn, entry);
+    this.connEdges.set(conn, entry);
     return entry;
+  }
+
+  /** Exchanges the kernel counted since the last read (no records asked for: none are written). */
+  private counted(g: AggregateGrowth): void {
+    this.exchanges.http1 += g.count;
+    this.edgeOf(g.conn, g.role, g.tls).edge.addCounted(g.method, g.status, g.path, g.pathTruncated, g.count, g.sumNs, g.buckets);
   }
 
   private exchange(x: Exchange): void {
     this.exchanges[x.protocol]++;
     const o = this.options;
-    const { edge, identity } = this.edgeOf(x);
+    const { edge, identity } = this.edgeOf(x.conn, x.role, x.tls);
     edge.add(x);
     const cgroup = identity.cgroup;
     const port = identity.port;
@@ -218,13 +229,14 @@ export class L7Monitor {
 
   /** Takes in what the kernel sent so far; called each interval. */
   async tick(): Promise<void> {
-    await this.tracer?.events.flush();
+    await this.flush();
     this.applySwitch();
   }
 
-  /** Delivers every record sent before the call (tests, shutdown). */
+  /** Delivers every record sent and every exchange counted before the call (tests, shutdown). */
   async flush(): Promise<void> {
     await this.tracer?.events.flush();
+    this.aggregates?.read();
   }
 
   evictIdle(idleMs: number): void {
@@ -261,6 +273,7 @@ export class L7Monitor {
       ['h2_stream_abandoned', this.h2.abandoned],
       ['malformed_record', this.records.malformed],
       ['ringbuf', t?.events.lost() ?? 0],
+      ['counted_connection_unknown', this.aggregates?.unknownConn ?? 0],
     ];
     for (const [reason, n] of lost) f.lost.set(n, { reason });
     let routes = 0;

@@ -1,14 +1,14 @@
 // The one place that reads the L7 tracer's kernel records (bpf/include/l7.h): each becomes an
 // HTTP/1 message (or a request and its response), an HTTP/2 frame, a close, or a process event for
 // the consumers.
-import { L7RecordType, L7Flags, L7Method, L7RequestView, L7ResponseView, L7ExchangeView, L7H2FrameView, L7CloseView, L7ProcView, L7ConnInfoView } from '../../bpf/gen/l7.gen.js';
+import { L7RecordType, L7Flags, L7Method, L7RequestView, L7ResponseView, L7ExchangeView, L7H2FrameView, L7CloseView, L7ProcView, L7ConnInfoView, L7ConnRecView } from '../../bpf/gen/l7.gen.js';
 import { formatAddr } from '../../model/addr.js';
 import type { RecordBatch } from '../../bpf/index.js';
 import type { Http1Request, Http1Response } from './http1.js';
 import type { H2Frame } from './h2.js';
 import type { Exchange, L7Conn } from '../../model/requests.js';
 
-const METHODS: Record<number, string> = Object.fromEntries(
+export const METHODS: Record<number, string> = Object.fromEntries(
   Object.entries(L7Method).map(([name, v]) => [v, name === 'L7_M_UNKNOWN' ? 'OTHER' : name.slice('L7_M_'.length)]),
 );
 const RECEIVED = 0;
@@ -30,8 +30,14 @@ export class L7Records {
   private readonly frame = new L7H2FrameView();
   private readonly closeView = new L7CloseView();
   private readonly proc = new L7ProcView();
+  private readonly connRec = new L7ConnRecView();
   /** Connections by socket address, described once, forgotten at close. */
   private readonly conns = new Map<number, L7Conn>();
+  /** Connections whose exchanges the kernel counts (l7_agg), by their number; the number of each socket's. */
+  private readonly numbered = new Map<number, L7Conn>();
+  private readonly numberOfSk = new Map<number, number>();
+  /** Numbered connections that closed since takeClosed(): their l7_agg entries will not grow again. */
+  private closed: number[] = [];
   /** Records of an unknown type or too short (a kernel/agent mismatch). */
   malformed = 0;
 
@@ -144,11 +150,30 @@ export class L7Records {
           tsNs: f.ts_ns,
         });
       }
+      case L7RecordType.L7_REC_CONN: {
+        if (len < L7ConnRecView.size) return void this.malformed++;
+        const r = this.connRec.at(view, off);
+        const id = r.conn_id;
+        const conn = this.connOf(r.conn);
+        if (this.numbered.size >= MAX_CONNS) {
+          const oldest = this.numbered.keys().next().value as number; // a connection the kernel's LRU dropped
+          this.numbered.delete(oldest);
+          this.closed.push(oldest);
+        }
+        this.numbered.set(id, conn);
+        this.numberOfSk.set(conn.sk, id);
+        return;
+      }
       case L7RecordType.L7_REC_CLOSE: {
         if (len < L7CloseView.size) return void this.malformed++;
         const sk = this.closeView.at(view, off).sk;
         this.sinks.close(sk);
         this.conns.delete(sk);
+        const id = this.numberOfSk.get(sk);
+        if (id !== undefined) {
+          this.numberOfSk.delete(sk);
+          this.closed.push(id);
+        }
         return;
       }
       case L7RecordType.L7_REC_EXEC:
@@ -162,6 +187,22 @@ export class L7Records {
       default:
         this.malformed++;
     }
+  }
+
+  /** A connection the kernel numbered for l7_agg (undefined before its L7_REC_CONN arrived). */
+  numberedConn(id: number): L7Conn | undefined {
+    return this.numbered.get(id);
+  }
+
+  /** Numbered connections closed since the last call (forgotten here once their entries are read). */
+  takeClosed(): number[] {
+    const c = this.closed;
+    this.closed = [];
+    return c;
+  }
+
+  forgetNumbered(id: number): void {
+    this.numbered.delete(id);
   }
 
   /** Connections described and not closed yet. */

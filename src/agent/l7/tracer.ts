@@ -36,6 +36,8 @@ export interface L7TracerOptions {
   cgroupFirst?: boolean;
   ringBytes?: number;
   maxConnections?: number;
+  /** HTTP/1 exchanges counted in the kernel's l7_agg map instead of one record each (no per-exchange records asked for). */
+  aggregate?: boolean;
   onEvents: (batch: RecordBatch) => void;
 }
 
@@ -52,6 +54,7 @@ export const COUNTER_NAMES: Record<number, string> = {
   [L7Counter.L7_C_PENDING_LOST]: 'tls_pending_lost',
   [L7Counter.L7_C_TLS_DEFERRED]: 'tls_deferred',
   [L7Counter.L7_C_TLS_DEFERRED_DONE]: 'tls_deferred_done',
+  [L7Counter.L7_C_AGG_FULL]: 'aggregates_full',
 };
 
 function reasonOf(err: unknown): string {
@@ -65,6 +68,8 @@ export class L7Tracer {
   readonly events: RingBufReader;
   private readonly counters: MapReader<number, Uint8Array>;
   private readonly cgroups: MapReader<Uint8Array, Uint8Array>;
+  /** Exchanges counted in the kernel (struct l7_agg_key -> struct l7_agg_value), read in place. */
+  readonly aggregates: MapReader<Uint8Array, Uint8Array>;
   private readonly links: Link[] = [];
   private readonly attached: string[] = [];
 
@@ -74,6 +79,7 @@ export class L7Tracer {
   ) {
     this.counters = obj.map('l7_counters', codec.u32);
     this.cgroups = obj.map('l7_cgroups');
+    this.aggregates = obj.map('l7_agg');
     this.events = obj.ringBuffer('l7_events', { handler: onEvents, maxPendingBatches: 64 });
   }
 
@@ -81,7 +87,7 @@ export class L7Tracer {
     const obj = BpfObject.open(L7_OBJECT, {
       name: 'flowscope_l7',
       layout,
-      globals: { targ_self_tgid: o.selfPid, default_on: o.defaultOn === false ? 0 : 1, cgroup_first: o.cgroupFirst || o.defaultOn === false ? 1 : 0 },
+      globals: { targ_self_tgid: o.selfPid, default_on: o.defaultOn === false ? 0 : 1, cgroup_first: o.cgroupFirst || o.defaultOn === false ? 1 : 0, aggregate: o.aggregate ? 1 : 0 },
       maxEntries: { l7_conns: o.maxConnections ?? 65536, ...(o.ringBytes ? { l7_events: o.ringBytes } : {}) },
       // the close hook is chosen at attach time; both are loaded (a kernel without tp_btf rejects one)
     });

@@ -13,6 +13,7 @@ export const L7RecordType = {
   L7_REC_EXEC: 5,
   L7_REC_EXIT: 6,
   L7_REC_EXCHANGE: 7,
+  L7_REC_CONN: 8,
 } as const;
 
 /** enum l7_direction */
@@ -68,7 +69,8 @@ export const L7Counter = {
   L7_C_PENDING_LOST: 9,
   L7_C_TLS_DEFERRED: 10,
   L7_C_TLS_DEFERRED_DONE: 11,
-  L7_C_MAX: 12,
+  L7_C_AGG_FULL: 12,
+  L7_C_MAX: 13,
 } as const;
 
 /** struct l7_conn_info (80 bytes) */
@@ -606,6 +608,243 @@ export function encodeL7Exchange(value: L7Exchange, view: DataView, offset: numb
 
 export const l7ExchangeCodec: Codec<L7Exchange> = { size: 248, decode: decodeL7Exchange, encode: encodeL7Exchange };
 
+/** struct l7_agg_key (144 bytes) */
+export const L7AggKeyLayout = {
+  size: 144,
+  fields: {
+    conn_id: { offset: 0, size: 8 },
+    dir: { offset: 8, size: 1 },
+    method: { offset: 9, size: 1 },
+    flags: { offset: 10, size: 1 },
+    pad: { offset: 11, size: 1 },
+    status: { offset: 12, size: 2 },
+    path_len: { offset: 14, size: 2 },
+    path: { offset: 16, size: 128 },
+  },
+} as const;
+
+export interface L7AggKey {
+  conn_id: number;
+  dir: number;
+  method: number;
+  flags: number;
+  pad: number;
+  status: number;
+  path_len: number;
+  path: string;
+}
+
+/** Reads struct l7_agg_key in place: position it with at(), then read fields. Allocates nothing per record. */
+export class L7AggKeyView {
+  static readonly size = 144;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get conn_id(): number {
+    return readU64(this.view, this.offset + 0);
+  }
+
+  get dir(): number {
+    return this.view.getUint8(this.offset + 8);
+  }
+
+  get method(): number {
+    return this.view.getUint8(this.offset + 9);
+  }
+
+  get flags(): number {
+    return this.view.getUint8(this.offset + 10);
+  }
+
+  get pad(): number {
+    return this.view.getUint8(this.offset + 11);
+  }
+
+  get status(): number {
+    return this.view.getUint16(this.offset + 12, true);
+  }
+
+  get path_len(): number {
+    return this.view.getUint16(this.offset + 14, true);
+  }
+
+  get path(): string {
+    return readCString(this.view, this.offset + 16, 128);
+  }
+
+  toObject(): L7AggKey {
+    return decodeL7AggKey(this.view, this.offset);
+  }
+}
+
+export function decodeL7AggKey(view: DataView, offset: number): L7AggKey {
+  const v = new L7AggKeyView().at(view, offset);
+  return {
+    conn_id: v.conn_id,
+    dir: v.dir,
+    method: v.method,
+    flags: v.flags,
+    pad: v.pad,
+    status: v.status,
+    path_len: v.path_len,
+    path: v.path,
+  };
+}
+
+export function encodeL7AggKey(value: L7AggKey, view: DataView, offset: number): void {
+  writeU64(view, offset + 0, value.conn_id);
+  view.setUint8(offset + 8, value.dir);
+  view.setUint8(offset + 9, value.method);
+  view.setUint8(offset + 10, value.flags);
+  view.setUint8(offset + 11, value.pad);
+  view.setUint16(offset + 12, value.status, true);
+  view.setUint16(offset + 14, value.path_len, true);
+  writeCString(view, offset + 16, 128, value.path);
+}
+
+export const l7AggKeyCodec: Codec<L7AggKey> = { size: 144, decode: decodeL7AggKey, encode: encodeL7AggKey };
+
+/** struct l7_agg_value (144 bytes) */
+export const L7AggValueLayout = {
+  size: 144,
+  fields: {
+    count: { offset: 0, size: 8 },
+    sum_ns: { offset: 8, size: 8 },
+    buckets: { offset: 16, size: 128 },
+  },
+} as const;
+
+export interface L7AggValue {
+  count: number;
+  sum_ns: number;
+  buckets: number[];
+}
+
+/** Reads struct l7_agg_value in place: position it with at(), then read fields. Allocates nothing per record. */
+export class L7AggValueView {
+  static readonly size = 144;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get count(): number {
+    return readU64(this.view, this.offset + 0);
+  }
+
+  get sum_ns(): number {
+    return readU64(this.view, this.offset + 8);
+  }
+
+  buckets(i: number): number {
+    return readU64(this.view, this.offset + 16 + i * 8);
+  }
+  static readonly bucketsLength = 16;
+
+  toObject(): L7AggValue {
+    return decodeL7AggValue(this.view, this.offset);
+  }
+}
+
+export function decodeL7AggValue(view: DataView, offset: number): L7AggValue {
+  const v = new L7AggValueView().at(view, offset);
+  return {
+    count: v.count,
+    sum_ns: v.sum_ns,
+    buckets: Array.from({ length: 16 }, (_, i) => v.buckets(i)),
+  };
+}
+
+export function encodeL7AggValue(value: L7AggValue, view: DataView, offset: number): void {
+  writeU64(view, offset + 0, value.count);
+  writeU64(view, offset + 8, value.sum_ns);
+  value.buckets.slice(0, 16).forEach((x, i) => writeU64(view, offset + 16 + i * 8, x));
+}
+
+export const l7AggValueCodec: Codec<L7AggValue> = { size: 144, decode: decodeL7AggValue, encode: encodeL7AggValue };
+
+/** struct l7_conn_rec (96 bytes) */
+export const L7ConnRecLayout = {
+  size: 96,
+  fields: {
+    type: { offset: 0, size: 1 },
+    pad: { offset: 1, size: 7 },
+    conn_id: { offset: 8, size: 8 },
+    conn: { offset: 16, size: 80 },
+  },
+} as const;
+
+export interface L7ConnRec {
+  type: number;
+  pad: Uint8Array;
+  conn_id: number;
+  conn: L7ConnInfo;
+}
+
+/** Reads struct l7_conn_rec in place: position it with at(), then read fields. Allocates nothing per record. */
+export class L7ConnRecView {
+  static readonly size = 96;
+  view: DataView = EMPTY_VIEW;
+  offset = 0;
+  private readonly _conn = new L7ConnInfoView();
+
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get type(): number {
+    return this.view.getUint8(this.offset + 0);
+  }
+
+  /** A view into the record's bytes (valid while the record's buffer is). */
+  get pad(): Uint8Array {
+    return readBytes(this.view, this.offset + 1, 7);
+  }
+
+  get conn_id(): number {
+    return readU64(this.view, this.offset + 8);
+  }
+
+  get conn(): L7ConnInfoView {
+    return this._conn.at(this.view, this.offset + 16);
+  }
+
+  toObject(): L7ConnRec {
+    return decodeL7ConnRec(this.view, this.offset);
+  }
+}
+
+export function decodeL7ConnRec(view: DataView, offset: number): L7ConnRec {
+  const v = new L7ConnRecView().at(view, offset);
+  return {
+    type: v.type,
+    pad: v.pad.slice(),
+    conn_id: v.conn_id,
+    conn: decodeL7ConnInfo(view, offset + 16),
+  };
+}
+
+export function encodeL7ConnRec(value: L7ConnRec, view: DataView, offset: number): void {
+  view.setUint8(offset + 0, value.type);
+  writeBytes(view, offset + 1, 7, value.pad);
+  writeU64(view, offset + 8, value.conn_id);
+  encodeL7ConnInfo(value.conn, view, offset + 16);
+}
+
+export const l7ConnRecCodec: Codec<L7ConnRec> = { size: 96, decode: decodeL7ConnRec, encode: encodeL7ConnRec };
+
 /** struct l7_h2_frame (1128 bytes) */
 export const L7H2FrameLayout = {
   size: 1128,
@@ -903,12 +1142,13 @@ export const l7ProcCodec: Codec<L7Proc> = { size: 40, decode: decodeL7Proc, enco
 /** Maps of l7.bpf.o: opening the object with this layout refuses maps whose sizes differ. */
 export const layout = {
   l7_events: { keySize: 0, valueSize: 0 },
-  l7_conns: { keySize: 8, valueSize: 360 }, // key: __u64, value: struct l7_conn
+  l7_agg: { keySize: 144, valueSize: 144 }, // key: struct l7_agg_key, value: struct l7_agg_value
+  l7_conns: { keySize: 8, valueSize: 368 }, // key: __u64, value: struct l7_conn
   l7_cgroups: { keySize: 8, valueSize: 1 }, // key: __u64, value: __u8
   ssl_calls: { keySize: 4, valueSize: 48 }, // key: int, value: struct ssl_call
   ssl_socks: { keySize: 16, valueSize: 24 }, // key: struct ssl_key, value: struct ssl_bind
   tls_last: { keySize: 8, valueSize: 24 }, // key: __u64, value: struct tls_last
   tls_pending: { keySize: 8, valueSize: 1048 }, // key: __u64, value: struct tls_pending
   l7_counters: { keySize: 4, valueSize: 8 }, // key: __u32, value: __u64
-  l7_scratch: { keySize: 4, valueSize: 5256 }, // key: __u32, value: struct scratch
+  l7_scratch: { keySize: 4, valueSize: 5544 }, // key: __u32, value: struct scratch
 } as const satisfies ObjectLayout;
