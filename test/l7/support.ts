@@ -22,13 +22,14 @@ export interface RunningL7 {
   stop(): void;
 }
 
-export function startL7(options: { switch?: string[]; cgroupRoot?: string; releaseAfterMs?: number } = {}): RunningL7 {
+/** `records: false`: no per-exchange records asked for (the agent's default without --output ndjson): HTTP/1 exchanges are counted in the kernel. */
+export function startL7(options: { switch?: string[]; cgroupRoot?: string; releaseAfterMs?: number; records?: boolean } = {}): RunningL7 {
   const records: RequestRecord[] = [];
   const logLines: string[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void logLines.push(s) });
   const monitor = L7Monitor.start({
     log,
-    records: (r) => records.push(r),
+    ...(options.records === false ? {} : { records: (r: RequestRecord) => void records.push(r) }),
     ...(options.switch ? { switch: options.switch } : {}),
     ...(options.cgroupRoot ? { cgroupRoot: options.cgroupRoot } : {}),
     ...(options.releaseAfterMs !== undefined ? { releaseAfterMs: options.releaseAfterMs } : {}),

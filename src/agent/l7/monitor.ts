@@ -243,6 +243,13 @@ export class L7Monitor {
     if (this.table.evictIdle(idleMs) > 0) this.generation++;
   }
 
+  /** l7_agg entries: credited by the agent and still in the kernel map (undefined when exchanges are sent as records). */
+  countedEntries(): { agent: number; kernel: number } | undefined {
+    const a = this.aggregates;
+    const t = this.tracer;
+    return a && t ? { agent: a.entries, kernel: t.aggregates.readAll().count } : undefined;
+  }
+
   /** The request edges, for the Prometheus exporter. */
   edges(): IterableIterator<RequestEdge> {
     return this.table.values();

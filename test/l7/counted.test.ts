@@ -1,0 +1,112 @@
+// HTTP/1 exchanges counted in the kernel (the agent's default when no per-exchange records are asked
+// for): counts by method, status and route equal the clients' own, durations agree with nginx's
+// access log, pipelining and keep-alive match as with records; every series (counts and duration
+// buckets) equals what an agent given one record per exchange makes of the same traffic; a closed
+// connection's kernel entries are taken out once read.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { startL7, startNginx, curl, type Nginx, type RunningL7 } from './support.js';
+
+let nginx: Nginx;
+let counted: RunningL7;
+let recorded: RunningL7;
+
+before(async () => {
+  nginx = await startNginx();
+  counted = startL7({ records: false });
+  recorded = startL7();
+});
+after(async () => {
+  counted?.stop();
+  recorded?.stop();
+  await nginx?.stop();
+});
+
+test('nginx over keep-alive, counted in the kernel: counts by method, status and route equal curl\'s, both roles', async () => {
+  assert.ok(counted.monitor.countedEntries(), 'exchanges are counted in the kernel');
+  assert.equal(recorded.monitor.countedEntries(), undefined, 'with records asked for, exchanges are sent one by one');
+  const p = nginx.port;
+  const urls = [
+    ...Array.from({ length: 20 }, () => `http://127.0.0.1:${p}/index.html`),
+    ...Array.from({ length: 7 }, (_, i) => `http://127.0.0.1:${p}/missing/${1000 + i}`),
+    ...Array.from({ length: 5 }, () => `http://127.0.0.1:${p}/boom`),
+    ...Array.from({ length: 9 }, (_, i) => `http://127.0.0.1:${p}/users/${i * 7919}`),
+  ];
+  const before = nginx.accessLog().length;
+  const seen = curl(urls); // one curl: one keep-alive connection
+  assert.deepEqual([200, 404, 500].map((s) => seen.filter((x) => x === s).length), [29, 7, 5]);
+  const port = String(p);
+  const m = await counted.waitFor((m) => m.sum('flowscope_http_requests_total', { port, role: 'server' }) >= 41 && m.sum('flowscope_http_requests_total', { port, role: 'client' }) >= 41, 5000, 'all 41 requests, both roles');
+  for (const role of ['server', 'client']) {
+    const c = { port, role, method: 'GET' };
+    assert.equal(m.sum('flowscope_http_requests_total', { ...c, status: '200', route: '/index.html' }), 20, `${role}: index`);
+    assert.equal(m.sum('flowscope_http_requests_total', { ...c, status: '404', route: '/missing/{id}' }), 7, `${role}: 404s`);
+    assert.equal(m.sum('flowscope_http_requests_total', { ...c, status: '500', route: '/boom' }), 5, `${role}: 500s`);
+    assert.equal(m.sum('flowscope_http_requests_total', { ...c, status: '200', route: '/users/{id}' }), 9, `${role}: users`);
+    assert.equal(m.sum('flowscope_http_requests_total', { port, role }), 41, `${role}: nothing else`);
+    assert.equal(m.sum('flowscope_http_request_duration_seconds_count', { port, role }), 41, `${role}: each one timed`);
+  }
+  assert.equal(m.select('flowscope_http_requests_total', { port, role: 'server' })[0]!.labels.process, 'nginx');
+  assert.equal(m.select('flowscope_http_requests_total', { port, role: 'client' })[0]!.labels.process, 'curl');
+  assert.equal(nginx.accessLog().length - before, 41, 'nginx logged the same 41');
+});
+
+test('durations counted in the kernel agree with nginx\'s $request_time (a body paced at 100 KB/s)', async () => {
+  const before = nginx.accessLog().length;
+  assert.deepEqual(curl([`http://127.0.0.1:${nginx.port}/slow/big.bin`]), [200]);
+  const port = String(nginx.port);
+  const m = await counted.waitFor((m) => m.sum('flowscope_http_request_duration_seconds_count', { port, route: '/slow/big.bin', role: 'server' }) === 1, 5000, 'the slow request');
+  const logged = nginx.accessLog().slice(before);
+  assert.equal(logged.length, 1);
+  const truth = logged[0]!.seconds;
+  assert.ok(truth > 0.8, `nginx paced the body (${truth} s)`);
+  const ours = m.sum('flowscope_http_request_duration_seconds_sum', { port, route: '/slow/big.bin', role: 'server' });
+  assert.ok(Math.abs(ours - truth) <= 0.02 + truth * 0.02, `server-side duration ${ours} vs access log ${truth}`);
+  const client = m.sum('flowscope_http_request_duration_seconds_sum', { port, route: '/slow/big.bin', role: 'client' });
+  assert.ok(client >= ours - 0.005 && client < truth + 0.1, `client-side ${client} spans the server's ${ours}`);
+  // its bucket: above 0.5 s, at most 2.5 s (cumulative buckets)
+  const bucket = (le: string): number => m.sum('flowscope_http_request_duration_seconds_bucket', { port, route: '/slow/big.bin', role: 'server', le });
+  assert.equal(bucket('0.5'), 0);
+  assert.equal(bucket('2.5'), 1);
+});
+
+test('pipelining, counted in the kernel: three requests in one write, each with its status', async () => {
+  const port = nginx.port;
+  const reqs = ['GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /pipelined/42 HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'].join('');
+  const p = String(port);
+  const base = await counted.metrics();
+  const was = (route: string, status: string): number => base.sum('flowscope_http_requests_total', { port: p, role: 'server', route, status });
+  const answer = await new Promise<string>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(reqs));
+    let data = '';
+    s.on('data', (d) => (data += d.toString('latin1')));
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  });
+  assert.deepEqual([...answer.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((x) => Number(x[1])), [200, 404, 500], 'nginx answered the three in order');
+  const m = await counted.waitFor((m) => m.sum('flowscope_http_requests_total', { port: p, role: 'server', route: '/pipelined/{id}' }) === 1, 5000, 'the pipelined requests');
+  assert.equal(m.sum('flowscope_http_requests_total', { port: p, role: 'server', route: '/pipelined/{id}', status: '404' }), 1);
+  assert.equal(m.sum('flowscope_http_requests_total', { port: p, role: 'server', route: '/index.html', status: '200' }) - was('/index.html', '200'), 1);
+  assert.equal(m.sum('flowscope_http_requests_total', { port: p, role: 'server', route: '/boom', status: '500' }) - was('/boom', '500'), 1);
+  assert.equal(m.sum('flowscope_http_requests_total', { port: p, role: 'client' }), base.sum('flowscope_http_requests_total', { port: p, role: 'client' }), 'the test process itself is never traced');
+});
+
+test('every series counted in the kernel equals the one made from a record per exchange; closed connections leave the kernel map', async () => {
+  const port = String(nginx.port);
+  const series = async (l7: RunningL7): Promise<string[]> => {
+    const m = await l7.metrics();
+    return ['flowscope_http_requests_total', 'flowscope_http_request_duration_seconds_bucket', 'flowscope_http_request_duration_seconds_count']
+      .flatMap((name) => m.select(name, { port }).map((s) => `${name}{${['role', 'process', 'method', 'status', 'route', 'tls', 'le'].map((l) => `${l}=${s.labels[l] ?? ''}`).join(',')}} ${s.value}`))
+      .sort();
+  };
+  const a = await series(counted);
+  const b = await series(recorded);
+  assert.ok(a.length > 40, `series to compare (${a.length})`);
+  assert.deepEqual({ counted: a.filter((x) => !b.includes(x)), recorded: b.filter((x) => !a.includes(x)) }, { counted: [], recorded: [] }, 'series only one of the two agents has');
+  assert.equal(a.length, b.length);
+  // every connection so far closed (curl and the pipelining socket exited): their entries go at the next read
+  await counted.metrics();
+  const left = counted.monitor.countedEntries()!;
+  assert.deepEqual(left, { agent: 0, kernel: 0 }, 'entries of closed connections taken out');
+});
