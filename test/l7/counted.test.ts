@@ -92,17 +92,30 @@ test('pipelining, counted in the kernel: three requests in one write, each with 
   assert.equal(m.sum('flowscope_http_requests_total', { port: p, role: 'client' }), base.sum('flowscope_http_requests_total', { port: p, role: 'client' }), 'the test process itself is never traced');
 });
 
+test('nginx over HTTPS with curl, counted in the kernel: both roles, tls="true", counts equal curl\'s', async () => {
+  const p = nginx.tlsPort;
+  const statuses = curl([...Array.from({ length: 8 }, () => `https://127.0.0.1:${p}/index.html`), ...Array.from({ length: 3 }, (_, i) => `https://127.0.0.1:${p}/gone/${i}`)]);
+  assert.deepEqual([200, 404].map((s) => statuses.filter((x) => x === s).length), [8, 3]);
+  const port = String(p);
+  const m = await counted.waitFor((m) => m.sum('flowscope_http_requests_total', { port, role: 'server' }) >= 11 && m.sum('flowscope_http_requests_total', { port, role: 'client' }) >= 11, 5000, '11 requests over TLS, both roles');
+  for (const role of ['server', 'client']) {
+    const c = { port, role, tls: 'true', method: 'GET' };
+    assert.equal(m.sum('flowscope_http_requests_total', { ...c, status: '200', route: '/index.html' }), 8, role);
+    assert.equal(m.sum('flowscope_http_requests_total', { ...c, status: '404', route: '/gone/{id}' }), 3, role);
+    assert.equal(m.sum('flowscope_http_requests_total', { port, role }), 11, `${role}: nothing else`);
+  }
+});
+
 test('every series counted in the kernel equals the one made from a record per exchange; closed connections leave the kernel map', async () => {
-  const port = String(nginx.port);
   const series = async (l7: RunningL7): Promise<string[]> => {
     const m = await l7.metrics();
     return ['flowscope_http_requests_total', 'flowscope_http_request_duration_seconds_bucket', 'flowscope_http_request_duration_seconds_count']
-      .flatMap((name) => m.select(name, { port }).map((s) => `${name}{${['role', 'process', 'method', 'status', 'route', 'tls', 'le'].map((l) => `${l}=${s.labels[l] ?? ''}`).join(',')}} ${s.value}`))
+      .flatMap((name) => [nginx.port, nginx.tlsPort].flatMap((port) => m.select(name, { port: String(port) })).map((s) => `${name}{${['port', 'role', 'process', 'method', 'status', 'route', 'tls', 'le'].map((l) => `${l}=${s.labels[l] ?? ''}`).join(',')}} ${s.value}`))
       .sort();
   };
   const a = await series(counted);
   const b = await series(recorded);
-  assert.ok(a.length > 40, `series to compare (${a.length})`);
+  assert.ok(a.length > 50, `series to compare (${a.length})`);
   assert.deepEqual({ counted: a.filter((x) => !b.includes(x)), recorded: b.filter((x) => !a.includes(x)) }, { counted: [], recorded: [] }, 'series only one of the two agents has');
   assert.equal(a.length, b.length);
   // every connection so far closed (curl and the pipelining socket exited): their entries go at the next read
