@@ -72,7 +72,7 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--flow-tc-mode <mode>', 'auto (tcx where the kernel has it), tcx or legacy (clsact)', 'auto')
     .option('--flow-idle-timeout <duration>', 'flows without packets for this long leave the kernel map and are exported', '15s')
     .option('--flow-active-timeout <duration>', 'flows still going are exported (NDJSON, IPFIX) with their counts since the last record this often', '60s')
-    .option('--max-flows <n>', 'entries of the kernel flow map, and of its edge map (beyond them, packets reach the agent through a ring buffer); without --flows or --ipfix the kernel counts per edge, not per flow, in an edge table of twice this many slots (rounded up to a power of two, at most 1,048,576: 64 MiB of kernel memory; 8 MiB at the default) in front of the edge map', '65536')
+    .option('--max-flows <n>', 'entries of the kernel flow map, and of its edge map (beyond them, packets reach the agent through a ring buffer); without --flows or --ipfix the kernel counts per edge, not per flow, in an edge table of twice this many slots (a slot per edge and CPU that counts it; rounded up to a power of two, at most 1,048,576: 64 MiB of kernel memory; 8 MiB at the default) in front of the edge map', '65536')
     .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
     .option('--no-dns', 'do not parse DNS (port 53) from packets')
     .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739')

@@ -47,7 +47,7 @@ export interface FlowTracerOptions {
    */
   edgeCache?: boolean;
   /**
-   * Edge mode: count in the edge table (one slot per edge in an open-addressed array, the per-CPU
+   * Edge mode: count in the edge table (one slot per edge and CPU in an open-addressed array, the per-CPU
    * hash as its overflow) (default: where its eviction program loads, Linux 5.17+ for bpf_loop).
    */
   edgeTable?: boolean;
