@@ -218,8 +218,11 @@ test('the agent under waves from distinct peers, slots evicted and claimed again
     const agent = await startAgent(['--flow-interfaces', `^${link.host}$`, '--flow-idle-timeout', '1s', '--max-flows', '1024']);
     try {
       await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 5000, 'attached');
-      const caps = await agent.json<{ flows: { flowMap: { edgeTable: { enabled: boolean; slots: number } } } }>('/capabilities');
+      const caps = await agent.json<{ flows: { flowMap: { edgeTable: { enabled: boolean; slots: number }; edgeCache: { enabled: boolean; detail: string } } } }>('/capabilities');
       assert.deepEqual([caps.flows.flowMap.edgeTable.enabled, caps.flows.flowMap.edgeTable.slots], [true, 2048]);
+      // The table's slots are per CPU: no cache in front of it (and no flush on every CPU).
+      assert.equal(caps.flows.flowMap.edgeCache.enabled, false, caps.flows.flowMap.edgeCache.detail);
+      assert.match(caps.flows.flowMap.edgeCache.detail, /edge table/);
       const sel = { interface: link.host, direction: 'ingress', protocol: 'udp', port: '19' };
       const m0 = await agent.scrape();
       const before = ifCounters(link.host);
