@@ -6,6 +6,8 @@
 //   node dist/bench/flows-ab.js A.bpf.o[:prog] B.bpf.o[:prog] [seconds per flow count = 10] [phase ms = 50]
 //        [--global name=value ...]   read-only settings given to both (e.g. track_flows=0)
 //        [--max map=entries ...]     max_entries given to both (e.g. edges=131072, as the agent's --max-flows)
+//   A or B may carry its own settings after '@': B.bpf.o@edge_table_mask=262143,max.edge_table=262144
+//   (name=value for a read-only setting, max.map=entries for a map's size; they override the shared ones)
 //   FLOWS_AB_DELIVERY=delivered|dropped (default dropped): see bench/flow-traffic.ts
 //
 // The program defaults to flow_in; TC programs go on the veth's ingress, others where their section says
@@ -44,8 +46,16 @@ async function main(): Promise<void> {
   const loaded: Array<{ obj: BpfObject; prog: string; name: string }> = [];
   try {
     for (const spec of [specA, specB]) {
-      const [path, prog = 'flow_in'] = spec.split(':') as [string, string?];
-      loaded.push({ obj: BpfObject.load(path, { programs: [prog], globals, maxEntries }), prog, name: `${path}:${prog}` });
+      const [where, own = ''] = spec.split('@') as [string, string?];
+      const [path, prog = 'flow_in'] = where.split(':') as [string, string?];
+      const g = { ...globals };
+      const m = { ...maxEntries };
+      for (const item of own.split(',').filter(Boolean)) {
+        const kv = /^(max\.)?(\w+)=(\d+)$/.exec(item);
+        if (!kv) usage(`'${item}' in '${spec}': want name=value or max.map=entries`);
+        (kv[1] ? m : g)[kv[2]!] = Number(kv[3]);
+      }
+      loaded.push({ obj: BpfObject.load(path, { programs: [prog], globals: g, maxEntries: m }), prog, name: spec.includes(':') || own ? spec : `${path}:${prog}` });
     }
   } catch (err) {
     for (const l of loaded) l.obj.close();

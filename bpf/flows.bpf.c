@@ -403,7 +403,14 @@ struct table_probe {
 	struct edge_entry *first;
 	__u32 h;
 	__u32 state;
+	__u32 cpu;
 };
+
+/* The hash of an edge's slot on `cpu` (flows.h: a slot per edge and CPU). */
+static __always_inline __u32 edge_table_hash(const struct edge_key *ek, __u32 cpu)
+{
+	return edge_hash(ek) + cpu * 0x9E3779B9U;
+}
 
 static __always_inline void edge_table_start(const struct edge_key *ek, struct table_probe *p)
 {
@@ -411,7 +418,8 @@ static __always_inline void edge_table_start(const struct edge_key *ek, struct t
 	p->state = 0;
 	if (!edge_table_mask)
 		return;
-	p->h = edge_hash(ek);
+	p->cpu = bpf_get_smp_processor_id();
+	p->h = edge_table_hash(ek, p->cpu);
 	__u32 idx = p->h & edge_table_mask;
 	p->first = bpf_map_lookup_elem(&edge_table, &idx);
 	if (p->first)
@@ -442,9 +450,11 @@ static __always_inline int edge_table_count(const struct edge_key *ek, __u32 len
 		}
 		if (st == EES_EMPTY)
 			break;
-		if (st == EES_LIVE && edge_key_equal(&e->key, ek)) {
-			__sync_fetch_and_add(&e->packets, 1);
-			__sync_fetch_and_add(&e->bytes, len);
+		if (st == EES_LIVE && e->cpu == p->cpu && edge_key_equal(&e->key, ek)) {
+			/* Only this CPU adds to its slot, never re-entered (TC runs with bottom halves off):
+			 * plain adds, stored whole (the agent reads the counters in place). */
+			WRITE_ONCE(e->packets, e->packets + 1);
+			WRITE_ONCE(e->bytes, e->bytes + len);
 			if (READ_ONCE(e->last_ns) != now)
 				WRITE_ONCE(e->last_ns, now);
 			return 1;
@@ -462,6 +472,7 @@ static __always_inline int edge_table_count(const struct edge_key *ek, __u32 len
 		if (__sync_val_compare_and_swap(&e->state, st, EES_CLAIMING) != st)
 			continue;
 		__builtin_memcpy(&e->key, ek, sizeof(*ek));
+		e->cpu = p->cpu;
 		e->packets = 1;
 		e->bytes = len;
 		e->last_ns = now;
@@ -855,6 +866,28 @@ static __always_inline int read_ports(const unsigned char *at, __be16 ports[2], 
 	return 0;
 }
 
+/* The IP protocol of a drop's packet (0 when it is not IP): all a drop needs while the drop map is full. */
+static __always_inline __u8 drop_proto(const struct drop_src *d, int btf)
+{
+	const unsigned char *at = d->head + d->network_header;
+	if (d->protocol == bpf_htons(ETH_P_IP)) {
+		if (!btf) {
+			struct ip4_ports h;
+			return read_ip4(at, &h, 0) == 0 && h.ip.version == 4 ? h.ip.protocol : 0;
+		}
+		const struct iphdr *ip = kernel_view(struct iphdr, at);
+		return ip->version == 4 ? ip->protocol : 0;
+	}
+	if (d->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		if (!btf)
+			return read_ip6(at, &ip6, 0) == 0 && ip6.version == 6 ? ip6.nexthdr : 0;
+		const struct ipv6hdr *ip = kernel_view(struct ipv6hdr, at);
+		return ip->version == 6 ? ip->nexthdr : 0;
+	}
+	return 0;
+}
+
 /* Counts one drop: in `drops` by reason, addresses and port, or, from the moment this CPU found that
  * map full until the agent's next read, in its reason's slot of drop_overflow: counted without
  * addresses, never lost. While the map is full the hook neither looks it up nor builds the key: with
@@ -873,7 +906,10 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason, 
 	if (!drained || !full_at)
 		return;
 	__u64 generation = *drained;
-	int full = *full_at == generation + 1;
+	if (*full_at == generation + 1) {
+		count_overflow(reason, drop_proto(d, btf), d->received, d->len);
+		return;
+	}
 	struct drop_key key = {};
 	key.reason = reason;
 	key.received = d->received;
@@ -887,8 +923,6 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason, 
 		if (read_ip4(d->head + nh, &h, btf) == 0 && h.ip.version == 4) {
 			key.family = AF_INET;
 			key.proto = h.ip.protocol;
-			if (full)
-				goto overflow;
 			__builtin_memcpy(key.saddr, &h.ip.saddr, 4);
 			__builtin_memcpy(key.daddr, &h.ip.daddr, 4);
 			if (!(h.ip.frag_off & bpf_htons(IP_OFFSET_MASK))) {
@@ -905,16 +939,12 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason, 
 		if (read_ip6(d->head + nh, &ip6, btf) == 0 && ip6.version == 6) {
 			key.family = AF_INET6;
 			key.proto = ip6.nexthdr;
-			if (full)
-				goto overflow;
 			__builtin_memcpy(key.saddr, &ip6.saddr, 16);
 			__builtin_memcpy(key.daddr, &ip6.daddr, 16);
 			/* Past extension headers the transport header offset is the kernel's, when set. */
 			l4 = th != (__u16)~0U && th > nh ? th : nh + sizeof(ip6);
 		}
 	}
-	if (full)
-		goto overflow;
 	if (l4 && (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)) {
 		__be16 ports[2];
 		if (read_ports(d->head + l4, ports, btf) == 0) {
@@ -928,10 +958,8 @@ static __always_inline void record_drop(const struct drop_src *d, __u32 reason, 
 		else
 			key.port = d->received ? service_port(dport, sport) : service_port(sport, dport);
 	}
-	if (count_in_map(&key, d->len, full_at, generation))
-		return;
-overflow:
-	count_overflow(reason, key.proto, key.received, d->len);
+	if (!count_in_map(&key, d->len, full_at, generation))
+		count_overflow(reason, key.proto, key.received, d->len);
 }
 
 SEC("tp_btf/kfree_skb")

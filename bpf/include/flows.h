@@ -113,14 +113,18 @@ struct edge_cache_state {
 	__u32 flushing; /* a flush is under way: the classifier leaves the slots alone */
 };
 
-/* The edge table: the edges' home, one 64-byte slot (one cache line) per edge in a shared array,
+/* The edge table: the edges' home, one 64-byte slot (one cache line) per edge and CPU in a shared array,
  * open-addressed. At many distinct peers a packet's edge is a cold miss wherever it lives; here it is
  * one line, where the per-CPU hash walks a bucket, an element and a per-CPU value (three).
  * A packet's edge is looked for in EDGE_PROBE slots from its hash; a lookup stops at a slot never
  * used (EES_EMPTY), never at a freed one, so freeing keeps probe chains whole. A new edge claims the
  * first empty or freed slot of its window (compare-and-swap on state); with none free it goes to
  * `edges` (the per-CPU hash), which stays the overflow and the edge cache's flush target.
- * Two CPUs adding the same new edge at once may claim two slots: both count, the agent adds both.
+ * A slot belongs to the CPU that claimed it (`cpu`, also mixed into the hash): an edge seen on
+ * several CPUs has a slot on each, which its CPU counts into with plain adds. A shared slot needed
+ * atomic adds, and a locked add on a line that is a cache miss holds the CPU until the line arrives
+ * (~20 ns a packet at 65,536 peers, node dist/bench/flows-ab.js, bench/RESULTS.md); it would also
+ * bounce the line between CPUs counting the same edge. The agent adds an edge's slots together.
  * Eviction (edge_table_retire, run by the agent each interval after it read the table): an idle
  * LIVE slot becomes DRAINING (no packet matches it any more; a program that matched it just before
  * may still add); one interval later, after the agent has read its final counts, it becomes FREE. */
@@ -138,7 +142,7 @@ enum edge_entry_state {
 
 struct edge_entry {
 	struct edge_key key;
-	__u32 pad;
+	__u32 cpu;	 /* the CPU whose packets it counts (the only one that adds to it) */
 	__u64 packets;	 /* since the slot was claimed */
 	__u64 bytes;
 	__u64 last_ns;	 /* CLOCK_MONOTONIC (coarse) of the last packet */

@@ -17,6 +17,8 @@ export interface PacketOptions {
   netns?: { path: string; inode: number };
   tcMode: 'auto' | 'tcx' | 'legacy';
   maxFlows: number;
+  /** Count edges in the edge table (default), else in the per-CPU edge map with the cache in front. */
+  edgeTable?: boolean;
   idleTimeoutMs: number;
   activeTimeoutMs: number;
   drops: boolean;
@@ -49,6 +51,7 @@ export class Packets {
       netns: options.netns,
       tcMode: options.tcMode,
       maxFlows: options.maxFlows,
+      edgeTable: options.edgeTable,
       // The metrics need only edges: the kernel counts per 5-tuple only when flow records go somewhere.
       trackFlows: sinks.length > 0,
       idleTimeoutMs: options.idleTimeoutMs,

@@ -34,6 +34,7 @@ interface AgentFlags extends WebFlags, AgentHubFlags {
   flowIdleTimeout: string;
   flowActiveTimeout: string;
   maxFlows: string;
+  edgeTable: boolean;
   drops: boolean;
   dns: boolean;
   ipfix?: string;
@@ -72,7 +73,8 @@ export function addAgentOptions(cmd: Command): Command {
     .option('--flow-tc-mode <mode>', 'auto (tcx where the kernel has it), tcx or legacy (clsact)', 'auto')
     .option('--flow-idle-timeout <duration>', 'flows without packets for this long leave the kernel map and are exported', '15s')
     .option('--flow-active-timeout <duration>', 'flows still going are exported (NDJSON, IPFIX) with their counts since the last record this often', '60s')
-    .option('--max-flows <n>', 'entries of the kernel flow map, and of its edge map (beyond them, packets reach the agent through a ring buffer); without --flows or --ipfix the kernel counts per edge, not per flow, in an edge table of twice this many slots (rounded up to a power of two, at most 1,048,576: 64 MiB of kernel memory; 8 MiB at the default) in front of the edge map', '65536')
+    .option('--max-flows <n>', 'entries of the kernel flow map, and of its edge map (beyond them, packets reach the agent through a ring buffer); without --flows or --ipfix the kernel counts per edge, not per flow, in an edge table of twice this many slots (a slot per edge and CPU that counts it; rounded up to a power of two, at most 1,048,576: 64 MiB of kernel memory; 8 MiB at the default) in front of the edge map', '65536')
+    .option('--no-edge-table', 'count edges in the per-CPU edge map, with a per-CPU cache of hot edges in front, instead of the edge table (as on kernels without bpf_loop, before 5.17)')
     .option('--no-drops', 'do not count packet drops (skb:kfree_skb)')
     .option('--no-dns', 'do not parse DNS (port 53) from packets')
     .option('--ipfix <host:port>', 'also send each finished flow to an IPFIX collector over UDP (RFC 7011), e.g. 127.0.0.1:4739')
@@ -140,6 +142,7 @@ export function agentOptionsFrom(flags: AgentFlags): AgentOptions {
             netns: hubOptions.netns !== undefined ? { path: flags.netns!, inode: hubOptions.netns } : undefined,
             tcMode: flags.flowTcMode as 'auto' | 'tcx' | 'legacy',
             maxFlows: parseCount(flags.maxFlows, '--max-flows', 1, 16_777_216),
+            edgeTable: flags.edgeTable,
             idleTimeoutMs: parseDuration(flags.flowIdleTimeout, '--flow-idle-timeout'),
             activeTimeoutMs: parseDuration(flags.flowActiveTimeout, '--flow-active-timeout', 1000, 86_400_000),
             drops: flags.drops,

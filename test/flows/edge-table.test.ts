@@ -14,6 +14,7 @@ import { FLOWS_OBJECT } from '../../src/agent/flows/tracer.js';
 import { formatAddr } from '../../src/model/addr.js';
 import { EdgeEntryState as S, edgeCountsCodec, edgeEntryCodec, edgeKeyCodec, edgeRetireArgsCodec, type EdgeKey } from '../../src/bpf/gen/flows.gen.js';
 import { startAgent } from '../support/agent.js';
+import { onCpu } from '../support/pin.js';
 import { commandExists } from '../support/run.js';
 import { createFlowLink, diff, ifCounters, routePeers, trafgen, udpFrame } from './support.js';
 
@@ -30,13 +31,26 @@ function edgeHash(k: EdgeKey): number {
   return Number(((h >> 32n) ^ (h & 0xffffffffn)) & 0xffffffffn);
 }
 
+/** The hash of the edge's slot on `cpu` (edge_table_hash: a slot per edge and CPU). */
+const tableHash = (k: EdgeKey, cpu: number): number => (edgeHash(k) + Math.imul(cpu, 0x9e3779b9)) >>> 0;
+
 test('kernel side: new edges claim slots, a full probe window goes to the edge map, idle slots drain then free, a freed slot keeps the probe chain behind it', () => {
+  const cpu = onlineCpus()[0]!;
   const obj = BpfObject.load(FLOWS_OBJECT, {
     programs: ['flow_in', 'edge_table_retire'],
     globals: { track_flows: 0, edge_cache: 0, enable_dns: 0, edge_table_mask: 7 },
     maxEntries: { flows: 1, edges: 64, edge_table: 8 },
   });
   try {
+    onCpu(cpu, () => kernelSide(obj, cpu));
+  } finally {
+    obj.close();
+  }
+});
+
+/** The first test's body, on `cpu`: every packet of it is classified there. */
+function kernelSide(obj: BpfObject, cpu: number): void {
+  {
     const classify = obj.program('flow_in');
     const retire = obj.program('edge_table_retire');
     const table = obj.map('edge_table', codec.u32, edgeEntryCodec);
@@ -87,7 +101,7 @@ test('kernel side: new edges claim slots, a full probe window goes to the edge m
     runRetire(60e9); // everything free
     const template = slots()[0]!.key;
     const key = (last: number): EdgeKey => ({ ...template, family: 2, peer: Uint8Array.from([10, 9, 1, last, ...new Array(12).fill(0)]) }) as EdgeKey;
-    const home = (last: number) => edgeHash(key(last)) & 7;
+    const home = (last: number) => tableHash(key(last), cpu) & 7;
     const a = 2;
     const others = [...Array(250).keys()].map((i) => i + 3).filter((l) => home(l) === home(a));
     assert.ok(others.length >= 2, 'peers sharing a home slot');
@@ -113,6 +127,33 @@ test('kernel side: new edges claim slots, a full probe window goes to the edge m
     );
     sendPeer(c, 1);
     assert.equal(inTable(`10.9.1.${c}`)[0]!.i, slotOfA, 'a new edge with that home claims the freed slot');
+    assert.ok(slots().every((s) => s.state !== S.EES_LIVE || table.get(s.i)!.cpu === cpu), 'every slot claimed here is this CPU\'s');
+  }
+}
+
+test('one edge counted on two CPUs: a slot on each, where its hash on that CPU says, each holding that CPU\'s packets', { skip: onlineCpus().length < 2 && 'needs two CPUs' }, () => {
+  const [cpuA, cpuB] = onlineCpus() as [number, number];
+  const obj = BpfObject.load(FLOWS_OBJECT, {
+    programs: ['flow_in'],
+    globals: { track_flows: 0, edge_cache: 0, enable_dns: 0, edge_table_mask: 1023 },
+    maxEntries: { flows: 1, edges: 64, edge_table: 1024 },
+  });
+  try {
+    const classify = obj.program('flow_in');
+    const table = obj.map('edge_table', codec.u32, edgeEntryCodec);
+    const frame = udpFrame([10, 9, 3, 7], [10, 9, 0, 1], 40000, 9);
+    onCpu(cpuA, () => classify.testRun({ data: frame, repeat: 5 }));
+    onCpu(cpuB, () => classify.testRun({ data: frame, repeat: 3 }));
+    onCpu(cpuA, () => classify.testRun({ data: frame, repeat: 2 }));
+    const live = table.entries().filter(([, e]) => e.state === S.EES_LIVE);
+    assert.deepEqual(
+      live.map(([i, e]) => ({ i, cpu: e.cpu, packets: e.packets, peer: formatAddr(e.key.family, e.key.peer) })).sort((x, y) => x.cpu - y.cpu),
+      [
+        { i: tableHash(live[0]![1].key, cpuA) & 1023, cpu: cpuA, packets: 7, peer: '10.9.3.7' },
+        { i: tableHash(live[0]![1].key, cpuB) & 1023, cpu: cpuB, packets: 3, peer: '10.9.3.7' },
+      ].sort((x, y) => x.cpu - y.cpu),
+    );
+    assert.equal(live[0]![1].bytes + live[1]![1].bytes, 10 * (frame.length), 'bytes: every packet once');
   } finally {
     obj.close();
   }
@@ -159,7 +200,8 @@ test('two CPUs claiming the same new edges at once: every packet counted once, i
     const wrong = [...counted].filter(([, n]) => n !== 2 * rounds);
     assert.deepEqual(wrong, [], 'every peer: each of its packets once');
     const twice = [...slotsOf.values()].filter((n) => n > 1).length;
-    t.diagnostic(`${slotsOf.size} peers in the table (${twice} in two slots, claimed at once by both CPUs), ${inMap.length} in the edge map`);
+    assert.ok([...slotsOf.values()].every((n) => n <= 2), 'at most a slot per CPU for a peer');
+    t.diagnostic(`${slotsOf.size} peers in the table (${twice} with a slot on each CPU), ${inMap.length} in the edge map`);
   } finally {
     rmSync(pins.table, { force: true });
     rmSync(pins.edges, { force: true });
@@ -176,8 +218,11 @@ test('the agent under waves from distinct peers, slots evicted and claimed again
     const agent = await startAgent(['--flow-interfaces', `^${link.host}$`, '--flow-idle-timeout', '1s', '--max-flows', '1024']);
     try {
       await agent.waitFor((m) => m.sum('flowscope_agent_flow_interfaces') === 1, 5000, 'attached');
-      const caps = await agent.json<{ flows: { flowMap: { edgeTable: { enabled: boolean; slots: number } } } }>('/capabilities');
+      const caps = await agent.json<{ flows: { flowMap: { edgeTable: { enabled: boolean; slots: number }; edgeCache: { enabled: boolean; detail: string } } } }>('/capabilities');
       assert.deepEqual([caps.flows.flowMap.edgeTable.enabled, caps.flows.flowMap.edgeTable.slots], [true, 2048]);
+      // The table's slots are per CPU: no cache in front of it (and no flush on every CPU).
+      assert.equal(caps.flows.flowMap.edgeCache.enabled, false, caps.flows.flowMap.edgeCache.detail);
+      assert.match(caps.flows.flowMap.edgeCache.detail, /edge table/);
       const sel = { interface: link.host, direction: 'ingress', protocol: 'udp', port: '19' };
       const m0 = await agent.scrape();
       const before = ifCounters(link.host);

@@ -16,10 +16,17 @@ export interface EdgeCacheChoice {
   why: string;
 }
 
-/** Whether the cache can be on: edge mode, not turned off, and a kernel that runs a program on a chosen CPU. */
-export function edgeCacheChoice(trackFlows: boolean, wanted: boolean | undefined, log: Logger): EdgeCacheChoice {
+/**
+ * Whether the cache can be on: edge mode without the edge table, not turned off, and a kernel that
+ * runs a program on a chosen CPU. In front of the edge table the cache is a second lookup for
+ * nothing: the table's slots are per CPU, counted with plain adds like the cache's (without it the
+ * classifier took 4-15 ns less a packet, node dist/bench/flows-ab.js, bench/RESULTS.md), and no
+ * flush has to run on every CPU each interval.
+ */
+export function edgeCacheChoice(trackFlows: boolean, wanted: boolean | undefined, tableOn: boolean, log: Logger): EdgeCacheChoice {
   if (trackFlows) return { on: false, why: 'counting per flow (flow records are on): the cache is for edges' };
   if (wanted === false) return { on: false, why: 'turned off' };
+  if (tableOn && wanted !== true) return { on: false, why: 'the edge table counts per CPU itself (--no-edge-table puts the cache in front of the edge map)' };
   const probe = probeRunOnCpu();
   if (!probe.ok) {
     log.warn({ probe: probe.detail }, 'flows: this kernel cannot run a program on a chosen CPU (Linux 5.10+); counting edges without the per-CPU edge cache');

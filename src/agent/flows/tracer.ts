@@ -42,12 +42,13 @@ export interface FlowTracerOptions {
    */
   trackFlows?: boolean;
   /**
-   * Edge mode: count through the per-CPU edge cache in front of the edge map (default: where the
-   * kernel can run the cache's flush on each CPU, Linux 5.10+).
+   * Edge mode: count through the per-CPU edge cache in front of the edge map (default: without the
+   * edge table, where the kernel can run the cache's flush on each CPU, Linux 5.10+; true: also in
+   * front of the table).
    */
   edgeCache?: boolean;
   /**
-   * Edge mode: count in the edge table (one slot per edge in an open-addressed array, the per-CPU
+   * Edge mode: count in the edge table (one slot per edge and CPU in an open-addressed array, the per-CPU
    * hash as its overflow) (default: where its eviction program loads, Linux 5.17+ for bpf_loop).
    */
   edgeTable?: boolean;
@@ -173,12 +174,12 @@ export class FlowTracer {
     const trackFlows = options.trackFlows !== false;
     const maxFlows = options.maxFlows ?? 65536;
     const dropCandidates = options.drops === false ? [undefined] : ['drop_btf', 'drop_raw', undefined];
-    let cache = edgeCacheChoice(trackFlows, options.edgeCache, options.log);
     let table = trackFlows
       ? { on: false, why: 'counting per flow (flow records are on): the table is for edges' }
       : options.edgeTable === false
         ? { on: false, why: 'turned off' }
-        : { on: true, why: `${edgeTableSlots(maxFlows)} slots of 64 bytes, open addressing (${EdgeTableLayout.EDGE_PROBE} probes), the per-CPU edge map as its overflow` };
+        : { on: true, why: `${edgeTableSlots(maxFlows)} slots of 64 bytes, a slot per edge and CPU, open addressing (${EdgeTableLayout.EDGE_PROBE} probes), the per-CPU edge map as its overflow` };
+    let cache = edgeCacheChoice(trackFlows, options.edgeCache, table.on, options.log);
     // Benchmarks only: a pinned map switches the classifier and the drop hook on and off (bench/flows-pps.ts).
     const benchGate = process.env.FLOWSCOPE_BENCH_GATE;
     for (let i = 0; i < dropCandidates.length; ) {
@@ -210,7 +211,8 @@ export class FlowTracer {
         }
         if (table.on && err instanceof VerifierError && err.program === EDGE_TABLE_RETIRE_PROGRAM) {
           table = { on: false, why: `its eviction program was ${reasonOf(err)}` };
-          options.log.warn({ err: reasonOf(err) }, "flows: the edge table's eviction cannot load; counting edges in the per-CPU edge map only");
+          options.log.warn({ err: reasonOf(err) }, "flows: the edge table's eviction cannot load; counting edges in the per-CPU edge map");
+          cache = edgeCacheChoice(trackFlows, options.edgeCache, false, options.log);
           continue;
         }
         if (drop === undefined) throw err;

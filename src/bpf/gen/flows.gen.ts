@@ -638,7 +638,7 @@ export const EdgeEntryLayout = {
   size: 64,
   fields: {
     key: { offset: 0, size: 28 },
-    pad: { offset: 28, size: 4 },
+    cpu: { offset: 28, size: 4 },
     packets: { offset: 32, size: 8 },
     bytes: { offset: 40, size: 8 },
     last_ns: { offset: 48, size: 8 },
@@ -649,7 +649,7 @@ export const EdgeEntryLayout = {
 
 export interface EdgeEntry {
   key: EdgeKey;
-  pad: number;
+  cpu: number;
   packets: number;
   bytes: number;
   last_ns: number;
@@ -674,7 +674,7 @@ export class EdgeEntryView {
     return this._key.at(this.view, this.offset + 0);
   }
 
-  get pad(): number {
+  get cpu(): number {
     return this.view.getUint32(this.offset + 28, true);
   }
 
@@ -707,7 +707,7 @@ export function decodeEdgeEntry(view: DataView, offset: number): EdgeEntry {
   const v = new EdgeEntryView().at(view, offset);
   return {
     key: decodeEdgeKey(view, offset + 0),
-    pad: v.pad,
+    cpu: v.cpu,
     packets: v.packets,
     bytes: v.bytes,
     last_ns: v.last_ns,
@@ -718,7 +718,7 @@ export function decodeEdgeEntry(view: DataView, offset: number): EdgeEntry {
 
 export function encodeEdgeEntry(value: EdgeEntry, view: DataView, offset: number): void {
   encodeEdgeKey(value.key, view, offset + 0);
-  view.setUint32(offset + 28, value.pad, true);
+  view.setUint32(offset + 28, value.cpu, true);
   writeU64(view, offset + 32, value.packets);
   writeU64(view, offset + 40, value.bytes);
   writeU64(view, offset + 48, value.last_ns);
