@@ -2,12 +2,14 @@
 // for): counts by method, status and route equal the clients' own, durations agree with nginx's
 // access log, pipelining and keep-alive match as with records; every series (counts and duration
 // buckets) equals what an agent given one record per exchange makes of the same traffic; a closed
-// connection's kernel entries are taken out once read.
+// connection's kernel entries are taken out once read, an idle one's after IDLE_READS reads without
+// growth (counted from a new entry when it carries requests again).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startL7, startNginx, curl, type Nginx, type RunningL7 } from './support.js';
 import { assertMixCounts } from './mix.js';
+import { IDLE_READS } from '../../src/agent/l7/aggregates.js';
 
 let nginx: Nginx;
 let counted: RunningL7;
@@ -102,6 +104,49 @@ test('nginx over HTTPS with curl, counted in the kernel: both roles, tls="true",
   }
 });
 
+test('an open connection idle for IDLE_READS reads leaves the kernel map with its counts credited; its next request is counted from a new entry', async () => {
+  const p = String(nginx.port);
+  const served = (m: Awaited<ReturnType<RunningL7['metrics']>>): number => m.sum('flowscope_http_requests_total', { port: p, role: 'server', route: '/users/{id}', status: '200' });
+  const taken = (m: Awaited<ReturnType<RunningL7['metrics']>>): number => m.sum('flowscope_agent_l7_kernel_events_total', { event: 'aggregates_idle_taken' });
+  // The earlier tests' connections closed: their entries go (at the closes' read, else idle).
+  for (let i = 0; i <= IDLE_READS; i++) await counted.metrics();
+  assert.deepEqual(counted.monitor.countedEntries(nginx.port), { agent: 0, kernel: 0 }, 'no entry left before this test');
+  const base = await counted.metrics();
+  const s = connect(nginx.port, '127.0.0.1');
+  try {
+    await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+    const ask = (path: string): Promise<void> =>
+      new Promise((resolve) => {
+        let data = '';
+        const on = (d: Buffer): void => {
+          data += d.toString('latin1');
+          if (data.endsWith('user\n')) {
+            s.off('data', on);
+            resolve();
+          }
+        };
+        s.on('data', on);
+        s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      });
+    await ask('/users/1');
+    await ask('/users/2');
+    const m1 = await counted.waitFor((m) => served(m) - served(base) === 2, 5000, 'two requests on the open connection');
+    // The only connection of this file still open: its two entries (two paths) are all the map holds.
+    assert.deepEqual(counted.monitor.countedEntries(nginx.port), { agent: 2, kernel: 2 }, 'the open connection keeps its entries while it is counted');
+    let m = m1;
+    for (let i = 0; i < IDLE_READS; i++) m = await counted.metrics();
+    assert.deepEqual(counted.monitor.countedEntries(nginx.port), { agent: 0, kernel: 0 }, `entries idle for ${IDLE_READS} reads are taken out`);
+    assert.equal(taken(m) - taken(base), 2, 'both counted as taken out idle');
+    assert.equal(served(m) - served(base), 2, 'nothing counted twice or lost by taking them out');
+    await ask('/users/1');
+    const m2 = await counted.waitFor((m) => served(m) - served(base) === 3, 5000, 'the third request, after the entries went');
+    assert.equal(served(m2) - served(base), 3);
+    assert.deepEqual(counted.monitor.countedEntries(nginx.port), { agent: 1, kernel: 1 }, 'a new entry for it');
+  } finally {
+    s.destroy();
+  }
+});
+
 test('every series counted in the kernel equals the one made from a record per exchange; closed connections leave the kernel map', async () => {
   const series = async (l7: RunningL7): Promise<string[]> => {
     const m = await l7.metrics();
@@ -112,10 +157,35 @@ test('every series counted in the kernel equals the one made from a record per e
   const a = await series(counted);
   const b = await series(recorded);
   assert.ok(a.length > 50, `series to compare (${a.length})`);
-  assert.deepEqual({ counted: a.filter((x) => !b.includes(x)), recorded: b.filter((x) => !a.includes(x)) }, { counted: [], recorded: [] }, 'series only one of the two agents has');
-  assert.equal(a.length, b.length);
-  // every connection so far closed (curl and the pipelining socket exited): their entries go at the next read
+  assert.equal(a.length, b.length, 'the same series');
+  // Counts equal exactly. The two agents time each exchange with their own programs' clocks, read one
+  // after the other on the same syscall: a duration within a few µs of a bucket bound may land on
+  // either side, so one bucket per series may differ by one (a bound off by one index moves many).
+  const value = (x: string): number => Number(x.slice(x.lastIndexOf(' ') + 1));
+  const name = (x: string): string => x.slice(0, x.lastIndexOf(' '));
+  const bValue = new Map(b.map((x) => [name(x), value(x)]));
+  const off = new Map<string, number>();
+  for (const x of a) {
+    const other = bValue.get(name(x));
+    assert.notEqual(other, undefined, `${name(x)}: only the counting agent has it`);
+    if (other === value(x)) continue;
+    assert.ok(x.startsWith('flowscope_http_request_duration_seconds_bucket') && Math.abs(other! - value(x)) === 1, `${x} against ${other}`);
+    const series = name(x).replace(/,le=[^}]*/, '');
+    off.set(series, (off.get(series) ?? 0) + 1);
+  }
+  for (const [series, n] of off) assert.equal(n, 1, `${series}: ${n} buckets differ`);
+  if (off.size) console.log(`# ${off.size} series with one request on the other side of a bucket bound`);
+  // every connection so far closed (curl, the pipelining and the idle test's sockets): their entries go at
+  // the next read; one whose close the kernel did not report (a tracing program fired again on its CPU
+  // is skipped) goes after IDLE_READS reads without growth
+  // (other test files run beside this one, traced too: only this file's servers' connections are looked at)
+  const mine = (): { agent: number; kernel: number } => {
+    const [plain, tls] = [counted.monitor.countedEntries(nginx.port)!, counted.monitor.countedEntries(nginx.tlsPort)!];
+    return { agent: plain.agent + tls.agent, kernel: plain.kernel + tls.kernel };
+  };
   await counted.metrics();
-  const left = counted.monitor.countedEntries()!;
-  assert.deepEqual(left, { agent: 0, kernel: 0 }, 'entries of closed connections taken out');
+  const afterClose = mine();
+  for (let i = 0; i < IDLE_READS && afterClose.kernel > 0; i++) await counted.metrics();
+  if (afterClose.kernel > 0) console.log(`# ${afterClose.kernel} entries left after the closes' read (closes unreported), taken out idle`);
+  assert.deepEqual(mine(), { agent: 0, kernel: 0 }, 'entries of closed connections taken out');
 });

@@ -243,11 +243,9 @@ export class L7Monitor {
     if (this.table.evictIdle(idleMs) > 0) this.generation++;
   }
 
-  /** l7_agg entries: credited by the agent and still in the kernel map (undefined when exchanges are sent as records). */
-  countedEntries(): { agent: number; kernel: number } | undefined {
-    const a = this.aggregates;
-    const t = this.tracer;
-    return a && t ? { agent: a.entries, kernel: t.aggregates.readAll().count } : undefined;
+  /** l7_agg entries: credited by the agent and still in the kernel map, of connections on `port` when given (undefined when exchanges are sent as records). */
+  countedEntries(port?: number): { agent: number; kernel: number } | undefined {
+    return this.aggregates?.entriesOf(port);
   }
 
   /** The request edges, for the Prometheus exporter. */
@@ -272,6 +270,7 @@ export class L7Monitor {
     const t = this.tracer;
     const f = this.self;
     if (t) for (const [event, n] of Object.entries(t.counts())) f.kernel.set(n, { event });
+    if (this.aggregates) f.kernel.set(this.aggregates.evictedIdle, { event: 'aggregates_idle_taken' });
     for (const [protocol, n] of Object.entries(this.exchanges)) f.exchanges.set(n, { protocol });
     const lost: Array<[string, number]> = [
       ['response_without_request', this.http1.unmatched],
