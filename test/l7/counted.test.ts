@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startL7, startNginx, curl, type Nginx, type RunningL7 } from './support.js';
-import { assertMixCounts } from './mix.js';
+import { assertMixCounts, assertSlowRequestTimed } from './mix.js';
 import { IDLE_READS } from '../../src/agent/l7/aggregates.js';
 
 let nginx: Nginx;
@@ -51,20 +51,9 @@ test('nginx over keep-alive, counted in the kernel: counts by method, status and
 });
 
 test('durations counted in the kernel agree with nginx\'s $request_time (a body paced at 100 KB/s)', async () => {
-  const before = nginx.accessLog().length;
-  assert.deepEqual(curl([`http://127.0.0.1:${nginx.port}/slow/big.bin`]), [200]);
-  const port = String(nginx.port);
-  const m = await counted.waitFor((m) => m.sum('flowscope_http_request_duration_seconds_count', { port, route: '/slow/big.bin', role: 'server' }) === 1, 5000, 'the slow request');
-  const logged = nginx.accessLog().slice(before);
-  assert.equal(logged.length, 1);
-  const truth = logged[0]!.seconds;
-  assert.ok(truth > 0.8, `nginx paced the body (${truth} s)`);
-  const ours = m.sum('flowscope_http_request_duration_seconds_sum', { port, route: '/slow/big.bin', role: 'server' });
-  assert.ok(Math.abs(ours - truth) <= 0.02 + truth * 0.02, `server-side duration ${ours} vs access log ${truth}`);
-  const client = m.sum('flowscope_http_request_duration_seconds_sum', { port, route: '/slow/big.bin', role: 'client' });
-  assert.ok(client >= ours - 0.005 && client < truth + 0.1, `client-side ${client} spans the server's ${ours}`);
+  const m = await assertSlowRequestTimed(counted, nginx);
   // its bucket: above 0.5 s, at most 2.5 s (cumulative buckets)
-  const bucket = (le: string): number => m.sum('flowscope_http_request_duration_seconds_bucket', { port, route: '/slow/big.bin', role: 'server', le });
+  const bucket = (le: string): number => m.sum('flowscope_http_request_duration_seconds_bucket', { port: String(nginx.port), route: '/slow/big.bin', role: 'server', le });
   assert.equal(bucket('0.5'), 0);
   assert.equal(bucket('2.5'), 1);
 });

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startL7, startNginx, startPython, curl, type Nginx, type RunningL7 } from './support.js';
-import { assertMixCounts } from './mix.js';
+import { assertMixCounts, assertSlowRequestTimed } from './mix.js';
 
 let nginx: Nginx;
 let python: Awaited<ReturnType<typeof startPython>>;
@@ -52,21 +52,7 @@ test('nginx over keep-alive: counts by method, status and route equal curl\'s, b
 });
 
 test('durations agree with nginx\'s $request_time: a response paced at 100 KB/s is timed to its last byte', async () => {
-  const before = nginx.accessLog().length;
-  const statuses = curl([`http://127.0.0.1:${nginx.port}/slow/big.bin`]);
-  assert.deepEqual(statuses, [200]);
-  const port = String(nginx.port);
-  const m = await l7.waitFor((m) => m.sum('flowscope_http_request_duration_seconds_count', { port, route: '/slow/big.bin', role: 'server' }) === 1, 5000, 'the slow request');
-  const logged = nginx.accessLog().slice(before);
-  assert.equal(logged.length, 1);
-  const truth = logged[0]!.seconds;
-  assert.ok(truth > 0.8, `nginx paced the body (${truth} s)`);
-  const ours = m.sum('flowscope_http_request_duration_seconds_sum', { port, route: '/slow/big.bin', role: 'server' });
-  console.log(`# nginx $request_time ${truth} s, flowscope ${ours.toFixed(4)} s`);
-  // nginx's time starts when it reads the request and ends when it logs, after the last write
-  assert.ok(Math.abs(ours - truth) <= 0.02 + truth * 0.02, `server-side duration ${ours} vs access log ${truth}`);
-  const client = m.sum('flowscope_http_request_duration_seconds_sum', { port, route: '/slow/big.bin', role: 'client' });
-  assert.ok(client >= ours - 0.005 && client < truth + 0.1, `client-side ${client} spans the server's ${ours}`);
+  await assertSlowRequestTimed(l7, nginx);
 });
 
 test('a chunked (gzip) response on a keep-alive connection, then more requests: each matched to its own status', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { L7Records } from './records.js';
-import { L7ExchangeView, L7RecordType, L7Method, L7Flags } from '../../bpf/gen/l7.gen.js';
+import { L7ExchangeView, L7ConnRecView, L7RecordType, L7Method, L7Flags } from '../../bpf/gen/l7.gen.js';
 import type { RecordBatch } from '../../bpf/index.js';
 import type { Http1Request, Http1Response } from './http1.js';
 
@@ -60,4 +60,31 @@ test('a truncated exchange record is counted as malformed, not decoded', () => {
   const full = exchangeBatch('/x');
   records.handle({ forEach: (fn: (v: DataView, off: number, len: number) => void) => full.forEach((v, off) => fn(v, off, L7ExchangeView.size - 1)) } as unknown as RecordBatch);
   assert.equal(records.malformed, 1);
+});
+
+/** One L7_REC_CONN record (struct l7_conn_rec): connection `id` on socket address `sk`. */
+function connBatch(id: number, sk: bigint): RecordBatch {
+  const size = L7ConnRecView.size;
+  const buf = Buffer.alloc(8 + size);
+  buf.writeUInt32LE(size, 0);
+  const r = buf.subarray(8);
+  r.writeUInt8(L7RecordType.L7_REC_CONN, 0);
+  r.writeBigUInt64LE(BigInt(id), 8);
+  const conn = r.subarray(16);
+  conn.writeBigUInt64LE(sk, 0);
+  conn.write('nginx', 24, 'latin1');
+  conn.writeUInt8(2, 76);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return { forEach: (fn: (v: DataView, off: number, len: number) => void) => fn(view, 8, size) } as unknown as RecordBatch;
+}
+
+test('a connection numbered on a socket address that held another: the other counts as closed, even without its close record', () => {
+  const records = new L7Records({ request() {}, response() {}, h2() {}, close() {}, exec() {}, exit() {} });
+  records.handle(connBatch(1, 0xffff888000001000n));
+  records.handle(connBatch(2, 0xffff888000002000n));
+  assert.deepEqual(records.takeClosed(), []);
+  records.handle(connBatch(3, 0xffff888000001000n)); // the first socket's memory, a new connection
+  assert.deepEqual(records.takeClosed(), [1]);
+  assert.equal(records.numberedConn(3)?.comm, 'nginx');
+  assert.equal(records.malformed, 0);
 });

@@ -160,6 +160,10 @@ export class L7Records {
           this.numbered.delete(oldest);
           this.closed.push(oldest);
         }
+        // A new connection on a socket address: the one numbered there before has ended, even if its
+        // close was not reported (its entries will not grow again).
+        const before = this.numberOfSk.get(conn.sk);
+        if (before !== undefined && before !== id) this.closed.push(before);
         this.numbered.set(id, conn);
         this.numberOfSk.set(conn.sk, id);
         return;
